@@ -1,0 +1,75 @@
+// ThreadPool: the one parallel-for used by every simdnet package (Highway 1.0.3 has none, and
+// OpenMP is avoided for portability and deterministic partitioning).
+//
+// Determinism contract: ParallelFor runs fn(task, thread) for every task in [0, num_tasks)
+// exactly once. Which thread runs which task is NOT fixed, so a kernel's result must depend only
+// on the task index (use `thread` only to pick a per-thread scratch buffer). Kernels that
+// partition work by thread count give bit-identical results for a fixed thread count.
+#ifndef SIMDNET_TENSOR_THREAD_POOL_H_
+#define SIMDNET_TENSOR_THREAD_POOL_H_
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace simdnet {
+
+class ThreadPool {
+ public:
+  // Starts num_threads - 1 workers; the calling thread is the last participant.
+  // Requires: num_threads >= 1.
+  explicit ThreadPool(size_t num_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  // Number of threads that run tasks, including the caller.
+  size_t NumThreads() const { return workers_.size() + 1; }
+
+  // Runs fn(task, thread) for task in [0, num_tasks) and returns when all are done.
+  // thread is in [0, NumThreads()). Requires: fn does not call ParallelFor on this pool
+  // (nested calls run inline on the calling thread instead of deadlocking).
+  void ParallelFor(uint64_t num_tasks, const std::function<void(uint64_t task, size_t thread)>& fn);
+
+ private:
+  void WorkerLoop(size_t thread);
+  void RunTasks(size_t thread);
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  uint64_t generation_ = 0;
+  bool shutdown_ = false;
+  const std::function<void(uint64_t, size_t)>* fn_ = nullptr;
+  uint64_t num_tasks_ = 0;
+  uint64_t next_task_ = 0;     // guarded by mu_
+  size_t active_workers_ = 0;  // workers still inside the current generation
+  bool in_parallel_for_ = false;
+};
+
+// Returns the thread count simdnet uses by default: SIMDNET_THREADS from the environment if it is
+// a positive integer, else the number of online cores.
+size_t DefaultThreadCount();
+
+// Parses a user-given thread count ("4"); InvalidArgument naming `what` for anything that is not
+// an integer in [1, 1024].
+absl::StatusOr<size_t> ParseThreadCount(absl::string_view text, absl::string_view what);
+
+// Returns the process-wide pool, created on first use with DefaultThreadCount() threads.
+ThreadPool& DefaultThreadPool();
+
+// Replaces the process-wide pool with one of n threads (e.g. from a --threads flag).
+// Requires: n >= 1 and no ParallelFor running on the old pool.
+void SetDefaultThreadCount(size_t n);
+
+}  // namespace simdnet
+
+#endif  // SIMDNET_TENSOR_THREAD_POOL_H_

@@ -1,0 +1,68 @@
+// Tests for the thread pool: every task runs once, nesting is safe, thread count parsing.
+#include "tensor/thread_pool.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace simdnet {
+namespace {
+
+TEST(ThreadPoolTest, EveryTaskRunsExactlyOnce) {
+  for (size_t threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    EXPECT_EQ(pool.NumThreads(), threads);
+    for (uint64_t n : {0, 1, 2, 7, 1000}) {
+      std::vector<std::atomic<int>> hits(n);
+      std::atomic<bool> bad_thread{false};
+      pool.ParallelFor(n, [&](uint64_t task, size_t thread) {
+        hits[task]++;
+        if (thread >= threads) bad_thread = true;
+      });
+      for (uint64_t i = 0; i < n; ++i) EXPECT_EQ(hits[i].load(), 1) << i;
+      EXPECT_FALSE(bad_thread);
+    }
+  }
+}
+
+TEST(ThreadPoolTest, ManyGenerationsInARow) {
+  ThreadPool pool(3);
+  std::atomic<int64_t> sum{0};
+  for (int g = 0; g < 2000; ++g) {
+    pool.ParallelFor(4, [&](uint64_t task, size_t) { sum += static_cast<int64_t>(task); });
+  }
+  EXPECT_EQ(sum.load(), 2000 * 6);
+}
+
+TEST(ThreadPoolTest, NestedCallRunsInline) {
+  ThreadPool pool(2);
+  std::atomic<int> inner{0};
+  pool.ParallelFor(4, [&](uint64_t, size_t) {
+    pool.ParallelFor(3, [&](uint64_t, size_t) { inner++; });
+  });
+  EXPECT_EQ(inner.load(), 12);
+}
+
+TEST(ThreadPoolTest, ParseThreadCount) {
+  EXPECT_EQ(*ParseThreadCount("4", "--threads"), 4u);
+  for (const char* bad : {"0", "-1", "abc", "", "2x", "5000"}) {
+    auto n = ParseThreadCount(bad, "--threads");
+    ASSERT_FALSE(n.ok()) << bad;
+    EXPECT_NE(n.status().message().find("--threads"), std::string::npos);
+  }
+}
+
+TEST(ThreadPoolTest, EnvironmentSetsDefaultCount) {
+  setenv("SIMDNET_THREADS", "3", 1);
+  EXPECT_EQ(DefaultThreadCount(), 3u);
+  setenv("SIMDNET_THREADS", "zero", 1);
+  EXPECT_GE(DefaultThreadCount(), 1u);
+  unsetenv("SIMDNET_THREADS");
+  SetDefaultThreadCount(2);
+  EXPECT_EQ(DefaultThreadPool().NumThreads(), 2u);
+}
+
+}  // namespace
+}  // namespace simdnet
