@@ -14,9 +14,11 @@
 #ifndef SIMDNET_LAYERS_LAYER_H_
 #define SIMDNET_LAYERS_LAYER_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "tensor/rng.h"
 #include "tensor/shape.h"
 #include "tensor/tensor.h"
 
@@ -46,6 +48,50 @@ struct NamedParameter {
 struct NamedBuffer {
   std::string name;
   Tensor* value;
+};
+
+// A random generator a layer owns (Dropout's masks), saved with checkpoints so that a resumed
+// run draws the same masks.
+struct NamedRng {
+  std::string name;
+  Rng* rng;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  // Returns the layer's type tag as used in specs and checkpoints, e.g. "conv2d".
+  virtual std::string TypeName() const = 0;
+  // Returns a one-line description of the options for summaries, e.g. "Conv2d(1, 32, k=5, p=2)".
+  virtual std::string Describe() const = 0;
+  // Per-sample shapes (no batch dim).
+  virtual const Shape& InputShape() const = 0;
+  virtual const Shape& OutputShape() const = 0;
+
+  // See the contract at the top of this file.
+  virtual void Forward(const Tensor& x, Tensor* y) = 0;
+  virtual void Backward(const Tensor& dy, Tensor* dx) = 0;
+
+  // Trainable parameters with local names; composite layers prefix their children's names
+  // ("0.weight", "shortcut.1.bias"). Pointers stay valid for the layer's lifetime.
+  virtual std::vector<NamedParameter> Params() { return {}; }
+  // Saved, non-trainable state (running statistics).
+  virtual std::vector<NamedBuffer> Buffers() { return {}; }
+  // Random generators owned by the layer (and its children), for checkpoints.
+  virtual std::vector<NamedRng> Rngs() { return {}; }
+
+  // Switches training / evaluation behaviour (Dropout, BatchNorm). Composites forward it.
+  virtual void SetMode(Mode mode) { mode_ = mode; }
+  Mode mode() const { return mode_; }
+
+  // Sets every parameter gradient to zero.
+  void ZeroGrad();
+  // Returns the number of trainable scalars (frozen ones included).
+  int64_t NumParams();
+
+ protected:
+  Mode mode_ = Mode::kTrain;
 };
 
 }  // namespace simdnet
