@@ -1,0 +1,50 @@
+// Crash-safe whole-file writes (temp file + fsync + rename + directory fsync) and bounded
+// whole-file reads, both reporting failures as absl::Status naming the path and the step.
+#ifndef SIMDNET_TRAIN_ATOMIC_FILE_H_
+#define SIMDNET_TRAIN_ATOMIC_FILE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace simdnet {
+
+// Default cap for ReadFile: 4 GiB, well above any checkpoint or log this project writes.
+inline constexpr uint64_t kDefaultMaxReadBytes = uint64_t{4} << 30;
+
+// Replaces the file at `path` with exactly `bytes`. The data goes to a fresh temp file in the
+// same directory ("<path>.tmp.<pid>.<n>"), which is fsynced, renamed over `path`, after which
+// the directory is fsynced. A crash at any point leaves either the old file or the complete new
+// one at `path`, never a partial file; on error the temp file is removed.
+// New files get mode 0644 filtered by the umask. If `path` is a symlink, it is replaced by a
+// regular file (the link target is untouched).
+// Returns: InvalidArgument for an empty path or a path naming a directory; the errno-mapped
+// status (NotFound, PermissionDenied, ...) naming the path and the failed step otherwise.
+absl::Status WriteFileAtomically(absl::string_view path, absl::string_view bytes);
+
+// Reads the whole regular file at `path`.
+// Returns: NotFound / PermissionDenied / ... (errno-mapped, naming the path) if it cannot be
+// opened; InvalidArgument if it is not a regular file; OutOfRange if it is larger than
+// `max_bytes` (the message gives both sizes).
+absl::StatusOr<std::string> ReadFile(absl::string_view path,
+                                     uint64_t max_bytes = kDefaultMaxReadBytes);
+
+namespace detail {
+
+// Fault injection for tests of WriteFileAtomically: simulates a failure at a given step after
+// the temp file exists, to check that the old file survives and no temp file is left behind.
+enum class AtomicWriteFault {
+  kNone,
+  kAfterPartialWrite,  // Fails after writing the first half of the bytes.
+  kBeforeRename,       // Fails after the temp file is complete and fsynced.
+};
+// Sets the fault the next WriteFileAtomically calls will simulate (process-wide; tests only).
+void SetAtomicWriteFaultForTesting(AtomicWriteFault fault);
+
+}  // namespace detail
+}  // namespace simdnet
+
+#endif  // SIMDNET_TRAIN_ATOMIC_FILE_H_
