@@ -1,0 +1,358 @@
+// Per-target SGEMM building blocks: operand packing, the register-blocked micro-kernel with its
+// fused epilogue (beta, per-row bias, ReLU), the macro-kernel over packed panels, and the
+// multi-threaded blocked driver. Shared with the convolution kernels (conv2d_kernels-inl.h).
+
+// Non-SIMD part: included once per translation unit.
+#ifndef SIMDNET_TENSOR_GEMM_INL_H_
+#define SIMDNET_TENSOR_GEMM_INL_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "hwy/aligned_allocator.h"
+#include "hwy/base.h"
+#include "tensor/thread_pool.h"
+
+namespace simdnet {
+namespace detail {
+
+// Scratch slots; each thread owns one grow-only buffer per slot. Distinct users of scratch that
+// can be live at the same time on one thread use distinct slots.
+enum ScratchSlot : size_t {
+  kScratchPackA = 0,   // GEMM: packed block of A (per task)
+  kScratchPackB,       // conv: packed im2col panel of B (per task)
+  kScratchSharedB,     // GEMM: packed panel of B shared by all threads (caller's slot)
+  kScratchConvW,       // conv: packed weights shared by all tasks (caller's slot)
+  kScratchConvWT,      // conv: flipped/transposed weights for backward-data (caller's slot)
+  kScratchConvCol,     // conv: column buffer for backward-data with stride > 1 (per task)
+  kScratchConvPartial, // conv: per-chunk partial weight gradients (caller's slot)
+  kNumScratchSlots
+};
+
+// Returns this thread's 64-byte aligned scratch buffer `slot` with room for at least n floats.
+// Contents are unspecified. The buffer only grows (malloc and page faults are paid once, not per
+// call) and stays valid until the next call with the same slot on the same thread.
+inline float* ThreadScratch(size_t slot, size_t n) {
+  struct Buffers {
+    hwy::AlignedFreeUniquePtr<float[]> ptr[kNumScratchSlots];
+    size_t capacity[kNumScratchSlots] = {};
+  };
+  thread_local Buffers buffers;
+  if (buffers.capacity[slot] < n) {
+    const size_t capacity = std::max(n, buffers.capacity[slot] + buffers.capacity[slot] / 2);
+    buffers.ptr[slot] = hwy::AllocateAligned<float>(capacity);
+    buffers.capacity[slot] = capacity;
+  }
+  return buffers.ptr[slot].get();
+}
+
+inline size_t DivCeil(size_t a, size_t b) { return (a + b - 1) / b; }
+inline size_t RoundUp(size_t a, size_t b) { return DivCeil(a, b) * b; }
+
+// Below this many multiply-adds a GEMM runs on the calling thread only: waking workers costs
+// more than it saves.
+constexpr size_t kMinParallelMacs = size_t{1} << 18;
+
+}  // namespace detail
+}  // namespace simdnet
+
+#endif  // SIMDNET_TENSOR_GEMM_INL_H_
+
+// Per-target part (toggle guard, Highway skeleton-inl.h idiom).
+#if defined(SIMDNET_TENSOR_GEMM_TOGGLE) == defined(HWY_TARGET_TOGGLE)
+#ifdef SIMDNET_TENSOR_GEMM_TOGGLE
+#undef SIMDNET_TENSOR_GEMM_TOGGLE
+#else
+#define SIMDNET_TENSOR_GEMM_TOGGLE
+#endif
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace simdnet {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Register blocking. The micro-kernel keeps a kGemmMR x (2 vectors) tile of C in registers:
+// 2*MR accumulators + 2 B vectors + 1 broadcast must fit the register file (32 on AVX-512,
+// 16 on AVX2/SSE4), and 2*MR independent FMA chains hide the 4-cycle FMA latency on both pipes.
+#if HWY_TARGET == HWY_SCALAR
+constexpr size_t kGemmMR = 4;
+#elif HWY_TARGET <= HWY_AVX3
+constexpr size_t kGemmMR = 12;
+#else
+constexpr size_t kGemmMR = 6;
+#endif
+
+using GemmD = hn::ScalableTag<float>;
+
+// Returns NR, the width of the micro-kernel's C tile (two vectors).
+HWY_INLINE size_t GemmNR() { return 2 * hn::Lanes(GemmD()); }
+
+// Cache blocking (Zen 4: 32 KiB L1d, 1 MiB L2 per core). KC keeps one packed B micro-panel
+// (KC x NR floats) within half of L1 and one MR-row A micro-panel beside it; MC x KC of packed A
+// (<= 256 KiB) stays in L2 while the B micro-panels stream over it; NC x KC of packed B lives in
+// L2/L3.
+HWY_INLINE size_t GemmKC() { return GemmNR() >= 32 ? 128 : 256; }
+HWY_INLINE size_t GemmMC() { return kGemmMR * (GemmNR() >= 32 ? 40 : 24); }
+constexpr size_t kGemmNC = 3072;
+
+// Epilogue applied when a tile of C is written. `beta` scales the old C (0: C is not read);
+// `row_bias` (null: none) adds bias[row] and `relu` clamps at zero; callers pass them only with
+// the last K block.
+struct TileEpilogue {
+  float beta;
+  const float* row_bias;
+  bool relu;
+};
+
+// Packs rows [0, mc) x columns [0, kc) of op(A) (A at `a`, already offset to the block origin),
+// scaled by alpha, into kGemmMR-row strips: strip i holds kc groups of kGemmMR floats at
+// dst + i * kGemmMR * kc; rows past mc are zero.
+// trans == false: element (i, p) is a[i * lda + p]; true: a[p * lda + i].
+inline void PackA(bool trans, const float* HWY_RESTRICT a, size_t lda, size_t mc, size_t kc,
+                  float alpha, float* HWY_RESTRICT dst) {
+  constexpr size_t kMR = kGemmMR;
+  for (size_t is = 0; is < mc; is += kMR) {
+    const size_t rows = std::min(kMR, mc - is);
+    float* HWY_RESTRICT out = dst + is * kc;
+    if (!trans) {
+      for (size_t r = 0; r < rows; ++r) {
+        const float* HWY_RESTRICT src = a + (is + r) * lda;
+        for (size_t p = 0; p < kc; ++p) out[p * kMR + r] = alpha * src[p];
+      }
+      for (size_t r = rows; r < kMR; ++r) {
+        for (size_t p = 0; p < kc; ++p) out[p * kMR + r] = 0.0f;
+      }
+    } else {
+      for (size_t p = 0; p < kc; ++p) {
+        const float* HWY_RESTRICT src = a + p * lda + is;
+        float* HWY_RESTRICT o = out + p * kMR;
+        for (size_t r = 0; r < rows; ++r) o[r] = alpha * src[r];
+        for (size_t r = rows; r < kMR; ++r) o[r] = 0.0f;
+      }
+    }
+  }
+}
+
+// Packs rows [0, kc) x columns [0, nc) of op(B) (B at `b`, offset to the block origin) into
+// NR-column strips: strip j holds kc rows of NR floats at dst + j * NR * kc; columns past nc are
+// zero. trans == false: element (p, j) is b[p * ldb + j]; true: b[j * ldb + p].
+inline void PackB(bool trans, const float* HWY_RESTRICT b, size_t ldb, size_t kc, size_t nc,
+                  float* HWY_RESTRICT dst) {
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
+  const size_t NR = GemmNR();
+  for (size_t js = 0; js < nc; js += NR) {
+    const size_t cols = std::min(NR, nc - js);
+    float* HWY_RESTRICT out = dst + js * kc;
+    if (!trans) {
+      if (cols == NR) {
+        for (size_t p = 0; p < kc; ++p) {
+          const float* HWY_RESTRICT src = b + p * ldb + js;
+          hn::Store(hn::LoadU(d, src), d, out + p * NR);
+          hn::Store(hn::LoadU(d, src + N), d, out + p * NR + N);
+        }
+      } else {
+        for (size_t p = 0; p < kc; ++p) {
+          const float* HWY_RESTRICT src = b + p * ldb + js;
+          float* HWY_RESTRICT o = out + p * NR;
+          for (size_t j = 0; j < cols; ++j) o[j] = src[j];
+          for (size_t j = cols; j < NR; ++j) o[j] = 0.0f;
+        }
+      }
+    } else {
+      for (size_t j = 0; j < cols; ++j) {
+        const float* HWY_RESTRICT src = b + (js + j) * ldb;
+        for (size_t p = 0; p < kc; ++p) out[p * NR + j] = src[p];
+      }
+      for (size_t j = cols; j < NR; ++j) {
+        for (size_t p = 0; p < kc; ++p) out[p * NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+// Writes one row of the tile (two vectors) to c with the epilogue; `cols` < NR stores only the
+// first cols columns (through a small buffer: never touches memory past the row end).
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE void StoreTileRow(D d, V v0, V v1, float* HWY_RESTRICT c, size_t cols,
+                             const TileEpilogue& ep, size_t row) {
+  const size_t N = hn::Lanes(d);
+  if (ep.row_bias != nullptr) {
+    const V bias = hn::Set(d, ep.row_bias[row]);
+    v0 = hn::Add(v0, bias);
+    v1 = hn::Add(v1, bias);
+  }
+  if (cols == 2 * N) {
+    if (ep.beta != 0.0f) {
+      const V beta = hn::Set(d, ep.beta);
+      v0 = hn::MulAdd(beta, hn::LoadU(d, c), v0);
+      v1 = hn::MulAdd(beta, hn::LoadU(d, c + N), v1);
+    }
+    if (ep.relu) {
+      v0 = hn::Max(v0, hn::Zero(d));
+      v1 = hn::Max(v1, hn::Zero(d));
+    }
+    hn::StoreU(v0, d, c);
+    hn::StoreU(v1, d, c + N);
+    return;
+  }
+  // Partial tile: the bias was already added in registers; finish in a buffer so that no lane
+  // past `cols` is read or written (other threads may own those columns).
+  HWY_ALIGN float buf[2 * hn::MaxLanes(D())];
+  hn::Store(v0, d, buf);
+  hn::Store(v1, d, buf + N);
+  for (size_t j = 0; j < cols; ++j) {
+    float value = buf[j];
+    if (ep.beta != 0.0f) value += ep.beta * c[j];
+    if (ep.relu) value = std::max(value, 0.0f);
+    c[j] = value;
+  }
+}
+
+// Computes the kGemmMR x NR product of a packed A micro-panel (ap) and a packed B micro-panel
+// (bp) over kc, and writes its first rows x cols entries to c (row stride ldc) with `ep`.
+// Requires: kc >= 1, 1 <= rows <= kGemmMR, 1 <= cols <= NR; ap and bp aligned to the vector size.
+template <size_t kRows>
+HWY_INLINE void MicroKernelT(size_t kc, const float* HWY_RESTRICT ap,
+                             const float* HWY_RESTRICT bp, float* HWY_RESTRICT c, size_t ldc,
+                             size_t rows, size_t cols, const TileEpilogue& ep) {
+  const GemmD d;
+  using V = hn::Vec<GemmD>;
+  const size_t N = hn::Lanes(d);
+  V acc0[kRows], acc1[kRows];
+  HWY_UNROLL(16)
+  for (size_t r = 0; r < kRows; ++r) {
+    acc0[r] = hn::Zero(d);
+    acc1[r] = hn::Zero(d);
+  }
+  for (size_t p = 0; p < kc; ++p) {
+    const V b0 = hn::Load(d, bp);
+    const V b1 = hn::Load(d, bp + N);
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < kRows; ++r) {
+      const V a = hn::Set(d, ap[r]);
+      acc0[r] = hn::MulAdd(a, b0, acc0[r]);
+      acc1[r] = hn::MulAdd(a, b1, acc1[r]);
+    }
+    ap += kRows;
+    bp += 2 * N;
+  }
+  HWY_UNROLL(16)
+  for (size_t r = 0; r < kRows; ++r) {
+    if (r < rows) StoreTileRow(d, acc0[r], acc1[r], c + r * ldc, cols, ep, r);
+  }
+}
+
+// Multiplies a packed A block (mc rows, PackA layout) by a packed B panel (nc columns, PackB
+// layout) over kc and writes the mc x nc result to c (row stride ldc) with `ep` (its row_bias
+// indexed from the block's first row).
+inline void MacroKernel(size_t mc, size_t nc, size_t kc, const float* HWY_RESTRICT apack,
+                        const float* HWY_RESTRICT bpack, float* HWY_RESTRICT c, size_t ldc,
+                        const TileEpilogue& ep) {
+  const size_t NR = GemmNR();
+  for (size_t js = 0; js < nc; js += NR) {
+    const size_t cols = std::min(NR, nc - js);
+    const float* HWY_RESTRICT bp = bpack + js * kc;
+    for (size_t is = 0; is < mc; is += kGemmMR) {
+      const size_t rows = std::min(kGemmMR, mc - is);
+      TileEpilogue tile_ep = ep;
+      if (ep.row_bias != nullptr) tile_ep.row_bias = ep.row_bias + is;
+      MicroKernelT<kGemmMR>(kc, apack + is * kc, bp, c + is * ldc + js, ldc, rows, cols,
+                            tile_ep);
+    }
+  }
+}
+
+// Sets the m x n matrix c (row stride ldc) to beta * c; beta == 0 writes zeros (ignores NaN).
+inline void ScaleMatrix(size_t m, size_t n, float beta, float* HWY_RESTRICT c, size_t ldc) {
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
+  const auto vbeta = hn::Set(d, beta);
+  for (size_t i = 0; i < m; ++i) {
+    float* HWY_RESTRICT row = c + i * ldc;
+    size_t j = 0;
+    if (beta == 0.0f) {
+      std::fill(row, row + n, 0.0f);
+      continue;
+    }
+    for (; j + N <= n; j += N) hn::StoreU(hn::Mul(vbeta, hn::LoadU(d, row + j)), d, row + j);
+    for (; j < n; ++j) row[j] *= beta;
+  }
+}
+
+// Computes C = alpha * op(A) * op(B) + beta * C (the contract of simdnet::Sgemm in gemm.h).
+// Work split: for each (NC, KC) panel of B, packed once and shared, tasks are MC-row blocks of C
+// (times column slices when there are too few blocks for the threads). Each C element is summed
+// in the same k order whatever the split, so results do not depend on the thread count.
+inline void SgemmImpl(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha,
+                      const float* a, size_t lda, const float* b, size_t ldb, float beta,
+                      float* c, size_t ldc, ThreadPool& pool) {
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == 0.0f) {
+    ScaleMatrix(m, n, beta, c, ldc);
+    return;
+  }
+  const size_t NR = GemmNR();
+  const size_t KC = GemmKC();
+  const size_t MC = GemmMC();
+  const bool parallel =
+      pool.NumThreads() > 1 && m * n * k >= detail::kMinParallelMacs;
+  const size_t threads = parallel ? pool.NumThreads() : 1;
+  auto run = [&](uint64_t tasks, const std::function<void(uint64_t, size_t)>& fn) {
+    if (parallel) {
+      pool.ParallelFor(tasks, fn);
+    } else {
+      for (uint64_t t = 0; t < tasks; ++t) fn(t, 0);
+    }
+  };
+
+  for (size_t jc = 0; jc < n; jc += kGemmNC) {
+    const size_t nc = std::min(kGemmNC, n - jc);
+    const size_t strips = detail::DivCeil(nc, NR);
+    for (size_t pc = 0; pc < k; pc += KC) {
+      const size_t kc = std::min(KC, k - pc);
+      float* bpack = detail::ThreadScratch(detail::kScratchSharedB, strips * NR * kc);
+      const float* bsrc = trans_b ? b + jc * ldb + pc : b + pc * ldb + jc;
+      // Pack B in slices of whole strips, one per task.
+      const size_t pack_tasks = std::min(strips, threads * 2);
+      run(pack_tasks, [&](uint64_t t, size_t) {
+        const size_t s0 = strips * t / pack_tasks, s1 = strips * (t + 1) / pack_tasks;
+        const size_t j0 = s0 * NR, j1 = std::min(nc, s1 * NR);
+        if (j1 <= j0) return;
+        const float* src = trans_b ? bsrc + j0 * ldb : bsrc + j0;
+        PackB(trans_b, src, ldb, kc, j1 - j0, bpack + j0 * kc);
+      });
+
+      const TileEpilogue ep{pc == 0 ? beta : 1.0f, nullptr, false};
+      const size_t mc_max = std::min(MC, detail::RoundUp(m, kGemmMR));
+      const size_t mblocks = detail::DivCeil(m, mc_max);
+      size_t nsplit = 1;
+      if (mblocks < 2 * threads) {
+        nsplit = std::min(strips, detail::DivCeil(2 * threads, mblocks));
+      }
+      run(mblocks * nsplit, [&](uint64_t t, size_t) {
+        const size_t ib = t / nsplit, js = t % nsplit;
+        const size_t i0 = ib * mc_max, mc = std::min(mc_max, m - i0);
+        const size_t s0 = strips * js / nsplit, s1 = strips * (js + 1) / nsplit;
+        const size_t j0 = s0 * NR, j1 = std::min(nc, s1 * NR);
+        if (j1 <= j0) return;
+        float* apack =
+            detail::ThreadScratch(detail::kScratchPackA, detail::RoundUp(mc, kGemmMR) * kc);
+        const float* asrc = trans_a ? a + pc * lda + i0 : a + i0 * lda + pc;
+        PackA(trans_a, asrc, lda, mc, kc, alpha, apack);
+        MacroKernel(mc, j1 - j0, kc, apack, bpack + j0 * kc, c + i0 * ldc + jc + j0, ldc, ep);
+      });
+    }
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace simdnet
+HWY_AFTER_NAMESPACE();
+
+#endif  // SIMDNET_TENSOR_GEMM_TOGGLE
