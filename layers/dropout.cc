@@ -1,0 +1,62 @@
+// Dropout layer: Bernoulli masks from the layer's Rng, applied with the element-wise kernels.
+#include "layers/dropout.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "tensor/elementwise.h"
+#include "tensor/status_macros.h"
+#include "tensor/thread_pool.h"
+
+namespace simdnet {
+
+absl::StatusOr<std::unique_ptr<Dropout>> Dropout::Create(const DropoutOptions& options,
+                                                         const Shape& input_shape, Rng& rng) {
+  if (!(options.drop_rate >= 0.0f && options.drop_rate < 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Dropout: drop_rate must be in [0, 1), got ", options.drop_rate));
+  }
+  if (input_shape.rank() == 0 || input_shape.rank() >= Shape::kMaxRank ||
+      input_shape.size() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Dropout: input_shape ", input_shape.ToString(), " must have rank 1..",
+                     Shape::kMaxRank - 1, " and at least one element"));
+  }
+  const Rng child = rng.Split(0);
+  rng.NextU64();  // advance so that the next layer splitting from `rng` gets another stream
+  return std::unique_ptr<Dropout>(new Dropout(options, input_shape, child));
+}
+
+std::string Dropout::Describe() const {
+  return absl::StrCat("Dropout(p=", options_.drop_rate, ")");
+}
+
+void Dropout::Forward(const Tensor& x, Tensor* y) {
+  SIMDNET_CHECK(x.rank() == shape_.rank() + 1 && x.size() == x.dim(0) * shape_.size());
+  if (y->shape() != x.shape()) *y = Tensor(x.shape());
+  const size_t n = static_cast<size_t>(x.size());
+  ThreadPool* pool = &DefaultThreadPool();
+  masked_ = mode_ == Mode::kTrain && options_.drop_rate > 0.0f;
+  if (!masked_) {
+    Copy(x.data(), y->data(), n, pool);
+    return;
+  }
+  if (mask_.shape() != x.shape()) mask_ = Tensor(x.shape());
+  const float keep = 1.0f - options_.drop_rate;
+  rng_.FillBernoulli(mask_.data(), n, keep, pool);
+  Scale(1.0f / keep, mask_.data(), n, pool);
+  Mul(x.data(), mask_.data(), y->data(), n, pool);
+}
+
+void Dropout::Backward(const Tensor& dy, Tensor* dx) {
+  if (dx->shape() != dy.shape()) *dx = Tensor(dy.shape());
+  const size_t n = static_cast<size_t>(dy.size());
+  if (!masked_) {
+    Copy(dy.data(), dx->data(), n, &DefaultThreadPool());
+    return;
+  }
+  SIMDNET_CHECK(dy.shape() == mask_.shape());
+  Mul(dy.data(), mask_.data(), dx->data(), n, &DefaultThreadPool());
+}
+
+}  // namespace simdnet

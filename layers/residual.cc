@@ -1,0 +1,110 @@
+// Residual block: two branches over the same input, outputs added, input gradients added.
+#include "layers/residual.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "tensor/elementwise.h"
+#include "tensor/status_macros.h"
+#include "tensor/thread_pool.h"
+
+namespace simdnet {
+
+absl::StatusOr<std::unique_ptr<Residual>> Residual::Create(std::unique_ptr<Sequential> main,
+                                                           std::unique_ptr<Sequential> shortcut) {
+  if (main == nullptr) return absl::InvalidArgumentError("Residual: the main branch is null");
+  const Shape& in = main->InputShape();
+  const Shape& out = main->OutputShape();
+  if (shortcut == nullptr) {
+    if (in != out) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Residual: the main branch maps ", in.ToString(), " to ", out.ToString(),
+          "; an identity shortcut needs equal shapes (add a projection shortcut)"));
+    }
+  } else {
+    if (shortcut->InputShape() != in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Residual: the shortcut takes input shape ",
+                       shortcut->InputShape().ToString(), " but the main branch takes ",
+                       in.ToString()));
+    }
+    if (shortcut->OutputShape() != out) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Residual: the shortcut output shape ",
+                       shortcut->OutputShape().ToString(),
+                       " differs from the main branch output shape ", out.ToString()));
+    }
+    shortcut->SetMode(main->mode());
+  }
+  return std::unique_ptr<Residual>(new Residual(std::move(main), std::move(shortcut)));
+}
+
+std::string Residual::Describe() const {
+  return absl::StrCat("Residual(main: ", main_->size(), " layers, shortcut: ",
+                      shortcut_ == nullptr ? std::string("identity")
+                                           : absl::StrCat(shortcut_->size(), " layers"),
+                      ")");
+}
+
+void Residual::Forward(const Tensor& x, Tensor* y) {
+  main_->Forward(x, &main_out_);
+  if (y->shape() != main_out_.shape()) *y = Tensor(main_out_.shape());
+  const size_t n = static_cast<size_t>(main_out_.size());
+  ThreadPool* pool = &DefaultThreadPool();
+  if (shortcut_ == nullptr) {
+    SIMDNET_CHECK(x.shape() == main_out_.shape());
+    Add(main_out_.data(), x.data(), y->data(), n, pool);
+  } else {
+    shortcut_->Forward(x, &shortcut_out_);
+    Add(main_out_.data(), shortcut_out_.data(), y->data(), n, pool);
+  }
+}
+
+void Residual::Backward(const Tensor& dy, Tensor* dx) {
+  main_->Backward(dy, &main_dx_);
+  ThreadPool* pool = &DefaultThreadPool();
+  const size_t n = static_cast<size_t>(main_dx_.size());
+  if (shortcut_ == nullptr) {
+    if (dx->shape() != main_dx_.shape()) *dx = Tensor(main_dx_.shape());
+    Add(main_dx_.data(), dy.data(), dx->data(), n, pool);
+  } else {
+    shortcut_->Backward(dy, dx);  // overwrites dx with the shortcut's input gradient
+    Add(dx->data(), main_dx_.data(), dx->data(), n, pool);
+  }
+}
+
+std::vector<NamedParameter> Residual::Params() {
+  std::vector<NamedParameter> out = main_->Params();
+  if (shortcut_ != nullptr) {
+    for (NamedParameter& p : shortcut_->Params()) {
+      out.push_back({absl::StrCat("shortcut.", p.name), p.param});
+    }
+  }
+  return out;
+}
+
+std::vector<NamedBuffer> Residual::Buffers() {
+  std::vector<NamedBuffer> out = main_->Buffers();
+  if (shortcut_ != nullptr) {
+    for (NamedBuffer& b : shortcut_->Buffers()) {
+      out.push_back({absl::StrCat("shortcut.", b.name), b.value});
+    }
+  }
+  return out;
+}
+
+std::vector<NamedRng> Residual::Rngs() {
+  std::vector<NamedRng> out = main_->Rngs();
+  if (shortcut_ != nullptr) {
+    for (NamedRng& r : shortcut_->Rngs()) out.push_back({absl::StrCat("shortcut.", r.name), r.rng});
+  }
+  return out;
+}
+
+void Residual::SetMode(Mode mode) {
+  mode_ = mode;
+  main_->SetMode(mode);
+  if (shortcut_ != nullptr) shortcut_->SetMode(mode);
+}
+
+}  // namespace simdnet

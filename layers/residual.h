@@ -1,0 +1,61 @@
+// Residual: y = main(x) + shortcut(x), the building block of ResNets (He et al., CVPR 2016),
+// with an identity shortcut or a projection (e.g. 1x1 strided conv + batch norm).
+#ifndef SIMDNET_LAYERS_RESIDUAL_H_
+#define SIMDNET_LAYERS_RESIDUAL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "layers/layer.h"
+#include "layers/sequential.h"
+#include "tensor/shape.h"
+#include "tensor/tensor.h"
+
+namespace simdnet {
+
+// The main branch's names are reported without a prefix ("0.weight", as the children of a
+// PyTorch block) and the shortcut's under "shortcut." ("shortcut.0.weight").
+// Backward: both branches overwrite their own dx, so the two input gradients are summed
+// explicitly here. Caches: the main branch output, the shortcut output and the main branch's
+// input gradient (reused across calls).
+class Residual : public Layer {
+ public:
+  // Returns the block. `shortcut` may be null (identity). InvalidArgument if main is null, the
+  // branches take different input shapes, or their output shapes differ (for the identity,
+  // main's output must equal its input shape); the message names both shapes.
+  static absl::StatusOr<std::unique_ptr<Residual>> Create(std::unique_ptr<Sequential> main,
+                                                           std::unique_ptr<Sequential> shortcut);
+
+  std::string TypeName() const override { return "residual"; }
+  std::string Describe() const override;
+  const Shape& InputShape() const override { return main_->InputShape(); }
+  const Shape& OutputShape() const override { return main_->OutputShape(); }
+
+  // x is (N, ...InputShape()); y becomes (N, ...OutputShape()).
+  void Forward(const Tensor& x, Tensor* y) override;
+  // dy is (N, ...OutputShape()); dx = dmain + dshortcut, overwritten.
+  void Backward(const Tensor& dy, Tensor* dx) override;
+
+  std::vector<NamedParameter> Params() override;
+  std::vector<NamedBuffer> Buffers() override;
+  std::vector<NamedRng> Rngs() override;
+  void SetMode(Mode mode) override;
+
+  Sequential& main() { return *main_; }
+  // Returns null for the identity shortcut.
+  Sequential* shortcut() { return shortcut_.get(); }
+
+ private:
+  Residual(std::unique_ptr<Sequential> main, std::unique_ptr<Sequential> shortcut)
+      : main_(std::move(main)), shortcut_(std::move(shortcut)) {}
+
+  std::unique_ptr<Sequential> main_;
+  std::unique_ptr<Sequential> shortcut_;
+  Tensor main_out_, shortcut_out_, main_dx_;
+};
+
+}  // namespace simdnet
+
+#endif  // SIMDNET_LAYERS_RESIDUAL_H_

@@ -1,0 +1,145 @@
+// Sequential container: shape-checked composition, forward/backward through the children and
+// hierarchical names.
+#include "layers/sequential.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "tensor/elementwise.h"
+#include "tensor/status_macros.h"
+#include "tensor/thread_pool.h"
+
+namespace simdnet {
+
+absl::StatusOr<std::unique_ptr<Sequential>> Sequential::Create(const Shape& in) {
+  if (in.rank() == 0 || in.rank() >= Shape::kMaxRank || in.size() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Sequential: input_shape ", in.ToString(), " must have rank 1..",
+                     Shape::kMaxRank - 1, " and at least one element"));
+  }
+  return std::unique_ptr<Sequential>(new Sequential(in));
+}
+
+absl::Status Sequential::Add(std::unique_ptr<Layer> layer, absl::string_view name_in) {
+  if (layer == nullptr) return absl::InvalidArgumentError("Sequential::Add: null layer");
+  std::string name = name_in.empty() ? absl::StrCat(children_.size()) : std::string(name_in);
+  for (char c : name) {
+    if (c == '.' || absl::ascii_isspace(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Sequential::Add: child name '", name, "' must not contain '.' or spaces"));
+    }
+  }
+  for (const Child& c : children_) {
+    if (c.name == name) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Sequential::Add: child name '", name, "' is already used"));
+    }
+  }
+  if (layer->InputShape() != output_shape_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Sequential::Add: layer '", name, "' (", layer->Describe(), ") expects input shape ",
+        layer->InputShape().ToString(), " but the previous output shape is ",
+        output_shape_.ToString()));
+  }
+  layer->SetMode(mode_);
+  output_shape_ = layer->OutputShape();
+  if (!children_.empty()) {
+    activations_.emplace_back();
+    gradients_.emplace_back();
+  }
+  children_.push_back(Child{std::move(name), std::move(layer)});
+  return absl::OkStatus();
+}
+
+std::string Sequential::Describe() const {
+  return absl::StrCat("Sequential(", children_.size(), " layers)");
+}
+
+void Sequential::Forward(const Tensor& x, Tensor* y) {
+  if (children_.empty()) {
+    SIMDNET_CHECK(x.rank() == input_shape_.rank() + 1);
+    if (y->shape() != x.shape()) *y = Tensor(x.shape());
+    Copy(x.data(), y->data(), static_cast<size_t>(x.size()), &DefaultThreadPool());
+    return;
+  }
+  const size_t k = children_.size();
+  const Tensor* in = &x;
+  for (size_t i = 0; i + 1 < k; ++i) {
+    children_[i].layer->Forward(*in, &activations_[i]);
+    in = &activations_[i];
+  }
+  children_[k - 1].layer->Forward(*in, y);
+}
+
+void Sequential::Backward(const Tensor& dy, Tensor* dx) {
+  if (children_.empty()) {
+    if (dx->shape() != dy.shape()) *dx = Tensor(dy.shape());
+    Copy(dy.data(), dx->data(), static_cast<size_t>(dy.size()), &DefaultThreadPool());
+    return;
+  }
+  const size_t k = children_.size();
+  const Tensor* grad = &dy;
+  for (size_t i = k; i-- > 1;) {
+    children_[i].layer->Backward(*grad, &gradients_[i - 1]);
+    grad = &gradients_[i - 1];
+  }
+  children_[0].layer->Backward(*grad, dx);
+}
+
+std::vector<NamedParameter> Sequential::Params() {
+  std::vector<NamedParameter> out;
+  for (Child& c : children_) {
+    for (NamedParameter& p : c.layer->Params()) {
+      out.push_back({absl::StrCat(c.name, ".", p.name), p.param});
+    }
+  }
+  return out;
+}
+
+std::vector<NamedBuffer> Sequential::Buffers() {
+  std::vector<NamedBuffer> out;
+  for (Child& c : children_) {
+    for (NamedBuffer& b : c.layer->Buffers()) {
+      out.push_back({absl::StrCat(c.name, ".", b.name), b.value});
+    }
+  }
+  return out;
+}
+
+std::vector<NamedRng> Sequential::Rngs() {
+  std::vector<NamedRng> out;
+  for (Child& c : children_) {
+    for (NamedRng& r : c.layer->Rngs()) out.push_back({absl::StrCat(c.name, ".", r.name), r.rng});
+  }
+  return out;
+}
+
+void Sequential::SetMode(Mode mode) {
+  mode_ = mode;
+  for (Child& c : children_) c.layer->SetMode(mode);
+}
+
+absl::Status Sequential::ReplaceLastLeaf(
+    const std::function<absl::StatusOr<std::unique_ptr<Layer>>(Layer& old)>& make) {
+  if (children_.empty()) {
+    return absl::FailedPreconditionError("Sequential::ReplaceLastLeaf: the container is empty");
+  }
+  Child& last = children_.back();
+  if (auto* inner = dynamic_cast<Sequential*>(last.layer.get())) {
+    SIMDNET_RETURN_IF_ERROR(inner->ReplaceLastLeaf(make));
+  } else {
+    SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Layer> replacement, make(*last.layer));
+    if (replacement == nullptr || replacement->InputShape() != last.layer->InputShape()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Sequential::ReplaceLastLeaf: the replacement of '", last.name,
+          "' must take input shape ", last.layer->InputShape().ToString()));
+    }
+    replacement->SetMode(mode_);
+    last.layer = std::move(replacement);
+  }
+  output_shape_ = last.layer->OutputShape();
+  return absl::OkStatus();
+}
+
+}  // namespace simdnet

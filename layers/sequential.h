@@ -1,0 +1,92 @@
+// Sequential: a layer made of child layers applied in order (torch.nn.Sequential), owning the
+// intermediate activations and gradients between them.
+#ifndef SIMDNET_LAYERS_SEQUENTIAL_H_
+#define SIMDNET_LAYERS_SEQUENTIAL_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "layers/layer.h"
+#include "tensor/shape.h"
+#include "tensor/tensor.h"
+
+namespace simdnet {
+
+// y = f_{k-1}(... f_1(f_0(x))). With no children it is the identity.
+// Children are named "0", "1", ... by default (or by the name given to Add); their parameters,
+// buffers and RNGs are reported as "<child>.<name>", e.g. "0.weight", "features.3.bias".
+// Caches: every intermediate activation (the children read their inputs in Backward) and the
+// intermediate gradients; both are reused across calls while N is unchanged.
+class Sequential : public Layer {
+ public:
+  struct Child {
+    std::string name;
+    std::unique_ptr<Layer> layer;
+  };
+
+  // Returns an empty container for per-sample `input_shape` (rank 1..4, no zero dim);
+  // InvalidArgument otherwise.
+  static absl::StatusOr<std::unique_ptr<Sequential>> Create(const Shape& input_shape);
+
+  // Appends `layer` named `name` (empty: its index). InvalidArgument if layer is null, its
+  // InputShape() differs from the current OutputShape() (both shapes named), or the name is
+  // taken or contains '.' or whitespace.
+  absl::Status Add(std::unique_ptr<Layer> layer, absl::string_view name = "");
+  // Like Add for a layer factory result: forwards the factory's error unchanged.
+  template <typename L>
+  absl::Status Add(absl::StatusOr<std::unique_ptr<L>> layer, absl::string_view name = "") {
+    if (!layer.ok()) return layer.status();
+    return Add(std::unique_ptr<Layer>(std::move(layer).value()), name);
+  }
+
+  std::string TypeName() const override { return "sequential"; }
+  std::string Describe() const override;
+  const Shape& InputShape() const override { return input_shape_; }
+  // Returns the last child's output shape (the input shape when empty).
+  const Shape& OutputShape() const override { return output_shape_; }
+
+  // x is (N, ...InputShape()); y becomes (N, ...OutputShape()).
+  void Forward(const Tensor& x, Tensor* y) override;
+  // dy is (N, ...OutputShape()); dx is overwritten. Requires: a preceding Forward with that N.
+  void Backward(const Tensor& dy, Tensor* dx) override;
+
+  std::vector<NamedParameter> Params() override;
+  std::vector<NamedBuffer> Buffers() override;
+  std::vector<NamedRng> Rngs() override;
+  // Sets this container's mode and every child's.
+  void SetMode(Mode mode) override;
+
+  size_t size() const { return children_.size(); }
+  bool empty() const { return children_.empty(); }
+  const Child& child(size_t i) const { return children_[i]; }
+  Layer& layer(size_t i) { return *children_[i].layer; }
+  // Returns the output of child i from the last Forward (child size()-1's is y, not kept).
+  // Requires: i + 1 < size().
+  const Tensor& activation(size_t i) const { return activations_[i]; }
+
+  // Replaces the LAST leaf layer (descending into a trailing child Sequential) by
+  // make(old_leaf); the new layer must take the same input shape and may change the output
+  // shape, which then propagates to the enclosing containers. Used for transfer learning
+  // (Model::ReplaceHead). FailedPrecondition if the container is empty; make's error is
+  // forwarded.
+  absl::Status ReplaceLastLeaf(
+      const std::function<absl::StatusOr<std::unique_ptr<Layer>>(Layer& old)>& make);
+
+ private:
+  explicit Sequential(const Shape& in) : input_shape_(in), output_shape_(in) {}
+
+  Shape input_shape_, output_shape_;
+  std::vector<Child> children_;
+  std::vector<Tensor> activations_;  // output of child i, for i < size() - 1
+  std::vector<Tensor> gradients_;    // gradient w.r.t. activations_[i]
+};
+
+}  // namespace simdnet
+
+#endif  // SIMDNET_LAYERS_SEQUENTIAL_H_
