@@ -1,0 +1,203 @@
+// Implementation of the bounded file reads, capped gzip decompression and atomic writes.
+#include "data/file_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace simdnet {
+namespace {
+
+absl::Status ErrnoError(int err, absl::string_view what, absl::string_view path) {
+  const std::string msg = absl::StrCat(what, " '", path, "': ", std::strerror(err));
+  switch (err) {
+    case ENOENT:
+      return absl::NotFoundError(msg);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(msg);
+    default:
+      return absl::DataLossError(msg);
+  }
+}
+
+// Closes a file descriptor on scope exit.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() {
+    if (fd_ >= 0) close(fd_);
+  }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+  int Release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFileToString(const std::string& path, int64_t max_bytes) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError(errno, "cannot open", path);
+  FdCloser closer(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ErrnoError(errno, "cannot stat", path);
+  if (S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "' is a directory, not a file"));
+  }
+  if (S_ISREG(st.st_mode) && st.st_size > max_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("file '", path, "' has ", st.st_size,
+                                                     " bytes, more than the limit of ",
+                                                     max_bytes));
+  }
+  std::string out;
+  if (S_ISREG(st.st_mode)) out.reserve(static_cast<size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t got = read(fd, buf, sizeof(buf));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, "cannot read", path);
+    }
+    if (got == 0) break;
+    if (static_cast<int64_t>(out.size()) + got > max_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("file '", path, "' is larger than the limit of ", max_bytes, " bytes"));
+    }
+    out.append(buf, static_cast<size_t>(got));
+  }
+  return out;
+}
+
+bool IsGzip(absl::string_view bytes) {
+  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+         static_cast<unsigned char>(bytes[1]) == 0x8b;
+}
+
+absl::StatusOr<std::string> GunzipBytes(absl::string_view bytes, absl::string_view name,
+                                        int64_t max_output_bytes) {
+  z_stream zs;
+  std::memset(&zs, 0, sizeof(zs));
+  // 15 + 16: gzip wrapper only (zlib/raw streams are not what data sets ship as).
+  if (inflateInit2(&zs, 15 + 16) != Z_OK) {
+    return absl::InternalError(absl::StrCat("zlib inflateInit2 failed for '", name, "'"));
+  }
+  std::string out;
+  // Reserve from the trailer's ISIZE (size mod 2^32) as a hint, within the cap.
+  if (bytes.size() >= 18) {
+    const unsigned char* t = reinterpret_cast<const unsigned char*>(bytes.data() + bytes.size() - 4);
+    const uint32_t isize = t[0] | (t[1] << 8) | (t[2] << 16) | (uint32_t{t[3]} << 24);
+    out.reserve(static_cast<size_t>(std::min<int64_t>(isize, max_output_bytes)));
+  }
+  size_t consumed = 0;
+  absl::Status status;
+  char buf[1 << 16];
+  bool stream_end = false;
+  while (true) {
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data() + consumed));
+    const size_t avail = bytes.size() - consumed;
+    zs.avail_in = static_cast<uInt>(std::min<size_t>(avail, 1u << 30));
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof(buf);
+    const uInt in_before = zs.avail_in;
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    consumed += in_before - zs.avail_in;
+    const size_t produced = sizeof(buf) - zs.avail_out;
+    if (static_cast<int64_t>(out.size() + produced) > max_output_bytes) {
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          "gzip stream '", name, "' decompresses to more than the limit of ", max_output_bytes,
+          " bytes"));
+      break;
+    }
+    out.append(buf, produced);
+    if (rc == Z_STREAM_END) {
+      // Another gzip member may follow (concatenated .gz files are valid gzip).
+      if (consumed < bytes.size() && IsGzip(bytes.substr(consumed))) {
+        inflateReset(&zs);
+        continue;
+      }
+      stream_end = true;
+      break;
+    }
+    if (rc == Z_BUF_ERROR || (rc == Z_OK && produced == 0 && consumed >= bytes.size())) {
+      if (consumed >= bytes.size()) break;  // input exhausted before the end of the stream
+      continue;
+    }
+    if (rc != Z_OK) {
+      status = absl::DataLossError(absl::StrCat("corrupt gzip stream '", name, "' at compressed byte ",
+                                                consumed, ": ", zs.msg ? zs.msg : "inflate error"));
+      break;
+    }
+  }
+  inflateEnd(&zs);
+  if (!status.ok()) return status;
+  if (!stream_end) {
+    return absl::DataLossError(absl::StrCat("gzip stream '", name, "' ends early after ",
+                                            bytes.size(), " compressed bytes (", out.size(),
+                                            " bytes decompressed): truncated file?"));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ReadMaybeGzipFile(const std::string& path, int64_t max_bytes) {
+  absl::StatusOr<std::string> raw = ReadFileToString(path, max_bytes);
+  if (!raw.ok() || !IsGzip(*raw)) return raw;
+  return GunzipBytes(*raw, path, max_bytes);
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
+  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError(errno, "cannot create temporary file", tmp);
+  FdCloser closer(fd);
+  size_t done = 0;
+  while (done < contents.size()) {
+    const ssize_t wrote = write(fd, contents.data() + done, contents.size() - done);
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      unlink(tmp.c_str());
+      return ErrnoError(err, "cannot write", tmp);
+    }
+    done += static_cast<size_t>(wrote);
+  }
+  if (fsync(fd) != 0) {
+    const int err = errno;
+    unlink(tmp.c_str());
+    return ErrnoError(err, "cannot fsync", tmp);
+  }
+  if (close(closer.Release()) != 0) {
+    const int err = errno;
+    unlink(tmp.c_str());
+    return ErrnoError(err, "cannot close", tmp);
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    unlink(tmp.c_str());
+    return ErrnoError(err, "cannot rename temporary file onto", path);
+  }
+  // Persist the directory entry too.
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace simdnet
