@@ -1,0 +1,466 @@
+// Per-target convolution kernels: implicit GEMM (im2col fused into the B packing of the SGEMM
+// micro-kernel, so no whole-batch im2col buffer exists), the 1x1 direct-matrix path,
+// backward-data as a forward convolution with flipped weights (stride 1) or GEMM + col2im in
+// bounded chunks (stride > 1), and backward-weights as an im2col-transposed GEMM.
+
+// Non-SIMD part: included once per translation unit.
+#ifndef SIMDNET_LAYERS_CONV2D_KERNELS_INL_H_
+#define SIMDNET_LAYERS_CONV2D_KERNELS_INL_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+
+#include "layers/conv2d_kernels.h"
+#include "tensor/thread_pool.h"
+
+namespace simdnet {
+namespace detail {
+
+// Derived sizes of one convolution (per group unless noted).
+struct ConvGeom {
+  explicit ConvGeom(const Conv2dShape& s)
+      : cg(s.in_channels / s.groups),
+        kg(s.out_channels / s.groups),
+        rs(s.kernel_h * s.kernel_w),
+        crs(cg * rs),
+        oh(s.out_h()),
+        ow(s.out_w()),
+        p(oh * ow),
+        hw(s.in_h * s.in_w) {}
+  size_t cg, kg, rs, crs, oh, ow, p, hw;
+};
+
+// Runs fn(task, thread) for tasks in [0, num_tasks), on the pool when `parallel`.
+inline void RunTasks(ThreadPool& pool, bool parallel, uint64_t num_tasks,
+                     const std::function<void(uint64_t, size_t)>& fn) {
+  if (parallel) {
+    pool.ParallelFor(num_tasks, fn);
+  } else {
+    for (uint64_t t = 0; t < num_tasks; ++t) fn(t, 0);
+  }
+}
+
+}  // namespace detail
+}  // namespace simdnet
+
+#endif  // SIMDNET_LAYERS_CONV2D_KERNELS_INL_H_
+
+#if defined(SIMDNET_LAYERS_CONV2D_KERNELS_TOGGLE) == defined(HWY_TARGET_TOGGLE)
+#ifdef SIMDNET_LAYERS_CONV2D_KERNELS_TOGGLE
+#undef SIMDNET_LAYERS_CONV2D_KERNELS_TOGGLE
+#else
+#define SIMDNET_LAYERS_CONV2D_KERNELS_TOGGLE
+#endif
+
+#include "hwy/highway.h"
+#include "tensor/gemm-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace simdnet {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Columns (output pixels or weight columns) per packed B panel of the convolution GEMMs:
+// KC x NC floats (<= 256 KiB) stay in L2 while the A block streams over them.
+HWY_INLINE size_t ConvNC() { return GemmKC() >= 256 ? 256 : 512; }
+
+// Packs rows [crs0, crs0 + kc) x output pixels [q0, q0 + nc) of the im2col matrix of one image
+// and group (x points at its first input channel) into PackB layout. Consecutive output pixels
+// of one output row are copied as runs (memcpy for stride 1), padding becomes zeros.
+inline void PackIm2col(const Conv2dShape& s, const detail::ConvGeom& geo,
+                       const float* HWY_RESTRICT x, size_t crs0, size_t kc, size_t q0,
+                       size_t nc, float* HWY_RESTRICT dst) {
+  const size_t NR = GemmNR();
+  const long in_h = static_cast<long>(s.in_h), in_w = static_cast<long>(s.in_w);
+  struct Run {
+    size_t j, len;
+    long ih0, iw0;
+  };
+  Run runs[2 * hn::MaxLanes(GemmD()) + 1];
+  for (size_t js = 0; js < nc; js += NR) {
+    const size_t cols = std::min(NR, nc - js);
+    size_t num_runs = 0;
+    for (size_t j = 0, q = q0 + js; j < cols;) {
+      const size_t oh = q / geo.ow, ow = q % geo.ow;
+      const size_t len = std::min(cols - j, geo.ow - ow);
+      runs[num_runs++] = {j, len, static_cast<long>(oh * s.stride_h) - static_cast<long>(s.pad_h),
+                          static_cast<long>(ow * s.stride_w) - static_cast<long>(s.pad_w)};
+      j += len;
+      q += len;
+    }
+    float* HWY_RESTRICT out = dst + js * kc;
+    size_t c = crs0 / geo.rs, r = (crs0 % geo.rs) / s.kernel_w, t = crs0 % s.kernel_w;
+    for (size_t p = 0; p < kc; ++p) {
+      float* HWY_RESTRICT o = out + p * NR;
+      const float* HWY_RESTRICT xc = x + c * geo.hw;
+      const long rr = static_cast<long>(r * s.dilation_h);
+      const long tt = static_cast<long>(t * s.dilation_w);
+      for (size_t i = 0; i < num_runs; ++i) {
+        const Run& run = runs[i];
+        float* HWY_RESTRICT os = o + run.j;
+        const long ih = run.ih0 + rr;
+        if (ih < 0 || ih >= in_h) {
+          std::fill(os, os + run.len, 0.0f);
+          continue;
+        }
+        const float* HWY_RESTRICT row = xc + ih * in_w;
+        const long iw0 = run.iw0 + tt;
+        const long len = static_cast<long>(run.len);
+        if (s.stride_w == 1) {
+          const long lo = std::min(len, std::max(0L, -iw0));
+          const long hi = std::max(lo, std::min(len, in_w - iw0));
+          std::fill(os, os + lo, 0.0f);
+          if (hi > lo) std::memcpy(os + lo, row + iw0 + lo, (hi - lo) * sizeof(float));
+          std::fill(os + hi, os + len, 0.0f);
+        } else {
+          const long sw = static_cast<long>(s.stride_w);
+          for (long j = 0; j < len; ++j) {
+            const long iw = iw0 + j * sw;
+            os[j] = (iw >= 0 && iw < in_w) ? row[iw] : 0.0f;
+          }
+        }
+      }
+      for (size_t j = cols; j < NR; ++j) o[j] = 0.0f;
+      if (++t == s.kernel_w) {
+        t = 0;
+        if (++r == s.kernel_h) {
+          r = 0;
+          ++c;
+        }
+      }
+    }
+  }
+}
+
+// Packs output pixels [q0, q0 + kc) (rows of the GEMM) x im2col rows [j0, j0 + nc) (columns)
+// of one image and group, i.e. the transposed im2col matrix, into PackB layout, gathering one
+// vector of columns per pixel with bounds masks (padding becomes zeros).
+inline void PackIm2colTransposed(const Conv2dShape& s, const detail::ConvGeom& geo,
+                                 const float* HWY_RESTRICT x, size_t q0, size_t kc, size_t j0,
+                                 size_t nc, float* HWY_RESTRICT dst) {
+  const GemmD df;
+  const hn::RebindToSigned<GemmD> di;
+  using VI = hn::Vec<decltype(di)>;
+  const size_t N = hn::Lanes(df);
+  const size_t NR = GemmNR();
+  HWY_ALIGN int32_t off[2 * hn::MaxLanes(GemmD())];
+  HWY_ALIGN int32_t rr[2 * hn::MaxLanes(GemmD())];
+  HWY_ALIGN int32_t tt[2 * hn::MaxLanes(GemmD())];
+  const int32_t in_w = static_cast<int32_t>(s.in_w);
+  const VI vh = hn::Set(di, static_cast<int32_t>(s.in_h));
+  const VI vw = hn::Set(di, in_w);
+  const VI minus1 = hn::Set(di, -1);
+  for (size_t js = 0; js < nc; js += NR) {
+    const size_t cols = std::min(NR, nc - js);
+    for (size_t j = 0; j < NR; ++j) {
+      if (j < cols) {
+        const size_t crs = j0 + js + j;
+        const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
+        rr[j] = static_cast<int32_t>(r * s.dilation_h);
+        tt[j] = static_cast<int32_t>(t * s.dilation_w);
+        off[j] = static_cast<int32_t>(c * geo.hw) + rr[j] * in_w + tt[j];
+      } else {
+        // Out of range of any input: the bounds mask zeroes the column.
+        off[j] = 0;
+        rr[j] = -(1 << 30);
+        tt[j] = 0;
+      }
+    }
+    const VI off0 = hn::Load(di, off), off1 = hn::Load(di, off + N);
+    const VI rr0 = hn::Load(di, rr), rr1 = hn::Load(di, rr + N);
+    const VI tt0 = hn::Load(di, tt), tt1 = hn::Load(di, tt + N);
+    float* HWY_RESTRICT out = dst + js * kc;
+    size_t oh = (q0) / geo.ow, ow = q0 % geo.ow;
+    for (size_t p = 0; p < kc; ++p) {
+      const int32_t ih0 = static_cast<int32_t>(oh * s.stride_h) - static_cast<int32_t>(s.pad_h);
+      const int32_t iw0 = static_cast<int32_t>(ow * s.stride_w) - static_cast<int32_t>(s.pad_w);
+      const VI vih0 = hn::Set(di, ih0), viw0 = hn::Set(di, iw0);
+      const VI base = hn::Set(di, ih0 * in_w + iw0);
+      const VI ih_a = hn::Add(vih0, rr0), ih_b = hn::Add(vih0, rr1);
+      const VI iw_a = hn::Add(viw0, tt0), iw_b = hn::Add(viw0, tt1);
+      const auto ok0 = hn::And(hn::And(hn::Gt(ih_a, minus1), hn::Lt(ih_a, vh)),
+                               hn::And(hn::Gt(iw_a, minus1), hn::Lt(iw_a, vw)));
+      const auto ok1 = hn::And(hn::And(hn::Gt(ih_b, minus1), hn::Lt(ih_b, vh)),
+                               hn::And(hn::Gt(iw_b, minus1), hn::Lt(iw_b, vw)));
+      const VI idx0 = hn::IfThenElseZero(ok0, hn::Add(base, off0));
+      const VI idx1 = hn::IfThenElseZero(ok1, hn::Add(base, off1));
+      const auto v0 = hn::IfThenElseZero(hn::RebindMask(df, ok0), hn::GatherIndex(df, x, idx0));
+      const auto v1 = hn::IfThenElseZero(hn::RebindMask(df, ok1), hn::GatherIndex(df, x, idx1));
+      hn::Store(v0, df, out + p * NR);
+      hn::Store(v1, df, out + p * NR + N);
+      if (++ow == geo.ow) {
+        ow = 0;
+        ++oh;
+      }
+    }
+  }
+}
+
+// Computes y = act(conv(x, w) + bias) (Conv2dForward's contract) as an implicit GEMM per
+// (image, group, pixel chunk) task: A = packed weights (shared), B = im2col panel packed per task.
+inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w,
+                            const float* bias, float* y, bool relu, ThreadPool& pool) {
+  const detail::ConvGeom geo(s);
+  const size_t NR = GemmNR(), KC = GemmKC(), MC = GemmMC(), NC = ConvNC();
+  const size_t rkg = detail::RoundUp(geo.kg, kGemmMR);
+  // Pack all weights once per call: per group, per KC block, PackA strips.
+  float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * rkg * geo.crs);
+  for (size_t g = 0; g < s.groups; ++g) {
+    for (size_t pc = 0; pc < geo.crs; pc += KC) {
+      const size_t kc = std::min(KC, geo.crs - pc);
+      PackA(false, w + g * geo.kg * geo.crs + pc, geo.crs, geo.kg, kc, 1.0f,
+            wpack + g * rkg * geo.crs + pc * rkg);
+    }
+  }
+  const bool direct_b = s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 &&
+                        s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0;
+  const size_t threads = pool.NumThreads();
+  const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
+                                           detail::kMinParallelMacs;
+  const size_t units = s.batch * s.groups;
+  const size_t strips = detail::DivCeil(geo.p, NR);
+  size_t chunks = 1;
+  if (parallel && units < 2 * threads) {
+    chunks = std::min(strips, detail::DivCeil(2 * threads, units));
+  }
+  detail::RunTasks(pool, parallel, units * chunks, [&](uint64_t task, size_t) {
+    const size_t unit = task / chunks, chunk = task % chunks;
+    const size_t n = unit / s.groups, g = unit % s.groups;
+    const size_t q0 = std::min(geo.p, strips * chunk / chunks * NR);
+    const size_t q1 = std::min(geo.p, strips * (chunk + 1) / chunks * NR);
+    const float* xg = x + (n * s.in_channels + g * geo.cg) * geo.hw;
+    float* yg = y + (n * s.out_channels + g * geo.kg) * geo.p;
+    const float* wg = wpack + g * rkg * geo.crs;
+    const float* bg = bias != nullptr ? bias + g * geo.kg : nullptr;
+    float* bpack = detail::ThreadScratch(detail::kScratchPackB, KC * detail::RoundUp(NC, NR));
+    for (size_t jc = q0; jc < q1; jc += NC) {
+      const size_t nc = std::min(NC, q1 - jc);
+      for (size_t pc = 0; pc < geo.crs; pc += KC) {
+        const size_t kc = std::min(KC, geo.crs - pc);
+        const bool last = pc + kc == geo.crs;
+        if (direct_b) {
+          PackB(false, xg + pc * geo.hw + jc, geo.hw, kc, nc, bpack);
+        } else {
+          PackIm2col(s, geo, xg, pc, kc, jc, nc, bpack);
+        }
+        for (size_t ic = 0; ic < geo.kg; ic += MC) {
+          const size_t mc = std::min(MC, geo.kg - ic);
+          const TileEpilogue ep{pc == 0 ? 0.0f : 1.0f,
+                                last && bg != nullptr ? bg + ic : nullptr, last && relu};
+          MacroKernel(mc, nc, kc, wg + pc * rkg + ic * kc, bpack, yg + ic * geo.p + jc, geo.p,
+                      ep);
+        }
+      }
+    }
+  });
+}
+
+// Computes dx for stride > 1 (or padding beyond the flipped kernel's reach): per (image, group,
+// input-channel chunk) task, col = W^T * dy in pixel chunks of bounded size, then col2im adds
+// col into dx. Channel chunks own disjoint dx planes, so tasks never write the same element.
+inline void ConvBackwardDataGemm(const Conv2dShape& s, const float* dy, const float* w,
+                                 float* dx, ThreadPool& pool) {
+  const detail::ConvGeom geo(s);
+  const size_t NR = GemmNR(), KC = GemmKC(), MC = GemmMC();
+  const size_t threads = pool.NumThreads();
+  const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
+                                           detail::kMinParallelMacs;
+  const size_t units = s.batch * s.groups;
+  size_t chunks = 1;
+  if (parallel && units < 2 * threads) {
+    chunks = std::min(geo.cg, detail::DivCeil(2 * threads, units));
+  }
+  // Pixel chunk: keeps the column buffer (rows x qc floats) near 256 KiB.
+  const size_t max_rows = detail::DivCeil(geo.cg, chunks) * geo.rs;
+  const size_t qc_max =
+      std::min(detail::RoundUp(geo.p, NR),
+               std::max(NR, (size_t{65536} / max_rows) / NR * NR));
+  detail::RunTasks(pool, parallel, units * chunks, [&](uint64_t task, size_t) {
+    const size_t unit = task / chunks, chunk = task % chunks;
+    const size_t n = unit / s.groups, g = unit % s.groups;
+    const size_t c0 = geo.cg * chunk / chunks, c1 = geo.cg * (chunk + 1) / chunks;
+    if (c1 <= c0) return;
+    const size_t row0 = c0 * geo.rs, rows = (c1 - c0) * geo.rs;
+    float* dxg = dx + (n * s.in_channels + g * geo.cg) * geo.hw;
+    std::fill(dxg + c0 * geo.hw, dxg + c1 * geo.hw, 0.0f);
+    const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
+    const float* wg = w + g * geo.kg * geo.crs;
+    // A = W_g^T restricted to this chunk's rows: (rows x kg), packed per KC block of kg.
+    const size_t rrows = detail::RoundUp(rows, kGemmMR);
+    float* apack = detail::ThreadScratch(detail::kScratchPackA, rrows * geo.kg);
+    for (size_t pc = 0; pc < geo.kg; pc += KC) {
+      const size_t kc = std::min(KC, geo.kg - pc);
+      PackA(true, wg + pc * geo.crs + row0, geo.crs, rows, kc, 1.0f, apack + pc * rrows);
+    }
+    float* bpack = detail::ThreadScratch(detail::kScratchPackB, KC * qc_max);
+    float* col = detail::ThreadScratch(detail::kScratchConvCol, rows * qc_max);
+    for (size_t q0 = 0; q0 < geo.p; q0 += qc_max) {
+      const size_t qc = std::min(qc_max, geo.p - q0);
+      for (size_t pc = 0; pc < geo.kg; pc += KC) {
+        const size_t kc = std::min(KC, geo.kg - pc);
+        PackB(false, dyg + pc * geo.p + q0, geo.p, kc, qc, bpack);
+        const TileEpilogue ep{pc == 0 ? 0.0f : 1.0f, nullptr, false};
+        for (size_t ic = 0; ic < rows; ic += MC) {
+          const size_t mc = std::min(MC, rows - ic);
+          MacroKernel(mc, qc, kc, apack + pc * rrows + ic * kc, bpack, col + ic * qc, qc, ep);
+        }
+      }
+      // col2im: scatter-add each column row into its input plane.
+      for (size_t row = 0; row < rows; ++row) {
+        const size_t crs = row0 + row;
+        const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
+        float* HWY_RESTRICT plane = dxg + c * geo.hw;
+        const float* HWY_RESTRICT src = col + row * qc;
+        size_t oh = q0 / geo.ow, ow = q0 % geo.ow;
+        for (size_t j = 0; j < qc;) {
+          const size_t len = std::min(qc - j, geo.ow - ow);
+          const long ih = static_cast<long>(oh * s.stride_h + r * s.dilation_h) -
+                          static_cast<long>(s.pad_h);
+          if (ih >= 0 && ih < static_cast<long>(s.in_h)) {
+            float* HWY_RESTRICT drow = plane + ih * static_cast<long>(s.in_w);
+            for (size_t i = 0; i < len; ++i) {
+              const long iw = static_cast<long>((ow + i) * s.stride_w + t * s.dilation_w) -
+                              static_cast<long>(s.pad_w);
+              if (iw >= 0 && iw < static_cast<long>(s.in_w)) drow[iw] += src[j + i];
+            }
+          }
+          j += len;
+          ow = 0;
+          ++oh;
+        }
+      }
+    }
+  });
+}
+
+// Computes dx (Conv2dBackwardData's contract). Stride 1: dx is the forward convolution of dy
+// with the spatially flipped, channel-transposed weights and padding dilation*(R-1) - pad,
+// which reuses the implicit-GEMM path with no column buffer. Otherwise GEMM + col2im.
+inline void ConvBackwardDataImpl(const Conv2dShape& s, const float* dy, const float* w,
+                                 float* dx, ThreadPool& pool) {
+  const detail::ConvGeom geo(s);
+  const size_t reach_h = s.dilation_h * (s.kernel_h - 1);
+  const size_t reach_w = s.dilation_w * (s.kernel_w - 1);
+  if (s.stride_h != 1 || s.stride_w != 1 || s.pad_h > reach_h || s.pad_w > reach_w) {
+    ConvBackwardDataGemm(s, dy, w, dx, pool);
+    return;
+  }
+  // wt is (in_channels, kg, R, S): wt[g*cg + c][k][R-1-r][S-1-t] = w[g*kg + k][c][r][t].
+  float* wt = detail::ThreadScratch(detail::kScratchConvWT, s.out_channels * geo.crs);
+  for (size_t g = 0; g < s.groups; ++g) {
+    for (size_t k = 0; k < geo.kg; ++k) {
+      for (size_t c = 0; c < geo.cg; ++c) {
+        const float* src = w + ((g * geo.kg + k) * geo.cg + c) * geo.rs;
+        float* dst = wt + ((g * geo.cg + c) * geo.kg + k) * geo.rs;
+        for (size_t i = 0; i < geo.rs; ++i) dst[geo.rs - 1 - i] = src[i];
+      }
+    }
+  }
+  Conv2dShape t = s;
+  t.in_channels = s.out_channels;
+  t.out_channels = s.in_channels;
+  t.in_h = geo.oh;
+  t.in_w = geo.ow;
+  t.pad_h = reach_h - s.pad_h;
+  t.pad_w = reach_w - s.pad_w;
+  ConvForwardImpl(t, dy, wt, nullptr, dx, false, pool);
+}
+
+// Accumulates dbias[k] += sum of dy over (batch, pixels), one task per channel slice.
+inline void ConvBiasGradImpl(const Conv2dShape& s, const float* dy, float* dbias,
+                             ThreadPool& pool, bool parallel) {
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
+  const size_t p = s.out_h() * s.out_w();
+  const size_t tasks = parallel ? std::min(s.out_channels, pool.NumThreads() * 4) : 1;
+  detail::RunTasks(pool, parallel && tasks > 1, tasks, [&](uint64_t task, size_t) {
+    const size_t k0 = s.out_channels * task / tasks, k1 = s.out_channels * (task + 1) / tasks;
+    for (size_t k = k0; k < k1; ++k) {
+      auto acc = hn::Zero(d);
+      float tail = 0.0f;
+      for (size_t n = 0; n < s.batch; ++n) {
+        const float* HWY_RESTRICT row = dy + (n * s.out_channels + k) * p;
+        size_t i = 0;
+        for (; i + N <= p; i += N) acc = hn::Add(acc, hn::LoadU(d, row + i));
+        for (; i < p; ++i) tail += row[i];
+      }
+      dbias[k] += hn::GetLane(hn::SumOfLanes(d, acc)) + tail;
+    }
+  });
+}
+
+// Accumulates dw (and dbias) (Conv2dBackwardWeights's contract): per group,
+// dW_g += sum_n dY_ng (kg x P) * im2col(x_ng)^T (P x crs). Tasks own column slices of dW; when
+// there are fewer slices than threads the batch is also split into one chunk per thread whose
+// partial sums are added in chunk order (fixed for a fixed thread count).
+inline void ConvBackwardWeightsImpl(const Conv2dShape& s, const float* x, const float* dy,
+                                    float* dw, float* dbias, ThreadPool& pool) {
+  const detail::ConvGeom geo(s);
+  const size_t NR = GemmNR(), KC = GemmKC(), NC = ConvNC();
+  const size_t threads = pool.NumThreads();
+  const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
+                                           detail::kMinParallelMacs;
+  if (dbias != nullptr) ConvBiasGradImpl(s, dy, dbias, pool, parallel);
+  const size_t strips = detail::DivCeil(geo.crs, NR);
+  size_t col_chunks = 1, img_chunks = 1;
+  if (parallel) {
+    col_chunks = std::min(strips, detail::DivCeil(2 * threads, s.groups));
+    if (s.groups * col_chunks < 2 * threads) img_chunks = std::min(s.batch, threads);
+  }
+  const size_t w_size = s.out_channels * geo.crs;
+  float* partial = nullptr;
+  if (img_chunks > 1) {
+    partial = detail::ThreadScratch(detail::kScratchConvPartial, img_chunks * w_size);
+    std::fill(partial, partial + img_chunks * w_size, 0.0f);
+  }
+  const size_t rkg = detail::RoundUp(geo.kg, kGemmMR);
+  detail::RunTasks(
+      pool, parallel, s.groups * col_chunks * img_chunks, [&](uint64_t task, size_t) {
+        const size_t ichunk = task % img_chunks;
+        const size_t cchunk = (task / img_chunks) % col_chunks;
+        const size_t g = task / (img_chunks * col_chunks);
+        const size_t j0 = std::min(geo.crs, strips * cchunk / col_chunks * NR);
+        const size_t j1 = std::min(geo.crs, strips * (cchunk + 1) / col_chunks * NR);
+        const size_t n0 = s.batch * ichunk / img_chunks;
+        const size_t n1 = s.batch * (ichunk + 1) / img_chunks;
+        if (j1 <= j0 || n1 <= n0) return;
+        float* target = (partial != nullptr ? partial + ichunk * w_size : dw) +
+                        g * geo.kg * geo.crs;
+        float* apack = detail::ThreadScratch(detail::kScratchPackA, rkg * KC);
+        float* bpack = detail::ThreadScratch(detail::kScratchPackB, KC * detail::RoundUp(NC, NR));
+        const TileEpilogue ep{1.0f, nullptr, false};
+        for (size_t n = n0; n < n1; ++n) {
+          const float* xg = x + (n * s.in_channels + g * geo.cg) * geo.hw;
+          const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
+          for (size_t pq = 0; pq < geo.p; pq += KC) {
+            const size_t kc = std::min(KC, geo.p - pq);
+            PackA(false, dyg + pq, geo.p, geo.kg, kc, 1.0f, apack);
+            for (size_t jc = j0; jc < j1; jc += NC) {
+              const size_t nc = std::min(NC, j1 - jc);
+              PackIm2colTransposed(s, geo, xg, pq, kc, jc, nc, bpack);
+              MacroKernel(geo.kg, nc, kc, apack, bpack, target + jc, geo.crs, ep);
+            }
+          }
+        }
+      });
+  if (partial != nullptr) {
+    const size_t tasks = std::min(w_size, threads * 4);
+    detail::RunTasks(pool, true, tasks, [&](uint64_t task, size_t) {
+      const size_t i0 = w_size * task / tasks, i1 = w_size * (task + 1) / tasks;
+      for (size_t c = 0; c < img_chunks; ++c) {
+        const float* src = partial + c * w_size;
+        for (size_t i = i0; i < i1; ++i) dw[i] += src[i];
+      }
+    });
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace simdnet
+HWY_AFTER_NAMESPACE();
+
+#endif  // SIMDNET_LAYERS_CONV2D_KERNELS_TOGGLE

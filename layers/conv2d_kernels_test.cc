@@ -1,0 +1,240 @@
+// Per-ISA tests of the convolution kernels (forward with bias/ReLU, backward-data,
+// backward-weights + bias) against the double-precision reference over shapes that reach every
+// algorithm path: 1x1, strides, padding > 1, kernels larger than the input, dilation, groups,
+// depthwise, K blocks and M blocks, multi-threaded splits.
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "layers/conv2d_kernels.h"
+#include "tensor/simd_targets.h"  // must come before foreach_target.h
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "layers/conv2d_kernels_test.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/tests/hwy_gtest.h"
+#include "layers/conv2d_reference.h"
+#include "tensor/rng.h"
+#include "tensor/thread_pool.h"
+
+#ifndef SIMDNET_LAYERS_CONV2D_KERNELS_TEST_HELPERS_
+#define SIMDNET_LAYERS_CONV2D_KERNELS_TEST_HELPERS_
+namespace simdnet {
+namespace conv_test {
+
+struct NamedShape {
+  const char* name;
+  Conv2dShape s;
+};
+
+inline Conv2dShape Make(size_t n, size_t c, size_t h, size_t w, size_t k, size_t kh, size_t kw,
+                        size_t stride, size_t pad, size_t dilation = 1, size_t groups = 1) {
+  Conv2dShape s;
+  s.batch = n;
+  s.in_channels = c;
+  s.in_h = h;
+  s.in_w = w;
+  s.out_channels = k;
+  s.kernel_h = kh;
+  s.kernel_w = kw;
+  s.stride_h = s.stride_w = stride;
+  s.pad_h = s.pad_w = pad;
+  s.dilation_h = s.dilation_w = dilation;
+  s.groups = groups;
+  return s;
+}
+
+// Shapes named after the condition they exercise.
+inline std::vector<NamedShape> TestShapes() {
+  std::vector<NamedShape> v = {
+      {"Basic3x3OddChannels", Make(2, 3, 7, 9, 5, 3, 3, 1, 1)},
+      {"Pointwise1x1", Make(2, 5, 6, 5, 7, 1, 1, 1, 0)},
+      {"Pointwise1x1Stride2", Make(1, 4, 7, 6, 3, 1, 1, 2, 0)},
+      {"Pointwise1x1Pad1", Make(1, 3, 4, 5, 2, 1, 1, 1, 1)},
+      {"Stride2Pad1", Make(1, 4, 9, 8, 6, 3, 3, 2, 1)},
+      {"Pad2Kernel5", Make(2, 2, 6, 7, 3, 5, 5, 1, 2)},
+      {"InputSmallerThanKernel", Make(1, 2, 2, 3, 3, 5, 5, 1, 2)},
+      {"Dilation2", Make(1, 3, 8, 9, 4, 3, 3, 1, 2, 2)},
+      {"Dilation2Stride2", Make(1, 2, 11, 10, 3, 3, 3, 2, 1, 2)},
+      {"Groups2", Make(2, 4, 6, 6, 6, 3, 3, 1, 1, 1, 2)},
+      {"Depthwise", Make(2, 5, 7, 6, 5, 3, 3, 1, 1, 1, 5)},
+      {"DepthwiseMultiplier2Stride2", Make(1, 3, 9, 9, 6, 3, 3, 2, 1, 1, 3)},
+      {"Kernel11Stride4", Make(1, 3, 23, 23, 4, 11, 11, 4, 2)},
+      {"Kernel1x3", Make(1, 3, 5, 7, 4, 1, 3, 1, 1)},
+      {"SingleInputChannel5x5", Make(2, 1, 12, 11, 8, 5, 5, 1, 2)},
+      {"ManyInputChannelsCrossKBlocks", Make(1, 40, 5, 6, 9, 3, 3, 1, 1)},
+      {"ManyOutputChannelsCrossMBlocks", Make(1, 2, 3, 4, 500, 1, 1, 1, 0)},
+      {"WideRowsCrossPanels", Make(1, 2, 3, 700, 3, 3, 3, 1, 1)},
+      {"Batch1Threaded", Make(1, 16, 14, 13, 24, 3, 3, 1, 1)},
+      {"Threaded", Make(4, 16, 12, 12, 16, 3, 3, 1, 1)},
+      {"ThreadedStride2", Make(3, 12, 13, 13, 20, 3, 3, 2, 1)},
+  };
+  // Rectangular stride / padding / dilation.
+  Conv2dShape rect = Make(2, 3, 9, 7, 4, 3, 2, 1, 1);
+  rect.stride_w = 2;
+  rect.pad_w = 0;
+  rect.dilation_h = 2;
+  rect.pad_h = 2;
+  v.push_back({"RectangularStridePadDilation", rect});
+  return v;
+}
+
+// |got - want| <= (len + 4) * eps_f32 * abs_terms + tiny, the bound of a length-len float
+// accumulation (blocked or not) of terms whose absolute values sum to abs_terms.
+inline void ExpectWithinBound(const std::string& what, const float* got, const double* want,
+                              const double* abs_terms, size_t n, size_t len) {
+  const double eps = std::numeric_limits<float>::epsilon();
+  size_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double tol = (len + 4) * eps * abs_terms[i] + 1e-30;
+    if (!(std::abs(got[i] - want[i]) <= tol) && bad++ < 3) {
+      ADD_FAILURE() << what << ": element " << i << " = " << got[i] << ", reference " << want[i]
+                    << ", bound " << tol;
+    }
+  }
+  EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << n << " elements outside the bound";
+}
+
+inline std::vector<float> Random(size_t n, Rng& rng) {
+  std::vector<float> v(n + 1);  // + 1: never empty
+  rng.FillUniform(v.data(), v.size(), -1.0f, 1.0f);
+  return v;
+}
+inline std::vector<double> ToDouble(const std::vector<float>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+// Runs all three passes of one shape on `pool` and checks them against the reference.
+inline void CheckShape(const NamedShape& ns, ThreadPool& pool, uint64_t seed) {
+  const Conv2dShape& s = ns.s;
+  const std::string name = std::string(ns.name) + " threads=" +
+                           std::to_string(pool.NumThreads());
+  const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
+  const size_t p = s.out_h() * s.out_w();
+  const size_t x_size = s.batch * s.in_channels * s.in_h * s.in_w;
+  const size_t w_size = s.out_channels * cg * s.kernel_h * s.kernel_w;
+  const size_t y_size = s.batch * s.out_channels * p;
+  Rng rng(seed);
+  const std::vector<float> x = Random(x_size, rng), w = Random(w_size, rng);
+  const std::vector<float> bias = Random(s.out_channels, rng), dy = Random(y_size, rng);
+  const std::vector<double> xd = ToDouble(x), wd = ToDouble(w), bd = ToDouble(bias),
+                            dyd = ToDouble(dy);
+
+  for (bool relu : {false, true}) {
+    std::vector<float> y(y_size + 1, std::numeric_limits<float>::quiet_NaN());
+    Conv2dForward(s, x.data(), w.data(), bias.data(), y.data(),
+                  relu ? ConvEpilogue::kRelu : ConvEpilogue::kNone, pool);
+    std::vector<double> ref(y_size + 1), abs_terms(y_size + 1);
+    Conv2dForwardReference<double>(s, xd.data(), wd.data(), bd.data(), relu, ref.data(),
+                                   abs_terms.data());
+    ExpectWithinBound(name + (relu ? " forward+bias+relu" : " forward+bias"), y.data(),
+                      ref.data(), abs_terms.data(), y_size, cg * s.kernel_h * s.kernel_w + 1);
+  }
+  {
+    std::vector<float> y(y_size + 1, std::numeric_limits<float>::quiet_NaN());
+    Conv2dForward(s, x.data(), w.data(), nullptr, y.data(), ConvEpilogue::kNone, pool);
+    std::vector<double> ref(y_size + 1), abs_terms(y_size + 1);
+    Conv2dForwardReference<double>(s, xd.data(), wd.data(), nullptr, false, ref.data(),
+                                   abs_terms.data());
+    ExpectWithinBound(name + " forward", y.data(), ref.data(), abs_terms.data(), y_size,
+                      cg * s.kernel_h * s.kernel_w);
+  }
+  {
+    std::vector<float> dx(x_size + 1, std::numeric_limits<float>::quiet_NaN());
+    Conv2dBackwardData(s, dy.data(), w.data(), dx.data(), pool);
+    std::vector<double> ref(x_size + 1), abs_terms(x_size + 1);
+    Conv2dBackwardDataReference<double>(s, dyd.data(), wd.data(), ref.data(), abs_terms.data());
+    ExpectWithinBound(name + " backward-data", dx.data(), ref.data(), abs_terms.data(), x_size,
+                      kg * s.kernel_h * s.kernel_w);
+  }
+  {
+    // Gradients accumulate onto the existing dw / dbias.
+    std::vector<float> dw = Random(w_size, rng), dbias = Random(s.out_channels, rng);
+    std::vector<double> ref(w_size + 1), abs_terms(w_size + 1);
+    std::vector<double> ref_b(s.out_channels + 1), abs_b(s.out_channels + 1);
+    Conv2dBackwardWeightsReference<double>(s, xd.data(), dyd.data(), ref.data(), ref_b.data(),
+                                           abs_terms.data(), abs_b.data());
+    for (size_t i = 0; i < w_size; ++i) {
+      ref[i] += dw[i];
+      abs_terms[i] += std::abs(dw[i]);
+    }
+    for (size_t i = 0; i < s.out_channels; ++i) {
+      ref_b[i] += dbias[i];
+      abs_b[i] += std::abs(dbias[i]);
+    }
+    Conv2dBackwardWeights(s, x.data(), dy.data(), dw.data(), dbias.data(), pool);
+    const size_t len = s.batch * p + pool.NumThreads() + 1;
+    ExpectWithinBound(name + " backward-weights", dw.data(), ref.data(), abs_terms.data(),
+                      w_size, len);
+    ExpectWithinBound(name + " backward-bias", dbias.data(), ref_b.data(), abs_b.data(),
+                      s.out_channels, len);
+  }
+}
+
+// Runs forward, backward-data and backward-weights twice and requires identical bits.
+inline void CheckDeterministic(const Conv2dShape& s, ThreadPool& pool) {
+  const size_t cg = s.in_channels / s.groups;
+  const size_t x_size = s.batch * s.in_channels * s.in_h * s.in_w;
+  const size_t w_size = s.out_channels * cg * s.kernel_h * s.kernel_w;
+  const size_t y_size = s.batch * s.out_channels * s.out_h() * s.out_w();
+  Rng rng(99);
+  const std::vector<float> x = Random(x_size, rng), w = Random(w_size, rng);
+  const std::vector<float> dy = Random(y_size, rng);
+  std::vector<float> results[2];
+  for (int run = 0; run < 2; ++run) {
+    std::vector<float> y(y_size), dx(x_size), dw(w_size, 0.0f), db(s.out_channels, 0.0f);
+    Conv2dForward(s, x.data(), w.data(), nullptr, y.data(), ConvEpilogue::kNone, pool);
+    Conv2dBackwardData(s, dy.data(), w.data(), dx.data(), pool);
+    Conv2dBackwardWeights(s, x.data(), dy.data(), dw.data(), db.data(), pool);
+    for (const auto* v : {&y, &dx, &dw, &db}) {
+      results[run].insert(results[run].end(), v->begin(), v->end());
+    }
+  }
+  ASSERT_EQ(results[0].size(), results[1].size());
+  for (size_t i = 0; i < results[0].size(); ++i) {
+    ASSERT_EQ(results[0][i], results[1][i]) << "element " << i;
+  }
+}
+
+}  // namespace conv_test
+}  // namespace simdnet
+#endif  // SIMDNET_LAYERS_CONV2D_KERNELS_TEST_HELPERS_
+
+HWY_BEFORE_NAMESPACE();
+namespace simdnet {
+namespace HWY_NAMESPACE {
+
+void TestConvAllShapesOneThread() {
+  ThreadPool pool(1);
+  uint64_t seed = 1;
+  for (const auto& ns : conv_test::TestShapes()) conv_test::CheckShape(ns, pool, ++seed);
+}
+
+void TestConvAllShapesTwoThreads() {
+  ThreadPool pool(2);
+  uint64_t seed = 1000;
+  for (const auto& ns : conv_test::TestShapes()) conv_test::CheckShape(ns, pool, ++seed);
+}
+
+void TestConvDeterministicForFixedThreads() {
+  ThreadPool pool(2);
+  conv_test::CheckDeterministic(conv_test::Make(3, 12, 11, 10, 14, 3, 3, 1, 1), pool);
+  conv_test::CheckDeterministic(conv_test::Make(1, 8, 16, 16, 6, 3, 3, 2, 1), pool);
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace simdnet
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace simdnet {
+HWY_BEFORE_TEST(Conv2dKernelsTest);
+HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvAllShapesOneThread);
+HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvAllShapesTwoThreads);
+HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvDeterministicForFixedThreads);
+}  // namespace simdnet
+#endif  // HWY_ONCE
