@@ -1,0 +1,194 @@
+// Per-target batch-normalization kernels behind layers/batch_norm_kernels.h, on one channel
+// range [c0, c1) of data viewed as (n, c, s). Two layouts:
+// - s > 1 (NCHW): each (i, ch) row of s floats is contiguous; vectors run along the row and the
+//   channel's scalars are broadcast.
+// - s == 1 ((N, F) batches): the channels of one sample are contiguous; vectors run across
+//   channels and the per-channel scalars are loaded as vectors.
+// Tails use a one-lane tag with the same arithmetic, so an element's result does not depend on
+// its position.
+
+// Non-SIMD includes: normal include guard.
+#ifndef SIMDNET_LAYERS_BATCH_NORM_KERNELS_INL_H_
+#define SIMDNET_LAYERS_BATCH_NORM_KERNELS_INL_H_
+
+#include <cstddef>
+
+#endif  // SIMDNET_LAYERS_BATCH_NORM_KERNELS_INL_H_
+
+// Per-target include guard (toggled by foreach_target).
+#if defined(SIMDNET_LAYERS_BATCH_NORM_KERNELS_TOGGLE) == defined(HWY_TARGET_TOGGLE)
+#ifdef SIMDNET_LAYERS_BATCH_NORM_KERNELS_TOGGLE
+#undef SIMDNET_LAYERS_BATCH_NORM_KERNELS_TOGGLE
+#else
+#define SIMDNET_LAYERS_BATCH_NORM_KERNELS_TOGGLE
+#endif
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace simdnet {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Returns sum over (i, j) of (a[i, ch, j] - ca) * (b[i, ch, j] - cb) for one channel of the
+// s > 1 layout; with kProduct false, returns sum of a[i, ch, j] (b, ca, cb unused).
+template <bool kProduct>
+HWY_INLINE float ChannelReduceRows(const float* HWY_RESTRICT a, float ca,
+                                   const float* HWY_RESTRICT b, float cb, size_t n, size_t c,
+                                   size_t s, size_t ch) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const hn::CappedTag<float, 1> d1;
+  const auto vca = hn::Set(d, ca), vcb = hn::Set(d, cb);
+  const auto sca = hn::Set(d1, ca), scb = hn::Set(d1, cb);
+  // Two accumulators hide the add latency; both lanes' orders are fixed by (n, s) only.
+  auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+  auto tail = hn::Zero(d1);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t row = (i * c + ch) * s;
+    size_t j = 0;
+    for (; j + 2 * lanes <= s; j += 2 * lanes) {
+      if (kProduct) {
+        acc0 = hn::MulAdd(hn::Sub(hn::LoadU(d, a + row + j), vca),
+                          hn::Sub(hn::LoadU(d, b + row + j), vcb), acc0);
+        acc1 = hn::MulAdd(hn::Sub(hn::LoadU(d, a + row + j + lanes), vca),
+                          hn::Sub(hn::LoadU(d, b + row + j + lanes), vcb), acc1);
+      } else {
+        acc0 = hn::Add(acc0, hn::LoadU(d, a + row + j));
+        acc1 = hn::Add(acc1, hn::LoadU(d, a + row + j + lanes));
+      }
+    }
+    for (; j + lanes <= s; j += lanes) {
+      if (kProduct) {
+        acc0 = hn::MulAdd(hn::Sub(hn::LoadU(d, a + row + j), vca),
+                          hn::Sub(hn::LoadU(d, b + row + j), vcb), acc0);
+      } else {
+        acc0 = hn::Add(acc0, hn::LoadU(d, a + row + j));
+      }
+    }
+    for (; j < s; ++j) {
+      if (kProduct) {
+        tail = hn::MulAdd(hn::Sub(hn::LoadU(d1, a + row + j), sca),
+                          hn::Sub(hn::LoadU(d1, b + row + j), scb), tail);
+      } else {
+        tail = hn::Add(tail, hn::LoadU(d1, a + row + j));
+      }
+    }
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1))) + hn::GetLane(tail);
+}
+
+// Overwrites out[c0, c1) with the per-channel reduction (see ChannelReduceRows) in either
+// layout. ca / cb may be null (0).
+template <bool kProduct>
+HWY_INLINE void ChannelReduce(const float* HWY_RESTRICT a, const float* HWY_RESTRICT ca,
+                              const float* HWY_RESTRICT b, const float* HWY_RESTRICT cb,
+                              size_t n, size_t c, size_t s, size_t c0, size_t c1,
+                              float* HWY_RESTRICT out) {
+  if (s != 1) {
+    for (size_t ch = c0; ch < c1; ++ch) {
+      out[ch] = ChannelReduceRows<kProduct>(a, ca ? ca[ch] : 0.0f, b, cb ? cb[ch] : 0.0f, n, c,
+                                            s, ch);
+    }
+    return;
+  }
+  // s == 1: accumulate sample rows into out, vectors across channels.
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const hn::CappedTag<float, 1> d1;
+  size_t ch = c0;
+  for (; ch + lanes <= c1; ch += lanes) {
+    const auto vca = ca ? hn::LoadU(d, ca + ch) : hn::Zero(d);
+    const auto vcb = cb ? hn::LoadU(d, cb + ch) : hn::Zero(d);
+    auto acc = hn::Zero(d);
+    for (size_t i = 0; i < n; ++i) {
+      if (kProduct) {
+        acc = hn::MulAdd(hn::Sub(hn::LoadU(d, a + i * c + ch), vca),
+                         hn::Sub(hn::LoadU(d, b + i * c + ch), vcb), acc);
+      } else {
+        acc = hn::Add(acc, hn::LoadU(d, a + i * c + ch));
+      }
+    }
+    hn::StoreU(acc, d, out + ch);
+  }
+  for (; ch < c1; ++ch) {
+    const auto vca = hn::Set(d1, ca ? ca[ch] : 0.0f);
+    const auto vcb = hn::Set(d1, cb ? cb[ch] : 0.0f);
+    auto acc = hn::Zero(d1);
+    for (size_t i = 0; i < n; ++i) {
+      if (kProduct) {
+        acc = hn::MulAdd(hn::Sub(hn::LoadU(d1, a + i * c + ch), vca),
+                         hn::Sub(hn::LoadU(d1, b + i * c + ch), vcb), acc);
+      } else {
+        acc = hn::Add(acc, hn::LoadU(d1, a + i * c + ch));
+      }
+    }
+    hn::StoreU(acc, d1, out + ch);
+  }
+}
+
+// out = a * u + b * v + d per lane (kTwo), or a * u + d (v, b unused).
+template <bool kTwo, class D, class V>
+HWY_INLINE V AffineVec(D /*tag*/, V u, V a, V v, V b, V dd) {
+  if (kTwo) return hn::MulAdd(a, u, hn::MulAdd(b, v, dd));
+  return hn::MulAdd(a, u, dd);
+}
+
+// Writes out[i, ch, j] = a[ch] * u + b[ch] * v + d[ch] (kTwo) or a[ch] * u + d[ch] for channels
+// [c0, c1) in either layout. b / v are unused when !kTwo.
+template <bool kTwo>
+HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, const float* v,
+                                   const float* HWY_RESTRICT b, const float* HWY_RESTRICT dv,
+                                   size_t n, size_t c, size_t s, size_t c0, size_t c1,
+                                   float* out) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const hn::CappedTag<float, 1> d1;
+  if (s != 1) {
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t ch = c0; ch < c1; ++ch) {
+        const size_t row = (i * c + ch) * s;
+        const auto va = hn::Set(d, a[ch]), vd = hn::Set(d, dv[ch]);
+        const auto vb = hn::Set(d, kTwo ? b[ch] : 0.0f);
+        size_t j = 0;
+        for (; j + lanes <= s; j += lanes) {
+          const auto vv = kTwo ? hn::LoadU(d, v + row + j) : hn::Zero(d);
+          hn::StoreU(AffineVec<kTwo>(d, hn::LoadU(d, u + row + j), va, vv, vb, vd), d,
+                     out + row + j);
+        }
+        const auto sa = hn::Set(d1, a[ch]), sd = hn::Set(d1, dv[ch]);
+        const auto sb = hn::Set(d1, kTwo ? b[ch] : 0.0f);
+        for (; j < s; ++j) {
+          const auto sv = kTwo ? hn::LoadU(d1, v + row + j) : hn::Zero(d1);
+          hn::StoreU(AffineVec<kTwo>(d1, hn::LoadU(d1, u + row + j), sa, sv, sb, sd), d1,
+                     out + row + j);
+        }
+      }
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const size_t row = i * c;
+    size_t ch = c0;
+    for (; ch + lanes <= c1; ch += lanes) {
+      const auto vv = kTwo ? hn::LoadU(d, v + row + ch) : hn::Zero(d);
+      const auto vb = kTwo ? hn::LoadU(d, b + ch) : hn::Zero(d);
+      hn::StoreU(AffineVec<kTwo>(d, hn::LoadU(d, u + row + ch), hn::LoadU(d, a + ch), vv, vb,
+                                 hn::LoadU(d, dv + ch)),
+                 d, out + row + ch);
+    }
+    for (; ch < c1; ++ch) {
+      const auto sv = kTwo ? hn::LoadU(d1, v + row + ch) : hn::Zero(d1);
+      const auto sb = kTwo ? hn::LoadU(d1, b + ch) : hn::Zero(d1);
+      hn::StoreU(AffineVec<kTwo>(d1, hn::LoadU(d1, u + row + ch), hn::LoadU(d1, a + ch), sv, sb,
+                                 hn::LoadU(d1, dv + ch)),
+                 d1, out + row + ch);
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace simdnet
+HWY_AFTER_NAMESPACE();
+
+#endif  // SIMDNET_LAYERS_BATCH_NORM_KERNELS_TOGGLE

@@ -1,0 +1,113 @@
+// Dispatch table for layers/batch_norm_kernels.h, and the channel-block split across the pool.
+#include "layers/batch_norm_kernels.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/simd_targets.h"  // must precede foreach_target (target policy)
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "layers/batch_norm_kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "layers/batch_norm_kernels-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace simdnet {
+namespace HWY_NAMESPACE {
+
+void ChannelSumsT(const float* x, size_t n, size_t c, size_t s, size_t c0, size_t c1,
+                  float* sums) {
+  ChannelReduce<false>(x, nullptr, x, nullptr, n, c, s, c0, c1, sums);
+}
+void ChannelCenteredDotsT(const float* a, const float* ca, const float* b, const float* cb,
+                          size_t n, size_t c, size_t s, size_t c0, size_t c1, float* out) {
+  ChannelReduce<true>(a, ca, b, cb, n, c, s, c0, c1, out);
+}
+void ChannelAffineT(const float* x, const float* scale, const float* shift, size_t n, size_t c,
+                    size_t s, size_t c0, size_t c1, float* y) {
+  ChannelAffineRange<false>(x, scale, nullptr, nullptr, shift, n, c, s, c0, c1, y);
+}
+void ChannelAffine2T(const float* u, const float* a, const float* v, const float* b,
+                     const float* d, size_t n, size_t c, size_t s, size_t c0, size_t c1,
+                     float* out) {
+  ChannelAffineRange<true>(u, a, v, b, d, n, c, s, c0, c1, out);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace simdnet
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "tensor/thread_pool.h"
+
+namespace simdnet {
+
+HWY_EXPORT(ChannelSumsT);
+HWY_EXPORT(ChannelCenteredDotsT);
+HWY_EXPORT(ChannelAffineT);
+HWY_EXPORT(ChannelAffine2T);
+
+namespace {
+
+// Below this many elements the pool's wake-up costs more than it saves.
+constexpr size_t kMinParallelElements = size_t{1} << 15;
+// Channel blocks hold about this many elements (and, for s == 1, a multiple of 64 channels so
+// that full vectors are used on every ISA). The block size depends only on the shape, never on
+// the thread count, and each channel's arithmetic is independent of its block anyway.
+constexpr size_t kBlockElements = size_t{1} << 14;
+
+// Runs fn(c0, c1) over channel blocks, on the pool when worthwhile.
+template <class Fn>
+void ForChannelBlocks(size_t n, size_t c, size_t s, ThreadPool* pool, const Fn& fn) {
+  const size_t total = n * c * s;
+  if (pool == nullptr || pool->NumThreads() == 1 || total < kMinParallelElements || c < 2) {
+    fn(size_t{0}, c);
+    return;
+  }
+  size_t block = std::max<size_t>(1, kBlockElements / std::max<size_t>(1, n * s));
+  if (s == 1) block = (block + 63) / 64 * 64;
+  block = std::min(block, c);
+  const uint64_t tasks = (c + block - 1) / block;
+  pool->ParallelFor(tasks, [&](uint64_t task, size_t /*thread*/) {
+    const size_t c0 = static_cast<size_t>(task) * block;
+    fn(c0, std::min(c, c0 + block));
+  });
+}
+
+}  // namespace
+
+void BatchNormChannelSums(const float* x, size_t n, size_t c, size_t s, float* sums,
+                          ThreadPool* pool) {
+  ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(ChannelSumsT)(x, n, c, s, c0, c1, sums);
+  });
+}
+
+void BatchNormChannelCenteredDots(const float* a, const float* ca, const float* b,
+                                  const float* cb, size_t n, size_t c, size_t s, float* out,
+                                  ThreadPool* pool) {
+  ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(ChannelCenteredDotsT)(a, ca, b, cb, n, c, s, c0, c1, out);
+  });
+}
+
+void BatchNormChannelAffine(const float* x, const float* scale, const float* shift, size_t n,
+                            size_t c, size_t s, float* y, ThreadPool* pool) {
+  ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(ChannelAffineT)(x, scale, shift, n, c, s, c0, c1, y);
+  });
+}
+
+void BatchNormChannelAffine2(const float* u, const float* a, const float* v, const float* b,
+                             const float* d, size_t n, size_t c, size_t s, float* out,
+                             ThreadPool* pool) {
+  ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(ChannelAffine2T)(u, a, v, b, d, n, c, s, c0, c1, out);
+  });
+}
+
+}  // namespace simdnet
+#endif  // HWY_ONCE

@@ -1,0 +1,42 @@
+// Batch-normalization kernels: per-channel reductions and per-channel affine maps over data
+// viewed as (n, c, s) row-major, i.e. NCHW with s = H*W, or (N, F) batches with s = 1.
+// Written once with Highway (batch_norm_kernels-inl.h) and dispatched at run time.
+//
+// Common contract: all buffers are float arrays of n * c * s (data) or c (per-channel) elements,
+// any alignment. Each channel's result is computed by a fixed sequence of operations, so it does
+// not depend on the thread count or on `pool`; it may differ in the last bits between ISAs
+// (vector width changes the summation order). When `pool` is non-null and the data is large,
+// channels are split across it.
+#ifndef SIMDNET_LAYERS_BATCH_NORM_KERNELS_H_
+#define SIMDNET_LAYERS_BATCH_NORM_KERNELS_H_
+
+#include <cstddef>
+
+namespace simdnet {
+
+class ThreadPool;
+
+// Computes sums[ch] = sum over (i, j) of x[i, ch, j]. sums (c) is overwritten.
+void BatchNormChannelSums(const float* x, size_t n, size_t c, size_t s, float* sums,
+                          ThreadPool* pool = nullptr);
+
+// Computes out[ch] = sum over (i, j) of (a[i, ch, j] - ca[ch]) * (b[i, ch, j] - cb[ch]).
+// ca / cb (c) may be null, meaning 0. With a == b == x and ca == cb == mean this is the
+// centered (two-pass, numerically stable) sum of squares. out (c) is overwritten.
+void BatchNormChannelCenteredDots(const float* a, const float* ca, const float* b,
+                                  const float* cb, size_t n, size_t c, size_t s, float* out,
+                                  ThreadPool* pool = nullptr);
+
+// Computes y[i, ch, j] = x[i, ch, j] * scale[ch] + shift[ch]. y may alias x.
+void BatchNormChannelAffine(const float* x, const float* scale, const float* shift, size_t n,
+                            size_t c, size_t s, float* y, ThreadPool* pool = nullptr);
+
+// Computes out[i, ch, j] = a[ch] * u[i, ch, j] + b[ch] * v[i, ch, j] + d[ch] (the batch-norm
+// input gradient in closed form). out may alias u or v.
+void BatchNormChannelAffine2(const float* u, const float* a, const float* v, const float* b,
+                             const float* d, size_t n, size_t c, size_t s, float* out,
+                             ThreadPool* pool = nullptr);
+
+}  // namespace simdnet
+
+#endif  // SIMDNET_LAYERS_BATCH_NORM_KERNELS_H_

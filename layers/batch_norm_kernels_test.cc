@@ -1,0 +1,156 @@
+// Per-ISA tests of the batch-norm kernels (the -inl.h templates through the public dispatched
+// functions, pinned per target) against double loops, over odd shapes in both layouts
+// (s == 1 and s > 1) and misalignments; plus thread-count independence.
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <vector>
+
+#include "layers/batch_norm_kernels.h"
+#include "tensor/simd_targets.h"  // before foreach_target: same target list as the library
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "layers/batch_norm_kernels_test.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "hwy/tests/test_util-inl.h"
+#include "layers/batch_norm_kernels-inl.h"
+#include "tensor/test_util.h"
+#include "tensor/thread_pool.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace simdnet {
+namespace HWY_NAMESPACE {
+namespace {
+
+struct Dims {
+  size_t n, c, s;
+};
+
+std::vector<Dims> TestDims() {
+  std::vector<Dims> dims;
+  for (size_t n : {1, 3}) {
+    for (size_t c : {1, 3, 17}) {
+      for (size_t s : {1, 3, 17, 35}) dims.push_back({n, c, s});
+    }
+  }
+  dims.push_back({2, 255, 1});  // wide s == 1 (BatchNorm1d of a big Linear)
+  dims.push_back({4, 5, 255});  // long rows
+  return dims;
+}
+
+// Returns a misaligned buffer of `count` random floats in [lo, hi) (storage kept in `buf`).
+float* RandomBuffer(std::vector<float>& buf, size_t count, size_t misalign, std::mt19937& gen,
+                    float lo, float hi) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  buf.assign(count + misalign, 0.0f);
+  for (size_t i = 0; i < count; ++i) buf[misalign + i] = dist(gen);
+  return buf.data() + misalign;
+}
+
+void TestAllChannelReductions() {
+  for (const Dims& dm : TestDims()) {
+    for (size_t misalign : test::KernelTestMisalignments()) {
+      std::mt19937 gen(static_cast<unsigned>(dm.n * 1000 + dm.c * 10 + dm.s + misalign));
+      const size_t total = dm.n * dm.c * dm.s;
+      std::vector<float> ab, bb, cab, cbb;
+      const float* a = RandomBuffer(ab, total, misalign, gen, -2.0f, 3.0f);
+      const float* b = RandomBuffer(bb, total, misalign, gen, -1.0f, 1.0f);
+      const float* ca = RandomBuffer(cab, dm.c, misalign, gen, -1.0f, 1.0f);
+      const float* cb = RandomBuffer(cbb, dm.c, misalign, gen, -1.0f, 1.0f);
+      std::vector<double> sums(dm.c, 0.0), dots(dm.c, 0.0), dots0(dm.c, 0.0);
+      for (size_t i = 0; i < dm.n; ++i) {
+        for (size_t ch = 0; ch < dm.c; ++ch) {
+          for (size_t j = 0; j < dm.s; ++j) {
+            const size_t k = (i * dm.c + ch) * dm.s + j;
+            sums[ch] += a[k];
+            dots[ch] += (double{a[k]} - ca[ch]) * (double{b[k]} - cb[ch]);
+            dots0[ch] += double{a[k]} * (double{b[k]} - cb[ch]);
+          }
+        }
+      }
+      std::vector<float> out(dm.c, -7.0f);
+      // Bound: float sums of <= 1000 terms of magnitude <= 8: |err| <= 1e-4 abs + 1e-5 rel.
+      BatchNormChannelSums(a, dm.n, dm.c, dm.s, out.data());
+      EXPECT_TRUE(test::AllNear(out.data(), sums.data(), dm.c, 1e-4, 1e-5))
+          << "sums n=" << dm.n << " c=" << dm.c << " s=" << dm.s;
+      BatchNormChannelCenteredDots(a, ca, b, cb, dm.n, dm.c, dm.s, out.data());
+      EXPECT_TRUE(test::AllNear(out.data(), dots.data(), dm.c, 1e-4, 1e-5))
+          << "dots n=" << dm.n << " c=" << dm.c << " s=" << dm.s;
+      BatchNormChannelCenteredDots(a, nullptr, b, cb, dm.n, dm.c, dm.s, out.data());
+      EXPECT_TRUE(test::AllNear(out.data(), dots0.data(), dm.c, 1e-4, 1e-5))
+          << "dots (ca null) n=" << dm.n << " c=" << dm.c << " s=" << dm.s;
+    }
+  }
+}
+
+void TestAllChannelAffine() {
+  for (const Dims& dm : TestDims()) {
+    for (size_t misalign : test::KernelTestMisalignments()) {
+      std::mt19937 gen(static_cast<unsigned>(dm.n * 77 + dm.c * 5 + dm.s + misalign));
+      const size_t total = dm.n * dm.c * dm.s;
+      std::vector<float> ub, vb, ab, bb, db, outb;
+      const float* u = RandomBuffer(ub, total, misalign, gen, -2.0f, 2.0f);
+      const float* v = RandomBuffer(vb, total, misalign, gen, -2.0f, 2.0f);
+      const float* a = RandomBuffer(ab, dm.c, misalign, gen, -1.0f, 1.0f);
+      const float* b = RandomBuffer(bb, dm.c, misalign, gen, -1.0f, 1.0f);
+      const float* d = RandomBuffer(db, dm.c, misalign, gen, -1.0f, 1.0f);
+      float* out = RandomBuffer(outb, total, misalign, gen, 0.0f, 1.0f);
+      std::vector<double> e1(total), e2(total);
+      for (size_t k = 0; k < total; ++k) {
+        const size_t ch = (k / dm.s) % dm.c;
+        e1[k] = double{a[ch]} * u[k] + d[ch];
+        e2[k] = double{a[ch]} * u[k] + double{b[ch]} * v[k] + d[ch];
+      }
+      // Bound: two or three float roundings of values <= 5: 1e-6 abs + 1e-6 rel.
+      BatchNormChannelAffine(u, a, d, dm.n, dm.c, dm.s, out);
+      EXPECT_TRUE(test::AllNear(out, e1.data(), total, 1e-6, 1e-6))
+          << "affine n=" << dm.n << " c=" << dm.c << " s=" << dm.s;
+      BatchNormChannelAffine2(u, a, v, b, d, dm.n, dm.c, dm.s, out);
+      EXPECT_TRUE(test::AllNear(out, e2.data(), total, 1e-6, 1e-6))
+          << "affine2 n=" << dm.n << " c=" << dm.c << " s=" << dm.s;
+      // In place (out aliases u).
+      std::vector<float> inplace(u, u + total);
+      BatchNormChannelAffine(inplace.data(), a, d, dm.n, dm.c, dm.s, inplace.data());
+      EXPECT_TRUE(test::AllNear(inplace.data(), e1.data(), total, 1e-6, 1e-6));
+    }
+  }
+}
+
+void TestAllThreadCountIndependence() {
+  ThreadPool pool(3);
+  for (const Dims& dm : {Dims{8, 16, 1024}, Dims{300, 512, 1}, Dims{64, 3, 257}}) {
+    std::mt19937 gen(5);
+    const size_t total = dm.n * dm.c * dm.s;
+    std::vector<float> xb, mb, sb;
+    const float* x = RandomBuffer(xb, total, 0, gen, -1.0f, 1.0f);
+    const float* m = RandomBuffer(mb, dm.c, 0, gen, -1.0f, 1.0f);
+    const float* sc = RandomBuffer(sb, dm.c, 0, gen, -1.0f, 1.0f);
+    std::vector<float> s1(dm.c), s2(dm.c), y1(total), y2(total);
+    BatchNormChannelSums(x, dm.n, dm.c, dm.s, s1.data());
+    BatchNormChannelSums(x, dm.n, dm.c, dm.s, s2.data(), &pool);
+    for (size_t ch = 0; ch < dm.c; ++ch) EXPECT_EQ(s1[ch], s2[ch]);
+    BatchNormChannelCenteredDots(x, m, x, m, dm.n, dm.c, dm.s, s1.data());
+    BatchNormChannelCenteredDots(x, m, x, m, dm.n, dm.c, dm.s, s2.data(), &pool);
+    for (size_t ch = 0; ch < dm.c; ++ch) EXPECT_EQ(s1[ch], s2[ch]);
+    BatchNormChannelAffine2(x, sc, x, m, m, dm.n, dm.c, dm.s, y1.data());
+    BatchNormChannelAffine2(x, sc, x, m, m, dm.n, dm.c, dm.s, y2.data(), &pool);
+    for (size_t k = 0; k < total; ++k) ASSERT_EQ(y1[k], y2[k]) << k;
+  }
+}
+
+}  // namespace
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace simdnet
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace simdnet {
+HWY_BEFORE_TEST(BatchNormKernelsTest);
+HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllChannelReductions);
+HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllChannelAffine);
+HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllThreadCountIndependence);
+}  // namespace simdnet
+#endif  // HWY_ONCE

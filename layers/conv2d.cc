@@ -1,0 +1,181 @@
+// Conv2d layer: option and shape validation, PyTorch-default initialization, and the calls into
+// the convolution kernels.
+#include "layers/conv2d.h"
+
+#include "absl/strings/str_cat.h"
+#include "tensor/elementwise.h"
+#include "tensor/status_macros.h"
+#include "tensor/thread_pool.h"
+
+namespace simdnet {
+namespace {
+
+void EnsureShape(const Shape& shape, Tensor* t) {
+  if (t->shape() != shape) *t = Tensor(shape);
+}
+
+absl::Status Invalid(const Conv2dOptions& o, const Shape& input_shape, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Conv2d: ", what, " (input_shape ", input_shape.ToString(), ", out_channels ",
+      o.out_channels, ", kernel ", o.kernel_h, "x", o.kernel_w, ", stride ", o.stride_h, "x",
+      o.stride_w, ", pad ", o.pad_h, "x", o.pad_w, ", dilation ", o.dilation_h, "x",
+      o.dilation_w, ", groups ", o.groups, ")"));
+}
+
+}  // namespace
+
+Conv2d::Conv2d(const Conv2dOptions& options, const Shape& input_shape,
+               const Shape& output_shape)
+    : options_(options), input_shape_(input_shape), output_shape_(output_shape) {
+  const Shape wshape({options.out_channels, input_shape.dim(0) / options.groups,
+                      options.kernel_h, options.kernel_w});
+  weight_.value = Tensor(wshape);
+  weight_.grad = Tensor(wshape);
+  if (options.bias) {
+    bias_.value = Tensor(Shape({options.out_channels}));
+    bias_.grad = Tensor(Shape({options.out_channels}));
+    bias_.weight_decay = false;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Conv2d>> Conv2d::Create(const Conv2dOptions& o,
+                                                       const Shape& input_shape, Rng& rng) {
+  if (input_shape.rank() != 3 || input_shape.dim(0) < 1 || input_shape.dim(1) < 1 ||
+      input_shape.dim(2) < 1) {
+    return Invalid(o, input_shape, "input_shape must be (C, H, W) with positive dims");
+  }
+  const int64_t c = input_shape.dim(0), h = input_shape.dim(1), w = input_shape.dim(2);
+  if (o.out_channels < 1) return Invalid(o, input_shape, "out_channels must be >= 1");
+  if (o.kernel_h < 1 || o.kernel_w < 1) {
+    return Invalid(o, input_shape, "kernel_h and kernel_w must be >= 1");
+  }
+  if (o.stride_h < 1 || o.stride_w < 1) {
+    return Invalid(o, input_shape, "stride_h and stride_w must be >= 1");
+  }
+  if (o.pad_h < 0 || o.pad_w < 0) return Invalid(o, input_shape, "pad_h and pad_w must be >= 0");
+  if (o.dilation_h < 1 || o.dilation_w < 1) {
+    return Invalid(o, input_shape, "dilation_h and dilation_w must be >= 1");
+  }
+  if (o.groups < 1) return Invalid(o, input_shape, "groups must be >= 1");
+  if (c % o.groups != 0) {
+    return Invalid(o, input_shape,
+                   absl::StrCat("groups ", o.groups, " must divide in_channels ", c));
+  }
+  if (o.out_channels % o.groups != 0) {
+    return Invalid(o, input_shape,
+                   absl::StrCat("groups ", o.groups, " must divide out_channels ",
+                                o.out_channels));
+  }
+  // Guard the size arithmetic against absurd user values before multiplying.
+  constexpr int64_t kMaxExtent = int64_t{1} << 30;
+  if (o.kernel_h > kMaxExtent || o.kernel_w > kMaxExtent || o.dilation_h > kMaxExtent ||
+      o.dilation_w > kMaxExtent || o.pad_h > kMaxExtent || o.pad_w > kMaxExtent ||
+      o.out_channels > kMaxExtent || o.stride_h > kMaxExtent || o.stride_w > kMaxExtent) {
+    return Invalid(o, input_shape, "a kernel, stride, pad, dilation or channel value exceeds 2^30");
+  }
+  const int64_t eff_kh = o.dilation_h * (o.kernel_h - 1) + 1;
+  const int64_t eff_kw = o.dilation_w * (o.kernel_w - 1) + 1;
+  if (h + 2 * o.pad_h < eff_kh) {
+    return Invalid(o, input_shape,
+                   absl::StrCat("kernel_h: dilated kernel height ", eff_kh,
+                                " exceeds padded input height ", h + 2 * o.pad_h));
+  }
+  if (w + 2 * o.pad_w < eff_kw) {
+    return Invalid(o, input_shape,
+                   absl::StrCat("kernel_w: dilated kernel width ", eff_kw,
+                                " exceeds padded input width ", w + 2 * o.pad_w));
+  }
+  const int64_t oh = (h + 2 * o.pad_h - eff_kh) / o.stride_h + 1;
+  const int64_t ow = (w + 2 * o.pad_w - eff_kw) / o.stride_w + 1;
+  std::unique_ptr<Conv2d> layer(new Conv2d(o, input_shape, Shape({o.out_channels, oh, ow})));
+  const int64_t receptive = o.kernel_h * o.kernel_w;
+  const int64_t fan_in = c / o.groups * receptive, fan_out = o.out_channels * receptive;
+  absl::Status s = InitTensor(o.weight_init, fan_in, fan_out, rng, &layer->weight_.value);
+  if (!s.ok()) return Invalid(o, input_shape, absl::StrCat("weight_init: ", s.message()));
+  if (o.bias) {
+    s = InitTensor(o.bias_init, fan_in, fan_out, rng, &layer->bias_.value);
+    if (!s.ok()) return Invalid(o, input_shape, absl::StrCat("bias_init: ", s.message()));
+  }
+  return layer;
+}
+
+std::string Conv2d::Describe() const {
+  const Conv2dOptions& o = options_;
+  std::string s = absl::StrCat("Conv2d(", input_shape_.dim(0), ", ", o.out_channels,
+                               ", k=", o.kernel_h, "x", o.kernel_w);
+  if (o.stride_h != 1 || o.stride_w != 1) {
+    absl::StrAppend(&s, ", s=", o.stride_h, o.stride_h == o.stride_w ? "" : "x",
+                    o.stride_h == o.stride_w ? "" : absl::StrCat(o.stride_w));
+  }
+  if (o.pad_h != 0 || o.pad_w != 0) {
+    absl::StrAppend(&s, ", p=", o.pad_h, o.pad_h == o.pad_w ? "" : "x",
+                    o.pad_h == o.pad_w ? "" : absl::StrCat(o.pad_w));
+  }
+  if (o.dilation_h != 1 || o.dilation_w != 1) {
+    absl::StrAppend(&s, ", d=", o.dilation_h, o.dilation_h == o.dilation_w ? "" : "x",
+                    o.dilation_h == o.dilation_w ? "" : absl::StrCat(o.dilation_w));
+  }
+  if (o.groups != 1) absl::StrAppend(&s, ", groups=", o.groups);
+  if (!o.bias) absl::StrAppend(&s, ", bias=false");
+  return s + ")";
+}
+
+std::vector<NamedParameter> Conv2d::Params() {
+  std::vector<NamedParameter> params = {{"weight", &weight_}};
+  if (options_.bias) params.push_back({"bias", &bias_});
+  return params;
+}
+
+Conv2dShape Conv2d::KernelShape(int64_t n) const {
+  const Conv2dOptions& o = options_;
+  Conv2dShape s;
+  s.batch = static_cast<size_t>(n);
+  s.in_channels = static_cast<size_t>(input_shape_.dim(0));
+  s.in_h = static_cast<size_t>(input_shape_.dim(1));
+  s.in_w = static_cast<size_t>(input_shape_.dim(2));
+  s.out_channels = static_cast<size_t>(o.out_channels);
+  s.kernel_h = static_cast<size_t>(o.kernel_h);
+  s.kernel_w = static_cast<size_t>(o.kernel_w);
+  s.stride_h = static_cast<size_t>(o.stride_h);
+  s.stride_w = static_cast<size_t>(o.stride_w);
+  s.pad_h = static_cast<size_t>(o.pad_h);
+  s.pad_w = static_cast<size_t>(o.pad_w);
+  s.dilation_h = static_cast<size_t>(o.dilation_h);
+  s.dilation_w = static_cast<size_t>(o.dilation_w);
+  s.groups = static_cast<size_t>(o.groups);
+  return s;
+}
+
+void Conv2d::Forward(const Tensor& x, Tensor* y) {
+  SIMDNET_CHECK(x.rank() == 4 && x.dim(0) >= 1 && x.dim(1) == input_shape_.dim(0) &&
+                x.dim(2) == input_shape_.dim(1) && x.dim(3) == input_shape_.dim(2));
+  const int64_t n = x.dim(0);
+  EnsureShape(Shape({n, output_shape_.dim(0), output_shape_.dim(1), output_shape_.dim(2)}), y);
+  x_ = x;
+  Conv2dForward(KernelShape(n), x.data(), weight_.value.data(),
+                options_.bias ? bias_.value.data() : nullptr, y->data(), ConvEpilogue::kNone,
+                DefaultThreadPool());
+}
+
+void Conv2d::Backward(const Tensor& dy, Tensor* dx) {
+  const int64_t n = x_.dim(0);
+  SIMDNET_CHECK(dy.rank() == 4 && dy.dim(0) == n && dy.dim(1) == output_shape_.dim(0) &&
+                dy.dim(2) == output_shape_.dim(1) && dy.dim(3) == output_shape_.dim(2));
+  EnsureShape(x_.shape(), dx);
+  const Conv2dShape s = KernelShape(n);
+  ThreadPool& pool = DefaultThreadPool();
+  Conv2dBackwardData(s, dy.data(), weight_.value.data(), dx->data(), pool);
+  const bool bias_trainable = options_.bias && !bias_.frozen;
+  float* dbias = bias_trainable ? bias_.grad.data() : nullptr;
+  if (!weight_.frozen) {
+    Conv2dBackwardWeights(s, x_.data(), dy.data(), weight_.grad.data(), dbias, pool);
+  } else if (bias_trainable) {
+    // Only the bias learns (e.g. a frozen backbone with a trainable bias): let the kernel
+    // accumulate the weight gradient into a scratch buffer that is discarded.
+    EnsureShape(weight_.value.shape(), &scratch_weight_);
+    Fill(scratch_weight_.data(), static_cast<size_t>(scratch_weight_.size()), 0.0f);
+    Conv2dBackwardWeights(s, x_.data(), dy.data(), scratch_weight_.data(), dbias, pool);
+  }
+}
+
+}  // namespace simdnet

@@ -1,0 +1,82 @@
+// Conv2d: the 2-D convolution layer (PyTorch nn.Conv2d semantics: cross-correlation with zero
+// padding, stride, dilation and groups) over NCHW batches, computed by layers/conv2d_kernels.h.
+#ifndef SIMDNET_LAYERS_CONV2D_H_
+#define SIMDNET_LAYERS_CONV2D_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "layers/conv2d_kernels.h"
+#include "layers/init.h"
+#include "layers/layer.h"
+#include "tensor/rng.h"
+#include "tensor/shape.h"
+#include "tensor/tensor.h"
+
+namespace simdnet {
+
+struct Conv2dOptions {
+  int64_t out_channels = 0;
+  int64_t kernel_h = 0, kernel_w = 0;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+  bool bias = true;
+  // PyTorch's reset_parameters(): kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in),
+  // 1/sqrt(fan_in)) with fan_in = in_channels / groups * kernel_h * kernel_w, for both.
+  InitSpec weight_init = PyTorchDefaultInit();
+  InitSpec bias_init = PyTorchDefaultInit();  // drawn with the weight's fan_in, as PyTorch
+};
+
+// Per-sample input (C, H, W), output (out_channels, OH, OW) with
+// OH = (H + 2 pad_h - dilation_h (kernel_h - 1) - 1) / stride_h + 1 (likewise OW).
+// Parameters: "weight" (out_channels, C / groups, kernel_h, kernel_w), "bias" (out_channels,
+// weight_decay = false) unless bias=false.
+// Caches for Backward: a view of the last input x (N, C, H, W).
+class Conv2d : public Layer {
+ public:
+  // Returns a Conv2d for input_shape (C, H, W), initialized from rng (weight first, then bias).
+  // InvalidArgument naming "Conv2d", the field and the shapes if: input_shape is not rank 3
+  // with positive dims; out_channels, kernel, stride, dilation or groups < 1; a pad < 0; groups
+  // does not divide C and out_channels; the dilated kernel does not fit the padded input; or an
+  // init spec is invalid.
+  static absl::StatusOr<std::unique_ptr<Conv2d>> Create(const Conv2dOptions& options,
+                                                        const Shape& input_shape, Rng& rng);
+
+  std::string TypeName() const override { return "conv2d"; }
+  // Returns e.g. "Conv2d(3, 16, k=3x3, s=2, p=1)" (non-default fields only after the kernel).
+  std::string Describe() const override;
+  const Shape& InputShape() const override { return input_shape_; }
+  const Shape& OutputShape() const override { return output_shape_; }
+  const Conv2dOptions& options() const { return options_; }
+
+  // x is (N, C, H, W); y becomes (N, out_channels, OH, OW). Requires: N >= 1.
+  void Forward(const Tensor& x, Tensor* y) override;
+  // dy is (N, out_channels, OH, OW); dx is overwritten with (N, C, H, W); weight/bias gradients
+  // accumulate (+=) unless frozen. Requires: a preceding Forward with the same N.
+  void Backward(const Tensor& dy, Tensor* dx) override;
+
+  std::vector<NamedParameter> Params() override;
+  Parameter& weight() { return weight_; }
+  // Requires: options().bias.
+  Parameter& bias() { return bias_; }
+
+ private:
+  Conv2d(const Conv2dOptions& options, const Shape& input_shape, const Shape& output_shape);
+  // Returns the kernel shape descriptor for a batch of n.
+  Conv2dShape KernelShape(int64_t n) const;
+
+  Conv2dOptions options_;
+  Shape input_shape_, output_shape_;
+  Parameter weight_, bias_;
+  Tensor x_;                 // view of the last input
+  Tensor scratch_weight_;    // weight-sized scratch when only the bias is trainable
+};
+
+}  // namespace simdnet
+
+#endif  // SIMDNET_LAYERS_CONV2D_H_

@@ -1,0 +1,240 @@
+// Tests for Conv2d: gradient checks against the double reference on odd shapes (stride,
+// padding, dilation, groups, depthwise, 1x1, no bias, frozen weight), gradient accumulation,
+// initialization and every Create rejection.
+#include "layers/conv2d.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "layers/gradient_check.h"
+#include "layers/reference.h"
+#include "tensor/status_macros.h"
+
+namespace simdnet {
+namespace {
+
+void ExpectInvalid(const absl::Status& s, const std::vector<std::string>& needles) {
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  for (const std::string& n : needles) {
+    EXPECT_NE(std::string(s.message()).find(n), std::string::npos)
+        << "message \"" << s.message() << "\" does not name \"" << n << "\"";
+  }
+}
+
+Conv2dOptions Opts(int64_t out, int64_t kh, int64_t kw) {
+  Conv2dOptions o;
+  o.out_channels = out;
+  o.kernel_h = kh;
+  o.kernel_w = kw;
+  return o;
+}
+
+std::unique_ptr<Conv2d> Make(const Conv2dOptions& o, const Shape& in, uint64_t seed = 1) {
+  Rng rng(seed);
+  auto layer = Conv2d::Create(o, in, rng);
+  SIMDNET_CHECK(layer.ok());
+  return std::move(layer).value();
+}
+
+GradCheckOptions ConvCheck(const Conv2dOptions& o, const Shape& in) {
+  reference::ConvDims d;
+  d.c = in.dim(0);
+  d.h = in.dim(1);
+  d.w = in.dim(2);
+  d.out = o.out_channels;
+  d.kh = o.kernel_h;
+  d.kw = o.kernel_w;
+  d.sh = o.stride_h;
+  d.sw = o.stride_w;
+  d.ph = o.pad_h;
+  d.pw = o.pad_w;
+  d.dh = o.dilation_h;
+  d.dw = o.dilation_w;
+  d.groups = o.groups;
+  const bool bias = o.bias;
+  GradCheckOptions g;
+  g.reference = [d, bias](const std::vector<double>& x,
+                          const std::vector<std::vector<double>>& p) mutable {
+    d.n = static_cast<int64_t>(x.size()) / (d.c * d.h * d.w);
+    return reference::Conv2d(x, p[0], bias ? p[1] : std::vector<double>(), d);
+  };
+  // Each output sums at most C/groups * kh * kw <= 50 products of magnitude <= 1 in float
+  // (error ~1e-6); weight gradients sum N * OH * OW <= 105 such products. Bound: forward 1e-4
+  // abs + 1e-4 rel, gradients 1e-3 abs + 1e-3 rel. A wrong tap or index gives errors O(0.1).
+  g.forward_abs_tol = 1e-4;
+  g.forward_rel_tol = 1e-4;
+  g.grad_abs_tol = 1e-3;
+  g.grad_rel_tol = 1e-3;
+  return g;
+}
+
+void ExpectGradientsOk(const Conv2dOptions& o, const Shape& in, int64_t batch) {
+  auto layer = Make(o, in);
+  EXPECT_TRUE(CheckLayerGradients(*layer, batch, ConvCheck(o, in))) << layer->Describe();
+}
+
+TEST(Conv2dTest, Kernel3Pad1OddImage) {
+  Conv2dOptions o = Opts(4, 3, 3);
+  o.pad_h = o.pad_w = 1;
+  ExpectGradientsOk(o, Shape({3, 5, 7}), 3);
+}
+
+TEST(Conv2dTest, Stride2WithPadding) {
+  Conv2dOptions o = Opts(5, 3, 3);
+  o.stride_h = o.stride_w = 2;
+  o.pad_h = o.pad_w = 1;
+  ExpectGradientsOk(o, Shape({3, 5, 7}), 3);
+}
+
+TEST(Conv2dTest, GroupsDilationNoBiasAsymmetric) {
+  Conv2dOptions o = Opts(6, 3, 2);
+  o.groups = 2;
+  o.dilation_h = 2;
+  o.dilation_w = 1;
+  o.stride_h = 2;
+  o.stride_w = 1;
+  o.pad_h = 2;
+  o.pad_w = 1;
+  o.bias = false;
+  ExpectGradientsOk(o, Shape({4, 7, 5}), 3);
+}
+
+TEST(Conv2dTest, Depthwise) {
+  Conv2dOptions o = Opts(3, 3, 3);
+  o.groups = 3;
+  o.pad_h = o.pad_w = 1;
+  ExpectGradientsOk(o, Shape({3, 5, 7}), 2);
+}
+
+TEST(Conv2dTest, OneByOneAndStrideGreaterThanKernel) {
+  ExpectGradientsOk(Opts(5, 1, 1), Shape({3, 5, 7}), 3);
+  Conv2dOptions o = Opts(2, 1, 2);
+  o.stride_h = 3;
+  o.stride_w = 3;
+  ExpectGradientsOk(o, Shape({3, 7, 8}), 2);
+}
+
+TEST(Conv2dTest, KernelCoversWholePaddedInput) {
+  Conv2dOptions o = Opts(2, 5, 5);
+  o.pad_h = o.pad_w = 1;
+  auto layer = Make(o, Shape({1, 3, 3}));
+  EXPECT_EQ(layer->OutputShape(), Shape({2, 1, 1}));
+  EXPECT_TRUE(CheckLayerGradients(*layer, 3, ConvCheck(o, Shape({1, 3, 3}))));
+}
+
+TEST(Conv2dTest, FrozenWeightTrainableBias) {
+  Conv2dOptions o = Opts(4, 3, 3);
+  auto layer = Make(o, Shape({2, 5, 6}));
+  layer->weight().frozen = true;
+  EXPECT_TRUE(CheckLayerGradients(*layer, 2, ConvCheck(o, Shape({2, 5, 6}))));
+  for (int64_t i = 0; i < layer->weight().grad.size(); ++i) {
+    EXPECT_EQ(layer->weight().grad[i], 0.0f);
+  }
+}
+
+TEST(Conv2dTest, FrozenBiasTrainableWeight) {
+  Conv2dOptions o = Opts(4, 3, 3);
+  auto layer = Make(o, Shape({2, 5, 6}));
+  layer->bias().frozen = true;
+  EXPECT_TRUE(CheckLayerGradients(*layer, 2, ConvCheck(o, Shape({2, 5, 6}))));
+}
+
+TEST(Conv2dTest, ParameterGradientsAccumulateUntilZeroGrad) {
+  Conv2dOptions o = Opts(3, 3, 3);
+  o.pad_h = o.pad_w = 1;
+  auto layer = Make(o, Shape({2, 4, 5}));
+  Tensor x(Shape({2, 2, 4, 5})), y, dy(Shape({2, 3, 4, 5})), dx;
+  Rng rng(9);
+  rng.FillUniform(x.data(), x.size(), -1, 1);
+  rng.FillUniform(dy.data(), dy.size(), -1, 1);
+  layer->Forward(x, &y);
+  layer->Backward(dy, &dx);
+  const Tensor w1 = layer->weight().grad.Clone(), b1 = layer->bias().grad.Clone();
+  const Tensor dx1 = dx.Clone();
+  layer->Forward(x, &y);
+  layer->Backward(dy, &dx);
+  for (int64_t i = 0; i < w1.size(); ++i) {
+    EXPECT_NEAR(layer->weight().grad[i], 2 * w1[i], 1e-5f * (1 + std::abs(w1[i])));
+  }
+  for (int64_t i = 0; i < b1.size(); ++i) {
+    EXPECT_NEAR(layer->bias().grad[i], 2 * b1[i], 1e-5f * (1 + std::abs(b1[i])));
+  }
+  for (int64_t i = 0; i < dx1.size(); ++i) EXPECT_EQ(dx[i], dx1[i]);
+  layer->ZeroGrad();
+  for (int64_t i = 0; i < w1.size(); ++i) EXPECT_EQ(layer->weight().grad[i], 0.0f);
+  for (int64_t i = 0; i < b1.size(); ++i) EXPECT_EQ(layer->bias().grad[i], 0.0f);
+}
+
+TEST(Conv2dTest, ShapesNamesInitAndDescribe) {
+  Conv2dOptions o = Opts(16, 5, 5);
+  o.pad_h = o.pad_w = 2;
+  auto a = Make(o, Shape({3, 28, 28}), 4), b = Make(o, Shape({3, 28, 28}), 4);
+  EXPECT_EQ(a->OutputShape(), Shape({16, 28, 28}));
+  EXPECT_EQ(a->weight().value.shape(), Shape({16, 3, 5, 5}));
+  EXPECT_EQ(a->Params()[0].name, "weight");
+  EXPECT_EQ(a->Params()[1].name, "bias");
+  EXPECT_FALSE(a->bias().weight_decay);
+  EXPECT_EQ(a->NumParams(), 16 * 75 + 16);
+  EXPECT_EQ(a->Describe(), "Conv2d(3, 16, k=5x5, p=2)");
+  const float bound = 1.0f / std::sqrt(75.0f);
+  float max_abs = 0.0f;
+  for (int64_t i = 0; i < a->weight().value.size(); ++i) {
+    EXPECT_EQ(a->weight().value[i], b->weight().value[i]);
+    max_abs = std::max(max_abs, std::abs(a->weight().value[i]));
+  }
+  EXPECT_LE(max_abs, bound);
+  EXPECT_GT(max_abs, 0.9f * bound);
+}
+
+TEST(Conv2dTest, CreateRejectsEachBadField) {
+  Rng rng(1);
+  const Shape in({4, 6, 6});
+  auto reject = [&](const Conv2dOptions& o, const Shape& shape,
+                    const std::vector<std::string>& needles) {
+    ExpectInvalid(Conv2d::Create(o, shape, rng).status(), needles);
+  };
+  reject(Opts(4, 3, 3), Shape({6, 6}), {"Conv2d", "input_shape", "(6, 6)"});
+  reject(Opts(4, 3, 3), Shape({4, 0, 6}), {"Conv2d", "input_shape", "(4, 0, 6)"});
+  reject(Opts(0, 3, 3), in, {"Conv2d", "out_channels", "(4, 6, 6)"});
+  reject(Opts(4, 0, 3), in, {"Conv2d", "kernel_h"});
+  reject(Opts(4, 3, -1), in, {"Conv2d", "kernel_w"});
+  Conv2dOptions o = Opts(4, 3, 3);
+  o.stride_w = 0;
+  reject(o, in, {"Conv2d", "stride_w"});
+  o = Opts(4, 3, 3);
+  o.pad_h = -1;
+  reject(o, in, {"Conv2d", "pad_h"});
+  o = Opts(4, 3, 3);
+  o.dilation_h = 0;
+  reject(o, in, {"Conv2d", "dilation_h"});
+  o = Opts(4, 3, 3);
+  o.groups = 0;
+  reject(o, in, {"Conv2d", "groups"});
+  o = Opts(4, 3, 3);
+  o.groups = 3;
+  reject(o, in, {"Conv2d", "groups 3 must divide in_channels 4"});
+  o = Opts(6, 3, 3);
+  o.groups = 4;
+  reject(o, in, {"Conv2d", "groups 4 must divide out_channels 6"});
+  reject(Opts(4, 7, 3), in, {"Conv2d", "kernel_h", "exceeds padded input height 6"});
+  o = Opts(4, 3, 3);
+  o.dilation_w = 3;  // dilated width 7 > 6
+  reject(o, in, {"Conv2d", "kernel_w", "exceeds padded input width 6"});
+  o = Opts(4, 3, 3);
+  o.kernel_h = int64_t{1} << 40;
+  reject(o, in, {"Conv2d", "exceeds 2^30"});
+  o = Opts(4, 3, 3);
+  o.weight_init.kind = InitKind::kNormal;
+  o.weight_init.std = -2.0f;
+  reject(o, in, {"Conv2d", "weight_init", "std"});
+  o = Opts(4, 3, 3);
+  o.bias_init.kind = InitKind::kConstant;
+  o.bias_init.value = INFINITY;
+  reject(o, in, {"Conv2d", "bias_init", "value"});
+}
+
+}  // namespace
+}  // namespace simdnet
