@@ -1,0 +1,108 @@
+// Tensor-level element-wise and reduction ops: thin wrappers over tensor/elementwise.h and
+// tensor/reduce.h that validate user-given shapes and axes and return absl::Status errors.
+//
+// Conventions: `axis` may be negative (-1 is the last dim); it must lie in [-rank, rank), else
+// InvalidArgument naming the op, the axis and the shape. Axis reductions drop the reduced dim
+// (a (2, 3) tensor reduced over axis 1 has shape (2)), or keep it with size 1 when keep_dims.
+// "Into" variants write a caller-provided output of the right shape, which may alias an input
+// exactly but must not partially overlap it. `pool` (optional) parallelizes large element-wise
+// ops in fixed chunks, so results never depend on the thread count.
+#ifndef SIMDNET_TENSOR_OPS_H_
+#define SIMDNET_TENSOR_OPS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "tensor/shape.h"
+#include "tensor/tensor.h"
+
+namespace simdnet {
+
+class ThreadPool;
+
+namespace ops {
+
+// ---- Element-wise, tensor-tensor --------------------------------------------------------------
+
+// Returns a + b (a - b, a * b) element-wise, as a new tensor of a's shape.
+// InvalidArgument "Add: shape mismatch: (..) vs (..)" unless a.shape() == b.shape().
+absl::StatusOr<Tensor> Add(const Tensor& a, const Tensor& b, ThreadPool* pool = nullptr);
+absl::StatusOr<Tensor> Sub(const Tensor& a, const Tensor& b, ThreadPool* pool = nullptr);
+absl::StatusOr<Tensor> Mul(const Tensor& a, const Tensor& b, ThreadPool* pool = nullptr);
+
+// Writes a + b (a - b, a * b) into *y. Requires: y != nullptr.
+// InvalidArgument naming the shapes unless a, b and *y all have the same shape, or if *y
+// partially overlaps a or b.
+absl::Status AddInto(const Tensor& a, const Tensor& b, Tensor* y, ThreadPool* pool = nullptr);
+absl::Status SubInto(const Tensor& a, const Tensor& b, Tensor* y, ThreadPool* pool = nullptr);
+absl::Status MulInto(const Tensor& a, const Tensor& b, Tensor* y, ThreadPool* pool = nullptr);
+
+// Computes y += alpha * x (BLAS saxpy). Requires: y != nullptr.
+// InvalidArgument naming both shapes unless x.shape() == y->shape(), or if they partially
+// overlap.
+absl::Status Axpy(float alpha, const Tensor& x, Tensor* y, ThreadPool* pool = nullptr);
+
+// ---- Element-wise, tensor-scalar (cannot fail) -------------------------------------------------
+
+// Returns x + s (x * s) as a new tensor of x's shape.
+Tensor AddScalar(const Tensor& x, float s, ThreadPool* pool = nullptr);
+Tensor MulScalar(const Tensor& x, float s, ThreadPool* pool = nullptr);
+// Computes y *= alpha in place. Requires: y != nullptr.
+void Scale(float alpha, Tensor* y, ThreadPool* pool = nullptr);
+// Sets every element of *y to value. Requires: y != nullptr.
+void Fill(Tensor* y, float value, ThreadPool* pool = nullptr);
+
+// ---- Whole-tensor reductions (cannot fail) ----------------------------------------------------
+
+// Returns the sum of all elements (0 for an empty tensor).
+float SumAll(const Tensor& x);
+// Returns sum |x_i|.
+float L1Norm(const Tensor& x);
+// Returns sqrt(sum x_i^2).
+float L2Norm(const Tensor& x);
+// Returns sum x_i^2.
+float SquaredL2Norm(const Tensor& x);
+
+// ---- Axis reductions ---------------------------------------------------------------------------
+
+// Returns the sum of x over `axis` (an empty axis sums to 0).
+// InvalidArgument naming the axis and shape if the axis is out of range.
+absl::StatusOr<Tensor> Sum(const Tensor& x, int axis, bool keep_dims = false);
+// Returns the mean (max) of x over `axis`. InvalidArgument if the axis is out of range or has
+// size 0 (the mean or max of nothing is undefined).
+absl::StatusOr<Tensor> Mean(const Tensor& x, int axis, bool keep_dims = false);
+absl::StatusOr<Tensor> Max(const Tensor& x, int axis, bool keep_dims = false);
+
+// The result of ArgMax: indices along the reduced axis, row-major with the shape of x with that
+// axis removed (or kept with size 1).
+struct IndexTensor {
+  Shape shape;
+  std::vector<int64_t> indices;
+};
+// Returns, for each position, the first index along `axis` holding the maximum.
+// InvalidArgument if the axis is out of range or has size 0. NaN inputs give unspecified indices.
+absl::StatusOr<IndexTensor> ArgMax(const Tensor& x, int axis, bool keep_dims = false);
+
+// Returns softmax (log_softmax) of x along `axis`, computed stably (the max is subtracted first),
+// with x's shape. InvalidArgument if the axis is out of range or has size 0.
+absl::StatusOr<Tensor> Softmax(const Tensor& x, int axis);
+absl::StatusOr<Tensor> LogSoftmax(const Tensor& x, int axis);
+
+// ---- Helpers shared with layers ------------------------------------------------------------------
+
+// The (outer, axis, inner) view of a shape around one axis, as taken by tensor/reduce.h.
+struct AxisView {
+  int axis;  // normalized to [0, rank)
+  int64_t outer, size, inner;
+};
+// Returns the view of `shape` around `axis` (negative counts from the back).
+// InvalidArgument "<op>: axis A out of range for shape (..) of rank R" if axis is not in
+// [-rank, rank).
+absl::StatusOr<AxisView> ResolveAxis(const Shape& shape, int axis, const char* op);
+
+}  // namespace ops
+}  // namespace simdnet
+
+#endif  // SIMDNET_TENSOR_OPS_H_

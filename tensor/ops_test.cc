@@ -1,0 +1,238 @@
+// Tests of the tensor-level ops: results on small known tensors, axis handling (negative,
+// keep_dims), and every rejection with a message naming the op, axis and shapes.
+#include "tensor/ops.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "tensor/shape.h"
+#include "tensor/status_macros.h"
+#include "tensor/tensor.h"
+#include "tensor/test_util.h"
+#include "tensor/thread_pool.h"
+
+namespace simdnet {
+namespace ops {
+namespace {
+
+Tensor Make(const Shape& shape, const std::vector<float>& values) {
+  absl::StatusOr<Tensor> t = Tensor::FromVector(shape, values);
+  SIMDNET_CHECK(t.ok());
+  return *t;
+}
+
+// A (2, 3, 4) tensor holding 0, 1, ..., 23 (x[n, c, w] = 12 n + 4 c + w).
+Tensor Iota234() {
+  std::vector<float> v(24);
+  for (int i = 0; i < 24; ++i) v[i] = static_cast<float>(i);
+  return Make(Shape({2, 3, 4}), v);
+}
+
+std::vector<float> Values(const Tensor& t) { return std::vector<float>(t.data(), t.data() + t.size()); }
+
+// Expects an InvalidArgument whose message contains every one of `parts`.
+void ExpectInvalid(const absl::Status& status, const std::vector<std::string>& parts) {
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  for (const std::string& part : parts) {
+    EXPECT_TRUE(absl::StrContains(status.message(), part))
+        << "message \"" << status.message() << "\" lacks \"" << part << "\"";
+  }
+}
+
+TEST(OpsTest, AddSubMulComputeElementwise) {
+  const Tensor a = Make(Shape({2, 2}), {1, 2, 3, 4});
+  const Tensor b = Make(Shape({2, 2}), {10, 20, 30, 40});
+  absl::StatusOr<Tensor> sum = Add(a, b), diff = Sub(a, b), prod = Mul(a, b);
+  ASSERT_TRUE(sum.ok() && diff.ok() && prod.ok());
+  EXPECT_EQ(sum->shape(), Shape({2, 2}));
+  EXPECT_EQ(Values(*sum), (std::vector<float>{11, 22, 33, 44}));
+  EXPECT_EQ(Values(*diff), (std::vector<float>{-9, -18, -27, -36}));
+  EXPECT_EQ(Values(*prod), (std::vector<float>{10, 40, 90, 160}));
+}
+
+TEST(OpsTest, BinaryRejectsShapeMismatchNamingBothShapes) {
+  const Tensor a(Shape({2, 3})), b(Shape({3, 2}));
+  ExpectInvalid(Add(a, b).status(), {"Add", "(2, 3)", "(3, 2)"});
+  ExpectInvalid(Sub(a, b).status(), {"Sub", "(2, 3)", "(3, 2)"});
+  ExpectInvalid(Mul(a, b).status(), {"Mul", "(2, 3)", "(3, 2)"});
+  // Same element count, different rank: still a mismatch.
+  ExpectInvalid(Add(a, Tensor(Shape({6}))).status(), {"(2, 3)", "(6)"});
+}
+
+TEST(OpsTest, IntoVariantsWriteOutputAndAllowExactAliasing) {
+  Tensor a = Make(Shape({3}), {1, 2, 3});
+  const Tensor b = Make(Shape({3}), {4, 5, 6});
+  Tensor y(Shape({3}));
+  ASSERT_TRUE(AddInto(a, b, &y).ok());
+  EXPECT_EQ(Values(y), (std::vector<float>{5, 7, 9}));
+  ASSERT_TRUE(SubInto(a, b, &y).ok());
+  EXPECT_EQ(Values(y), (std::vector<float>{-3, -3, -3}));
+  ASSERT_TRUE(MulInto(a, b, &a).ok());  // in place on a
+  EXPECT_EQ(Values(a), (std::vector<float>{4, 10, 18}));
+}
+
+TEST(OpsTest, IntoVariantsRejectWrongOutputShape) {
+  const Tensor a(Shape({2, 3})), b(Shape({2, 3}));
+  Tensor y(Shape({3, 2}));
+  ExpectInvalid(AddInto(a, b, &y), {"AddInto", "(2, 3)", "output (3, 2)"});
+  ExpectInvalid(SubInto(a, b, &y), {"SubInto", "output (3, 2)"});
+  ExpectInvalid(MulInto(a, b, &y), {"MulInto", "output (3, 2)"});
+}
+
+TEST(OpsTest, IntoVariantsRejectPartialOverlap) {
+  Tensor base(Shape({4, 2}));
+  const Tensor first = base.Slice(0, 3);   // rows 0..2
+  Tensor shifted = base.Slice(1, 4);       // rows 1..3: overlaps `first`, not identical
+  ExpectInvalid(AddInto(first, first, &shifted), {"AddInto", "partially overlaps", "a"});
+  ExpectInvalid(Axpy(1.0f, first, &shifted), {"Axpy", "partially overlaps"});
+  Tensor disjoint = base.Slice(3, 4);
+  const Tensor row0 = base.Slice(0, 1);
+  EXPECT_TRUE(AddInto(row0, row0, &disjoint).ok());
+}
+
+TEST(OpsTest, AxpyAccumulatesAndRejectsShapeMismatch) {
+  const Tensor x = Make(Shape({2}), {1, 2});
+  Tensor y = Make(Shape({2}), {10, 20});
+  ASSERT_TRUE(Axpy(0.5f, x, &y).ok());
+  EXPECT_EQ(Values(y), (std::vector<float>{10.5f, 21}));
+  Tensor wrong(Shape({1, 2}));
+  ExpectInvalid(Axpy(1.0f, x, &wrong), {"Axpy", "(2)", "(1, 2)"});
+}
+
+TEST(OpsTest, ScalarOpsScaleAndFill) {
+  const Tensor x = Make(Shape({3}), {1, -2, 4});
+  EXPECT_EQ(Values(AddScalar(x, 1.5f)), (std::vector<float>{2.5f, -0.5f, 5.5f}));
+  EXPECT_EQ(Values(MulScalar(x, -2.0f)), (std::vector<float>{-2, 4, -8}));
+  Tensor y = x.Clone();
+  Scale(0.25f, &y);
+  EXPECT_EQ(Values(y), (std::vector<float>{0.25f, -0.5f, 1}));
+  Fill(&y, 7.0f);
+  EXPECT_EQ(Values(y), (std::vector<float>{7, 7, 7}));
+  EXPECT_EQ(Values(x), (std::vector<float>{1, -2, 4}));  // inputs untouched
+}
+
+TEST(OpsTest, PoolGivesSerialResultBitForBit) {
+  Tensor x(Shape({5, 20000}));
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.001f * static_cast<float>(i));
+  ThreadPool pool(2);
+  absl::StatusOr<Tensor> serial = Mul(x, x), parallel = Mul(x, x, &pool);
+  ASSERT_TRUE(serial.ok() && parallel.ok());
+  EXPECT_EQ(Values(*serial), Values(*parallel));
+  EXPECT_EQ(Values(AddScalar(x, 3.0f)), Values(AddScalar(x, 3.0f, &pool)));
+}
+
+TEST(OpsTest, WholeTensorReductionsAndNorms) {
+  const Tensor x = Make(Shape({2, 2}), {3, -4, 0, 0});
+  EXPECT_EQ(SumAll(x), -1.0f);
+  EXPECT_EQ(L1Norm(x), 7.0f);
+  EXPECT_EQ(SquaredL2Norm(x), 25.0f);
+  EXPECT_EQ(L2Norm(x), 5.0f);
+  const Tensor empty(Shape({0, 3}));
+  EXPECT_EQ(SumAll(empty), 0.0f);
+  EXPECT_EQ(L2Norm(empty), 0.0f);
+}
+
+TEST(OpsTest, SumMeanMaxAlongEachAxis) {
+  const Tensor x = Iota234();
+  // Over axis 1 (c): sum_c (12 n + 4 c + w) = 36 n + 12 + 3 w.
+  absl::StatusOr<Tensor> s1 = Sum(x, 1);
+  ASSERT_TRUE(s1.ok()) << s1.status();
+  EXPECT_EQ(s1->shape(), Shape({2, 4}));
+  EXPECT_EQ(Values(*s1), (std::vector<float>{12, 15, 18, 21, 48, 51, 54, 57}));
+  // Negative axis -1 is w; keep_dims keeps it with size 1.
+  absl::StatusOr<Tensor> m = Max(x, -1, /*keep_dims=*/true);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->shape(), Shape({2, 3, 1}));
+  EXPECT_EQ(Values(*m), (std::vector<float>{3, 7, 11, 15, 19, 23}));
+  absl::StatusOr<Tensor> mean0 = Mean(x, 0);
+  ASSERT_TRUE(mean0.ok());
+  EXPECT_EQ(mean0->shape(), Shape({3, 4}));
+  for (int64_t i = 0; i < 12; ++i) EXPECT_EQ((*mean0)[i], static_cast<float>(i) + 6.0f) << i;
+  // Reducing a rank-1 tensor gives a rank-0 scalar.
+  absl::StatusOr<Tensor> total = Sum(Make(Shape({3}), {1, 2, 3}), 0);
+  ASSERT_TRUE(total.ok());
+  EXPECT_EQ(total->rank(), 0);
+  EXPECT_EQ((*total)[0], 6.0f);
+}
+
+TEST(OpsTest, AxisOutOfRangeIsRejectedNamingAxisAndShape) {
+  const Tensor x(Shape({2, 3}));
+  ExpectInvalid(Sum(x, 2).status(), {"Sum", "axis 2", "(2, 3)", "rank 2"});
+  ExpectInvalid(Sum(x, -3).status(), {"Sum", "axis -3", "(2, 3)"});
+  ExpectInvalid(Mean(x, 5).status(), {"Mean", "axis 5", "(2, 3)"});
+  ExpectInvalid(Max(x, 2).status(), {"Max", "axis 2"});
+  ExpectInvalid(ArgMax(x, -4).status(), {"ArgMax", "axis -4"});
+  ExpectInvalid(Softmax(x, 2).status(), {"Softmax", "axis 2", "(2, 3)"});
+  ExpectInvalid(LogSoftmax(x, 3).status(), {"LogSoftmax", "axis 3"});
+  // A rank-0 tensor has no axis at all.
+  ExpectInvalid(Sum(Tensor(Shape()), 0).status(), {"Sum", "axis 0", "()", "rank 0"});
+}
+
+TEST(OpsTest, EmptyAxisRejectedWhereUndefinedAndSumsToZero) {
+  const Tensor x(Shape({2, 0, 3}));
+  ExpectInvalid(Mean(x, 1).status(), {"Mean", "axis 1", "(2, 0, 3)", "empty"});
+  ExpectInvalid(Max(x, 1).status(), {"Max", "empty"});
+  ExpectInvalid(ArgMax(x, 1).status(), {"ArgMax", "empty"});
+  ExpectInvalid(Softmax(x, 1).status(), {"Softmax", "empty"});
+  ExpectInvalid(LogSoftmax(x, -2).status(), {"LogSoftmax", "axis -2", "empty"});
+  absl::StatusOr<Tensor> s = Sum(x, 1);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->shape(), Shape({2, 3}));
+  EXPECT_EQ(Values(*s), std::vector<float>(6, 0.0f));
+  // Reducing a non-empty axis of an empty tensor is fine and empty.
+  absl::StatusOr<Tensor> m = Max(x, 2);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->shape(), Shape({2, 0}));
+}
+
+TEST(OpsTest, ArgMaxReturnsFirstIndexOfMaxWithShape) {
+  const Tensor x = Make(Shape({2, 3}), {1, 5, 5, 7, 2, 7});
+  absl::StatusOr<IndexTensor> rows = ArgMax(x, 1);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->shape, Shape({2}));
+  EXPECT_EQ(rows->indices, (std::vector<int64_t>{1, 0}));
+  absl::StatusOr<IndexTensor> cols = ArgMax(x, 0, /*keep_dims=*/true);
+  ASSERT_TRUE(cols.ok());
+  EXPECT_EQ(cols->shape, Shape({1, 3}));
+  EXPECT_EQ(cols->indices, (std::vector<int64_t>{1, 0, 1}));
+}
+
+TEST(OpsTest, SoftmaxAndLogSoftmaxAlongMiddleAxisMatchReference) {
+  Tensor x = Iota234();
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = 0.37f * x[i] - 4.0f;
+  absl::StatusOr<Tensor> sm = Softmax(x, 1), lsm = LogSoftmax(x, -2);
+  ASSERT_TRUE(sm.ok() && lsm.ok());
+  EXPECT_EQ(sm->shape(), x.shape());
+  std::vector<double> ref(24), ref_log(24);
+  for (int n = 0; n < 2; ++n) {
+    for (int w = 0; w < 4; ++w) {
+      double m = -1e300, s = 0;
+      for (int c = 0; c < 3; ++c) m = std::max(m, double{x.at({n, c, w})});
+      for (int c = 0; c < 3; ++c) s += std::exp(x.at({n, c, w}) - m);
+      for (int c = 0; c < 3; ++c) {
+        ref[12 * n + 4 * c + w] = std::exp(x.at({n, c, w}) - m) / s;
+        ref_log[12 * n + 4 * c + w] = (x.at({n, c, w}) - m) - std::log(s);
+      }
+    }
+  }
+  EXPECT_TRUE(test::AllNear(sm->data(), ref.data(), 24, 1e-7, 1e-6));
+  EXPECT_TRUE(test::AllNear(lsm->data(), ref_log.data(), 24, 1e-6, 1e-6));
+}
+
+TEST(OpsTest, SoftmaxOfHugeLogitsIsFinite) {
+  const Tensor x = Make(Shape({1, 3}), {1000, -1000, 1000});
+  absl::StatusOr<Tensor> sm = Softmax(x, -1), lsm = LogSoftmax(x, -1);
+  ASSERT_TRUE(sm.ok() && lsm.ok());
+  EXPECT_EQ(Values(*sm), (std::vector<float>{0.5f, 0.0f, 0.5f}));
+  EXPECT_NEAR((*lsm)[0], -std::log(2.0), 1e-6);
+  EXPECT_NEAR((*lsm)[1], -2000 - std::log(2.0), 1e-3);
+}
+
+}  // namespace
+}  // namespace ops
+}  // namespace simdnet
