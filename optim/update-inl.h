@@ -1,6 +1,7 @@
-// Per-target Highway templates of the fused optimizer updates declared in optim/update.h.
-// Every kernel processes whole vectors, then the tail with a one-lane tag running the same
-// per-element code, so an element's result never depends on its position in the buffer.
+// Per-target Highway templates of the fused optimizer updates declared in
+// optim/update.h. Every kernel processes whole vectors, then the tail with a
+// one-lane tag running the same per-element code, so an element's result never
+// depends on its position in the buffer.
 
 // Normal include guard for the non-SIMD includes.
 #ifndef SIMDNET_OPTIM_UPDATE_INL_H_
@@ -27,7 +28,8 @@ namespace simdnet {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Runs body(d, i) over full vectors of d, then over the remaining elements with a one-lane tag.
+// Runs body(d, i) over full vectors of d, then over the remaining elements with
+// a one-lane tag.
 template <class Body>
 HWY_INLINE void ForEachVector(size_t n, const Body& body) {
   const hn::ScalableTag<float> d;
@@ -41,42 +43,51 @@ HWY_INLINE void ForEachVector(size_t n, const Body& body) {
 }
 
 // See MomentumCoefficients in update.h for the formula.
-HWY_INLINE void MomentumUpdateT(const MomentumCoefficients& k, const float* HWY_RESTRICT g,
-                                float* HWY_RESTRICT x, float* HWY_RESTRICT v, size_t n) {
+HWY_INLINE void MomentumUpdateT(const MomentumCoefficients& k,
+                                const float* HWY_RESTRICT g,
+                                float* HWY_RESTRICT x, float* HWY_RESTRICT v,
+                                size_t n) {
   ForEachVector(n, [&](auto d, size_t i) HWY_ATTR {
     const auto vx = hn::LoadU(d, x + i);
     const auto vg = hn::MulAdd(hn::Set(d, k.l2), vx, hn::LoadU(d, g + i));
-    const auto vv = hn::MulAdd(hn::Set(d, k.a), hn::LoadU(d, v + i), hn::Mul(hn::Set(d, k.c), vg));
-    const auto step = hn::MulAdd(hn::Set(d, k.s), vv, hn::Mul(hn::Set(d, k.t), vg));
+    const auto vv = hn::MulAdd(hn::Set(d, k.a), hn::LoadU(d, v + i),
+                               hn::Mul(hn::Set(d, k.c), vg));
+    const auto step =
+        hn::MulAdd(hn::Set(d, k.s), vv, hn::Mul(hn::Set(d, k.t), vg));
     hn::StoreU(vv, d, v + i);
     hn::StoreU(hn::MulAdd(hn::Set(d, k.decay), vx, step), d, x + i);
   });
 }
 
 // x = decay * x + t * (g + l2 * x).
-HWY_INLINE void SgdUpdateT(float l2, float decay, float t, const float* HWY_RESTRICT g,
-                           float* HWY_RESTRICT x, size_t n) {
+HWY_INLINE void SgdUpdateT(float l2, float decay, float t,
+                           const float* HWY_RESTRICT g, float* HWY_RESTRICT x,
+                           size_t n) {
   ForEachVector(n, [&](auto d, size_t i) HWY_ATTR {
     const auto vx = hn::LoadU(d, x + i);
     const auto vg = hn::MulAdd(hn::Set(d, l2), vx, hn::LoadU(d, g + i));
-    hn::StoreU(hn::MulAdd(hn::Set(d, decay), vx, hn::Mul(hn::Set(d, t), vg)), d, x + i);
+    hn::StoreU(hn::MulAdd(hn::Set(d, decay), vx, hn::Mul(hn::Set(d, t), vg)), d,
+               x + i);
   });
 }
 
 // See AdamCoefficients in update.h for the formula.
-HWY_INLINE void AdamUpdateT(const AdamCoefficients& k, const float* HWY_RESTRICT g,
-                            float* HWY_RESTRICT x, float* HWY_RESTRICT m, float* HWY_RESTRICT v,
+HWY_INLINE void AdamUpdateT(const AdamCoefficients& k,
+                            const float* HWY_RESTRICT g, float* HWY_RESTRICT x,
+                            float* HWY_RESTRICT m, float* HWY_RESTRICT v,
                             size_t n) {
   const float one_minus_b1 = 1.0f - k.beta1;
   const float one_minus_b2 = 1.0f - k.beta2;
   ForEachVector(n, [&](auto d, size_t i) HWY_ATTR {
     const auto vx = hn::LoadU(d, x + i);
     const auto vg = hn::MulAdd(hn::Set(d, k.l2), vx, hn::LoadU(d, g + i));
-    const auto vm =
-        hn::MulAdd(hn::Set(d, k.beta1), hn::LoadU(d, m + i), hn::Mul(hn::Set(d, one_minus_b1), vg));
-    const auto vv = hn::MulAdd(hn::Set(d, k.beta2), hn::LoadU(d, v + i),
-                               hn::Mul(hn::Set(d, one_minus_b2), hn::Mul(vg, vg)));
-    const auto denom = hn::MulAdd(hn::Sqrt(vv), hn::Set(d, k.inv_sqrt_bc2), hn::Set(d, k.eps));
+    const auto vm = hn::MulAdd(hn::Set(d, k.beta1), hn::LoadU(d, m + i),
+                               hn::Mul(hn::Set(d, one_minus_b1), vg));
+    const auto vv =
+        hn::MulAdd(hn::Set(d, k.beta2), hn::LoadU(d, v + i),
+                   hn::Mul(hn::Set(d, one_minus_b2), hn::Mul(vg, vg)));
+    const auto denom =
+        hn::MulAdd(hn::Sqrt(vv), hn::Set(d, k.inv_sqrt_bc2), hn::Set(d, k.eps));
     const auto step = hn::Mul(hn::Set(d, k.step_size), hn::Div(vm, denom));
     hn::StoreU(vm, d, m + i);
     hn::StoreU(vv, d, v + i);
@@ -85,7 +96,8 @@ HWY_INLINE void AdamUpdateT(const AdamCoefficients& k, const float* HWY_RESTRICT
 }
 
 // See RmspropCoefficients in update.h for the formula.
-HWY_INLINE void RmspropUpdateT(const RmspropCoefficients& k, const float* HWY_RESTRICT g,
+HWY_INLINE void RmspropUpdateT(const RmspropCoefficients& k,
+                               const float* HWY_RESTRICT g,
                                float* HWY_RESTRICT x, float* HWY_RESTRICT sq,
                                float* HWY_RESTRICT buf, size_t n) {
   const float one_minus_alpha = 1.0f - k.alpha;
@@ -93,24 +105,31 @@ HWY_INLINE void RmspropUpdateT(const RmspropCoefficients& k, const float* HWY_RE
     ForEachVector(n, [&](auto d, size_t i) HWY_ATTR {
       const auto vx = hn::LoadU(d, x + i);
       const auto vg = hn::MulAdd(hn::Set(d, k.l2), vx, hn::LoadU(d, g + i));
-      const auto vs = hn::MulAdd(hn::Set(d, k.alpha), hn::LoadU(d, sq + i),
-                                 hn::Mul(hn::Set(d, one_minus_alpha), hn::Mul(vg, vg)));
+      const auto vs =
+          hn::MulAdd(hn::Set(d, k.alpha), hn::LoadU(d, sq + i),
+                     hn::Mul(hn::Set(d, one_minus_alpha), hn::Mul(vg, vg)));
       const auto u = hn::Div(vg, hn::Add(hn::Sqrt(vs), hn::Set(d, k.eps)));
       hn::StoreU(vs, d, sq + i);
-      hn::StoreU(hn::NegMulAdd(hn::Set(d, k.lr), u, hn::Mul(hn::Set(d, k.decay), vx)), d, x + i);
+      hn::StoreU(
+          hn::NegMulAdd(hn::Set(d, k.lr), u, hn::Mul(hn::Set(d, k.decay), vx)),
+          d, x + i);
     });
     return;
   }
   ForEachVector(n, [&](auto d, size_t i) HWY_ATTR {
     const auto vx = hn::LoadU(d, x + i);
     const auto vg = hn::MulAdd(hn::Set(d, k.l2), vx, hn::LoadU(d, g + i));
-    const auto vs = hn::MulAdd(hn::Set(d, k.alpha), hn::LoadU(d, sq + i),
-                               hn::Mul(hn::Set(d, one_minus_alpha), hn::Mul(vg, vg)));
+    const auto vs =
+        hn::MulAdd(hn::Set(d, k.alpha), hn::LoadU(d, sq + i),
+                   hn::Mul(hn::Set(d, one_minus_alpha), hn::Mul(vg, vg)));
     const auto u = hn::Div(vg, hn::Add(hn::Sqrt(vs), hn::Set(d, k.eps)));
-    const auto vb = hn::MulAdd(hn::Set(d, k.momentum), hn::LoadU(d, buf + i), u);
+    const auto vb =
+        hn::MulAdd(hn::Set(d, k.momentum), hn::LoadU(d, buf + i), u);
     hn::StoreU(vs, d, sq + i);
     hn::StoreU(vb, d, buf + i);
-    hn::StoreU(hn::NegMulAdd(hn::Set(d, k.lr), vb, hn::Mul(hn::Set(d, k.decay), vx)), d, x + i);
+    hn::StoreU(
+        hn::NegMulAdd(hn::Set(d, k.lr), vb, hn::Mul(hn::Set(d, k.decay), vx)),
+        d, x + i);
   });
 }
 
@@ -147,9 +166,11 @@ HWY_INLINE void ScaleInPlaceT(float scale, float* HWY_RESTRICT x, size_t n) {
 }
 
 // x = min(max(x, lo), hi).
-HWY_INLINE void ClampInPlaceT(float lo, float hi, float* HWY_RESTRICT x, size_t n) {
+HWY_INLINE void ClampInPlaceT(float lo, float hi, float* HWY_RESTRICT x,
+                              size_t n) {
   ForEachVector(n, [&](auto d, size_t i) HWY_ATTR {
-    const auto clamped = hn::Min(hn::Max(hn::LoadU(d, x + i), hn::Set(d, lo)), hn::Set(d, hi));
+    const auto clamped =
+        hn::Min(hn::Max(hn::LoadU(d, x + i), hn::Set(d, lo)), hn::Set(d, hi));
     hn::StoreU(clamped, d, x + i);
   });
 }

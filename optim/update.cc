@@ -1,4 +1,5 @@
-// Run-time dispatch of the fused optimizer update kernels (optim/update.h) to the best target.
+// Run-time dispatch of the fused optimizer update kernels (optim/update.h) to
+// the best target.
 #include "optim/update.h"
 
 #include "tensor/simd_targets.h"  // First: the project-wide target policy.
@@ -13,8 +14,9 @@ HWY_BEFORE_NAMESPACE();
 namespace simdnet {
 namespace HWY_NAMESPACE {
 
-void MomentumUpdateEntry(const MomentumCoefficients& k, const float* HWY_RESTRICT g,
-                         float* HWY_RESTRICT x, float* HWY_RESTRICT v, size_t n) {
+void MomentumUpdateEntry(const MomentumCoefficients& k,
+                         const float* HWY_RESTRICT g, float* HWY_RESTRICT x,
+                         float* HWY_RESTRICT v, size_t n) {
   MomentumUpdateT(k, g, x, v, n);
 }
 void SgdUpdateEntry(float l2, float decay, float t, const float* HWY_RESTRICT g,
@@ -22,18 +24,25 @@ void SgdUpdateEntry(float l2, float decay, float t, const float* HWY_RESTRICT g,
   SgdUpdateT(l2, decay, t, g, x, n);
 }
 void AdamUpdateEntry(const AdamCoefficients& k, const float* HWY_RESTRICT g,
-                     float* HWY_RESTRICT x, float* HWY_RESTRICT m, float* HWY_RESTRICT v,
-                     size_t n) {
+                     float* HWY_RESTRICT x, float* HWY_RESTRICT m,
+                     float* HWY_RESTRICT v, size_t n) {
   AdamUpdateT(k, g, x, m, v, n);
 }
-void RmspropUpdateEntry(const RmspropCoefficients& k, const float* HWY_RESTRICT g,
-                        float* HWY_RESTRICT x, float* HWY_RESTRICT sq, float* HWY_RESTRICT buf,
+void RmspropUpdateEntry(const RmspropCoefficients& k,
+                        const float* HWY_RESTRICT g, float* HWY_RESTRICT x,
+                        float* HWY_RESTRICT sq, float* HWY_RESTRICT buf,
                         size_t n) {
   RmspropUpdateT(k, g, x, sq, buf, n);
 }
-float SumOfSquaresEntry(const float* x, size_t n) { return SumOfSquaresT(x, n); }
-void ScaleInPlaceEntry(float scale, float* x, size_t n) { ScaleInPlaceT(scale, x, n); }
-void ClampInPlaceEntry(float lo, float hi, float* x, size_t n) { ClampInPlaceT(lo, hi, x, n); }
+float SumOfSquaresEntry(const float* x, size_t n) {
+  return SumOfSquaresT(x, n);
+}
+void ScaleInPlaceEntry(float scale, float* x, size_t n) {
+  ScaleInPlaceT(scale, x, n);
+}
+void ClampInPlaceEntry(float lo, float hi, float* x, size_t n) {
+  ClampInPlaceT(lo, hi, x, n);
+}
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
@@ -59,13 +68,14 @@ void SgdUpdate(float l2, float decay, float t, const float* HWY_RESTRICT g,
                float* HWY_RESTRICT x, size_t n) {
   HWY_DYNAMIC_DISPATCH(SgdUpdateEntry)(l2, decay, t, g, x, n);
 }
-void AdamUpdate(const AdamCoefficients& k, const float* HWY_RESTRICT g, float* HWY_RESTRICT x,
-                float* HWY_RESTRICT m, float* HWY_RESTRICT v, size_t n) {
+void AdamUpdate(const AdamCoefficients& k, const float* HWY_RESTRICT g,
+                float* HWY_RESTRICT x, float* HWY_RESTRICT m,
+                float* HWY_RESTRICT v, size_t n) {
   HWY_DYNAMIC_DISPATCH(AdamUpdateEntry)(k, g, x, m, v, n);
 }
 void RmspropUpdate(const RmspropCoefficients& k, const float* HWY_RESTRICT g,
-                   float* HWY_RESTRICT x, float* HWY_RESTRICT sq, float* HWY_RESTRICT buf,
-                   size_t n) {
+                   float* HWY_RESTRICT x, float* HWY_RESTRICT sq,
+                   float* HWY_RESTRICT buf, size_t n) {
   HWY_DYNAMIC_DISPATCH(RmspropUpdateEntry)(k, g, x, sq, buf, n);
 }
 float SumOfSquares(const float* x, size_t n) {

@@ -1,12 +1,14 @@
-// Fused optimizer update kernels: one vectorized pass over a parameter buffer applies weight
-// decay, updates the optimizer state and writes the new parameter (Highway, update-inl.h,
-// dispatched at run time in update.cc), plus the reductions gradient clipping needs.
+// Fused optimizer update kernels: one vectorized pass over a parameter buffer
+// applies weight decay, updates the optimizer state and writes the new
+// parameter (Highway, update-inl.h, dispatched at run time in update.cc), plus
+// the reductions gradient clipping needs.
 //
-// Each kernel is written with precomputed float coefficients so that one kernel covers every
-// form of its optimizer (see optim/sgd.h, optim/adam.h, optim/rmsprop.h for the mapping).
-// Element i of the outputs depends only on element i of the inputs, so results are identical
-// however a buffer is split into chunks or threads; they may differ in the last bit between
-// ISAs (FMA on AVX2/AVX-512, separate multiply-add on SSE4/scalar).
+// Each kernel is written with precomputed float coefficients so that one kernel
+// covers every form of its optimizer (see optim/sgd.h, optim/adam.h,
+// optim/rmsprop.h for the mapping). Element i of the outputs depends only on
+// element i of the inputs, so results are identical however a buffer is split
+// into chunks or threads; they may differ in the last bit between ISAs (FMA on
+// AVX2/AVX-512, separate multiply-add on SSE4/scalar).
 #ifndef SIMDNET_OPTIM_UPDATE_H_
 #define SIMDNET_OPTIM_UPDATE_H_
 
@@ -17,9 +19,9 @@
 namespace simdnet {
 
 // Coefficients of the fused momentum-SGD step, per element:
-//   g' = g + l2 * x                      (coupled weight decay, L2 added to the gradient)
-//   v  = a * v + c * g'                  (velocity)
-//   x  = decay * x + s * v + t * g'      (decay = 1 - lr * wd for decoupled weight decay)
+//   g' = g + l2 * x                      (coupled weight decay, L2 added to the
+//   gradient) v  = a * v + c * g'                  (velocity) x  = decay * x +
+//   s * v + t * g'      (decay = 1 - lr * wd for decoupled weight decay)
 struct MomentumCoefficients {
   float l2 = 0.0f;
   float a = 0.0f;
@@ -29,17 +31,19 @@ struct MomentumCoefficients {
   float t = 0.0f;
 };
 
-// Applies the fused momentum step above to n elements. x, v are updated in place.
-// Requires: g, x, v each hold n floats and do not overlap (any alignment).
+// Applies the fused momentum step above to n elements. x, v are updated in
+// place. Requires: g, x, v each hold n floats and do not overlap (any
+// alignment).
 void MomentumUpdate(const MomentumCoefficients& k, const float* HWY_RESTRICT g,
                     float* HWY_RESTRICT x, float* HWY_RESTRICT v, size_t n);
 
-// Applies the stateless (vanilla) SGD step: x = decay * x + t * (g + l2 * x), t = -lr.
-// Requires: g and x hold n floats and do not overlap.
+// Applies the stateless (vanilla) SGD step: x = decay * x + t * (g + l2 * x), t
+// = -lr. Requires: g and x hold n floats and do not overlap.
 void SgdUpdate(float l2, float decay, float t, const float* HWY_RESTRICT g,
                float* HWY_RESTRICT x, size_t n);
 
-// Coefficients of the fused Adam / AdamW step (PyTorch's Adam/AdamW implementation), per element:
+// Coefficients of the fused Adam / AdamW step (PyTorch's Adam/AdamW
+// implementation), per element:
 //   g' = g + l2 * x
 //   m  = beta1 * m + (1 - beta1) * g'
 //   v  = beta2 * v + (1 - beta2) * g'^2
@@ -55,12 +59,14 @@ struct AdamCoefficients {
   float decay = 1.0f;
 };
 
-// Applies the fused Adam step above to n elements; x, m, v are updated in place.
-// Requires: g, x, m, v each hold n floats and do not overlap.
-void AdamUpdate(const AdamCoefficients& k, const float* HWY_RESTRICT g, float* HWY_RESTRICT x,
-                float* HWY_RESTRICT m, float* HWY_RESTRICT v, size_t n);
+// Applies the fused Adam step above to n elements; x, m, v are updated in
+// place. Requires: g, x, m, v each hold n floats and do not overlap.
+void AdamUpdate(const AdamCoefficients& k, const float* HWY_RESTRICT g,
+                float* HWY_RESTRICT x, float* HWY_RESTRICT m,
+                float* HWY_RESTRICT v, size_t n);
 
-// Coefficients of the fused RMSProp step (PyTorch RMSprop, centered=False), per element:
+// Coefficients of the fused RMSProp step (PyTorch RMSprop, centered=False), per
+// element:
 //   g' = g + l2 * x
 //   sq = alpha * sq + (1 - alpha) * g'^2
 //   u  = g' / (sqrt(sq) + eps)
@@ -75,15 +81,17 @@ struct RmspropCoefficients {
   float decay = 1.0f;
 };
 
-// Applies the fused RMSProp step above to n elements; x, sq (and buf) are updated in place.
-// buf may be null, in which case the momentum-free form is used (k.momentum is ignored).
-// Requires: g, x, sq (and buf if non-null) each hold n floats and do not overlap.
+// Applies the fused RMSProp step above to n elements; x, sq (and buf) are
+// updated in place. buf may be null, in which case the momentum-free form is
+// used (k.momentum is ignored). Requires: g, x, sq (and buf if non-null) each
+// hold n floats and do not overlap.
 void RmspropUpdate(const RmspropCoefficients& k, const float* HWY_RESTRICT g,
-                   float* HWY_RESTRICT x, float* HWY_RESTRICT sq, float* HWY_RESTRICT buf,
-                   size_t n);
+                   float* HWY_RESTRICT x, float* HWY_RESTRICT sq,
+                   float* HWY_RESTRICT buf, size_t n);
 
-// Returns sum x[i]^2 accumulated in float lanes; 0 for n == 0. Callers needing accuracy for
-// large buffers split them into chunks and add the chunk sums in double (optim/clip.cc).
+// Returns sum x[i]^2 accumulated in float lanes; 0 for n == 0. Callers needing
+// accuracy for large buffers split them into chunks and add the chunk sums in
+// double (optim/clip.cc).
 float SumOfSquares(const float* x, size_t n);
 
 // Multiplies n elements of x by `scale` in place.

@@ -1,5 +1,6 @@
-// Plain scalar references of the fused update kernels in optim/update.h, templated on the
-// arithmetic type T (tests run them in double on float inputs and compare).
+// Plain scalar references of the fused update kernels in optim/update.h,
+// templated on the arithmetic type T (tests run them in double on float inputs
+// and compare).
 #ifndef SIMDNET_OPTIM_UPDATE_REFERENCE_H_
 #define SIMDNET_OPTIM_UPDATE_REFERENCE_H_
 
@@ -14,7 +15,8 @@ namespace reference {
 
 // Reference of MomentumUpdate: same formula, one element at a time in T.
 template <typename T>
-void MomentumUpdate(const MomentumCoefficients& k, const T* g, T* x, T* v, size_t n) {
+void MomentumUpdate(const MomentumCoefficients& k, const T* g, T* x, T* v,
+                    size_t n) {
   for (size_t i = 0; i < n; ++i) {
     const T gi = g[i] + T(k.l2) * x[i];
     v[i] = T(k.a) * v[i] + T(k.c) * gi;
@@ -33,7 +35,8 @@ void SgdUpdate(float l2, float decay, float t, const T* g, T* x, size_t n) {
 
 // Reference of AdamUpdate.
 template <typename T>
-void AdamUpdate(const AdamCoefficients& k, const T* g, T* x, T* m, T* v, size_t n) {
+void AdamUpdate(const AdamCoefficients& k, const T* g, T* x, T* m, T* v,
+                size_t n) {
   for (size_t i = 0; i < n; ++i) {
     const T gi = g[i] + T(k.l2) * x[i];
     m[i] = T(k.beta1) * m[i] + (T(1) - T(k.beta1)) * gi;
@@ -45,7 +48,8 @@ void AdamUpdate(const AdamCoefficients& k, const T* g, T* x, T* m, T* v, size_t 
 
 // Reference of RmspropUpdate (buf may be null).
 template <typename T>
-void RmspropUpdate(const RmspropCoefficients& k, const T* g, T* x, T* sq, T* buf, size_t n) {
+void RmspropUpdate(const RmspropCoefficients& k, const T* g, T* x, T* sq,
+                   T* buf, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     const T gi = g[i] + T(k.l2) * x[i];
     sq[i] = T(k.alpha) * sq[i] + (T(1) - T(k.alpha)) * gi * gi;

@@ -1,16 +1,16 @@
-// Per-target tests of the fused optimizer update kernels: the -inl.h templates and the public
-// dispatched functions against the double reference (update_reference.h), over the standard
-// size sweep and misalignments.
+// Per-target tests of the fused optimizer update kernels: the -inl.h templates
+// and the public dispatched functions against the double reference
+// (update_reference.h), over the standard size sweep and misalignments.
+#include "optim/update.h"
+
 #include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <random>
 #include <vector>
 
-#include "tensor/simd_targets.h"  // First: the project-wide target policy.
-
-#include "optim/update.h"
 #include "optim/update_reference.h"
+#include "tensor/simd_targets.h"  // First: the project-wide target policy.
 #include "tensor/tensor.h"
 #include "tensor/test_util.h"
 
@@ -30,11 +30,13 @@ constexpr double kAbsTol = 2e-6;
 constexpr double kRelTol = 2e-5;
 constexpr int kSteps = 3;
 
-// One float buffer at a given misalignment (in floats) from a 64-byte boundary, plus its double
-// twin used by the reference.
+// One float buffer at a given misalignment (in floats) from a 64-byte boundary,
+// plus its double twin used by the reference.
 struct Buffer {
   Buffer(size_t n, size_t misalign, std::mt19937& gen, float lo, float hi)
-      : storage(AllocateAlignedBuffer(n + misalign + 1)), f(storage.get() + misalign), d(n) {
+      : storage(AllocateAlignedBuffer(n + misalign + 1)),
+        f(storage.get() + misalign),
+        d(n) {
     std::uniform_real_distribution<float> dist(lo, hi);
     for (size_t i = 0; i < n; ++i) {
       f[i] = dist(gen);
@@ -46,17 +48,20 @@ struct Buffer {
   std::vector<double> d;
 };
 
-// Calls fn(n, misalign, gen) for every size and misalignment of the standard sweep.
+// Calls fn(n, misalign, gen) for every size and misalignment of the standard
+// sweep.
 template <class Fn>
 void ForeachSizeAndMisalign(const Fn& fn) {
   std::mt19937 gen(1234);
   for (size_t n : test::KernelTestSizes()) {
-    for (size_t misalign : test::KernelTestMisalignments()) fn(n, misalign, gen);
+    for (size_t misalign : test::KernelTestMisalignments())
+      fn(n, misalign, gen);
   }
 }
 
 void TestAllMomentumUpdate() {
-  // classic, PyTorch nesterov, and decoupled-decay variants of the coefficients.
+  // classic, PyTorch nesterov, and decoupled-decay variants of the
+  // coefficients.
   const MomentumCoefficients cases[] = {
       {0.0f, 0.9f, -0.1f, 1.0f, 1.0f, 0.0f},
       {5e-4f, 0.9f, 1.0f, 1.0f, -0.09f, -0.1f},
@@ -65,8 +70,8 @@ void TestAllMomentumUpdate() {
   for (const MomentumCoefficients& k : cases) {
     for (bool dispatched : {false, true}) {
       ForeachSizeAndMisalign([&](size_t n, size_t misalign, std::mt19937& gen) {
-        Buffer g(n, misalign, gen, -2.0f, 2.0f), x(n, misalign, gen, -1.0f, 1.0f),
-            v(n, misalign, gen, -0.5f, 0.5f);
+        Buffer g(n, misalign, gen, -2.0f, 2.0f),
+            x(n, misalign, gen, -1.0f, 1.0f), v(n, misalign, gen, -0.5f, 0.5f);
         for (int step = 0; step < kSteps; ++step) {
           if (dispatched) {
             simdnet::MomentumUpdate(k, g.f, x.f, v.f, n);
@@ -75,8 +80,10 @@ void TestAllMomentumUpdate() {
           }
           reference::MomentumUpdate(k, g.d.data(), x.d.data(), v.d.data(), n);
         }
-        EXPECT_TRUE(test::AllNear(x.f, x.d.data(), n, kAbsTol, kRelTol)) << "x n=" << n;
-        EXPECT_TRUE(test::AllNear(v.f, v.d.data(), n, kAbsTol, kRelTol)) << "v n=" << n;
+        EXPECT_TRUE(test::AllNear(x.f, x.d.data(), n, kAbsTol, kRelTol))
+            << "x n=" << n;
+        EXPECT_TRUE(test::AllNear(v.f, v.d.data(), n, kAbsTol, kRelTol))
+            << "v n=" << n;
       });
     }
   }
@@ -94,7 +101,8 @@ void TestAllSgdUpdate() {
         }
         reference::SgdUpdate(1e-3f, 0.999f, -0.05f, g.d.data(), x.d.data(), n);
       }
-      EXPECT_TRUE(test::AllNear(x.f, x.d.data(), n, kAbsTol, kRelTol)) << "n=" << n;
+      EXPECT_TRUE(test::AllNear(x.f, x.d.data(), n, kAbsTol, kRelTol))
+          << "n=" << n;
     });
   }
 }
@@ -118,11 +126,15 @@ void TestAllAdamUpdate() {
         } else {
           AdamUpdateT(k, g.f, x.f, m.f, v.f, n);
         }
-        reference::AdamUpdate(k, g.d.data(), x.d.data(), m.d.data(), v.d.data(), n);
+        reference::AdamUpdate(k, g.d.data(), x.d.data(), m.d.data(), v.d.data(),
+                              n);
       }
-      EXPECT_TRUE(test::AllNear(x.f, x.d.data(), n, kAbsTol, kRelTol)) << "x n=" << n;
-      EXPECT_TRUE(test::AllNear(m.f, m.d.data(), n, kAbsTol, kRelTol)) << "m n=" << n;
-      EXPECT_TRUE(test::AllNear(v.f, v.d.data(), n, kAbsTol, kRelTol)) << "v n=" << n;
+      EXPECT_TRUE(test::AllNear(x.f, x.d.data(), n, kAbsTol, kRelTol))
+          << "x n=" << n;
+      EXPECT_TRUE(test::AllNear(m.f, m.d.data(), n, kAbsTol, kRelTol))
+          << "m n=" << n;
+      EXPECT_TRUE(test::AllNear(v.f, v.d.data(), n, kAbsTol, kRelTol))
+          << "v n=" << n;
     });
   }
 }
@@ -138,8 +150,9 @@ void TestAllRmspropUpdate() {
   for (bool with_momentum : {false, true}) {
     for (bool dispatched : {false, true}) {
       ForeachSizeAndMisalign([&](size_t n, size_t misalign, std::mt19937& gen) {
-        Buffer g(n, misalign, gen, -2.0f, 2.0f), x(n, misalign, gen, -1.0f, 1.0f),
-            sq(n, misalign, gen, 0.0f, 0.5f), buf(n, misalign, gen, -0.1f, 0.1f);
+        Buffer g(n, misalign, gen, -2.0f, 2.0f),
+            x(n, misalign, gen, -1.0f, 1.0f), sq(n, misalign, gen, 0.0f, 0.5f),
+            buf(n, misalign, gen, -0.1f, 0.1f);
         float* fbuf = with_momentum ? buf.f : nullptr;
         double* dbuf = with_momentum ? buf.d.data() : nullptr;
         for (int step = 0; step < kSteps; ++step) {
@@ -148,12 +161,16 @@ void TestAllRmspropUpdate() {
           } else {
             RmspropUpdateT(k, g.f, x.f, sq.f, fbuf, n);
           }
-          reference::RmspropUpdate(k, g.d.data(), x.d.data(), sq.d.data(), dbuf, n);
+          reference::RmspropUpdate(k, g.d.data(), x.d.data(), sq.d.data(), dbuf,
+                                   n);
         }
-        EXPECT_TRUE(test::AllNear(x.f, x.d.data(), n, kAbsTol, kRelTol)) << "x n=" << n;
-        EXPECT_TRUE(test::AllNear(sq.f, sq.d.data(), n, kAbsTol, kRelTol)) << "sq n=" << n;
+        EXPECT_TRUE(test::AllNear(x.f, x.d.data(), n, kAbsTol, kRelTol))
+            << "x n=" << n;
+        EXPECT_TRUE(test::AllNear(sq.f, sq.d.data(), n, kAbsTol, kRelTol))
+            << "sq n=" << n;
         if (with_momentum) {
-          EXPECT_TRUE(test::AllNear(buf.f, buf.d.data(), n, kAbsTol, kRelTol)) << "n=" << n;
+          EXPECT_TRUE(test::AllNear(buf.f, buf.d.data(), n, kAbsTol, kRelTol))
+              << "n=" << n;
         }
       });
     }
@@ -164,9 +181,11 @@ void TestAllSumOfSquares() {
   for (bool dispatched : {false, true}) {
     ForeachSizeAndMisalign([&](size_t n, size_t misalign, std::mt19937& gen) {
       Buffer x(n, misalign, gen, -1.0f, 1.0f);
-      const float actual = dispatched ? simdnet::SumOfSquares(x.f, n) : SumOfSquaresT(x.f, n);
+      const float actual =
+          dispatched ? simdnet::SumOfSquares(x.f, n) : SumOfSquaresT(x.f, n);
       const double expected = reference::SumOfSquares(x.d.data(), n);
-      // Float accumulation over up to 4099 terms in O(1) lanes-many partial sums.
+      // Float accumulation over up to 4099 terms in O(1) lanes-many partial
+      // sums.
       EXPECT_NEAR(actual, expected, 1e-6 + 1e-5 * expected) << "n=" << n;
     });
   }
@@ -190,10 +209,12 @@ void TestAllScaleAndClamp() {
   }
 }
 
-// Kernels must not read or write outside [0, n): guard elements around the buffer stay intact.
+// Kernels must not read or write outside [0, n): guard elements around the
+// buffer stay intact.
 void TestAllNoOutOfBoundsWrites() {
   for (size_t n : test::KernelTestSizes()) {
-    std::vector<float> g(n + 2, 1.0f), x(n + 2, 1.0f), m(n + 2, 0.5f), v(n + 2, 0.5f);
+    std::vector<float> g(n + 2, 1.0f), x(n + 2, 1.0f), m(n + 2, 0.5f),
+        v(n + 2, 0.5f);
     x[0] = x[n + 1] = m[0] = m[n + 1] = v[0] = v[n + 1] = 42.0f;
     AdamCoefficients k;
     k.step_size = 0.1f;
@@ -216,7 +237,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace simdnet {
-namespace HWY_NAMESPACE {}  // Silences a warning on compilers without any target.
+namespace HWY_NAMESPACE {}  // namespace HWY_NAMESPACE
 HWY_BEFORE_TEST(UpdateKernelTest);
 HWY_EXPORT_AND_TEST_P(UpdateKernelTest, TestAllMomentumUpdate);
 HWY_EXPORT_AND_TEST_P(UpdateKernelTest, TestAllSgdUpdate);
