@@ -1,0 +1,183 @@
+// BatchNorm1d / BatchNorm2d: option validation, running statistics, and the closed-form
+// backward, with the O(N*C*S) passes in layers/batch_norm_kernels.h and only O(C) per-channel
+// bookkeeping here.
+#include "layers/batch_norm.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "layers/batch_norm_kernels.h"
+#include "tensor/elementwise.h"
+#include "tensor/status_macros.h"
+#include "tensor/thread_pool.h"
+
+namespace simdnet {
+namespace {
+
+void EnsureShape(const Shape& shape, Tensor* t) {
+  if (t->shape() != shape) *t = Tensor(shape);
+}
+
+}  // namespace
+
+BatchNorm::BatchNorm(const BatchNormOptions& options, const Shape& shape)
+    : options_(options), shape_(shape) {
+  const Shape c({shape.dim(0)});
+  if (options.affine) {
+    weight_.value = Tensor(c);
+    weight_.value.SetAll(1.0f);
+    weight_.grad = Tensor(c);
+    weight_.weight_decay = false;
+    bias_.value = Tensor(c);
+    bias_.grad = Tensor(c);
+    bias_.weight_decay = false;
+  }
+  running_mean_ = Tensor(c);
+  running_var_ = Tensor(c);
+  running_var_.SetAll(1.0f);
+  for (Tensor* t : {&mean_, &rstd_, &scale_, &shift_, &sum_dy_, &sum_dy_xc_, &coef_b_, &coef_d_}) {
+    *t = Tensor(c);
+  }
+}
+
+absl::Status BatchNorm::ValidateOptions(const BatchNormOptions& o, const char* layer,
+                                        const Shape& input_shape) {
+  if (!std::isfinite(o.eps) || !(o.eps > 0.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(layer, ": eps must be finite and > 0, got ",
+                                                   o.eps, " (input_shape ",
+                                                   input_shape.ToString(), ")"));
+  }
+  if (!(o.momentum >= 0.0f && o.momentum <= 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(layer, ": momentum must be in [0, 1], got ",
+                                                   o.momentum, " (input_shape ",
+                                                   input_shape.ToString(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<BatchNorm1d>> BatchNorm1d::Create(const BatchNormOptions& options,
+                                                                 const Shape& input_shape) {
+  if (input_shape.rank() != 1 || input_shape.dim(0) < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("BatchNorm1d: input_shape ", input_shape.ToString(),
+                     " must be (num_features) with num_features >= 1 (use BatchNorm2d for "
+                     "(C, H, W))"));
+  }
+  SIMDNET_RETURN_IF_ERROR(ValidateOptions(options, "BatchNorm1d", input_shape));
+  return std::unique_ptr<BatchNorm1d>(new BatchNorm1d(options, input_shape));
+}
+
+absl::StatusOr<std::unique_ptr<BatchNorm2d>> BatchNorm2d::Create(const BatchNormOptions& options,
+                                                                 const Shape& input_shape) {
+  if (input_shape.rank() != 3 || input_shape.size() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("BatchNorm2d: input_shape ", input_shape.ToString(),
+                     " must be (C, H, W) with positive dims"));
+  }
+  SIMDNET_RETURN_IF_ERROR(ValidateOptions(options, "BatchNorm2d", input_shape));
+  return std::unique_ptr<BatchNorm2d>(new BatchNorm2d(options, input_shape));
+}
+
+std::string BatchNorm::DescribeAs(const char* name) const {
+  std::string s = absl::StrCat(name, "(", num_channels());
+  const BatchNormOptions defaults;
+  if (options_.eps != defaults.eps) absl::StrAppend(&s, ", eps=", options_.eps);
+  if (options_.momentum != defaults.momentum) {
+    absl::StrAppend(&s, ", momentum=", options_.momentum);
+  }
+  if (!options_.affine) absl::StrAppend(&s, ", affine=false");
+  return s + ")";
+}
+
+std::vector<NamedParameter> BatchNorm::Params() {
+  if (!options_.affine) return {};
+  return {{"weight", &weight_}, {"bias", &bias_}};
+}
+
+std::vector<NamedBuffer> BatchNorm::Buffers() {
+  return {{"running_mean", &running_mean_}, {"running_var", &running_var_}};
+}
+
+void BatchNorm::Forward(const Tensor& x, Tensor* y) {
+  SIMDNET_CHECK(x.rank() == shape_.rank() + 1 && x.dim(0) >= 1);
+  for (int i = 0; i < shape_.rank(); ++i) SIMDNET_CHECK(x.dim(i + 1) == shape_.dim(i));
+  const size_t n = static_cast<size_t>(x.dim(0));
+  const size_t c = static_cast<size_t>(num_channels());
+  const size_t s = static_cast<size_t>(shape_.SizeOf(1, shape_.rank()));
+  EnsureShape(x.shape(), y);
+  x_ = x;
+  ThreadPool& pool = DefaultThreadPool();
+  last_forward_train_ = (mode_ == Mode::kTrain);
+  if (last_forward_train_) {
+    const double m = static_cast<double>(n * s);
+    BatchNormChannelSums(x.data(), n, c, s, mean_.data(), &pool);
+    for (size_t ch = 0; ch < c; ++ch) mean_[ch] = static_cast<float>(mean_[ch] / m);
+    // Two-pass variance: sum of squared deviations from the mean (stable for large means).
+    BatchNormChannelCenteredDots(x.data(), mean_.data(), x.data(), mean_.data(), n, c, s,
+                                 rstd_.data(), &pool);
+    const float mom = options_.momentum;
+    for (size_t ch = 0; ch < c; ++ch) {
+      const double sq = rstd_[ch];
+      running_mean_[ch] = (1.0f - mom) * running_mean_[ch] + mom * mean_[ch];
+      if (m > 1.0) {
+        running_var_[ch] =
+            (1.0f - mom) * running_var_[ch] + mom * static_cast<float>(sq / (m - 1.0));
+      }
+      rstd_[ch] = static_cast<float>(1.0 / std::sqrt(sq / m + options_.eps));
+    }
+  } else {
+    for (size_t ch = 0; ch < c; ++ch) {
+      mean_[ch] = running_mean_[ch];
+      rstd_[ch] = static_cast<float>(
+          1.0 / std::sqrt(static_cast<double>(running_var_[ch]) + options_.eps));
+    }
+  }
+  // y = x * scale + shift with scale = weight * rstd, shift = bias - mean * scale.
+  for (size_t ch = 0; ch < c; ++ch) {
+    const float g = options_.affine ? weight_.value[ch] : 1.0f;
+    const float b = options_.affine ? bias_.value[ch] : 0.0f;
+    scale_[ch] = g * rstd_[ch];
+    shift_[ch] = b - mean_[ch] * scale_[ch];
+  }
+  BatchNormChannelAffine(x.data(), scale_.data(), shift_.data(), n, c, s, y->data(), &pool);
+}
+
+void BatchNorm::Backward(const Tensor& dy, Tensor* dx) {
+  SIMDNET_CHECK(dy.shape() == x_.shape());
+  const size_t n = static_cast<size_t>(dy.dim(0));
+  const size_t c = static_cast<size_t>(num_channels());
+  const size_t s = static_cast<size_t>(shape_.SizeOf(1, shape_.rank()));
+  EnsureShape(x_.shape(), dx);
+  ThreadPool& pool = DefaultThreadPool();
+  // sum_dy = sum dy; sum_dy_xc = sum dy * (x - mean), so sum dy * xhat = sum_dy_xc * rstd.
+  BatchNormChannelSums(dy.data(), n, c, s, sum_dy_.data(), &pool);
+  BatchNormChannelCenteredDots(dy.data(), nullptr, x_.data(), mean_.data(), n, c, s,
+                               sum_dy_xc_.data(), &pool);
+  if (options_.affine) {
+    for (size_t ch = 0; ch < c; ++ch) {
+      if (!weight_.frozen) weight_.grad[ch] += sum_dy_xc_[ch] * rstd_[ch];
+      if (!bias_.frozen) bias_.grad[ch] += sum_dy_[ch];
+    }
+  }
+  if (!last_forward_train_) {
+    // Fixed statistics: y is affine in x, dx = dy * weight * rstd (scale_ from Forward).
+    Fill(coef_d_.data(), c, 0.0f);
+    BatchNormChannelAffine(dy.data(), scale_.data(), coef_d_.data(), n, c, s, dx->data(), &pool);
+    return;
+  }
+  // Train: with k = weight * rstd, m = N * S, xhat = (x - mean) * rstd,
+  //   dx = k * (dy - sum_dy / m - xhat * sum(dy * xhat) / m)
+  //      = k * dy + b * x + d,  b = -k * rstd^2 * sum_dy_xc / m,  d = -k * sum_dy / m - b * mean.
+  const double m = static_cast<double>(n * s);
+  for (size_t ch = 0; ch < c; ++ch) {
+    const double k = scale_[ch];
+    const double r = rstd_[ch];
+    const double b = -k * r * r * sum_dy_xc_[ch] / m;
+    coef_b_[ch] = static_cast<float>(b);
+    coef_d_[ch] = static_cast<float>(-k * sum_dy_[ch] / m - b * mean_[ch]);
+  }
+  BatchNormChannelAffine2(dy.data(), scale_.data(), x_.data(), coef_b_.data(), coef_d_.data(),
+                          n, c, s, dx->data(), &pool);
+}
+
+}  // namespace simdnet

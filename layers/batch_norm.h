@@ -1,0 +1,110 @@
+// Batch normalization (Ioffe & Szegedy 2015) with PyTorch's nn.BatchNorm1d / nn.BatchNorm2d
+// semantics: batch statistics in training, running averages in evaluation.
+#ifndef SIMDNET_LAYERS_BATCH_NORM_H_
+#define SIMDNET_LAYERS_BATCH_NORM_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "layers/layer.h"
+#include "tensor/shape.h"
+#include "tensor/tensor.h"
+
+namespace simdnet {
+
+struct BatchNormOptions {
+  // Added to the variance before the square root.
+  float eps = 1e-5f;
+  // PyTorch convention: running = (1 - momentum) * running + momentum * batch_statistic, with
+  // the UNBIASED batch variance (divided by m - 1) for running_var.
+  float momentum = 0.1f;
+  // Learnable per-channel scale "weight" (init 1) and shift "bias" (init 0).
+  bool affine = true;
+};
+
+// Normalizes each channel over the batch (and spatial positions):
+//   train: y = (x - mean_B) / sqrt(var_B + eps) * weight + bias, var_B biased (divided by m =
+//          N * spatial size); running_mean / running_var are updated (running_var with the
+//          unbiased m / (m - 1) correction; skipped when m == 1, where it is undefined).
+//   eval:  the same with running_mean / running_var in place of the batch statistics.
+// Parameters (when affine): "weight" (C), "bias" (C), both weight_decay = false.
+// Buffers: "running_mean" (C, init 0), "running_var" (C, init 1).
+// Caches for Backward: a view of x, and the per-channel mean and 1/sqrt(var + eps) used by the
+// last Forward (batch statistics in train mode, running ones in eval mode).
+class BatchNorm : public Layer {
+ public:
+  const Shape& InputShape() const override { return shape_; }
+  const Shape& OutputShape() const override { return shape_; }
+  const BatchNormOptions& options() const { return options_; }
+  int64_t num_channels() const { return shape_.dim(0); }
+
+  // x is (N, ...InputShape()); y gets the same shape. Requires: N >= 1.
+  void Forward(const Tensor& x, Tensor* y) override;
+  // dy is (N, ...OutputShape()); dx is overwritten; weight/bias gradients accumulate unless
+  // frozen. The gradient is that of the mode of the preceding Forward (in train mode it flows
+  // through the batch statistics). Requires: a preceding Forward with the same N.
+  void Backward(const Tensor& dy, Tensor* dx) override;
+
+  std::vector<NamedParameter> Params() override;
+  std::vector<NamedBuffer> Buffers() override;
+  // Requires: options().affine.
+  Parameter& weight() { return weight_; }
+  Parameter& bias() { return bias_; }
+  Tensor& running_mean() { return running_mean_; }
+  Tensor& running_var() { return running_var_; }
+
+ protected:
+  BatchNorm(const BatchNormOptions& options, const Shape& shape);
+  // Returns OK or InvalidArgument naming `layer` and the field for bad eps / momentum.
+  static absl::Status ValidateOptions(const BatchNormOptions& options, const char* layer,
+                                      const Shape& input_shape);
+  std::string DescribeAs(const char* name) const;
+
+ private:
+  BatchNormOptions options_;
+  Shape shape_;
+  Parameter weight_, bias_;
+  Tensor running_mean_, running_var_;
+  Tensor x_;                    // view of the last input
+  bool last_forward_train_ = true;
+  // Per-channel (C) working vectors, kept across calls.
+  Tensor mean_, rstd_, scale_, shift_, sum_dy_, sum_dy_xc_, coef_b_, coef_d_;
+};
+
+// BatchNorm over (N, F) batches: per-sample input (F).
+class BatchNorm1d : public BatchNorm {
+ public:
+  // Returns a BatchNorm1d for input_shape (F). InvalidArgument naming "BatchNorm1d", the field
+  // and the shape if input_shape is not (F) with F >= 1, eps is not finite and > 0, or momentum
+  // is not in [0, 1].
+  static absl::StatusOr<std::unique_ptr<BatchNorm1d>> Create(const BatchNormOptions& options,
+                                                             const Shape& input_shape);
+  std::string TypeName() const override { return "batch_norm1d"; }
+  // Returns e.g. "BatchNorm1d(84)" (eps / momentum / affine shown when not default).
+  std::string Describe() const override { return DescribeAs("BatchNorm1d"); }
+
+ private:
+  using BatchNorm::BatchNorm;
+};
+
+// BatchNorm over NCHW batches: per-sample input (C, H, W), statistics over (N, H, W).
+class BatchNorm2d : public BatchNorm {
+ public:
+  // Returns a BatchNorm2d for input_shape (C, H, W). InvalidArgument naming "BatchNorm2d", the
+  // field and the shape if input_shape is not rank 3 with positive dims, or the options are bad
+  // (as BatchNorm1d).
+  static absl::StatusOr<std::unique_ptr<BatchNorm2d>> Create(const BatchNormOptions& options,
+                                                             const Shape& input_shape);
+  std::string TypeName() const override { return "batch_norm2d"; }
+  std::string Describe() const override { return DescribeAs("BatchNorm2d"); }
+
+ private:
+  using BatchNorm::BatchNorm;
+};
+
+}  // namespace simdnet
+
+#endif  // SIMDNET_LAYERS_BATCH_NORM_H_
