@@ -1,0 +1,58 @@
+// Per-ISA benchmark registration: one Google Benchmark per Highway target, each pinning the
+// dynamic dispatch to that target so the PUBLIC kernel functions are timed per ISA.
+#ifndef SIMDNET_BENCH_PER_TARGET_H_
+#define SIMDNET_BENCH_PER_TARGET_H_
+
+// First: the project target policy, so SupportedAndGeneratedTargets() below loops over exactly
+// the targets compiled into the kernel libraries (it uses the including TU's HWY_TARGETS).
+#include "tensor/simd_targets.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "hwy/targets.h"
+
+namespace simdnet {
+namespace bench {
+
+// Body of a per-target benchmark: the usual `for (auto _ : state)` loop calling public, dispatched
+// functions. `target` is the Highway target (e.g. HWY_AVX2) the dispatch is pinned to.
+using PerTargetBody = std::function<void(benchmark::State& state, int64_t target)>;
+
+// Registers "<kernel>/<shape>/<hwy::TargetName(t)>" for every t in
+// hwy::SupportedAndGeneratedTargets() and returns the registered benchmarks (in target order) so
+// the caller can chain options (->UseRealTime(), ->Unit(...)). Each body first calls
+// hwy::SetSupportedTargetsForTest(t), so HWY_DYNAMIC_DISPATCH in any thread picks t, and
+// resets with SetSupportedTargetsForTest(0) afterwards.
+// Requires: called before benchmark::RunSpecifiedBenchmarks() and while no target is pinned
+// (e.g. at the start of main), since the target list honours the current pin.
+inline std::vector<benchmark::internal::Benchmark*> RegisterPerTarget(const std::string& kernel,
+                                                                      const std::string& shape,
+                                                                      PerTargetBody body) {
+  std::vector<benchmark::internal::Benchmark*> registered;
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    const std::string name = kernel + "/" + shape + "/" + hwy::TargetName(target);
+    registered.push_back(benchmark::RegisterBenchmark(
+        name.c_str(), [target, body](benchmark::State& state) {
+          hwy::SetSupportedTargetsForTest(target);
+          body(state, target);
+          hwy::SetSupportedTargetsForTest(0);
+        }));
+  }
+  return registered;
+}
+
+// Applies `configure` to every benchmark in `group` (e.g. a lambda calling ->UseRealTime()).
+inline void ForAll(const std::vector<benchmark::internal::Benchmark*>& group,
+                   const std::function<void(benchmark::internal::Benchmark*)>& configure) {
+  for (benchmark::internal::Benchmark* b : group) configure(b);
+}
+
+}  // namespace bench
+}  // namespace simdnet
+
+#endif  // SIMDNET_BENCH_PER_TARGET_H_
