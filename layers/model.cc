@@ -1,0 +1,221 @@
+// Model: input validation, forward/backward helpers, freezing, head replacement and the
+// summary table.
+#include "layers/model.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "layers/linear.h"
+#include "layers/residual.h"
+#include "tensor/status_macros.h"
+
+namespace simdnet {
+namespace {
+
+// Returns "12,345".
+std::string WithThousands(int64_t v) {
+  std::string digits = absl::StrCat(v < 0 ? -v : v);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return v < 0 ? "-" + out : out;
+}
+
+// Returns "1.23 MB" / "4.5 KB" / "12 B" (decimal units, as torchinfo).
+std::string FormatBytes(double bytes) {
+  if (bytes >= 1e6) return absl::StrFormat("%.2f MB", bytes / 1e6);
+  if (bytes >= 1e3) return absl::StrFormat("%.1f KB", bytes / 1e3);
+  return absl::StrFormat("%.0f B", bytes);
+}
+
+bool MatchesPrefix(const std::string& name, absl::string_view prefix) {
+  if (prefix.empty() || name == prefix) return true;
+  if (absl::EndsWith(prefix, ".")) return absl::StartsWith(name, prefix);
+  return absl::StartsWith(name, prefix) && name.size() > prefix.size() &&
+         name[prefix.size()] == '.';
+}
+
+struct SummaryRow {
+  std::string name, description, shape, params;
+};
+
+// Appends rows for `layer` (named `name`, nesting `depth`) and its children.
+void CollectRows(Layer& layer, const std::string& name, int depth,
+                 std::vector<SummaryRow>* rows) {
+  const std::string indent(static_cast<size_t>(2 * depth), ' ');
+  rows->push_back({indent + name, layer.Describe(), layer.OutputShape().ToString(),
+                   WithThousands(layer.NumParams())});
+  const std::string prefix = name.empty() ? "" : name + ".";
+  if (auto* seq = dynamic_cast<Sequential*>(&layer)) {
+    for (size_t i = 0; i < seq->size(); ++i) {
+      CollectRows(seq->layer(i), prefix + seq->child(i).name, depth + 1, rows);
+    }
+  } else if (auto* res = dynamic_cast<Residual*>(&layer)) {
+    Sequential& main = res->main();
+    for (size_t i = 0; i < main.size(); ++i) {
+      CollectRows(main.layer(i), prefix + main.child(i).name, depth + 1, rows);
+    }
+    if (res->shortcut() != nullptr) {
+      CollectRows(*res->shortcut(), prefix + "shortcut", depth + 1, rows);
+    } else {
+      rows->push_back({std::string(static_cast<size_t>(2 * depth + 2), ' ') + prefix +
+                           "shortcut",
+                       "Identity()", res->InputShape().ToString(), "0"});
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Model>> Model::Create(std::unique_ptr<Sequential> root,
+                                                     int64_t num_classes) {
+  if (root == nullptr) return absl::InvalidArgumentError("Model: the root network is null");
+  if (num_classes < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Model: num_classes must be >= 1, got ", num_classes));
+  }
+  if (root->OutputShape() != Shape({num_classes})) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Model: the network's output shape ", root->OutputShape().ToString(),
+        " does not match the class count: expected (", num_classes, ")"));
+  }
+  return std::unique_ptr<Model>(new Model(std::move(root), num_classes));
+}
+
+absl::Status Model::CheckInput(const Tensor& x) const {
+  const Shape& in = InputShape();
+  bool ok = x.rank() == in.rank() + 1 && x.dim(0) >= 1;
+  for (int i = 0; ok && i < in.rank(); ++i) ok = x.dim(i + 1) == in.dim(i);
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("Model: input batch has shape ",
+                                                 x.shape().ToString(), "; expected (N, ",
+                                                 in.ToString().substr(1), " with N >= 1"));
+}
+
+absl::Status Model::Forward(const Tensor& x, Tensor* logits) {
+  SIMDNET_RETURN_IF_ERROR(CheckInput(x));
+  root_->Forward(x, logits);
+  return absl::OkStatus();
+}
+
+void Model::Backward(const Tensor& dlogits, Tensor* dx) {
+  SIMDNET_CHECK(dlogits.rank() == 2 && dlogits.dim(1) == num_classes_);
+  root_->Backward(dlogits, dx != nullptr ? dx : &dx_);
+}
+
+absl::StatusOr<float> Model::ForwardBackward(const Tensor& x, const LossFunction& loss,
+                                             Tensor* logits, Tensor* dx) {
+  Tensor* z = logits != nullptr ? logits : &logits_;
+  SIMDNET_RETURN_IF_ERROR(Forward(x, z));
+  if (dlogits_.shape() != z->shape()) dlogits_ = Tensor(z->shape());
+  SIMDNET_ASSIGN_OR_RETURN(const float value, loss(*z, &dlogits_));
+  if (dlogits_.shape() != z->shape()) {
+    return absl::InternalError(absl::StrCat("Model::ForwardBackward: the loss wrote a gradient of ",
+                                            "shape ", dlogits_.shape().ToString(),
+                                            " for logits of shape ", z->shape().ToString()));
+  }
+  Backward(dlogits_, dx);
+  return value;
+}
+
+int64_t Model::ParameterCount() { return root_->NumParams(); }
+
+int64_t Model::TrainableParameterCount() {
+  int64_t n = 0;
+  for (const NamedParameter& p : Params()) {
+    if (!p.param->frozen) n += p.param->value.size();
+  }
+  return n;
+}
+
+absl::StatusOr<int64_t> Model::SetFrozen(absl::string_view prefix, bool frozen) {
+  int64_t matched = 0;
+  for (NamedParameter& p : Params()) {
+    if (!MatchesPrefix(p.name, prefix)) continue;
+    p.param->frozen = frozen;
+    ++matched;
+  }
+  if (matched == 0) {
+    return absl::NotFoundError(absl::StrCat("Model::", frozen ? "Freeze" : "Unfreeze",
+                                            ": no parameter name matches the prefix '", prefix,
+                                            "'"));
+  }
+  return matched;
+}
+
+absl::StatusOr<int64_t> Model::Freeze(absl::string_view prefix) {
+  return SetFrozen(prefix, true);
+}
+
+absl::StatusOr<int64_t> Model::Unfreeze(absl::string_view prefix) {
+  return SetFrozen(prefix, false);
+}
+
+absl::Status Model::ReplaceHead(int64_t num_classes, Rng& rng) {
+  if (num_classes < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Model::ReplaceHead: num_classes must be >= 1, got ", num_classes));
+  }
+  SIMDNET_RETURN_IF_ERROR(root_->ReplaceLastLeaf(
+      [&](Layer& old) -> absl::StatusOr<std::unique_ptr<Layer>> {
+        auto* linear = dynamic_cast<Linear*>(&old);
+        if (linear == nullptr) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("Model::ReplaceHead: the last layer is ", old.Describe(),
+                           ", not a Linear classifier"));
+        }
+        LinearOptions options = linear->options();
+        options.out_features = num_classes;
+        SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Linear> head,
+                                 Linear::Create(options, linear->InputShape(), rng));
+        return std::unique_ptr<Layer>(std::move(head));
+      }));
+  num_classes_ = num_classes;
+  logits_ = Tensor();
+  dlogits_ = Tensor();
+  return absl::OkStatus();
+}
+
+std::string Model::Summary() {
+  std::vector<SummaryRow> rows;
+  for (size_t i = 0; i < root_->size(); ++i) {
+    CollectRows(root_->layer(i), root_->child(i).name, 0, &rows);
+  }
+  SummaryRow header{"Layer", "Description", "Output shape", "Param #"};
+  size_t w_name = header.name.size(), w_desc = header.description.size(),
+         w_shape = header.shape.size(), w_params = header.params.size();
+  for (const SummaryRow& r : rows) {
+    w_name = std::max(w_name, r.name.size());
+    w_desc = std::max(w_desc, r.description.size());
+    w_shape = std::max(w_shape, r.shape.size());
+    w_params = std::max(w_params, r.params.size());
+  }
+  const size_t width = w_name + w_desc + w_shape + w_params + 6;
+  const std::string rule(width, '='), thin(width, '-');
+  auto format_row = [&](const SummaryRow& r) {
+    return absl::StrFormat("%-*s  %-*s  %-*s  %*s\n", static_cast<int>(w_name), r.name,
+                           static_cast<int>(w_desc), r.description, static_cast<int>(w_shape),
+                           r.shape, static_cast<int>(w_params), r.params);
+  };
+  std::string out = rule + "\n" + format_row(header) + rule + "\n";
+  for (const SummaryRow& r : rows) out += format_row(r);
+  const int64_t total = ParameterCount();
+  const int64_t trainable = TrainableParameterCount();
+  int64_t buffers = 0;
+  for (const NamedBuffer& b : Buffers()) buffers += b.value->size();
+  absl::StrAppend(&out, rule, "\n", "Input shape (per sample): ", InputShape().ToString(),
+                  "   classes: ", num_classes_, "\n", "Total params: ", WithThousands(total),
+                  "\n", "Trainable params: ", WithThousands(trainable), "\n",
+                  "Frozen params: ", WithThousands(total - trainable), "\n",
+                  "Buffer scalars (not trained): ", WithThousands(buffers), "\n",
+                  "Parameter memory: ", FormatBytes(static_cast<double>(total) * 4.0), "\n",
+                  thin, "\n");
+  return out;
+}
+
+}  // namespace simdnet

@@ -1,0 +1,104 @@
+// Model: a network ready for training and inference: a root Sequential plus the input shape and
+// class count, with PyTorch-style parameter names, freezing, head replacement for transfer
+// learning and a torchinfo-like summary table.
+#ifndef SIMDNET_LAYERS_MODEL_H_
+#define SIMDNET_LAYERS_MODEL_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "layers/layer.h"
+#include "layers/sequential.h"
+#include "tensor/rng.h"
+#include "tensor/shape.h"
+#include "tensor/tensor.h"
+
+namespace simdnet {
+
+// A data loss for ForwardBackward: returns the loss of logits (N, num_classes) and OVERWRITES
+// *dlogits with d loss / d logits (same shape). Labels are captured by the closure, e.g.
+//   [&](const Tensor& z, Tensor* dz) { return SoftmaxCrossEntropy(z, labels, dz); }
+using LossFunction = std::function<absl::StatusOr<float>(const Tensor& logits, Tensor* dlogits)>;
+
+class Model {
+ public:
+  // Takes ownership of `root`. InvalidArgument naming both shapes unless root's output shape
+  // is (num_classes) with num_classes >= 1.
+  static absl::StatusOr<std::unique_ptr<Model>> Create(std::unique_ptr<Sequential> root,
+                                                        int64_t num_classes);
+
+  // Per-sample input shape, e.g. (1, 28, 28).
+  const Shape& InputShape() const { return root_->InputShape(); }
+  int64_t num_classes() const { return num_classes_; }
+  Sequential& root() { return *root_; }
+
+  // Returns OK if x is (N, ...InputShape()) with N >= 1, else InvalidArgument naming both
+  // shapes (x usually comes from user data).
+  absl::Status CheckInput(const Tensor& x) const;
+  // Computes logits (N, num_classes) for x (N, ...InputShape()) in the current mode.
+  // InvalidArgument from CheckInput.
+  absl::Status Forward(const Tensor& x, Tensor* logits);
+  // Back-propagates dlogits (N, num_classes): parameter gradients accumulate, *dx (if non-null)
+  // is overwritten with the gradient at the input. Requires: a preceding Forward with that N.
+  void Backward(const Tensor& dlogits, Tensor* dx = nullptr);
+  // Runs Forward, `loss`, then Backward, and returns the data loss. Gradients ACCUMULATE (call
+  // ZeroGrad first for a fresh step). logits / dx receive the logits / input gradient if
+  // non-null. Errors from CheckInput or from the loss (e.g. a label out of range) are returned
+  // before any gradient is touched.
+  absl::StatusOr<float> ForwardBackward(const Tensor& x, const LossFunction& loss,
+                                        Tensor* logits = nullptr, Tensor* dx = nullptr);
+
+  // Switches every layer to training or evaluation behaviour (Dropout, BatchNorm).
+  void SetMode(Mode mode) { root_->SetMode(mode); }
+  Mode mode() const { return root_->mode(); }
+
+  // Parameters, buffers and RNGs with stable hierarchical names ("features.0.weight",
+  // "features.1.running_mean", "classifier.1.rng"), in layer order.
+  std::vector<NamedParameter> Params() { return root_->Params(); }
+  std::vector<NamedBuffer> Buffers() { return root_->Buffers(); }
+  std::vector<NamedRng> Rngs() { return root_->Rngs(); }
+  // Sets every parameter gradient to zero.
+  void ZeroGrad() { root_->ZeroGrad(); }
+
+  // Returns the number of parameter scalars, all / not frozen.
+  int64_t ParameterCount();
+  int64_t TrainableParameterCount();
+
+  // Freezes (no gradient, no update) / unfreezes every parameter whose name equals `prefix` or
+  // starts with `prefix` + "." (so "features" matches "features.0.weight" but not
+  // "features2.weight"); "" matches all. Returns the number of parameters matched; NotFound
+  // naming the prefix if none.
+  absl::StatusOr<int64_t> Freeze(absl::string_view prefix);
+  absl::StatusOr<int64_t> Unfreeze(absl::string_view prefix);
+
+  // Replaces the final Linear layer (the last leaf of the network) with a freshly initialized
+  // Linear of the same input size, options and init specs but `num_classes` outputs, drawn from
+  // rng; other layers (and their frozen flags) are kept. For transfer learning.
+  // InvalidArgument if num_classes < 1; FailedPrecondition naming the layer if the last leaf is
+  // not a Linear.
+  absl::Status ReplaceHead(int64_t num_classes, Rng& rng);
+
+  // Returns a torchinfo-style table: one row per layer (containers included, names indented by
+  // depth) with its description, per-sample output shape and parameter count, then the input
+  // shape and the total / trainable / frozen parameter and buffer counts.
+  std::string Summary();
+
+ private:
+  Model(std::unique_ptr<Sequential> root, int64_t num_classes)
+      : root_(std::move(root)), num_classes_(num_classes) {}
+  absl::StatusOr<int64_t> SetFrozen(absl::string_view prefix, bool frozen);
+
+  std::unique_ptr<Sequential> root_;
+  int64_t num_classes_;
+  Tensor logits_, dlogits_, dx_;  // reused by ForwardBackward / Backward
+};
+
+}  // namespace simdnet
+
+#endif  // SIMDNET_LAYERS_MODEL_H_
