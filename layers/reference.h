@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "layers/conv2d_kernels.h"
+#include "layers/conv2d_reference.h"
+
 namespace simdnet {
 namespace reference {
 
@@ -36,36 +39,28 @@ struct ConvDims {
 };
 
 // Returns the cross-correlation y (n, out, oh, ow) of x with w, plus b (empty = no bias), with
-// zero padding, stride, dilation and groups (as torch.nn.functional.conv2d).
+// zero padding, stride, dilation and groups (as torch.nn.functional.conv2d); delegates to the
+// kernels' own double reference (layers/conv2d_reference.h).
 inline std::vector<double> Conv2d(const std::vector<double>& x, const std::vector<double>& w,
                                   const std::vector<double>& b, const ConvDims& d) {
-  const int64_t oh = d.oh(), ow = d.ow();
-  const int64_t cg = d.c / d.groups, og = d.out / d.groups;
-  std::vector<double> y(static_cast<size_t>(d.n * d.out * oh * ow));
-  for (int64_t n = 0; n < d.n; ++n) {
-    for (int64_t o = 0; o < d.out; ++o) {
-      const int64_t g = o / og;
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          double s = b.empty() ? 0.0 : b[o];
-          for (int64_t ci = 0; ci < cg; ++ci) {
-            const int64_t c = g * cg + ci;
-            for (int64_t ky = 0; ky < d.kh; ++ky) {
-              const int64_t iy = oy * d.sh - d.ph + ky * d.dh;
-              if (iy < 0 || iy >= d.h) continue;
-              for (int64_t kx = 0; kx < d.kw; ++kx) {
-                const int64_t ix = ox * d.sw - d.pw + kx * d.dw;
-                if (ix < 0 || ix >= d.w) continue;
-                s += x[((n * d.c + c) * d.h + iy) * d.w + ix] *
-                     w[((o * cg + ci) * d.kh + ky) * d.kw + kx];
-              }
-            }
-          }
-          y[((n * d.out + o) * oh + oy) * ow + ox] = s;
-        }
-      }
-    }
-  }
+  Conv2dShape s;
+  s.batch = static_cast<size_t>(d.n);
+  s.in_channels = static_cast<size_t>(d.c);
+  s.in_h = static_cast<size_t>(d.h);
+  s.in_w = static_cast<size_t>(d.w);
+  s.out_channels = static_cast<size_t>(d.out);
+  s.kernel_h = static_cast<size_t>(d.kh);
+  s.kernel_w = static_cast<size_t>(d.kw);
+  s.stride_h = static_cast<size_t>(d.sh);
+  s.stride_w = static_cast<size_t>(d.sw);
+  s.pad_h = static_cast<size_t>(d.ph);
+  s.pad_w = static_cast<size_t>(d.pw);
+  s.dilation_h = static_cast<size_t>(d.dh);
+  s.dilation_w = static_cast<size_t>(d.dw);
+  s.groups = static_cast<size_t>(d.groups);
+  std::vector<double> y(static_cast<size_t>(d.n * d.out * d.oh() * d.ow()));
+  Conv2dForwardReference<double>(s, x.data(), w.data(), b.empty() ? nullptr : b.data(),
+                                 /*relu=*/false, y.data());
   return y;
 }
 
