@@ -172,7 +172,6 @@ TEST(BatchNormTest, RunningAveragesConvergeAndEvalUsesThem) {
     for (int64_t j = 0; j < 16; ++j) one[ch * 16 + j] = mu[ch] + sigma[ch];  // +1 sigma
   }
   bn->Forward(one, &out);
-  const std::vector<double> none;
   const std::vector<double> expected = reference::BatchNormEval(
       ToDouble(one), ToDouble(bn->weight().value), ToDouble(bn->bias().value),
       ToDouble(bn->running_mean()), ToDouble(bn->running_var()), 1, 3, 16, 1e-5);

@@ -125,6 +125,44 @@ TEST(Conv2dTest, KernelCoversWholePaddedInput) {
   EXPECT_TRUE(CheckLayerGradients(*layer, 3, ConvCheck(o, Shape({1, 3, 3}))));
 }
 
+TEST(Conv2dTest, ManyChannelsSampledCheck) {
+  // Enough channels that the kernels pick their GEMM-heavy paths (flipped-weight backward-data,
+  // multi-task backward-weights); every tensor is checked at 150 evenly spread elements.
+  for (int64_t stride : {1, 2}) {
+    Conv2dOptions o = Opts(24, 3, 3);
+    o.pad_h = o.pad_w = 1;
+    o.stride_h = o.stride_w = stride;
+    const Shape in({16, 9, 11});
+    auto layer = Make(o, in);
+    GradCheckOptions g = ConvCheck(o, in);
+    g.max_checks_per_tensor = 150;
+    // Sums of up to 144 (forward) or 2 * 99 * 9 (weights) products: same bound, wider margin
+    // still catches a wrong tap (O(0.1)).
+    EXPECT_TRUE(CheckLayerGradients(*layer, 2, g)) << layer->Describe();
+  }
+}
+
+TEST(Conv2dTest, RepeatedRunsAreBitIdentical) {
+  Conv2dOptions o = Opts(8, 3, 3);
+  o.pad_h = o.pad_w = 1;
+  const Shape in({6, 10, 9});
+  auto a = Make(o, in, 21), b = Make(o, in, 21);
+  Tensor x(Shape({4, 6, 10, 9})), dy(Shape({4, 8, 10, 9}));
+  Rng rng(22);
+  rng.FillUniform(x.data(), x.size(), -1, 1);
+  rng.FillUniform(dy.data(), dy.size(), -1, 1);
+  Tensor ya, yb, dxa, dxb;
+  a->Forward(x, &ya);
+  a->Backward(dy, &dxa);
+  b->Forward(x, &yb);
+  b->Backward(dy, &dxb);
+  for (int64_t i = 0; i < ya.size(); ++i) ASSERT_EQ(ya[i], yb[i]) << i;
+  for (int64_t i = 0; i < dxa.size(); ++i) ASSERT_EQ(dxa[i], dxb[i]) << i;
+  for (int64_t i = 0; i < a->weight().grad.size(); ++i) {
+    ASSERT_EQ(a->weight().grad[i], b->weight().grad[i]) << i;
+  }
+}
+
 TEST(Conv2dTest, FrozenWeightTrainableBias) {
   Conv2dOptions o = Opts(4, 3, 3);
   auto layer = Make(o, Shape({2, 5, 6}));
