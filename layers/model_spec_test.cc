@@ -1,0 +1,291 @@
+// Model spec tests: presets build with the expected names and sizes, a spec and the same
+// network built in C++ agree bit for bit, and hostile specs get errors naming line, column and
+// token.
+#include "layers/model_spec.h"
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "layers/activation.h"
+#include "layers/batch_norm.h"
+#include "layers/conv2d.h"
+#include "layers/dropout.h"
+#include "layers/flatten.h"
+#include "layers/linear.h"
+#include "layers/pooling.h"
+#include "layers/residual.h"
+#include "layers/sequential.h"
+
+namespace simdnet {
+namespace {
+
+std::vector<std::string> ParamNames(Model& m) {
+  std::vector<std::string> names;
+  for (const NamedParameter& p : m.Params()) names.push_back(p.name);
+  return names;
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+TEST(ModelSpecTest, Lenet5HasTheClassicParameterCount) {
+  auto model = LoadModel("lenet5", std::nullopt, 10, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  // conv1 6*25+6, conv2 16*6*25+16, fc 400*120+120, 120*84+84, 84*10+10.
+  EXPECT_EQ((*model)->ParameterCount(), 156 + 2416 + 48120 + 10164 + 850);
+  EXPECT_EQ((*model)->InputShape(), Shape({1, 28, 28}));
+  const auto names = ParamNames(**model);
+  EXPECT_EQ(names.front(), "features.0.weight");
+  EXPECT_EQ(names.back(), "classifier.5.bias");
+}
+
+TEST(ModelSpecTest, VggSmallNamesBuffersAndDropout) {
+  auto model = LoadModel("vgg-small", std::nullopt, 10, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const auto names = ParamNames(**model);
+  EXPECT_TRUE(Contains(names, "features.0.weight"));
+  EXPECT_FALSE(Contains(names, "features.0.bias"));  // nobias before bn
+  EXPECT_TRUE(Contains(names, "features.1.weight"));
+  EXPECT_TRUE(Contains(names, "classifier.4.weight"));
+  std::vector<std::string> buffers;
+  for (const NamedBuffer& b : (*model)->Buffers()) buffers.push_back(b.name);
+  EXPECT_TRUE(Contains(buffers, "features.1.running_mean"));
+  ASSERT_EQ((*model)->Rngs().size(), 1u);
+  EXPECT_EQ((*model)->Rngs()[0].name, "classifier.3.rng");
+  EXPECT_LT((*model)->ParameterCount(), 1000000);
+}
+
+TEST(ModelSpecTest, ResnetSmallHasProjectionShortcutsAndRunsOnCifarShape) {
+  auto model = LoadModel("resnet-small", std::nullopt, 10, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const auto names = ParamNames(**model);
+  EXPECT_TRUE(Contains(names, "stem.0.weight"));
+  EXPECT_TRUE(Contains(names, "stage1.0.0.weight"));
+  EXPECT_FALSE(Contains(names, "stage1.0.shortcut.0.weight"));  // identity
+  EXPECT_TRUE(Contains(names, "stage2.0.shortcut.0.weight"));
+  EXPECT_TRUE(Contains(names, "stage3.0.shortcut.1.weight"));
+  EXPECT_TRUE(Contains(names, "head.1.weight"));
+  Tensor x(Shape({2, 3, 32, 32})), logits;
+  x.SetAll(0.25f);
+  ASSERT_TRUE((*model)->Forward(x, &logits).ok());
+  EXPECT_EQ(logits.shape(), Shape({2, 10}));
+}
+
+TEST(ModelSpecTest, InputShapeOverrideAndClassCount) {
+  auto model = LoadModel("lenet5", Shape({3, 32, 32}), 7, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->InputShape(), Shape({3, 32, 32}));
+  EXPECT_EQ((*model)->num_classes(), 7);
+  for (const std::string& name : PresetNames()) {
+    EXPECT_TRUE(PresetSpec(name).ok()) << name;
+  }
+  EXPECT_EQ(PresetSpec("alexnet").status().code(), absl::StatusCode::kNotFound);
+}
+
+// The same network written as a spec and built in C++ from Rng(seed) in the same order.
+TEST(ModelSpecTest, SpecAndCppBuildGiveIdenticalOutputs) {
+  const uint64_t seed = 1234;
+  const char* spec =
+      "input 2x9x9\r\n"
+      "conv 4 k3 p1 nobias; bn; lrelu 0.2   # CRLF and comments are fine\r\n"
+      "residual {\n  conv 4 k3 p1; tanh\n} shortcut { conv 4 k1; bn }\n"
+      "avgpool k3 s2 p1 exclude_pad\n"
+      "block head { flatten; dropout 0.25; linear classes init=xavier_uniform }\n";
+  auto from_spec = ModelFromSpec(spec, std::nullopt, 6, seed);
+  ASSERT_TRUE(from_spec.ok()) << from_spec.status();
+
+  Rng rng(seed);
+  auto root = std::move(Sequential::Create(Shape({2, 9, 9}))).value();
+  Conv2dOptions c0;
+  c0.out_channels = 4;
+  c0.kernel_h = c0.kernel_w = 3;
+  c0.pad_h = c0.pad_w = 1;
+  c0.bias = false;
+  ASSERT_TRUE(root->Add(Conv2d::Create(c0, root->OutputShape(), rng)).ok());
+  ASSERT_TRUE(root->Add(BatchNorm2d::Create({}, root->OutputShape())).ok());
+  ActivationOptions lrelu;
+  lrelu.kind = ActivationKind::kLeakyRelu;
+  lrelu.negative_slope = 0.2f;
+  ASSERT_TRUE(root->Add(Activation::Create(lrelu, root->OutputShape())).ok());
+  auto main = std::move(Sequential::Create(root->OutputShape())).value();
+  Conv2dOptions c1 = c0;
+  c1.bias = true;
+  ASSERT_TRUE(main->Add(Conv2d::Create(c1, main->OutputShape(), rng)).ok());
+  ActivationOptions tanh;
+  tanh.kind = ActivationKind::kTanh;
+  ASSERT_TRUE(main->Add(Activation::Create(tanh, main->OutputShape())).ok());
+  auto shortcut = std::move(Sequential::Create(root->OutputShape())).value();
+  Conv2dOptions c2;
+  c2.out_channels = 4;
+  c2.kernel_h = c2.kernel_w = 1;
+  ASSERT_TRUE(shortcut->Add(Conv2d::Create(c2, shortcut->OutputShape(), rng)).ok());
+  ASSERT_TRUE(shortcut->Add(BatchNorm2d::Create({}, shortcut->OutputShape())).ok());
+  ASSERT_TRUE(root->Add(Residual::Create(std::move(main), std::move(shortcut))).ok());
+  Pool2dOptions pool;
+  pool.kind = PoolKind::kAvg;
+  pool.kernel_h = pool.kernel_w = 3;
+  pool.stride_h = pool.stride_w = 2;
+  pool.pad_h = pool.pad_w = 1;
+  pool.count_include_pad = false;
+  ASSERT_TRUE(root->Add(Pool2d::Create(pool, root->OutputShape())).ok());
+  auto head = std::move(Sequential::Create(root->OutputShape())).value();
+  ASSERT_TRUE(head->Add(Flatten::Create(head->OutputShape())).ok());
+  DropoutOptions drop;
+  drop.drop_rate = 0.25f;
+  ASSERT_TRUE(head->Add(Dropout::Create(drop, head->OutputShape(), rng)).ok());
+  LinearOptions lin;
+  lin.out_features = 6;
+  lin.weight_init = ParseInitSpec("xavier_uniform").value();
+  ASSERT_TRUE(head->Add(Linear::Create(lin, head->OutputShape(), rng)).ok());
+  ASSERT_TRUE(root->Add(std::move(head), "head").ok());
+  auto from_cpp = std::move(Model::Create(std::move(root), 6)).value();
+
+  EXPECT_EQ(ParamNames(**from_spec), ParamNames(*from_cpp));
+  EXPECT_EQ((*from_spec)->Summary(), from_cpp->Summary());
+  Tensor x(Shape({3, 2, 9, 9}));
+  Rng data(5);
+  data.FillUniform(x.data(), static_cast<size_t>(x.size()), -1.0f, 1.0f);
+  Tensor a, b;
+  ASSERT_TRUE((*from_spec)->Forward(x, &a).ok());  // training mode: dropout masks must agree
+  ASSERT_TRUE(from_cpp->Forward(x, &b).ok());
+  ASSERT_EQ(a.shape(), b.shape());
+  for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;
+}
+
+TEST(ModelSpecTest, SameSeedSameWeightsDifferentSeedDifferentWeights) {
+  auto a = LoadModel("lenet5", std::nullopt, 10, 3);
+  auto b = LoadModel("lenet5", std::nullopt, 10, 3);
+  auto c = LoadModel("lenet5", std::nullopt, 10, 4);
+  const Tensor& wa = (*a)->Params()[0].param->value;
+  const Tensor& wb = (*b)->Params()[0].param->value;
+  const Tensor& wc = (*c)->Params()[0].param->value;
+  bool same = true, differs = false;
+  for (int64_t i = 0; i < wa.size(); ++i) {
+    same &= wa[i] == wb[i];
+    differs |= wa[i] != wc[i];
+  }
+  EXPECT_TRUE(same);
+  EXPECT_TRUE(differs);
+}
+
+struct BadSpec {
+  const char* name;
+  std::string spec;
+  std::vector<std::string> fragments;  // all must appear in the message
+};
+
+class ModelSpecRejectsTest : public ::testing::TestWithParam<BadSpec> {};
+
+TEST_P(ModelSpecRejectsTest, WithAClearMessage) {
+  const BadSpec& c = GetParam();
+  auto model = ModelFromSpec(c.spec, std::nullopt, 10, 1);
+  ASSERT_FALSE(model.ok()) << c.name;
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << model.status();
+  // Shown in the test log so the messages can be read as a user sees them.
+  std::printf("%-20s %s\n", c.name, std::string(model.status().message()).c_str());
+  for (const std::string& f : c.fragments) {
+    EXPECT_NE(model.status().message().find(f), std::string::npos)
+        << c.name << ": '" << f << "' not in: " << model.status().message();
+  }
+}
+
+std::string Deep(int depth) {
+  std::string s = "input 4\n";
+  for (int i = 0; i < depth; ++i) s += "block b {\n";
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Hostile, ModelSpecRejectsTest,
+    ::testing::Values(
+        BadSpec{"Empty", "", {"no input shape"}},
+        BadSpec{"OnlyComments", "# nothing\n\n  # here\r\n", {"no input shape"}},
+        BadSpec{"NoLayers", "input 1x28x28\n", {"defines no layers"}},
+        BadSpec{"UnknownLayer", "input 4\nrleu\n", {"model spec:2:1", "'rleu'", "unknown layer"}},
+        BadSpec{"Garbage", "input 4\n@@@ !!", {":2:1", "'@@@'", "unknown layer"}},
+        BadSpec{"BinaryByte", std::string("input 4\nrelu\x01\n"), {":2:5", "unexpected character"}},
+        BadSpec{"NonAscii", "input 4\nr\xc3\xa9lu\n", {":2:2", "plain ASCII"}},
+        BadSpec{"MissingKernel", "input 1x8x8\nconv 8\nflatten; linear classes",
+                {":2:1", "'conv'", "kernel size"}},
+        BadSpec{"MissingOut", "input 1x8x8\nconv k3", {":2:1", "missing output channel count"}},
+        BadSpec{"NegativeChannels", "input 1x8x8\nconv -8 k3", {":2:6", "'-8'", "negative"}},
+        BadSpec{"NegativeKernel", "input 1x8x8\nconv 8 k-3", {":2:8", "kernel size -3 is negative"}},
+        BadSpec{"HugeNumber", "input 1x8x8\nconv 99999999999999999999999 k3",
+                {":2:6", "not an integer (or too large)"}},
+        BadSpec{"TooManyChannels", "input 1x8x8\nconv 100000 k3", {"too large (max 65536)"}},
+        BadSpec{"ParamBudget", "input 60000\nlinear 60000\nlinear classes",
+                {":2:1", "parameters"}},
+        BadSpec{"HugeInput", "input 65536x65536x65536\nflatten", {"elements"}},
+        BadSpec{"ZeroInputDim", "input 0x28x28\nflatten", {":1:7", "input dim 0 must be at least 1"}},
+        BadSpec{"BadInputSyntax", "input 1xx28\nflatten", {":1:7", "not an integer"}},
+        BadSpec{"InputNotFirst", "input 4\nrelu\ninput 4", {":3:1", "first statement"}},
+        BadSpec{"KernelTooBig", "input 1x4x4\nconv 2 k7\nflatten\nlinear classes",
+                {":2:1", "Conv2d"}},
+        BadSpec{"LinearNeedsFlat", "input 1x4x4\nlinear classes", {":2:1", "flatten", "(1, 4, 4)"}},
+        BadSpec{"WrongClassCount", "input 4\nlinear 7", {"(7)", "num_classes 10"}},
+        BadSpec{"UnknownOption", "input 1x8x8\nconv 8 k3 q2", {":2:11", "'q2'", "unknown or repeated"}},
+        BadSpec{"RepeatedOption", "input 1x8x8\nconv 8 k3 k5", {":2:11", "'k5'"}},
+        BadSpec{"DropoutRate", "input 4\ndropout 1.5", {":2:1", "drop_rate"}},
+        BadSpec{"DropoutNotNumber", "input 4\ndropout half", {":2:9", "not a finite number"}},
+        BadSpec{"UnbalancedOpen", "input 4\nblock a {\nrelu\n", {":2:9", "missing '}'"}},
+        BadSpec{"UnbalancedClose", "input 4\nrelu\n}\n", {":3:1", "unbalanced '}'"}},
+        BadSpec{"BraceAfterSimple", "input 4\nrelu { }", {":2:6", "takes no '{'"}},
+        BadSpec{"BlockWithoutName", "input 4\nblock { relu }", {":2:1", "one NAME"}},
+        BadSpec{"BadBlockName", "input 4\nblock a.b { relu }", {":2:7", "block names"}},
+        BadSpec{"DuplicateBlockName", "input 4\nblock a { relu }\nblock a { relu }",
+                {":3:7", "already used"}},
+        BadSpec{"StrayShortcut", "input 4\nrelu\nshortcut { relu }", {":3:1", "must directly follow"}},
+        BadSpec{"ResidualShapeChange", "input 2x4x4\nresidual { conv 3 k1 }", {":2:1", "projection"}},
+        BadSpec{"BnOnRank2", "input 2x3\nbn", {":2:1", "bn needs"}},
+        BadSpec{"BadInit", "input 4\nlinear classes init=bogus", {":2:16", "bogus"}},
+        BadSpec{"TooDeep", Deep(40), {"nested deeper than 16"}},
+        BadSpec{"GapOnFlat", "input 8\ngap", {":2:1", "GlobalAvgPool2d"}}),
+    [](const ::testing::TestParamInfo<BadSpec>& info) { return info.param.name; });
+
+TEST(ModelSpecTest, RejectsOversizedTextAndBadClassCount) {
+  const std::string big(size_t{2} << 20, '#');
+  auto model = ModelFromSpec(big, std::nullopt, 10, 1);
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.status().message().find("limit"), std::string::npos);
+  EXPECT_FALSE(ModelFromSpec("input 4\nlinear classes", std::nullopt, 0, 1).ok());
+}
+
+TEST(ModelSpecTest, SemicolonsNewlinesAndShortcutOnNextLineParse) {
+  auto model = ModelFromSpec(
+      "input 2x4x4;residual{relu;tanh}\n\n  shortcut {sigmoid}\r\ngap;linear classes", std::nullopt,
+      3, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto* res = dynamic_cast<Residual*>(&(*model)->root().layer(0));
+  ASSERT_NE(res, nullptr);
+  ASSERT_NE(res->shortcut(), nullptr);
+  EXPECT_EQ(res->shortcut()->layer(0).TypeName(), "sigmoid");
+}
+
+TEST(ModelSpecTest, LoadsSpecFilesAndNamesMissingOnes) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/net.spec";
+  {
+    std::ofstream f(path);
+    f << "input 3\nlinear 4; relu\nlinear bogus\n";
+  }
+  auto bad = LoadModel(path, std::nullopt, 2, 1);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(path + ":3:8"), std::string::npos) << bad.status();
+  auto missing = LoadModelSpecText(dir + "/does-not-exist.spec");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("does-not-exist.spec"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("lenet5"), std::string::npos);
+  auto preset_error = LoadModel("lenet5", Shape({1, 4, 4}), 10, 1);
+  ASSERT_FALSE(preset_error.ok());
+  EXPECT_NE(preset_error.status().message().find("preset lenet5:"), std::string::npos)
+      << preset_error.status();
+}
+
+}  // namespace
+}  // namespace simdnet
