@@ -185,6 +185,30 @@ TEST(BatchNormTest, RunningAveragesConvergeAndEvalUsesThem) {
   for (int64_t k = 0; k < out.size(); ++k) EXPECT_NEAR(out[k], 0.0, 1e-3);
 }
 
+TEST(BatchNormTest, LargeMeanSmallSpreadIsNormalized) {
+  // Two-pass variance: a one-pass E[x^2] - E[x]^2 in float would lose every digit here
+  // (1e4^2 = 1e8 vs a variance of 0.25).
+  auto bn = Make2d(Shape({2, 8, 8}));
+  Tensor x(Shape({16, 2, 8, 8})), y;
+  Rng rng(13);
+  rng.FillNormal(x.data(), x.size(), 1e4f, 0.5f);
+  bn->Forward(x, &y);
+  for (int64_t ch = 0; ch < 2; ++ch) {
+    double s = 0, s2 = 0;
+    for (int64_t i = 0; i < 16; ++i) {
+      for (int64_t j = 0; j < 64; ++j) {
+        const double v = y[(i * 2 + ch) * 64 + j];
+        s += v;
+        s2 += v * v;
+      }
+    }
+    const double mean = s / 1024, var = s2 / 1024 - mean * mean;
+    // Inputs near 1e4 carry float spacing 1e-3 (0.2% of sigma): that bounds the accuracy.
+    EXPECT_NEAR(mean, 0.0, 5e-3) << ch;
+    EXPECT_NEAR(var, 1.0, 1e-2) << ch;
+  }
+}
+
 TEST(BatchNormTest, SingleValuePerChannelKeepsRunningVarFinite) {
   auto bn = Make1d(4);
   Tensor x(Shape({1, 4})), y;
