@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <vector>
 
 #include "layers/conv2d_kernels.h"
 #include "tensor/thread_pool.h"
@@ -201,7 +202,8 @@ inline void PackIm2colTransposed(const Conv2dShape& s, const detail::ConvGeom& g
 
 // Computes y = act(conv(x, w) + bias) (Conv2dForward's contract) as an implicit GEMM per
 // (image, group, pixel chunk) task: A = packed weights (shared), B = im2col panel packed per task.
-inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w,
+// Used for strides > 1.
+inline void ConvForwardIm2col(const Conv2dShape& s, const float* x, const float* w,
                             const float* bias, float* y, bool relu, ThreadPool& pool) {
   const detail::ConvGeom geo(s);
   const size_t NR = GemmNR(), KC = GemmKC(), MC = GemmMC(), NC = ConvNC();
@@ -256,6 +258,172 @@ inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w
       }
     }
   });
+}
+
+// Direct micro-kernel for stride-1 convolution: computes the kRows x NR tile
+// sum_p A(row, p) * base[off[p] + j] (A in PackA layout over all kc = crs rows of the weights,
+// base = zero-padded image at the tile's first virtual pixel) and stores it to `tile`
+// (kRows x NR floats, aligned). B is read straight from the padded image: no packing at all.
+template <size_t kRows>
+HWY_INLINE void DirectMicroKernel(size_t kc, const float* HWY_RESTRICT ap,
+                                  const float* HWY_RESTRICT base,
+                                  const int32_t* HWY_RESTRICT off, float* HWY_RESTRICT tile) {
+  const GemmD d;
+  using V = hn::Vec<GemmD>;
+  const size_t N = hn::Lanes(d);
+  V acc0[kRows], acc1[kRows];
+  HWY_UNROLL(16)
+  for (size_t r = 0; r < kRows; ++r) {
+    acc0[r] = hn::Zero(d);
+    acc1[r] = hn::Zero(d);
+  }
+  for (size_t p = 0; p < kc; ++p) {
+    const float* HWY_RESTRICT bp = base + off[p];
+    const V b0 = hn::LoadU(d, bp);
+    const V b1 = hn::LoadU(d, bp + N);
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < kRows; ++r) {
+      const V a = hn::Set(d, ap[r]);
+      acc0[r] = hn::MulAdd(a, b0, acc0[r]);
+      acc1[r] = hn::MulAdd(a, b1, acc1[r]);
+    }
+    ap += kRows;
+  }
+  HWY_UNROLL(16)
+  for (size_t r = 0; r < kRows; ++r) {
+    hn::Store(acc0[r], d, tile + r * 2 * N);
+    hn::Store(acc1[r], d, tile + r * 2 * N + N);
+  }
+}
+
+// Copies channels [0, channels) of planes (h, w) at x into a zero-padded layout (hp, wp) with
+// the image at (pad_h, pad_w); `slack` zero floats follow the last plane.
+inline void PadImage(const float* HWY_RESTRICT x, size_t channels, size_t h, size_t w,
+                     size_t pad_h, size_t pad_w, size_t slack, float* HWY_RESTRICT out) {
+  const size_t hp = h + 2 * pad_h, wp = w + 2 * pad_w;
+  for (size_t c = 0; c < channels; ++c) {
+    float* HWY_RESTRICT o = out + c * hp * wp;
+    const float* HWY_RESTRICT xc = x + c * h * w;
+    std::fill(o, o + pad_h * wp + pad_w, 0.0f);
+    for (size_t i = 0; i < h; ++i) {
+      float* HWY_RESTRICT row = o + (pad_h + i) * wp + pad_w;
+      std::memcpy(row, xc + i * w, w * sizeof(float));
+      // Right padding of this row and left padding of the next are adjacent.
+      std::fill(row + w, row + w + 2 * pad_w, 0.0f);
+    }
+    std::fill(o + (pad_h + h) * wp + pad_w, o + hp * wp, 0.0f);
+  }
+  std::fill(out + channels * hp * wp, out + channels * hp * wp + slack, 0.0f);
+}
+
+// Computes y = act(conv(x, w) + bias) for stride 1 (any padding, dilation, groups) directly
+// from a zero-padded copy of each image: output pixel (oh, ow) is "virtual pixel"
+// q = oh * wp + ow of the padded width, so tap (c, r, t) of a run of consecutive virtual pixels
+// is a contiguous run of the padded image at offset c*hp*wp + r*dh*wp + t*dw. Virtual pixels
+// with ow >= out_w (a (wp - out_w) / wp fraction) are computed and discarded. Tasks are
+// (image, group, virtual-pixel chunk); weights are packed once per call.
+inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float* w,
+                              const float* bias, float* y, bool relu, ThreadPool& pool) {
+  const detail::ConvGeom geo(s);
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
+  const size_t NR = GemmNR();
+  const size_t hp = s.in_h + 2 * s.pad_h, wp = s.in_w + 2 * s.pad_w, plane = hp * wp;
+  const size_t rkg = detail::RoundUp(geo.kg, kGemmMR);
+  float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * rkg * geo.crs);
+  for (size_t g = 0; g < s.groups; ++g) {
+    PackA(false, w + g * geo.kg * geo.crs, geo.crs, geo.kg, geo.crs, 1.0f,
+          wpack + g * rkg * geo.crs);
+  }
+  std::vector<int32_t> off(geo.crs);
+  for (size_t crs = 0; crs < geo.crs; ++crs) {
+    const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
+    off[crs] = static_cast<int32_t>(c * plane + r * s.dilation_h * wp + t * s.dilation_w);
+  }
+  // Virtual pixels [0, nv) cover every output; blocks of NR may read up to NR - 1 past the
+  // last plane, hence the slack.
+  const size_t nv = (geo.oh - 1) * wp + geo.ow;
+  const size_t blocks = detail::DivCeil(nv, NR);
+  const size_t slack = 2 * NR;
+  const size_t threads = pool.NumThreads();
+  const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
+                                           detail::kMinParallelMacs;
+  const size_t units = s.batch * s.groups;
+  size_t chunks = 1;
+  if (parallel && units < 2 * threads) {
+    chunks = std::min(blocks, detail::DivCeil(2 * threads, units));
+  }
+  detail::RunTasks(pool, parallel, units * chunks, [&](uint64_t task, size_t) {
+    const size_t unit = task / chunks, chunk = task % chunks;
+    const size_t n = unit / s.groups, g = unit % s.groups;
+    const size_t b0 = blocks * chunk / chunks, b1 = blocks * (chunk + 1) / chunks;
+    if (b1 <= b0) return;
+    float* xpad = detail::ThreadScratch(detail::kScratchPackB, geo.cg * plane + slack);
+    PadImage(x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, s.in_h, s.in_w, s.pad_h,
+             s.pad_w, slack, xpad);
+    float* yg = y + (n * s.out_channels + g * geo.kg) * geo.p;
+    const float* wg = wpack + g * rkg * geo.crs;
+    const float* bg = bias != nullptr ? bias + g * geo.kg : nullptr;
+    HWY_ALIGN float tile[kGemmMR * 2 * hn::MaxLanes(GemmD())];
+    // Weights strip outer: its MR x crs floats stay in L2 while the pixel blocks stream by.
+    for (size_t is = 0; is < geo.kg; is += kGemmMR) {
+      const size_t rows = std::min(kGemmMR, geo.kg - is);
+      for (size_t blk = b0; blk < b1; ++blk) {
+        const size_t q0 = blk * NR;
+        DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), tile);
+        // Scatter the virtual pixels that are real outputs, with bias and ReLU.
+        const size_t qend = std::min(nv, q0 + NR);
+        for (size_t r = 0; r < rows; ++r) {
+          const float b = bg != nullptr ? bg[is + r] : 0.0f;
+          float* HWY_RESTRICT yrow = yg + (is + r) * geo.p;
+          const float* HWY_RESTRICT trow = tile + r * NR;
+          size_t q = q0;
+          while (q < qend) {
+            const size_t oh = q / wp, ow = q % wp;
+            if (ow >= geo.ow) {
+              q += wp - ow;
+              continue;
+            }
+            const size_t len = std::min(qend - q, geo.ow - ow);
+            float* HWY_RESTRICT dst = yrow + oh * geo.ow + ow;
+            const float* HWY_RESTRICT src = trow + (q - q0);
+            size_t j = 0;
+            const auto vb = hn::Set(d, b);
+            for (; j + N <= len; j += N) {
+              auto v = hn::Add(hn::LoadU(d, src + j), vb);
+              if (relu) v = hn::Max(v, hn::Zero(d));
+              hn::StoreU(v, d, dst + j);
+            }
+            for (; j < len; ++j) {
+              const float v = src[j] + b;
+              dst[j] = relu ? std::max(v, 0.0f) : v;
+            }
+            q += len;
+          }
+        }
+      }
+    }
+  });
+}
+
+// Computes y = act(conv(x, w) + bias) (Conv2dForward's contract), choosing the algorithm:
+// stride 1 runs directly on a padded copy of the image (no im2col packing), other strides
+// run the implicit GEMM with im2col fused into the B packing.
+inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w,
+                            const float* bias, float* y, bool relu, ThreadPool& pool) {
+  // The direct path computes whole NR-pixel blocks of the padded width; the im2col path whole
+  // NR-pixel blocks of the output. Prefer direct (no packing) unless it wastes clearly more
+  // lanes (small images with wide padding, e.g. 8x8 + pad 1 uses 64 of 96 lanes).
+  const size_t NR = GemmNR();
+  const size_t oh = s.out_h(), ow = s.out_w();
+  const size_t nv = (oh - 1) * (s.in_w + 2 * s.pad_w) + ow;
+  const double direct_lanes = static_cast<double>(detail::RoundUp(nv, NR));
+  const double im2col_lanes = static_cast<double>(detail::RoundUp(oh * ow, NR));
+  if (s.stride_h == 1 && s.stride_w == 1 && direct_lanes <= 1.15 * im2col_lanes) {
+    ConvForwardDirect(s, x, w, bias, y, relu, pool);
+  } else {
+    ConvForwardIm2col(s, x, w, bias, y, relu, pool);
+  }
 }
 
 // Computes dx for stride > 1 (or padding beyond the flipped kernel's reach): per (image, group,
@@ -344,7 +512,10 @@ inline void ConvBackwardDataImpl(const Conv2dShape& s, const float* dy, const fl
   const detail::ConvGeom geo(s);
   const size_t reach_h = s.dilation_h * (s.kernel_h - 1);
   const size_t reach_w = s.dilation_w * (s.kernel_w - 1);
-  if (s.stride_h != 1 || s.stride_w != 1 || s.pad_h > reach_h || s.pad_w > reach_w) {
+  // The flipped convolution has in_channels / groups output rows per group; with few of them
+  // the register tile (kGemmMR rows) is mostly empty, and GEMM + col2im (rows = C*R*S) wins.
+  if (s.stride_h != 1 || s.stride_w != 1 || s.pad_h > reach_h || s.pad_w > reach_w ||
+      geo.cg < 2 * kGemmMR) {
     ConvBackwardDataGemm(s, dy, w, dx, pool);
     return;
   }

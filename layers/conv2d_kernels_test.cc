@@ -71,6 +71,16 @@ inline std::vector<NamedShape> TestShapes() {
       {"Batch1Threaded", Make(1, 16, 14, 13, 24, 3, 3, 1, 1)},
       {"Threaded", Make(4, 16, 12, 12, 16, 3, 3, 1, 1)},
       {"ThreadedStride2", Make(3, 12, 13, 13, 20, 3, 3, 2, 1)},
+      // Stride 1 on wide rows: the direct (padded-image) forward path.
+      {"Stride1WideDirect", Make(2, 6, 20, 30, 10, 3, 3, 1, 1)},
+      {"Stride1DilatedDirect", Make(1, 4, 20, 28, 5, 3, 3, 1, 2, 2)},
+      {"Stride1GroupsDirect", Make(2, 8, 16, 30, 12, 3, 3, 1, 1, 1, 4)},
+      // Stride 1 on a small padded image: the im2col path wastes fewer lanes.
+      {"Stride1SmallImageIm2col", Make(2, 5, 8, 8, 7, 3, 3, 1, 1)},
+      // Many input channels: backward-data runs as a flipped-weight forward convolution.
+      {"BackwardDataFlippedIm2col", Make(1, 26, 10, 12, 5, 3, 3, 1, 1)},
+      {"BackwardDataFlippedDirect", Make(1, 30, 16, 30, 4, 3, 3, 1, 1)},
+      {"BackwardDataFlippedDilatedPad0", Make(1, 28, 9, 31, 3, 3, 3, 1, 0, 2)},
   };
   // Rectangular stride / padding / dilation.
   Conv2dShape rect = Make(2, 3, 9, 7, 4, 3, 2, 1, 1);
