@@ -136,22 +136,4 @@ absl::StatusOr<float> MeanSquaredError(const Tensor& prediction, const Tensor& t
   return static_cast<float>(loss);
 }
 
-absl::StatusOr<int64_t> CountTopKCorrect(const Tensor& logits, absl::Span<const int64_t> labels,
-                                         int64_t k) {
-  SIMDNET_RETURN_IF_ERROR(CheckLogitsAndLabels(logits, labels, "CountTopKCorrect"));
-  if (k < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("CountTopKCorrect: k must be >= 1, got ", k));
-  }
-  const int64_t n = logits.dim(0), classes = logits.dim(1);
-  int64_t correct = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float* row = logits.data() + i * classes;
-    const float target = row[labels[i]];
-    int64_t greater = 0;
-    for (int64_t j = 0; j < classes; ++j) greater += (row[j] > target) ? 1 : 0;
-    if (greater < k) ++correct;
-  }
-  return correct;
-}
-
 }  // namespace simdnet

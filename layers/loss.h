@@ -1,6 +1,6 @@
 // Losses over a batch of logits/predictions: softmax cross-entropy (with label smoothing),
-// the multiclass SVM hinge loss (CS231n), mean squared error; plus top-k counting. Each loss
-// returns its value (mean over the batch) and writes the gradient w.r.t. its input.
+// the multiclass SVM hinge loss (CS231n), mean squared error. Each loss returns its value (mean
+// over the batch) and writes the gradient w.r.t. its input. Top-k accuracy: train/metrics.h.
 #ifndef SIMDNET_LAYERS_LOSS_H_
 #define SIMDNET_LAYERS_LOSS_H_
 
@@ -46,12 +46,6 @@ absl::StatusOr<float> MulticlassSvm(const Tensor& scores, absl::Span<const int64
 // target) / numel. InvalidArgument naming both shapes if they differ or are empty.
 absl::StatusOr<float> MeanSquaredError(const Tensor& prediction, const Tensor& target,
                                        Tensor* dprediction);
-
-// Returns how many rows of logits (N, K) have their label among the k highest scores. A row
-// counts when fewer than k scores are strictly greater than the label's score (ties favor the
-// label, as is usual for top-k accuracy). InvalidArgument as SoftmaxCrossEntropy, or if k < 1.
-absl::StatusOr<int64_t> CountTopKCorrect(const Tensor& logits, absl::Span<const int64_t> labels,
-                                         int64_t k);
 
 }  // namespace simdnet
 

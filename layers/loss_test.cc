@@ -185,21 +185,5 @@ TEST(MeanSquaredErrorTest, KnownValueAndRejections) {
                 {"MeanSquaredError", "non-empty"});
 }
 
-TEST(CountTopKCorrectTest, CountsWithTiesFavoringTheLabel) {
-  const Tensor logits = MakeTensor(
-      Shape({4, 4}), {0.1f, 0.9f, 0.3f, 0.2f,    // label 1: top-1
-                      0.5f, 0.4f, 0.3f, 0.2f,    // label 2: third
-                      0.5f, 0.5f, 0.1f, 0.0f,    // label 1: tie for first
-                      0.0f, 0.1f, 0.2f, 0.3f});  // label 0: last
-  const std::vector<int64_t> labels = {1, 2, 1, 0};
-  EXPECT_EQ(*CountTopKCorrect(logits, labels, 1), 2);
-  EXPECT_EQ(*CountTopKCorrect(logits, labels, 2), 2);
-  EXPECT_EQ(*CountTopKCorrect(logits, labels, 3), 3);
-  EXPECT_EQ(*CountTopKCorrect(logits, labels, 4), 4);
-  EXPECT_EQ(*CountTopKCorrect(logits, labels, 10), 4);
-  ExpectInvalid(CountTopKCorrect(logits, labels, 0).status(), {"CountTopKCorrect", "k"});
-  ExpectInvalid(CountTopKCorrect(logits, {1, 2, 1, 9}, 1).status(), {"labels[3] = 9"});
-}
-
 }  // namespace
 }  // namespace simdnet

@@ -1,0 +1,275 @@
+// The `simdnet` command: train, eval, predict, finetune and summary subcommands over the
+// library in train/commands.h. Run with `bazel run -c opt //train:simdnet -- <command> ...`.
+#include <algorithm>
+#include <csignal>
+#include <optional>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "tensor/status_macros.h"
+#include "tensor/thread_pool.h"
+#include "train/checkpoint.h"
+#include "train/commands.h"
+
+// Model and run.
+ABSL_FLAG(std::string, model, "vgg-small",
+          "Model: a preset (lenet5, vgg-small, resnet-small) or a model spec file");
+ABSL_FLAG(std::string, out, "runs/latest", "Run directory for checkpoints, logs and the report");
+ABSL_FLAG(bool, resume, false, "train: continue from <out>/checkpoint.safetensors");
+ABSL_FLAG(uint64_t, seed, 1, "Seed for weights, shuffling, augmentation and dropout");
+ABSL_FLAG(std::string, threads, "",
+          "Worker threads (default: $SIMDNET_THREADS or the number of cores)");
+// Data.
+ABSL_FLAG(std::string, dataset, "fashion-mnist",
+          "fashion-mnist | mnist | cifar10 | cifar100 | folder");
+ABSL_FLAG(std::string, data_dir, "",
+          "Data directory (default for fashion-mnist: /usr/share/datasets/fashion-mnist)");
+ABSL_FLAG(std::string, image_size, "32x32", "folder: resize images to HxW");
+ABSL_FLAG(int32_t, channels, 3, "folder: 1 (gray) or 3 (RGB)");
+ABSL_FLAG(bool, skip_bad_files, false, "folder: skip unreadable images instead of failing");
+ABSL_FLAG(int64_t, train_samples, 0, "Use only this many training samples (0 = all)");
+ABSL_FLAG(int64_t, test_samples, 0, "Use only this many test samples (0 = all)");
+ABSL_FLAG(double, validation_fraction, 0.0,
+          "Hold out this fraction of the training set for per-epoch validation (else the test "
+          "set is evaluated each epoch)");
+ABSL_FLAG(std::string, normalize, "per_channel", "per_channel | mean_image | none");
+ABSL_FLAG(std::string, classes, "",
+          "Keep only these class indices, e.g. 0,6 (relabelled in that order)");
+ABSL_FLAG(std::string, augment, "",
+          "Augmentation pipeline, e.g. hflip=0.5,crop=4,rotate=10,jitter=0.2:0.2:0.2:0.05,"
+          "cutout=8");
+// Optimization.
+ABSL_FLAG(int64_t, epochs, 10, "Epochs to train");
+ABSL_FLAG(int64_t, batch_size, 64, "Mini-batch size");
+ABSL_FLAG(std::string, optimizer, "sgd:lr=0.05,momentum=0.9,nesterov=1,weight_decay=5e-4",
+          "Optimizer spec: sgd|adam|adamw|rmsprop[:key=value,...] (see optim/make_optimizer.h)");
+ABSL_FLAG(std::string, schedule, "cosine:t_max=auto",
+          "LR schedule spec (constant, step, multistep, exp, inv, cosine, sgdr, cyclic, "
+          "onecycle; warmup=N, per=iter|epoch; see optim/lr_schedule.h). A value 'auto' stands "
+          "for the total number of iterations of the run");
+ABSL_FLAG(std::string, regularizer, "none", "none | l2:<c> | l1:<c> | elastic:<l1>:<l2>");
+ABSL_FLAG(std::string, loss, "xent", "xent (softmax cross-entropy) | svm (multiclass hinge)");
+ABSL_FLAG(double, label_smoothing, 0.0, "Label smoothing for xent, in [0, 1)");
+ABSL_FLAG(double, clip_norm, 0.0, "Clip the global gradient norm to this (0 = off)");
+ABSL_FLAG(double, clip_value, 0.0, "Clamp gradient elements to +-this (0 = off)");
+ABSL_FLAG(int64_t, early_stopping, 0,
+          "Stop after this many epochs without a better eval accuracy (0 = off)");
+ABSL_FLAG(int64_t, max_batches, 0, "Cap batches per epoch (0 = all)");
+ABSL_FLAG(int64_t, ensemble, 1, "Train this many models with different seeds and ensemble");
+ABSL_FLAG(bool, snapshots, false,
+          "Snapshot ensemble: save a snapshot at the end of every SGDR/cyclic LR cycle");
+ABSL_FLAG(int64_t, snapshot_every, 0, "Snapshot every N epochs instead of at cycle ends");
+ABSL_FLAG(bool, progress, true, "Show progress on stderr");
+ABSL_FLAG(bool, report, true, "Write report.html and curve PNGs into --out");
+// eval / predict / finetune / summary.
+ABSL_FLAG(std::string, checkpoint, "",
+          "eval/predict/finetune/summary: checkpoint file(s), comma-separated for an ensemble");
+ABSL_FLAG(int64_t, top_k, 3, "predict: classes to print per image");
+ABSL_FLAG(std::string, freeze, "features",
+          "finetune: freeze parameters under this name prefix (empty = fine-tune all)");
+ABSL_FLAG(double, backbone_lr_scale, 0.0,
+          "finetune with --freeze='': learning-rate scale for the non-head layers");
+ABSL_FLAG(bool, compare_scratch, true, "finetune: also train from scratch with the same budget");
+ABSL_FLAG(std::string, input_shape, "", "summary: override the input shape, e.g. 3x32x32");
+ABSL_FLAG(int64_t, num_classes, 10, "summary: classes of the model");
+
+namespace simdnet {
+namespace {
+
+constexpr char kUsage[] = R"(simdnet: train and study CNNs on a CPU.
+
+usage: simdnet <command> [flags]
+
+commands:
+  train     train a model (--model, --dataset, --epochs, ...) into --out; --resume continues
+  eval      evaluate --checkpoint (several, comma-separated: also their ensemble)
+  predict   classify image files: simdnet predict --checkpoint=C a.png b.jpg
+  finetune  replace the head of --checkpoint for the data's classes (e.g. --classes=0,6),
+            freeze --freeze, fine-tune, and compare with training from scratch
+  summary   print the layer table of --model (or --checkpoint)
+
+Run `simdnet --help` for every flag.)";
+
+void OnSignal(int) { Trainer::RequestStop(); }
+
+absl::StatusOr<DataOptions> DataFromFlags() {
+  DataOptions d;
+  d.dataset = absl::GetFlag(FLAGS_dataset);
+  d.data_dir = absl::GetFlag(FLAGS_data_dir);
+  const std::string size = absl::GetFlag(FLAGS_image_size);
+  std::vector<std::string> hw = absl::StrSplit(size, 'x');
+  if (hw.size() != 2 || !absl::SimpleAtoi(hw[0], &d.image_height) ||
+      !absl::SimpleAtoi(hw[1], &d.image_width) || d.image_height < 1 || d.image_width < 1 ||
+      d.image_height > 4096 || d.image_width > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--image_size=", size, ": expected HxW with sizes in [1, 4096]"));
+  }
+  d.channels = absl::GetFlag(FLAGS_channels);
+  d.skip_bad_files = absl::GetFlag(FLAGS_skip_bad_files);
+  d.train_samples = absl::GetFlag(FLAGS_train_samples);
+  d.test_samples = absl::GetFlag(FLAGS_test_samples);
+  d.validation_fraction = absl::GetFlag(FLAGS_validation_fraction);
+  d.normalize = absl::GetFlag(FLAGS_normalize);
+  d.seed = absl::GetFlag(FLAGS_seed);
+  const std::string classes = absl::GetFlag(FLAGS_classes);
+  if (!classes.empty()) {
+    for (absl::string_view c : absl::StrSplit(classes, ',')) {
+      int64_t v;
+      if (!absl::SimpleAtoi(c, &v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--classes=", classes, ": '", c, "' is not a class index"));
+      }
+      d.classes.push_back(v);
+    }
+  }
+  return d;
+}
+
+absl::StatusOr<TrainCommandOptions> TrainFromFlags() {
+  TrainCommandOptions o;
+  o.model = absl::GetFlag(FLAGS_model);
+  o.model_seed = absl::GetFlag(FLAGS_seed);
+  TrainerOptions& t = o.trainer;
+  t.epochs = absl::GetFlag(FLAGS_epochs);
+  t.batch_size = absl::GetFlag(FLAGS_batch_size);
+  t.optimizer = absl::GetFlag(FLAGS_optimizer);
+  t.schedule = absl::GetFlag(FLAGS_schedule);
+  t.regularizer = absl::GetFlag(FLAGS_regularizer);
+  t.loss = absl::GetFlag(FLAGS_loss);
+  t.label_smoothing = static_cast<float>(absl::GetFlag(FLAGS_label_smoothing));
+  t.clip_norm = absl::GetFlag(FLAGS_clip_norm);
+  t.clip_value = absl::GetFlag(FLAGS_clip_value);
+  t.augment = absl::GetFlag(FLAGS_augment);
+  t.seed = absl::GetFlag(FLAGS_seed);
+  t.run_dir = absl::GetFlag(FLAGS_out);
+  t.early_stopping_patience = absl::GetFlag(FLAGS_early_stopping);
+  t.max_batches_per_epoch = absl::GetFlag(FLAGS_max_batches);
+  t.progress = absl::GetFlag(FLAGS_progress);
+  t.snapshots = absl::GetFlag(FLAGS_snapshots);
+  t.snapshot_every = absl::GetFlag(FLAGS_snapshot_every);
+  o.ensemble = absl::GetFlag(FLAGS_ensemble);
+  o.resume = absl::GetFlag(FLAGS_resume);
+  o.write_report = absl::GetFlag(FLAGS_report);
+  SIMDNET_ASSIGN_OR_RETURN(o.data, DataFromFlags());
+  SIMDNET_RETURN_IF_ERROR(ValidateTrainerOptions(t));
+  return o;
+}
+
+absl::Status Main(const std::string& command, const std::vector<std::string>& args) {
+  const std::string threads = absl::GetFlag(FLAGS_threads);
+  if (!threads.empty()) {
+    SIMDNET_ASSIGN_OR_RETURN(size_t n, ParseThreadCount(threads, "--threads"));
+    SetDefaultThreadCount(n);
+  }
+  std::cerr << "simdnet: SIMD target " << BestTargetName() << ", "
+            << DefaultThreadPool().NumThreads() << " threads\n";
+  if (command != "predict" && !args.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(command, ": unexpected argument '", args[0], "' (flags are --name=value)"));
+  }
+  if (command == "train") {
+    SIMDNET_ASSIGN_OR_RETURN(TrainCommandOptions o, TrainFromFlags());
+    SIMDNET_ASSIGN_OR_RETURN(TrainCommandResult r, RunTrain(o));
+    if (r.interrupted) return absl::OkStatus();
+    for (size_t m = 0; m < r.member_test_accuracy.size() && r.member_test_accuracy.size() > 1;
+         ++m) {
+      std::cout << absl::StrFormat("member %d test accuracy: %.2f%%\n", m,
+                                   100 * r.member_test_accuracy[m]);
+    }
+    std::cout << absl::StrFormat("%s test accuracy: %.2f%% (top-5 %.2f%%), loss %.4f\n",
+                                 r.members.size() > 1 ? "ensemble" : "final",
+                                 100 * r.test.accuracy, 100 * r.test.top5_accuracy, r.test.loss);
+    if (!r.members.empty()) {
+      std::cout << absl::StrFormat("wall time: %.1f s\n", r.members.back().wall_seconds);
+    }
+    if (o.write_report && o.ensemble == 1) std::cout << "report: " << r.report_path << "\n";
+    return absl::OkStatus();
+  }
+  if (command == "eval") {
+    SIMDNET_ASSIGN_OR_RETURN(DataOptions d, DataFromFlags());
+    std::vector<std::string> ckpts = absl::StrSplit(absl::GetFlag(FLAGS_checkpoint), ',',
+                                                    absl::SkipEmpty());
+    return RunEval(ckpts, d, 256).status();
+  }
+  if (command == "predict") {
+    SIMDNET_ASSIGN_OR_RETURN(auto preds, RunPredict(absl::GetFlag(FLAGS_checkpoint), args,
+                                                    absl::GetFlag(FLAGS_top_k)));
+    for (const Prediction& p : preds) {
+      std::cout << p.file << ":";
+      for (const auto& [name, prob] : p.top) {
+        std::cout << absl::StrFormat("  %s %.1f%%", name, 100 * prob);
+      }
+      std::cout << "\n";
+    }
+    return absl::OkStatus();
+  }
+  if (command == "finetune") {
+    FinetuneOptions f;
+    f.checkpoint = absl::GetFlag(FLAGS_checkpoint);
+    f.freeze = absl::GetFlag(FLAGS_freeze);
+    f.backbone_lr_scale = absl::GetFlag(FLAGS_backbone_lr_scale);
+    f.compare_scratch = absl::GetFlag(FLAGS_compare_scratch);
+    SIMDNET_ASSIGN_OR_RETURN(f.train, TrainFromFlags());
+    SIMDNET_ASSIGN_OR_RETURN(FinetuneResult r, RunFinetune(f));
+    std::cout << absl::StrFormat("accuracy before fine-tuning (new head): %.2f%%\n",
+                                 100 * r.before_accuracy);
+    std::cout << absl::StrFormat("accuracy after fine-tuning:             %.2f%%\n",
+                                 100 * r.after_accuracy);
+    if (r.scratch_accuracy >= 0) {
+      std::cout << absl::StrFormat("accuracy trained from scratch:          %.2f%%\n",
+                                   100 * r.scratch_accuracy);
+    }
+    return absl::OkStatus();
+  }
+  if (command == "summary") {
+    std::optional<Shape> shape;
+    const std::string s = absl::GetFlag(FLAGS_input_shape);
+    if (!s.empty()) {
+      std::string commas = s;
+      std::replace(commas.begin(), commas.end(), 'x', ',');
+      auto parsed = ShapeFromText(commas);
+      if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("--input_shape=", s,
+                                                                       ": ", parsed.status().message()));
+      shape = *parsed;
+    }
+    const std::string ckpt = absl::GetFlag(FLAGS_checkpoint);
+    SIMDNET_ASSIGN_OR_RETURN(std::string table,
+                             RunSummary(ckpt.empty() ? absl::GetFlag(FLAGS_model) : ckpt, shape,
+                                        absl::GetFlag(FLAGS_num_classes)));
+    std::cout << table;
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown command '", command, "' (expected train, eval, predict, finetune, summary)"));
+}
+
+}  // namespace
+}  // namespace simdnet
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(simdnet::kUsage);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() < 2) {
+    std::fprintf(stderr, "%s\n", simdnet::kUsage);
+    return 2;
+  }
+  std::signal(SIGINT, simdnet::OnSignal);
+  std::signal(SIGTERM, simdnet::OnSignal);
+  const std::string command = positional[1];
+  std::vector<std::string> args(positional.begin() + 2, positional.end());
+  absl::Status status = simdnet::Main(command, args);
+  if (!status.ok()) {
+    std::fprintf(stderr, "simdnet %s: %s\n", command.c_str(), std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

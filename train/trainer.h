@@ -1,0 +1,188 @@
+// Trainer: runs epochs of shuffled mini-batches (forward, loss + regularization, backward,
+// clipping, optimizer step), steps the learning-rate schedule, evaluates after every epoch,
+// keeps the last and the best checkpoint, logs metrics.csv / iterations.csv, and can stop
+// cleanly on request (SIGINT/SIGTERM) and resume bit-identically.
+//
+// Determinism: with the same options (seed), thread count and data, two runs produce identical
+// weights, and a run interrupted and resumed from its checkpoint ends with the same weights as
+// one that was never interrupted.
+#ifndef SIMDNET_TRAIN_TRAINER_H_
+#define SIMDNET_TRAIN_TRAINER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "data/augment.h"
+#include "data/dataset.h"
+#include "data/normalize.h"
+#include "layers/model.h"
+#include "layers/regularizer.h"
+#include "optim/lr_schedule.h"
+#include "optim/optimizer.h"
+#include "train/checkpoint.h"
+#include "train/csv_log.h"
+#include "train/metrics.h"
+
+namespace simdnet {
+
+class ThreadPool;
+
+struct TrainerOptions {
+  int64_t epochs = 10;
+  int64_t batch_size = 64;
+  std::string optimizer = "sgd:lr=0.05,momentum=0.9,nesterov=1";  // optim/make_optimizer.h
+  // optim/lr_schedule.h MakeSchedule spec; "=auto" as a value (e.g. "cosine:t_max=auto") stands
+  // for the run's total number of iterations (epochs x batches per epoch).
+  std::string schedule = "constant";
+  std::string regularizer = "none";    // layers/regularizer.h Regularizer::Parse
+  std::string loss = "xent";           // "xent" (softmax cross-entropy) or "svm" (hinge)
+  float label_smoothing = 0.0f;        // xent only
+  double clip_norm = 0.0;              // > 0: clip the global gradient norm
+  double clip_value = 0.0;             // > 0: clamp every gradient element
+  std::string augment;                 // data/augment.h ParseAugmentSpec; "" = none
+  uint64_t seed = 1;                   // shuffling, augmentation (weights: the model's seed)
+  std::string run_dir;                 // where checkpoints, logs and the report go
+  int64_t early_stopping_patience = 0; // > 0: stop after that many epochs without improvement
+  int64_t max_batches_per_epoch = 0;   // > 0: cap (quick runs and tests)
+  int64_t log_every = 10;              // iterations between iterations.csv rows
+  bool progress = true;                // progress bar / lines on stderr
+  double progress_line_seconds = 10.0; // plain-line interval when stderr is not a terminal
+  int64_t prefetch = 4;                // batches the loader prepares ahead
+  // Snapshot ensembles (Huang et al. 2017): save snapshot_<k>.safetensors at the end of every
+  // epoch where the SGDR schedule restarts (or every `snapshot_every` epochs if > 0).
+  bool snapshots = false;
+  int64_t snapshot_every = 0;
+};
+
+// Returns OK if the options are usable; InvalidArgument naming the option otherwise.
+absl::Status ValidateTrainerOptions(const TrainerOptions& options);
+
+// The data a run uses. `train` is required; `eval` is evaluated after every epoch (a
+// validation split, or the test set when there is none) and drives best-checkpoint selection and
+// early stopping. All must outlive the trainer.
+struct TrainingData {
+  const SampleSource* train = nullptr;
+  const SampleSource* eval = nullptr;
+  std::string eval_name = "test";  // "validation" or "test", for logs
+  Normalization normalization;     // applied to every sample (computed on train only)
+};
+
+// Results of evaluating a model on a data set.
+struct EvalResult {
+  double loss = 0.0;          // mean softmax cross-entropy
+  double accuracy = 0.0;      // top-1, fraction
+  double top5_accuracy = 0.0; // top-min(5, K)
+  int64_t samples = 0;
+  std::optional<ConfusionMatrix> confusion;
+  std::vector<int64_t> misclassified;  // sample indices, in order, up to max_misclassified
+  std::vector<int64_t> misclassified_predicted;  // the predicted class of each of those
+  std::vector<float> misclassified_confidence;   // the softmax probability of that prediction
+  Tensor probabilities;                // (N, K) when keep_probabilities
+};
+
+struct EvalOptions {
+  int64_t batch_size = 256;
+  int64_t max_misclassified = 64;
+  bool keep_probabilities = false;
+  int64_t max_samples = 0;  // > 0: evaluate only the first max_samples
+};
+
+// Evaluates `model` (switched to eval mode, then restored) on `data` with `norm` applied.
+absl::StatusOr<EvalResult> Evaluate(Model& model, const SampleSource& data,
+                                    const Normalization& norm, const EvalOptions& options);
+
+// Averages the probabilities of several evaluation results (same data, same order) and returns
+// the ensemble's accuracy, loss (cross-entropy of the averaged probabilities), top-5 and
+// confusion matrix. InvalidArgument if the results do not match in shape or lack probabilities.
+absl::StatusOr<EvalResult> EnsembleResult(const std::vector<EvalResult>& members,
+                                          const SampleSource& data);
+
+// Summary of a finished (or stopped) run.
+struct TrainResult {
+  int64_t epochs_completed = 0;
+  int64_t iterations = 0;
+  bool interrupted = false;        // stopped by RequestStop (checkpoint saved)
+  bool early_stopped = false;
+  double best_eval_accuracy = 0.0;
+  int64_t best_epoch = 0;
+  std::vector<EpochRecord> history;  // all epochs, including those before a resume
+  double wall_seconds = 0.0;
+};
+
+class Trainer {
+ public:
+  // Prepares a run over `model` (not owned; must outlive the trainer). `info` describes the
+  // model for checkpoints (spec, shape, classes, normalization is taken from data). Creates
+  // run_dir if needed. Errors name the option or path.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(const TrainerOptions& options,
+                                                         const TrainingData& data, Model* model,
+                                                         CheckpointInfo info);
+  ~Trainer();
+
+  // Restores the optimizer, trainer position, history and model state from a checkpoint of
+  // the same run (the model must already hold its weights: see LoadModelState).
+  absl::Status Resume(const Checkpoint& ckpt);
+
+  // Trains until options.epochs are done, early stopping triggers, or RequestStop is called;
+  // saves run_dir/checkpoint.safetensors after every epoch (and when stopped mid-epoch),
+  // run_dir/best.safetensors on improvement, and appends metrics.csv / iterations.csv.
+  // A non-finite loss or gradient stops the run with FailedPrecondition naming the iteration
+  // and the first offending parameter; the last good checkpoint stays in place.
+  absl::StatusOr<TrainResult> Run();
+
+  // Asks Run to finish the current batch, save, and return (async-signal-safe: sets a flag).
+  static void RequestStop();
+  static bool StopRequested();
+  static void ClearStopRequest();
+
+  // Called after every epoch with its record (for library users; the CLI prints).
+  std::function<void(const EpochRecord&)> on_epoch;
+
+  Optimizer& optimizer() { return *optimizer_; }
+  const std::vector<EpochRecord>& history() const { return history_; }
+  // Returns the trainer's position as JSON (stored in checkpoints).
+  std::string PositionJson() const;
+
+ private:
+  Trainer() = default;
+  absl::Status SaveTo(const std::string& path);
+  absl::StatusOr<float> TrainStep(const Tensor& images, const std::vector<int64_t>& labels,
+                                  double lr, int64_t* correct);
+  absl::Status CheckFinite(float loss) const;
+
+  TrainerOptions options_;
+  TrainingData data_;
+  Model* model_ = nullptr;
+  CheckpointInfo info_;
+  std::unique_ptr<Optimizer> optimizer_;
+  LrSchedule schedule_;
+  Regularizer regularizer_ = *Regularizer::Parse("none");
+  Augmenter augmenter_;
+
+  // Position: the next batch to train is batch_in_epoch_ of epoch_ (0-based).
+  int64_t epoch_ = 0;
+  int64_t batch_in_epoch_ = 0;
+  int64_t iteration_ = 0;
+  double epoch_loss_sum_ = 0.0;  // sums over the current epoch so far
+  int64_t epoch_samples_ = 0;
+  int64_t epoch_correct_ = 0;
+  double epoch_seconds_before_ = 0.0;  // time spent in the current epoch before a resume
+  double best_accuracy_ = -1.0;
+  int64_t best_epoch_ = 0;
+  int64_t epochs_without_improvement_ = 0;
+  int64_t snapshots_saved_ = 0;
+  std::vector<EpochRecord> history_;
+
+  Tensor logits_, dlogits_;
+};
+
+}  // namespace simdnet
+
+#endif  // SIMDNET_TRAIN_TRAINER_H_
