@@ -181,8 +181,9 @@ absl::Status InitTensor(const InitSpec& spec, int64_t fan_in, int64_t fan_out, R
 }
 
 absl::StatusOr<InitSpec> ParseInitSpec(absl::string_view text) {
-  const std::vector<absl::string_view> tokens =
-      absl::StrSplit(absl::StripAsciiWhitespace(text), ':');
+  // Tokens are trimmed so that "kaiming_normal : fan_out" (hand-written specs) parses too.
+  std::vector<absl::string_view> tokens = absl::StrSplit(text, ':');
+  for (absl::string_view& token : tokens) token = absl::StripAsciiWhitespace(token);
   const absl::string_view kind_token = tokens[0];
   auto error = [&](absl::string_view token, absl::string_view why) {
     return absl::InvalidArgumentError(

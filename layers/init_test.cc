@@ -210,6 +210,11 @@ TEST(InitTest, ParsesExamples) {
   EXPECT_FLOAT_EQ(s->low, -0.1f);
   EXPECT_FLOAT_EQ(s->high, 0.2f);
 
+  s = ParseInitSpec(" kaiming_normal : fan_out : relu ");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->fan_out);
+  EXPECT_EQ(s->nonlinearity, Nonlinearity::kRelu);
+
   s = ParseInitSpec("pytorch_default");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_FLOAT_EQ(s->a, std::sqrt(5.0f));
