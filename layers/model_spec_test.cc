@@ -287,5 +287,22 @@ TEST(ModelSpecTest, LoadsSpecFilesAndNamesMissingOnes) {
       << preset_error.status();
 }
 
+TEST(ModelSpecTest, EveryPresetSummarizesItsTotals) {
+  for (const std::string& name : PresetNames()) {
+    auto model = LoadModel(name, std::nullopt, 10, 1);
+    ASSERT_TRUE(model.ok()) << name << ": " << model.status();
+    const std::string summary = (*model)->Summary();
+    // Printed so the tables can be read in the test log (and pasted into the docs).
+    std::printf("preset %s\n%s\n", name.c_str(), summary.c_str());
+    const int64_t total = (*model)->ParameterCount();
+    std::string digits = std::to_string(total), grouped;
+    for (size_t i = 0; i < digits.size(); ++i) {
+      if (i > 0 && (digits.size() - i) % 3 == 0) grouped += ',';
+      grouped += digits[i];
+    }
+    EXPECT_NE(summary.find("Total params: " + grouped), std::string::npos) << summary;
+  }
+}
+
 }  // namespace
 }  // namespace simdnet
