@@ -563,18 +563,175 @@ inline void ConvBiasGradImpl(const Conv2dShape& s, const float* dy, float* dbias
   });
 }
 
-// Accumulates dw (and dbias) (Conv2dBackwardWeights's contract): per group,
-// dW_g += sum_n dY_ng (kg x P) * im2col(x_ng)^T (P x crs). Tasks own column slices of dW; when
-// there are fewer slices than threads the batch is also split into one chunk per thread whose
-// partial sums are added in chunk order (fixed for a fixed thread count).
-inline void ConvBackwardWeightsImpl(const Conv2dShape& s, const float* x, const float* dy,
-                                    float* dw, float* dbias, ThreadPool& pool) {
+// Micro-kernel with A rows read in place: computes the kRows x NR tile
+// sum_p arows[r][p] * B(p, :) over kc (B in PackB layout) and writes it to c with `ep`.
+// Requires: arows[r] valid for r < kRows (rows past `rows` may alias row 0; not stored).
+template <size_t kRows>
+HWY_INLINE void RowsMicroKernel(size_t kc, const float* const* HWY_RESTRICT arows,
+                                const float* HWY_RESTRICT bp, float* HWY_RESTRICT c,
+                                size_t ldc, size_t rows, size_t cols, const TileEpilogue& ep) {
+  const GemmD d;
+  using V = hn::Vec<GemmD>;
+  const size_t N = hn::Lanes(d);
+  const float* HWY_RESTRICT a[kRows];
+  V acc0[kRows], acc1[kRows];
+  HWY_UNROLL(16)
+  for (size_t r = 0; r < kRows; ++r) {
+    a[r] = arows[r];
+    acc0[r] = hn::Zero(d);
+    acc1[r] = hn::Zero(d);
+  }
+  for (size_t p = 0; p < kc; ++p) {
+    const V b0 = hn::Load(d, bp);
+    const V b1 = hn::Load(d, bp + N);
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < kRows; ++r) {
+      const V av = hn::Set(d, a[r][p]);
+      acc0[r] = hn::MulAdd(av, b0, acc0[r]);
+      acc1[r] = hn::MulAdd(av, b1, acc1[r]);
+    }
+    bp += 2 * N;
+  }
+  HWY_UNROLL(16)
+  for (size_t r = 0; r < kRows; ++r) {
+    if (r < rows) StoreTileRow(d, acc0[r], acc1[r], c + r * ldc, cols, ep, r);
+  }
+}
+
+// Weight gradient for stride 1, in transposed form and without im2col:
+// dW_g^T (crs x kg) += sum_n Xv (crs x nv) * DYv^T (nv x kg), where Xv(crs, q) =
+// xpad[off(crs) + q] reads the zero-padded image in place ("virtual pixel" q = oh*wp + ow as in
+// ConvForwardDirect) and DYv^T is dy transposed into PackB strips with zero rows for the
+// virtual pixels that are not outputs. Each task (group, image chunk) accumulates its own
+// transposed tile buffer and adds it, transposed back, into dw or its chunk's partial sum.
+inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, const float* dy,
+                                      float* dw, float* dbias, ThreadPool& pool, bool parallel) {
+  const detail::ConvGeom geo(s);
+  const size_t NR = GemmNR(), KC = GemmKC();
+  const size_t threads = pool.NumThreads();
+  const size_t hp = s.in_h + 2 * s.pad_h, wp = s.in_w + 2 * s.pad_w, plane = hp * wp;
+  const size_t nv = (geo.oh - 1) * wp + geo.ow;
+  const size_t rkg = detail::RoundUp(geo.kg, NR);
+  std::vector<int32_t> off(geo.crs);
+  for (size_t crs = 0; crs < geo.crs; ++crs) {
+    const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
+    off[crs] = static_cast<int32_t>(c * plane + r * s.dilation_h * wp + t * s.dilation_w);
+  }
+  size_t img_chunks = 1;
+  if (parallel && s.groups < 2 * threads) img_chunks = std::min(s.batch, threads);
+  // Per chunk: dw partial, then the dbias partial.
+  const size_t w_size = s.out_channels * geo.crs;
+  const size_t chunk_size = w_size + s.out_channels;
+  float* partial = nullptr;
+  if (img_chunks > 1) {
+    partial = detail::ThreadScratch(detail::kScratchConvPartial, img_chunks * chunk_size);
+    std::fill(partial, partial + img_chunks * chunk_size, 0.0f);
+  }
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
+  detail::RunTasks(pool, parallel, s.groups * img_chunks, [&](uint64_t task, size_t) {
+    const size_t ichunk = task % img_chunks, g = task / img_chunks;
+    const size_t n0 = s.batch * ichunk / img_chunks, n1 = s.batch * (ichunk + 1) / img_chunks;
+    if (n1 <= n0) return;
+    // acc: crs x rkg transposed dW, then kg bias sums.
+    float* acc = detail::ThreadScratch(detail::kScratchConvAcc, geo.crs * rkg + geo.kg);
+    std::fill(acc, acc + geo.crs * rkg + geo.kg, 0.0f);
+    float* bias_acc = acc + geo.crs * rkg;
+    float* xpad = detail::ThreadScratch(detail::kScratchPackB, geo.cg * plane);
+    float* bpack = detail::ThreadScratch(detail::kScratchPackA, nv * rkg);
+    const TileEpilogue ep{1.0f, nullptr, false};
+    for (size_t n = n0; n < n1; ++n) {
+      PadImage(x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, s.in_h, s.in_w, s.pad_h,
+               s.pad_w, 0, xpad);
+      // DYv^T in PackB strips of NR output channels over all nv virtual pixels.
+      const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
+      // Bias sums first: this also streams the image's dy into L2 in order, so the
+      // transpose below reads it from cache rather than from memory with strided misses.
+      for (size_t k = 0; k < geo.kg; ++k) {
+        const float* HWY_RESTRICT row = dyg + k * geo.p;
+        auto sum = hn::Zero(d);
+        size_t i = 0;
+        for (; i + N <= geo.p; i += N) sum = hn::Add(sum, hn::LoadU(d, row + i));
+        float tail = 0.0f;
+        for (; i < geo.p; ++i) tail += row[i];
+        bias_acc[k] += hn::GetLane(hn::SumOfLanes(d, sum)) + tail;
+      }
+      // Blocked scalar transpose: a block of 16 pixels x NR channels touches 16 + NR cache
+      // lines, all in L1. (Per-pixel gathers down the channels were slower than the GEMM
+      // itself: rows of dy are P floats apart, often 4 KiB, which alias in L1.)
+      for (size_t js = 0; js < rkg; js += NR) {
+        float* HWY_RESTRICT strip = bpack + js * nv;
+        const size_t cols = std::min(NR, geo.kg - js);
+        for (size_t oh = 0; oh < geo.oh; ++oh) {
+          float* HWY_RESTRICT o = strip + oh * wp * NR;
+          for (size_t ow0 = 0; ow0 < geo.ow; ow0 += 16) {
+            const size_t len = std::min<size_t>(16, geo.ow - ow0);
+            for (size_t j = 0; j < cols; ++j) {
+              const float* HWY_RESTRICT src = dyg + (js + j) * geo.p + oh * geo.ow + ow0;
+              float* HWY_RESTRICT dst = o + ow0 * NR + j;
+              for (size_t i = 0; i < len; ++i) dst[i * NR] = src[i];
+            }
+            for (size_t j = cols; j < NR; ++j) {
+              for (size_t i = 0; i < len; ++i) o[(ow0 + i) * NR + j] = 0.0f;
+            }
+          }
+          if (oh + 1 < geo.oh) std::fill(o + geo.ow * NR, o + wp * NR, 0.0f);
+        }
+      }
+      const float* arows[kGemmMR];
+      for (size_t pc = 0; pc < nv; pc += KC) {
+        const size_t kc = std::min(KC, nv - pc);
+        for (size_t js = 0; js < rkg; js += NR) {
+          const size_t cols = std::min(NR, geo.kg - js);
+          const float* bp = bpack + js * nv + pc * NR;
+          for (size_t is = 0; is < geo.crs; is += kGemmMR) {
+            const size_t rows = std::min(kGemmMR, geo.crs - is);
+            for (size_t r = 0; r < kGemmMR; ++r) {
+              arows[r] = xpad + off[is + (r < rows ? r : 0)] + pc;
+            }
+            RowsMicroKernel<kGemmMR>(kc, arows, bp, acc + is * rkg + js, rkg, rows, cols, ep);
+          }
+        }
+      }
+    }
+    float* target = (partial != nullptr ? partial + ichunk * chunk_size : dw) + g * geo.kg * geo.crs;
+    for (size_t k = 0; k < geo.kg; ++k) {
+      float* HWY_RESTRICT trow = target + k * geo.crs;
+      for (size_t crs = 0; crs < geo.crs; ++crs) trow[crs] += acc[crs * rkg + k];
+    }
+    if (dbias != nullptr) {
+      float* btarget = (partial != nullptr ? partial + ichunk * chunk_size + w_size : dbias) +
+                       g * geo.kg;
+      for (size_t k = 0; k < geo.kg; ++k) btarget[k] += bias_acc[k];
+    }
+  });
+  if (partial != nullptr) {
+    const size_t tasks = std::min(w_size, threads * 4);
+    detail::RunTasks(pool, true, tasks, [&](uint64_t task, size_t) {
+      const size_t i0 = w_size * task / tasks, i1 = w_size * (task + 1) / tasks;
+      for (size_t c = 0; c < img_chunks; ++c) {
+        const float* src = partial + c * chunk_size;
+        for (size_t i = i0; i < i1; ++i) dw[i] += src[i];
+      }
+    });
+    if (dbias != nullptr) {
+      for (size_t c = 0; c < img_chunks; ++c) {
+        const float* src = partial + c * chunk_size + w_size;
+        for (size_t k = 0; k < s.out_channels; ++k) dbias[k] += src[k];
+      }
+    }
+  }
+}
+
+// Accumulates dw: per group, dW_g += sum_n dY_ng (kg x P) * im2col(x_ng)^T (P x crs), the
+// transposed im2col packed with masked gathers. Tasks own column slices of dW; when there are
+// fewer slices than threads the batch is also split into one chunk per thread whose partial
+// sums are added in chunk order (fixed for a fixed thread count).
+inline void ConvBackwardWeightsIm2col(const Conv2dShape& s, const float* x, const float* dy,
+                                      float* dw, ThreadPool& pool, bool parallel) {
   const detail::ConvGeom geo(s);
   const size_t NR = GemmNR(), KC = GemmKC(), NC = ConvNC();
   const size_t threads = pool.NumThreads();
-  const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
-                                           detail::kMinParallelMacs;
-  if (dbias != nullptr) ConvBiasGradImpl(s, dy, dbias, pool, parallel);
   const size_t strips = detail::DivCeil(geo.crs, NR);
   size_t col_chunks = 1, img_chunks = 1;
   if (parallel) {
@@ -626,6 +783,23 @@ inline void ConvBackwardWeightsImpl(const Conv2dShape& s, const float* x, const 
         for (size_t i = i0; i < i1; ++i) dw[i] += src[i];
       }
     });
+  }
+}
+
+// Accumulates dw (and dbias) (Conv2dBackwardWeights's contract). Stride 1 with little lane
+// waste in the padded width runs in place on the padded image (no im2col); other shapes run
+// the GEMM with the transposed im2col packed by gathers.
+inline void ConvBackwardWeightsImpl(const Conv2dShape& s, const float* x, const float* dy,
+                                    float* dw, float* dbias, ThreadPool& pool) {
+  const detail::ConvGeom geo(s);
+  const bool parallel = pool.NumThreads() > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
+                                                     detail::kMinParallelMacs;
+  const size_t nv = (geo.oh - 1) * (s.in_w + 2 * s.pad_w) + geo.ow;
+  if (s.stride_h == 1 && s.stride_w == 1 && nv * 100 <= geo.p * 115) {
+    ConvBackwardWeightsDirect(s, x, dy, dw, dbias, pool, parallel);  // fuses the bias sums
+  } else {
+    if (dbias != nullptr) ConvBiasGradImpl(s, dy, dbias, pool, parallel);
+    ConvBackwardWeightsIm2col(s, x, dy, dw, pool, parallel);
   }
 }
 

@@ -28,6 +28,7 @@ enum ScratchSlot : size_t {
   kScratchConvWT,      // conv: flipped/transposed weights for backward-data (caller's slot)
   kScratchConvCol,     // conv: column buffer for backward-data with stride > 1 (per task)
   kScratchConvPartial, // conv: per-chunk partial weight gradients (caller's slot)
+  kScratchConvAcc,     // conv: transposed weight-gradient accumulator (per task)
   kNumScratchSlots
 };
 
