@@ -351,6 +351,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
       stats.loss = epoch_loss_sum_ / static_cast<double>(epoch_samples_);
       stats.accuracy = static_cast<double>(epoch_correct_) / static_cast<double>(epoch_samples_);
       if (progress) progress->Update(stats);
+      if (on_iteration) on_iteration(iteration_, loss);
       if (iteration_ % options_.log_every == 0 || batch_in_epoch_ == batches_per_epoch) {
         IterationRecord ir;
         ir.step = iteration_;

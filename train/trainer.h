@@ -144,6 +144,9 @@ class Trainer {
 
   // Called after every epoch with its record (for library users; the CLI prints).
   std::function<void(const EpochRecord&)> on_epoch;
+  // Called after every training iteration with the global iteration count (1-based) and the
+  // batch loss; may call RequestStop().
+  std::function<void(int64_t iteration, float loss)> on_iteration;
 
   Optimizer& optimizer() { return *optimizer_; }
   const std::vector<EpochRecord>& history() const { return history_; }

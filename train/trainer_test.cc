@@ -1,0 +1,332 @@
+// Tests for the trainer and checkpoints: learning on a toy problem, bit-identical resume after an
+// interruption mid-epoch, the NaN guard, evaluation/ensembles, and checkpoint validation.
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "layers/model_spec.h"
+#include "tensor/rng.h"
+#include "train/atomic_file.h"
+#include "train/checkpoint.h"
+#include "train/safetensors.h"
+
+namespace simdnet {
+namespace {
+
+constexpr char kSpec[] = R"(input 1x8x8
+conv 4 k3 p1 nobias; bn; relu; maxpool k2
+flatten; dropout 0.25; linear classes
+)";
+
+std::string TempDir(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string dir = absl::StrCat(base ? base : "/tmp", "/", name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// Two classes that differ in which half of the image is bright, plus noise.
+InMemoryDataset ToyData(int64_t n, uint64_t seed) {
+  InMemoryDataset d;
+  d.num = n;
+  d.channels = 1;
+  d.height = 8;
+  d.width = 8;
+  d.classes = {"left", "right"};
+  Rng rng(seed);
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t label = static_cast<int32_t>(rng.UniformInt(2));
+    d.labels.push_back(label);
+    for (int64_t y = 0; y < 8; ++y) {
+      for (int64_t x = 0; x < 8; ++x) {
+        const bool bright = (x < 4) == (label == 0);
+        const float v = (bright ? 0.7f : 0.2f) + 0.25f * (rng.Uniform() - 0.5f);
+        d.pixels.push_back(static_cast<uint8_t>(std::lround(255.0f * v)));
+      }
+    }
+  }
+  return d;
+}
+
+struct TrainRun {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Trainer> trainer;
+};
+
+TrainRun MakeRun(const TrainingData& data, const TrainerOptions& options) {
+  TrainRun r;
+  auto model = ModelFromSpec(kSpec, std::nullopt, 2, /*seed=*/7);
+  EXPECT_TRUE(model.ok()) << model.status();
+  r.model = std::move(model).value();
+  CheckpointInfo info;
+  info.model_spec = kSpec;
+  info.input_shape = r.model->InputShape();
+  info.num_classes = 2;
+  info.class_names = {"left", "right"};
+  auto trainer = Trainer::Create(options, data, r.model.get(), info);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  r.trainer = std::move(trainer).value();
+  return r;
+}
+
+TrainerOptions BaseOptions(const std::string& dir) {
+  TrainerOptions o;
+  o.epochs = 3;
+  o.batch_size = 8;
+  o.optimizer = "sgd:lr=0.1,momentum=0.9";
+  o.schedule = "cosine:t_max=auto";
+  o.regularizer = "l2:1e-4";
+  o.augment = "crop=1";  // (a flip would swap the toy classes)
+  o.seed = 3;
+  o.run_dir = dir;
+  o.progress = false;
+  return o;
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    train_ = ToyData(96, 1);
+    test_ = ToyData(64, 2);
+    data_.train = &train_;
+    data_.eval = &test_;
+    auto norm = ComputePerChannelStats(train_);
+    ASSERT_TRUE(norm.ok());
+    data_.normalization = *norm;
+  }
+  InMemoryDataset train_, test_;
+  TrainingData data_;
+};
+
+TEST_F(TrainerTest, LearnsTheToyProblemAndWritesLogsAndCheckpoints) {
+  const std::string dir = TempDir("learns");
+  TrainRun r = MakeRun(data_, BaseOptions(dir));
+  auto result = r.trainer->Run();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->epochs_completed, 3);
+  EXPECT_EQ(result->iterations, 3 * 12);
+  ASSERT_EQ(result->history.size(), 3u);
+  EXPECT_GT(result->history.back().test_accuracy, 0.9);
+  for (const char* f : {"metrics.csv", "iterations.csv", "checkpoint.safetensors",
+                        "best.safetensors"}) {
+    EXPECT_TRUE(std::filesystem::exists(absl::StrCat(dir, "/", f))) << f;
+  }
+  auto csv = ReadFile(dir + "/metrics.csv");
+  ASSERT_TRUE(csv.ok());
+  EXPECT_EQ(std::count(csv->begin(), csv->end(), '\n'), 4);  // header + 3 epochs
+  // The saved model evaluates exactly like the trained one.
+  auto ck = ReadCheckpoint(dir + "/checkpoint.safetensors");
+  ASSERT_TRUE(ck.ok()) << ck.status();
+  auto loaded = ModelFromCheckpoint(*ck);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  auto a = Evaluate(*r.model, test_, ck->info.normalization, {});
+  auto b = Evaluate(**loaded, test_, ck->info.normalization, {});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->accuracy, b->accuracy);
+  EXPECT_EQ(a->loss, b->loss);
+}
+
+TEST_F(TrainerTest, ResumeAfterInterruptionIsBitIdentical) {
+  const std::string dir_a = TempDir("uninterrupted"), dir_b = TempDir("interrupted");
+  TrainRun a = MakeRun(data_, BaseOptions(dir_a));
+  ASSERT_TRUE(a.trainer->Run().ok());
+
+  TrainRun b = MakeRun(data_, BaseOptions(dir_b));
+  b.trainer->on_iteration = [](int64_t it, float) {
+    if (it == 17) Trainer::RequestStop();  // epoch 2, batch 5
+  };
+  auto stopped = b.trainer->Run();
+  Trainer::ClearStopRequest();
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_TRUE(stopped->interrupted);
+  EXPECT_EQ(stopped->iterations, 17);
+
+  // A fresh process: new model and trainer, restored from the checkpoint.
+  TrainRun c = MakeRun(data_, BaseOptions(dir_b));
+  auto ck = ReadCheckpoint(dir_b + "/checkpoint.safetensors");
+  ASSERT_TRUE(ck.ok()) << ck.status();
+  ASSERT_TRUE(LoadModelState(*ck, *c.model).ok());
+  ASSERT_TRUE(c.trainer->Resume(*ck).ok());
+  auto resumed = c.trainer->Run();
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->iterations, 36);
+
+  auto pa = a.model->Params(), pc = c.model->Params();
+  ASSERT_EQ(pa.size(), pc.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    ASSERT_EQ(pa[i].name, pc[i].name);
+    const Tensor& x = pa[i].param->value;
+    const Tensor& y = pc[i].param->value;
+    ASSERT_EQ(x.size(), y.size());
+    for (int64_t j = 0; j < x.size(); ++j) {
+      ASSERT_EQ(x[j], y[j]) << pa[i].name << "[" << j << "] differs after resume";
+    }
+  }
+  auto ba = a.model->Buffers(), bc = c.model->Buffers();
+  for (size_t i = 0; i < ba.size(); ++i) {
+    for (int64_t j = 0; j < ba[i].value->size(); ++j) {
+      ASSERT_EQ((*ba[i].value)[j], (*bc[i].value)[j]) << ba[i].name;
+    }
+  }
+  ASSERT_EQ(a.trainer->history().size(), c.trainer->history().size());
+  for (size_t e = 0; e < a.trainer->history().size(); ++e) {
+    EXPECT_EQ(a.trainer->history()[e].train_loss, c.trainer->history()[e].train_loss);
+    EXPECT_EQ(a.trainer->history()[e].test_accuracy, c.trainer->history()[e].test_accuracy);
+  }
+}
+
+TEST_F(TrainerTest, NonFiniteLossStopsNamingTheIterationAndKeepsTheCheckpoint) {
+  const std::string dir = TempDir("nan");
+  TrainerOptions o = BaseOptions(dir);
+  o.epochs = 1;
+  TrainRun r = MakeRun(data_, o);
+  ASSERT_TRUE(r.trainer->Run().ok());
+  auto before = ReadFile(dir + "/checkpoint.safetensors");
+  ASSERT_TRUE(before.ok());
+
+  TrainerOptions o2 = BaseOptions(dir);
+  o2.epochs = 2;
+  TrainRun bad = MakeRun(data_, o2);
+  bad.model->Params()[0].param->value[0] = NAN;
+  auto result = bad.trainer->Run();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(result.status().message().find("iteration 1"), std::string::npos)
+      << result.status();
+  auto after = ReadFile(dir + "/checkpoint.safetensors");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*before, *after);
+}
+
+TEST_F(TrainerTest, RejectsBadOptionsNamingTheFlag) {
+  TrainerOptions o = BaseOptions(TempDir("bad"));
+  o.batch_size = 0;
+  EXPECT_NE(ValidateTrainerOptions(o).message().find("--batch_size"), std::string::npos);
+  o = BaseOptions(TempDir("bad"));
+  o.loss = "hinge2";
+  EXPECT_NE(ValidateTrainerOptions(o).message().find("--loss"), std::string::npos);
+  o = BaseOptions(TempDir("bad"));
+  o.optimizer = "sgd:lr=-1";
+  auto model = ModelFromSpec(kSpec, std::nullopt, 2, 7);
+  ASSERT_TRUE(model.ok());
+  auto t = Trainer::Create(o, data_, model->get(), CheckpointInfo{});
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("lr"), std::string::npos) << t.status();
+}
+
+TEST_F(TrainerTest, EnsembleAveragesProbabilities) {
+  std::vector<EvalResult> members;
+  for (uint64_t seed : {7, 8}) {
+    auto model = ModelFromSpec(kSpec, std::nullopt, 2, seed);
+    ASSERT_TRUE(model.ok());
+    EvalOptions eo;
+    eo.keep_probabilities = true;
+    auto r = Evaluate(**model, test_, data_.normalization, eo);
+    ASSERT_TRUE(r.ok()) << r.status();
+    members.push_back(std::move(r).value());
+  }
+  auto ens = EnsembleResult(members, test_);
+  ASSERT_TRUE(ens.ok()) << ens.status();
+  for (int64_t i = 0; i < ens->probabilities.size(); ++i) {
+    EXPECT_FLOAT_EQ(ens->probabilities[i], 0.5f * (members[0].probabilities[i] +
+                                                   members[1].probabilities[i]));
+  }
+  EXPECT_EQ(ens->confusion->total(), 64);
+}
+
+class CheckpointTest : public TrainerTest {
+ protected:
+  std::string SaveValid(const std::string& dir) {
+    auto model = ModelFromSpec(kSpec, std::nullopt, 2, 7);
+    EXPECT_TRUE(model.ok());
+    CheckpointInfo info;
+    info.model_spec = kSpec;
+    info.input_shape = (*model)->InputShape();
+    info.num_classes = 2;
+    const std::string path = dir + "/c.safetensors";
+    EXPECT_TRUE(SaveCheckpoint(path, **model, info, nullptr).ok());
+    return path;
+  }
+  // Rewrites the checkpoint at `path` after `edit` changes its parsed contents.
+  void Edit(const std::string& path, const std::function<void(SafetensorsContents&)>& edit) {
+    auto c = LoadSafetensors(path);
+    ASSERT_TRUE(c.ok());
+    edit(*c);
+    ASSERT_TRUE(SaveSafetensors(path, *c).ok());
+  }
+};
+
+TEST_F(CheckpointTest, RejectsWrongFormatAndVersion) {
+  const std::string path = SaveValid(TempDir("fmt"));
+  Edit(path, [](SafetensorsContents& c) { c.metadata["format"] = "other"; });
+  auto r = ReadCheckpoint(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("'format'"), std::string::npos) << r.status();
+  const std::string path2 = SaveValid(TempDir("ver"));
+  Edit(path2, [](SafetensorsContents& c) { c.metadata["format_version"] = "99"; });
+  r = ReadCheckpoint(path2);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("version '99'"), std::string::npos) << r.status();
+}
+
+TEST_F(CheckpointTest, RejectsBadMetadataJson) {
+  const std::string path = SaveValid(TempDir("json"));
+  Edit(path, [](SafetensorsContents& c) { c.metadata["class_names"] = "[\"a\", "; });
+  auto r = ReadCheckpoint(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("class_names"), std::string::npos) << r.status();
+}
+
+TEST_F(CheckpointTest, RejectsMissingExtraAndMisshapenTensors) {
+  const std::string dir = TempDir("tensors");
+  const std::string path = SaveValid(dir);
+  Edit(path, [](SafetensorsContents& c) { c.tensors.erase("6.weight"); });
+  auto ck = ReadCheckpoint(path);
+  ASSERT_TRUE(ck.ok()) << ck.status();
+  auto m = ModelFromCheckpoint(*ck);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("'6.weight' of the model is missing"), std::string::npos)
+      << m.status();
+
+  const std::string path2 = SaveValid(TempDir("tensors2"));
+  Edit(path2, [](SafetensorsContents& c) { c.tensors["6.weight"] = Tensor(Shape({2, 3})); });
+  ck = ReadCheckpoint(path2);
+  ASSERT_TRUE(ck.ok());
+  m = ModelFromCheckpoint(*ck);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("has shape (2, 3)"), std::string::npos) << m.status();
+
+  const std::string path3 = SaveValid(TempDir("tensors3"));
+  Edit(path3, [](SafetensorsContents& c) { c.tensors["stray"] = Tensor(Shape({1})); });
+  ck = ReadCheckpoint(path3);
+  ASSERT_TRUE(ck.ok());
+  m = ModelFromCheckpoint(*ck);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("'stray' does not belong"), std::string::npos)
+      << m.status();
+}
+
+TEST_F(CheckpointTest, RejectsTruncatedFile) {
+  const std::string path = SaveValid(TempDir("trunc"));
+  auto bytes = ReadFile(path);
+  ASSERT_TRUE(bytes.ok());
+  for (size_t cut : {size_t{0}, size_t{5}, bytes->size() / 2, bytes->size() - 1}) {
+    ASSERT_TRUE(WriteFileAtomically(path, bytes->substr(0, cut)).ok());
+    auto r = ReadCheckpoint(path);
+    EXPECT_FALSE(r.ok()) << "cut at " << cut;
+    EXPECT_NE(r.status().message().find(path), std::string::npos) << r.status();
+  }
+}
+
+}  // namespace
+}  // namespace simdnet
