@@ -1,0 +1,157 @@
+// Per-ISA convolution benchmarks: forward, backward-data and backward-weights (+ bias) of the
+// shapes in bench/shapes/conv_s1_s8.txt at 1 and 2 threads, reporting effective GFLOPS
+// (2 * N * K * C * R * S * OH * OW / groups per pass) and the fraction of the measured peak.
+// Usage: bazel run -c opt //bench:conv2d_bench -- [--shapes=FILE] [--benchmark_filter=...]
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/per_target.h"  // first: includes tensor/simd_targets.h
+#include "bench/peak.h"
+#include "benchmark/benchmark.h"
+#include "hwy/aligned_allocator.h"
+#include "layers/conv2d_kernels.h"
+#include "tensor/rng.h"
+#include "tensor/thread_pool.h"
+
+namespace simdnet {
+namespace {
+
+struct NamedConv {
+  std::string name;
+  Conv2dShape s;
+};
+
+// Parses "name N C H W K R stride pad" lines ('#' starts a comment). On error prints the file,
+// line number and offending text, and returns false.
+bool ReadShapes(const std::string& path, std::vector<NamedConv>* out) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "conv2d_bench: cannot open shapes file '%s'\n", path.c_str());
+    return false;
+  }
+  std::string line;
+  for (size_t line_no = 1; std::getline(in, line); ++line_no) {
+    const size_t hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    std::istringstream fields(line);
+    NamedConv nc;
+    if (!(fields >> nc.name)) continue;  // blank or comment-only line
+    long v[8];
+    bool ok = true;
+    for (long& x : v) ok = ok && static_cast<bool>(fields >> x) && x >= 0;
+    std::string extra;
+    if (!ok || (fields >> extra) || v[0] < 1 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < 1 ||
+        v[5] < 1 || v[6] < 1 || 2 * v[7] + v[2] < v[5] || 2 * v[7] + v[3] < v[5]) {
+      std::fprintf(stderr,
+                   "conv2d_bench: %s:%zu: expected 'name N C H W K R stride pad' with positive "
+                   "sizes and an output of at least 1x1, got '%s'\n",
+                   path.c_str(), line_no, line.c_str());
+      return false;
+    }
+    Conv2dShape& s = nc.s;
+    s.batch = v[0];
+    s.in_channels = v[1];
+    s.in_h = v[2];
+    s.in_w = v[3];
+    s.out_channels = v[4];
+    s.kernel_h = s.kernel_w = v[5];
+    s.stride_h = s.stride_w = v[6];
+    s.pad_h = s.pad_w = v[7];
+    out->push_back(nc);
+  }
+  return true;
+}
+
+enum class Pass { kForward, kBackwardData, kBackwardWeights };
+
+void RegisterConv(const NamedConv& nc, Pass pass, size_t threads) {
+  static const char* kPassNames[] = {"Conv2dForward", "Conv2dBackwardData",
+                                     "Conv2dBackwardWeights"};
+  const std::string shape = nc.name + "/threads:" + std::to_string(threads);
+  const Conv2dShape s = nc.s;
+  auto group = bench::RegisterPerTarget(
+      kPassNames[static_cast<int>(pass)], shape,
+      [s, pass, threads](benchmark::State& state, int64_t target) {
+        const size_t x_size = s.batch * s.in_channels * s.in_h * s.in_w;
+        const size_t w_size =
+            s.out_channels * (s.in_channels / s.groups) * s.kernel_h * s.kernel_w;
+        const size_t y_size = s.batch * s.out_channels * s.out_h() * s.out_w();
+        auto x = hwy::AllocateAligned<float>(x_size);
+        auto w = hwy::AllocateAligned<float>(w_size);
+        auto bias = hwy::AllocateAligned<float>(s.out_channels);
+        auto y = hwy::AllocateAligned<float>(y_size);
+        auto dw = hwy::AllocateAligned<float>(w_size);
+        Rng rng(1);
+        rng.FillUniform(x.get(), x_size, -1.0f, 1.0f);
+        rng.FillUniform(w.get(), w_size, -0.1f, 0.1f);
+        rng.FillUniform(bias.get(), s.out_channels, -0.1f, 0.1f);
+        rng.FillUniform(y.get(), y_size, -1.0f, 1.0f);
+        rng.FillUniform(dw.get(), w_size, -1.0f, 1.0f);
+        ThreadPool pool(threads);
+        for (auto _ : state) {
+          switch (pass) {
+            case Pass::kForward:
+              Conv2dForward(s, x.get(), w.get(), bias.get(), y.get(), ConvEpilogue::kNone, pool);
+              break;
+            case Pass::kBackwardData:
+              Conv2dBackwardData(s, y.get(), w.get(), x.get(), pool);
+              break;
+            case Pass::kBackwardWeights:
+              Conv2dBackwardWeights(s, x.get(), y.get(), dw.get(), bias.get(), pool);
+              break;
+          }
+          benchmark::ClobberMemory();
+        }
+        const double flops = 2.0 * s.batch * s.out_channels * s.in_channels * s.kernel_h *
+                             s.kernel_w * s.out_h() * s.out_w() / s.groups;
+        const double gflop = flops * 1e-9 * static_cast<double>(state.iterations());
+        state.counters["GFLOPS"] = benchmark::Counter(gflop, benchmark::Counter::kIsRate);
+        state.counters["peak_frac"] = benchmark::Counter(
+            gflop / bench::MeasurePeakGflops(target, threads), benchmark::Counter::kIsRate);
+      });
+  bench::ForAll(group, [](benchmark::internal::Benchmark* b) {
+    b->UseRealTime()->Unit(benchmark::kMillisecond);
+  });
+}
+
+}  // namespace
+}  // namespace simdnet
+
+int main(int argc, char** argv) {
+  std::string shapes_path = "bench/shapes/conv_s1_s8.txt";
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--shapes=", 0) == 0) {
+      shapes_path = arg.substr(9);
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  std::vector<simdnet::NamedConv> shapes;
+  if (!simdnet::ReadShapes(shapes_path, &shapes)) return 1;
+  // SIMDNET_BENCH_QUICK=1 (the smoke test) runs every shape with batch 1 only.
+  if (std::getenv("SIMDNET_BENCH_QUICK") != nullptr) {
+    for (auto& nc : shapes) nc.s.batch = 1;
+  }
+  for (const auto& nc : shapes) {
+    for (size_t threads : {1, 2}) {
+      for (auto pass : {simdnet::Pass::kForward, simdnet::Pass::kBackwardData,
+                        simdnet::Pass::kBackwardWeights}) {
+        simdnet::RegisterConv(nc, pass, threads);
+      }
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
