@@ -260,6 +260,48 @@ HWY_INLINE void ArgmaxAxisImpl(const float* x, size_t outer, size_t axis, size_t
   }
 }
 
+// Writes y[i] = exp(x[i] - max) and returns their sum, in one pass (softmax reads x once and
+// writes y once before the final scale). y may alias x exactly. Four accumulators, as in
+// SumReduce, keep the summation error of long rows (and the add latency) down.
+HWY_INLINE float ExpSubStoreSum(const float* x, float max, float* y, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto m = hn::Set(d, max);
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    const auto e0 = ExpVec(d, hn::Sub(hn::LoadU(d, x + i), m));
+    const auto e1 = ExpVec(d, hn::Sub(hn::LoadU(d, x + i + N), m));
+    const auto e2 = ExpVec(d, hn::Sub(hn::LoadU(d, x + i + 2 * N), m));
+    const auto e3 = ExpVec(d, hn::Sub(hn::LoadU(d, x + i + 3 * N), m));
+    hn::StoreU(e0, d, y + i);
+    hn::StoreU(e1, d, y + i + N);
+    hn::StoreU(e2, d, y + i + 2 * N);
+    hn::StoreU(e3, d, y + i + 3 * N);
+    s0 = hn::Add(s0, e0);
+    s1 = hn::Add(s1, e1);
+    s2 = hn::Add(s2, e2);
+    s3 = hn::Add(s3, e3);
+  }
+  for (; i + N <= n; i += N) {
+    const auto e = ExpVec(d, hn::Sub(hn::LoadU(d, x + i), m));
+    hn::StoreU(e, d, y + i);
+    s0 = hn::Add(s0, e);
+  }
+  if (i < n) {
+    // Pad with -inf: exp(-inf - max) == 0 adds nothing to the sum.
+    const size_t rem = n - i;
+    HWY_ALIGN float buf[kMaxFloatLanes];
+    for (size_t k = 0; k < N; ++k) buf[k] = -std::numeric_limits<float>::infinity();
+    std::memcpy(buf, x + i, rem * sizeof(float));
+    const auto e = ExpVec(d, hn::Sub(hn::Load(d, buf), m));
+    hn::Store(e, d, buf);
+    std::memcpy(y + i, buf, rem * sizeof(float));
+    s1 = hn::Add(s1, e);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+}
+
 // y[o, :, i] = softmax_a x[o, :, i] (max subtracted first). y may alias x. Requires: axis >= 1.
 HWY_INLINE void SoftmaxAxisImpl(const float* x, size_t outer, size_t axis, size_t inner,
                                 float* y) {
@@ -274,9 +316,7 @@ HWY_INLINE void SoftmaxAxisImpl(const float* x, size_t outer, size_t axis, size_
     float* yo = y + o * axis * inner;
     if (inner == 1) {
       const float m = MaxSpan(xo, axis);
-      MapUnary(xo, yo, axis, AddScalarOp{-m});
-      MapUnary(yo, yo, axis, ExpOp());
-      const float sum = SumSpan(yo, axis);
+      const float sum = ExpSubStoreSum(xo, m, yo, axis);
       MapUnary(yo, yo, axis, MulScalarOp{1.0f / sum});
       continue;
     }
