@@ -10,7 +10,6 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "bench/peak.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -50,9 +49,9 @@ HWY_NOINLINE float RunFmaChainsT(size_t iters, float mul, float add) {
     c11 = hn::MulAdd(c11, m, a);
   }
   // Combine every chain so none can be optimized away.
-  const auto s = hn::Add(hn::Add(hn::Add(hn::Add(c0, c1), hn::Add(c2, c3)),
-                                 hn::Add(hn::Add(c4, c5), hn::Add(c6, c7))),
-                         hn::Add(hn::Add(c8, c9), hn::Add(c10, c11)));
+  const auto s = hn::Add(
+      hn::Add(hn::Add(hn::Add(c0, c1), hn::Add(c2, c3)), hn::Add(hn::Add(c4, c5), hn::Add(c6, c7))),
+      hn::Add(hn::Add(c8, c9), hn::Add(c10, c11)));
   return hn::GetLane(hn::SumOfLanes(d, s));
 }
 
@@ -136,8 +135,8 @@ double MeasurePeakGflops(int64_t target, size_t threads) {
     seconds = TimeChains(threads, iters);
   }
   for (int rep = 0; rep < 2; ++rep) seconds = std::min(seconds, TimeChains(threads, iters));
-  const double gflops =
-      FmaFlopsPerIter() * static_cast<double>(iters) * static_cast<double>(threads) / seconds * 1e-9;
+  const double gflops = FmaFlopsPerIter() * static_cast<double>(iters) *
+                        static_cast<double>(threads) / seconds * 1e-9;
   hwy::SetSupportedTargetsForTest(previous);
   (*cache)[key] = gflops;
   return gflops;

@@ -1,7 +1,5 @@
 // Per-ISA peak FP32 FMA throughput at 1 and 2 threads ("GFLOPS" counter): the ceiling that the
 // GEMM and convolution benchmarks report their "fraction of peak" against.
-#include "bench/per_target.h"  // first: includes tensor/simd_targets.h
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -9,8 +7,9 @@
 #include <thread>
 #include <vector>
 
-#include "benchmark/benchmark.h"
 #include "bench/peak.h"
+#include "bench/per_target.h"  // first: includes tensor/simd_targets.h
+#include "benchmark/benchmark.h"
 
 namespace simdnet {
 namespace bench {
@@ -23,34 +22,31 @@ constexpr size_t kItersPerRound = size_t{1} << 20;
 void RegisterPeakBenchmarks() {
   for (const size_t threads : {size_t{1}, size_t{2}}) {
     const std::string shape = "threads:" + std::to_string(threads);
-    ForAll(RegisterPerTarget(
-               "peak_fma", shape,
-               [threads](benchmark::State& state, int64_t /*target*/) {
-                 const double flops =
-                     FmaFlopsPerIter() * static_cast<double>(kItersPerRound * threads);
-                 // Wall-clock time measured here, not benchmark's per-thread CPU time: the
-                 // second thread is ours, so only wall time counts both threads' work.
-                 const auto start = std::chrono::steady_clock::now();
-                 for (auto _ : state) {
-                   std::vector<std::thread> workers;
-                   std::vector<float> sink(threads);
-                   for (size_t t = 1; t < threads; ++t) {
-                     workers.emplace_back(
-                         [&sink, t] { sink[t] = RunFmaChains(kItersPerRound); });
-                   }
-                   sink[0] = RunFmaChains(kItersPerRound);
-                   for (std::thread& w : workers) w.join();
-                   benchmark::DoNotOptimize(sink.data());
-                 }
-                 const double seconds =
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                         .count();
-                 state.counters["GFLOPS"] =
-                     flops * static_cast<double>(state.iterations()) * 1e-9 / seconds;
-               }),
-           [](benchmark::internal::Benchmark* b) {
-             b->UseRealTime()->Unit(benchmark::kMillisecond);
-           });
+    ForAll(
+        RegisterPerTarget(
+            "peak_fma", shape,
+            [threads](benchmark::State& state, int64_t /*target*/) {
+              const double flops =
+                  FmaFlopsPerIter() * static_cast<double>(kItersPerRound * threads);
+              // Wall-clock time measured here, not benchmark's per-thread CPU time: the
+              // second thread is ours, so only wall time counts both threads' work.
+              const auto start = std::chrono::steady_clock::now();
+              for (auto _ : state) {
+                std::vector<std::thread> workers;
+                std::vector<float> sink(threads);
+                for (size_t t = 1; t < threads; ++t) {
+                  workers.emplace_back([&sink, t] { sink[t] = RunFmaChains(kItersPerRound); });
+                }
+                sink[0] = RunFmaChains(kItersPerRound);
+                for (std::thread& w : workers) w.join();
+                benchmark::DoNotOptimize(sink.data());
+              }
+              const double seconds =
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+              state.counters["GFLOPS"] =
+                  flops * static_cast<double>(state.iterations()) * 1e-9 / seconds;
+            }),
+        [](benchmark::internal::Benchmark* b) { b->UseRealTime()->Unit(benchmark::kMillisecond); });
   }
 }
 

@@ -1,13 +1,13 @@
 // Tests of the peak-FLOPS probe: sane positive values per target, caching, and that the
 // caller's dispatch pin is restored.
-#include "tensor/simd_targets.h"  // first: same target list as the libraries
+#include "bench/peak.h"
 
 #include <cmath>
 #include <cstdint>
 
-#include "bench/peak.h"
 #include "gtest/gtest.h"
 #include "hwy/targets.h"
+#include "tensor/simd_targets.h"  // first: same target list as the libraries
 
 namespace simdnet {
 namespace bench {

@@ -5,8 +5,6 @@
 
 // First: the project target policy, so SupportedAndGeneratedTargets() below loops over exactly
 // the targets compiled into the kernel libraries (it uses the including TU's HWY_TARGETS).
-#include "tensor/simd_targets.h"
-
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -15,6 +13,7 @@
 
 #include "benchmark/benchmark.h"
 #include "hwy/targets.h"
+#include "tensor/simd_targets.h"
 
 namespace simdnet {
 namespace bench {
@@ -36,8 +35,8 @@ inline std::vector<benchmark::internal::Benchmark*> RegisterPerTarget(const std:
   std::vector<benchmark::internal::Benchmark*> registered;
   for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
     const std::string name = kernel + "/" + shape + "/" + hwy::TargetName(target);
-    registered.push_back(benchmark::RegisterBenchmark(
-        name.c_str(), [target, body](benchmark::State& state) {
+    registered.push_back(
+        benchmark::RegisterBenchmark(name.c_str(), [target, body](benchmark::State& state) {
           hwy::SetSupportedTargetsForTest(target);
           body(state, target);
           hwy::SetSupportedTargetsForTest(0);

@@ -1,12 +1,11 @@
 // Per-ISA throughput of the element-wise and reduction kernels (tensor/elementwise.h,
 // tensor/reduce.h) at L1-, L2- and DRAM-resident sizes, reported as bytes/s of traffic.
-#include "bench/per_target.h"  // first: includes tensor/simd_targets.h
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
 
+#include "bench/per_target.h"  // first: includes tensor/simd_targets.h
 #include "benchmark/benchmark.h"
 #include "tensor/elementwise.h"
 #include "tensor/reduce.h"
@@ -29,7 +28,10 @@ constexpr size_t kMaxN = size_t{8} << 20;
 // Three shared, 64-byte-aligned input/output arrays, filled once (values in (0.5, 1.5) keep
 // Exp/Log/Tanh on their ordinary paths and never produce denormals).
 struct Arrays {
-  Arrays() : a(AllocateAlignedBuffer(kMaxN)), b(AllocateAlignedBuffer(kMaxN)), y(AllocateAlignedBuffer(kMaxN)) {
+  Arrays()
+      : a(AllocateAlignedBuffer(kMaxN)),
+        b(AllocateAlignedBuffer(kMaxN)),
+        y(AllocateAlignedBuffer(kMaxN)) {
     for (size_t i = 0; i < kMaxN; ++i) {
       a[i] = 0.5f + static_cast<float>(i % 1000) * 1e-3f;
       b[i] = 1.5f - static_cast<float>(i % 777) * 1e-3f;
@@ -77,42 +79,43 @@ void RegisterKernel(const Kernel& k, bool also_two_threads) {
 void RegisterTensorBenchmarks() {
   constexpr size_t kF = sizeof(float);
   // Element-wise: reads plus writes.
-  RegisterKernel({"Add", 3 * kF,
-                  [](Arrays& s, size_t n, ThreadPool* p) { Add(s.a.get(), s.b.get(), s.y.get(), n, p); }},
-                 /*also_two_threads=*/true);
-  RegisterKernel({"Axpy", 3 * kF,
-                  [](Arrays& s, size_t n, ThreadPool* p) { Axpy(1e-6f, s.a.get(), s.y.get(), n, p); }},
-                 false);
-  RegisterKernel({"ReluForward", 2 * kF,
-                  [](Arrays& s, size_t n, ThreadPool* p) { ReluForward(s.a.get(), s.y.get(), n, p); }},
-                 false);
-  RegisterKernel({"Exp", 2 * kF,
-                  [](Arrays& s, size_t n, ThreadPool* p) { Exp(s.a.get(), s.y.get(), n, p); }},
-                 /*also_two_threads=*/true);
-  RegisterKernel({"TanhForward", 2 * kF,
-                  [](Arrays& s, size_t n, ThreadPool* p) { TanhForward(s.a.get(), s.y.get(), n, p); }},
-                 false);
-  RegisterKernel({"SigmoidForward", 2 * kF,
-                  [](Arrays& s, size_t n, ThreadPool* p) {
-                    SigmoidForward(s.a.get(), s.y.get(), n, p);
-                  }},
-                 false);
+  RegisterKernel(
+      {"Add", 3 * kF,
+       [](Arrays& s, size_t n, ThreadPool* p) { Add(s.a.get(), s.b.get(), s.y.get(), n, p); }},
+      /*also_two_threads=*/true);
+  RegisterKernel(
+      {"Axpy", 3 * kF,
+       [](Arrays& s, size_t n, ThreadPool* p) { Axpy(1e-6f, s.a.get(), s.y.get(), n, p); }},
+      false);
+  RegisterKernel(
+      {"ReluForward", 2 * kF,
+       [](Arrays& s, size_t n, ThreadPool* p) { ReluForward(s.a.get(), s.y.get(), n, p); }},
+      false);
+  RegisterKernel(
+      {"Exp", 2 * kF, [](Arrays& s, size_t n, ThreadPool* p) { Exp(s.a.get(), s.y.get(), n, p); }},
+      /*also_two_threads=*/true);
+  RegisterKernel(
+      {"TanhForward", 2 * kF,
+       [](Arrays& s, size_t n, ThreadPool* p) { TanhForward(s.a.get(), s.y.get(), n, p); }},
+      false);
+  RegisterKernel(
+      {"SigmoidForward", 2 * kF,
+       [](Arrays& s, size_t n, ThreadPool* p) { SigmoidForward(s.a.get(), s.y.get(), n, p); }},
+      false);
   // Reductions (single-threaded API): reads only.
-  RegisterKernel({"Sum", kF,
-                  [](Arrays& s, size_t n, ThreadPool*) {
-                    benchmark::DoNotOptimize(Sum(s.a.get(), n));
-                  }},
-                 false);
+  RegisterKernel(
+      {"Sum", kF,
+       [](Arrays& s, size_t n, ThreadPool*) { benchmark::DoNotOptimize(Sum(s.a.get(), n)); }},
+      false);
   RegisterKernel({"Dot", 2 * kF,
                   [](Arrays& s, size_t n, ThreadPool*) {
                     benchmark::DoNotOptimize(Dot(s.a.get(), s.b.get(), n));
                   }},
                  false);
-  RegisterKernel({"Max", kF,
-                  [](Arrays& s, size_t n, ThreadPool*) {
-                    benchmark::DoNotOptimize(Max(s.a.get(), n));
-                  }},
-                 false);
+  RegisterKernel(
+      {"Max", kF,
+       [](Arrays& s, size_t n, ThreadPool*) { benchmark::DoNotOptimize(Max(s.a.get(), n)); }},
+      false);
   // Softmax over rows of 1024 classes (logits of a batch): reads x, writes y.
   RegisterKernel({"SoftmaxRows1024", 2 * kF,
                   [](Arrays& s, size_t n, ThreadPool*) {

@@ -139,43 +139,61 @@ HWY_INLINE void MapBinary(const float* a, const float* b, float* y, size_t n, co
 
 struct AddOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D, V a, V b) const { return hn::Add(a, b); }
+  HWY_INLINE V operator()(D, V a, V b) const {
+    return hn::Add(a, b);
+  }
 };
 struct SubOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D, V a, V b) const { return hn::Sub(a, b); }
+  HWY_INLINE V operator()(D, V a, V b) const {
+    return hn::Sub(a, b);
+  }
 };
 struct MulOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D, V a, V b) const { return hn::Mul(a, b); }
+  HWY_INLINE V operator()(D, V a, V b) const {
+    return hn::Mul(a, b);
+  }
 };
 struct AddScalarOp {
   float s;
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V x) const { return hn::Add(x, hn::Set(d, s)); }
+  HWY_INLINE V operator()(D d, V x) const {
+    return hn::Add(x, hn::Set(d, s));
+  }
 };
 struct MulScalarOp {
   float s;
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V x) const { return hn::Mul(x, hn::Set(d, s)); }
+  HWY_INLINE V operator()(D d, V x) const {
+    return hn::Mul(x, hn::Set(d, s));
+  }
 };
 // (x, y) -> alpha * x + y, one fused multiply-add where the target has FMA.
 struct AxpyOp {
   float alpha;
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V x, V y) const { return hn::MulAdd(hn::Set(d, alpha), x, y); }
+  HWY_INLINE V operator()(D d, V x, V y) const {
+    return hn::MulAdd(hn::Set(d, alpha), x, y);
+  }
 };
 struct ExpOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V x) const { return ExpVec(d, x); }
+  HWY_INLINE V operator()(D d, V x) const {
+    return ExpVec(d, x);
+  }
 };
 struct LogOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V x) const { return LogVec(d, x); }
+  HWY_INLINE V operator()(D d, V x) const {
+    return LogVec(d, x);
+  }
 };
 struct ReluOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V x) const { return ReluVec(d, x); }
+  HWY_INLINE V operator()(D d, V x) const {
+    return ReluVec(d, x);
+  }
 };
 // (x, dy) -> x > 0 ? dy : 0.
 struct ReluBackwardOp {
@@ -187,7 +205,9 @@ struct ReluBackwardOp {
 struct LeakyReluOp {
   float slope;
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V x) const { return LeakyReluVec(d, x, hn::Set(d, slope)); }
+  HWY_INLINE V operator()(D d, V x) const {
+    return LeakyReluVec(d, x, hn::Set(d, slope));
+  }
 };
 // (x, dy) -> dy * (x > 0 ? 1 : slope).
 struct LeakyReluBackwardOp {
@@ -199,7 +219,9 @@ struct LeakyReluBackwardOp {
 };
 struct TanhOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V x) const { return TanhVec(d, x); }
+  HWY_INLINE V operator()(D d, V x) const {
+    return TanhVec(d, x);
+  }
 };
 // (y, dy) -> dy * (1 - y^2).
 struct TanhBackwardOp {
@@ -210,7 +232,9 @@ struct TanhBackwardOp {
 };
 struct SigmoidOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V x) const { return SigmoidVec(d, x); }
+  HWY_INLINE V operator()(D d, V x) const {
+    return SigmoidVec(d, x);
+  }
 };
 // (y, dy) -> dy * y * (1 - y).
 struct SigmoidBackwardOp {

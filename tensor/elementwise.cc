@@ -11,7 +11,6 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tensor/elementwise.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-
 #include "hwy/highway.h"
 #include "tensor/elementwise-inl.h"
 
@@ -24,12 +23,8 @@ void CopyT(const float* x, float* y, size_t n) { CopySpan(x, y, n); }
 void AddT(const float* a, const float* b, float* y, size_t n) { MapBinary(a, b, y, n, AddOp()); }
 void SubT(const float* a, const float* b, float* y, size_t n) { MapBinary(a, b, y, n, SubOp()); }
 void MulT(const float* a, const float* b, float* y, size_t n) { MapBinary(a, b, y, n, MulOp()); }
-void AddScalarT(const float* x, float s, float* y, size_t n) {
-  MapUnary(x, y, n, AddScalarOp{s});
-}
-void MulScalarT(const float* x, float s, float* y, size_t n) {
-  MapUnary(x, y, n, MulScalarOp{s});
-}
+void AddScalarT(const float* x, float s, float* y, size_t n) { MapUnary(x, y, n, AddScalarOp{s}); }
+void MulScalarT(const float* x, float s, float* y, size_t n) { MapUnary(x, y, n, MulScalarOp{s}); }
 void AxpyT(float alpha, const float* x, float* y, size_t n) { AxpySpan(alpha, x, y, n); }
 void ExpT(const float* x, float* y, size_t n) { MapUnary(x, y, n, ExpOp()); }
 void LogT(const float* x, float* y, size_t n) { MapUnary(x, y, n, LogOp()); }
@@ -112,38 +107,45 @@ void Copy(const float* x, float* y, size_t n, ThreadPool* pool) {
 }
 
 void Add(const float* a, const float* b, float* y, size_t n, ThreadPool* pool) {
-  ForEachChunk(n, pool,
-               [&](size_t i, size_t c) { HWY_DYNAMIC_DISPATCH(AddT)(a + i, b + i, y + i, c); });
+  ForEachChunk(n, pool, [&](size_t i, size_t c) {
+    HWY_DYNAMIC_DISPATCH(AddT)(a + i, b + i, y + i, c);
+  });
 }
 
 void Sub(const float* a, const float* b, float* y, size_t n, ThreadPool* pool) {
-  ForEachChunk(n, pool,
-               [&](size_t i, size_t c) { HWY_DYNAMIC_DISPATCH(SubT)(a + i, b + i, y + i, c); });
+  ForEachChunk(n, pool, [&](size_t i, size_t c) {
+    HWY_DYNAMIC_DISPATCH(SubT)(a + i, b + i, y + i, c);
+  });
 }
 
 void Mul(const float* a, const float* b, float* y, size_t n, ThreadPool* pool) {
-  ForEachChunk(n, pool,
-               [&](size_t i, size_t c) { HWY_DYNAMIC_DISPATCH(MulT)(a + i, b + i, y + i, c); });
+  ForEachChunk(n, pool, [&](size_t i, size_t c) {
+    HWY_DYNAMIC_DISPATCH(MulT)(a + i, b + i, y + i, c);
+  });
 }
 
 void AddScalar(const float* x, float s, float* y, size_t n, ThreadPool* pool) {
-  ForEachChunk(n, pool,
-               [&](size_t i, size_t c) { HWY_DYNAMIC_DISPATCH(AddScalarT)(x + i, s, y + i, c); });
+  ForEachChunk(n, pool, [&](size_t i, size_t c) {
+    HWY_DYNAMIC_DISPATCH(AddScalarT)(x + i, s, y + i, c);
+  });
 }
 
 void MulScalar(const float* x, float s, float* y, size_t n, ThreadPool* pool) {
-  ForEachChunk(n, pool,
-               [&](size_t i, size_t c) { HWY_DYNAMIC_DISPATCH(MulScalarT)(x + i, s, y + i, c); });
+  ForEachChunk(n, pool, [&](size_t i, size_t c) {
+    HWY_DYNAMIC_DISPATCH(MulScalarT)(x + i, s, y + i, c);
+  });
 }
 
 void Axpy(float alpha, const float* x, float* y, size_t n, ThreadPool* pool) {
-  ForEachChunk(n, pool,
-               [&](size_t i, size_t c) { HWY_DYNAMIC_DISPATCH(AxpyT)(alpha, x + i, y + i, c); });
+  ForEachChunk(n, pool, [&](size_t i, size_t c) {
+    HWY_DYNAMIC_DISPATCH(AxpyT)(alpha, x + i, y + i, c);
+  });
 }
 
 void Scale(float alpha, float* y, size_t n, ThreadPool* pool) {
-  ForEachChunk(n, pool,
-               [&](size_t i, size_t c) { HWY_DYNAMIC_DISPATCH(MulScalarT)(y + i, alpha, y + i, c); });
+  ForEachChunk(n, pool, [&](size_t i, size_t c) {
+    HWY_DYNAMIC_DISPATCH(MulScalarT)(y + i, alpha, y + i, c);
+  });
 }
 
 void Exp(const float* x, float* y, size_t n, ThreadPool* pool) {
@@ -155,8 +157,9 @@ void Log(const float* x, float* y, size_t n, ThreadPool* pool) {
 }
 
 void ReluForward(const float* x, float* y, size_t n, ThreadPool* pool) {
-  ForEachChunk(n, pool,
-               [&](size_t i, size_t c) { HWY_DYNAMIC_DISPATCH(ReluForwardT)(x + i, y + i, c); });
+  ForEachChunk(n, pool, [&](size_t i, size_t c) {
+    HWY_DYNAMIC_DISPATCH(ReluForwardT)(x + i, y + i, c);
+  });
 }
 
 void ReluBackward(const float* x, const float* dy, float* dx, size_t n, ThreadPool* pool) {
@@ -179,8 +182,9 @@ void LeakyReluBackward(const float* x, float slope, const float* dy, float* dx, 
 }
 
 void TanhForward(const float* x, float* y, size_t n, ThreadPool* pool) {
-  ForEachChunk(n, pool,
-               [&](size_t i, size_t c) { HWY_DYNAMIC_DISPATCH(TanhForwardT)(x + i, y + i, c); });
+  ForEachChunk(n, pool, [&](size_t i, size_t c) {
+    HWY_DYNAMIC_DISPATCH(TanhForwardT)(x + i, y + i, c);
+  });
 }
 
 void TanhBackward(const float* y, const float* dy, float* dx, size_t n, ThreadPool* pool) {
@@ -190,8 +194,9 @@ void TanhBackward(const float* y, const float* dy, float* dx, size_t n, ThreadPo
 }
 
 void SigmoidForward(const float* x, float* y, size_t n, ThreadPool* pool) {
-  ForEachChunk(n, pool,
-               [&](size_t i, size_t c) { HWY_DYNAMIC_DISPATCH(SigmoidForwardT)(x + i, y + i, c); });
+  ForEachChunk(n, pool, [&](size_t i, size_t c) {
+    HWY_DYNAMIC_DISPATCH(SigmoidForwardT)(x + i, y + i, c);
+  });
 }
 
 void SigmoidBackward(const float* y, const float* dy, float* dx, size_t n, ThreadPool* pool) {

@@ -1,5 +1,7 @@
 // Per-ISA tests of the element-wise kernels: the elementwise-inl.h templates and the public
 // dispatched functions, against a plain double reference, over odd sizes and misalignments.
+#include "tensor/elementwise.h"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -9,13 +11,11 @@
 #include <random>
 #include <vector>
 
-#include "tensor/elementwise.h"
 #include "tensor/simd_targets.h"  // before foreach_target: same target list as the library
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tensor/elementwise_test.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-
 #include "hwy/highway.h"
 #include "hwy/tests/test_util-inl.h"
 #include "tensor/elementwise-inl.h"
@@ -240,11 +240,12 @@ void TestAllExpLog() {
   const UnaryRef exp_ref = [](double x) { return std::exp(x); };
   CheckUnary("Exp", ExpOp(), exp_fn, exp_ref, -87.0f, 88.0f, exp_tol);
   CheckUnary("Exp small", ExpOp(), exp_fn, exp_ref, -1.0f, 1.0f, exp_tol);
-  CheckSpecialValues("Exp extremes", exp_fn, exp_ref,
-                     {0.0f, -0.0f, kDenormMin, -kDenormMin, 1e-30f, 88.0f, 88.72283f,
-                      88.7228394f, 89.0f, 100.0f, 104.0f, 1000.0f, kFloatMax, kInf, -87.3f,
-                      -100.0f, -103.9f, -104.0f, -105.0f, -1000.0f, -kFloatMax, -kInf, kNaN},
-                     exp_tol);
+  CheckSpecialValues(
+      "Exp extremes", exp_fn, exp_ref,
+      {0.0f,    -0.0f,   kDenormMin, -kDenormMin, 1e-30f,     88.0f, 88.72283f, 88.7228394f,
+       89.0f,   100.0f,  104.0f,     1000.0f,     kFloatMax,  kInf,  -87.3f,    -100.0f,
+       -103.9f, -104.0f, -105.0f,    -1000.0f,    -kFloatMax, -kInf, kNaN},
+      exp_tol);
 
   // hwy Log: <= 4 ulp on (0, FLT_MAX]; allow 4 ulp relative plus 4 ulp of 1 absolute for
   // results near 0.
@@ -253,11 +254,11 @@ void TestAllExpLog() {
   const UnaryRef log_ref = [](double x) { return std::log(x); };
   CheckUnary("Log", LogOp(), log_fn, log_ref, 1e-6f, 1e6f, log_tol);
   CheckUnary("Log near 1", LogOp(), log_fn, log_ref, 0.5f, 2.0f, log_tol);
-  CheckSpecialValues("Log extremes", log_fn, log_ref,
-                     {0.0f, -0.0f, kDenormMin, 1e-40f, kFloatMin, 1.0f, 1.0f + kUlp,
-                      1.0f - kUlp / 2, 2.0f, 1e30f, kFloatMax, kInf, -kDenormMin, -1.0f, -kInf,
-                      kNaN},
-                     log_tol);
+  CheckSpecialValues(
+      "Log extremes", log_fn, log_ref,
+      {0.0f, -0.0f, kDenormMin, 1e-40f, kFloatMin, 1.0f, 1.0f + kUlp, 1.0f - kUlp / 2, 2.0f, 1e30f,
+       kFloatMax, kInf, -kDenormMin, -1.0f, -kInf, kNaN},
+      log_tol);
 }
 
 void TestAllActivations() {
@@ -281,8 +282,8 @@ void TestAllActivations() {
       [slope](const float* x, const float* dy, float* dx, size_t n) {
         LeakyReluBackward(x, slope, dy, dx, n);
       },
-      [slope](double x, double dy) { return x > 0 ? dy : double{slope} * dy; }, -5.0f, 5.0f,
-      -1.0f, 1.0f, one_op);
+      [slope](double x, double dy) { return x > 0 ? dy : double{slope} * dy; }, -5.0f, 5.0f, -1.0f,
+      1.0f, one_op);
 
   // hwy Tanh is Expm1 (<= 4 ulp) followed by a division: 6 ulp relative, plus 1 ulp of 1 absolute
   // where the division cancels.
@@ -308,9 +309,9 @@ void TestAllActivations() {
   const UnaryFn sigmoid_fn = [](const float* x, float* y, size_t n) { SigmoidForward(x, y, n); };
   CheckUnary("SigmoidForward", SigmoidOp(), sigmoid_fn, RefSigmoid, -30.0f, 30.0f, sigmoid_tol);
   CheckSpecialValues("Sigmoid extremes", sigmoid_fn, RefSigmoid,
-                     {0.0f, -0.0f, kDenormMin, -1e-40f, 1e-20f, -10.0f, -80.0f, -87.0f, -100.0f,
-                      -103.0f, -104.0f, -110.0f, -1000.0f, 20.0f, 100.0f, kFloatMax, -kFloatMax,
-                      kInf, -kInf, kNaN},
+                     {0.0f,   -0.0f,     kDenormMin, -1e-40f, 1e-20f,  -10.0f,   -80.0f,
+                      -87.0f, -100.0f,   -103.0f,    -104.0f, -110.0f, -1000.0f, 20.0f,
+                      100.0f, kFloatMax, -kFloatMax, kInf,    -kInf,   kNaN},
                      sigmoid_tol);
   CheckBinary(
       "SigmoidBackward", SigmoidBackwardOp(),

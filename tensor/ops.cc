@@ -32,9 +32,9 @@ absl::Status CheckNoPartialOverlap(const Tensor& x, const Tensor& y, const char*
   const float* y0 = y.data();
   const bool overlap = x0 < y0 + y.size() && y0 < x0 + x.size();
   if (overlap && x0 != y0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(op, ": output of shape ", y.shape().ToString(), " partially overlaps input ",
-                     x_name, " of shape ", x.shape().ToString(), " (only exact aliasing is allowed)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": output of shape ", y.shape().ToString(), " partially overlaps input ", x_name,
+        " of shape ", x.shape().ToString(), " (only exact aliasing is allowed)"));
   }
   return absl::OkStatus();
 }

@@ -90,7 +90,8 @@ absl::StatusOr<IndexTensor> ArgMax(const Tensor& x, int axis, bool keep_dims = f
 absl::StatusOr<Tensor> Softmax(const Tensor& x, int axis);
 absl::StatusOr<Tensor> LogSoftmax(const Tensor& x, int axis);
 
-// ---- Helpers shared with layers ------------------------------------------------------------------
+// ---- Helpers shared with layers
+// ------------------------------------------------------------------
 
 // The (outer, axis, inner) view of a shape around one axis, as taken by tensor/reduce.h.
 struct AxisView {

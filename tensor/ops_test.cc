@@ -33,7 +33,9 @@ Tensor Iota234() {
   return Make(Shape({2, 3, 4}), v);
 }
 
-std::vector<float> Values(const Tensor& t) { return std::vector<float>(t.data(), t.data() + t.size()); }
+std::vector<float> Values(const Tensor& t) {
+  return std::vector<float>(t.data(), t.data() + t.size());
+}
 
 // Expects an InvalidArgument whose message contains every one of `parts`.
 void ExpectInvalid(const absl::Status& status, const std::vector<std::string>& parts) {
@@ -86,8 +88,8 @@ TEST(OpsTest, IntoVariantsRejectWrongOutputShape) {
 
 TEST(OpsTest, IntoVariantsRejectPartialOverlap) {
   Tensor base(Shape({4, 2}));
-  const Tensor first = base.Slice(0, 3);   // rows 0..2
-  Tensor shifted = base.Slice(1, 4);       // rows 1..3: overlaps `first`, not identical
+  const Tensor first = base.Slice(0, 3);  // rows 0..2
+  Tensor shifted = base.Slice(1, 4);      // rows 1..3: overlaps `first`, not identical
   ExpectInvalid(AddInto(first, first, &shifted), {"AddInto", "partially overlaps", "a"});
   ExpectInvalid(Axpy(1.0f, first, &shifted), {"Axpy", "partially overlaps"});
   Tensor disjoint = base.Slice(3, 4);

@@ -70,19 +70,27 @@ HWY_INLINE float SumReduce(const float* HWY_RESTRICT a, const float* HWY_RESTRIC
 
 struct SumAccOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D, V acc, V a, V) const { return hn::Add(acc, a); }
+  HWY_INLINE V operator()(D, V acc, V a, V) const {
+    return hn::Add(acc, a);
+  }
 };
 struct AbsSumAccOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D, V acc, V a, V) const { return hn::Add(acc, hn::Abs(a)); }
+  HWY_INLINE V operator()(D, V acc, V a, V) const {
+    return hn::Add(acc, hn::Abs(a));
+  }
 };
 struct SquareSumAccOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D, V acc, V a, V) const { return hn::MulAdd(a, a, acc); }
+  HWY_INLINE V operator()(D, V acc, V a, V) const {
+    return hn::MulAdd(a, a, acc);
+  }
 };
 struct DotAccOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D, V acc, V a, V b) const { return hn::MulAdd(a, b, acc); }
+  HWY_INLINE V operator()(D, V acc, V a, V b) const {
+    return hn::MulAdd(a, b, acc);
+  }
 };
 // acc += exp(a - max); pad with -inf (exp(-inf) == 0).
 struct ExpSumAccOp {
@@ -94,9 +102,7 @@ struct ExpSumAccOp {
 };
 
 HWY_INLINE float SumSpan(const float* x, size_t n) { return SumReduce(x, x, n, SumAccOp()); }
-HWY_INLINE float L1NormSpan(const float* x, size_t n) {
-  return SumReduce(x, x, n, AbsSumAccOp());
-}
+HWY_INLINE float L1NormSpan(const float* x, size_t n) { return SumReduce(x, x, n, AbsSumAccOp()); }
 HWY_INLINE float SquaredL2NormSpan(const float* x, size_t n) {
   return SumReduce(x, x, n, SquareSumAccOp());
 }
@@ -155,22 +161,30 @@ HWY_INLINE size_t ArgmaxSpan(const float* HWY_RESTRICT x, size_t n) {
 // (a, b) -> max(a, b).
 struct MaxOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D, V a, V b) const { return hn::Max(a, b); }
+  HWY_INLINE V operator()(D, V a, V b) const {
+    return hn::Max(a, b);
+  }
 };
 // (x, m) -> exp(x - m).
 struct ExpSubOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V x, V m) const { return ExpVec(d, hn::Sub(x, m)); }
+  HWY_INLINE V operator()(D d, V x, V m) const {
+    return ExpVec(d, hn::Sub(x, m));
+  }
 };
 // (s) -> log(s).
 struct LogOpR {
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V s) const { return LogVec(d, s); }
+  HWY_INLINE V operator()(D d, V s) const {
+    return LogVec(d, s);
+  }
 };
 // (s) -> 1 / s.
 struct ReciprocalOp {
   template <class D, class V>
-  HWY_INLINE V operator()(D d, V s) const { return hn::Div(hn::Set(d, 1.0f), s); }
+  HWY_INLINE V operator()(D d, V s) const {
+    return hn::Div(hn::Set(d, 1.0f), s);
+  }
 };
 // (x) -> (x - max) - lse, the log-softmax of one element given the row's max and log-sum-exp.
 struct LogSoftmaxOp {
@@ -227,8 +241,8 @@ HWY_INLINE void ArgmaxColumns(D d, const float* xo, size_t axis, size_t inner, s
     const auto v = hn::LoadU(d, xo + a * inner + i);
     const auto gt = hn::Gt(v, best);
     best = hn::IfThenElse(gt, v, best);
-    best_idx = hn::IfThenElse(hn::RebindMask(di, gt), hn::Set(di, static_cast<int32_t>(a)),
-                              best_idx);
+    best_idx =
+        hn::IfThenElse(hn::RebindMask(di, gt), hn::Set(di, static_cast<int32_t>(a)), best_idx);
   }
   hn::StoreU(best_idx, di, idx_out);
 }
@@ -303,8 +317,7 @@ HWY_INLINE float ExpSubStoreSum(const float* x, float max, float* y, size_t n) {
 }
 
 // y[o, :, i] = softmax_a x[o, :, i] (max subtracted first). y may alias x. Requires: axis >= 1.
-HWY_INLINE void SoftmaxAxisImpl(const float* x, size_t outer, size_t axis, size_t inner,
-                                float* y) {
+HWY_INLINE void SoftmaxAxisImpl(const float* x, size_t outer, size_t axis, size_t inner, float* y) {
   HWY_DASSERT(axis >= 1);
   std::vector<float> max_row, sum_row;
   if (inner > 1) {

@@ -10,7 +10,6 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tensor/reduce.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-
 #include "hwy/highway.h"
 #include "tensor/reduce-inl.h"
 
@@ -66,12 +65,8 @@ HWY_EXPORT(LogSoftmaxAxisT);
 float Sum(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(SumT)(x, n); }
 float Max(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(MaxT)(x, n); }
 float L1Norm(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(L1NormT)(x, n); }
-float SquaredL2Norm(const float* x, size_t n) {
-  return HWY_DYNAMIC_DISPATCH(SquaredL2NormT)(x, n);
-}
-float Dot(const float* a, const float* b, size_t n) {
-  return HWY_DYNAMIC_DISPATCH(DotT)(a, b, n);
-}
+float SquaredL2Norm(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(SquaredL2NormT)(x, n); }
+float Dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(DotT)(a, b, n); }
 void SumAxis(const float* x, size_t outer, size_t axis, size_t inner, float* y) {
   HWY_DYNAMIC_DISPATCH(SumAxisT)(x, outer, axis, inner, y);
 }

@@ -1,5 +1,7 @@
 // Per-ISA tests of the reductions: reduce-inl.h templates and the public dispatched functions,
 // against plain double references, over odd sizes, misalignments and (outer, axis, inner) shapes.
+#include "tensor/reduce.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -9,13 +11,11 @@
 #include <random>
 #include <vector>
 
-#include "tensor/reduce.h"
 #include "tensor/simd_targets.h"  // before foreach_target: same target list as the library
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tensor/reduce_test.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-
 #include "hwy/highway.h"
 #include "hwy/tests/test_util-inl.h"
 #include "tensor/reduce-inl.h"
@@ -63,8 +63,9 @@ std::vector<AxisShape> AxisShapes() {
   return shapes;
 }
 
-#define SIMDNET_AXIS_TRACE(s) \
-  SCOPED_TRACE(::testing::Message() << "outer=" << s.outer << " axis=" << s.axis << " inner=" << s.inner)
+#define SIMDNET_AXIS_TRACE(s)       \
+  SCOPED_TRACE(::testing::Message() \
+               << "outer=" << s.outer << " axis=" << s.axis << " inner=" << s.inner)
 
 }  // namespace
 
