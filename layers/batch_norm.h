@@ -48,11 +48,14 @@ class BatchNorm : public Layer {
   // through the batch statistics). Requires: a preceding Forward with the same N.
   void Backward(const Tensor& dy, Tensor* dx) override;
 
+  // Returns {"weight", "bias"} when options().affine, else nothing.
   std::vector<NamedParameter> Params() override;
+  // Returns {"running_mean", "running_var"}.
   std::vector<NamedBuffer> Buffers() override;
-  // Requires: options().affine.
+  // Return the per-channel (C) scale and shift. Requires: options().affine.
   Parameter& weight() { return weight_; }
   Parameter& bias() { return bias_; }
+  // Return the running statistics (C) used in eval mode (writable, e.g. for loading).
   Tensor& running_mean() { return running_mean_; }
   Tensor& running_var() { return running_var_; }
 

@@ -60,9 +60,11 @@ class Conv2d : public Layer {
   // accumulate (+=) unless frozen. Requires: a preceding Forward with the same N.
   void Backward(const Tensor& dy, Tensor* dx) override;
 
+  // Returns {"weight"} plus {"bias"} when options().bias.
   std::vector<NamedParameter> Params() override;
+  // Returns the weight (out_channels, C / groups, kernel_h, kernel_w) and its gradient.
   Parameter& weight() { return weight_; }
-  // Requires: options().bias.
+  // Returns the bias (out_channels). Requires: options().bias.
   Parameter& bias() { return bias_; }
 
  private:

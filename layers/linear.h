@@ -51,9 +51,11 @@ class Linear : public Layer {
   // accumulate (+=) unless frozen. Requires: a preceding Forward with the same N.
   void Backward(const Tensor& dy, Tensor* dx) override;
 
+  // Returns {"weight"} plus {"bias"} when options().bias.
   std::vector<NamedParameter> Params() override;
+  // Returns the weight (out_features, in_features) and its gradient.
   Parameter& weight() { return weight_; }
-  // Requires: options().bias.
+  // Returns the bias (out_features). Requires: options().bias.
   Parameter& bias() { return bias_; }
 
  private:
