@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs simdnet's conv2d benchmark (one ISA, default: the best one this CPU supports) and
+# bench/pytorch_conv.py on the same shapes, then prints GFLOPS per (shape, threads, pass), the
+# ratio simdnet/PyTorch per cell and the geometric mean of the ratios per thread count.
+# Usage: bench/compare_pytorch.sh [TARGET]   (TARGET: AVX3, AVX2, SSE4 or SCALAR)
+# Requires python3-torch: tools/setup.sh tools/apt-packages-bench.txt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target="${1:-}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "${tmp}"' EXIT
+
+if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  echo "compare_pytorch: python3-torch is missing; run: tools/setup.sh tools/apt-packages-bench.txt" >&2
+  exit 1
+fi
+
+bazel build -c opt //bench:conv2d_bench
+run_bench() { bazel run -c opt //bench:conv2d_bench -- "$@" 2>/dev/null; }
+if [[ -z "${target}" ]]; then
+  # The first target listed for any benchmark is the best one (per_target.h registers in
+  # hwy::SupportedAndGeneratedTargets() order).
+  target="$(run_bench --benchmark_list_tests | grep / | head -n 1 | awk -F/ '{print $(NF-1)}')"
+fi
+echo "== simdnet conv2d_bench (${target}) =="
+run_bench --benchmark_filter="/${target}/" --benchmark_out="${tmp}/simdnet.json" \
+  --benchmark_out_format=json
+echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') =="
+/usr/bin/python3 bench/pytorch_conv.py | tee "${tmp}/torch.txt"
+
+/usr/bin/python3 - "${tmp}/simdnet.json" "${tmp}/torch.txt" <<'PY'
+import json, math, sys
+names = {"Conv2dForward": "fwd", "Conv2dBackwardData": "bwd_data",
+         "Conv2dBackwardWeights": "bwd_weights"}
+ours = {}
+for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    kernel, shape, threads = b["name"].split("/")[:3]
+    ours[(shape, int(threads.split(":")[1]), names[kernel])] = b["GFLOPS"]
+torch = {}
+for line in open(sys.argv[2]):
+    shape, threads, pass_name, gflops = line.split()
+    torch[(shape, int(threads), pass_name)] = float(gflops)
+print()
+print(f"{'shape':6} {'thr':>3} {'pass':12} {'simdnet':>8} {'PyTorch':>8} {'ratio':>6}")
+logs = {}
+for key in sorted(torch):
+    if key not in ours:
+        continue
+    ratio = ours[key] / torch[key]
+    logs.setdefault(key[1], []).append(math.log(ratio))
+    print(f"{key[0]:6} {key[1]:>3} {key[2]:12} {ours[key]:8.1f} {torch[key]:8.1f} {ratio:6.2f}")
+for threads, l in sorted(logs.items()):
+    print(f"geometric mean ratio, {threads} thread(s): {math.exp(sum(l) / len(l)):.2f} "
+          f"over {len(l)} cells")
+PY
