@@ -50,9 +50,10 @@ std::string Adam::ToSpec() const {
 void Adam::UpdateRange(const Resolved& r, int64_t step, const float* grad,
                        float* value, const std::vector<float*>& slots,
                        size_t begin, size_t end) const {
-  // The moments are averaged in float with the float-rounded betas (and 1 - beta computed exactly
-  // from them in the kernel), so the bias corrections use those same rounded betas: then a
-  // constant gradient gives m_hat = g and v_hat = g^2 to float precision.
+  // The moments are averaged in float with the float-rounded betas (and 1 -
+  // beta computed exactly from them in the kernel), so the bias corrections use
+  // those same rounded betas: then a constant gradient gives m_hat = g and
+  // v_hat = g^2 to float precision.
   const double t = static_cast<double>(step);
   const double beta1 = static_cast<float>(options_.beta1);
   const double beta2 = static_cast<float>(options_.beta2);

@@ -2,12 +2,16 @@
 // AdamW (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization"),
 // following the update formulas of the PyTorch docs for torch.optim.Adam and
 // torch.optim.AdamW (amsgrad=False, maximize=False):
-//   g' = g + wd * x                        (Adam: coupled L2; AdamW: g' = g and
-//   x *= 1 - lr * wd) m = b1 * m + (1 - b1) * g' v = b2 * v + (1 - b2) * g'^2
+//   g' = g + wd * x        (Adam: coupled L2)
+//   g' = g, x *= 1 - lr*wd (AdamW: decoupled decay, applied to the old x)
+//   m  = b1 * m + (1 - b1) * g'
+//   v  = b2 * v + (1 - b2) * g'^2
 //   x -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 // where t is the parameter's own update count (1 on its first update), as
-// PyTorch keeps per parameter. The bias corrections are computed in double from
-// t.
+// PyTorch keeps per parameter. The bias corrections are computed in double
+// from t and the float-rounded betas the moments are averaged with (PyTorch
+// uses the unrounded betas there: a relative difference of about 1e-5 in the
+// first steps, vanishing as t grows).
 #ifndef SIMDNET_OPTIM_ADAM_H_
 #define SIMDNET_OPTIM_ADAM_H_
 

@@ -1,6 +1,8 @@
 // Gradient clipping by global L2 norm (Pascanu et al. 2013, "On the difficulty
 // of training recurrent neural networks"; torch.nn.utils.clip_grad_norm_) and
-// by value (torch.nn.utils.clip_grad_value_). Frozen parameters are ignored.
+// by value (torch.nn.utils.clip_grad_value_). Parameters whose frozen flag is
+// set are ignored; parameters frozen only through an optimizer ParamGroup are
+// not known here, so callers pass the parameters they train.
 #ifndef SIMDNET_OPTIM_CLIP_H_
 #define SIMDNET_OPTIM_CLIP_H_
 

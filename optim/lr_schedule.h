@@ -1,57 +1,48 @@
-// Learning-rate schedules as pure functions of the step: lr = base_lr *
-// Factor(t), where t is the schedule position (the optimizer's iteration count,
-// or the epoch index when stepping per epoch). A linear warm-up can be put in
-// front of any of them.
+// Learning-rate schedules as pure functions of the step:
+//   lr = base_lr * Factor(t)
+// where t is the schedule position: the optimizer's iteration count, or the
+// epoch index when stepping per epoch. A linear warm-up can be put in front of
+// any of them.
 //
-// Spec grammar (optim/spec_parser.h): name[:key=value{,key=value}]. Keys for
-// every schedule:
-//   per=iter|epoch   position t = iteration (default), or floor(iteration /
-//   iterations_per_epoch) warmup=W         W >= 0 positions of linear warm-up:
-//   Factor(t) = (t + 1) / W * F(0) for t < W,
-//                    then F(t - W) (the schedule starts after the warm-up;
-//                    llm.c schedulers.h; Goyal et al. 2017, "Accurate, Large
-//                    Minibatch SGD", gradual warm-up)
-// Schedules F(t) (required keys marked *):
-//   constant                              1
-//   step:step_size*=S,gamma=0.1           gamma^floor(t / S) (PyTorch StepLR)
-//   multistep:milestones*=m1/m2/..,gamma=0.1
-//                                         gamma^(#milestones <= t) (PyTorch
-//                                         MultiStepLR)
-//   exp:gamma*=g                          g^t (PyTorch ExponentialLR)
-//   inv:gamma*=g,power=1                  (1 + g t)^-power   (CS231n "1/t
-//   decay" a0 / (1 + k t);
-//                                                             darknet policy
-//                                                             INV)
-//   cosine:t_max*=T,min_factor=0          m + (1 - m)(1 + cos(pi t / T)) / 2
-//   for t < T, m after
-//                                         (Loshchilov & Hutter 2017; PyTorch
-//                                         CosineAnnealingLR
-//                                          closed form, eta_min = m * base_lr)
-//   sgdr:t_0*=T0,t_mult=1,min_factor=0    cosine over restart periods T0,
-//   T0*t_mult, ...
-//                                         (Loshchilov & Hutter 2017, "SGDR:
-//                                         Stochastic Gradient
-//                                          Descent with Warm Restarts"; PyTorch
-//                                          CosineAnnealingWarmRestarts)
+// Spec grammar (optim/spec_parser.h): name[:key=value{,key=value}].
+// Keys every schedule takes:
+//   per=iter|epoch  t = iteration (default), or iteration / iters_per_epoch
+//   warmup=W        W >= 0 positions of linear warm-up: Factor(t) =
+//                   (t + 1) / W * F(0) for t < W, then F(t - W); the schedule
+//                   starts after the warm-up (llm.c schedulers.h; Goyal et al.
+//                   2017, "Accurate, Large Minibatch SGD", gradual warm-up)
+// Schedules F(t); keys marked * are required:
+//   constant
+//     1
+//   step:step_size*=S,gamma=0.1                               (PyTorch StepLR)
+//     gamma^floor(t / S)
+//   multistep:milestones*=m1/m2/...,gamma=0.1            (PyTorch MultiStepLR)
+//     gamma^(number of milestones <= t)
+//   exp:gamma*=g                                       (PyTorch ExponentialLR)
+//     g^t
+//   inv:gamma*=g,power=1         (CS231n "1/t decay"; darknet's INV policy)
+//     (1 + g * t)^-power
+//   cosine:t_max*=T,min_factor=0
+//     m + (1 - m) * (1 + cos(pi * t / T)) / 2 for t < T, m after
+//     (Loshchilov & Hutter 2017; PyTorch CosineAnnealingLR closed form with
+//     eta_min = m * base_lr)
+//   sgdr:t_0*=T0,t_mult=1,min_factor=0
+//     the cosine above restarted over periods T0, T0 * t_mult, ...
+//     (Loshchilov & Hutter 2017, "SGDR: Stochastic Gradient Descent with Warm
+//     Restarts"; PyTorch CosineAnnealingWarmRestarts)
 //   cyclic:step_size*=S,min_factor=0.1,mode=triangular|triangular2
-//                                         c = floor(1 + t / 2S), x = |t / S -
-//                                         2c + 1|, m + (1 - m) max(0, 1 - x) *
-//                                         (1 or 2^-(c-1)) (Smith 2017,
-//                                         "Cyclical Learning Rates for Training
-//                                          Neural Networks"; PyTorch CyclicLR
-//                                          with base_lr = m * lr, max_lr = lr,
-//                                          step_size_up = step_size_down = S)
-//   onecycle:total_steps*=N,pct_start=0.3,div_factor=25,final_div_factor=1e4,anneal=cos|linear
-//                                         from 1/div_factor up to 1 over the
-//                                         first pct_start*N-1 positions, then
-//                                         down to
-//                                         1/(div_factor*final_div_factor) at N
-//                                         - 1, held after (Smith & Topin 2018,
-//                                         "Super-Convergence"; PyTorch
-//                                         OneCycleLR, two phases)
-// Examples: "cosine:t_max=100,warmup=5",
-// "step:step_size=30,gamma=0.1,per=epoch", "onecycle:total_steps=1000",
-// "sgdr:t_0=10,t_mult=2,per=epoch".
+//     c = floor(1 + t / 2S), x = |t / S - 2c + 1|,
+//     m + (1 - m) * max(0, 1 - x) * (1, or 2^-(c-1) for triangular2)
+//     (Smith 2017, "Cyclical Learning Rates for Training Neural Networks";
+//     PyTorch CyclicLR with base_lr = m * lr, max_lr = lr, step_size_up =
+//     step_size_down = S)
+//   onecycle:total_steps*=N,pct_start=0.3,div_factor=25,
+//            final_div_factor=1e4,anneal=cos|linear
+//     from 1 / div_factor up to 1 at position pct_start * N - 1, then down to
+//     1 / (div_factor * final_div_factor) at N - 1, held after (Smith & Topin
+//     2018, "Super-Convergence"; PyTorch OneCycleLR, two phases)
+// Examples: "cosine:t_max=100,warmup=5", "step:step_size=30,per=epoch",
+// "onecycle:total_steps=1000", "sgdr:t_0=10,t_mult=2,per=epoch".
 #ifndef SIMDNET_OPTIM_LR_SCHEDULE_H_
 #define SIMDNET_OPTIM_LR_SCHEDULE_H_
 

@@ -1,21 +1,17 @@
-// Creates optimizers by name from a spec string given on the CLI or in a config
-// file.
+// Creates optimizers by name from a spec string given on the CLI or in a
+// config file.
 //
-// Spec grammar (optim/spec_parser.h): name[:key=value{,key=value}]; lists use
-// '/'.
-//   sgd:     lr=0.01  momentum=0 (in [0,1))  form=classic|pytorch|averaged
-//   nesterov=0|1
-//            weight_decay=0 (>= 0)  decoupled=0|1          (formulas in
-//            optim/sgd.h)
-//   adam:    lr=1e-3  betas=0.9/0.999 (each in [0,1))  eps=1e-8 (> 0)
-//   weight_decay=0 adamw:   as adam, with decoupled weight decay and
-//   weight_decay=0.01 by default
-//                                                           (formulas in
-//                                                           optim/adam.h)
-//   rmsprop: lr=0.01  alpha=0.99 (in [0,1))  eps=1e-8  momentum=0 (in [0,1))
-//   weight_decay=0
-//            decoupled=0|1                                  (formulas in
-//            optim/rmsprop.h)
+// Spec grammar (optim/spec_parser.h): name[:key=value{,key=value}]; lists
+// use '/'. Names, keys and defaults:
+//   sgd      lr=0.01 momentum=0 form=classic|pytorch|averaged nesterov=0|1
+//            weight_decay=0 decoupled=0|1              (formulas: optim/sgd.h)
+//   adam     lr=1e-3 betas=0.9/0.999 eps=1e-8 weight_decay=0
+//                                                     (formulas: optim/adam.h)
+//   adamw    as adam, decoupled weight decay, weight_decay=0.01 by default
+//   rmsprop  lr=0.01 alpha=0.99 eps=1e-8 momentum=0 weight_decay=0
+//            decoupled=0|1                         (formulas: optim/rmsprop.h)
+// Ranges: lr >= 0; momentum, alpha and each beta in [0, 1); eps > 0;
+// weight_decay >= 0; nesterov=1 needs momentum > 0 and form != averaged.
 // Examples: "sgd:lr=0.1,momentum=0.9,nesterov=1,weight_decay=5e-4",
 // "adam:lr=1e-3,betas=0.9/0.999", "adamw:lr=3e-4,weight_decay=0.05",
 // "rmsprop:lr=1e-3,alpha=0.9".

@@ -1,10 +1,12 @@
 // RMSProp (Hinton, Srivastava & Swersky, "Neural Networks for Machine
 // Learning", lecture 6e), following the update formula of the PyTorch doc for
 // torch.optim.RMSprop (centered=False):
-//   g' = g + wd * x                        (coupled L2; with decoupled=1: g' =
-//   g, x *= 1 - lr*wd) sq = alpha * sq + (1 - alpha) * g'^2 without momentum:
-//   x -= lr * g' / (sqrt(sq) + eps) with momentum:     buf = momentum * buf +
-//   g' / (sqrt(sq) + eps);  x -= lr * buf
+//   g'  = g + wd * x         (coupled L2; with decoupled=1: g' = g and
+//                             x *= 1 - lr * wd, applied to the old x)
+//   sq  = alpha * sq + (1 - alpha) * g'^2
+//   without momentum: x -= lr * g' / (sqrt(sq) + eps)
+//   with momentum:    buf = momentum * buf + g' / (sqrt(sq) + eps)
+//                     x  -= lr * buf
 #ifndef SIMDNET_OPTIM_RMSPROP_H_
 #define SIMDNET_OPTIM_RMSPROP_H_
 

@@ -2,28 +2,31 @@
 // "Parameter updates"): vanilla, momentum in the classic, PyTorch and averaged
 // forms, and Nesterov momentum.
 //
-// With g' = g + wd * x when weight decay is coupled (L2 added to the gradient),
-// and g' = g with x first multiplied by (1 - lr * wd) when it is decoupled
-// (SGDW, Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization"),
-// the update of a parameter x with velocity v is:
-//   vanilla   (momentum = 0):      x += -lr * g'
-//   classic   (form=classic):      v = mu * v - lr * g';           x += v
-//     + Nesterov (Sutskever 2013, CS231n form x += -mu * v_prev + (1 + mu) * v,
-//     i.e.):
-//                                  v = mu * v - lr * g';           x += mu * v
-//                                  - lr * g'
-//   PyTorch   (form=pytorch, torch.optim.SGD with dampening = 0):
-//                                  v = mu * v + g';                x += -lr * v
-//     + Nesterov (torch.optim.SGD nesterov=True):
-//                                  v = mu * v + g';                x += -lr *
-//                                  (g' + mu * v)
-//   averaged  (form=averaged, an exponential moving average of the gradient, b
-//   = 1 - mu):
-//                                  v = (1 - b) * v + b * g' = mu * v + (1 - mu)
-//                                  * g'; x += -lr * v
-//     (v starts at 0; PyTorch's dampening = mu instead starts with v = g on the
-//     first step.
-//      Nesterov is not defined for this form, as in PyTorch.)
+// g' = g + wd * x when weight decay is coupled (L2 added to the gradient).
+// When it is decoupled (SGDW, Loshchilov & Hutter 2019, "Decoupled Weight
+// Decay Regularization"), g' = g and x is first multiplied by (1 - lr * wd).
+// The update of a parameter x with velocity v (mu = momentum) is:
+//   vanilla (momentum=0):
+//     x += -lr * g'
+//   classic (form=classic, the default; CS231n):
+//     v = mu * v - lr * g'
+//     x += v
+//   classic + Nesterov (Sutskever et al. 2013 in the CS231n form
+//   x += -mu * v_prev + (1 + mu) * v, which equals):
+//     v = mu * v - lr * g'
+//     x += mu * v - lr * g'
+//   PyTorch (form=pytorch; torch.optim.SGD with dampening=0):
+//     v = mu * v + g'
+//     x += -lr * v
+//   PyTorch + Nesterov (torch.optim.SGD nesterov=True):
+//     v = mu * v + g'
+//     x += -lr * (g' + mu * v)
+//   averaged (form=averaged; an exponential moving average of the gradient
+//   with weight b = 1 - mu):
+//     v = (1 - b) * v + b * g'     (= mu * v + (1 - mu) * g')
+//     x += -lr * v
+//     v starts at 0 (PyTorch's dampening=mu instead sets v = g' on the first
+//     step); Nesterov is not defined for this form, as in PyTorch.
 // For a constant lr the classic and PyTorch forms give the same trajectory
 // (v_classic = -lr * v_pytorch); they differ when lr changes, the classic
 // velocity carrying the old lr.

@@ -8,8 +8,7 @@
 //   name  := [A-Za-z0-9_]+                      (compared case-sensitively)
 //   pair  := key '=' value                      (each key at most once)
 //   key   := [A-Za-z0-9_]+
-//   value := any text without ',' ':' '='       (numbers, words, or lists
-//   "a/b/c")
+//   value := any text without ',' ':' '='       (numbers, words, "a/b/c")
 #ifndef SIMDNET_OPTIM_SPEC_PARSER_H_
 #define SIMDNET_OPTIM_SPEC_PARSER_H_
 

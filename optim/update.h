@@ -19,9 +19,9 @@
 namespace simdnet {
 
 // Coefficients of the fused momentum-SGD step, per element:
-//   g' = g + l2 * x                      (coupled weight decay, L2 added to the
-//   gradient) v  = a * v + c * g'                  (velocity) x  = decay * x +
-//   s * v + t * g'      (decay = 1 - lr * wd for decoupled weight decay)
+//   g' = g + l2 * x                  (coupled weight decay: L2 in the gradient)
+//   v  = a * v + c * g'              (velocity)
+//   x  = decay * x + s * v + t * g'  (decay = 1 - lr * wd when decoupled)
 struct MomentumCoefficients {
   float l2 = 0.0f;
   float a = 0.0f;
@@ -37,8 +37,8 @@ struct MomentumCoefficients {
 void MomentumUpdate(const MomentumCoefficients& k, const float* HWY_RESTRICT g,
                     float* HWY_RESTRICT x, float* HWY_RESTRICT v, size_t n);
 
-// Applies the stateless (vanilla) SGD step: x = decay * x + t * (g + l2 * x), t
-// = -lr. Requires: g and x hold n floats and do not overlap.
+// Applies the stateless (vanilla) SGD step x = decay * x + t * (g + l2 * x),
+// with t = -lr. Requires: g and x hold n floats and do not overlap.
 void SgdUpdate(float l2, float decay, float t, const float* HWY_RESTRICT g,
                float* HWY_RESTRICT x, size_t n);
 
