@@ -19,6 +19,7 @@
 #include "layers/pooling.h"
 #include "layers/residual.h"
 #include "layers/sequential.h"
+#include "tensor/status_macros.h"
 
 namespace simdnet {
 namespace {
@@ -285,6 +286,56 @@ TEST(ModelSpecTest, LoadsSpecFilesAndNamesMissingOnes) {
   ASSERT_FALSE(preset_error.ok());
   EXPECT_NE(preset_error.status().message().find("preset lenet5:"), std::string::npos)
       << preset_error.status();
+}
+
+// The C++ example of the README's "Models" section, verbatim: LeNet-5 built by hand.
+absl::StatusOr<std::unique_ptr<Model>> MakeLeNet5(uint64_t seed) {
+  Rng rng(seed);
+  SIMDNET_ASSIGN_OR_RETURN(auto features, Sequential::Create(Shape({1, 28, 28})));
+  Conv2dOptions c1;
+  c1.out_channels = 6;
+  c1.kernel_h = c1.kernel_w = 5;
+  c1.pad_h = c1.pad_w = 2;
+  SIMDNET_RETURN_IF_ERROR(features->Add(Conv2d::Create(c1, features->OutputShape(), rng)));
+  SIMDNET_RETURN_IF_ERROR(features->Add(Activation::Create({}, features->OutputShape())));
+  SIMDNET_RETURN_IF_ERROR(features->Add(Pool2d::Create({}, features->OutputShape())));
+  Conv2dOptions c2;
+  c2.out_channels = 16;
+  c2.kernel_h = c2.kernel_w = 5;
+  SIMDNET_RETURN_IF_ERROR(features->Add(Conv2d::Create(c2, features->OutputShape(), rng)));
+  SIMDNET_RETURN_IF_ERROR(features->Add(Activation::Create({}, features->OutputShape())));
+  SIMDNET_RETURN_IF_ERROR(features->Add(Pool2d::Create({}, features->OutputShape())));
+
+  SIMDNET_ASSIGN_OR_RETURN(auto classifier, Sequential::Create(features->OutputShape()));
+  SIMDNET_RETURN_IF_ERROR(classifier->Add(Flatten::Create(classifier->OutputShape())));
+  for (int64_t width : {120, 84, 10}) {
+    LinearOptions fc;
+    fc.out_features = width;
+    SIMDNET_RETURN_IF_ERROR(classifier->Add(Linear::Create(fc, classifier->OutputShape(), rng)));
+    if (width != 10) {
+      SIMDNET_RETURN_IF_ERROR(
+          classifier->Add(Activation::Create({}, classifier->OutputShape())));
+    }
+  }
+  SIMDNET_ASSIGN_OR_RETURN(auto root, Sequential::Create(Shape({1, 28, 28})));
+  SIMDNET_RETURN_IF_ERROR(root->Add(std::move(features), "features"));
+  SIMDNET_RETURN_IF_ERROR(root->Add(std::move(classifier), "classifier"));
+  return Model::Create(std::move(root), /*num_classes=*/10);
+}
+
+TEST(ModelSpecTest, ReadmeCppLeNet5EqualsThePreset) {
+  auto cpp = MakeLeNet5(21);
+  ASSERT_TRUE(cpp.ok()) << cpp.status();
+  auto preset = LoadModel("lenet5", std::nullopt, 10, 21);
+  ASSERT_TRUE(preset.ok()) << preset.status();
+  EXPECT_EQ((*cpp)->Summary(), (*preset)->Summary());
+  Tensor x(Shape({2, 1, 28, 28}));
+  Rng data(8);
+  data.FillUniform(x.data(), static_cast<size_t>(x.size()), 0.0f, 1.0f);
+  Tensor a, b;
+  ASSERT_TRUE((*cpp)->Forward(x, &a).ok());
+  ASSERT_TRUE((*preset)->Forward(x, &b).ok());
+  for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;
 }
 
 TEST(ModelSpecTest, EveryPresetSummarizesItsTotals) {
