@@ -199,6 +199,10 @@ TEST(ReportTest, WritesFileAtomically) {
   ASSERT_TRUE(bytes.ok());
   EXPECT_EQ(*bytes, *RenderHtmlReport(FullReport()));  // Deterministic.
   EXPECT_FALSE(WriteHtmlReport("/nonexistent_dir/report.html", FullReport()).ok());
+  // Keep a sample for people to open (bazel-testlogs/train/report_test/test.outputs/).
+  if (const char* out = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR")) {
+    EXPECT_TRUE(WriteHtmlReport(absl::StrCat(out, "/sample_report.html"), FullReport()).ok());
+  }
 }
 
 TEST(TensorToImageTest, NormalizesGrayAndRgb) {

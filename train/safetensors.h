@@ -23,8 +23,9 @@
 
 namespace simdnet {
 
-// Largest JSON header the loader accepts (the HuggingFace reference uses the same limit).
-inline constexpr uint64_t kMaxSafetensorsHeaderBytes = uint64_t{100} << 20;
+// Largest JSON header the loader accepts: 100,000,000 bytes, the limit of the HuggingFace
+// reference implementation (MAX_HEADER_SIZE), so both accept the same files.
+inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100000000;
 
 // Element types of integer tensors (float tensors are always F32).
 enum class IntDType { kI32, kI64 };

@@ -212,7 +212,7 @@ TEST(SafetensorsTest, RejectsFileShorterThanLengthField) {
 }
 
 TEST(SafetensorsTest, RejectsHeaderLengthAboveLimit) {
-  ExpectError(U64Le(kMaxSafetensorsHeaderBytes + 1) + "{}", {"104857601", "limit"});
+  ExpectError(U64Le(kMaxSafetensorsHeaderBytes + 1) + "{}", {"100000001", "limit"});
   ExpectError(U64Le(~uint64_t{0}) + "{}", {"limit"});
 }
 
