@@ -11,6 +11,7 @@
 #include "layers/gradient_check.h"
 #include "layers/reference.h"
 #include "tensor/status_macros.h"
+#include "tensor/test_util.h"
 
 namespace simdnet {
 namespace {
@@ -161,6 +162,55 @@ TEST(Conv2dTest, RepeatedRunsAreBitIdentical) {
   for (int64_t i = 0; i < a->weight().grad.size(); ++i) {
     ASSERT_EQ(a->weight().grad[i], b->weight().grad[i]) << i;
   }
+}
+
+// Probes of a tensor t: sum t_i, sum t_i cos(0.1 i), sum |t_i| (in double).
+std::vector<double> Probes(const Tensor& t) {
+  std::vector<double> p(3, 0.0);
+  for (int64_t i = 0; i < t.size(); ++i) {
+    p[0] += t[i];
+    p[1] += t[i] * std::cos(0.1 * static_cast<double>(i));
+    p[2] += std::abs(static_cast<double>(t[i]));
+  }
+  return p;
+}
+
+// Golden probes from PyTorch 1.13.1 (Debian python3-torch):
+//   conv = nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(2, 1), dilation=(2, 1), groups=2)
+//   weight[i] = 0.5 sin(0.9 i + 0.3); bias[i] = 0.2 sin(1.1 i + 0.5);
+//   x[i] = sin(0.37 i + 0.1) of shape (2, 4, 5, 6); dy[i] = cos(0.23 i); (y * dy).sum().backward()
+TEST(Conv2dTest, MatchesPyTorchGroupedDilatedStridedConv) {
+  Conv2dOptions o = Opts(6, 3, 2);
+  o.stride_h = 2;
+  o.pad_h = 2;
+  o.pad_w = 1;
+  o.dilation_h = 2;
+  o.groups = 2;
+  auto layer = Make(o, Shape({4, 5, 6}));
+  ASSERT_EQ(layer->OutputShape(), Shape({6, 3, 7}));
+  Tensor& w = layer->weight().value;
+  for (int64_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(0.5 * std::sin(0.9 * i + 0.3));
+  for (int64_t i = 0; i < 6; ++i) {
+    layer->bias().value[i] = static_cast<float>(0.2 * std::sin(1.1 * i + 0.5));
+  }
+  Tensor x(Shape({2, 4, 5, 6})), dy(Shape({2, 6, 3, 7})), y, dx;
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.37 * i + 0.1));
+  for (int64_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(std::cos(0.23 * i));
+  layer->Forward(x, &y);
+  layer->Backward(dy, &dx);
+  // Sums of <= 252 float values: 1e-4 abs + 1e-5 rel.
+  EXPECT_TRUE(test::AllNear(Probes(y), std::vector<double>{-3.74804196879, 2.59050180224,
+                                                           118.434348781},
+                            1e-4, 1e-5));
+  EXPECT_TRUE(test::AllNear(Probes(dx), std::vector<double>{-7.16275085043, -2.92571669938,
+                                                            106.86737435},
+                            1e-4, 1e-5));
+  EXPECT_TRUE(test::AllNear(Probes(layer->weight().grad),
+                            std::vector<double>{-19.0254193544, 15.0606157639, 192.646787286},
+                            1e-4, 1e-5));
+  EXPECT_TRUE(test::AllNear(Probes(layer->bias().grad),
+                            std::vector<double>{4.69432961941, 4.37957619986, 14.6302009821},
+                            1e-4, 1e-5));
 }
 
 TEST(Conv2dTest, FrozenWeightTrainableBias) {

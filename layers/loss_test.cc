@@ -11,6 +11,7 @@
 #include "layers/gradient_check.h"
 #include "layers/reference.h"
 #include "tensor/rng.h"
+#include "tensor/test_util.h"
 
 namespace simdnet {
 namespace {
@@ -95,6 +96,42 @@ TEST(SoftmaxCrossEntropyTest, NullGradientGivesSameValue) {
     for (int64_t j = 0; j < 6; ++j) s += grad[i * 6 + j];
     EXPECT_NEAR(s, 0.0, 1e-7);
   }
+}
+
+// Golden values from PyTorch 1.13.1 (Debian python3-torch):
+//   logits = (3 * sin(1.3 i + 0.2)).float().reshape(4, 5); labels = [1, 0, 4, 2]
+//   F.cross_entropy(logits, labels, label_smoothing=0.1) and its gradient;
+//   F.multi_margin_loss(logits, labels, margin=1), which averages over classes too, so the
+//   CS231n SVM loss is K = 5 times it.
+Tensor GoldenLogits() {
+  Tensor logits(Shape({4, 5}));
+  for (int64_t i = 0; i < 20; ++i) logits[i] = static_cast<float>(3.0 * std::sin(1.3 * i + 0.2));
+  return logits;
+}
+
+TEST(SoftmaxCrossEntropyTest, MatchesPyTorchWithLabelSmoothing) {
+  SoftmaxCrossEntropyOptions o;
+  o.label_smoothing = 0.1f;
+  Tensor grad;
+  auto loss = SoftmaxCrossEntropy(GoldenLogits(), {1, 0, 4, 2}, &grad, o);
+  ASSERT_TRUE(loss.ok());
+  EXPECT_NEAR(*loss, 2.72402525, 1e-6);
+  const std::vector<double> expected = {
+      0.0133942282, -0.0279502366, 0.0226878449, -0.00412959978, -0.00400226191,
+      -0.195617884, 0.193554014,   0.00982551463, -0.00435939338, -0.00340228365,
+      0.0578131676, 0.170673877,   0.00307056541, -0.00444470206, -0.227112904,
+      0.099572964,  0.129980683,   -0.225592658, -0.00445264811, 0.000491645304};
+  EXPECT_TRUE(test::AllNear(grad.data(), expected.data(), 20, 1e-7, 1e-5));
+}
+
+TEST(MulticlassSvmTest, MatchesPyTorchMultiMarginTimesK) {
+  Tensor grad;
+  auto loss = MulticlassSvm(GoldenLogits(), {1, 0, 4, 2}, &grad);
+  ASSERT_TRUE(loss.ok());
+  EXPECT_NEAR(*loss, 5 * 1.19685221, 1e-5);
+  const std::vector<double> per_class = {0, 0, 0, 0, 0, -0.1, 0.05, 0.05, 0, 0,
+                                         0.05, 0.05, 0.05, 0, -0.15, 0.05, 0.05, -0.15, 0, 0.05};
+  for (int64_t i = 0; i < 20; ++i) EXPECT_NEAR(grad[i], 5 * per_class[i], 1e-6) << i;
 }
 
 TEST(SoftmaxCrossEntropyTest, RejectsBadInputs) {
