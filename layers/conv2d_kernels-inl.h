@@ -345,6 +345,29 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
   const size_t nv = (geo.oh - 1) * wp + geo.ow;
   const size_t blocks = detail::DivCeil(nv, NR);
   const size_t slack = 2 * NR;
+  // Runs of real output pixels inside each block: (offset in the tile row, offset in the
+  // output plane, length), computed once per call instead of per tile.
+  struct Segment {
+    uint32_t tile_off, dst_off, len;
+  };
+  std::vector<Segment> segs;
+  std::vector<size_t> seg_begin(blocks + 1);
+  for (size_t blk = 0; blk < blocks; ++blk) {
+    seg_begin[blk] = segs.size();
+    const size_t q0 = blk * NR, qend = std::min(nv, q0 + NR);
+    for (size_t q = q0; q < qend;) {
+      const size_t oh = q / wp, ow = q % wp;
+      if (ow >= geo.ow) {
+        q += wp - ow;
+        continue;
+      }
+      const size_t len = std::min(qend - q, geo.ow - ow);
+      segs.push_back({static_cast<uint32_t>(q - q0), static_cast<uint32_t>(oh * geo.ow + ow),
+                      static_cast<uint32_t>(len)});
+      q += len;
+    }
+  }
+  seg_begin[blocks] = segs.size();
   const size_t threads = pool.NumThreads();
   const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
                                            detail::kMinParallelMacs;
@@ -372,33 +395,25 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
         const size_t q0 = blk * NR;
         DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), tile);
         // Scatter the virtual pixels that are real outputs, with bias and ReLU.
-        const size_t qend = std::min(nv, q0 + NR);
         for (size_t r = 0; r < rows; ++r) {
-          const float b = bg != nullptr ? bg[is + r] : 0.0f;
+          const auto vb = hn::Set(d, bg != nullptr ? bg[is + r] : 0.0f);
           float* HWY_RESTRICT yrow = yg + (is + r) * geo.p;
           const float* HWY_RESTRICT trow = tile + r * NR;
-          size_t q = q0;
-          while (q < qend) {
-            const size_t oh = q / wp, ow = q % wp;
-            if (ow >= geo.ow) {
-              q += wp - ow;
-              continue;
-            }
-            const size_t len = std::min(qend - q, geo.ow - ow);
-            float* HWY_RESTRICT dst = yrow + oh * geo.ow + ow;
-            const float* HWY_RESTRICT src = trow + (q - q0);
+          for (size_t i = seg_begin[blk]; i < seg_begin[blk + 1]; ++i) {
+            const Segment& sg = segs[i];
+            const float* HWY_RESTRICT src = trow + sg.tile_off;
+            float* HWY_RESTRICT dst = yrow + sg.dst_off;
             size_t j = 0;
-            const auto vb = hn::Set(d, b);
-            for (; j + N <= len; j += N) {
+            for (; j + N <= sg.len; j += N) {
               auto v = hn::Add(hn::LoadU(d, src + j), vb);
               if (relu) v = hn::Max(v, hn::Zero(d));
               hn::StoreU(v, d, dst + j);
             }
-            for (; j < len; ++j) {
-              const float v = src[j] + b;
-              dst[j] = relu ? std::max(v, 0.0f) : v;
+            if (j < sg.len) {
+              auto v = hn::Add(hn::LoadU(d, src + j), vb);
+              if (relu) v = hn::Max(v, hn::Zero(d));
+              hn::BlendedStore(v, hn::FirstN(d, sg.len - j), d, dst + j);
             }
-            q += len;
           }
         }
       }

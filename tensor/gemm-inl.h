@@ -82,7 +82,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 #if HWY_TARGET == HWY_SCALAR
 constexpr size_t kGemmMR = 4;
 #elif HWY_TARGET <= HWY_AVX3
-constexpr size_t kGemmMR = 12;
+constexpr size_t kGemmMR = 8;
 #else
 constexpr size_t kGemmMR = 6;
 #endif
@@ -96,7 +96,7 @@ HWY_INLINE size_t GemmNR() { return 2 * hn::Lanes(GemmD()); }
 // (KC x NR floats) within half of L1 and one MR-row A micro-panel beside it; MC x KC of packed A
 // (<= 256 KiB) stays in L2 while the B micro-panels stream over it; NC x KC of packed B lives in
 // L2/L3.
-HWY_INLINE size_t GemmKC() { return GemmNR() >= 32 ? 128 : 256; }
+HWY_INLINE size_t GemmKC() { return 256; }
 HWY_INLINE size_t GemmMC() { return kGemmMR * (GemmNR() >= 32 ? 40 : 24); }
 constexpr size_t kGemmNC = 3072;
 
