@@ -191,8 +191,7 @@ TEST(ConvergenceTest, LogisticRegressionReachesNewtonOptimum) {
   ASSERT_LT(std::abs(g[0]) + std::abs(g[1]) + std::abs(g[2]),
             1e-12);  // Newton converged.
   for (const Case& cs : kCases) {
-    // Logistic curvature is smaller than the quadratic's: take 4x the steps and
-    // 4x the lr of SGD.
+    // Logistic curvature is smaller than the quadratic's: take 4x the steps.
     std::string spec = cs.optimizer;
     int steps = cs.steps * 4;
     const std::vector<double> theta =
