@@ -6,6 +6,9 @@
 // Usage per iteration: compute gradients, optionally clip them (optim/clip.h),
 // take the learning rate from a schedule (optim/lr_schedule.h), then
 // Step(params, lr).
+//
+// Thread safety: an Optimizer is not thread-safe (one call at a time); Step
+// itself parallelizes over the pool it is given.
 #ifndef SIMDNET_OPTIM_OPTIMIZER_H_
 #define SIMDNET_OPTIM_OPTIMIZER_H_
 
