@@ -338,6 +338,48 @@ TEST(ModelSpecTest, ReadmeCppLeNet5EqualsThePreset) {
   for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;
 }
 
+// Seeded mutation fuzzing of the presets: deleting, duplicating or replacing characters
+// (braces, separators, digits, letters, CR, NUL, high bytes) must give either a model or an
+// InvalidArgument naming the source, never a crash or another error code.
+TEST(ModelSpecTest, MutatedPresetsNeverCrash) {
+  const std::string alphabet = std::string("{};#\n\r\t x-0123456789kspdg=.abc") + '\0' + "\xff";
+  Rng rng(2024);
+  int ok = 0, rejected = 0;
+  for (const std::string& name : PresetNames()) {
+    const std::string base = PresetSpec(name).value();
+    for (int trial = 0; trial < 150; ++trial) {
+      std::string spec = base;
+      const int edits = 1 + static_cast<int>(rng.UniformInt(3));
+      for (int e = 0; e < edits && !spec.empty(); ++e) {
+        const size_t pos = rng.UniformInt(spec.size());
+        const char c = alphabet[rng.UniformInt(alphabet.size())];
+        switch (rng.UniformInt(3)) {
+          case 0:
+            spec.erase(pos, 1);
+            break;
+          case 1:
+            spec.insert(pos, 1, c);
+            break;
+          default:
+            spec[pos] = c;
+        }
+      }
+      auto model = ModelFromSpec(spec, std::nullopt, 10, 1, "fuzz");
+      if (model.ok()) {
+        ++ok;
+        continue;
+      }
+      ++rejected;
+      ASSERT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument)
+          << model.status() << "\nspec:\n" << spec;
+      ASSERT_EQ(model.status().message().rfind("fuzz", 0), 0u) << model.status();
+    }
+  }
+  // Both outcomes occur, so the mutations reach the builder as well as the tokenizer.
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(rejected, 0);
+}
+
 TEST(ModelSpecTest, EveryPresetSummarizesItsTotals) {
   for (const std::string& name : PresetNames()) {
     auto model = LoadModel(name, std::nullopt, 10, 1);
