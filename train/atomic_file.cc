@@ -111,8 +111,8 @@ absl::Status WriteFileAtomically(absl::string_view path_view, absl::string_view 
   const auto fault = static_cast<detail::AtomicWriteFault>(g_fault.load());
   absl::Status status = FillTemp(fd, bytes, temp, fault);
   if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
-    status = ErrnoError(errno, absl::StrCat("WriteFileAtomically: cannot rename '", temp, "' to"),
-                        path);
+    status =
+        ErrnoError(errno, absl::StrCat("WriteFileAtomically: cannot rename '", temp, "' to"), path);
   }
   if (!status.ok()) {
     ::unlink(temp.c_str());

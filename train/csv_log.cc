@@ -84,7 +84,7 @@ std::string FormatCsvRow(absl::Span<const CsvCell> cells) {
 }
 
 absl::StatusOr<std::unique_ptr<CsvLog>> CsvLog::Open(absl::string_view path_view,
-                                                    std::vector<std::string> columns, Mode mode) {
+                                                     std::vector<std::string> columns, Mode mode) {
   const std::string path(path_view);
   if (columns.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("CsvLog: no columns for '", path, "'"));
@@ -124,9 +124,9 @@ absl::StatusOr<std::unique_ptr<CsvLog>> CsvLog::Open(absl::string_view path_view
   if (first != header) {
     std::string shown = first;
     if (!shown.empty() && shown.back() == '\n') shown.pop_back();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "CsvLog: cannot append to '", path, "': its header '", shown, "' differs from '",
-        header.substr(0, header.size() - 1), "'"));
+    return absl::FailedPreconditionError(absl::StrCat("CsvLog: cannot append to '", path,
+                                                      "': its header '", shown, "' differs from '",
+                                                      header.substr(0, header.size() - 1), "'"));
   }
   // Cut a partial row left by a crash so the next row starts on its own line.
   const size_t keep = existing.rfind('\n') + 1;
@@ -146,10 +146,9 @@ absl::Status CsvLog::Append(absl::Span<const CsvCell> cells) {
     return absl::FailedPreconditionError(absl::StrCat("CsvLog: '", path_, "' is closed"));
   }
   if (cells.size() != columns_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("CsvLog: row for '", path_, "' has ",
-                                                   cells.size(), " cells, expected ",
-                                                   columns_.size(), " (",
-                                                   absl::StrJoin(columns_, ","), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CsvLog: row for '", path_, "' has ", cells.size(), " cells, expected ",
+                     columns_.size(), " (", absl::StrJoin(columns_, ","), ")"));
   }
   SIMDNET_RETURN_IF_ERROR(WriteAll(fd_, FormatCsvRow(cells), path_));
   ++rows_;
@@ -165,8 +164,8 @@ absl::Status CsvLog::Close() {
 }
 
 std::vector<std::string> EpochCsvColumns() {
-  return {"epoch",         "train_loss",    "train_accuracy",   "test_loss",
-          "test_accuracy", "learning_rate", "epoch_seconds",    "images_per_second"};
+  return {"epoch",         "train_loss",    "train_accuracy", "test_loss",
+          "test_accuracy", "learning_rate", "epoch_seconds",  "images_per_second"};
 }
 
 std::vector<CsvCell> EpochCsvRow(const EpochRecord& r) {
@@ -175,16 +174,15 @@ std::vector<CsvCell> EpochCsvRow(const EpochRecord& r) {
 }
 
 std::vector<std::string> IterationCsvColumns() {
-  return {"step", "epoch",         "batch",
-          "loss", "accuracy",      "learning_rate",
-          "images_per_second", "elapsed_seconds"};
+  return {
+      "step",           "epoch", "batch", "loss", "accuracy", "learning_rate", "images_per_second",
+      "elapsed_seconds"};
 }
 
 std::vector<CsvCell> IterationCsvRow(const IterationRecord& r) {
-  return {r.step,          r.epoch,
-          r.batch,         r.loss,
-          r.accuracy,      r.learning_rate,
-          r.images_per_second, r.elapsed_seconds};
+  return {
+      r.step,           r.epoch, r.batch, r.loss, r.accuracy, r.learning_rate, r.images_per_second,
+      r.elapsed_seconds};
 }
 
 }  // namespace simdnet

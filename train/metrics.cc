@@ -14,8 +14,8 @@ namespace {
 
 absl::Status CheckLogits(const Tensor& logits, absl::string_view fn) {
   if (logits.rank() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat(fn, ": logits must be rank 2 (N, C), got ",
-                                                   logits.shape().ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(fn, ": logits must be rank 2 (N, C), got ", logits.shape().ToString()));
   }
   if (logits.dim(1) == 0) {
     return absl::InvalidArgumentError(
@@ -27,14 +27,14 @@ absl::Status CheckLogits(const Tensor& logits, absl::string_view fn) {
 absl::Status CheckLabels(const Tensor& logits, absl::Span<const int64_t> labels,
                          absl::string_view fn) {
   if (static_cast<int64_t>(labels.size()) != logits.dim(0)) {
-    return absl::InvalidArgumentError(absl::StrCat(fn, ": ", labels.size(), " labels for logits ",
-                                                   logits.shape().ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(fn, ": ", labels.size(), " labels for logits ", logits.shape().ToString()));
   }
   const int64_t c = logits.dim(1);
   for (size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] < 0 || labels[i] >= c) {
-      return absl::InvalidArgumentError(absl::StrCat(fn, ": label[", i, "] = ", labels[i],
-                                                     " is outside [0, ", c, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(fn, ": label[", i, "] = ", labels[i], " is outside [0, ", c, ")"));
     }
   }
   return absl::OkStatus();
@@ -152,8 +152,8 @@ absl::Status ConfusionMatrix::AddLogits(const Tensor& logits, absl::Span<const i
 
 absl::Status ConfusionMatrix::Merge(const ConfusionMatrix& other) {
   if (other.n_ != n_) {
-    return absl::InvalidArgumentError(absl::StrCat("ConfusionMatrix::Merge: ", other.n_,
-                                                   " classes vs ", n_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ConfusionMatrix::Merge: ", other.n_, " classes vs ", n_));
   }
   for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
   return absl::OkStatus();
@@ -191,8 +191,9 @@ std::vector<double> ConfusionMatrix::PerClassAccuracy() const {
   std::vector<double> out(static_cast<size_t>(n_));
   for (int64_t i = 0; i < n_; ++i) {
     const int64_t s = support(i);
-    out[static_cast<size_t>(i)] = s == 0 ? std::numeric_limits<double>::quiet_NaN()
-                                         : static_cast<double>(count(i, i)) / s;
+    out[static_cast<size_t>(i)] = s == 0
+                                      ? std::numeric_limits<double>::quiet_NaN()
+                                      : static_cast<double>(count(i, i)) / static_cast<double>(s);
   }
   return out;
 }
@@ -202,8 +203,9 @@ std::vector<double> ConfusionMatrix::PerClassPrecision() const {
   for (int64_t j = 0; j < n_; ++j) {
     int64_t col = 0;
     for (int64_t i = 0; i < n_; ++i) col += count(i, j);
-    out[static_cast<size_t>(j)] = col == 0 ? std::numeric_limits<double>::quiet_NaN()
-                                           : static_cast<double>(count(j, j)) / col;
+    out[static_cast<size_t>(j)] = col == 0
+                                      ? std::numeric_limits<double>::quiet_NaN()
+                                      : static_cast<double>(count(j, j)) / static_cast<double>(col);
   }
   return out;
 }
@@ -211,7 +213,7 @@ std::vector<double> ConfusionMatrix::PerClassPrecision() const {
 std::string ConfusionMatrix::ToString(absl::Span<const std::string> class_names) const {
   auto name = [&](int64_t i) {
     return static_cast<size_t>(i) < class_names.size() ? class_names[static_cast<size_t>(i)]
-                                                        : absl::StrCat(i);
+                                                       : absl::StrCat(i);
   };
   size_t label_w = 4;
   for (int64_t i = 0; i < n_; ++i) label_w = std::max(label_w, name(i).size());

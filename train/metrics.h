@@ -29,10 +29,12 @@ class RunningMetrics {
   int64_t samples() const { return samples_; }
   int64_t correct() const { return correct_; }
   // Returns the sample-weighted mean loss (0 when no samples were added).
-  double mean_loss() const { return samples_ == 0 ? 0.0 : loss_sum_ / samples_; }
+  double mean_loss() const {
+    return samples_ == 0 ? 0.0 : loss_sum_ / static_cast<double>(samples_);
+  }
   // Returns correct / samples in [0, 1] (0 when no samples were added).
   double accuracy() const {
-    return samples_ == 0 ? 0.0 : static_cast<double>(correct_) / samples_;
+    return samples_ == 0 ? 0.0 : static_cast<double>(correct_) / static_cast<double>(samples_);
   }
 
  private:

@@ -33,17 +33,18 @@ TEST(RunningMetricsTest, WeightsBatchesBySize) {
 
 TEST(MetricsTest, ArgmaxPicksLargestLowestIndexOnTiesIgnoresNaN) {
   const Tensor l = Logits(4, 3,
-                          {0.1f, 0.7f, 0.2f,     // 1
-                           5.0f, 5.0f, 1.0f,     // tie -> 0
-                           kNaN, -1.0f, -2.0f,   // NaN ignored -> 1
-                           kNaN, kNaN, kNaN});   // all NaN -> 0
+                          {0.1f, 0.7f, 0.2f,    // 1
+                           5.0f, 5.0f, 1.0f,    // tie -> 0
+                           kNaN, -1.0f, -2.0f,  // NaN ignored -> 1
+                           kNaN, kNaN, kNaN});  // all NaN -> 0
   EXPECT_EQ(*ArgmaxRows(l), (std::vector<int64_t>{1, 0, 1, 0}));
 }
 
 TEST(MetricsTest, TopKCountsLabelsAmongHighest) {
   // Row 0 ranks: class 2 > 0 > 3 > 1. Row 1 ranks: 1 > 3 > 0 > 2.
-  const Tensor l = Logits(2, 4, {0.5f, -1.0f, 2.0f, 0.0f,  //
-                                 0.0f, 3.0f, -5.0f, 1.0f});
+  const Tensor l = Logits(2, 4,
+                          {0.5f, -1.0f, 2.0f, 0.0f,  //
+                           0.0f, 3.0f, -5.0f, 1.0f});
   const std::vector<int64_t> labels = {3, 3};
   EXPECT_EQ(*CountTopKCorrect(l, labels, 1), 0);
   EXPECT_EQ(*CountTopKCorrect(l, labels, 2), 1);  // Row 1 (rank 1).

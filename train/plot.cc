@@ -198,7 +198,7 @@ std::string FormatDecade(int e) {
 
 struct Axis {
   double lo = 0, hi = 1;
-  std::vector<double> ticks;       // In axis units (log10 for log axes).
+  std::vector<double> ticks;  // In axis units (log10 for log axes).
   std::vector<std::string> labels;
 };
 
@@ -281,8 +281,8 @@ absl::StatusOr<std::string> EncodePng(const RgbImage& image) {
   };
   if (stbi_write_png_to_func(sink, &out, image.width, image.height, 3, image.pixels.data(),
                              image.width * 3) == 0) {
-    return absl::InternalError(absl::StrCat("EncodePng: stb_image_write failed for a ",
-                                            image.width, "x", image.height, " image"));
+    return absl::InternalError(absl::StrCat("EncodePng: stb_image_write failed for a ", image.width,
+                                            "x", image.height, " image"));
   }
   return out;
 }
@@ -346,8 +346,8 @@ std::vector<double> NiceTicks(double lo, double hi, int max_ticks) {
 
 Rgb SeriesColor(size_t i) {
   // A colorblind-aware categorical palette (matplotlib "tab10" order of hues).
-  static constexpr Rgb kPalette[8] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},
-                                      {214, 39, 40},  {148, 103, 189}, {140, 86, 75},
+  static constexpr Rgb kPalette[8] = {{31, 119, 180},  {255, 127, 14},  {44, 160, 44},
+                                      {214, 39, 40},   {148, 103, 189}, {140, 86, 75},
                                       {227, 119, 194}, {127, 127, 127}};
   return kPalette[i % 8];
 }
@@ -405,8 +405,8 @@ absl::StatusOr<RgbImage> RenderLinePlot(absl::Span<const PlotSeries> series,
   const Rect plot{left, top, options.width - right - 1, options.height - bottom - 1};
   const int pw = plot.x1 - plot.x0, ph = plot.y1 - plot.y0;
   if (pw < 40 || ph < 40) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "RenderLinePlot: ", options.width, "x", options.height, " leaves no room for the plot"));
+    return absl::InvalidArgumentError(absl::StrCat("RenderLinePlot: ", options.width, "x",
+                                                   options.height, " leaves no room for the plot"));
   }
   auto px = [&](double x) { return plot.x0 + (x - xa.lo) / (xa.hi - xa.lo) * pw; };
   auto py = [&](double y) { return plot.y1 - (y - ya.lo) / (ya.hi - ya.lo) * ph; };
@@ -423,20 +423,18 @@ absl::StatusOr<RgbImage> RenderLinePlot(absl::Span<const PlotSeries> series,
     const int y = ToPixel(py(ya.ticks[i]));
     for (int x = plot.x0; x <= plot.x1; ++x) img.Set(x, y, kGrid);
     for (int x = plot.x0 - 4; x < plot.x0; ++x) img.Set(x, y, kBlack);
-    DrawText(&img, plot.x0 - 8 - TextWidth(ya.labels[i]), y - kGlyphH / 2, ya.labels[i],
-             kAxisText);
+    DrawText(&img, plot.x0 - 8 - TextWidth(ya.labels[i]), y - kGlyphH / 2, ya.labels[i], kAxisText);
   }
   // Axes.
   for (int x = plot.x0; x <= plot.x1; ++x) img.Set(x, plot.y1, kBlack);
   for (int y = plot.y0; y <= plot.y1; ++y) img.Set(plot.x0, y, kBlack);
   // Labels and title.
   if (!options.title.empty()) {
-    DrawText(&img, (options.width - TextWidth(options.title, 2)) / 2, 6, options.title, kBlack,
-             2);
+    DrawText(&img, (options.width - TextWidth(options.title, 2)) / 2, 6, options.title, kBlack, 2);
   }
   if (!options.x_label.empty()) {
-    DrawText(&img, plot.x0 + (pw - TextWidth(options.x_label)) / 2,
-             plot.y1 + 8 + kGlyphH + 8, options.x_label, kBlack);
+    DrawText(&img, plot.x0 + (pw - TextWidth(options.x_label)) / 2, plot.y1 + 8 + kGlyphH + 8,
+             options.x_label, kBlack);
   }
   if (!options.y_label.empty()) {
     DrawTextVertical(&img, 8, plot.y0 + (ph + TextWidth(options.y_label)) / 2, options.y_label,
@@ -482,11 +480,10 @@ absl::StatusOr<RgbImage> RenderLinePlot(absl::Span<const PlotSeries> series,
     const int row_h = kGlyphH + 5;
     const int box_w = text_w + 30, box_h = entries * row_h + 5;
     // Put the legend in the plot corner that hides the fewest curve pixels (top-right first).
-    const Rect corners[4] = {
-        {plot.x1 - 6 - box_w, plot.y0 + 6, plot.x1 - 6, plot.y0 + 6 + box_h},
-        {plot.x1 - 6 - box_w, plot.y1 - 6 - box_h, plot.x1 - 6, plot.y1 - 6},
-        {plot.x0 + 6, plot.y0 + 6, plot.x0 + 6 + box_w, plot.y0 + 6 + box_h},
-        {plot.x0 + 6, plot.y1 - 6 - box_h, plot.x0 + 6 + box_w, plot.y1 - 6}};
+    const Rect corners[4] = {{plot.x1 - 6 - box_w, plot.y0 + 6, plot.x1 - 6, plot.y0 + 6 + box_h},
+                             {plot.x1 - 6 - box_w, plot.y1 - 6 - box_h, plot.x1 - 6, plot.y1 - 6},
+                             {plot.x0 + 6, plot.y0 + 6, plot.x0 + 6 + box_w, plot.y0 + 6 + box_h},
+                             {plot.x0 + 6, plot.y1 - 6 - box_h, plot.x0 + 6 + box_w, plot.y1 - 6}};
     Rect box = corners[0];
     int64_t best_hidden = std::numeric_limits<int64_t>::max();
     for (const Rect& r : corners) {

@@ -83,8 +83,8 @@ TEST(FontTest, GlyphsAreDistinct) {
   for (char c = 33; c < 127; ++c) {
     const uint8_t* rows = detail::GlyphRows(c);
     if (rows == nullptr) continue;
-    EXPECT_TRUE(seen.insert(std::vector<uint8_t>(rows, rows + 7)).second) << "duplicate '" << c
-                                                                          << "'";
+    EXPECT_TRUE(seen.insert(std::vector<uint8_t>(rows, rows + 7)).second)
+        << "duplicate '" << c << "'";
   }
 }
 

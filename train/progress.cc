@@ -15,8 +15,7 @@
 namespace simdnet {
 
 double MonotonicSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 bool IsTerminal(int fd) { return ::isatty(fd) == 1; }

@@ -22,13 +22,13 @@ int TerminalColumns(int fd, int fallback = 80);
 std::string FormatDuration(double seconds);
 
 struct ProgressOptions {
-  std::string label;              // Prefix, e.g. "epoch 3/10".
-  int64_t total_batches = 0;      // Batches in this phase; 0 if unknown (no bar, no ETA).
-  bool is_terminal = false;       // Redraw in place (true) or print plain lines (false).
-  double redraw_seconds = 0.1;    // Terminal: minimum time between redraws.
-  double line_seconds = 10.0;     // Non-terminal: minimum time between lines.
-  int columns = 80;               // Terminal width; the line is cut to columns - 1.
-  int bar_width = 24;             // Characters inside the [====>   ] bar.
+  std::string label;            // Prefix, e.g. "epoch 3/10".
+  int64_t total_batches = 0;    // Batches in this phase; 0 if unknown (no bar, no ETA).
+  bool is_terminal = false;     // Redraw in place (true) or print plain lines (false).
+  double redraw_seconds = 0.1;  // Terminal: minimum time between redraws.
+  double line_seconds = 10.0;   // Non-terminal: minimum time between lines.
+  int columns = 80;             // Terminal width; the line is cut to columns - 1.
+  int bar_width = 24;           // Characters inside the [====>   ] bar.
 };
 
 // What the trainer knows after a batch. Loss/accuracy are running means over the phase;
@@ -47,8 +47,7 @@ class ProgressReporter {
   using Clock = std::function<double()>;  // Seconds, monotonic.
 
   // Starts the phase at clock(). Requires: out != nullptr, outliving this object.
-  ProgressReporter(ProgressOptions options, std::ostream* out,
-                   Clock clock = &MonotonicSeconds);
+  ProgressReporter(ProgressOptions options, std::ostream* out, Clock clock = &MonotonicSeconds);
 
   // Reports the state after a batch; draws only if the rate limit allows it (the first call
   // always draws). Returns true if something was written.

@@ -74,7 +74,8 @@ void AppendCards(const ReportData& d, std::string* out) {
   if (!d.epochs.empty()) {
     const EpochRecord* best = nullptr;
     for (const EpochRecord& e : d.epochs) {
-      if (std::isfinite(e.test_accuracy) && (best == nullptr || e.test_accuracy > best->test_accuracy)) {
+      if (std::isfinite(e.test_accuracy) &&
+          (best == nullptr || e.test_accuracy > best->test_accuracy)) {
         best = &e;
       }
     }
@@ -162,26 +163,28 @@ void AppendConfusion(const ReportData& d, std::string* out) {
   const ConfusionMatrix& cm = *d.confusion;
   const int64_t n = cm.num_classes();
   const std::vector<double> acc = cm.PerClassAccuracy();
-  absl::StrAppend(out, "<h2>Confusion matrix (test set)</h2>\n<p>Rows: true class; columns: "
-                       "predicted class. Cell shade = fraction of the row. Overall accuracy ",
+  absl::StrAppend(out,
+                  "<h2>Confusion matrix (test set)</h2>\n<p>Rows: true class; columns: "
+                  "predicted class. Cell shade = fraction of the row. Overall accuracy ",
                   Percent(cm.accuracy()), " on ", cm.total(), " images.</p>\n",
                   "<table class=\"cm\">\n<tr><th>true \\ predicted</th>");
-  for (int64_t j = 0; j < n; ++j) absl::StrAppend(out, "<th>", HtmlEscape(ClassName(d, j)), "</th>");
+  for (int64_t j = 0; j < n; ++j)
+    absl::StrAppend(out, "<th>", HtmlEscape(ClassName(d, j)), "</th>");
   absl::StrAppend(out, "<th>accuracy</th></tr>\n");
   for (int64_t i = 0; i < n; ++i) {
     const int64_t support = cm.support(i);
     absl::StrAppend(out, "<tr><th class=\"rowh\">", HtmlEscape(ClassName(d, i)), "</th>");
     for (int64_t j = 0; j < n; ++j) {
       const int64_t c = cm.count(i, j);
-      const double frac = support == 0 ? 0.0 : static_cast<double>(c) / support;
+      const double frac =
+          support == 0 ? 0.0 : static_cast<double>(c) / static_cast<double>(support);
       // Diagonal in green, errors in red; alpha grows with the row fraction.
       const char* rgb = i == j ? "44,160,44" : "214,39,40";
       absl::StrAppendFormat(out,
                             "<td style=\"background:rgba(%s,%.3f)\" title=\"true %s, predicted "
                             "%s: %d (%s)\">%d</td>",
-                            rgb, c == 0 ? 0.0 : 0.08 + 0.82 * frac,
-                            HtmlEscape(ClassName(d, i)), HtmlEscape(ClassName(d, j)), c,
-                            Percent(frac), c);
+                            rgb, c == 0 ? 0.0 : 0.08 + 0.82 * frac, HtmlEscape(ClassName(d, i)),
+                            HtmlEscape(ClassName(d, j)), c, Percent(frac), c);
     }
     absl::StrAppend(out, "<td>", Percent(acc[static_cast<size_t>(i)]), "</td></tr>\n");
   }
@@ -211,9 +214,8 @@ absl::Status AppendExamples(const ReportData& d, std::string* out) {
     SIMDNET_ASSIGN_OR_RETURN(std::string tag, ImgTag(*img, caption));
     absl::StrAppend(out, "<figure>", tag, "<figcaption><span class=\"bad\">",
                     HtmlEscape(ClassName(d, e.predicted_label)), "</span>",
-                    std::isfinite(e.confidence)
-                        ? absl::StrFormat(" %.0f%%", 100 * e.confidence)
-                        : std::string(),
+                    std::isfinite(e.confidence) ? absl::StrFormat(" %.0f%%", 100 * e.confidence)
+                                                : std::string(),
                     "<br><span class=\"good\">", HtmlEscape(ClassName(d, e.true_label)),
                     "</span></figcaption></figure>\n");
   }
@@ -239,8 +241,7 @@ absl::Status AppendFilters(const ReportData& d, std::string* out) {
 }
 
 void AppendKeyValues(absl::string_view heading,
-                     const std::vector<std::pair<std::string, std::string>>& kv,
-                     std::string* out) {
+                     const std::vector<std::pair<std::string, std::string>>& kv, std::string* out) {
   if (kv.empty()) return;
   absl::StrAppend(out, "<h2>", HtmlEscape(heading), "</h2>\n<table class=\"kv\">\n");
   for (const auto& [k, v] : kv) {
@@ -254,18 +255,18 @@ absl::Status Validate(const ReportData& d) {
   if (d.confusion.has_value()) {
     classes = d.confusion->num_classes();
     if (!d.class_names.empty() && static_cast<int64_t>(d.class_names.size()) != classes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "RenderHtmlReport: class_names has ", d.class_names.size(),
-          " entries but the confusion matrix has ", classes, " classes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("RenderHtmlReport: class_names has ", d.class_names.size(),
+                       " entries but the confusion matrix has ", classes, " classes"));
     }
   } else if (!d.class_names.empty()) {
     classes = static_cast<int64_t>(d.class_names.size());
   }
   for (size_t k = 0; k < d.misclassified.size(); ++k) {
     const ReportExample& e = d.misclassified[k];
-    for (const auto& [what, v] : {std::pair<const char*, int64_t>{"true_label", e.true_label},
-                                  std::pair<const char*, int64_t>{"predicted_label",
-                                                                  e.predicted_label}}) {
+    for (const auto& [what, v] :
+         {std::pair<const char*, int64_t>{"true_label", e.true_label},
+          std::pair<const char*, int64_t>{"predicted_label", e.predicted_label}}) {
       if (v < 0 || (classes >= 0 && v >= classes)) {
         return absl::InvalidArgumentError(
             absl::StrCat("RenderHtmlReport: misclassified[", k, "].", what, " = ", v,
@@ -307,8 +308,8 @@ std::string HtmlEscape(absl::string_view text) {
 
 absl::StatusOr<RgbImage> TensorToImage(const Tensor& image, int scale) {
   if (scale < 1 || scale > 64) {
-    return absl::InvalidArgumentError(absl::StrCat("TensorToImage: scale ", scale,
-                                                   " is outside [1, 64]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("TensorToImage: scale ", scale, " is outside [1, 64]"));
   }
   int64_t c = 1, h = 0, w = 0;
   if (image.rank() == 2) {
@@ -365,8 +366,8 @@ absl::StatusOr<RgbImage> FilterGrid(const Tensor& filters, int scale, int pad) {
                                                    " must be rank 4 (O, I, kh, kw), non-empty"));
   }
   if (scale < 1 || scale > 64 || pad < 0 || pad > 16) {
-    return absl::InvalidArgumentError(absl::StrCat("FilterGrid: scale ", scale, " / pad ", pad,
-                                                   " outside [1, 64] / [0, 16]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("FilterGrid: scale ", scale, " / pad ", pad, " outside [1, 64] / [0, 16]"));
   }
   const int64_t o = filters.dim(0), in = filters.dim(1), kh = filters.dim(2), kw = filters.dim(3);
   const bool rgb = in == 3;
@@ -390,11 +391,11 @@ absl::StatusOr<RgbImage> FilterGrid(const Tensor& filters, int scale, int pad) {
   const int64_t tw = kw * scale, th = kh * scale;
   const int64_t width = pad + cols * (tw + pad), height = pad + rows * (th + pad);
   if (width > 8192 || height > 8192) {
-    return absl::InvalidArgumentError(absl::StrCat("FilterGrid: grid of ", width, "x", height,
-                                                   " pixels is too large"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("FilterGrid: grid of ", width, "x", height, " pixels is too large"));
   }
-  RgbImage out = RgbImage::Filled(static_cast<int>(width), static_cast<int>(height),
-                                  Rgb{128, 128, 128});
+  RgbImage out =
+      RgbImage::Filled(static_cast<int>(width), static_cast<int>(height), Rgb{128, 128, 128});
   const int64_t plane = kh * kw;
   for (size_t t = 0; t < tiles.size(); ++t) {
     const auto [f, ch] = tiles[t];

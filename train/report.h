@@ -38,9 +38,9 @@ struct ReportData {
   std::string model_summary;  // Preformatted text (layer table), shown in a <pre>.
   std::vector<std::pair<std::string, std::string>> hyperparameters;  // Display order.
   std::vector<std::pair<std::string, std::string>> run_info;  // Data set, SIMD target, threads...
-  std::vector<std::string> class_names;  // Index -> name; empty = show class indices.
-  std::vector<EpochRecord> epochs;       // Per-epoch curves (metrics.csv rows).
-  std::vector<IterationRecord> iterations;  // Optional per-iteration training loss curve.
+  std::vector<std::string> class_names;      // Index -> name; empty = show class indices.
+  std::vector<EpochRecord> epochs;           // Per-epoch curves (metrics.csv rows).
+  std::vector<IterationRecord> iterations;   // Optional per-iteration training loss curve.
   std::optional<ConfusionMatrix> confusion;  // Test-set confusion matrix.
   std::vector<ReportExample> misclassified;  // Shown in order, up to max_examples.
   int64_t max_examples = 64;

@@ -98,10 +98,10 @@ TEST(ReportTest, ContainsEverySection) {
   EXPECT_EQ(CountOccurrences(h, "</body>"), 1);
   EXPECT_EQ(CountOccurrences(h, "<table"), CountOccurrences(h, "</table>"));
   EXPECT_EQ(CountOccurrences(h, "<tr>"), CountOccurrences(h, "</tr>"));
-  for (const char* s : {"Training curves", "Confusion matrix", "Misclassified test images",
-                        "First-layer filters", "Hyper-parameters", "<h2>Model</h2>", "<h2>Run</h2>",
-                        "85.23%", "1:02:05", "AVX2", "batch_size", "conv2d(1-&gt;8, 3x3)",
-                        "best test accuracy (epoch 5)", "Showing 3 of 3"}) {
+  for (const char* s :
+       {"Training curves", "Confusion matrix", "Misclassified test images", "First-layer filters",
+        "Hyper-parameters", "<h2>Model</h2>", "<h2>Run</h2>", "85.23%", "1:02:05", "AVX2",
+        "batch_size", "conv2d(1-&gt;8, 3x3)", "best test accuracy (epoch 5)", "Showing 3 of 3"}) {
     EXPECT_TRUE(absl::StrContains(h, s)) << "missing: " << s;
   }
 }
@@ -231,8 +231,8 @@ TEST(TensorToImageTest, RejectsBadShapesAndScales) {
 
 TEST(FilterGridTest, LaysOutGrayAndRgbTiles) {
   Tensor f(Shape({2, 1, 3, 3}));
-  for (int64_t i = 0; i < 9; ++i) f[i] = static_cast<float>(i);       // Filter 0: ramp.
-  for (int64_t i = 9; i < 18; ++i) f[i] = -static_cast<float>(i);     // Filter 1: reverse ramp.
+  for (int64_t i = 0; i < 9; ++i) f[i] = static_cast<float>(i);    // Filter 0: ramp.
+  for (int64_t i = 9; i < 18; ++i) f[i] = -static_cast<float>(i);  // Filter 1: reverse ramp.
   RgbImage g = *FilterGrid(f, 1, 1);
   EXPECT_EQ(g.width, 1 + 2 * 4);
   EXPECT_EQ(g.height, 1 + 1 * 4);

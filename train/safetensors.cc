@@ -122,9 +122,9 @@ absl::Status CheckIntTensor(const std::string& name, const IntTensor& t) {
   }
   SIMDNET_ASSIGN_OR_RETURN(Shape shape, Shape::Create(t.dims));
   if (static_cast<uint64_t>(shape.size()) != t.values.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "SerializeSafetensors: int tensor '", name, "' has shape ", shape.ToString(), " (",
-        shape.size(), " elements) but ", t.values.size(), " values"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("SerializeSafetensors: int tensor '", name, "' has shape ", shape.ToString(),
+                     " (", shape.size(), " elements) but ", t.values.size(), " values"));
   }
   if (t.dtype == IntDType::kI32) {
     for (size_t i = 0; i < t.values.size(); ++i) {
@@ -141,7 +141,7 @@ absl::Status CheckIntTensor(const std::string& name, const IntTensor& t) {
 
 void AppendEntryData(const WriteEntry& e, std::string* out) {
   if (e.f32 != nullptr) {
-    out->append(reinterpret_cast<const char*>(e.f32->data()), e.num_bytes);
+    if (e.num_bytes > 0) out->append(reinterpret_cast<const char*>(e.f32->data()), e.num_bytes);
     return;
   }
   for (int64_t v : e.ints->values) {
@@ -251,8 +251,8 @@ class Loader {
     ValidatingSax sax;
     const bool ok = Json::sax_parse(header_.begin(), header_.end(), &sax);
     if (!ok) {
-      return Error(absl::StrCat("header (byte offsets 8..", data_start_, "): ",
-                                sax.error().empty() ? "invalid JSON" : sax.error()));
+      return Error(absl::StrCat("header (byte offsets 8..", data_start_,
+                                "): ", sax.error().empty() ? "invalid JSON" : sax.error()));
     }
     const Json root = Json::parse(header_.begin(), header_.end(), nullptr, false);
     if (root.is_discarded() || !root.is_object()) {
@@ -324,9 +324,9 @@ class Loader {
     } else if (dtype == "I64") {
       e.dtype = DType::kI64;
     } else {
-      static const std::set<std::string> kKnown = {"BOOL", "U8",  "I8",  "U16",     "I16",
-                                                   "F16",  "BF16", "U32", "U64",     "F64",
-                                                   "F8_E4M3", "F8_E5M2"};
+      static const std::set<std::string> kKnown = {"BOOL", "U8",  "I8",      "U16",
+                                                   "I16",  "F16", "BF16",    "U32",
+                                                   "U64",  "F64", "F8_E4M3", "F8_E5M2"};
       return TensorError(name, absl::StrCat(kKnown.count(dtype) ? "unsupported" : "unknown",
                                             " dtype \"", dtype, "\" (supported: F32, I32, I64)"));
     }
@@ -344,14 +344,16 @@ class Loader {
     for (size_t i = 0; i < sh->size(); ++i) {
       const Json& d = (*sh)[i];
       if (!d.is_number_unsigned()) {
-        return TensorError(name, absl::StrCat("\"shape\"[", i, "] must be a non-negative integer, "
-                                              "got ", d.dump()));
+        return TensorError(name, absl::StrCat("\"shape\"[", i,
+                                              "] must be a non-negative integer, "
+                                              "got ",
+                                              d.dump()));
       }
       const uint64_t v = d.get<uint64_t>();
       if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
           (v != 0 && elements > std::numeric_limits<uint64_t>::max() / v)) {
-        return TensorError(name, absl::StrCat("\"shape\"[", i, "] = ", v,
-                                              " makes the element count overflow"));
+        return TensorError(
+            name, absl::StrCat("\"shape\"[", i, "] = ", v, " makes the element count overflow"));
       }
       elements *= v;
       e.dims.push_back(static_cast<int64_t>(v));
@@ -359,8 +361,8 @@ class Loader {
     const uint64_t size = DTypeSize(e.dtype);
     if (elements > std::numeric_limits<uint64_t>::max() / size ||
         elements > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      return TensorError(name, absl::StrCat("byte size of shape with ", elements,
-                                            " elements overflows"));
+      return TensorError(name,
+                         absl::StrCat("byte size of shape with ", elements, " elements overflows"));
     }
     const uint64_t nbytes = elements * size;
     // data_offsets.
@@ -369,25 +371,26 @@ class Loader {
     if (!off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
         !(*off)[1].is_number_unsigned()) {
       return TensorError(name, absl::StrCat("\"data_offsets\" must be [begin, end] with "
-                                            "non-negative integers, got ", off->dump()));
+                                            "non-negative integers, got ",
+                                            off->dump()));
     }
     e.begin = (*off)[0].get<uint64_t>();
     e.end = (*off)[1].get<uint64_t>();
     if (e.begin > e.end) {
-      return TensorError(name, absl::StrCat("data_offsets [", e.begin, ", ", e.end,
-                                            "] has begin > end"));
+      return TensorError(name,
+                         absl::StrCat("data_offsets [", e.begin, ", ", e.end, "] has begin > end"));
     }
     if (e.end > data_.size()) {
-      return TensorError(name, absl::StrCat("data_offsets [", e.begin, ", ", e.end,
-                                            "] (file bytes ", data_start_ + e.begin, "..",
-                                            AbsOffset(e.end), ") exceed the ", data_.size(),
-                                            "-byte data section (truncated file?)"));
+      return TensorError(
+          name, absl::StrCat("data_offsets [", e.begin, ", ", e.end, "] (file bytes ",
+                             data_start_ + e.begin, "..", AbsOffset(e.end), ") exceed the ",
+                             data_.size(), "-byte data section (truncated file?)"));
     }
     if (e.end - e.begin != nbytes) {
-      return TensorError(name, absl::StrCat("data_offsets [", e.begin, ", ", e.end, "] span ",
-                                            e.end - e.begin, " bytes at file byte ",
-                                            data_start_ + e.begin, " but ", DTypeName(e.dtype),
-                                            " shape ", sh->dump(), " needs ", nbytes));
+      return TensorError(
+          name, absl::StrCat("data_offsets [", e.begin, ", ", e.end, "] span ", e.end - e.begin,
+                             " bytes at file byte ", data_start_ + e.begin, " but ",
+                             DTypeName(e.dtype), " shape ", sh->dump(), " needs ", nbytes));
     }
     return e;
   }
@@ -407,7 +410,8 @@ class Loader {
       if (e.begin < expected) {
         return TensorError(e.name, absl::StrCat("data at file byte ", data_start_ + e.begin,
                                                 " overlaps the previous tensor, which ends at "
-                                                "file byte ", data_start_ + expected));
+                                                "file byte ",
+                                                data_start_ + expected));
       }
       if (e.begin > expected) {
         return TensorError(e.name, absl::StrCat("gap of ", e.begin - expected,
@@ -473,9 +477,9 @@ absl::StatusOr<std::string> SerializeSafetensors(const SafetensorsContents& cont
   for (const auto& [name, t] : contents.int_tensors) {
     SIMDNET_RETURN_IF_ERROR(CheckWriteName(name));
     if (contents.tensors.count(name) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "SerializeSafetensors: tensor name '", name, "' is used by both a float and an int "
-          "tensor"));
+      return absl::InvalidArgumentError(absl::StrCat("SerializeSafetensors: tensor name '", name,
+                                                     "' is used by both a float and an int "
+                                                     "tensor"));
     }
     SIMDNET_RETURN_IF_ERROR(CheckIntTensor(name, t));
     WriteEntry e;

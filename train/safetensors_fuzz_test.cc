@@ -71,8 +71,7 @@ TEST(SafetensorsCorpusTest, ReplaysCorpus) {
 }
 
 TEST(SafetensorsCorpusTest, ReadsPythonWrittenTorchStateDict) {
-  const auto r =
-      LoadSafetensors(absl::StrCat(kCorpusDir, "/valid_torch_state_dict.safetensors"));
+  const auto r = LoadSafetensors(absl::StrCat(kCorpusDir, "/valid_torch_state_dict.safetensors"));
   ASSERT_TRUE(r.ok()) << r.status();
   const Tensor& w = r->tensors.at("features.0.weight");
   EXPECT_EQ(w.shape(), Shape({2, 1, 2, 2}));
@@ -86,8 +85,8 @@ TEST(SafetensorsCorpusTest, ReadsPythonWrittenTorchStateDict) {
 std::string Mutate(const std::string& in, std::mt19937_64& rng) {
   std::string s = in;
   auto pick = [&](size_t n) { return n == 0 ? size_t{0} : static_cast<size_t>(rng() % n); };
-  static const char kInteresting[] = {'\0', '\xff', '"', '[', ']', '{', '}', ',', ':', '-',
-                                      '9',  '0',    'e', '.', ' ', '\\'};
+  static const char kInteresting[] = {'\0', '\xff', '"', '[', ']', '{', '}', ',',
+                                      ':',  '-',    '9', '0', 'e', '.', ' ', '\\'};
   switch (rng() % 7) {
     case 0:  // Flip a few bits anywhere.
       for (int k = 0, n = 1 + pick(8); k < n && !s.empty(); ++k) {

@@ -83,8 +83,7 @@ TEST(SafetensorsTest, RoundTripsFloatIntAndMetadata) {
   ASSERT_EQ(back->int_tensors.size(), 2u);
   EXPECT_EQ(back->int_tensors.at("optimizer.step").dtype, IntDType::kI64);
   EXPECT_TRUE(back->int_tensors.at("optimizer.step").dims.empty());
-  EXPECT_EQ(back->int_tensors.at("optimizer.step").values,
-            std::vector<int64_t>{12345678901234LL});
+  EXPECT_EQ(back->int_tensors.at("optimizer.step").values, std::vector<int64_t>{12345678901234LL});
   EXPECT_EQ(back->int_tensors.at("rng.state").dtype, IntDType::kI32);
   EXPECT_EQ(back->int_tensors.at("rng.state").dims, (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(back->int_tensors.at("rng.state").values, c.int_tensors.at("rng.state").values);
@@ -142,10 +141,9 @@ TEST(SafetensorsTest, AcceptsEmptyFileWithNoTensors) {
 }
 
 TEST(SafetensorsTest, AcceptsZeroSizeScalarAndUnorderedEntries) {
-  const std::string header =
-      R"({"b":{"dtype":"F32","shape":[],"data_offsets":[4,8]},)"
-      R"("empty":{"dtype":"F32","shape":[0,3],"data_offsets":[4,4]},)"
-      R"("a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}   )";
+  const std::string header = R"({"b":{"dtype":"F32","shape":[],"data_offsets":[4,8]},)"
+                             R"("empty":{"dtype":"F32","shape":[0,3],"data_offsets":[4,4]},)"
+                             R"("a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}   )";
   auto r = ParseSafetensors(MakeFile(header, Floats({3.0f, 7.0f})));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->tensors.at("a")[0], 3.0f);
@@ -235,9 +233,9 @@ TEST(SafetensorsTest, RejectsDuplicateKeys) {
   const std::string e = R"({"dtype":"F32","shape":[0],"data_offsets":[0,0]})";
   ExpectError(MakeFile(absl::StrCat(R"({"w":)", e, R"(,"w":)", e, "}"), ""),
               {"duplicate key \"w\""});
-  ExpectError(MakeFile(R"({"w":{"dtype":"F32","dtype":"F32","shape":[0],"data_offsets":[0,0]}})",
-                       ""),
-              {"duplicate key \"dtype\""});
+  ExpectError(
+      MakeFile(R"({"w":{"dtype":"F32","dtype":"F32","shape":[0],"data_offsets":[0,0]}})", ""),
+      {"duplicate key \"dtype\""});
 }
 
 TEST(SafetensorsTest, RejectsDeepNesting) {

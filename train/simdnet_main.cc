@@ -69,6 +69,8 @@ ABSL_FLAG(bool, snapshots, false,
           "Snapshot ensemble: save a snapshot at the end of every SGDR/cyclic LR cycle");
 ABSL_FLAG(int64_t, snapshot_every, 0, "Snapshot every N epochs instead of at cycle ends");
 ABSL_FLAG(bool, progress, true, "Show progress on stderr");
+ABSL_FLAG(int64_t, stop_after, 0,
+          "Testing: act as if interrupted (Ctrl-C) after this many iterations (0 = never)");
 ABSL_FLAG(bool, report, true, "Write report.html and curve PNGs into --out");
 // eval / predict / finetune / summary.
 ABSL_FLAG(std::string, checkpoint, "",
@@ -156,6 +158,7 @@ absl::StatusOr<TrainCommandOptions> TrainFromFlags() {
   t.progress = absl::GetFlag(FLAGS_progress);
   t.snapshots = absl::GetFlag(FLAGS_snapshots);
   t.snapshot_every = absl::GetFlag(FLAGS_snapshot_every);
+  t.stop_after = absl::GetFlag(FLAGS_stop_after);
   o.ensemble = absl::GetFlag(FLAGS_ensemble);
   o.resume = absl::GetFlag(FLAGS_resume);
   o.write_report = absl::GetFlag(FLAGS_report);

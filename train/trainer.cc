@@ -86,6 +86,7 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
   if (o.log_every < 1) return bad("log_every", o.log_every, "must be >= 1");
   if (o.prefetch < 1 || o.prefetch > 64) return bad("prefetch", o.prefetch, "must be in [1, 64]");
   if (o.snapshot_every < 0) return bad("snapshot_every", o.snapshot_every, "must be >= 0");
+  if (o.stop_after < 0) return bad("stop_after", o.stop_after, "must be >= 0");
   if (o.run_dir.empty()) return absl::InvalidArgumentError("--out: a run directory is required");
   return absl::OkStatus();
 }
@@ -295,6 +296,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   }
   const double base_lr = optimizer_->base_lr();
   const bool terminal = options_.progress && IsTerminal(2);
+  const int64_t stop_at = options_.stop_after > 0 ? iteration_ + options_.stop_after : -1;
   model_->SetMode(Mode::kTrain);
 
   while (epoch_ < options_.epochs) {
@@ -316,7 +318,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
     double lr = base_lr;
 
     while (batch_in_epoch_ < batches_per_epoch) {
-      if (StopRequested()) {
+      if (StopRequested() || iteration_ == stop_at) {
         epoch_seconds_before_ += MonotonicSeconds() - epoch_start;
         loader->Stop();
         SIMDNET_RETURN_IF_ERROR(SaveTo(dir + "/checkpoint.safetensors"));

@@ -59,6 +59,9 @@ struct TrainerOptions {
   // epoch where the SGDR schedule restarts (or every `snapshot_every` epochs if > 0).
   bool snapshots = false;
   int64_t snapshot_every = 0;
+  // > 0: behave as if SIGINT arrived after this many iterations of this Run (finish the batch,
+  // save, return interrupted) -- a deterministic interruption for testing resume.
+  int64_t stop_after = 0;
 };
 
 // Returns OK if the options are usable; InvalidArgument naming the option otherwise.

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# End-to-end test of the simdnet CLI on a small slice of the real Fashion-MNIST: train a tiny
+# model, interrupt-free vs. resumed runs are bit-identical, evaluate, load the safetensors file
+# back, predict an image, fine-tune a new 2-class head, check the report files, and check that
+# bad flags and corrupt checkpoints give one-line errors.
+set -euo pipefail
+SIMDNET="$1"
+TMP="${TEST_TMPDIR:-$(mktemp -d)}"
+DATA=/usr/share/datasets/fashion-mnist
+if [[ ! -f "$DATA/train-images-idx3-ubyte.gz" ]]; then
+  echo "Fashion-MNIST is not installed (tools/setup.sh installs dataset-fashion-mnist)" >&2
+  exit 1
+fi
+export SIMDNET_THREADS=2
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+SPEC="$TMP/tiny.spec"
+cat > "$SPEC" <<'SPEC_EOF'
+input 1x28x28
+block features { conv 8 k5 s2 p2 nobias; bn; relu; maxpool k2 }
+block classifier { flatten; dropout 0.2; linear classes }
+SPEC_EOF
+COMMON=(--model="$SPEC" --train_samples=600 --test_samples=200 --batch_size=32 --epochs=2
+        --optimizer=sgd:lr=0.05,momentum=0.9 --schedule=cosine:t_max=auto --augment=crop=2
+        --seed=5 --threads=2)
+
+# 1. Uninterrupted run.
+"$SIMDNET" train "${COMMON[@]}" --out="$TMP/a" > "$TMP/a.log" 2>&1 || { cat "$TMP/a.log"; fail "train"; }
+grep -q "final test accuracy" "$TMP/a.log" || fail "no final accuracy line"
+for f in checkpoint.safetensors best.safetensors metrics.csv iterations.csv report.html \
+         loss.png accuracy.png lr.png; do
+  [[ -s "$TMP/a/$f" ]] || fail "missing $f"
+done
+[[ "$(wc -l < "$TMP/a/metrics.csv")" == 3 ]] || fail "metrics.csv should have 2 epoch rows"
+grep -q "<html" "$TMP/a/report.html" || fail "report is not HTML"
+grep -q "data:image/png;base64," "$TMP/a/report.html" || fail "report has no embedded plots"
+grep -q "Confusion" "$TMP/a/report.html" || grep -qi "confusion" "$TMP/a/report.html" \
+  || fail "report has no confusion matrix"
+head -c 8 "$TMP/a/loss.png" | od -c | grep -q "P   N   G" || fail "loss.png is not a PNG"
+
+# 2. Interrupted mid-epoch (as Ctrl-C does, at a batch boundary), then resumed: same weights.
+"$SIMDNET" train "${COMMON[@]}" --stop_after=27 --out="$TMP/b" > "$TMP/b1.log" 2>&1 \
+  || { cat "$TMP/b1.log"; fail "train b1"; }
+grep -q "stopped at epoch 2, batch 8" "$TMP/b1.log" || { cat "$TMP/b1.log"; fail "no stop"; }
+"$SIMDNET" train "${COMMON[@]}" --resume --out="$TMP/b" > "$TMP/b2.log" 2>&1 \
+  || { cat "$TMP/b2.log"; fail "resume"; }
+grep -q "resuming" "$TMP/b2.log" || fail "did not resume"
+cmp <(tail -c +9 "$TMP/a/checkpoint.safetensors" | grep -a -o '"features.0.weight"[^}]*}') \
+    <(tail -c +9 "$TMP/b/checkpoint.safetensors" | grep -a -o '"features.0.weight"[^}]*}') \
+  || fail "tensor layout differs"
+"$SIMDNET" eval --checkpoint="$TMP/a/checkpoint.safetensors" --test_samples=200 > "$TMP/ea.txt" 2>/dev/null
+"$SIMDNET" eval --checkpoint="$TMP/b/checkpoint.safetensors" --test_samples=200 > "$TMP/eb.txt" 2>/dev/null
+acc_a=$(grep -o 'top-1 *[0-9.]*%' "$TMP/ea.txt"); acc_b=$(grep -o 'top-1 *[0-9.]*%' "$TMP/eb.txt")
+loss_a=$(grep -o 'loss [0-9.]*' "$TMP/ea.txt"); loss_b=$(grep -o 'loss [0-9.]*' "$TMP/eb.txt")
+[[ -n "$acc_a" && "$acc_a" == "$acc_b" && "$loss_a" == "$loss_b" ]] \
+  || fail "resumed run differs: $acc_a $loss_a vs $acc_b $loss_b"
+
+# A real SIGINT: the run stops cleanly with a loadable checkpoint, whenever it lands.
+"$SIMDNET" train "${COMMON[@]}" --epochs=50 --out="$TMP/c" > "$TMP/c.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [[ -s "$TMP/c/iterations.csv" ]] && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid" || { cat "$TMP/c.log"; fail "SIGINT exit status"; }
+grep -q "stopped at epoch" "$TMP/c.log" || { cat "$TMP/c.log"; fail "SIGINT did not stop"; }
+"$SIMDNET" eval --checkpoint="$TMP/c/checkpoint.safetensors" --test_samples=50 >/dev/null 2>&1 \
+  || fail "checkpoint after SIGINT does not load"
+
+# 3. Ensemble evaluation of two checkpoints.
+"$SIMDNET" eval --checkpoint="$TMP/a/checkpoint.safetensors,$TMP/a/best.safetensors" \
+  --test_samples=200 > "$TMP/ens.txt" 2>/dev/null || fail "ensemble eval"
+grep -q "ensemble of 2" "$TMP/ens.txt" || fail "no ensemble line"
+
+# 4. Predict a 28x28 24-bit BMP (grey 0x80), written byte by byte.
+{
+  printf 'BM\x66\x09\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00'
+  printf '\x28\x00\x00\x00\x1c\x00\x00\x00\x1c\x00\x00\x00\x01\x00\x18\x00'
+  printf '\x00\x00\x00\x00\x30\x09\x00\x00\x13\x0b\x00\x00\x13\x0b\x00\x00'
+  printf '\x00\x00\x00\x00\x00\x00\x00\x00'
+  head -c 2352 /dev/zero | tr '\0' '\200'
+} > "$TMP/img.bmp"
+"$SIMDNET" predict --checkpoint="$TMP/a/checkpoint.safetensors" --top_k=2 "$TMP/img.bmp" \
+  > "$TMP/pred.txt" 2> "$TMP/pred.err" || { cat "$TMP/pred.err"; fail "predict"; }
+grep -q "img.bmp:" "$TMP/pred.txt" || fail "no prediction line"
+
+# 5. Fine-tune a new 2-class head (T-shirt vs. shirt) with a frozen backbone.
+"$SIMDNET" finetune --checkpoint="$TMP/a/checkpoint.safetensors" --classes=0,6 \
+  --train_samples=300 --test_samples=100 --epochs=1 --batch_size=32 --freeze=features \
+  --schedule=constant --optimizer=sgd:lr=0.05,momentum=0.9 --out="$TMP/ft" --threads=2 \
+  > "$TMP/ft.log" 2>&1 || { cat "$TMP/ft.log"; fail "finetune"; }
+grep -q "accuracy after fine-tuning" "$TMP/ft.log" || fail "no fine-tune result"
+grep -q "trained from scratch" "$TMP/ft.log" || fail "no scratch comparison"
+"$SIMDNET" summary --checkpoint="$TMP/ft/checkpoint.safetensors" > "$TMP/sum.txt" 2>/dev/null
+grep -q "Linear(.*, 2)" "$TMP/sum.txt" || fail "fine-tuned head is not 2-class"
+
+# 6. Bad input: one-line errors naming the flag / file, never a crash.
+if "$SIMDNET" train --epochs=0 --out="$TMP/x" 2> "$TMP/err1.txt"; then fail "epochs=0 accepted"; fi
+grep -q -- "--epochs" "$TMP/err1.txt" || fail "error does not name --epochs"
+if "$SIMDNET" train --no_such_flag=1 2> "$TMP/err2.txt"; then fail "unknown flag accepted"; fi
+grep -q "no_such_flag" "$TMP/err2.txt" || fail "error does not name the unknown flag"
+head -c 100 "$TMP/a/checkpoint.safetensors" > "$TMP/trunc.safetensors"
+if "$SIMDNET" eval --checkpoint="$TMP/trunc.safetensors" 2> "$TMP/err3.txt"; then
+  fail "truncated checkpoint accepted"
+fi
+grep -q "trunc.safetensors" "$TMP/err3.txt" || fail "error does not name the file"
+echo "cli e2e: all checks passed"
