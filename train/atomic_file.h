@@ -18,7 +18,8 @@ inline constexpr uint64_t kDefaultMaxReadBytes = uint64_t{4} << 30;
 // Replaces the file at `path` with exactly `bytes`. The data goes to a fresh temp file in the
 // same directory ("<path>.tmp.<pid>.<n>"), which is fsynced, renamed over `path`, after which
 // the directory is fsynced. A crash at any point leaves either the old file or the complete new
-// one at `path`, never a partial file; on error the temp file is removed.
+// one at `path`, never a partial file; on error the temp file is removed (a process killed
+// mid-write may leave a stray "<path>.tmp.*" file, never a damaged `path`).
 // New files get mode 0644 filtered by the umask. If `path` is a symlink, it is replaced by a
 // regular file (the link target is untouched).
 // Returns: InvalidArgument for an empty path or a path naming a directory; the errno-mapped

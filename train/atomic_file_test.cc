@@ -3,7 +3,9 @@
 #include "train/atomic_file.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -149,6 +151,34 @@ TEST_F(AtomicFileTest, RelativePathInCurrentDirectory) {
   ASSERT_EQ(::chdir(old_cwd), 0);
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(*ReadFile(dir + "/rel.txt"), "hello");
+}
+
+// Kills a child process that rewrites the same file in a loop at varying moments; the file
+// must always hold one complete version, never a mix or a prefix.
+TEST_F(AtomicFileTest, SigkillDuringRewritesNeverLeavesPartialFile) {
+  const std::string dir = FreshDir("sigkill");
+  const std::string path = dir + "/state.bin";
+  const std::string a(256 * 1024, 'a'), b(256 * 1024, 'b');
+  ASSERT_TRUE(WriteFileAtomically(path, a).ok());
+  for (int round = 0; round < 12; ++round) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      for (int i = 0;; ++i) {
+        if (!WriteFileAtomically(path, (i % 2) ? a : b).ok()) ::_exit(3);
+      }
+    }
+    ::usleep(static_cast<useconds_t>(1000 + 2500 * round));
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "child failed to write (exit " << WEXITSTATUS(status)
+                                     << ")";
+    const auto content = ReadFile(path);
+    ASSERT_TRUE(content.ok()) << content.status();
+    EXPECT_TRUE(*content == a || *content == b)
+        << "round " << round << ": torn file of " << content->size() << " bytes";
+  }
 }
 
 }  // namespace

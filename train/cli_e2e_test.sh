@@ -70,6 +70,13 @@ grep -q "stopped at epoch" "$TMP/c.log" || { cat "$TMP/c.log"; fail "SIGINT did 
   --test_samples=200 > "$TMP/ens.txt" 2>/dev/null || fail "ensemble eval"
 grep -q "ensemble of 2" "$TMP/ens.txt" || fail "no ensemble line"
 
+# Ensemble training: two members with different seeds, each reported beside the ensemble.
+"$SIMDNET" train "${COMMON[@]}" --epochs=1 --ensemble=2 --report=false --out="$TMP/ens" \
+  > "$TMP/ens.log" 2>&1 || { cat "$TMP/ens.log"; fail "ensemble train"; }
+grep -q "member 1 test accuracy" "$TMP/ens.log" || fail "no member accuracy"
+grep -q "ensemble test accuracy" "$TMP/ens.log" || fail "no ensemble accuracy"
+[[ -s "$TMP/ens/member_1/checkpoint.safetensors" ]] || fail "no member checkpoint"
+
 # 4. Predict a 28x28 24-bit BMP (grey 0x80), written byte by byte.
 {
   printf 'BM\x66\x09\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00'

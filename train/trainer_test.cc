@@ -244,6 +244,34 @@ TEST_F(TrainerTest, EnsembleAveragesProbabilities) {
   EXPECT_EQ(ens->confusion->total(), 64);
 }
 
+TEST_F(TrainerTest, SnapshotEnsembleSavesOneSnapshotPerSgdrCycle) {
+  const std::string dir = TempDir("snapshots");
+  TrainerOptions o = BaseOptions(dir);
+  o.epochs = 4;
+  o.schedule = "sgdr:t_0=2,per=epoch";  // restarts after epochs 2 and 4
+  o.snapshots = true;
+  TrainRun r = MakeRun(data_, o);
+  ASSERT_TRUE(r.trainer->Run().ok());
+  EXPECT_TRUE(std::filesystem::exists(dir + "/snapshot_1.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/snapshot_2.safetensors"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/snapshot_3.safetensors"));
+  std::vector<EvalResult> members;
+  for (int k = 1; k <= 2; ++k) {
+    auto ck = ReadCheckpoint(absl::StrCat(dir, "/snapshot_", k, ".safetensors"));
+    ASSERT_TRUE(ck.ok()) << ck.status();
+    auto m = ModelFromCheckpoint(*ck);
+    ASSERT_TRUE(m.ok()) << m.status();
+    EvalOptions eo;
+    eo.keep_probabilities = true;
+    auto ev = Evaluate(**m, test_, ck->info.normalization, eo);
+    ASSERT_TRUE(ev.ok());
+    members.push_back(std::move(ev).value());
+  }
+  auto ens = EnsembleResult(members, test_);
+  ASSERT_TRUE(ens.ok()) << ens.status();
+  EXPECT_GT(ens->accuracy, 0.85);
+}
+
 class CheckpointTest : public TrainerTest {
  protected:
   std::string SaveValid(const std::string& dir) {
