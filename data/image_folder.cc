@@ -12,6 +12,7 @@
 #include <stb/stb_image_resize.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "data/augment_kernels.h"
 #include "data/file_util.h"
@@ -33,6 +34,122 @@ struct StbiFree {
   void operator()(stbi_uc* p) const { stbi_image_free(p); }
 };
 
+// Walks the PNG chunk list and checks every declared chunk length against the bytes that
+// remain. Debian's stb_image grows its IDAT buffer to the *declared* length before checking that
+// the data exists, so a 60-byte file declaring a 1.3 GB chunk makes it allocate 1.3 GB (found by
+// data/fuzz/image_fuzzer). A valid PNG never declares more than it holds.
+absl::Status ValidatePngChunks(absl::string_view bytes, absl::string_view name) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t pos = 8;  // after the signature
+  while (true) {
+    if (bytes.size() - pos < 12) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PNG '", name, "' is truncated at byte offset ", pos, " (no IEND chunk)"));
+    }
+    const uint32_t length = (uint32_t{p[pos]} << 24) | (uint32_t{p[pos + 1]} << 16) |
+                            (uint32_t{p[pos + 2]} << 8) | p[pos + 3];
+    const std::string type(bytes.substr(pos + 4, 4));
+    if (length > bytes.size() - pos - 12) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PNG '", name, "': chunk '", absl::CEscape(type), "' at byte offset ", pos,
+          " declares ", length, " bytes but only ", bytes.size() - pos - 12, " remain"));
+    }
+    pos += 12 + length;
+    if (type == "IEND") return absl::OkStatus();
+  }
+}
+
+// Walks the JPEG marker segments up to the first scan's entropy-coded data and beyond, and checks
+// that every scan only references Huffman tables defined by an earlier DHT segment and that
+// segment lengths fit in the file. Debian's stb_image decodes with an uninitialized Huffman
+// table when a scan names an undefined one (a wild-pointer read, found by
+// data/fuzz/image_fuzzer; fixed upstream in 2023).
+absl::Status ValidateJpegSegments(absl::string_view bytes, absl::string_view name) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  bool huff_defined[2][4] = {};  // [class: 0 DC, 1 AC][table id]
+  bool progressive = false;
+  auto error = [&](size_t pos, absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("JPEG '", name, "': ", what, " at byte offset ", pos));
+  };
+  size_t pos = 2;  // after SOI
+  while (pos + 1 < n) {
+    if (p[pos] != 0xff) return error(pos, "expected a marker");
+    const unsigned char marker = p[pos + 1];
+    if (marker == 0xff) {  // fill byte
+      ++pos;
+      continue;
+    }
+    if (marker == 0xd9) return absl::OkStatus();  // EOI
+    if ((marker >= 0xd0 && marker <= 0xd7) || marker == 0x01 || marker == 0xd8) {
+      pos += 2;  // standalone markers
+      continue;
+    }
+    if (pos + 4 > n) return error(pos, "truncated marker segment");
+    const size_t len = (size_t{p[pos + 2]} << 8) | p[pos + 3];
+    if (len < 2 || pos + 2 + len > n) return error(pos, "marker segment longer than the file");
+    const unsigned char* seg = p + pos + 4;
+    const size_t seg_len = len - 2;
+    if (marker == 0xc4) {  // DHT: one or more tables
+      size_t k = 0;
+      while (k < seg_len) {
+        if (k + 17 > seg_len) return error(pos, "truncated Huffman table");
+        const int tc = seg[k] >> 4, th = seg[k] & 15;
+        if (tc > 1 || th > 3) return error(pos, "bad Huffman table class or id");
+        size_t count = 0;
+        for (int i = 1; i <= 16; ++i) count += seg[k + i];
+        if (count > 256 || k + 17 + count > seg_len) return error(pos, "bad Huffman table size");
+        huff_defined[tc][th] = true;
+        k += 17 + count;
+      }
+    } else if (marker == 0xc2 || marker == 0xc6 || marker == 0xca || marker == 0xce) {
+      progressive = true;
+    } else if (marker == 0xda) {  // SOS
+      if (seg_len < 1) return error(pos, "empty scan header");
+      const size_t ns = seg[0];
+      if (ns < 1 || ns > 4 || seg_len < 1 + 2 * ns + 3) return error(pos, "bad scan header");
+      const int ss = seg[1 + 2 * ns], ah = seg[3 + 2 * ns] >> 4;
+      const bool need_dc = ss == 0 && (!progressive || ah == 0);
+      const bool need_ac = !progressive || ss > 0;
+      for (size_t c = 0; c < ns; ++c) {
+        const int td = seg[2 + 2 * c] >> 4, ta = seg[2 + 2 * c] & 15;
+        if ((need_dc && (td > 3 || !huff_defined[0][td])) ||
+            (need_ac && (ta > 3 || !huff_defined[1][ta]))) {
+          return error(pos, "scan uses an undefined Huffman table");
+        }
+      }
+      // Skip the entropy-coded data: up to the next marker that is not a stuffed 0xff00 or a
+      // restart marker.
+      pos += 2 + len;
+      while (pos + 1 < n && !(p[pos] == 0xff && p[pos + 1] != 0x00 &&
+                              !(p[pos + 1] >= 0xd0 && p[pos + 1] <= 0xd7))) {
+        ++pos;
+      }
+      continue;
+    }
+    pos += 2 + len;
+  }
+  return absl::OkStatus();  // no EOI: stb_image handles truncated scan data itself
+}
+
+// Returns OK for the formats the image-folder reader accepts (PNG, JPEG, BMP, by signature).
+// stb_image also decodes PSD, TGA, GIF, HDR, PIC and PNM; those decoders are not exposed, which
+// shrinks the attack surface of the pre-2023 library.
+absl::Status CheckSupportedFormat(absl::string_view bytes, absl::string_view name) {
+  static constexpr char kPng[] = "\x89PNG\r\n\x1a\n";
+  if (bytes.size() >= 8 && bytes.substr(0, 8) == absl::string_view(kPng, 8)) {
+    return ValidatePngChunks(bytes, name);
+  }
+  if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xff &&
+      static_cast<unsigned char>(bytes[1]) == 0xd8 && static_cast<unsigned char>(bytes[2]) == 0xff) {
+    return ValidateJpegSegments(bytes, name);
+  }
+  if (bytes.size() >= 2 && bytes[0] == 'B' && bytes[1] == 'M') return absl::OkStatus();  // BMP
+  return absl::InvalidArgumentError(absl::StrCat(
+      "'", name, "' is not a PNG, JPEG or BMP image (unrecognized file signature)"));
+}
+
 }  // namespace
 
 absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes, absl::string_view name,
@@ -45,6 +162,7 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes, absl::string_v
     return absl::InvalidArgumentError(
         absl::StrCat("image '", name, "' has ", bytes.size(), " bytes; stb_image takes < 2 GiB"));
   }
+  SIMDNET_RETURN_IF_ERROR(CheckSupportedFormat(bytes, name));
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());
   int w = 0, h = 0, comp = 0;

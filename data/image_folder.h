@@ -26,11 +26,13 @@ struct DecodedImage {
   std::vector<uint8_t> pixels;  // height * width * channels bytes
 };
 
-// Decodes an encoded image (PNG, JPEG, BMP, or another format stb_image knows) converted to
-// `channels` (1 gray, 3 RGB; 2 and 4 add alpha). `name` is used in messages.
-// The dimensions are read with stbi_info first; InvalidArgument naming `name` if the data is not
-// a decodable image (with stbi_failure_reason), if width * height exceeds max_pixels, or if the
-// decoder fails. Requires: 1 <= channels <= 4, max_pixels >= 1.
+// Decodes an encoded PNG, JPEG or BMP image (recognized by its signature; stb_image's other
+// decoders are not exposed) converted to `channels` (1 gray, 3 RGB; 2 and 4 add alpha). `name`
+// is used in messages. PNG chunk lengths are validated against the file size and the dimensions
+// are read with stbi_info before decoding. InvalidArgument naming `name` for an unrecognized
+// signature, a PNG chunk longer than the file, data stb_image cannot parse (with
+// stbi_failure_reason), width * height above max_pixels, or any decoder failure.
+// Requires: 1 <= channels <= 4, max_pixels >= 1.
 absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes, absl::string_view name,
                                          int channels, int64_t max_pixels);
 

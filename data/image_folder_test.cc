@@ -64,6 +64,48 @@ TEST(DecodeImageTest, RejectsTruncatedPng) {
   }
 }
 
+TEST(DecodeImageTest, RejectsPngChunkLongerThanTheFile) {
+  // Found by data/fuzz/image_fuzzer: a 4x4 PNG whose second chunk declares 0x4f0000 bytes made
+  // Debian's stb_image realloc far more than the file holds. It must fail cleanly instead.
+  std::string png = test::EncodePng(test::MakePattern(4, 4, 1, 0), 4, 4, 1);
+  ASSERT_GT(png.size(), 40u);
+  png[33] = 0x4f;  // high byte of the length of the chunk after IHDR
+  auto img = DecodeImage(png, "long_chunk.png", 1, 1 << 20);
+  ASSERT_FALSE(img.ok());
+  EXPECT_THAT(std::string(img.status().message()), HasSubstr("long_chunk.png"));
+  EXPECT_THAT(std::string(img.status().message()), HasSubstr("declares"));
+}
+
+TEST(DecodeImageTest, RejectsJpegScanWithUndefinedHuffmanTable) {
+  // Found by data/fuzz/image_fuzzer: a scan naming DC table 2, which no DHT defines, made
+  // Debian's stb_image follow an uninitialized pointer.
+  std::string jpg = test::EncodeJpeg(test::MakePattern(6, 5, 3, 0), 6, 5, 3);
+  size_t sos = jpg.find("\xff\xda");
+  ASSERT_NE(sos, std::string::npos);
+  ASSERT_TRUE(DecodeImage(jpg, "ok.jpg", 3, 100).ok());
+  jpg[sos + 6] = 0x20;  // component 1: DC table 2, AC table 0
+  auto img = DecodeImage(jpg, "bad_table.jpg", 3, 100);
+  ASSERT_FALSE(img.ok());
+  EXPECT_THAT(std::string(img.status().message()), HasSubstr("bad_table.jpg"));
+  EXPECT_THAT(std::string(img.status().message()), HasSubstr("undefined Huffman table"));
+}
+
+TEST(DecodeImageTest, RejectsJpegSegmentLongerThanTheFile) {
+  std::string jpg = test::EncodeJpeg(test::MakePattern(6, 5, 3, 0), 6, 5, 3);
+  jpg[4] = 0x7f;  // APP0 length high byte
+  auto img = DecodeImage(jpg, "long.jpg", 3, 100);
+  ASSERT_FALSE(img.ok());
+  EXPECT_THAT(std::string(img.status().message()), HasSubstr("longer than the file"));
+}
+
+TEST(DecodeImageTest, RejectsFormatsOutsidePngJpegBmp) {
+  // A valid 1x1 binary PGM: stb_image could decode it, but folders only hold PNG/JPEG/BMP.
+  const std::string pgm = std::string("P5\n1 1\n255\n") + '\x80';
+  auto img = DecodeImage(pgm, "x.png", 1, 100);
+  ASSERT_FALSE(img.ok());
+  EXPECT_THAT(std::string(img.status().message()), HasSubstr("not a PNG, JPEG or BMP"));
+}
+
 TEST(DecodeImageTest, EnforcesPixelCapBeforeDecoding) {
   const std::string png = test::EncodePng(test::MakePattern(40, 30, 3, 0), 40, 30, 3);
   auto img = DecodeImage(png, "big.png", 3, 1199);

@@ -3,7 +3,7 @@
 // mutations (bit flips, interesting bytes, big-endian sizes, truncation, insertion, chunk
 // duplication) through LLVMFuzzerTestOneInput. A crash or trap fails the test.
 //
-// Usage: <binary> [--iterations=N] [--write_seeds=DIR] [CORPUS_DIR ...]
+// Usage: <binary> [--iterations=N] [--write_seeds=DIR] [--save_last=FILE] [CORPUS_DIR ...]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,7 +23,11 @@ std::string ReadAll(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// If non-empty, every input is written here before it runs, so a crash leaves its reproducer.
+std::string g_save_last;
+
 void Run(const std::string& input) {
+  if (!g_save_last.empty()) std::ofstream(g_save_last, std::ios::binary | std::ios::trunc) << input;
   LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
 }
 
@@ -75,7 +79,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> inputs = simdnet::fuzz::FuzzSeeds();
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg.rfind("--iterations=", 0) == 0) {
+    if (arg.rfind("--save_last=", 0) == 0) {
+      g_save_last = arg.substr(12);
+    } else if (arg.rfind("--iterations=", 0) == 0) {
       iterations = std::strtol(arg.c_str() + 13, nullptr, 10);
     } else if (arg.rfind("--write_seeds=", 0) == 0) {
       const std::string dir = arg.substr(14);
