@@ -1,5 +1,9 @@
 // Per-ISA peak FP32 FMA throughput at 1 and 2 threads ("GFLOPS" counter): the ceiling that the
 // GEMM and convolution benchmarks report their "fraction of peak" against.
+// clang-format off
+#include "bench/per_target.h"  // first: includes tensor/simd_targets.h
+// clang-format on
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -8,7 +12,6 @@
 #include <vector>
 
 #include "bench/peak.h"
-#include "bench/per_target.h"  // first: includes tensor/simd_targets.h
 #include "benchmark/benchmark.h"
 
 namespace simdnet {

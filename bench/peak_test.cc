@@ -1,13 +1,21 @@
 // Tests of the peak-FLOPS probe: sane positive values per target, caching, and that the
 // caller's dispatch pin is restored.
+// clang-format off
+#include "tensor/simd_targets.h"  // first: same target list as the libraries
+// clang-format on
+
 #include "bench/peak.h"
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "hwy/targets.h"
-#include "tensor/simd_targets.h"  // first: same target list as the libraries
+
+#if HWY_DISABLED_TARGETS == 0
+#error "tensor/simd_targets.h must be included before any Highway header."
+#endif
 
 namespace simdnet {
 namespace bench {

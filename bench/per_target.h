@@ -3,8 +3,13 @@
 #ifndef SIMDNET_BENCH_PER_TARGET_H_
 #define SIMDNET_BENCH_PER_TARGET_H_
 
-// First: the project target policy, so SupportedAndGeneratedTargets() below loops over exactly
-// the targets compiled into the kernel libraries (it uses the including TU's HWY_TARGETS).
+// First, before any Highway header: the project target policy, so SupportedAndGeneratedTargets()
+// below loops over exactly the targets compiled into the kernel libraries (it uses the including
+// TU's HWY_TARGETS). clang-format (Google style regroups includes) must not move it.
+// clang-format off
+#include "tensor/simd_targets.h"
+// clang-format on
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -13,7 +18,12 @@
 
 #include "benchmark/benchmark.h"
 #include "hwy/targets.h"
-#include "tensor/simd_targets.h"
+
+// If a Highway header was included before tensor/simd_targets.h, Highway defined an empty
+// HWY_DISABLED_TARGETS and this TU would register targets the libraries were not built for.
+#if HWY_DISABLED_TARGETS == 0
+#error "Include bench/per_target.h (or tensor/simd_targets.h) before any Highway header."
+#endif
 
 namespace simdnet {
 namespace bench {

@@ -1,11 +1,14 @@
 // Per-ISA throughput of the element-wise and reduction kernels (tensor/elementwise.h,
 // tensor/reduce.h) at L1-, L2- and DRAM-resident sizes, reported as bytes/s of traffic.
+// clang-format off
+#include "bench/per_target.h"  // first: includes tensor/simd_targets.h
+// clang-format on
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
 
-#include "bench/per_target.h"  // first: includes tensor/simd_targets.h
 #include "benchmark/benchmark.h"
 #include "tensor/elementwise.h"
 #include "tensor/reduce.h"

@@ -13,6 +13,7 @@
 
 #include "hwy/aligned_allocator.h"
 #include "hwy/base.h"
+#include "hwy/cache_control.h"
 #include "tensor/thread_pool.h"
 
 namespace simdnet {
@@ -229,6 +230,12 @@ HWY_INLINE void MicroKernelT(size_t kc, const float* HWY_RESTRICT ap,
   for (size_t r = 0; r < kRows; ++r) {
     acc0[r] = hn::Zero(d);
     acc1[r] = hn::Zero(d);
+    // The tile of C is read/written only after kc steps; fetching it now hides the cache
+    // misses (rows are ldc apart, often in L3 for large C) behind the FMAs.
+    if (r < rows) {
+      hwy::Prefetch(c + r * ldc);
+      hwy::Prefetch(c + r * ldc + 2 * N - 1);
+    }
   }
   for (size_t p = 0; p < kc; ++p) {
     const V b0 = hn::Load(d, bp);
@@ -329,12 +336,16 @@ inline void SgemmImpl(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, 
       });
 
       const TileEpilogue ep{pc == 0 ? beta : 1.0f, nullptr, false};
-      const size_t mc_max = std::min(MC, detail::RoundUp(m, kGemmMR));
-      const size_t mblocks = detail::DivCeil(m, mc_max);
-      size_t nsplit = 1;
-      if (mblocks < 2 * threads) {
-        nsplit = std::min(strips, detail::DivCeil(2 * threads, mblocks));
+      // Row blocks of at most MC rows, as many as a multiple of the thread count and of equal
+      // size (7 blocks on 2 threads would leave one thread idle for a seventh of the time).
+      size_t mblocks = detail::DivCeil(m, MC);
+      if (threads > 1) {
+        mblocks = std::min(detail::RoundUp(mblocks, threads), detail::DivCeil(m, kGemmMR));
       }
+      const size_t mc_max = detail::RoundUp(detail::DivCeil(m, mblocks), kGemmMR);
+      mblocks = detail::DivCeil(m, mc_max);
+      // Too few row blocks: also split the columns, one slice per thread.
+      const size_t nsplit = mblocks < threads ? std::min(strips, threads) : 1;
       run(mblocks * nsplit, [&](uint64_t t, size_t) {
         const size_t ib = t / nsplit, js = t % nsplit;
         const size_t i0 = ib * mc_max, mc = std::min(mc_max, m - i0);

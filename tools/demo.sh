@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 run_dir="${SIMDNET_RUN_DIR:-$PWD/runs/demo}"
-bazel build -c opt //train:simdnet
+# Same configuration as the tests (-O2 from .bazelrc), so the build cache is shared.
+bazel build //train:simdnet
 bazel-bin/train/simdnet train --model=vgg-small --out="$run_dir" "$@"
 echo "report: $run_dir/report.html"
