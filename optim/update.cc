@@ -2,7 +2,7 @@
 // the best target.
 #include "optim/update.h"
 
-#include "tensor/simd_targets.h"  // First: the project-wide target policy.
+#include "tensor/simd_targets.h"  // Before any Highway target header.
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "optim/update.cc"
