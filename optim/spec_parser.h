@@ -33,7 +33,9 @@ class SpecArgs {
   static absl::StatusOr<SpecArgs> Parse(absl::string_view spec,
                                         absl::string_view what);
 
+  // Returns the name before ':' (e.g. "sgd").
   const std::string& name() const { return name_; }
+  // Returns whether `key` was given (does not mark it as known).
   bool Has(absl::string_view key) const;
 
   // Typed getters: return `def` when the key is absent, else the parsed value;
@@ -44,6 +46,7 @@ class SpecArgs {
   absl::StatusOr<int64_t> GetInt(absl::string_view key, int64_t def);
   // Booleans are 0/1/true/false.
   absl::StatusOr<bool> GetBool(absl::string_view key, bool def);
+  // Strings are returned verbatim (callers check them against their choices).
   absl::StatusOr<std::string> GetString(absl::string_view key,
                                         absl::string_view def);
   // Lists are '/'-separated finite doubles, e.g. "0.9/0.999"; at least one
