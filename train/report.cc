@@ -158,18 +158,68 @@ absl::Status AppendCurves(const ReportData& d, std::string* out) {
   return absl::OkStatus();
 }
 
-void AppendConfusion(const ReportData& d, std::string* out) {
-  if (!d.confusion.has_value()) return;
+// Beyond this many classes the table would be megabytes of HTML: draw a heatmap image and list
+// per-class accuracy instead.
+constexpr int64_t kMaxConfusionTableClasses = 60;
+
+// Returns the shade of a confusion cell: green on the diagonal, red elsewhere, with opacity
+// growing with the fraction of the row (0 for empty cells).
+double CellAlpha(int64_t count, double row_fraction) {
+  return count == 0 ? 0.0 : 0.08 + 0.82 * row_fraction;
+}
+
+// Renders the matrix as an image, one square block per cell, alpha-blended over white.
+RgbImage ConfusionHeatmap(const ConfusionMatrix& cm) {
+  const int64_t n = cm.num_classes();
+  const int cell = static_cast<int>(std::max<int64_t>(1, 800 / n));
+  const int size = static_cast<int>(n) * cell;
+  RgbImage img = RgbImage::Filled(size, size, Rgb{255, 255, 255});
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t support = cm.support(i);
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t c = cm.count(i, j);
+      const double a =
+          CellAlpha(c, support == 0 ? 0.0 : static_cast<double>(c) / static_cast<double>(support));
+      const Rgb base = i == j ? Rgb{44, 160, 44} : Rgb{214, 39, 40};
+      auto mix = [a](uint8_t v) {
+        return static_cast<uint8_t>(std::lround(255.0 * (1.0 - a) + static_cast<double>(v) * a));
+      };
+      const Rgb px{mix(base.r), mix(base.g), mix(base.b)};
+      for (int y = 0; y < cell; ++y) {
+        for (int x = 0; x < cell; ++x) {
+          img.Set(static_cast<int>(j) * cell + x, static_cast<int>(i) * cell + y, px);
+        }
+      }
+    }
+  }
+  return img;
+}
+
+absl::Status AppendConfusion(const ReportData& d, std::string* out) {
+  if (!d.confusion.has_value()) return absl::OkStatus();
   const ConfusionMatrix& cm = *d.confusion;
   const int64_t n = cm.num_classes();
   const std::vector<double> acc = cm.PerClassAccuracy();
   absl::StrAppend(out,
                   "<h2>Confusion matrix (test set)</h2>\n<p>Rows: true class; columns: "
                   "predicted class. Cell shade = fraction of the row. Overall accuracy ",
-                  Percent(cm.accuracy()), " on ", cm.total(), " images.</p>\n",
-                  "<table class=\"cm\">\n<tr><th>true \\ predicted</th>");
-  for (int64_t j = 0; j < n; ++j)
+                  Percent(cm.accuracy()), " on ", cm.total(), " images.</p>\n");
+  if (n > kMaxConfusionTableClasses) {
+    SIMDNET_ASSIGN_OR_RETURN(std::string tag, ImgTag(ConfusionHeatmap(cm), "confusion matrix"));
+    absl::StrAppend(out, "<figure>", tag, "</figure>\n<table class=\"kv\">\n",
+                    "<tr><th>class</th><th>accuracy</th><th>images</th></tr>\n");
+    for (int64_t i = 0; i < n; ++i) {
+      absl::StrAppend(out, "<tr><td>", HtmlEscape(ClassName(d, i)), "</td><td>",
+                      Percent(acc[static_cast<size_t>(i)]), "</td><td>", cm.support(i),
+                      "</td></tr>\n");
+    }
+    absl::StrAppend(out, "</table>\n");
+    return absl::OkStatus();
+  }
+  absl::StrAppend(out, "<table class=\"cm\">\n<tr><th>true \\ predicted</th>");
+  for (int64_t j = 0; j < n; ++j) {
     absl::StrAppend(out, "<th>", HtmlEscape(ClassName(d, j)), "</th>");
+  }
   absl::StrAppend(out, "<th>accuracy</th></tr>\n");
   for (int64_t i = 0; i < n; ++i) {
     const int64_t support = cm.support(i);
@@ -178,17 +228,17 @@ void AppendConfusion(const ReportData& d, std::string* out) {
       const int64_t c = cm.count(i, j);
       const double frac =
           support == 0 ? 0.0 : static_cast<double>(c) / static_cast<double>(support);
-      // Diagonal in green, errors in red; alpha grows with the row fraction.
       const char* rgb = i == j ? "44,160,44" : "214,39,40";
       absl::StrAppendFormat(out,
                             "<td style=\"background:rgba(%s,%.3f)\" title=\"true %s, predicted "
                             "%s: %d (%s)\">%d</td>",
-                            rgb, c == 0 ? 0.0 : 0.08 + 0.82 * frac, HtmlEscape(ClassName(d, i)),
+                            rgb, CellAlpha(c, frac), HtmlEscape(ClassName(d, i)),
                             HtmlEscape(ClassName(d, j)), c, Percent(frac), c);
     }
     absl::StrAppend(out, "<td>", Percent(acc[static_cast<size_t>(i)]), "</td></tr>\n");
   }
   absl::StrAppend(out, "</table>\n");
+  return absl::OkStatus();
 }
 
 absl::Status AppendExamples(const ReportData& d, std::string* out) {
@@ -447,7 +497,7 @@ absl::StatusOr<std::string> RenderHtmlReport(const ReportData& d) {
   }
   AppendCards(d, &out);
   SIMDNET_RETURN_IF_ERROR(AppendCurves(d, &out));
-  AppendConfusion(d, &out);
+  SIMDNET_RETURN_IF_ERROR(AppendConfusion(d, &out));
   SIMDNET_RETURN_IF_ERROR(AppendExamples(d, &out));
   SIMDNET_RETURN_IF_ERROR(AppendFilters(d, &out));
   if (!d.model_summary.empty()) {

@@ -149,6 +149,25 @@ TEST(ReportTest, ConfusionTableHasCountsShadesAndPerClassAccuracy) {
   EXPECT_TRUE(absl::StrContains(h, "rgba(214,39,40,0.000)"));
 }
 
+TEST(ReportTest, ManyClassesGetHeatmapInsteadOfTable) {
+  ReportData d;
+  d.confusion = *ConfusionMatrix::Create(200);
+  std::vector<int64_t> truth, pred;
+  for (int64_t i = 0; i < 200; ++i) {
+    truth.push_back(i);
+    pred.push_back(i % 2 == 0 ? i : (i + 1) % 200);  // Odd classes always wrong.
+  }
+  ASSERT_TRUE(d.confusion->Add(truth, pred).ok());
+  const std::string h = *RenderHtmlReport(d);
+  EXPECT_FALSE(absl::StrContains(h, "class=\"cm\""));
+  EXPECT_LT(h.size(), 200000u) << "no 40000-cell table";
+  const auto sizes = EmbeddedPngSizes(h);
+  ASSERT_EQ(sizes.size(), 1u);
+  EXPECT_EQ(sizes[0], std::make_pair(800, 800));  // 200 classes x 4-pixel cells.
+  EXPECT_TRUE(absl::StrContains(h, "<tr><td>0</td><td>100.00%</td><td>1</td></tr>"));
+  EXPECT_TRUE(absl::StrContains(h, "<tr><td>1</td><td>0.00%</td><td>1</td></tr>"));
+}
+
 TEST(ReportTest, MinimalReportOmitsEmptySections) {
   ReportData d;
   auto html = RenderHtmlReport(d);
