@@ -1,5 +1,6 @@
 // Classification metrics for training and evaluation: running (sample-weighted) loss and
 // accuracy, top-k correctness from logits, and a confusion matrix with per-class accuracy.
+//
 // Ties between logits are broken toward the lower class index (like argmax); NaN logits rank
 // below every number, so a NaN never counts as the prediction.
 #ifndef SIMDNET_TRAIN_METRICS_H_

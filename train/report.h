@@ -1,8 +1,9 @@
-// A self-contained HTML training report: loss / accuracy / learning-rate curves (PNG plots
-// embedded as base64 data URIs), the confusion matrix as a color-scaled table (a heatmap image
-// plus per-class accuracy list beyond 60 classes, to keep the file small), misclassified
-// test images, the first-layer filters as an image grid, and run metadata. No network access is
-// needed to view it: CSS is inline and there are no scripts or external links.
+// A self-contained HTML training report: curves, confusion matrix, misclassified test images,
+// first-layer filters and run metadata, viewable offline (inline CSS, no scripts or links).
+//
+// Curves are PNG plots embedded as base64 data URIs. The confusion matrix is a color-scaled
+// table, or a heatmap image plus a per-class accuracy list beyond 60 classes (keeps the file
+// small). Images and filters are min-max normalized PNGs.
 #ifndef SIMDNET_TRAIN_REPORT_H_
 #define SIMDNET_TRAIN_REPORT_H_
 

@@ -1,7 +1,8 @@
-// Robustness tests for the safetensors loader: replays the checked-in corpus (written by an
-// independent Python implementation, testdata/make_safetensors_corpus.py) and runs a bounded,
-// seeded mutation fuzz loop. Every input must either load or fail with a clear message; loaded
-// files must re-serialize to bytes that load to the same contents.
+// Robustness tests for the safetensors loader: corpus replay and a bounded, seeded mutation
+// fuzz loop. Every input must load or fail with a clear message.
+//
+// The corpus is written by an independent Python implementation of the format
+// (testdata/make_safetensors_corpus.py). Loaded files must re-serialize to a fixed point.
 #include <dirent.h>
 
 #include <algorithm>
