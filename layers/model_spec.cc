@@ -2,10 +2,10 @@
 #include "layers/model_spec.h"
 
 #include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <map>
-#include <sstream>
+#include <optional>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -276,18 +276,19 @@ class Args {
  public:
   Args(const Statement& s, const SpecError& err) : s_(s), err_(err) {}
 
-  // Returns the token whose text is `flag`, marking it used.
+  // Returns whether an unused argument equals `flag` (e.g. "nobias"), marking it used.
   bool Flag(absl::string_view flag) {
     for (size_t i = 0; i < s_.args.size(); ++i) {
       if (s_.args[i].text == flag) return Use(i);
     }
     return false;
   }
-  // Finds "<prefix><value>" (e.g. "k3", "eps=1e-3"); returns the index or -1.
+  // Finds the first unused "<prefix><value>" (e.g. "k3", "eps=1e-3"), marks it used and
+  // returns its index, or -1.
   int Find(absl::string_view prefix) {
     for (size_t i = 0; i < s_.args.size(); ++i) {
       const std::string& text = s_.args[i].text;
-      if (!absl::StartsWith(text, prefix) || text.size() == prefix.size()) continue;
+      if (used_[i] || !absl::StartsWith(text, prefix) || text.size() == prefix.size()) continue;
       const char next = text[prefix.size()];
       // A size prefix must be followed by a digit or sign ("k3", "p-1"), so words such as
       // "pad" are reported as unknown options instead.
@@ -350,7 +351,6 @@ class Args {
 
  private:
   bool Use(size_t i) {
-    if (used_.size() < s_.args.size()) used_.resize(s_.args.size(), false);
     if (used_[i]) return false;
     used_[i] = true;
     return true;

@@ -3,6 +3,7 @@
 // token.
 #include "layers/model_spec.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
