@@ -132,8 +132,15 @@ absl::StatusOr<std::string> GunzipBytes(absl::string_view bytes, absl::string_vi
       stream_end = true;
       break;
     }
-    if (rc == Z_BUF_ERROR || (rc == Z_OK && produced == 0 && consumed >= bytes.size())) {
-      if (consumed >= bytes.size()) break;  // input exhausted before the end of the stream
+    if (rc == Z_BUF_ERROR || (rc == Z_OK && produced == 0 && in_before == zs.avail_in)) {
+      // No progress: either the input is exhausted before the end of the stream (reported as
+      // truncated below), or zlib is stuck, which a valid stream never does.
+      if (consumed >= bytes.size()) break;
+      if (produced == 0 && in_before == zs.avail_in) {
+        status = absl::DataLossError(absl::StrCat("corrupt gzip stream '", name,
+                                                  "': no progress at compressed byte ", consumed));
+        break;
+      }
       continue;
     }
     if (rc != Z_OK) {
