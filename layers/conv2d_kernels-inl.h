@@ -260,7 +260,7 @@ inline void ConvForwardIm2col(const Conv2dShape& s, const float* x, const float*
   });
 }
 
-// Direct micro-kernel for stride-1 convolution: computes the kRows x NR tile
+// Direct micro-kernel (no packed B): computes the kRows x NR tile
 // sum_p A(row, p) * base[off[p] + j] (A in PackA layout over all kc = crs rows of the weights,
 // base = zero-padded image at the tile's first virtual pixel) and stores it to `tile`
 // (kRows x NR floats, aligned). B is read straight from the padded image: no packing at all.
@@ -296,31 +296,82 @@ HWY_INLINE void DirectMicroKernel(size_t kc, const float* HWY_RESTRICT ap,
   }
 }
 
-// Copies channels [0, channels) of planes (h, w) at x into a zero-padded layout (hp, wp) with
-// the image at (pad_h, pad_w); `slack` zero floats follow the last plane.
-inline void PadImage(const float* HWY_RESTRICT x, size_t channels, size_t h, size_t w,
-                     size_t pad_h, size_t pad_w, size_t slack, float* HWY_RESTRICT out) {
-  const size_t hp = h + 2 * pad_h, wp = w + 2 * pad_w;
-  for (size_t c = 0; c < channels; ++c) {
-    float* HWY_RESTRICT o = out + c * hp * wp;
-    const float* HWY_RESTRICT xc = x + c * h * w;
-    std::fill(o, o + pad_h * wp + pad_w, 0.0f);
-    for (size_t i = 0; i < h; ++i) {
-      float* HWY_RESTRICT row = o + (pad_h + i) * wp + pad_w;
-      std::memcpy(row, xc + i * w, w * sizeof(float));
-      // Right padding of this row and left padding of the next are adjacent.
-      std::fill(row + w, row + w + 2 * pad_w, 0.0f);
-    }
-    std::fill(o + (pad_h + h) * wp + pad_w, o + hp * wp, 0.0f);
-  }
-  std::fill(out + channels * hp * wp, out + channels * hp * wp + slack, 0.0f);
-}
+// Zero-padded, stride-phased copy of an image, the B operand of the direct convolutions.
+// The padded plane (hp, wp) is split into stride_h * stride_w phase planes of (hq, wq) =
+// (ceil(hp / stride_h), ceil(wp / stride_w)): phase (a, b) holds padded pixels
+// (i * stride_h + a, j * stride_w + b). Output pixel (oh, ow) is then "virtual pixel"
+// q = oh * wq + ow, and its tap (c, r, t) sits at q + Offset(c, r, t) for every output, so a
+// run of consecutive virtual pixels is a contiguous run of memory for any stride. Stride 1 is
+// the plain padded image.
+struct PhasedLayout {
+  explicit PhasedLayout(const Conv2dShape& s)
+      : hp(s.in_h + 2 * s.pad_h),
+        wp(s.in_w + 2 * s.pad_w),
+        hq(detail::DivCeil(hp, s.stride_h)),
+        wq(detail::DivCeil(wp, s.stride_w)),
+        channel_size(s.stride_h * s.stride_w * hq * wq),
+        nv((s.out_h() - 1) * wq + s.out_w()) {}
+  size_t hp, wp, hq, wq;
+  size_t channel_size;  // floats per input channel (all phases)
+  size_t nv;            // virtual pixels covering every output
 
-// Computes y = act(conv(x, w) + bias) for stride 1 (any padding, dilation, groups) directly
-// from a zero-padded copy of each image: output pixel (oh, ow) is "virtual pixel"
-// q = oh * wp + ow of the padded width, so tap (c, r, t) of a run of consecutive virtual pixels
-// is a contiguous run of the padded image at offset c*hp*wp + r*dh*wp + t*dw. Virtual pixels
-// with ow >= out_w (a (wp - out_w) / wp fraction) are computed and discarded. Tasks are
+  // Returns the offset of tap (c, r, t) (crs order) relative to the virtual pixel.
+  std::vector<int32_t> Offsets(const Conv2dShape& s, const detail::ConvGeom& geo) const {
+    std::vector<int32_t> off(geo.crs);
+    for (size_t crs = 0; crs < geo.crs; ++crs) {
+      const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
+      const size_t dr = r * s.dilation_h, dt = t * s.dilation_w;
+      const size_t phase = (dr % s.stride_h) * s.stride_w + dt % s.stride_w;
+      off[crs] = static_cast<int32_t>(c * channel_size + phase * hq * wq +
+                                      (dr / s.stride_h) * wq + dt / s.stride_w);
+    }
+    return off;
+  }
+
+  // Writes channels [0, channels) of x (planes in_h x in_w) in this layout to out, followed by
+  // `slack` zeros.
+  void Fill(const Conv2dShape& s, const float* HWY_RESTRICT x, size_t channels, size_t slack,
+            float* HWY_RESTRICT out) const {
+    const long in_h = static_cast<long>(s.in_h), in_w = static_cast<long>(s.in_w);
+    for (size_t c = 0; c < channels; ++c) {
+      const float* HWY_RESTRICT xc = x + c * s.in_h * s.in_w;
+      for (size_t a = 0; a < s.stride_h; ++a) {
+        for (size_t b = 0; b < s.stride_w; ++b) {
+          float* HWY_RESTRICT o = out + c * channel_size + (a * s.stride_w + b) * hq * wq;
+          // Columns j of this phase that map inside the image: j*sw + b - pw in [0, in_w).
+          const long sw = static_cast<long>(s.stride_w);
+          const long first = static_cast<long>(s.pad_w) - static_cast<long>(b);
+          const long j_lo = std::min(static_cast<long>(wq), std::max(0L, (first + sw - 1) / sw));
+          const long j_hi = std::max(
+              j_lo, std::min(static_cast<long>(wq), (first + in_w + sw - 1) / sw));
+          for (size_t i = 0; i < hq; ++i) {
+            float* HWY_RESTRICT row = o + i * wq;
+            const long ih = static_cast<long>(i * s.stride_h + a) - static_cast<long>(s.pad_h);
+            if (ih < 0 || ih >= in_h) {
+              std::fill(row, row + wq, 0.0f);
+              continue;
+            }
+            const float* HWY_RESTRICT xrow = xc + ih * in_w;
+            std::fill(row, row + j_lo, 0.0f);
+            if (sw == 1) {
+              std::memcpy(row + j_lo, xrow + (j_lo - first), (j_hi - j_lo) * sizeof(float));
+            } else {
+              for (long j = j_lo; j < j_hi; ++j) row[j] = xrow[j * sw - first];
+            }
+            std::fill(row + j_hi, row + wq, 0.0f);
+          }
+        }
+      }
+    }
+    std::fill(out + channels * channel_size, out + channels * channel_size + slack, 0.0f);
+  }
+};
+
+// Computes y = act(conv(x, w) + bias) (any stride, padding, dilation, groups) directly
+// from a PhasedLayout copy of each image (zero-padded, split by stride phase): output pixel
+// (oh, ow) is virtual pixel q = oh * wq + ow, so tap (c, r, t) of a run of consecutive virtual
+// pixels is a contiguous run of memory at a fixed offset. Virtual pixels with ow >= out_w (a
+// (wq - out_w) / wq fraction) are computed and discarded. Tasks are
 // (image, group, virtual-pixel chunk); weights are packed once per call.
 inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float* w,
                               const float* bias, float* y, bool relu, ThreadPool& pool) {
@@ -328,21 +379,18 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
   const GemmD d;
   const size_t N = hn::Lanes(d);
   const size_t NR = GemmNR();
-  const size_t hp = s.in_h + 2 * s.pad_h, wp = s.in_w + 2 * s.pad_w, plane = hp * wp;
+  const PhasedLayout layout(s);
+  const size_t wp = layout.wq;  // width of the virtual pixel grid
   const size_t rkg = detail::RoundUp(geo.kg, kGemmMR);
   float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * rkg * geo.crs);
   for (size_t g = 0; g < s.groups; ++g) {
     PackA(false, w + g * geo.kg * geo.crs, geo.crs, geo.kg, geo.crs, 1.0f,
           wpack + g * rkg * geo.crs);
   }
-  std::vector<int32_t> off(geo.crs);
-  for (size_t crs = 0; crs < geo.crs; ++crs) {
-    const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
-    off[crs] = static_cast<int32_t>(c * plane + r * s.dilation_h * wp + t * s.dilation_w);
-  }
+  const std::vector<int32_t> off = layout.Offsets(s, geo);
   // Virtual pixels [0, nv) cover every output; blocks of NR may read up to NR - 1 past the
   // last plane, hence the slack.
-  const size_t nv = (geo.oh - 1) * wp + geo.ow;
+  const size_t nv = layout.nv;
   const size_t blocks = detail::DivCeil(nv, NR);
   const size_t slack = 2 * NR;
   // Runs of real output pixels inside each block: (offset in the tile row, offset in the
@@ -381,9 +429,9 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
     const size_t n = unit / s.groups, g = unit % s.groups;
     const size_t b0 = blocks * chunk / chunks, b1 = blocks * (chunk + 1) / chunks;
     if (b1 <= b0) return;
-    float* xpad = detail::ThreadScratch(detail::kScratchPackB, geo.cg * plane + slack);
-    PadImage(x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, s.in_h, s.in_w, s.pad_h,
-             s.pad_w, slack, xpad);
+    float* xpad =
+        detail::ThreadScratch(detail::kScratchPackB, geo.cg * layout.channel_size + slack);
+    layout.Fill(s, x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, slack, xpad);
     float* yg = y + (n * s.out_channels + g * geo.kg) * geo.p;
     const float* wg = wpack + g * rkg * geo.crs;
     const float* bg = bias != nullptr ? bias + g * geo.kg : nullptr;
@@ -422,19 +470,17 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
 }
 
 // Computes y = act(conv(x, w) + bias) (Conv2dForward's contract), choosing the algorithm:
-// stride 1 runs directly on a padded copy of the image (no im2col packing), other strides
-// run the implicit GEMM with im2col fused into the B packing.
+// the direct path on a padded, phase-split copy of the image (no im2col packing) unless it
+// wastes clearly more lanes than the implicit GEMM with im2col fused into the B packing.
 inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w,
                             const float* bias, float* y, bool relu, ThreadPool& pool) {
   // The direct path computes whole NR-pixel blocks of the padded width; the im2col path whole
   // NR-pixel blocks of the output. Prefer direct (no packing) unless it wastes clearly more
   // lanes (small images with wide padding, e.g. 8x8 + pad 1 uses 64 of 96 lanes).
   const size_t NR = GemmNR();
-  const size_t oh = s.out_h(), ow = s.out_w();
-  const size_t nv = (oh - 1) * (s.in_w + 2 * s.pad_w) + ow;
-  const double direct_lanes = static_cast<double>(detail::RoundUp(nv, NR));
-  const double im2col_lanes = static_cast<double>(detail::RoundUp(oh * ow, NR));
-  if (s.stride_h == 1 && s.stride_w == 1 && direct_lanes <= 1.15 * im2col_lanes) {
+  const double direct_lanes = static_cast<double>(detail::RoundUp(PhasedLayout(s).nv, NR));
+  const double im2col_lanes = static_cast<double>(detail::RoundUp(s.out_h() * s.out_w(), NR));
+  if (direct_lanes <= 1.15 * im2col_lanes) {
     ConvForwardDirect(s, x, w, bias, y, relu, pool);
   } else {
     ConvForwardIm2col(s, x, w, bias, y, relu, pool);
@@ -613,9 +659,9 @@ HWY_INLINE void RowsMicroKernel(size_t kc, const float* const* HWY_RESTRICT arow
   }
 }
 
-// Weight gradient for stride 1, in transposed form and without im2col:
+// Weight gradient (any stride) in transposed form and without im2col:
 // dW_g^T (crs x kg) += sum_n Xv (crs x nv) * DYv^T (nv x kg), where Xv(crs, q) =
-// xpad[off(crs) + q] reads the zero-padded image in place ("virtual pixel" q = oh*wp + ow as in
+// xpad[off(crs) + q] reads the PhasedLayout image in place (virtual pixel q = oh*wq + ow as in
 // ConvForwardDirect) and DYv^T is dy transposed into PackB strips with zero rows for the
 // virtual pixels that are not outputs. Each task (group, image chunk) accumulates its own
 // transposed tile buffer and adds it, transposed back, into dw or its chunk's partial sum.
@@ -624,14 +670,11 @@ inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, cons
   const detail::ConvGeom geo(s);
   const size_t NR = GemmNR(), KC = GemmKC();
   const size_t threads = pool.NumThreads();
-  const size_t hp = s.in_h + 2 * s.pad_h, wp = s.in_w + 2 * s.pad_w, plane = hp * wp;
-  const size_t nv = (geo.oh - 1) * wp + geo.ow;
+  const PhasedLayout layout(s);
+  const size_t wp = layout.wq;  // width of the virtual pixel grid
+  const size_t nv = layout.nv;
   const size_t rkg = detail::RoundUp(geo.kg, NR);
-  std::vector<int32_t> off(geo.crs);
-  for (size_t crs = 0; crs < geo.crs; ++crs) {
-    const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
-    off[crs] = static_cast<int32_t>(c * plane + r * s.dilation_h * wp + t * s.dilation_w);
-  }
+  const std::vector<int32_t> off = layout.Offsets(s, geo);
   size_t img_chunks = 1;
   if (parallel && s.groups < 2 * threads) img_chunks = std::min(s.batch, threads);
   // Per chunk: dw partial, then the dbias partial.
@@ -652,12 +695,11 @@ inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, cons
     float* acc = detail::ThreadScratch(detail::kScratchConvAcc, geo.crs * rkg + geo.kg);
     std::fill(acc, acc + geo.crs * rkg + geo.kg, 0.0f);
     float* bias_acc = acc + geo.crs * rkg;
-    float* xpad = detail::ThreadScratch(detail::kScratchPackB, geo.cg * plane);
+    float* xpad = detail::ThreadScratch(detail::kScratchPackB, geo.cg * layout.channel_size);
     float* bpack = detail::ThreadScratch(detail::kScratchPackA, nv * rkg);
     const TileEpilogue ep{1.0f, nullptr, false};
     for (size_t n = n0; n < n1; ++n) {
-      PadImage(x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, s.in_h, s.in_w, s.pad_h,
-               s.pad_w, 0, xpad);
+      layout.Fill(s, x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, 0, xpad);
       // DYv^T in PackB strips of NR output channels over all nv virtual pixels.
       const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
       // Bias sums first: this also streams the image's dy into L2 in order, so the
@@ -801,16 +843,15 @@ inline void ConvBackwardWeightsIm2col(const Conv2dShape& s, const float* x, cons
   }
 }
 
-// Accumulates dw (and dbias) (Conv2dBackwardWeights's contract). Stride 1 with little lane
-// waste in the padded width runs in place on the padded image (no im2col); other shapes run
-// the GEMM with the transposed im2col packed by gathers.
+// Accumulates dw (and dbias) (Conv2dBackwardWeights's contract). Shapes with little lane waste
+// in the virtual pixel grid run in place on the padded, phase-split image (no im2col); others
+// run the GEMM with the transposed im2col packed by gathers.
 inline void ConvBackwardWeightsImpl(const Conv2dShape& s, const float* x, const float* dy,
                                     float* dw, float* dbias, ThreadPool& pool) {
   const detail::ConvGeom geo(s);
   const bool parallel = pool.NumThreads() > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
                                                      detail::kMinParallelMacs;
-  const size_t nv = (geo.oh - 1) * (s.in_w + 2 * s.pad_w) + geo.ow;
-  if (s.stride_h == 1 && s.stride_w == 1 && nv * 100 <= geo.p * 115) {
+  if (PhasedLayout(s).nv * 100 <= geo.p * 115) {
     ConvBackwardWeightsDirect(s, x, dy, dw, dbias, pool, parallel);  // fuses the bias sums
   } else {
     if (dbias != nullptr) ConvBiasGradImpl(s, dy, dbias, pool, parallel);

@@ -81,6 +81,10 @@ inline std::vector<NamedShape> TestShapes() {
       {"BackwardDataFlippedIm2col", Make(1, 26, 10, 12, 5, 3, 3, 1, 1)},
       {"BackwardDataFlippedDirect", Make(1, 30, 16, 30, 4, 3, 3, 1, 1)},
       {"BackwardDataFlippedDilatedPad0", Make(1, 28, 9, 31, 3, 3, 3, 1, 0, 2)},
+      // Strides > 1 on wide rows: the direct path on the phase-split image.
+      {"Stride2WideDirect", Make(2, 5, 20, 62, 6, 3, 3, 2, 1)},
+      {"Stride3Dilation2WideDirect", Make(1, 3, 25, 70, 4, 3, 3, 3, 2, 2)},
+      {"Stride2Kernel1x1WideDirect", Make(1, 4, 9, 66, 5, 1, 1, 2, 0)},
   };
   // Rectangular stride / padding / dilation.
   Conv2dShape rect = Make(2, 3, 9, 7, 4, 3, 2, 1, 1);
