@@ -55,7 +55,9 @@ class CsvLog {
   // Closes the file; further Appends fail. Returns the close() error, if any.
   absl::Status Close();
 
+  // Returns the file path given to Open.
   const std::string& path() const { return path_; }
+  // Returns the column names, in order.
   const std::vector<std::string>& columns() const { return columns_; }
   // Returns the number of data rows appended through this object.
   int64_t rows_appended() const { return rows_; }

@@ -27,7 +27,9 @@ class RunningMetrics {
   // Clears all counts (start of an epoch).
   void Reset() { *this = RunningMetrics(); }
 
+  // Returns the number of samples added since the last Reset.
   int64_t samples() const { return samples_; }
+  // Returns the number of correctly classified samples added since the last Reset.
   int64_t correct() const { return correct_; }
   // Returns the sample-weighted mean loss (0 when no samples were added).
   double mean_loss() const {
@@ -86,6 +88,7 @@ class ConfusionMatrix {
   // Sets every count to 0.
   void Reset();
 
+  // Returns the number of classes C (the matrix is C x C).
   int64_t num_classes() const { return n_; }
   // Returns the count of samples of class `truth` predicted as `predicted`.
   // Requires: both in [0, num_classes()).
