@@ -20,8 +20,8 @@ struct Glyph {
   uint8_t rows[7];  // Top to bottom; bit 4 is the leftmost of 5 columns.
 };
 
-// ASCII glyphs, 5 columns x 7 rows. Lowercase letters sit in the lower 5 rows where possible;
-// g, p, q, y have no descender room and are drawn a row higher.
+// ASCII glyphs, 5 columns x 7 rows. Lowercase letters sit in the lower 5 rows where possible
+// (no descenders: g, p, q, y end on the baseline row).
 constexpr Glyph kFont[] = {
     {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}},
     {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
@@ -65,7 +65,7 @@ constexpr Glyph kFont[] = {
     {'d', {0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F}},
     {'e', {0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E}},
     {'f', {0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08}},
-    {'g', {0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E}},
+    {'g', {0x00, 0x00, 0x0F, 0x11, 0x0F, 0x01, 0x0E}},
     {'h', {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11}},
     {'i', {0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E}},
     {'j', {0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0C}},
@@ -190,10 +190,10 @@ std::string FormatTick(double v, double step) {
   return absl::StrFormat("%.*f", decimals, v);
 }
 
-// Formats a log-axis tick 10^e.
-std::string FormatDecade(int e) {
-  if (e >= -3 && e <= 4) return absl::StrFormat("%g", std::pow(10.0, e));
-  return absl::StrCat("1e", e);
+// Formats a log-axis tick m * 10^e (m in {1, 2, 5}).
+std::string FormatLogTick(int m, int e) {
+  if (e >= -3 && e <= 4) return absl::StrFormat("%g", m * std::pow(10.0, e));
+  return absl::StrCat(m, "e", e);
 }
 
 struct Axis {
@@ -202,9 +202,9 @@ struct Axis {
   std::vector<std::string> labels;
 };
 
-Axis MakeLinearAxis(double lo, double hi, int max_ticks) {
+Axis MakeLinearAxis(double lo, double hi, int max_ticks, bool integer_steps) {
   Axis a;
-  a.ticks = NiceTicks(lo, hi, max_ticks);
+  a.ticks = NiceTicks(lo, hi, max_ticks, integer_steps);
   a.lo = a.ticks.front();
   a.hi = a.ticks.back();
   const double step = a.ticks.size() > 1 ? a.ticks[1] - a.ticks[0] : 1.0;
@@ -219,9 +219,14 @@ Axis MakeLogAxis(double lo_log, double hi_log) {
   if (e1 <= e0) e1 = e0 + 1;
   const int stride = std::max(1, (e1 - e0 + 7) / 8);
   e1 = e0 + (e1 - e0 + stride - 1) / stride * stride;
+  // Up to two decades also get ticks at 2x and 5x, so short ranges have readable labels.
+  const bool minor = e1 - e0 <= 2;
   for (int e = e0; e <= e1; e += stride) {
-    a.ticks.push_back(e);
-    a.labels.push_back(FormatDecade(e));
+    for (int m : {1, 2, 5}) {
+      if (m != 1 && (!minor || e == e1)) continue;
+      a.ticks.push_back(e + std::log10(static_cast<double>(m)));
+      a.labels.push_back(FormatLogTick(m, e));
+    }
   }
   a.lo = e0;
   a.hi = e1;
@@ -316,7 +321,7 @@ void DrawText(RgbImage* image, int x, int y, absl::string_view text, Rgb color, 
   }
 }
 
-std::vector<double> NiceTicks(double lo, double hi, int max_ticks) {
+std::vector<double> NiceTicks(double lo, double hi, int max_ticks, bool integer_steps) {
   SIMDNET_CHECK(max_ticks >= 2);
   if (!std::isfinite(lo) || !std::isfinite(hi)) {
     lo = 0;
@@ -324,14 +329,15 @@ std::vector<double> NiceTicks(double lo, double hi, int max_ticks) {
   }
   if (lo > hi) std::swap(lo, hi);
   if (hi - lo <= 1e-12 * std::max(1.0, std::abs(lo))) {
-    const double d = lo == 0 ? 1.0 : std::abs(lo) * 0.1;
+    const double d = integer_steps ? 1.0 : lo == 0 ? 1.0 : std::abs(lo) * 0.1;
     lo -= d;
     hi += d;
   }
   const double raw = (hi - lo) / max_ticks;
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
   const double norm = raw / mag;
-  const double step = (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
+  double step = (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
+  if (integer_steps) step = std::max(step, 1.0);
   const double start = std::floor(lo / step + 1e-9) * step;
   const double end = std::ceil(hi / step - 1e-9) * step;
   const int n = std::min(1000, static_cast<int>(std::lround((end - start) / step)));
@@ -375,10 +381,12 @@ absl::StatusOr<RgbImage> RenderLinePlot(absl::Span<const PlotSeries> series,
   };
   auto ymap = [&](double y) { return options.log_y ? std::log10(y) : y; };
   double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin;
+  bool integer_x = true;  // Epochs and steps: ticks at whole numbers only.
   double ymin = xmin, ymax = -xmin;
   for (const PlotSeries& s : series) {
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (!usable(s.x[i], s.y[i])) continue;
+      integer_x &= std::floor(s.x[i]) == s.x[i];
       xmin = std::min(xmin, s.x[i]);
       xmax = std::max(xmax, s.x[i]);
       ymin = std::min(ymin, ymap(s.y[i]));
@@ -391,9 +399,10 @@ absl::StatusOr<RgbImage> RenderLinePlot(absl::Span<const PlotSeries> series,
     ymin = 0;
     ymax = options.log_y ? 0 : 1;
   }
-  const Axis xa = MakeLinearAxis(xmin, xmax, std::max(2, options.width / 90));
+  const Axis xa = MakeLinearAxis(xmin, xmax, std::max(2, options.width / 90), integer_x);
   const Axis ya = options.log_y ? MakeLogAxis(ymin, ymax)
-                                : MakeLinearAxis(ymin, ymax, std::max(2, options.height / 60));
+                                : MakeLinearAxis(ymin, ymax, std::max(2, options.height / 60),
+                                                 /*integer_steps=*/false);
 
   // Layout.
   int label_w = 0;

@@ -52,8 +52,10 @@ void DrawText(RgbImage* image, int x, int y, absl::string_view text, Rgb color, 
 
 // Returns evenly spaced "nice" tick values (steps of 1, 2 or 5 times a power of ten) from
 // floor(lo / step) * step to ceil(hi / step) * step, with at most about `max_ticks` intervals.
-// A zero-width or non-finite range is widened first. Requires: max_ticks >= 2.
-std::vector<double> NiceTicks(double lo, double hi, int max_ticks);
+// A zero-width or non-finite range is widened first. With `integer_steps` the step is at least
+// 1 (epoch and step axes) and a zero-width range is widened by 1 on each side.
+// Requires: max_ticks >= 2.
+std::vector<double> NiceTicks(double lo, double hi, int max_ticks, bool integer_steps = false);
 
 // One curve. Points with a non-finite coordinate (or y <= 0 on a log axis) break the line.
 struct PlotSeries {

@@ -51,6 +51,13 @@ TEST(NiceTicksTest, PicksOneTwoFiveSteps) {
   EXPECT_EQ(NiceTicks(-3, 7, 2), (std::vector<double>{-5, 0, 5, 10}));
 }
 
+TEST(NiceTicksTest, IntegerStepsForEpochAxes) {
+  EXPECT_EQ(NiceTicks(1, 1, 6, true), (std::vector<double>{0, 1, 2}));
+  EXPECT_EQ(NiceTicks(1, 3, 6, true), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(NiceTicks(1, 3, 6, false).size(), 6u);  // Steps of 0.5.
+  EXPECT_EQ(NiceTicks(0, 100, 5, true), (std::vector<double>{0, 20, 40, 60, 80, 100}));
+}
+
 TEST(NiceTicksTest, WidensDegenerateRanges) {
   const std::vector<double> t = NiceTicks(2.5, 2.5, 4);
   EXPECT_LT(t.front(), 2.5);
