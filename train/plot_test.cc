@@ -54,7 +54,7 @@ TEST(NiceTicksTest, PicksOneTwoFiveSteps) {
 TEST(NiceTicksTest, IntegerStepsForEpochAxes) {
   EXPECT_EQ(NiceTicks(1, 1, 6, true), (std::vector<double>{0, 1, 2}));
   EXPECT_EQ(NiceTicks(1, 3, 6, true), (std::vector<double>{1, 2, 3}));
-  EXPECT_EQ(NiceTicks(1, 3, 6, false).size(), 6u);  // Steps of 0.5.
+  EXPECT_EQ(NiceTicks(1, 3, 6, false), (std::vector<double>{1, 1.5, 2, 2.5, 3}));
   EXPECT_EQ(NiceTicks(0, 100, 5, true), (std::vector<double>{0, 20, 40, 60, 80, 100}));
 }
 
