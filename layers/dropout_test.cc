@@ -32,7 +32,8 @@ TEST(DropoutTest, PreservesMeanActivationInTraining) {
     }
   }
   // 50000 Bernoulli(0.7) draws: the zero fraction has std sqrt(0.21 / 50000) = 0.002, so 5
-  // sigma is 0.01; the mean (2 * keep / 0.7 scaled) likewise within 5 sigma (2/0.7 * 0.01).
+  // sigma is 0.01. The mean output is (2 / 0.7) * (kept fraction), so 5 sigma of it is
+  // (2 / 0.7) * 0.01.
   const double n = static_cast<double>(y.size());
   EXPECT_NEAR(static_cast<double>(zeros) / n, 0.3, 0.01);
   EXPECT_NEAR(sum / n, 2.0, 2.0 / 0.7 * 0.01);
