@@ -264,10 +264,13 @@ inline void ConvForwardIm2col(const Conv2dShape& s, const float* x, const float*
 // sum_p A(row, p) * base[off[p] + j] (A in PackA layout over all kc = crs rows of the weights,
 // base = zero-padded image at the tile's first virtual pixel) and stores it to `tile`
 // (kRows x NR floats, aligned). B is read straight from the padded image: no packing at all.
+// If c is non-null, the first rows x cols entries go to c (row stride ldc) with `ep` instead.
 template <size_t kRows>
 HWY_INLINE void DirectMicroKernel(size_t kc, const float* HWY_RESTRICT ap,
                                   const float* HWY_RESTRICT base,
-                                  const int32_t* HWY_RESTRICT off, float* HWY_RESTRICT tile) {
+                                  const int32_t* HWY_RESTRICT off, float* HWY_RESTRICT tile,
+                                  float* HWY_RESTRICT c, size_t ldc, size_t rows, size_t cols,
+                                  const TileEpilogue& ep) {
   const GemmD d;
   using V = hn::Vec<GemmD>;
   const size_t N = hn::Lanes(d);
@@ -288,6 +291,13 @@ HWY_INLINE void DirectMicroKernel(size_t kc, const float* HWY_RESTRICT ap,
       acc1[r] = hn::MulAdd(a, b1, acc1[r]);
     }
     ap += kRows;
+  }
+  if (c != nullptr) {
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < kRows; ++r) {
+      if (r < rows) StoreTileRow(d, acc0[r], acc1[r], c + r * ldc, cols, ep, r);
+    }
+    return;
   }
   HWY_UNROLL(16)
   for (size_t r = 0; r < kRows; ++r) {
@@ -391,16 +401,22 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
   // Virtual pixels [0, nv) cover every output; blocks of NR may read up to NR - 1 past the
   // last plane, hence the slack.
   const size_t nv = layout.nv;
-  const size_t blocks = detail::DivCeil(nv, NR);
+  size_t blocks = detail::DivCeil(nv, NR);
   const size_t slack = 2 * NR;
-  // Runs of real output pixels inside each block: (offset in the tile row, offset in the
-  // output plane, length), computed once per call instead of per tile.
+  // Row mode: blocks of up to NR pixels inside one output row, written straight from the
+  // registers (no garbage columns, no scatter); chosen when it uses no more lanes than blocks
+  // over the virtual grid (rows of >= NR outputs, e.g. 32x32 images on AVX-512).
+  const size_t row_blocks = detail::DivCeil(geo.ow, NR);
+  const bool row_mode = geo.oh * row_blocks * NR <= detail::RoundUp(nv, NR);
+  if (row_mode) blocks = geo.oh * row_blocks;
+  // Virtual mode: runs of real output pixels inside each block (offset in the tile row, offset
+  // in the output plane, length), computed once per call instead of per tile.
   struct Segment {
     uint32_t tile_off, dst_off, len;
   };
   std::vector<Segment> segs;
-  std::vector<size_t> seg_begin(blocks + 1);
-  for (size_t blk = 0; blk < blocks; ++blk) {
+  std::vector<size_t> seg_begin(row_mode ? 1 : blocks + 1);
+  for (size_t blk = 0; !row_mode && blk < blocks; ++blk) {
     seg_begin[blk] = segs.size();
     const size_t q0 = blk * NR, qend = std::min(nv, q0 + NR);
     for (size_t q = q0; q < qend;) {
@@ -415,7 +431,7 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
       q += len;
     }
   }
-  seg_begin[blocks] = segs.size();
+  if (!row_mode) seg_begin[blocks] = segs.size();
   const size_t threads = pool.NumThreads();
   const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
                                            detail::kMinParallelMacs;
@@ -440,8 +456,17 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
     for (size_t is = 0; is < geo.kg; is += kGemmMR) {
       const size_t rows = std::min(kGemmMR, geo.kg - is);
       for (size_t blk = b0; blk < b1; ++blk) {
+        if (row_mode) {
+          const size_t oh = blk / row_blocks, ow0 = (blk % row_blocks) * NR;
+          const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
+          DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + oh * wp + ow0,
+                                     off.data(), tile, yg + is * geo.p + oh * geo.ow + ow0,
+                                     geo.p, rows, std::min(NR, geo.ow - ow0), ep);
+          continue;
+        }
         const size_t q0 = blk * NR;
-        DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), tile);
+        DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), tile,
+                                   nullptr, 0, 0, 0, TileEpilogue{0.0f, nullptr, false});
         // Scatter the virtual pixels that are real outputs, with bias and ReLU.
         for (size_t r = 0; r < rows; ++r) {
           const auto vb = hn::Set(d, bg != nullptr ? bg[is + r] : 0.0f);

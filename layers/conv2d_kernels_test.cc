@@ -75,6 +75,8 @@ inline std::vector<NamedShape> TestShapes() {
       {"Stride1WideDirect", Make(2, 6, 20, 30, 10, 3, 3, 1, 1)},
       {"Stride1DilatedDirect", Make(1, 4, 20, 28, 5, 3, 3, 1, 2, 2)},
       {"Stride1GroupsDirect", Make(2, 8, 16, 30, 12, 3, 3, 1, 1, 1, 4)},
+      // Rows narrower than a tile: blocks run over the virtual pixel grid and are scattered.
+      {"Stride1NarrowRowsVirtualGrid", Make(1, 6, 20, 13, 9, 3, 3, 1, 1)},
       // Stride 1 on a small padded image: the im2col path wastes fewer lanes.
       {"Stride1SmallImageIm2col", Make(2, 5, 8, 8, 7, 3, 3, 1, 1)},
       // Many input channels: backward-data runs as a flipped-weight forward convolution.

@@ -202,8 +202,23 @@ HWY_INLINE void StoreTileRow(D d, V v0, V v1, float* HWY_RESTRICT c, size_t cols
     hn::StoreU(v1, d, c + N);
     return;
   }
-  // Partial tile: the bias was already added in registers; finish in a buffer so that no lane
-  // past `cols` is read or written (other threads may own those columns).
+  if (ep.beta == 0.0f) {
+    // Partial tile, C not read: masked stores never touch lanes past `cols` (other threads may
+    // own those columns).
+    if (ep.relu) {
+      v0 = hn::Max(v0, hn::Zero(d));
+      v1 = hn::Max(v1, hn::Zero(d));
+    }
+    if (cols >= N) {
+      hn::StoreU(v0, d, c);
+      if (cols > N) hn::BlendedStore(v1, hn::FirstN(d, cols - N), d, c + N);
+    } else {
+      hn::BlendedStore(v0, hn::FirstN(d, cols), d, c);
+    }
+    return;
+  }
+  // Partial tile with beta: the bias was already added in registers; finish in a buffer so
+  // that no lane past `cols` is read (a full-vector load could cross the end of C).
   HWY_ALIGN float buf[2 * hn::MaxLanes(D())];
   hn::Store(v0, d, buf);
   hn::Store(v1, d, buf + N);
