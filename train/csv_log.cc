@@ -10,6 +10,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -84,7 +85,8 @@ std::string FormatCsvRow(absl::Span<const CsvCell> cells) {
 }
 
 absl::StatusOr<std::unique_ptr<CsvLog>> CsvLog::Open(absl::string_view path_view,
-                                                     std::vector<std::string> columns, Mode mode) {
+                                                     std::vector<std::string> columns, Mode mode,
+                                                     int64_t keep_rows_through) {
   const std::string path(path_view);
   if (columns.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("CsvLog: no columns for '", path, "'"));
@@ -129,7 +131,27 @@ absl::StatusOr<std::unique_ptr<CsvLog>> CsvLog::Open(absl::string_view path_view
                                                       header.substr(0, header.size() - 1), "'"));
   }
   // Cut a partial row left by a crash so the next row starts on its own line.
-  const size_t keep = existing.rfind('\n') + 1;
+  size_t keep = existing.rfind('\n') + 1;
+  // Cut rows logged after the point the run resumes from.
+  if (keep_rows_through != kKeepAllRows) {
+    size_t line_start = first.size();
+    for (int64_t line = 2; line_start < keep; ++line) {
+      const size_t line_end = existing.find('\n', line_start);
+      const absl::string_view row(existing.data() + line_start, line_end - line_start);
+      const absl::string_view key = row.substr(0, row.find(','));
+      int64_t value = 0;
+      if (!absl::SimpleAtoi(key, &value)) {
+        return absl::FailedPreconditionError(absl::StrCat("CsvLog: cannot resume '", path,
+                                                          "': line ", line, " starts with '", key,
+                                                          "', not an integer key"));
+      }
+      if (value > keep_rows_through) {
+        keep = line_start;
+        break;
+      }
+      line_start = line_end + 1;
+    }
+  }
   if (keep != existing.size() && ::ftruncate(fd, static_cast<off_t>(keep)) != 0) {
     return ErrnoError(errno, "cannot cut the partial last row of", path);
   }

@@ -5,6 +5,7 @@
 #define SIMDNET_TRAIN_CSV_LOG_H_
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <variant>
@@ -37,13 +38,22 @@ class CsvLog {
                 // a crash is cut off. Writes the header if the file is missing or empty.
   };
 
+  // Keeps every existing row in kAppend mode (see Open's `keep_rows_through`).
+  static constexpr int64_t kKeepAllRows = std::numeric_limits<int64_t>::max();
+
   // Opens `path` for appending rows with the given column names.
+  // In kAppend mode, rows whose first field (an integer key such as the epoch or the step) is
+  // greater than `keep_rows_through` are cut off, from the first such row on: a run resumed
+  // from the checkpoint of epoch/step N passes N, so rows logged after that checkpoint and
+  // before a crash are not duplicated when they are redone.
   // Returns InvalidArgument for no columns, an empty or duplicate column name;
   // FailedPrecondition (naming the path and both header lines) when appending to a file whose
-  // header differs; errno-mapped errors naming the path for I/O failures.
+  // header differs, or (naming the line) when a row's first field is not an integer while
+  // keep_rows_through is set; errno-mapped errors naming the path for I/O failures.
   static absl::StatusOr<std::unique_ptr<CsvLog>> Open(absl::string_view path,
                                                       std::vector<std::string> columns,
-                                                      Mode mode = Mode::kTruncate);
+                                                      Mode mode = Mode::kTruncate,
+                                                      int64_t keep_rows_through = kKeepAllRows);
   ~CsvLog();
   CsvLog(const CsvLog&) = delete;
   CsvLog& operator=(const CsvLog&) = delete;

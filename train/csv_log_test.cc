@@ -116,6 +116,32 @@ TEST(CsvLogTest, AppendModeWritesHeaderForMissingEmptyOrPartialHeaderFile) {
   EXPECT_EQ(Slurp(path), "x,y\n");
 }
 
+TEST(CsvLogTest, AppendModeDropsRowsAfterResumePoint) {
+  const std::string path = TempPath("resume.csv");
+  // Epochs 1-3 were logged, but the run resumes from the checkpoint of epoch 2.
+  Spit(path, "epoch,loss\n1,0.9\n2,0.8\n3,0.7\n4,0.");
+  auto log = CsvLog::Open(path, {"epoch", "loss"}, CsvLog::Mode::kAppend, 2);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->Append({int64_t{3}, 0.65}).ok());
+  EXPECT_EQ(Slurp(path), "epoch,loss\n1,0.9\n2,0.8\n3,0.65\n");
+  // Resuming from 0 keeps only the header; resuming past the end keeps everything.
+  ASSERT_TRUE(CsvLog::Open(path, {"epoch", "loss"}, CsvLog::Mode::kAppend, 5).ok());
+  EXPECT_EQ(Slurp(path), "epoch,loss\n1,0.9\n2,0.8\n3,0.65\n");
+  ASSERT_TRUE(CsvLog::Open(path, {"epoch", "loss"}, CsvLog::Mode::kAppend, 0).ok());
+  EXPECT_EQ(Slurp(path), "epoch,loss\n");
+}
+
+TEST(CsvLogTest, AppendModeRejectsNonIntegerKeyWhenCutting) {
+  const std::string path = TempPath("badkey.csv");
+  Spit(path, "epoch,loss\n1,0.9\nx,0.8\n");
+  auto log = CsvLog::Open(path, {"epoch", "loss"}, CsvLog::Mode::kAppend, 1);
+  ASSERT_FALSE(log.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(log.status())) << log.status();
+  EXPECT_TRUE(absl::StrContains(log.status().message(), "line 3 starts with 'x'")) << log.status();
+  EXPECT_EQ(Slurp(path), "epoch,loss\n1,0.9\nx,0.8\n");                            // Untouched.
+  EXPECT_TRUE(CsvLog::Open(path, {"epoch", "loss"}, CsvLog::Mode::kAppend).ok());  // No cut.
+}
+
 TEST(CsvLogTest, AppendModeRejectsDifferentHeader) {
   const std::string path = TempPath("other.csv");
   Spit(path, "epoch,loss\n1,2\n");
