@@ -275,10 +275,14 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   const bool resumed = epoch_ > 0 || batch_in_epoch_ > 0;
   const std::string dir = options_.run_dir;
   const CsvLog::Mode mode = resumed ? CsvLog::Mode::kAppend : CsvLog::Mode::kTruncate;
-  SIMDNET_ASSIGN_OR_RETURN(auto epoch_log,
-                           CsvLog::Open(dir + "/metrics.csv", EpochCsvColumns(), mode));
-  SIMDNET_ASSIGN_OR_RETURN(auto iter_log,
-                           CsvLog::Open(dir + "/iterations.csv", IterationCsvColumns(), mode));
+  // On resume, rows logged after the checkpoint (before a crash) are cut: they are redone.
+  SIMDNET_ASSIGN_OR_RETURN(
+      auto epoch_log,
+      CsvLog::Open(dir + "/metrics.csv", EpochCsvColumns(), mode,
+                   resumed ? static_cast<int64_t>(history_.size()) : CsvLog::kKeepAllRows));
+  SIMDNET_ASSIGN_OR_RETURN(
+      auto iter_log, CsvLog::Open(dir + "/iterations.csv", IterationCsvColumns(), mode,
+                                  resumed ? iteration_ : CsvLog::kKeepAllRows));
 
   DataLoaderOptions lo;
   lo.batch_size = options_.batch_size;
