@@ -409,14 +409,18 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
   const size_t row_blocks = detail::DivCeil(geo.ow, NR);
   const bool row_mode = geo.oh * row_blocks * NR <= detail::RoundUp(nv, NR);
   if (row_mode) blocks = geo.oh * row_blocks;
+  // Flat mode: the virtual grid has no garbage columns (wq == out_w, e.g. 1x1 without
+  // padding), so every block is a contiguous run of outputs, also stored from registers.
+  const bool flat_mode = !row_mode && wp == geo.ow;
   // Virtual mode: runs of real output pixels inside each block (offset in the tile row, offset
   // in the output plane, length), computed once per call instead of per tile.
   struct Segment {
     uint32_t tile_off, dst_off, len;
   };
   std::vector<Segment> segs;
-  std::vector<size_t> seg_begin(row_mode ? 1 : blocks + 1);
-  for (size_t blk = 0; !row_mode && blk < blocks; ++blk) {
+  const bool scatter_mode = !row_mode && !flat_mode;
+  std::vector<size_t> seg_begin(scatter_mode ? blocks + 1 : 1);
+  for (size_t blk = 0; scatter_mode && blk < blocks; ++blk) {
     seg_begin[blk] = segs.size();
     const size_t q0 = blk * NR, qend = std::min(nv, q0 + NR);
     for (size_t q = q0; q < qend;) {
@@ -431,7 +435,7 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
       q += len;
     }
   }
-  if (!row_mode) seg_begin[blocks] = segs.size();
+  if (scatter_mode) seg_begin[blocks] = segs.size();
   const size_t threads = pool.NumThreads();
   const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
                                            detail::kMinParallelMacs;
@@ -465,6 +469,13 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
           continue;
         }
         const size_t q0 = blk * NR;
+        if (flat_mode) {
+          const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
+          DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), tile,
+                                     yg + is * geo.p + q0, geo.p, rows,
+                                     std::min(NR, geo.p - q0), ep);
+          continue;
+        }
         DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), tile,
                                    nullptr, 0, 0, 0, TileEpilogue{0.0f, nullptr, false});
         // Scatter the virtual pixels that are real outputs, with bias and ReLU.
@@ -518,6 +529,8 @@ inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w
 inline void ConvBackwardDataGemm(const Conv2dShape& s, const float* dy, const float* w,
                                  float* dx, ThreadPool& pool) {
   const detail::ConvGeom geo(s);
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
   const size_t NR = GemmNR(), KC = GemmKC(), MC = GemmMC();
   const size_t threads = pool.NumThreads();
   const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
@@ -575,10 +588,23 @@ inline void ConvBackwardDataGemm(const Conv2dShape& s, const float* dy, const fl
                           static_cast<long>(s.pad_h);
           if (ih >= 0 && ih < static_cast<long>(s.in_h)) {
             float* HWY_RESTRICT drow = plane + ih * static_cast<long>(s.in_w);
-            for (size_t i = 0; i < len; ++i) {
-              const long iw = static_cast<long>((ow + i) * s.stride_w + t * s.dilation_w) -
+            // Outputs i in [i_lo, i_hi) of this run land inside the row: iw = base + i * sw.
+            const long sw = static_cast<long>(s.stride_w);
+            const long base = static_cast<long>(ow * s.stride_w + t * s.dilation_w) -
                               static_cast<long>(s.pad_w);
-              if (iw >= 0 && iw < static_cast<long>(s.in_w)) drow[iw] += src[j + i];
+            const long n = static_cast<long>(len), in_w = static_cast<long>(s.in_w);
+            const long i_lo = std::min(n, base >= 0 ? 0L : (-base + sw - 1) / sw);
+            const long i_hi = std::max(i_lo, std::min(n, (in_w - base + sw - 1) / sw));
+            const float* HWY_RESTRICT srow = src + j;
+            if (sw == 1) {
+              long i = i_lo;
+              for (; i + static_cast<long>(N) <= i_hi; i += static_cast<long>(N)) {
+                hn::StoreU(hn::Add(hn::LoadU(d, drow + base + i), hn::LoadU(d, srow + i)), d,
+                           drow + base + i);
+              }
+              for (; i < i_hi; ++i) drow[base + i] += srow[i];
+            } else {
+              for (long i = i_lo; i < i_hi; ++i) drow[base + i * sw] += srow[i];
             }
           }
           j += len;
@@ -731,11 +757,19 @@ inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, cons
       // transpose below reads it from cache rather than from memory with strided misses.
       for (size_t k = 0; k < geo.kg; ++k) {
         const float* HWY_RESTRICT row = dyg + k * geo.p;
-        auto sum = hn::Zero(d);
+        // Four independent sums keep more loads in flight (dy comes from memory here).
+        auto sum0 = hn::Zero(d), sum1 = hn::Zero(d), sum2 = hn::Zero(d), sum3 = hn::Zero(d);
         size_t i = 0;
-        for (; i + N <= geo.p; i += N) sum = hn::Add(sum, hn::LoadU(d, row + i));
+        for (; i + 4 * N <= geo.p; i += 4 * N) {
+          sum0 = hn::Add(sum0, hn::LoadU(d, row + i));
+          sum1 = hn::Add(sum1, hn::LoadU(d, row + i + N));
+          sum2 = hn::Add(sum2, hn::LoadU(d, row + i + 2 * N));
+          sum3 = hn::Add(sum3, hn::LoadU(d, row + i + 3 * N));
+        }
+        for (; i + N <= geo.p; i += N) sum0 = hn::Add(sum0, hn::LoadU(d, row + i));
         float tail = 0.0f;
         for (; i < geo.p; ++i) tail += row[i];
+        const auto sum = hn::Add(hn::Add(sum0, sum1), hn::Add(sum2, sum3));
         bias_acc[k] += hn::GetLane(hn::SumOfLanes(d, sum)) + tail;
       }
       // Blocked scalar transpose: a block of 16 pixels x NR channels touches 16 + NR cache
