@@ -34,15 +34,17 @@ COMMON_SRCS=("$ROOT/data/dataset.cc" "$ROOT/data/shuffle.cc" "$ROOT/data/file_ut
 declare -A SRCS=(
   [idx]="$ROOT/data/fuzz/idx_fuzzer.cc $ROOT/data/idx.cc"
   [cifar]="$ROOT/data/fuzz/cifar_fuzzer.cc $ROOT/data/cifar.cc $ROOT/data/idx.cc"
-  [image]="$ROOT/data/fuzz/image_fuzzer.cc $ROOT/data/image_folder.cc"
+  [image]="$ROOT/data/fuzz/image_fuzzer.cc $ROOT/data/image_folder.cc $ROOT/data/fuzz/stb_instrumented.cc"
 )
+# The image target compiles stb from its headers (instrumented); the others link Debian's libstb.
+declare -A STB_LIB=([idx]="-lstb" [cifar]="-lstb" [image]="")
 
 for t in "${TARGETS[@]}"; do
   [ -n "${SRCS[$t]:-}" ] || { echo "unknown target '$t' (idx, cifar, image)" >&2; exit 2; }
   echo "== building ${t}_fuzzer"
   # shellcheck disable=SC2086
   "$CXX" "${FLAGS[@]}" ${SRCS[$t]} "${COMMON_SRCS[@]}" -o "$OUT/${t}_fuzzer" \
-      "${ABSL_LIBS[@]}" -lstb -lhwy -lz -lpthread
+      "${ABSL_LIBS[@]}" ${STB_LIB[$t]} -lhwy -lz -lpthread
   mkdir -p "$OUT/corpus_$t" "$OUT/artifacts_$t"
   cp -n "$ROOT/data/fuzz/corpus/$t/"* "$OUT/corpus_$t/" 2>/dev/null || true
   echo "== running ${t}_fuzzer for ${SECONDS_PER_TARGET}s"
