@@ -96,11 +96,15 @@ absl::StatusOr<std::string> GunzipBytes(absl::string_view bytes, absl::string_vi
     return absl::InternalError(absl::StrCat("zlib inflateInit2 failed for '", name, "'"));
   }
   std::string out;
-  // Reserve from the trailer's ISIZE (size mod 2^32) as a hint, within the cap.
+  // Reserve from the trailer's ISIZE (size mod 2^32) as a hint. The trailer is untrusted, so the
+  // hint is also bounded by deflate's maximum ratio (1032:1) and 64 MiB; beyond that the string
+  // grows geometrically as real output arrives.
   if (bytes.size() >= 18) {
     const unsigned char* t = reinterpret_cast<const unsigned char*>(bytes.data() + bytes.size() - 4);
     const uint32_t isize = t[0] | (t[1] << 8) | (t[2] << 16) | (uint32_t{t[3]} << 24);
-    out.reserve(static_cast<size_t>(std::min<int64_t>(isize, max_output_bytes)));
+    const int64_t hint = std::min({static_cast<int64_t>(isize), max_output_bytes,
+                                   static_cast<int64_t>(bytes.size()) * 1032, int64_t{64} << 20});
+    out.reserve(static_cast<size_t>(hint));
   }
   size_t consumed = 0;
   absl::Status status;
