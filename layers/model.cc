@@ -41,33 +41,54 @@ bool MatchesPrefix(const std::string& name, absl::string_view prefix) {
 }
 
 struct SummaryRow {
-  std::string name, description, shape, params;
+  std::string name, description, shape, params, mult_adds;
 };
 
-// Appends rows for `layer` (named `name`, nesting `depth`) and its children.
-void CollectRows(Layer& layer, const std::string& name, int depth,
-                 std::vector<SummaryRow>* rows) {
+// Returns the multiply-adds one sample costs in a convolution or linear layer's forward pass
+// (weight elements times output positions, as torchinfo counts them); 0 for other leaves.
+int64_t LeafMultAdds(Layer& layer) {
+  const std::string type = layer.TypeName();
+  if (type != "conv2d" && type != "linear") return 0;
+  for (const NamedParameter& p : layer.Params()) {
+    if (p.name != "weight") continue;
+    const Shape& out = layer.OutputShape();
+    const int64_t positions = out.rank() == 3 ? out.dim(1) * out.dim(2) : 1;
+    return p.param->value.size() * positions;
+  }
+  return 0;
+}
+
+// Appends rows for `layer` (named `name`, nesting `depth`) and its children; returns the
+// layer's multiply-adds per sample.
+int64_t CollectRows(Layer& layer, const std::string& name, int depth,
+                    std::vector<SummaryRow>* rows) {
   const std::string indent(static_cast<size_t>(2 * depth), ' ');
+  const size_t row = rows->size();
   rows->push_back({indent + name, layer.Describe(), layer.OutputShape().ToString(),
-                   WithThousands(layer.NumParams())});
+                   WithThousands(layer.NumParams()), ""});
   const std::string prefix = name.empty() ? "" : name + ".";
+  int64_t mult_adds = 0;
   if (auto* seq = dynamic_cast<Sequential*>(&layer)) {
     for (size_t i = 0; i < seq->size(); ++i) {
-      CollectRows(seq->layer(i), prefix + seq->child(i).name, depth + 1, rows);
+      mult_adds += CollectRows(seq->layer(i), prefix + seq->child(i).name, depth + 1, rows);
     }
   } else if (auto* res = dynamic_cast<Residual*>(&layer)) {
     Sequential& main = res->main();
     for (size_t i = 0; i < main.size(); ++i) {
-      CollectRows(main.layer(i), prefix + main.child(i).name, depth + 1, rows);
+      mult_adds += CollectRows(main.layer(i), prefix + main.child(i).name, depth + 1, rows);
     }
     if (res->shortcut() != nullptr) {
-      CollectRows(*res->shortcut(), prefix + "shortcut", depth + 1, rows);
+      mult_adds += CollectRows(*res->shortcut(), prefix + "shortcut", depth + 1, rows);
     } else {
       rows->push_back({std::string(static_cast<size_t>(2 * depth + 2), ' ') + prefix +
                            "shortcut",
-                       "Identity()", res->InputShape().ToString(), "0"});
+                       "Identity()", res->InputShape().ToString(), "0", "0"});
     }
+  } else {
+    mult_adds = LeafMultAdds(layer);
   }
+  (*rows)[row].mult_adds = WithThousands(mult_adds);
+  return mult_adds;
 }
 
 }  // namespace
@@ -183,24 +204,28 @@ absl::Status Model::ReplaceHead(int64_t num_classes, Rng& rng) {
 
 std::string Model::Summary() {
   std::vector<SummaryRow> rows;
+  int64_t mult_adds = 0;
   for (size_t i = 0; i < root_->size(); ++i) {
-    CollectRows(root_->layer(i), root_->child(i).name, 0, &rows);
+    mult_adds += CollectRows(root_->layer(i), root_->child(i).name, 0, &rows);
   }
-  SummaryRow header{"Layer", "Description", "Output shape", "Param #"};
+  SummaryRow header{"Layer", "Description", "Output shape", "Param #", "Mult-adds"};
   size_t w_name = header.name.size(), w_desc = header.description.size(),
-         w_shape = header.shape.size(), w_params = header.params.size();
+         w_shape = header.shape.size(), w_params = header.params.size(),
+         w_macs = header.mult_adds.size();
   for (const SummaryRow& r : rows) {
     w_name = std::max(w_name, r.name.size());
     w_desc = std::max(w_desc, r.description.size());
     w_shape = std::max(w_shape, r.shape.size());
     w_params = std::max(w_params, r.params.size());
+    w_macs = std::max(w_macs, r.mult_adds.size());
   }
-  const size_t width = w_name + w_desc + w_shape + w_params + 6;
+  const size_t width = w_name + w_desc + w_shape + w_params + w_macs + 8;
   const std::string rule(width, '='), thin(width, '-');
   auto format_row = [&](const SummaryRow& r) {
-    return absl::StrFormat("%-*s  %-*s  %-*s  %*s\n", static_cast<int>(w_name), r.name,
+    return absl::StrFormat("%-*s  %-*s  %-*s  %*s  %*s\n", static_cast<int>(w_name), r.name,
                            static_cast<int>(w_desc), r.description, static_cast<int>(w_shape),
-                           r.shape, static_cast<int>(w_params), r.params);
+                           r.shape, static_cast<int>(w_params), r.params,
+                           static_cast<int>(w_macs), r.mult_adds);
   };
   std::string out = rule + "\n" + format_row(header) + rule + "\n";
   for (const SummaryRow& r : rows) out += format_row(r);
@@ -212,6 +237,7 @@ std::string Model::Summary() {
                   "   classes: ", num_classes_, "\n", "Total params: ", WithThousands(total),
                   "\n", "Trainable params: ", WithThousands(trainable), "\n",
                   "Frozen params: ", WithThousands(total - trainable), "\n",
+                  "Forward mult-adds per sample: ", WithThousands(mult_adds), "\n",
                   "Buffer scalars (not trained): ", WithThousands(buffers), "\n",
                   "Parameter memory: ", FormatBytes(static_cast<double>(total) * 4.0), "\n",
                   thin, "\n");

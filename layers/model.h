@@ -85,8 +85,9 @@ class Model {
   absl::Status ReplaceHead(int64_t num_classes, Rng& rng);
 
   // Returns a torchinfo-style table: one row per layer (containers included, names indented by
-  // depth) with its description, per-sample output shape and parameter count, then the input
-  // shape and the total / trainable / frozen parameter and buffer counts.
+  // depth) with its description, per-sample output shape, parameter count and forward
+  // multiply-adds per sample (convolutions and linear layers), then the input shape, the
+  // total / trainable / frozen parameter counts, total mult-adds and buffer count.
   std::string Summary();
 
  private:

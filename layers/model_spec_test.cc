@@ -43,6 +43,9 @@ TEST(ModelSpecTest, Lenet5HasTheClassicParameterCount) {
   ASSERT_TRUE(model.ok()) << model.status();
   // conv1 6*25+6, conv2 16*6*25+16, fc 400*120+120, 120*84+84, 84*10+10.
   EXPECT_EQ((*model)->ParameterCount(), 156 + 2416 + 48120 + 10164 + 850);
+  // conv1 150 weights x 28*28, conv2 2400 x 10*10, then 48000 + 10080 + 840.
+  EXPECT_NE((*model)->Summary().find("Forward mult-adds per sample: 416,520"), std::string::npos)
+      << (*model)->Summary();
   EXPECT_EQ((*model)->InputShape(), Shape({1, 28, 28}));
   const auto names = ParamNames(**model);
   EXPECT_EQ(names.front(), "features.0.weight");

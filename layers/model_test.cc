@@ -309,7 +309,9 @@ TEST(ModelTest, SummaryListsLayersShapesAndTotals) {
        {"Layer", "Output shape", "Param #", "Conv2d(3, 4", "(4, 6, 6)", "(4, 3, 3)",
         "  4.0", "  4.shortcut", "Identity()", "Linear(36, 5)", "(5)",
         "Total params: 453", "Trainable params: 268", "Frozen params: 185",
-        "Buffer scalars (not trained): 8", "Input shape (per sample): (3, 6, 6)"}) {
+        "Buffer scalars (not trained): 8", "Input shape (per sample): (3, 6, 6)",
+        // conv 108 weights x 36 positions + conv 144 x 9 + linear 180.
+        "Mult-adds", "Forward mult-adds per sample: 5,364"}) {
     EXPECT_NE(s.find(fragment), std::string::npos) << fragment << "\n" << s;
   }
 }
