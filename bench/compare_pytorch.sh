@@ -21,7 +21,8 @@ run_bench() { bazel run -c opt //bench:conv2d_bench -- "$@" 2>/dev/null; }
 if [[ -z "${target}" ]]; then
   # The first target listed for any benchmark is the best one (per_target.h registers in
   # hwy::SupportedAndGeneratedTargets() order).
-  target="$(run_bench --benchmark_list_tests | grep / | head -n 1 | awk -F/ '{print $(NF-1)}')"
+  tests="$(run_bench --benchmark_list_tests)"
+  target="$(awk -F/ '/\//{print $(NF-1); exit}' <<<"${tests}")"
 fi
 echo "== simdnet conv2d_bench (${target}) =="
 run_bench --benchmark_filter="/${target}/" --benchmark_out="${tmp}/simdnet.json" \
@@ -33,23 +34,27 @@ echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')
 import json, math, sys
 names = {"Conv2dForward": "fwd", "Conv2dBackwardData": "bwd_data",
          "Conv2dBackwardWeights": "bwd_weights"}
-ours = {}
+ours, ours_cpu = {}, {}
 for b in json.load(open(sys.argv[1]))["benchmarks"]:
     kernel, shape, threads = b["name"].split("/")[:3]
-    ours[(shape, int(threads.split(":")[1]), names[kernel])] = b["GFLOPS"]
+    key = (shape, int(threads.split(":")[1]), names[kernel])
+    ours[key] = b["GFLOPS"]
+    ours_cpu[key] = b.get("GFLOPS_cpu", float("nan"))
 torch = {}
 for line in open(sys.argv[2]):
     shape, threads, pass_name, gflops = line.split()
     torch[(shape, int(threads), pass_name)] = float(gflops)
 print()
-print(f"{'shape':6} {'thr':>3} {'pass':12} {'simdnet':>8} {'PyTorch':>8} {'ratio':>6}")
+# simdnet_cpu: simdnet's GFLOPS per CPU-second x threads (see conv2d_bench.cc), for loaded machines.
+print(f"{'shape':6} {'thr':>3} {'pass':12} {'simdnet':>8} {'simdnet_cpu':>11} {'PyTorch':>8} {'ratio':>6}")
 logs = {}
 for key in sorted(torch):
     if key not in ours:
         continue
     ratio = ours[key] / torch[key]
     logs.setdefault(key[1], []).append(math.log(ratio))
-    print(f"{key[0]:6} {key[1]:>3} {key[2]:12} {ours[key]:8.1f} {torch[key]:8.1f} {ratio:6.2f}")
+    print(f"{key[0]:6} {key[1]:>3} {key[2]:12} {ours[key]:8.1f} {ours_cpu[key]:11.1f} "
+          f"{torch[key]:8.1f} {ratio:6.2f}")
 for threads, l in sorted(logs.items()):
     print(f"geometric mean ratio, {threads} thread(s): {math.exp(sum(l) / len(l)):.2f} "
           f"over {len(l)} cells")
