@@ -98,6 +98,24 @@ TEST(BatcherTest, WithoutAugmentationReturnsTheSamples) {
   for (int k = 0; k < 108; ++k) EXPECT_FLOAT_EQ(b.images[k], d.SamplePixels(2)[k] / 255.0f);
 }
 
+TEST(BatcherTest, AppliesNormalizationAfterAugmentation) {
+  const InMemoryDataset d = MakeData(4);
+  Normalization norm;
+  norm.kind = Normalization::Kind::kPerChannel;
+  norm.channels = 3;
+  norm.height = norm.width = 6;
+  norm.mean = {0.5f, 0.25f, 0.0f};
+  norm.stddev = {0.5f, 2.0f, 1.0f};
+  Batch b;
+  ASSERT_TRUE(AssembleBatch(d, std::vector<int64_t>{1}, nullptr, &norm, 0, 0, nullptr, &b).ok());
+  for (int c = 0; c < 3; ++c) {
+    for (int p = 0; p < 36; ++p) {
+      const float x = d.SamplePixels(1)[c * 36 + p] / 255.0f;
+      EXPECT_NEAR(b.images[c * 36 + p], (x - norm.mean[c]) / norm.stddev[c], 1e-6);
+    }
+  }
+}
+
 TEST(BatcherTest, ReportsFirstFailingSample) {
   FailingSource src(10, 6);
   Batch b;
@@ -186,6 +204,30 @@ TEST(DataLoaderTest, ThreadCountDoesNotChangeBatches) {
   }
   EXPECT_EQ(results[0].size(), 17u * 108u);
   EXPECT_EQ(results[0], results[1]);
+}
+
+TEST(DataLoaderTest, BatchSizeDoesNotChangeTheEpochStream) {
+  // Order depends on (seed, epoch) and augmentation on (seed, epoch, index), so concatenating an
+  // epoch's batches gives the same images for any batch size (useful when resuming runs).
+  const InMemoryDataset d = MakeData(13);
+  auto aug = ParseAugmentSpec("hflip,rotate=30,cutout=2:0.5");
+  ASSERT_TRUE(aug.ok());
+  std::vector<std::vector<float>> results;
+  for (int64_t bs : {1, 4, 13}) {
+    DataLoaderOptions opt;
+    opt.batch_size = bs;
+    opt.seed = 5;
+    auto loader = DataLoader::Create(&d, &*aug, nullptr, opt);
+    ASSERT_TRUE(loader.ok());
+    (*loader)->StartEpoch(3);
+    std::vector<float> all;
+    for (auto b = (*loader)->Next(); b.ok() && b->has_value(); b = (*loader)->Next()) {
+      all.insert(all.end(), (*b)->images.data(), (*b)->images.data() + (*b)->images.size());
+    }
+    results.push_back(all);
+  }
+  EXPECT_EQ(results[0], results[1]);
+  EXPECT_EQ(results[0], results[2]);
 }
 
 TEST(DataLoaderTest, EarlyStopAndDestructionDoNotHang) {
