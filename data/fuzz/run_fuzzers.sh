@@ -19,6 +19,8 @@ OUT="${FUZZ_OUT:-/tmp/simdnet_fuzz}"
 CXX="${CXX_FUZZ:-clang++}"
 JOBS="${FUZZ_JOBS:-1}"
 mkdir -p "$OUT"
+# Installs the project's packages plus clang / libclang-rt-14-dev (a no-op when present).
+"$ROOT/tools/setup.sh" "$ROOT/tools/apt-packages-fuzz.txt"
 
 FLAGS=(-std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=undefined -DHWY_IS_DEBUG_BUILD=1 -I"$ROOT")
