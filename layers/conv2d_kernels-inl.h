@@ -505,11 +505,200 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
   });
 }
 
+// Winograd F(2x2, 3x3) forward for 3x3 kernels with stride 1 and no dilation (Lavin & Gray,
+// "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): each 2x2 output tile is
+// A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A over its 4x4 input patch d, i.e. 16 independent
+// GEMMs (one per transform point xi) of U_xi (kg x cg) by V_xi (cg x tiles): 16 multiplies per
+// 4 outputs instead of 36 (2.25x fewer FLOPs; GFLOPS are still reported for the direct count).
+// Tiles of all images are numbered globally, so small images still fill whole NR-wide panels.
+// The transforms only add/subtract and halve, so the rounding error stays a small multiple of
+// the direct method's.
+inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const float* w,
+                                const float* bias, float* y, bool relu, ThreadPool& pool) {
+  const detail::ConvGeom geo(s);
+  const size_t NR = GemmNR(), KC = GemmKC(), MC = GemmMC();
+  const size_t cg = geo.cg, kg = geo.kg;
+  const size_t tiles_h = detail::DivCeil(geo.oh, 2), tiles_w = detail::DivCeil(geo.ow, 2);
+  const size_t tiles = tiles_h * tiles_w, total = s.batch * tiles;
+  const size_t rkg = detail::RoundUp(kg, kGemmMR);
+  // Weights: u[xi][k][c] = (G g G^T)[xi], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+  float* u = detail::ThreadScratch(detail::kScratchWinogradU, 16 * s.out_channels * cg);
+  for (size_t k = 0; k < s.out_channels; ++k) {
+    for (size_t c = 0; c < cg; ++c) {
+      const float* g = w + (k * cg + c) * 9;
+      float t[4][3];
+      for (size_t j = 0; j < 3; ++j) {
+        t[0][j] = g[j];
+        t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+        t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+        t[3][j] = g[6 + j];
+      }
+      for (size_t i = 0; i < 4; ++i) {
+        const float v[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]),
+                            0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
+        for (size_t l = 0; l < 4; ++l) u[((i * 4 + l) * s.out_channels + k) * cg + c] = v[l];
+      }
+    }
+  }
+  float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * 16 * rkg * cg);
+  for (size_t g = 0; g < s.groups; ++g) {
+    for (size_t xi = 0; xi < 16; ++xi) {
+      for (size_t pc = 0; pc < cg; pc += KC) {
+        const size_t kc = std::min(KC, cg - pc);
+        PackA(false, u + (xi * s.out_channels + g * kg) * cg + pc, cg, kg, kc, 1.0f,
+              wpack + (g * 16 + xi) * rkg * cg + pc * rkg);
+      }
+    }
+  }
+  // Tasks: (group, chunk of NT global tiles).
+  const size_t NT = 4 * NR;
+  const size_t chunks = detail::DivCeil(total, NT);
+  const size_t threads = pool.NumThreads();
+  const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
+                                           detail::kMinParallelMacs;
+  detail::RunTasks(pool, parallel, s.groups * chunks, [&](uint64_t task, size_t) {
+    const size_t g = task / chunks, t0 = (task % chunks) * NT;
+    const size_t nt = std::min(NT, total - t0), ntr = detail::RoundUp(nt, NR);
+    // V_xi in PackB layout (KC blocks over c, NR-tile strips), then M_xi = U_xi V_xi.
+    float* bbuf = detail::ThreadScratch(detail::kScratchPackB, 16 * cg * ntr);
+    float* mbuf = detail::ThreadScratch(detail::kScratchConvAcc, 16 * kg * ntr);
+    // Input transform, N tiles at a time: per tile a base index and the patch origin; the 16
+    // patch values of N tiles are gathered (bounds-masked) and transformed lane-wise, and each
+    // transform point is one contiguous vector store into the packed B panel.
+    const GemmD d;
+    const hn::RebindToSigned<GemmD> di;
+    const size_t N = hn::Lanes(d);
+    HWY_ALIGN int32_t base_i[4 * 2 * hn::MaxLanes(GemmD())];
+    HWY_ALIGN int32_t ih_i[4 * 2 * hn::MaxLanes(GemmD())];
+    HWY_ALIGN int32_t iw_i[4 * 2 * hn::MaxLanes(GemmD())];
+    for (size_t j = 0; j < ntr; ++j) {
+      if (j < nt) {
+        const size_t tile = t0 + j, n = tile / tiles, tr = (tile % tiles) / tiles_w;
+        const size_t tc = tile % tiles_w;
+        ih_i[j] = static_cast<int32_t>(2 * tr) - static_cast<int32_t>(s.pad_h);
+        iw_i[j] = static_cast<int32_t>(2 * tc) - static_cast<int32_t>(s.pad_w);
+        base_i[j] = static_cast<int32_t>((n * s.in_channels + g * cg) * geo.hw) +
+                    ih_i[j] * static_cast<int32_t>(s.in_w) + iw_i[j];
+      } else {
+        ih_i[j] = -(1 << 20);  // masks the padding columns of the last panel to zero
+        iw_i[j] = 0;
+        base_i[j] = 0;
+      }
+    }
+    const auto vh = hn::Set(di, static_cast<int32_t>(s.in_h));
+    const auto vw = hn::Set(di, static_cast<int32_t>(s.in_w));
+    const auto minus1 = hn::Set(di, -1);
+    for (size_t j = 0; j < ntr; j += N) {
+      const auto vih = hn::Load(di, ih_i + j), viw = hn::Load(di, iw_i + j);
+      const auto vbase = hn::Load(di, base_i + j);
+      hn::Mask<decltype(di)> row_ok[4], col_ok[4];
+      for (int i = 0; i < 4; ++i) {
+        const auto r = hn::Add(vih, hn::Set(di, i)), c = hn::Add(viw, hn::Set(di, i));
+        row_ok[i] = hn::And(hn::Gt(r, minus1), hn::Lt(r, vh));
+        col_ok[i] = hn::And(hn::Gt(c, minus1), hn::Lt(c, vw));
+      }
+      const size_t at = (j / NR) * NR, lane0 = j % NR;
+      for (size_t c = 0; c < cg; ++c) {
+        const size_t pc = c / KC * KC, kcb = std::min(KC, cg - pc);
+        float* HWY_RESTRICT bdst = bbuf + pc * ntr + at * kcb + (c - pc) * NR + lane0;
+        const auto cbase = hn::Add(vbase, hn::Set(di, static_cast<int32_t>(c * geo.hw)));
+        hn::Vec<GemmD> dd[4][4];
+        for (int i = 0; i < 4; ++i) {
+          for (int l = 0; l < 4; ++l) {
+            const auto ok = hn::And(row_ok[i], col_ok[l]);
+            const auto idx = hn::IfThenElseZero(
+                ok, hn::Add(cbase, hn::Set(di, i * static_cast<int32_t>(s.in_w) + l)));
+            dd[i][l] = hn::IfThenElseZero(hn::RebindMask(d, ok), hn::GatherIndex(d, x, idx));
+          }
+        }
+        // B^T d B with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+        hn::Vec<GemmD> t[4][4];
+        for (int l = 0; l < 4; ++l) {
+          t[0][l] = hn::Sub(dd[0][l], dd[2][l]);
+          t[1][l] = hn::Add(dd[1][l], dd[2][l]);
+          t[2][l] = hn::Sub(dd[2][l], dd[1][l]);
+          t[3][l] = hn::Sub(dd[1][l], dd[3][l]);
+        }
+        const size_t xstride = cg * ntr;
+        for (int i = 0; i < 4; ++i) {
+          float* HWY_RESTRICT o = bdst + static_cast<size_t>(i * 4) * xstride;
+          hn::StoreU(hn::Sub(t[i][0], t[i][2]), d, o);
+          hn::StoreU(hn::Add(t[i][1], t[i][2]), d, o + xstride);
+          hn::StoreU(hn::Sub(t[i][2], t[i][1]), d, o + 2 * xstride);
+          hn::StoreU(hn::Sub(t[i][1], t[i][3]), d, o + 3 * xstride);
+        }
+      }
+    }
+    for (size_t xi = 0; xi < 16; ++xi) {
+      for (size_t pc = 0; pc < cg; pc += KC) {
+        const size_t kc = std::min(KC, cg - pc);
+        const TileEpilogue ep{pc == 0 ? 0.0f : 1.0f, nullptr, false};
+        for (size_t ic = 0; ic < kg; ic += MC) {
+          const size_t mc = std::min(MC, kg - ic);
+          MacroKernel(mc, nt, kc, wpack + (g * 16 + xi) * rkg * cg + pc * rkg + ic * kc,
+                      bbuf + xi * cg * ntr + pc * ntr, mbuf + (xi * kg + ic) * ntr, ntr, ep);
+        }
+      }
+    }
+    // Y = A^T M A with A^T = [1 1 1 0; 0 1 -1 -1], N tiles at a time, plus bias and ReLU;
+    // the 4 outputs of each tile go to their pixels through a small buffer (odd sizes clip).
+    HWY_ALIGN float ybuf[4 * hn::MaxLanes(GemmD())];
+    for (size_t k = 0; k < kg; ++k) {
+      const auto vb = hn::Set(d, bias != nullptr ? bias[g * kg + k] : 0.0f);
+      const float* HWY_RESTRICT mk = mbuf + k * ntr;
+      const size_t xstride = kg * ntr;
+      for (size_t j = 0; j < nt; j += N) {
+        hn::Vec<GemmD> t[2][4];
+        for (size_t l = 0; l < 4; ++l) {
+          const auto m0 = hn::LoadU(d, mk + l * xstride + j);
+          const auto m1 = hn::LoadU(d, mk + (4 + l) * xstride + j);
+          const auto m2 = hn::LoadU(d, mk + (8 + l) * xstride + j);
+          const auto m3 = hn::LoadU(d, mk + (12 + l) * xstride + j);
+          t[0][l] = hn::Add(hn::Add(m0, m1), m2);
+          t[1][l] = hn::Sub(hn::Sub(m1, m2), m3);
+        }
+        for (size_t i = 0; i < 2; ++i) {
+          auto v0 = hn::Add(hn::Add(hn::Add(t[i][0], t[i][1]), t[i][2]), vb);
+          auto v1 = hn::Add(hn::Sub(hn::Sub(t[i][1], t[i][2]), t[i][3]), vb);
+          if (relu) {
+            v0 = hn::Max(v0, hn::Zero(d));
+            v1 = hn::Max(v1, hn::Zero(d));
+          }
+          hn::Store(v0, d, ybuf + (2 * i) * N);
+          hn::Store(v1, d, ybuf + (2 * i + 1) * N);
+        }
+        const size_t jn = std::min(N, nt - j);
+        for (size_t jj = 0; jj < jn; ++jj) {
+          const size_t tile = t0 + j + jj, n = tile / tiles, tr = (tile % tiles) / tiles_w;
+          const size_t tc = tile % tiles_w;
+          float* HWY_RESTRICT yk = y + (n * s.out_channels + g * kg + k) * geo.p +
+                                   2 * tr * geo.ow + 2 * tc;
+          const bool right = 2 * tc + 1 < geo.ow;
+          yk[0] = ybuf[jj];
+          if (right) yk[1] = ybuf[N + jj];
+          if (2 * tr + 1 < geo.oh) {
+            yk[geo.ow] = ybuf[2 * N + jj];
+            if (right) yk[geo.ow + 1] = ybuf[3 * N + jj];
+          }
+        }
+      }
+    }
+  });
+}
+
 // Computes y = act(conv(x, w) + bias) (Conv2dForward's contract), choosing the algorithm:
 // the direct path on a padded, phase-split copy of the image (no im2col packing) unless it
 // wastes clearly more lanes than the implicit GEMM with im2col fused into the B packing.
 inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w,
                             const float* bias, float* y, bool relu, ThreadPool& pool) {
+  // Winograd where its GEMMs are big enough to amortize the transforms (measured on Zen 4:
+  // 128 and 256 channels gain 1.3-1.9x; at 64 the direct path is still ~10% faster).
+  if (s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == 1 && s.stride_w == 1 &&
+      s.dilation_h == 1 && s.dilation_w == 1 && s.pad_h <= 2 && s.pad_w <= 2 &&
+      s.in_channels / s.groups >= 96 && s.out_channels / s.groups >= 96) {
+    ConvForwardWinograd(s, x, w, bias, y, relu, pool);
+    return;
+  }
   // The direct path computes whole NR-pixel blocks of the padded width; the im2col path whole
   // NR-pixel blocks of the output. Prefer direct (no packing) unless it wastes clearly more
   // lanes (small images with wide padding, e.g. 8x8 + pad 1 uses 64 of 96 lanes).
