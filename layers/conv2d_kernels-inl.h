@@ -1,7 +1,8 @@
-// Per-target convolution kernels: implicit GEMM (im2col fused into the B packing of the SGEMM
-// micro-kernel, so no whole-batch im2col buffer exists), the 1x1 direct-matrix path,
-// backward-data as a forward convolution with flipped weights (stride 1) or GEMM + col2im in
-// bounded chunks (stride > 1), and backward-weights as an im2col-transposed GEMM.
+// Per-target convolution kernels built on the SGEMM micro-kernel (gemm-inl.h): direct
+// convolution on a padded, stride-phase-split image copy, Winograd F(2x2,3x3), implicit GEMM
+// with im2col fused into the B packing (no whole-batch im2col buffer anywhere), backward-data
+// as a flipped-weight forward convolution or GEMM + col2im in bounded chunks, and
+// backward-weights as an in-place transposed GEMM or an im2col-transposed GEMM.
 
 // Non-SIMD part: included once per translation unit.
 #ifndef SIMDNET_LAYERS_CONV2D_KERNELS_INL_H_
@@ -899,6 +900,21 @@ HWY_INLINE void RowsMicroKernel(size_t kc, const float* const* HWY_RESTRICT arow
   }
 }
 
+// Runs RowsMicroKernel<rows> for 1 <= rows <= kRows (no FMAs for missing rows).
+template <size_t kRows>
+HWY_INLINE void RowsMicroKernelRows(size_t kc, const float* const* HWY_RESTRICT arows,
+                                    const float* HWY_RESTRICT bp, float* HWY_RESTRICT c,
+                                    size_t ldc, size_t rows, size_t cols,
+                                    const TileEpilogue& ep) {
+  if constexpr (kRows > 1) {
+    if (rows < kRows) {
+      RowsMicroKernelRows<kRows - 1>(kc, arows, bp, c, ldc, rows, cols, ep);
+      return;
+    }
+  }
+  RowsMicroKernel<kRows>(kc, arows, bp, c, ldc, rows, cols, ep);
+}
+
 // Weight gradient (any stride) in transposed form and without im2col:
 // dW_g^T (crs x kg) += sum_n Xv (crs x nv) * DYv^T (nv x kg), where Xv(crs, q) =
 // xpad[off(crs) + q] reads the PhasedLayout image in place (virtual pixel q = oh*wq + ow as in
@@ -1024,7 +1040,8 @@ inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, cons
             for (size_t r = 0; r < kGemmMR; ++r) {
               arows[r] = xpad + off[is + (r < rows ? r : 0)] + pc;
             }
-            RowsMicroKernel<kGemmMR>(kc, arows, bp, acc + is * rkg + js, rkg, rows, cols, ep);
+            RowsMicroKernelRows<kGemmMR>(kc, arows, bp, acc + is * rkg + js, rkg, rows, cols,
+                                         ep);
           }
         }
       }

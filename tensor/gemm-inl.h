@@ -262,13 +262,28 @@ HWY_INLINE void MicroKernelT(size_t kc, const float* HWY_RESTRICT ap,
       acc0[r] = hn::MulAdd(a, b0, acc0[r]);
       acc1[r] = hn::MulAdd(a, b1, acc1[r]);
     }
-    ap += kRows;
+    ap += kGemmMR;  // packed strips always hold kGemmMR rows per k step
     bp += 2 * N;
   }
   HWY_UNROLL(16)
   for (size_t r = 0; r < kRows; ++r) {
     if (r < rows) StoreTileRow(d, acc0[r], acc1[r], c + r * ldc, cols, ep, r);
   }
+}
+
+// Runs MicroKernelT<rows> for 1 <= rows <= kRows, so a strip with fewer valid rows (the last
+// one of an M not divisible by kGemmMR) does only the FMAs it needs.
+template <size_t kRows>
+HWY_INLINE void MicroKernelRows(size_t kc, const float* HWY_RESTRICT ap,
+                                const float* HWY_RESTRICT bp, float* HWY_RESTRICT c,
+                                size_t ldc, size_t rows, size_t cols, const TileEpilogue& ep) {
+  if constexpr (kRows > 1) {
+    if (rows < kRows) {
+      MicroKernelRows<kRows - 1>(kc, ap, bp, c, ldc, rows, cols, ep);
+      return;
+    }
+  }
+  MicroKernelT<kRows>(kc, ap, bp, c, ldc, rows, cols, ep);
 }
 
 // Multiplies a packed A block (mc rows, PackA layout) by a packed B panel (nc columns, PackB
@@ -285,7 +300,7 @@ inline void MacroKernel(size_t mc, size_t nc, size_t kc, const float* HWY_RESTRI
       const size_t rows = std::min(kGemmMR, mc - is);
       TileEpilogue tile_ep = ep;
       if (ep.row_bias != nullptr) tile_ep.row_bias = ep.row_bias + is;
-      MicroKernelT<kGemmMR>(kc, apack + is * kc, bp, c + is * ldc + js, ldc, rows, cols,
+      MicroKernelRows<kGemmMR>(kc, apack + is * kc, bp, c + is * ldc + js, ldc, rows, cols,
                             tile_ep);
     }
   }
