@@ -456,7 +456,9 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
     float* yg = y + (n * s.out_channels + g * geo.kg) * geo.p;
     const float* wg = wpack + g * rkg * geo.crs;
     const float* bg = bias != nullptr ? bias + g * geo.kg : nullptr;
-    HWY_ALIGN float tile[kGemmMR * 2 * hn::MaxLanes(GemmD())];
+    // One spare row: the scatter loads a whole vector for a segment's masked tail, which may
+    // extend past the last row's valid columns.
+    HWY_ALIGN float tile[(kGemmMR + 1) * 2 * hn::MaxLanes(GemmD())];
     // Weights strip outer: its MR x crs floats stay in L2 while the pixel blocks stream by.
     for (size_t is = 0; is < geo.kg; is += kGemmMR) {
       const size_t rows = std::min(kGemmMR, geo.kg - is);
