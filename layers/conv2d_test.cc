@@ -16,14 +16,7 @@
 namespace simdnet {
 namespace {
 
-void ExpectInvalid(const absl::Status& s, const std::vector<std::string>& needles) {
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  for (const std::string& n : needles) {
-    EXPECT_NE(std::string(s.message()).find(n), std::string::npos)
-        << "message \"" << s.message() << "\" does not name \"" << n << "\"";
-  }
-}
+using test::ExpectInvalid;
 
 Conv2dOptions Opts(int64_t out, int64_t kh, int64_t kw) {
   Conv2dOptions o;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tensor/test_util.h"
 #include "layers/gradient_check.h"
 #include "layers/reference.h"
 #include "tensor/status_macros.h"
@@ -14,14 +15,7 @@
 namespace simdnet {
 namespace {
 
-void ExpectInvalid(const absl::Status& s, const std::vector<std::string>& needles) {
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  for (const std::string& n : needles) {
-    EXPECT_NE(std::string(s.message()).find(n), std::string::npos)
-        << "message \"" << s.message() << "\" does not name \"" << n << "\"";
-  }
-}
+using test::ExpectInvalid;
 
 std::unique_ptr<Linear> MakeLinear(int64_t in, int64_t out, bool bias, uint64_t seed = 1) {
   LinearOptions o;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -62,6 +63,17 @@ template <typename TA, typename TE>
            << "size " << actual.size() << " vs expected " << expected.size();
   }
   return AllNear(actual.data(), expected.data(), actual.size(), abs_tol, rel_tol);
+}
+
+// Expects `s` to be InvalidArgument with a message naming every string in `needles` (the field,
+// the shapes, the file ...): how boundary tests check that errors say what and where.
+inline void ExpectInvalid(const absl::Status& s, const std::vector<std::string>& needles) {
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  for (const std::string& n : needles) {
+    EXPECT_NE(std::string(s.message()).find(n), std::string::npos)
+        << "message \"" << s.message() << "\" does not name \"" << n << "\"";
+  }
 }
 
 }  // namespace test
