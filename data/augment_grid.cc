@@ -17,6 +17,7 @@
 #include "data/grid.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
+#include "tensor/atomic_file.h"
 #include "tensor/status_macros.h"
 
 ABSL_FLAG(std::string, source, "fashion",

@@ -1,4 +1,4 @@
-// Implementation of the bounded file reads, capped gzip decompression and atomic writes.
+// Implementation of the bounded file reads and capped gzip decompression.
 #include "data/file_util.h"
 
 #include <errno.h>
@@ -8,7 +8,6 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -38,11 +37,6 @@ class FdCloser {
   }
   FdCloser(const FdCloser&) = delete;
   FdCloser& operator=(const FdCloser&) = delete;
-  int Release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
 
  private:
   int fd_;
@@ -168,50 +162,6 @@ absl::StatusOr<std::string> ReadMaybeGzipFile(const std::string& path, int64_t m
   absl::StatusOr<std::string> raw = ReadFileToString(path, max_bytes);
   if (!raw.ok() || !IsGzip(*raw)) return raw;
   return GunzipBytes(*raw, path, max_bytes);
-}
-
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
-  // pid + a process-wide counter: concurrent writers (threads or processes) never share a temp.
-  static std::atomic<uint64_t> counter{0};
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid(), ".", counter.fetch_add(1));
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError(errno, "cannot create temporary file", tmp);
-  FdCloser closer(fd);
-  size_t done = 0;
-  while (done < contents.size()) {
-    const ssize_t wrote = write(fd, contents.data() + done, contents.size() - done);
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      unlink(tmp.c_str());
-      return ErrnoError(err, "cannot write", tmp);
-    }
-    done += static_cast<size_t>(wrote);
-  }
-  if (fsync(fd) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return ErrnoError(err, "cannot fsync", tmp);
-  }
-  if (close(closer.Release()) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return ErrnoError(err, "cannot close", tmp);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return ErrnoError(err, "cannot rename temporary file onto", path);
-  }
-  // Persist the directory entry too.
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
-  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace simdnet

@@ -1,5 +1,5 @@
-// File helpers for the data readers: bounded whole-file reads, in-memory gzip decompression with
-// an output cap (no gzip bombs), and atomic writes (temp file + fsync + rename).
+// File helpers for the data readers: bounded whole-file reads and in-memory gzip decompression
+// with an output cap (no gzip bombs). Atomic writes live in tensor/atomic_file.h.
 #ifndef SIMDNET_DATA_FILE_UTIL_H_
 #define SIMDNET_DATA_FILE_UTIL_H_
 
@@ -35,10 +35,7 @@ absl::StatusOr<std::string> GunzipBytes(absl::string_view bytes, absl::string_vi
 absl::StatusOr<std::string> ReadMaybeGzipFile(const std::string& path,
                                               int64_t max_bytes = kDefaultMaxFileBytes);
 
-// Writes `contents` to `path` atomically: a temporary file in the same directory is written,
-// fsynced and renamed over `path`, so readers see either the old or the complete new file.
-// Returns an error naming the path (and the failing step) on any I/O failure.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+// Atomic writes: tensor/atomic_file.h (WriteFileAtomically).
 
 }  // namespace simdnet
 

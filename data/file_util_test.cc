@@ -6,6 +6,7 @@
 #include "data/test_fixtures.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tensor/atomic_file.h"
 
 namespace simdnet {
 namespace {

@@ -10,7 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "stb/stb_image_write.h"
 #include "tensor/status_macros.h"
-#include "train/atomic_file.h"
+#include "tensor/atomic_file.h"
 
 namespace simdnet {
 namespace {

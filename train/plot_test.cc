@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "stb/stb_image.h"
-#include "train/atomic_file.h"
+#include "tensor/atomic_file.h"
 
 namespace simdnet {
 namespace {

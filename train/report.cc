@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "tensor/status_macros.h"
-#include "train/atomic_file.h"
+#include "tensor/atomic_file.h"
 #include "train/progress.h"
 
 namespace simdnet {

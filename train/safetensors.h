@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "tensor/tensor.h"
-#include "train/atomic_file.h"
+#include "tensor/atomic_file.h"
 
 namespace simdnet {
 

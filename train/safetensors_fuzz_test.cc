@@ -15,7 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "train/atomic_file.h"
+#include "tensor/atomic_file.h"
 #include "train/safetensors.h"
 
 namespace simdnet {

@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "layers/model_spec.h"
 #include "tensor/rng.h"
-#include "train/atomic_file.h"
+#include "tensor/atomic_file.h"
 #include "train/checkpoint.h"
 #include "train/safetensors.h"
 

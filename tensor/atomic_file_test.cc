@@ -1,6 +1,6 @@
 // Tests for WriteFileAtomically / ReadFile: round trips, overwrite, error messages, and that an
 // interrupted write leaves the old file intact and no temp file behind.
-#include "train/atomic_file.h"
+#include "tensor/atomic_file.h"
 
 #include <dirent.h>
 #include <signal.h>

@@ -1,7 +1,7 @@
 // Crash-safe whole-file writes (temp file + fsync + rename + directory fsync) and bounded
 // whole-file reads, both reporting failures as absl::Status naming the path and the step.
-#ifndef SIMDNET_TRAIN_ATOMIC_FILE_H_
-#define SIMDNET_TRAIN_ATOMIC_FILE_H_
+#ifndef SIMDNET_TENSOR_ATOMIC_FILE_H_
+#define SIMDNET_TENSOR_ATOMIC_FILE_H_
 
 #include <cstdint>
 #include <string>
@@ -48,4 +48,4 @@ void SetAtomicWriteFaultForTesting(AtomicWriteFault fault);
 }  // namespace detail
 }  // namespace simdnet
 
-#endif  // SIMDNET_TRAIN_ATOMIC_FILE_H_
+#endif  // SIMDNET_TENSOR_ATOMIC_FILE_H_

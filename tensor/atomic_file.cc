@@ -1,6 +1,6 @@
 // WriteFileAtomically / ReadFile: POSIX implementation (open O_EXCL temp, write loop, fsync,
 // rename, fsync of the parent directory).
-#include "train/atomic_file.h"
+#include "tensor/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
