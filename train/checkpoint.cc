@@ -51,6 +51,31 @@ absl::StatusOr<json> ParseJsonMeta(absl::string_view path, const std::string& ke
   return j;
 }
 
+// Parses metadata `key` holding a JSON array of strings.
+absl::StatusOr<std::vector<std::string>> ParseStringArrayMeta(absl::string_view path,
+                                                              const std::string& key,
+                                                              const std::string& text) {
+  SIMDNET_ASSIGN_OR_RETURN(json j, ParseJsonMeta(path, key, text, json::value_t::array));
+  std::vector<std::string> out;
+  for (const json& v : j) {
+    if (!v.is_string()) return MetaError(path, key, "holds a non-string");
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+// Parses metadata `key` holding a JSON object whose values are strings.
+absl::StatusOr<std::map<std::string, std::string>> ParseStringObjectMeta(
+    absl::string_view path, const std::string& key, const std::string& text) {
+  SIMDNET_ASSIGN_OR_RETURN(json j, ParseJsonMeta(path, key, text, json::value_t::object));
+  std::map<std::string, std::string> out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!it.value().is_string()) return MetaError(path, key, "holds a non-string");
+    out[it.key()] = it.value().get<std::string>();
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string ShapeToText(const Shape& shape) { return absl::StrJoin(shape.dims(), ","); }
@@ -141,12 +166,8 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(absl::string_view path) {
 
   SIMDNET_ASSIGN_OR_RETURN(std::string names_text, GetMeta(c, path, "class_names", false));
   if (!names_text.empty()) {
-    SIMDNET_ASSIGN_OR_RETURN(json names, ParseJsonMeta(path, "class_names", names_text,
-                                                       json::value_t::array));
-    for (const json& n : names) {
-      if (!n.is_string()) return MetaError(path, "class_names", "holds a non-string");
-      info.class_names.push_back(n.get<std::string>());
-    }
+    SIMDNET_ASSIGN_OR_RETURN(info.class_names,
+                             ParseStringArrayMeta(path, "class_names", names_text));
     if (!info.class_names.empty() &&
         static_cast<int64_t>(info.class_names.size()) != info.num_classes) {
       return MetaError(path, "class_names",
@@ -157,13 +178,7 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(absl::string_view path) {
 
   SIMDNET_ASSIGN_OR_RETURN(std::string norm_text, GetMeta(c, path, "normalization", false));
   if (!norm_text.empty()) {
-    SIMDNET_ASSIGN_OR_RETURN(json norm, ParseJsonMeta(path, "normalization", norm_text,
-                                                      json::value_t::object));
-    std::map<std::string, std::string> kv;
-    for (auto it = norm.begin(); it != norm.end(); ++it) {
-      if (!it.value().is_string()) return MetaError(path, "normalization", "holds a non-string");
-      kv[it.key()] = it.value().get<std::string>();
-    }
+    SIMDNET_ASSIGN_OR_RETURN(auto kv, ParseStringObjectMeta(path, "normalization", norm_text));
     if (!kv.empty()) {
       auto n = Normalization::FromKeyValues(kv);
       if (!n.ok()) return MetaError(path, "normalization", n.status().message());
@@ -173,21 +188,11 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(absl::string_view path) {
 
   SIMDNET_ASSIGN_OR_RETURN(std::string frozen_text, GetMeta(c, path, "frozen", false));
   if (!frozen_text.empty()) {
-    SIMDNET_ASSIGN_OR_RETURN(json frozen, ParseJsonMeta(path, "frozen", frozen_text,
-                                                        json::value_t::array));
-    for (const json& n : frozen) {
-      if (!n.is_string()) return MetaError(path, "frozen", "holds a non-string");
-      ck.frozen.push_back(n.get<std::string>());
-    }
+    SIMDNET_ASSIGN_OR_RETURN(ck.frozen, ParseStringArrayMeta(path, "frozen", frozen_text));
   }
   SIMDNET_ASSIGN_OR_RETURN(std::string rng_text, GetMeta(c, path, "rng", false));
   if (!rng_text.empty()) {
-    SIMDNET_ASSIGN_OR_RETURN(json rngs, ParseJsonMeta(path, "rng", rng_text,
-                                                      json::value_t::object));
-    for (auto it = rngs.begin(); it != rngs.end(); ++it) {
-      if (!it.value().is_string()) return MetaError(path, "rng", "holds a non-string");
-      ck.rng_states[it.key()] = it.value().get<std::string>();
-    }
+    SIMDNET_ASSIGN_OR_RETURN(ck.rng_states, ParseStringObjectMeta(path, "rng", rng_text));
   }
   SIMDNET_ASSIGN_OR_RETURN(info.trainer_json, GetMeta(c, path, "trainer", false));
   if (info.trainer_json.empty()) info.trainer_json = "{}";

@@ -333,8 +333,7 @@ absl::StatusOr<MemberRun> TrainOne(const TrainCommandOptions& o, const LoadedDat
   std::cerr << run.model->Summary() << "\n" << data.description << "\n";
   SIMDNET_ASSIGN_OR_RETURN(run.result, trainer->Run());
   if (run.result.interrupted) return run;
-  const SampleSource* test = data.test ? static_cast<const SampleSource*>(&*data.test)
-                                       : static_cast<const SampleSource*>(td.eval);
+  const SampleSource* test = data.held_out();
   if (test != nullptr) {
     EvalOptions eo;
     eo.keep_probabilities = true;
@@ -383,8 +382,11 @@ absl::StatusOr<TrainCommandResult> RunTrain(const TrainCommandOptions& o) {
     out.member_test_accuracy.push_back(run.test.accuracy);
     tests.push_back(std::move(run.test));
   }
-  const SampleSource* test = data.test ? static_cast<const SampleSource*>(&*data.test)
-                                       : static_cast<const SampleSource*>(&*data.validation);
+  const SampleSource* test = data.held_out();
+  if (test == nullptr) {
+    return absl::InvalidArgumentError(
+        "--ensemble: no test or validation split to ensemble on (set --validation_fraction)");
+  }
   SIMDNET_ASSIGN_OR_RETURN(out.test, EnsembleResult(tests, *test));
   return out;
 }
@@ -392,18 +394,16 @@ absl::StatusOr<TrainCommandResult> RunTrain(const TrainCommandOptions& o) {
 absl::StatusOr<EvalResult> RunEval(const std::vector<std::string>& checkpoints,
                                    const DataOptions& data_options, int64_t batch_size) {
   if (checkpoints.empty()) return absl::InvalidArgumentError("--checkpoint: none given");
+  DataOptions d = data_options;
+  d.normalize = "none";  // each checkpoint's own statistics are applied instead
+  SIMDNET_ASSIGN_OR_RETURN(LoadedData data, LoadData(d));
+  // Without a test split (e.g. a folder with no test/), the whole data set is evaluated.
+  const SampleSource* eval = data.test ? static_cast<const SampleSource*>(&*data.test)
+                                       : static_cast<const SampleSource*>(&data.train);
   std::vector<EvalResult> results;
-  std::optional<LoadedData> data;
   for (const std::string& path : checkpoints) {
     SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(path));
     SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, ModelFromCheckpoint(ck));
-    if (!data.has_value()) {
-      DataOptions d = data_options;
-      d.normalize = "none";  // the checkpoint's statistics are used instead
-      SIMDNET_ASSIGN_OR_RETURN(data, LoadData(d));
-    }
-    const SampleSource* eval = data->test ? static_cast<const SampleSource*>(&*data->test)
-                                          : static_cast<const SampleSource*>(&data->train);
     if (eval->sample_shape() != model->InputShape()) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": the model expects ", model->InputShape().ToString(),
@@ -420,8 +420,6 @@ absl::StatusOr<EvalResult> RunEval(const std::vector<std::string>& checkpoints,
     results.push_back(std::move(r));
   }
   if (results.size() == 1) return std::move(results[0]);
-  const SampleSource* eval = data->test ? static_cast<const SampleSource*>(&*data->test)
-                                        : static_cast<const SampleSource*>(&data->train);
   SIMDNET_ASSIGN_OR_RETURN(EvalResult ens, EnsembleResult(results, *eval));
   std::cout << absl::StrFormat("%-50s top-1 %6.2f%%  top-5 %6.2f%%  loss %.4f\n",
                                absl::StrCat("ensemble of ", results.size()), 100 * ens.accuracy,
@@ -501,9 +499,11 @@ absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& o) {
   if (!o.freeze.empty()) SIMDNET_RETURN_IF_ERROR(model->Freeze(o.freeze).status());
 
   FinetuneResult result;
-  const SampleSource* test = data.test ? static_cast<const SampleSource*>(&*data.test)
-                                       : static_cast<const SampleSource*>(&*data.validation);
-  if (test == nullptr) return absl::InvalidArgumentError("finetune: no test or validation data");
+  const SampleSource* test = data.held_out();
+  if (test == nullptr) {
+    return absl::InvalidArgumentError(
+        "finetune: no test or validation split (set --validation_fraction)");
+  }
   SIMDNET_ASSIGN_OR_RETURN(EvalResult before, Evaluate(*model, *test, data.normalization, {}));
   result.before_accuracy = before.accuracy;
 

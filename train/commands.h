@@ -46,6 +46,13 @@ struct LoadedData {
   Normalization normalization;
   std::string description;  // e.g. "fashion-mnist: 60000 train, 10000 test, 1x28x28, 10 classes"
   const std::vector<std::string>& class_names() const { return train.classes; }
+  // Returns the held-out set final results are reported on: the test split, else the
+  // validation split, else null.
+  const SampleSource* held_out() const {
+    if (test) return &*test;
+    if (validation) return &*validation;
+    return nullptr;
+  }
 };
 
 // Loads and prepares the data. Errors name the flag or the file.

@@ -163,8 +163,7 @@ absl::StatusOr<TrainCommandOptions> TrainFromFlags() {
   o.resume = absl::GetFlag(FLAGS_resume);
   o.write_report = absl::GetFlag(FLAGS_report);
   SIMDNET_ASSIGN_OR_RETURN(o.data, DataFromFlags());
-  SIMDNET_RETURN_IF_ERROR(ValidateTrainerOptions(t));
-  return o;
+  return o;  // RunTrain / RunFinetune validate the trainer options before loading data
 }
 
 absl::Status Main(const std::string& command, const std::vector<std::string>& args) {

@@ -272,6 +272,16 @@ absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector
 absl::StatusOr<TrainResult> Trainer::Run() {
   TrainResult result;
   const double run_start = MonotonicSeconds();
+  // Fills in the position and history at the moment Run returns.
+  auto finish = [&]() {
+    result.epochs_completed = epoch_;
+    result.iterations = iteration_;
+    result.history = history_;
+    result.best_eval_accuracy = best_accuracy_;
+    result.best_epoch = best_epoch_;
+    result.wall_seconds = MonotonicSeconds() - run_start;
+    return result;
+  };
   const bool resumed = epoch_ > 0 || batch_in_epoch_ > 0;
   const std::string dir = options_.run_dir;
   const CsvLog::Mode mode = resumed ? CsvLog::Mode::kAppend : CsvLog::Mode::kTruncate;
@@ -330,13 +340,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
         std::cerr << "stopped at epoch " << epoch_ + 1 << ", batch " << batch_in_epoch_
                   << "; saved " << dir << "/checkpoint.safetensors (resume with --resume)\n";
         result.interrupted = true;
-        result.epochs_completed = epoch_;
-        result.iterations = iteration_;
-        result.history = history_;
-        result.best_eval_accuracy = best_accuracy_;
-        result.best_epoch = best_epoch_;
-        result.wall_seconds = MonotonicSeconds() - run_start;
-        return result;
+        return finish();
       }
       SIMDNET_ASSIGN_OR_RETURN(std::optional<Batch> batch, loader->Next());
       if (!batch.has_value()) break;
@@ -453,13 +457,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
       break;
     }
   }
-  result.epochs_completed = epoch_;
-  result.iterations = iteration_;
-  result.history = history_;
-  result.best_eval_accuracy = best_accuracy_;
-  result.best_epoch = best_epoch_;
-  result.wall_seconds = MonotonicSeconds() - run_start;
-  return result;
+  return finish();
 }
 
 absl::StatusOr<EvalResult> Evaluate(Model& model, const SampleSource& data,
