@@ -20,9 +20,6 @@ Shape WithBatch(int64_t n, const Shape& per_sample) {
   return Shape(absl::Span<const int64_t>(dims, static_cast<size_t>(per_sample.rank() + 1)));
 }
 
-void EnsureShape(const Shape& shape, Tensor* t) {
-  if (t->shape() != shape) *t = Tensor(shape);
-}
 
 }  // namespace
 
@@ -85,7 +82,7 @@ std::string Activation::Describe() const {
 
 void Activation::Forward(const Tensor& x, Tensor* y) {
   SIMDNET_CHECK(x.rank() == shape_.rank() + 1 && x.shape() == WithBatch(x.dim(0), shape_));
-  EnsureShape(x.shape(), y);
+  y->EnsureShape(x.shape());
   const size_t n = static_cast<size_t>(x.size());
   ThreadPool* pool = &DefaultThreadPool();
   switch (options_.kind) {
@@ -99,12 +96,12 @@ void Activation::Forward(const Tensor& x, Tensor* y) {
       break;
     case ActivationKind::kTanh:
       TanhForward(x.data(), y->data(), n, pool);
-      EnsureShape(x.shape(), &y_);
+      y_.EnsureShape(x.shape());
       Copy(y->data(), y_.data(), n, pool);
       break;
     case ActivationKind::kSigmoid:
       SigmoidForward(x.data(), y->data(), n, pool);
-      EnsureShape(x.shape(), &y_);
+      y_.EnsureShape(x.shape());
       Copy(y->data(), y_.data(), n, pool);
       break;
   }
@@ -115,7 +112,7 @@ void Activation::Backward(const Tensor& dy, Tensor* dx) {
                       options_.kind == ActivationKind::kLeakyRelu;
   const Tensor& cached = uses_x ? x_ : y_;
   SIMDNET_CHECK(dy.shape() == cached.shape());
-  EnsureShape(dy.shape(), dx);
+  dx->EnsureShape(dy.shape());
   const size_t n = static_cast<size_t>(dy.size());
   ThreadPool* pool = &DefaultThreadPool();
   switch (options_.kind) {

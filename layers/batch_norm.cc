@@ -12,14 +12,6 @@
 #include "tensor/thread_pool.h"
 
 namespace simdnet {
-namespace {
-
-void EnsureShape(const Shape& shape, Tensor* t) {
-  if (t->shape() != shape) *t = Tensor(shape);
-}
-
-}  // namespace
-
 BatchNorm::BatchNorm(const BatchNormOptions& options, const Shape& shape)
     : options_(options), shape_(shape) {
   const Shape c({shape.dim(0)});
@@ -104,7 +96,7 @@ void BatchNorm::Forward(const Tensor& x, Tensor* y) {
   const size_t n = static_cast<size_t>(x.dim(0));
   const size_t c = static_cast<size_t>(num_channels());
   const size_t s = static_cast<size_t>(shape_.SizeOf(1, shape_.rank()));
-  EnsureShape(x.shape(), y);
+  y->EnsureShape(x.shape());
   x_ = x;
   ThreadPool& pool = DefaultThreadPool();
   last_forward_train_ = (mode_ == Mode::kTrain);
@@ -147,7 +139,7 @@ void BatchNorm::Backward(const Tensor& dy, Tensor* dx) {
   const size_t n = static_cast<size_t>(dy.dim(0));
   const size_t c = static_cast<size_t>(num_channels());
   const size_t s = static_cast<size_t>(shape_.SizeOf(1, shape_.rank()));
-  EnsureShape(x_.shape(), dx);
+  dx->EnsureShape(x_.shape());
   ThreadPool& pool = DefaultThreadPool();
   // sum_dy = sum dy; sum_dy_xc = sum dy * (x - mean), so sum dy * xhat = sum_dy_xc * rstd.
   BatchNormChannelSums(dy.data(), n, c, s, sum_dy_.data(), &pool);

@@ -10,9 +10,6 @@
 namespace simdnet {
 namespace {
 
-void EnsureShape(const Shape& shape, Tensor* t) {
-  if (t->shape() != shape) *t = Tensor(shape);
-}
 
 absl::Status Invalid(const Conv2dOptions& o, const Shape& input_shape, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(
@@ -150,7 +147,7 @@ void Conv2d::Forward(const Tensor& x, Tensor* y) {
   SIMDNET_CHECK(x.rank() == 4 && x.dim(0) >= 1 && x.dim(1) == input_shape_.dim(0) &&
                 x.dim(2) == input_shape_.dim(1) && x.dim(3) == input_shape_.dim(2));
   const int64_t n = x.dim(0);
-  EnsureShape(Shape({n, output_shape_.dim(0), output_shape_.dim(1), output_shape_.dim(2)}), y);
+  y->EnsureShape(Shape({n, output_shape_.dim(0), output_shape_.dim(1), output_shape_.dim(2)}));
   x_ = x;
   Conv2dForward(KernelShape(n), x.data(), weight_.value.data(),
                 options_.bias ? bias_.value.data() : nullptr, y->data(), ConvEpilogue::kNone,
@@ -161,7 +158,7 @@ void Conv2d::Backward(const Tensor& dy, Tensor* dx) {
   const int64_t n = x_.dim(0);
   SIMDNET_CHECK(dy.rank() == 4 && dy.dim(0) == n && dy.dim(1) == output_shape_.dim(0) &&
                 dy.dim(2) == output_shape_.dim(1) && dy.dim(3) == output_shape_.dim(2));
-  EnsureShape(x_.shape(), dx);
+  dx->EnsureShape(x_.shape());
   const Conv2dShape s = KernelShape(n);
   ThreadPool& pool = DefaultThreadPool();
   Conv2dBackwardData(s, dy.data(), weight_.value.data(), dx->data(), pool);
@@ -172,7 +169,7 @@ void Conv2d::Backward(const Tensor& dy, Tensor* dx) {
   } else if (bias_trainable) {
     // Only the bias learns (e.g. a frozen backbone with a trainable bias): let the kernel
     // accumulate the weight gradient into a scratch buffer that is discarded.
-    EnsureShape(weight_.value.shape(), &scratch_weight_);
+    scratch_weight_.EnsureShape(weight_.value.shape());
     Fill(scratch_weight_.data(), static_cast<size_t>(scratch_weight_.size()), 0.0f);
     Conv2dBackwardWeights(s, x_.data(), dy.data(), scratch_weight_.data(), dbias, pool);
   }

@@ -33,7 +33,7 @@ std::string Dropout::Describe() const {
 
 void Dropout::Forward(const Tensor& x, Tensor* y) {
   SIMDNET_CHECK(x.rank() == shape_.rank() + 1 && x.size() == x.dim(0) * shape_.size());
-  if (y->shape() != x.shape()) *y = Tensor(x.shape());
+  y->EnsureShape(x.shape());
   const size_t n = static_cast<size_t>(x.size());
   ThreadPool* pool = &DefaultThreadPool();
   masked_ = mode_ == Mode::kTrain && options_.drop_rate > 0.0f;
@@ -41,7 +41,7 @@ void Dropout::Forward(const Tensor& x, Tensor* y) {
     Copy(x.data(), y->data(), n, pool);
     return;
   }
-  if (mask_.shape() != x.shape()) mask_ = Tensor(x.shape());
+  mask_.EnsureShape(x.shape());
   const float keep = 1.0f - options_.drop_rate;
   rng_.FillBernoulli(mask_.data(), n, keep, pool);
   Scale(1.0f / keep, mask_.data(), n, pool);
@@ -49,7 +49,7 @@ void Dropout::Forward(const Tensor& x, Tensor* y) {
 }
 
 void Dropout::Backward(const Tensor& dy, Tensor* dx) {
-  if (dx->shape() != dy.shape()) *dx = Tensor(dy.shape());
+  dx->EnsureShape(dy.shape());
   const size_t n = static_cast<size_t>(dy.size());
   if (!masked_) {
     Copy(dy.data(), dx->data(), n, &DefaultThreadPool());

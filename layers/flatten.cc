@@ -33,14 +33,14 @@ absl::StatusOr<std::unique_ptr<Flatten>> Flatten::Create(const Shape& in) {
 void Flatten::Forward(const Tensor& x, Tensor* y) {
   SIMDNET_CHECK(x.rank() >= 1 && x.shape() == WithBatch(x.dim(0), input_shape_));
   const Shape out({x.dim(0), output_shape_.dim(0)});
-  if (y->shape() != out) *y = Tensor(out);
+  y->EnsureShape(out);
   Copy(x.data(), y->data(), static_cast<size_t>(x.size()), &DefaultThreadPool());
 }
 
 void Flatten::Backward(const Tensor& dy, Tensor* dx) {
   SIMDNET_CHECK(dy.rank() == 2 && dy.dim(1) == output_shape_.dim(0));
   const Shape in = WithBatch(dy.dim(0), input_shape_);
-  if (dx->shape() != in) *dx = Tensor(in);
+  dx->EnsureShape(in);
   Copy(dy.data(), dx->data(), static_cast<size_t>(dy.size()), &DefaultThreadPool());
 }
 

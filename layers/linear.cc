@@ -8,14 +8,6 @@
 #include "tensor/thread_pool.h"
 
 namespace simdnet {
-namespace {
-
-void EnsureShape(const Shape& shape, Tensor* t) {
-  if (t->shape() != shape) *t = Tensor(shape);
-}
-
-}  // namespace
-
 Linear::Linear(const LinearOptions& options, const Shape& input_shape)
     : options_(options),
       input_shape_(input_shape),
@@ -71,7 +63,7 @@ void Linear::Forward(const Tensor& x, Tensor* y) {
   const size_t n = static_cast<size_t>(x.dim(0));
   const size_t in = static_cast<size_t>(in_features());
   const size_t out = static_cast<size_t>(out_features());
-  EnsureShape(Shape({x.dim(0), out_features()}), y);
+  y->EnsureShape(Shape({x.dim(0), out_features()}));
   x_ = x;
   ThreadPool& pool = DefaultThreadPool();
   float beta = 0.0f;
@@ -91,7 +83,7 @@ void Linear::Backward(const Tensor& dy, Tensor* dx) {
   const size_t n = static_cast<size_t>(dy.dim(0));
   const size_t in = static_cast<size_t>(in_features());
   const size_t out = static_cast<size_t>(out_features());
-  EnsureShape(x_.shape(), dx);
+  dx->EnsureShape(x_.shape());
   ThreadPool& pool = DefaultThreadPool();
   // dx (n, in) = dy (n, out) * W (out, in).
   Sgemm(false, false, n, in, out, 1.0f, dy.data(), out, weight_.value.data(), in, 0.0f,

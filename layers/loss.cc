@@ -12,9 +12,6 @@
 namespace simdnet {
 namespace {
 
-void EnsureShape(const Shape& shape, Tensor* t) {
-  if (t->shape() != shape) *t = Tensor(shape);
-}
 
 // Validates (N, K) logits against labels for the loss named `what`.
 absl::Status CheckLogitsAndLabels(const Tensor& logits, absl::Span<const int64_t> labels,
@@ -57,7 +54,7 @@ absl::StatusOr<float> SoftmaxCrossEntropy(const Tensor& logits,
   // log p in the gradient buffer when there is one (it becomes softmax - t in place).
   Tensor scratch;
   Tensor* logp = dlogits != nullptr ? dlogits : &scratch;
-  EnsureShape(logits.shape(), logp);
+  logp->EnsureShape(logits.shape());
   LogSoftmaxAxis(logits.data(), n, k, 1, logp->data());
   const double on = 1.0 - eps;
   const double off = static_cast<double>(eps) / static_cast<double>(k);
@@ -103,7 +100,7 @@ absl::StatusOr<float> MulticlassSvm(const Tensor& scores, absl::Span<const int64
     total += Sum(m, k);
   }
   if (dscores != nullptr) {
-    EnsureShape(scores.shape(), dscores);
+    dscores->EnsureShape(scores.shape());
     // Indicator of positive terms: ReLU's backward with dy = 1 gives (m > 0).
     Fill(dscores->data(), n * k, 1.0f);
     ReluBackward(margins.data(), dscores->data(), dscores->data(), n * k);
@@ -128,7 +125,7 @@ absl::StatusOr<float> MeanSquaredError(const Tensor& prediction, const Tensor& t
   const size_t count = static_cast<size_t>(prediction.size());
   Tensor scratch;
   Tensor* diff = dprediction != nullptr ? dprediction : &scratch;
-  EnsureShape(prediction.shape(), diff);
+  diff->EnsureShape(prediction.shape());
   Sub(prediction.data(), target.data(), diff->data(), count);
   const double loss = static_cast<double>(SquaredL2Norm(diff->data(), count)) /
                       static_cast<double>(count);

@@ -133,7 +133,7 @@ absl::StatusOr<float> Model::ForwardBackward(const Tensor& x, const LossFunction
                                              Tensor* logits, Tensor* dx) {
   Tensor* z = logits != nullptr ? logits : &logits_;
   SIMDNET_RETURN_IF_ERROR(Forward(x, z));
-  if (dlogits_.shape() != z->shape()) dlogits_ = Tensor(z->shape());
+  dlogits_.EnsureShape(z->shape());
   SIMDNET_ASSIGN_OR_RETURN(const float value, loss(*z, &dlogits_));
   if (dlogits_.shape() != z->shape()) {
     return absl::InternalError(absl::StrCat("Model::ForwardBackward: the loss wrote a gradient of ",

@@ -11,9 +11,6 @@
 namespace simdnet {
 namespace {
 
-void EnsureShape(const Shape& shape, Tensor* t) {
-  if (t->shape() != shape) *t = Tensor(shape);
-}
 
 // Largest per-sample size accepted for any pooling dimension; keeps index arithmetic
 // (int32 argmax of h * in_w + w) exact.
@@ -101,8 +98,7 @@ void Pool2d::Forward(const Tensor& x, Tensor* y) {
   SIMDNET_CHECK(x.rank() == 4 && x.dim(1) == input_shape_.dim(0) &&
                 x.dim(2) == input_shape_.dim(1) && x.dim(3) == input_shape_.dim(2));
   batch_ = x.dim(0);
-  EnsureShape(Shape({batch_, output_shape_.dim(0), output_shape_.dim(1), output_shape_.dim(2)}),
-              y);
+  y->EnsureShape(Shape({batch_, output_shape_.dim(0), output_shape_.dim(1), output_shape_.dim(2)}));
   const Pool2dShape s = KernelShape(batch_);
   if (options_.kind == PoolKind::kMax) {
     argmax_.resize(static_cast<size_t>(y->size()));
@@ -115,8 +111,7 @@ void Pool2d::Forward(const Tensor& x, Tensor* y) {
 void Pool2d::Backward(const Tensor& dy, Tensor* dx) {
   SIMDNET_CHECK(dy.rank() == 4 && dy.dim(0) == batch_ && dy.dim(1) == output_shape_.dim(0) &&
                 dy.dim(2) == output_shape_.dim(1) && dy.dim(3) == output_shape_.dim(2));
-  EnsureShape(Shape({batch_, input_shape_.dim(0), input_shape_.dim(1), input_shape_.dim(2)}),
-              dx);
+  dx->EnsureShape(Shape({batch_, input_shape_.dim(0), input_shape_.dim(1), input_shape_.dim(2)}));
   const Pool2dShape s = KernelShape(batch_);
   if (options_.kind == PoolKind::kMax) {
     MaxPool2dBackward(s, dy.data(), argmax_.data(), dx->data(), DefaultThreadPool());
@@ -136,7 +131,7 @@ absl::StatusOr<std::unique_ptr<GlobalAvgPool2d>> GlobalAvgPool2d::Create(const S
 void GlobalAvgPool2d::Forward(const Tensor& x, Tensor* y) {
   SIMDNET_CHECK(x.rank() == 4 && x.dim(1) == input_shape_.dim(0) &&
                 x.dim(2) == input_shape_.dim(1) && x.dim(3) == input_shape_.dim(2));
-  EnsureShape(Shape({x.dim(0), input_shape_.dim(0)}), y);
+  y->EnsureShape(Shape({x.dim(0), input_shape_.dim(0)}));
   // Each (n, c) plane is one row of an (N*C, H*W, 1) array reduced over its middle axis.
   MeanAxis(x.data(), static_cast<size_t>(x.dim(0) * input_shape_.dim(0)),
            static_cast<size_t>(input_shape_.SizeOf(1, 3)), 1, y->data());
@@ -145,8 +140,7 @@ void GlobalAvgPool2d::Forward(const Tensor& x, Tensor* y) {
 void GlobalAvgPool2d::Backward(const Tensor& dy, Tensor* dx) {
   SIMDNET_CHECK(dy.rank() == 2 && dy.dim(1) == input_shape_.dim(0));
   const int64_t batch = dy.dim(0);
-  EnsureShape(Shape({batch, input_shape_.dim(0), input_shape_.dim(1), input_shape_.dim(2)}),
-              dx);
+  dx->EnsureShape(Shape({batch, input_shape_.dim(0), input_shape_.dim(1), input_shape_.dim(2)}));
   const size_t plane = static_cast<size_t>(input_shape_.SizeOf(1, 3));
   const float inv = 1.0f / static_cast<float>(plane);
   // Broadcast dy / (H * W) over each (n, c) plane (memory-bound; serial is fast enough).

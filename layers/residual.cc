@@ -48,7 +48,7 @@ std::string Residual::Describe() const {
 
 void Residual::Forward(const Tensor& x, Tensor* y) {
   main_->Forward(x, &main_out_);
-  if (y->shape() != main_out_.shape()) *y = Tensor(main_out_.shape());
+  y->EnsureShape(main_out_.shape());
   const size_t n = static_cast<size_t>(main_out_.size());
   ThreadPool* pool = &DefaultThreadPool();
   if (shortcut_ == nullptr) {
@@ -65,7 +65,7 @@ void Residual::Backward(const Tensor& dy, Tensor* dx) {
   ThreadPool* pool = &DefaultThreadPool();
   const size_t n = static_cast<size_t>(main_dx_.size());
   if (shortcut_ == nullptr) {
-    if (dx->shape() != main_dx_.shape()) *dx = Tensor(main_dx_.shape());
+    dx->EnsureShape(main_dx_.shape());
     Add(main_dx_.data(), dy.data(), dx->data(), n, pool);
   } else {
     shortcut_->Backward(dy, dx);  // overwrites dx with the shortcut's input gradient

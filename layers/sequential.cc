@@ -59,7 +59,7 @@ std::string Sequential::Describe() const {
 void Sequential::Forward(const Tensor& x, Tensor* y) {
   if (children_.empty()) {
     SIMDNET_CHECK(x.rank() == input_shape_.rank() + 1);
-    if (y->shape() != x.shape()) *y = Tensor(x.shape());
+    y->EnsureShape(x.shape());
     Copy(x.data(), y->data(), static_cast<size_t>(x.size()), &DefaultThreadPool());
     return;
   }
@@ -74,7 +74,7 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
 
 void Sequential::Backward(const Tensor& dy, Tensor* dx) {
   if (children_.empty()) {
-    if (dx->shape() != dy.shape()) *dx = Tensor(dy.shape());
+    dx->EnsureShape(dy.shape());
     Copy(dy.data(), dx->data(), static_cast<size_t>(dy.size()), &DefaultThreadPool());
     return;
   }

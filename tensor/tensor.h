@@ -73,6 +73,12 @@ class Tensor {
   Tensor Clone() const;
   // Copies src's elements into this tensor's storage; InvalidArgument if shapes differ.
   absl::Status CopyFrom(const Tensor& src);
+  // Makes this tensor have `shape`: keeps the storage (and contents) if the shape already
+  // matches, else replaces it with a fresh zero-filled allocation. How layers reuse their output
+  // and gradient buffers across calls.
+  void EnsureShape(const Shape& shape) {
+    if (shape_ != shape) *this = Tensor(shape);
+  }
   // Sets every element to `value` (serial; use tensor/elementwise.h Fill for big buffers).
   void SetAll(float value);
 

@@ -90,6 +90,18 @@ TEST(TensorTest, CopyFromChecksShape) {
   EXPECT_EQ(a[5], 5.0f);
 }
 
+TEST(TensorTest, EnsureShapeKeepsMatchingStorageAndReallocatesOtherwise) {
+  Tensor t(Shape({2, 3}));
+  const float* before = t.data();
+  t[0] = 4.0f;
+  t.EnsureShape(Shape({2, 3}));
+  EXPECT_EQ(t.data(), before);
+  EXPECT_EQ(t[0], 4.0f);
+  t.EnsureShape(Shape({3, 2}));
+  EXPECT_EQ(t.shape(), Shape({3, 2}));
+  EXPECT_EQ(t[0], 0.0f);
+}
+
 TEST(TensorTest, RankFiveWorks) {
   Tensor t(Shape({1, 2, 3, 4, 5}));
   t.at({0, 1, 2, 3, 4}) = 9.0f;
