@@ -320,11 +320,22 @@ struct PhasedLayout {
         wp(s.in_w + 2 * s.pad_w),
         hq(detail::DivCeil(hp, s.stride_h)),
         wq(detail::DivCeil(wp, s.stride_w)),
-        channel_size(s.stride_h * s.stride_w * hq * wq),
+        plane_size(s.stride_h * s.stride_w * hq * wq),
+        channel_size(ChannelStride(plane_size)),
         nv((s.out_h() - 1) * wq + s.out_w()) {}
   size_t hp, wp, hq, wq;
-  size_t channel_size;  // floats per input channel (all phases)
+  size_t plane_size;    // floats of one channel's phase planes
+  size_t channel_size;  // floats from one channel to the next (plane_size + zero gap)
   size_t nv;            // virtual pixels covering every output
+
+  // The kernels read one vector per tap from channels channel_size apart; with a power-of-two
+  // stride (16x16 padded = 1 KiB, 32x32 = 4 KiB) those lines all map to a few L1 sets and evict
+  // each other. An odd number of cache lines between channels spreads them over every set.
+  static size_t ChannelStride(size_t plane) {
+    if (plane < 64) return plane;
+    const size_t lines = detail::DivCeil(plane, 16);
+    return 16 * (lines | 1);
+  }
 
   // Returns the offset of tap (c, r, t) (crs order) relative to the virtual pixel.
   std::vector<int32_t> Offsets(const Conv2dShape& s, const detail::ConvGeom& geo) const {
@@ -373,6 +384,8 @@ struct PhasedLayout {
           }
         }
       }
+      // The gap up to the next channel is read by the virtual pixels past a plane's end.
+      std::fill(out + c * channel_size + plane_size, out + (c + 1) * channel_size, 0.0f);
     }
     std::fill(out + channels * channel_size, out + channels * channel_size + slack, 0.0f);
   }
@@ -508,6 +521,44 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
   });
 }
 
+// Transforms 3x3 weights w (out_channels, cg, 3, 3) for Winograd F(2x2, 3x3) and packs them
+// for the GEMMs: U_xi = (G g G^T)[xi], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1], per group and
+// transform point xi as a kg x cg PackA matrix (KC blocks over c, kGemmMR-row strips over k) at
+// wpack + (g * 16 + xi) * rkg * cg. Tasks are strips of kGemmMR output channels.
+inline void WinogradPackWeights(const Conv2dShape& s, const float* w, float* wpack,
+                                ThreadPool& pool, bool parallel) {
+  const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
+  const size_t KC = GemmKC(), MR = kGemmMR;
+  const size_t rkg = detail::RoundUp(kg, MR), strips = rkg / MR;
+  detail::RunTasks(pool, parallel, s.groups * strips, [&](uint64_t task, size_t) {
+    const size_t g = task / strips, k0 = (task % strips) * MR;
+    for (size_t c = 0; c < cg; ++c) {
+      const size_t pc = c / KC * KC, kc = std::min(KC, cg - pc);
+      float* HWY_RESTRICT dst = wpack + g * 16 * rkg * cg + pc * rkg + k0 * kc + (c - pc) * MR;
+      for (size_t kr = 0; kr < MR; ++kr) {
+        const size_t k = k0 + kr;
+        if (k >= kg) {
+          for (size_t xi = 0; xi < 16; ++xi) dst[xi * rkg * cg + kr] = 0.0f;
+          continue;
+        }
+        const float* g9 = w + ((g * kg + k) * cg + c) * 9;
+        float t[4][3];
+        for (size_t j = 0; j < 3; ++j) {
+          t[0][j] = g9[j];
+          t[1][j] = 0.5f * (g9[j] + g9[3 + j] + g9[6 + j]);
+          t[2][j] = 0.5f * (g9[j] - g9[3 + j] + g9[6 + j]);
+          t[3][j] = g9[6 + j];
+        }
+        for (size_t i = 0; i < 4; ++i) {
+          const float v[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]),
+                              0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
+          for (size_t l = 0; l < 4; ++l) dst[(i * 4 + l) * rkg * cg + kr] = v[l];
+        }
+      }
+    }
+  });
+}
+
 // Winograd F(2x2, 3x3) forward for 3x3 kernels with stride 1 and no dilation (Lavin & Gray,
 // "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): each 2x2 output tile is
 // A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A over its 4x4 input patch d, i.e. 16 independent
@@ -524,41 +575,14 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
   const size_t tiles_h = detail::DivCeil(geo.oh, 2), tiles_w = detail::DivCeil(geo.ow, 2);
   const size_t tiles = tiles_h * tiles_w, total = s.batch * tiles;
   const size_t rkg = detail::RoundUp(kg, kGemmMR);
-  // Weights: u[xi][k][c] = (G g G^T)[xi], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
-  float* u = detail::ThreadScratch(detail::kScratchWinogradU, 16 * s.out_channels * cg);
-  for (size_t k = 0; k < s.out_channels; ++k) {
-    for (size_t c = 0; c < cg; ++c) {
-      const float* g = w + (k * cg + c) * 9;
-      float t[4][3];
-      for (size_t j = 0; j < 3; ++j) {
-        t[0][j] = g[j];
-        t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-        t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-        t[3][j] = g[6 + j];
-      }
-      for (size_t i = 0; i < 4; ++i) {
-        const float v[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]),
-                            0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
-        for (size_t l = 0; l < 4; ++l) u[((i * 4 + l) * s.out_channels + k) * cg + c] = v[l];
-      }
-    }
-  }
-  float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * 16 * rkg * cg);
-  for (size_t g = 0; g < s.groups; ++g) {
-    for (size_t xi = 0; xi < 16; ++xi) {
-      for (size_t pc = 0; pc < cg; pc += KC) {
-        const size_t kc = std::min(KC, cg - pc);
-        PackA(false, u + (xi * s.out_channels + g * kg) * cg + pc, cg, kg, kc, 1.0f,
-              wpack + (g * 16 + xi) * rkg * cg + pc * rkg);
-      }
-    }
-  }
-  // Tasks: (group, chunk of NT global tiles).
-  const size_t NT = 4 * NR;
-  const size_t chunks = detail::DivCeil(total, NT);
   const size_t threads = pool.NumThreads();
   const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
                                            detail::kMinParallelMacs;
+  float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * 16 * rkg * cg);
+  WinogradPackWeights(s, w, wpack, pool, parallel);
+  // Tasks: (group, chunk of NT global tiles).
+  const size_t NT = 4 * NR;
+  const size_t chunks = detail::DivCeil(total, NT);
   detail::RunTasks(pool, parallel, s.groups * chunks, [&](uint64_t task, size_t) {
     const size_t g = task / chunks, t0 = (task % chunks) * NT;
     const size_t nt = std::min(NT, total - t0), ntr = detail::RoundUp(nt, NR);

@@ -30,7 +30,6 @@ enum ScratchSlot : size_t {
   kScratchConvCol,     // conv: column buffer for backward-data with stride > 1 (per task)
   kScratchConvPartial, // conv: per-chunk partial weight gradients (caller's slot)
   kScratchConvAcc,     // conv: transposed weight-gradient accumulator (per task)
-  kScratchWinogradU,   // conv: Winograd-transformed weights before packing (caller's slot)
   kNumScratchSlots
 };
 
