@@ -521,6 +521,16 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
   });
 }
 
+// Returns whether the Winograd F(2x2, 3x3) kernels apply and pay off: 3x3, stride 1, no
+// dilation, padding <= 2, and enough channels per group for its GEMMs to amortize the
+// transforms (measured on Zen 4: 128 and 256 channels gain 1.3-1.9x; at 64 the direct path is
+// still ~10% faster in the forward pass).
+inline bool UseWinograd(const Conv2dShape& s) {
+  return s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == 1 && s.stride_w == 1 &&
+         s.dilation_h == 1 && s.dilation_w == 1 && s.pad_h <= 2 && s.pad_w <= 2 &&
+         s.in_channels / s.groups >= 96 && s.out_channels / s.groups >= 96;
+}
+
 // Transforms 3x3 weights w (out_channels, cg, 3, 3) for Winograd F(2x2, 3x3) and packs them
 // for the GEMMs: U_xi = (G g G^T)[xi], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1], per group and
 // transform point xi as a kg x cg PackA matrix (KC blocks over c, kGemmMR-row strips over k) at
@@ -559,6 +569,81 @@ inline void WinogradPackWeights(const Conv2dShape& s, const float* w, float* wpa
   });
 }
 
+// Winograd F(2x2, 3x3) input transform V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
+// 0 1 0 -1], of tiles [t0, t0 + ntr) of group g (tiles numbered globally over the batch, row
+// major per image; tiles from t0 + nt on are zero), N tiles per vector: the 16 patch values of
+// N tiles are gathered with bounds masks (padding becomes zeros) and transformed lane-wise.
+// Transform point xi of channel c and tiles [t0 + j, t0 + j + N) is stored (unaligned) at
+// out(c, j) + xi * xstride.
+template <class Out>
+HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RESTRICT x,
+                                       size_t g, size_t t0, size_t nt, size_t ntr,
+                                       size_t xstride, const Out& out) {
+  const size_t cg = s.in_channels / s.groups, hw = s.in_h * s.in_w;
+  const size_t tiles_h = detail::DivCeil(s.out_h(), 2), tiles_w = detail::DivCeil(s.out_w(), 2);
+  const size_t tiles = tiles_h * tiles_w;
+  const GemmD d;
+  const hn::RebindToSigned<GemmD> di;
+  const size_t N = hn::Lanes(d);
+  HWY_ALIGN int32_t base_i[hn::MaxLanes(GemmD())];
+  HWY_ALIGN int32_t ih_i[hn::MaxLanes(GemmD())];
+  HWY_ALIGN int32_t iw_i[hn::MaxLanes(GemmD())];
+  const auto vh = hn::Set(di, static_cast<int32_t>(s.in_h));
+  const auto vw = hn::Set(di, static_cast<int32_t>(s.in_w));
+  const auto minus1 = hn::Set(di, -1);
+  for (size_t j = 0; j < ntr; j += N) {
+    for (size_t l = 0; l < N; ++l) {
+      if (j + l < nt) {
+        const size_t tile = t0 + j + l, n = tile / tiles, tr = (tile % tiles) / tiles_w;
+        const size_t tc = tile % tiles_w;
+        ih_i[l] = static_cast<int32_t>(2 * tr) - static_cast<int32_t>(s.pad_h);
+        iw_i[l] = static_cast<int32_t>(2 * tc) - static_cast<int32_t>(s.pad_w);
+        base_i[l] = static_cast<int32_t>((n * s.in_channels + g * cg) * hw) +
+                    ih_i[l] * static_cast<int32_t>(s.in_w) + iw_i[l];
+      } else {
+        ih_i[l] = -(1 << 20);  // masks the lanes past the last tile to zero
+        iw_i[l] = 0;
+        base_i[l] = 0;
+      }
+    }
+    const auto vih = hn::Load(di, ih_i), viw = hn::Load(di, iw_i);
+    const auto vbase = hn::Load(di, base_i);
+    hn::Mask<decltype(di)> row_ok[4], col_ok[4];
+    for (int i = 0; i < 4; ++i) {
+      const auto r = hn::Add(vih, hn::Set(di, i)), c = hn::Add(viw, hn::Set(di, i));
+      row_ok[i] = hn::And(hn::Gt(r, minus1), hn::Lt(r, vh));
+      col_ok[i] = hn::And(hn::Gt(c, minus1), hn::Lt(c, vw));
+    }
+    for (size_t c = 0; c < cg; ++c) {
+      float* HWY_RESTRICT dst = out(c, j);
+      const auto cbase = hn::Add(vbase, hn::Set(di, static_cast<int32_t>(c * hw)));
+      hn::Vec<GemmD> dd[4][4];
+      for (int i = 0; i < 4; ++i) {
+        for (int l = 0; l < 4; ++l) {
+          const auto ok = hn::And(row_ok[i], col_ok[l]);
+          const auto idx = hn::IfThenElseZero(
+              ok, hn::Add(cbase, hn::Set(di, i * static_cast<int32_t>(s.in_w) + l)));
+          dd[i][l] = hn::IfThenElseZero(hn::RebindMask(d, ok), hn::GatherIndex(d, x, idx));
+        }
+      }
+      hn::Vec<GemmD> t[4][4];
+      for (int l = 0; l < 4; ++l) {
+        t[0][l] = hn::Sub(dd[0][l], dd[2][l]);
+        t[1][l] = hn::Add(dd[1][l], dd[2][l]);
+        t[2][l] = hn::Sub(dd[2][l], dd[1][l]);
+        t[3][l] = hn::Sub(dd[1][l], dd[3][l]);
+      }
+      for (int i = 0; i < 4; ++i) {
+        float* HWY_RESTRICT o = dst + static_cast<size_t>(i * 4) * xstride;
+        hn::StoreU(hn::Sub(t[i][0], t[i][2]), d, o);
+        hn::StoreU(hn::Add(t[i][1], t[i][2]), d, o + xstride);
+        hn::StoreU(hn::Sub(t[i][2], t[i][1]), d, o + 2 * xstride);
+        hn::StoreU(hn::Sub(t[i][1], t[i][3]), d, o + 3 * xstride);
+      }
+    }
+  }
+}
+
 // Winograd F(2x2, 3x3) forward for 3x3 kernels with stride 1 and no dilation (Lavin & Gray,
 // "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): each 2x2 output tile is
 // A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A over its 4x4 input patch d, i.e. 16 independent
@@ -589,73 +674,11 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
     // V_xi in PackB layout (KC blocks over c, NR-tile strips), then M_xi = U_xi V_xi.
     float* bbuf = detail::ThreadScratch(detail::kScratchPackB, 16 * cg * ntr);
     float* mbuf = detail::ThreadScratch(detail::kScratchConvAcc, 16 * kg * ntr);
-    // Input transform, N tiles at a time: per tile a base index and the patch origin; the 16
-    // patch values of N tiles are gathered (bounds-masked) and transformed lane-wise, and each
-    // transform point is one contiguous vector store into the packed B panel.
-    const GemmD d;
-    const hn::RebindToSigned<GemmD> di;
-    const size_t N = hn::Lanes(d);
-    HWY_ALIGN int32_t base_i[4 * 2 * hn::MaxLanes(GemmD())];
-    HWY_ALIGN int32_t ih_i[4 * 2 * hn::MaxLanes(GemmD())];
-    HWY_ALIGN int32_t iw_i[4 * 2 * hn::MaxLanes(GemmD())];
-    for (size_t j = 0; j < ntr; ++j) {
-      if (j < nt) {
-        const size_t tile = t0 + j, n = tile / tiles, tr = (tile % tiles) / tiles_w;
-        const size_t tc = tile % tiles_w;
-        ih_i[j] = static_cast<int32_t>(2 * tr) - static_cast<int32_t>(s.pad_h);
-        iw_i[j] = static_cast<int32_t>(2 * tc) - static_cast<int32_t>(s.pad_w);
-        base_i[j] = static_cast<int32_t>((n * s.in_channels + g * cg) * geo.hw) +
-                    ih_i[j] * static_cast<int32_t>(s.in_w) + iw_i[j];
-      } else {
-        ih_i[j] = -(1 << 20);  // masks the padding columns of the last panel to zero
-        iw_i[j] = 0;
-        base_i[j] = 0;
-      }
-    }
-    const auto vh = hn::Set(di, static_cast<int32_t>(s.in_h));
-    const auto vw = hn::Set(di, static_cast<int32_t>(s.in_w));
-    const auto minus1 = hn::Set(di, -1);
-    for (size_t j = 0; j < ntr; j += N) {
-      const auto vih = hn::Load(di, ih_i + j), viw = hn::Load(di, iw_i + j);
-      const auto vbase = hn::Load(di, base_i + j);
-      hn::Mask<decltype(di)> row_ok[4], col_ok[4];
-      for (int i = 0; i < 4; ++i) {
-        const auto r = hn::Add(vih, hn::Set(di, i)), c = hn::Add(viw, hn::Set(di, i));
-        row_ok[i] = hn::And(hn::Gt(r, minus1), hn::Lt(r, vh));
-        col_ok[i] = hn::And(hn::Gt(c, minus1), hn::Lt(c, vw));
-      }
-      const size_t at = (j / NR) * NR, lane0 = j % NR;
-      for (size_t c = 0; c < cg; ++c) {
-        const size_t pc = c / KC * KC, kcb = std::min(KC, cg - pc);
-        float* HWY_RESTRICT bdst = bbuf + pc * ntr + at * kcb + (c - pc) * NR + lane0;
-        const auto cbase = hn::Add(vbase, hn::Set(di, static_cast<int32_t>(c * geo.hw)));
-        hn::Vec<GemmD> dd[4][4];
-        for (int i = 0; i < 4; ++i) {
-          for (int l = 0; l < 4; ++l) {
-            const auto ok = hn::And(row_ok[i], col_ok[l]);
-            const auto idx = hn::IfThenElseZero(
-                ok, hn::Add(cbase, hn::Set(di, i * static_cast<int32_t>(s.in_w) + l)));
-            dd[i][l] = hn::IfThenElseZero(hn::RebindMask(d, ok), hn::GatherIndex(d, x, idx));
-          }
-        }
-        // B^T d B with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-        hn::Vec<GemmD> t[4][4];
-        for (int l = 0; l < 4; ++l) {
-          t[0][l] = hn::Sub(dd[0][l], dd[2][l]);
-          t[1][l] = hn::Add(dd[1][l], dd[2][l]);
-          t[2][l] = hn::Sub(dd[2][l], dd[1][l]);
-          t[3][l] = hn::Sub(dd[1][l], dd[3][l]);
-        }
-        const size_t xstride = cg * ntr;
-        for (int i = 0; i < 4; ++i) {
-          float* HWY_RESTRICT o = bdst + static_cast<size_t>(i * 4) * xstride;
-          hn::StoreU(hn::Sub(t[i][0], t[i][2]), d, o);
-          hn::StoreU(hn::Add(t[i][1], t[i][2]), d, o + xstride);
-          hn::StoreU(hn::Sub(t[i][2], t[i][1]), d, o + 2 * xstride);
-          hn::StoreU(hn::Sub(t[i][1], t[i][3]), d, o + 3 * xstride);
-        }
-      }
-    }
+    const size_t xstride = cg * ntr;
+    WinogradInputTransform(s, x, g, t0, nt, ntr, xstride, [&](size_t c, size_t j) {
+      const size_t pc = c / KC * KC, kcb = std::min(KC, cg - pc);
+      return bbuf + pc * ntr + (j / NR) * NR * kcb + (c - pc) * NR + j % NR;
+    });
     for (size_t xi = 0; xi < 16; ++xi) {
       for (size_t pc = 0; pc < cg; pc += KC) {
         const size_t kc = std::min(KC, cg - pc);
@@ -667,6 +690,8 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
         }
       }
     }
+    const GemmD d;
+    const size_t N = hn::Lanes(d);
     // Y = A^T M A with A^T = [1 1 1 0; 0 1 -1 -1], N tiles at a time, plus bias and ReLU;
     // the 4 outputs of each tile go to their pixels through a small buffer (odd sizes clip).
     HWY_ALIGN float ybuf[4 * hn::MaxLanes(GemmD())];
@@ -718,11 +743,7 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
 // wastes clearly more lanes than the implicit GEMM with im2col fused into the B packing.
 inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w,
                             const float* bias, float* y, bool relu, ThreadPool& pool) {
-  // Winograd where its GEMMs are big enough to amortize the transforms (measured on Zen 4:
-  // 128 and 256 channels gain 1.3-1.9x; at 64 the direct path is still ~10% faster).
-  if (s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == 1 && s.stride_w == 1 &&
-      s.dilation_h == 1 && s.dilation_w == 1 && s.pad_h <= 2 && s.pad_w <= 2 &&
-      s.in_channels / s.groups >= 96 && s.out_channels / s.groups >= 96) {
+  if (UseWinograd(s)) {
     ConvForwardWinograd(s, x, w, bias, y, relu, pool);
     return;
   }
@@ -1164,6 +1185,163 @@ inline void ConvBackwardWeightsIm2col(const Conv2dShape& s, const float* x, cons
   }
 }
 
+// Writes the transpose of the rows x cols matrix src (row stride lds) to dst (cols x ldd,
+// ldd >= rows), zero-filling columns [rows, ldd) of dst. 4x4 blocks go through registers.
+inline void TransposeBlock(const float* HWY_RESTRICT src, size_t lds, size_t rows, size_t cols,
+                           float* HWY_RESTRICT dst, size_t ldd) {
+  size_t r = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::Full128<float> d4;
+  for (; r + 4 <= rows; r += 4) {
+    const float* HWY_RESTRICT s0 = src + r * lds;
+    size_t i = 0;
+    for (; i + 4 <= cols; i += 4) {
+      const auto r0 = hn::LoadU(d4, s0 + i);
+      const auto r1 = hn::LoadU(d4, s0 + lds + i);
+      const auto r2 = hn::LoadU(d4, s0 + 2 * lds + i);
+      const auto r3 = hn::LoadU(d4, s0 + 3 * lds + i);
+      const auto t0 = hn::InterleaveLower(d4, r0, r1);
+      const auto t1 = hn::InterleaveLower(d4, r2, r3);
+      const auto t2 = hn::InterleaveUpper(d4, r0, r1);
+      const auto t3 = hn::InterleaveUpper(d4, r2, r3);
+      hn::StoreU(hn::ConcatLowerLower(d4, t1, t0), d4, dst + i * ldd + r);
+      hn::StoreU(hn::ConcatUpperUpper(d4, t1, t0), d4, dst + (i + 1) * ldd + r);
+      hn::StoreU(hn::ConcatLowerLower(d4, t3, t2), d4, dst + (i + 2) * ldd + r);
+      hn::StoreU(hn::ConcatUpperUpper(d4, t3, t2), d4, dst + (i + 3) * ldd + r);
+    }
+    for (; i < cols; ++i) {
+      for (size_t rr = 0; rr < 4; ++rr) dst[i * ldd + r + rr] = s0[rr * lds + i];
+    }
+  }
+#endif
+  for (; r < rows; ++r) {
+    for (size_t i = 0; i < cols; ++i) dst[i * ldd + r] = src[r * lds + i];
+  }
+  for (size_t i = 0; i < cols; ++i) std::fill(dst + i * ldd + rows, dst + (i + 1) * ldd, 0.0f);
+}
+
+// Winograd F(2x2, 3x3) weight gradient for 3x3 kernels with stride 1 and no dilation. With
+// V = B^T d B (the forward's input transform) and dM = A dY A^T (A^T = [1 1 1 0; 0 1 -1 -1],
+// the adjoint of the output transform), dU_xi (kg x cg) = sum over tiles dM_xi * V_xi^T is 16
+// GEMMs whose reduction runs over the tiles, and dw += G^T dU G. Computed transposed,
+// dU_xi^T (cg x rkg) += V_xi (cg x tiles, rows read in place) * dM_xi^T (tiles x kg, PackB
+// strips built from dy transposed per image): 16 multiplies per 2x2 output tile instead of 36.
+// The tiles are split into one contiguous range per part (a fixed function of the thread
+// count); each part sums its own dU, and the parts are added in order.
+inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, const float* dy,
+                                        float* dw, ThreadPool& pool, bool parallel) {
+  const detail::ConvGeom geo(s);
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
+  const size_t NR = GemmNR(), KC = GemmKC();
+  const size_t cg = geo.cg, kg = geo.kg;
+  const size_t tiles_w = detail::DivCeil(geo.ow, 2);
+  const size_t tiles = detail::DivCeil(geo.oh, 2) * tiles_w, total = s.batch * tiles;
+  const size_t rkg = detail::RoundUp(kg, NR);
+  // Tiles per step: both transforms (16 x (cg + rkg) x T floats) within about 1 MiB of L2.
+  size_t T = (size_t{1} << 18) / (16 * (cg + rkg)) / N * N;
+  T = std::min(detail::RoundUp(KC, N), std::max(2 * N, T));
+  const size_t parts = parallel ? std::min(pool.NumThreads(), detail::DivCeil(total, T)) : 1;
+  const size_t acc_size = 16 * cg * rkg;
+  float* acc_all = detail::ThreadScratch(detail::kScratchConvPartial, s.groups * parts * acc_size);
+  detail::RunTasks(pool, parallel, s.groups * parts, [&](uint64_t task, size_t) {
+    const size_t g = task / parts, part = task % parts;
+    const size_t p0 = total * part / parts, p1 = total * (part + 1) / parts;
+    float* acc = acc_all + task * acc_size;  // dU_xi^T at acc + xi * cg * rkg, row stride rkg
+    if (p1 <= p0) {
+      std::fill(acc, acc + acc_size, 0.0f);
+      return;
+    }
+    float* vbuf = detail::ThreadScratch(detail::kScratchPackB, 16 * cg * T);
+    float* dmt = detail::ThreadScratch(detail::kScratchPackA, 16 * T * rkg);
+    float* dyt = detail::ThreadScratch(detail::kScratchConvCol, geo.p * rkg);
+    size_t dyt_image = ~size_t{0};
+    const float* arows[kGemmMR];
+    for (size_t t0 = p0; t0 < p1; t0 += T) {
+      const size_t nt = std::min(T, p1 - t0), ntr = detail::RoundUp(nt, N);
+      WinogradInputTransform(s, x, g, t0, nt, ntr, cg * T,
+                             [&](size_t c, size_t j) { return vbuf + c * T + j; });
+      // dM^T: per tile, the 2x2 block of dy (all kg channels, from dy transposed to pixel-major
+      // rows of rkg) becomes 16 rows of the PackB strips of transform point xi.
+      for (size_t j = 0; j < nt; ++j) {
+        const size_t tile = t0 + j, n = tile / tiles;
+        const size_t oh0 = 2 * ((tile % tiles) / tiles_w), ow0 = 2 * (tile % tiles_w);
+        if (n != dyt_image) {
+          TransposeBlock(dy + (n * s.out_channels + g * kg) * geo.p, geo.p, kg, geo.p, dyt,
+                         rkg);
+          dyt_image = n;
+        }
+        const bool right = ow0 + 1 < geo.ow, down = oh0 + 1 < geo.oh;
+        const float* HWY_RESTRICT y00 = dyt + (oh0 * geo.ow + ow0) * rkg;
+        for (size_t k = 0; k < rkg; k += N) {
+          const auto zero = hn::Zero(d);
+          const auto a = hn::LoadU(d, y00 + k);
+          const auto b = right ? hn::LoadU(d, y00 + rkg + k) : zero;
+          const auto c = down ? hn::LoadU(d, y00 + geo.ow * rkg + k) : zero;
+          const auto e = right && down ? hn::LoadU(d, y00 + (geo.ow + 1) * rkg + k) : zero;
+          // Rows of A Y: [a b], [a+c b+e], [a-c b-e], [-c -e]; then the same on the columns.
+          hn::Vec<GemmD> r0[2] = {a, b}, r1[2] = {hn::Add(a, c), hn::Add(b, e)};
+          hn::Vec<GemmD> r2[2] = {hn::Sub(a, c), hn::Sub(b, e)}, r3[2] = {hn::Neg(c), hn::Neg(e)};
+          const hn::Vec<GemmD>* rows4[4] = {r0, r1, r2, r3};
+          float* HWY_RESTRICT o = dmt + (k / NR) * NR * T + j * NR + k % NR;
+          for (size_t i = 0; i < 4; ++i) {
+            const auto u = rows4[i][0], v = rows4[i][1];
+            const size_t xs = T * rkg;
+            hn::StoreU(u, d, o + (4 * i) * xs);
+            hn::StoreU(hn::Add(u, v), d, o + (4 * i + 1) * xs);
+            hn::StoreU(hn::Sub(u, v), d, o + (4 * i + 2) * xs);
+            hn::StoreU(hn::Neg(v), d, o + (4 * i + 3) * xs);
+          }
+        }
+      }
+      const TileEpilogue ep{t0 == p0 ? 0.0f : 1.0f, nullptr, false};
+      for (size_t xi = 0; xi < 16; ++xi) {
+        const float* va = vbuf + xi * cg * T;
+        float* cx = acc + xi * cg * rkg;
+        for (size_t js = 0; js < rkg; js += NR) {
+          const size_t cols = std::min(NR, kg - js);
+          const float* bp = dmt + xi * T * rkg + js * T;
+          for (size_t is = 0; is < cg; is += kGemmMR) {
+            const size_t rows = std::min(kGemmMR, cg - is);
+            for (size_t r = 0; r < kGemmMR; ++r) arows[r] = va + (is + (r < rows ? r : 0)) * T;
+            RowsMicroKernelRows<kGemmMR>(nt, arows, bp, cx + is * rkg + js, rkg, rows, cols, ep);
+          }
+        }
+      }
+    }
+  });
+  // dw[k][c] += G^T (sum over parts of dU[k][c]) G, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+  const size_t tasks = parallel ? std::min(s.groups * cg, pool.NumThreads() * 4) : 1;
+  detail::RunTasks(pool, parallel && tasks > 1, tasks, [&](uint64_t task, size_t) {
+    const size_t u0 = s.groups * cg * task / tasks, u1 = s.groups * cg * (task + 1) / tasks;
+    for (size_t unit = u0; unit < u1; ++unit) {
+      const size_t g = unit / cg, c = unit % cg;
+      for (size_t k = 0; k < kg; ++k) {
+        float u[16];
+        for (size_t xi = 0; xi < 16; ++xi) {
+          float sum = 0.0f;
+          for (size_t part = 0; part < parts; ++part) {
+            sum += acc_all[(g * parts + part) * acc_size + (xi * cg + c) * rkg + k];
+          }
+          u[xi] = sum;
+        }
+        float t[3][4];
+        for (size_t j = 0; j < 4; ++j) {
+          t[0][j] = u[j] + 0.5f * (u[4 + j] + u[8 + j]);
+          t[1][j] = 0.5f * (u[4 + j] - u[8 + j]);
+          t[2][j] = 0.5f * (u[4 + j] + u[8 + j]) + u[12 + j];
+        }
+        float* HWY_RESTRICT out = dw + ((g * kg + k) * cg + c) * 9;
+        for (size_t i = 0; i < 3; ++i) {
+          out[3 * i] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+          out[3 * i + 1] += 0.5f * (t[i][1] - t[i][2]);
+          out[3 * i + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+        }
+      }
+    }
+  });
+}
+
 // Accumulates dw (and dbias) (Conv2dBackwardWeights's contract). Shapes with little lane waste
 // in the virtual pixel grid run in place on the padded, phase-split image (no im2col); others
 // run the GEMM with the transposed im2col packed by gathers.
@@ -1172,7 +1350,10 @@ inline void ConvBackwardWeightsImpl(const Conv2dShape& s, const float* x, const 
   const detail::ConvGeom geo(s);
   const bool parallel = pool.NumThreads() > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
                                                      detail::kMinParallelMacs;
-  if (PhasedLayout(s).nv * 100 <= geo.p * 115) {
+  if (UseWinograd(s)) {
+    if (dbias != nullptr) ConvBiasGradImpl(s, dy, dbias, pool, parallel);
+    ConvBackwardWeightsWinograd(s, x, dy, dw, pool, parallel);
+  } else if (PhasedLayout(s).nv * 100 <= geo.p * 115) {
     ConvBackwardWeightsDirect(s, x, dy, dw, dbias, pool, parallel);  // fuses the bias sums
   } else {
     if (dbias != nullptr) ConvBiasGradImpl(s, dy, dbias, pool, parallel);

@@ -87,6 +87,8 @@ inline std::vector<NamedShape> TestShapes() {
       {"WinogradPad1OddSizes", Make(1, 96, 5, 7, 100, 3, 3, 1, 1)},
       {"WinogradPad0Batch2", Make(2, 100, 7, 4, 96, 3, 3, 1, 0)},
       {"WinogradGroups2Pad2", Make(1, 192, 3, 5, 194, 3, 3, 1, 2, 1, 2)},
+      // Enough tiles for several transform steps per part, steps spanning images.
+      {"WinogradManyTilesOddSizes", Make(3, 96, 13, 11, 97, 3, 3, 1, 1)},
       // Strides > 1 on wide rows: the direct path on the phase-split image.
       {"Stride2WideDirect", Make(2, 5, 20, 62, 6, 3, 3, 2, 1)},
       {"Stride3Dilation2WideDirect", Make(1, 3, 25, 70, 4, 3, 3, 3, 2, 2)},
