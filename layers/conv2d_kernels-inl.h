@@ -350,6 +350,46 @@ struct PhasedLayout {
     return off;
   }
 
+  // Fill for stride_w == 2: both column phases of each row from one pass of interleaved loads
+  // (even and odd input columns go to the two phase planes).
+  void FillStride2Columns(const Conv2dShape& s, const float* HWY_RESTRICT xc,
+                          float* HWY_RESTRICT out) const {
+    const GemmD d;
+    const size_t N = hn::Lanes(d);
+    const long in_h = static_cast<long>(s.in_h), in_w = static_cast<long>(s.in_w);
+    const size_t pw = s.pad_w;
+    for (size_t a = 0; a < s.stride_h; ++a) {
+      for (size_t i = 0; i < hq; ++i) {
+        float* HWY_RESTRICT rows[2] = {out + (a * 2) * hq * wq + i * wq,
+                                       out + (a * 2 + 1) * hq * wq + i * wq};
+        const long ih = static_cast<long>(i * s.stride_h + a) - static_cast<long>(s.pad_h);
+        if (ih < 0 || ih >= in_h) {
+          std::fill(rows[0], rows[0] + wq, 0.0f);
+          std::fill(rows[1], rows[1] + wq, 0.0f);
+          continue;
+        }
+        // Padded column q = input column + pw goes to phase q % 2, index q / 2.
+        for (size_t b = 0; b < 2; ++b) {
+          const size_t j_lo = std::min(wq, pw >= b ? (pw - b + 1) / 2 : 0);
+          const size_t j_hi = std::max(j_lo, std::min(wq, (pw + in_w - b + 1) / 2));
+          std::fill(rows[b], rows[b] + j_lo, 0.0f);
+          std::fill(rows[b] + j_hi, rows[b] + wq, 0.0f);
+        }
+        const float* HWY_RESTRICT xrow = xc + ih * in_w;
+        size_t col = 0;
+        for (; col + 2 * N <= static_cast<size_t>(in_w); col += 2 * N) {
+          hn::Vec<GemmD> even, odd;
+          hn::LoadInterleaved2(d, xrow + col, even, odd);
+          hn::StoreU(even, d, rows[pw % 2] + (col + pw) / 2);
+          hn::StoreU(odd, d, rows[(pw + 1) % 2] + (col + pw + 1) / 2);
+        }
+        for (; col < static_cast<size_t>(in_w); ++col) {
+          rows[(col + pw) % 2][(col + pw) / 2] = xrow[col];
+        }
+      }
+    }
+  }
+
   // Writes channels [0, channels) of x (planes in_h x in_w) in this layout to out, followed by
   // `slack` zeros.
   void Fill(const Conv2dShape& s, const float* HWY_RESTRICT x, size_t channels, size_t slack,
@@ -357,8 +397,11 @@ struct PhasedLayout {
     const long in_h = static_cast<long>(s.in_h), in_w = static_cast<long>(s.in_w);
     for (size_t c = 0; c < channels; ++c) {
       const float* HWY_RESTRICT xc = x + c * s.in_h * s.in_w;
-      for (size_t a = 0; a < s.stride_h; ++a) {
-        for (size_t b = 0; b < s.stride_w; ++b) {
+      if (s.stride_w == 2) {
+        FillStride2Columns(s, xc, out + c * channel_size);
+      } else {
+        for (size_t a = 0; a < s.stride_h; ++a) {
+          for (size_t b = 0; b < s.stride_w; ++b) {
           float* HWY_RESTRICT o = out + c * channel_size + (a * s.stride_w + b) * hq * wq;
           // Columns j of this phase that map inside the image: j*sw + b - pw in [0, in_w).
           const long sw = static_cast<long>(s.stride_w);
@@ -383,6 +426,7 @@ struct PhasedLayout {
             std::fill(row + j_hi, row + wq, 0.0f);
           }
         }
+      }
       }
       // The gap up to the next channel is read by the virtual pixels past a plane's end.
       std::fill(out + c * channel_size + plane_size, out + (c + 1) * channel_size, 0.0f);
@@ -760,6 +804,65 @@ inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w
   }
 }
 
+// col2im for stride_w == 2: adds the column buffer col (rows (c, r, t) of channels [c0, c1),
+// columns = output pixels [q0, q0 + qc)) into the dx planes dxg. Per (c, r) and run of output
+// pixels in one row, the kernel_w taps are first summed into the two column phases of the input
+// row (tap t lands on padded column 2 * ow + t * dilation_w: phase t*dw % 2, contiguous in ow),
+// the phases are interleaved, and the row is added with contiguous vectors.
+// rowbuf: room for 6 * (out_w + dilation_w * kernel_w + 2 * lanes) floats.
+inline void Col2imStride2(const Conv2dShape& s, const detail::ConvGeom& geo,
+                          const float* HWY_RESTRICT col, size_t qc, size_t q0, size_t c0,
+                          size_t c1, float* HWY_RESTRICT dxg, float* HWY_RESTRICT rowbuf) {
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
+  const size_t reach = s.dilation_w * (s.kernel_w - 1);
+  for (size_t c = c0; c < c1; ++c) {
+    float* HWY_RESTRICT plane = dxg + c * geo.hw;
+    for (size_t r = 0; r < s.kernel_h; ++r) {
+      const float* HWY_RESTRICT taps = col + ((c - c0) * geo.rs + r * s.kernel_w) * qc;
+      size_t oh = q0 / geo.ow, ow = q0 % geo.ow;
+      for (size_t j = 0; j < qc;) {
+        const size_t len = std::min(qc - j, geo.ow - ow);
+        const long ih = static_cast<long>(oh * s.stride_h + r * s.dilation_h) -
+                        static_cast<long>(s.pad_h);
+        if (ih >= 0 && ih < static_cast<long>(s.in_h)) {
+          const size_t L = detail::RoundUp(len + reach / 2 + 1, N);
+          float* HWY_RESTRICT ph[2] = {rowbuf, rowbuf + L};
+          float* HWY_RESTRICT buf = rowbuf + 2 * L;
+          std::fill(rowbuf, rowbuf + 2 * L, 0.0f);
+          for (size_t t = 0; t < s.kernel_w; ++t) {
+            const size_t dt = t * s.dilation_w;
+            float* HWY_RESTRICT dst = ph[dt % 2] + dt / 2;
+            const float* HWY_RESTRICT src = taps + t * qc + j;
+            size_t m = 0;
+            for (; m + N <= len; m += N) {
+              hn::StoreU(hn::Add(hn::LoadU(d, dst + m), hn::LoadU(d, src + m)), d, dst + m);
+            }
+            for (; m < len; ++m) dst[m] += src[m];
+          }
+          for (size_t m = 0; m < L; m += N) {
+            hn::StoreInterleaved2(hn::LoadU(d, ph[0] + m), hn::LoadU(d, ph[1] + m), d,
+                                  buf + 2 * m);
+          }
+          // buf[q] belongs to padded column 2 * ow + q, i.e. input column base + q.
+          const long base = static_cast<long>(2 * ow) - static_cast<long>(s.pad_w);
+          const long q_lo = std::max(0L, -base);
+          const long q_hi = std::min(static_cast<long>(2 * L), static_cast<long>(s.in_w) - base);
+          float* HWY_RESTRICT drow = plane + ih * static_cast<long>(s.in_w) + base;
+          long q = q_lo;
+          for (; q + static_cast<long>(N) <= q_hi; q += static_cast<long>(N)) {
+            hn::StoreU(hn::Add(hn::LoadU(d, drow + q), hn::LoadU(d, buf + q)), d, drow + q);
+          }
+          for (; q < q_hi; ++q) drow[q] += buf[q];
+        }
+        j += len;
+        ow = 0;
+        ++oh;
+      }
+    }
+  }
+}
+
 // Computes dx for stride > 1 (or padding beyond the flipped kernel's reach): per (image, group,
 // input-channel chunk) task, col = W^T * dy in pixel chunks of bounded size, then col2im adds
 // col into dx. Channel chunks own disjoint dx planes, so tasks never write the same element.
@@ -801,6 +904,10 @@ inline void ConvBackwardDataGemm(const Conv2dShape& s, const float* dy, const fl
     }
     float* bpack = detail::ThreadScratch(detail::kScratchPackB, KC * qc_max);
     float* col = detail::ThreadScratch(detail::kScratchConvCol, rows * qc_max);
+    float* rowbuf = s.stride_w == 2
+                        ? detail::ThreadScratch(detail::kScratchRows,
+                                                6 * (geo.ow + s.dilation_w * s.kernel_w + 2 * N))
+                        : nullptr;
     for (size_t q0 = 0; q0 < geo.p; q0 += qc_max) {
       const size_t qc = std::min(qc_max, geo.p - q0);
       for (size_t pc = 0; pc < geo.kg; pc += KC) {
@@ -811,6 +918,10 @@ inline void ConvBackwardDataGemm(const Conv2dShape& s, const float* dy, const fl
           const size_t mc = std::min(MC, rows - ic);
           MacroKernel(mc, qc, kc, apack + pc * rrows + ic * kc, bpack, col + ic * qc, qc, ep);
         }
+      }
+      if (s.stride_w == 2) {
+        Col2imStride2(s, geo, col, qc, q0, c0, c1, dxg, rowbuf);
+        continue;
       }
       // col2im: scatter-add each column row into its input plane.
       for (size_t row = 0; row < rows; ++row) {

@@ -30,6 +30,7 @@ enum ScratchSlot : size_t {
   kScratchConvCol,     // conv: column buffer for backward-data with stride > 1 (per task)
   kScratchConvPartial, // conv: per-chunk partial weight gradients (caller's slot)
   kScratchConvAcc,     // conv: transposed weight-gradient accumulator (per task)
+  kScratchRows,        // conv: small row buffers of the transforms and col2im (per task)
   kNumScratchSlots
 };
 
