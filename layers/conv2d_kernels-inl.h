@@ -615,10 +615,12 @@ inline void WinogradPackWeights(const Conv2dShape& s, const float* w, float* wpa
 
 // Winograd F(2x2, 3x3) input transform V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
 // 0 1 0 -1], of tiles [t0, t0 + ntr) of group g (tiles numbered globally over the batch, row
-// major per image; tiles from t0 + nt on are zero), N tiles per vector: the 16 patch values of
-// N tiles are gathered with bounds masks (padding becomes zeros) and transformed lane-wise.
-// Transform point xi of channel c and tiles [t0 + j, t0 + j + N) is stored (unaligned) at
-// out(c, j) + xi * xstride.
+// major per image; tiles from t0 + nt on are zero), N tiles per vector. The images the tiles
+// touch are first copied zero-padded; then per channel and patch row i, the runs of tiles of
+// each tile row are laid end to end as column pairs (columns 0-1 and 2-3 of every patch, two
+// contiguous copies per run), so deinterleaving loads yield the 16 patch values of N
+// consecutive tiles whatever the image width, without gathers. Transform point xi of channel c
+// and tiles [t0 + j, t0 + j + N) is stored (unaligned) at out(c, j) + xi * xstride.
 template <class Out>
 HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RESTRICT x,
                                        size_t g, size_t t0, size_t nt, size_t ntr,
@@ -627,48 +629,65 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
   const size_t tiles_h = detail::DivCeil(s.out_h(), 2), tiles_w = detail::DivCeil(s.out_w(), 2);
   const size_t tiles = tiles_h * tiles_w;
   const GemmD d;
-  const hn::RebindToSigned<GemmD> di;
   const size_t N = hn::Lanes(d);
-  HWY_ALIGN int32_t base_i[hn::MaxLanes(GemmD())];
-  HWY_ALIGN int32_t ih_i[hn::MaxLanes(GemmD())];
-  HWY_ALIGN int32_t iw_i[hn::MaxLanes(GemmD())];
-  const auto vh = hn::Set(di, static_cast<int32_t>(s.in_h));
-  const auto vw = hn::Set(di, static_cast<int32_t>(s.in_w));
-  const auto minus1 = hn::Set(di, -1);
-  for (size_t j = 0; j < ntr; j += N) {
-    for (size_t l = 0; l < N; ++l) {
-      if (j + l < nt) {
-        const size_t tile = t0 + j + l, n = tile / tiles, tr = (tile % tiles) / tiles_w;
-        const size_t tc = tile % tiles_w;
-        ih_i[l] = static_cast<int32_t>(2 * tr) - static_cast<int32_t>(s.pad_h);
-        iw_i[l] = static_cast<int32_t>(2 * tc) - static_cast<int32_t>(s.pad_w);
-        base_i[l] = static_cast<int32_t>((n * s.in_channels + g * cg) * hw) +
-                    ih_i[l] * static_cast<int32_t>(s.in_w) + iw_i[l];
-      } else {
-        ih_i[l] = -(1 << 20);  // masks the lanes past the last tile to zero
-        iw_i[l] = 0;
-        base_i[l] = 0;
+  // Padded planes: 2 * tiles + 2 rows and columns (>= the padded input; one more when the
+  // output size is odd), plus slack for the vector copies' overrun.
+  const size_t hp = 2 * tiles_h + 2, wp = 2 * tiles_w + 2;
+  const size_t pstride = PhasedLayout::ChannelStride(hp * wp);
+  const size_t n_first = t0 / tiles, n_last = (t0 + nt - 1) / tiles;
+  const size_t slack = 2 * N + 4;
+  const size_t planes_end = (n_last - n_first + 1) * cg * pstride;
+  float* planes = detail::ThreadScratch(detail::kScratchWinogradPlanes, planes_end + slack);
+  for (size_t n = n_first; n <= n_last; ++n) {
+    for (size_t c = 0; c < cg; ++c) {
+      const float* HWY_RESTRICT xc = x + (n * s.in_channels + g * cg + c) * hw;
+      float* HWY_RESTRICT pl = planes + ((n - n_first) * cg + c) * pstride;
+      for (size_t r = 0; r < hp; ++r) {
+        float* HWY_RESTRICT row = pl + r * wp;
+        const long ih = static_cast<long>(r) - static_cast<long>(s.pad_h);
+        if (ih < 0 || ih >= static_cast<long>(s.in_h)) {
+          std::fill(row, row + wp, 0.0f);
+          continue;
+        }
+        std::fill(row, row + s.pad_w, 0.0f);
+        std::memcpy(row + s.pad_w, xc + ih * s.in_w, s.in_w * sizeof(float));
+        std::fill(row + s.pad_w + s.in_w, row + wp, 0.0f);
+      }
+      std::fill(pl + hp * wp, pl + pstride, 0.0f);
+    }
+  }
+  std::fill(planes + planes_end, planes + planes_end + slack, 0.0f);
+  // Rows 0-3: columns 0-1 of patch rows 0-3; rows 4-7: columns 2-3 (2 floats per tile).
+  const size_t rl = 2 * ntr + N;
+  float* rows = detail::ThreadScratch(detail::kScratchRows, 8 * rl);
+  for (size_t c = 0; c < cg; ++c) {
+    for (size_t t = t0; t < t0 + nt;) {
+      const size_t n = t / tiles, tr = (t % tiles) / tiles_w, tc0 = t % tiles_w;
+      const size_t cnt = std::min(tiles_w - tc0, t0 + nt - t), j = t - t0;
+      const float* HWY_RESTRICT pl =
+          planes + ((n - n_first) * cg + c) * pstride + 2 * tr * wp + 2 * tc0;
+      for (size_t i = 0; i < 4; ++i) {
+        const float* HWY_RESTRICT src = pl + i * wp;
+        float* HWY_RESTRICT r01 = rows + i * rl + 2 * j;
+        float* HWY_RESTRICT r23 = rows + (4 + i) * rl + 2 * j;
+        // Whole vectors: the overrun is overwritten by the next run or lands in the slack.
+        for (size_t m = 0; m < 2 * cnt; m += N) {
+          hn::StoreU(hn::LoadU(d, src + m), d, r01 + m);
+          hn::StoreU(hn::LoadU(d, src + 2 + m), d, r23 + m);
+        }
+      }
+      t += cnt;
+    }
+    if (ntr > nt) {
+      for (size_t i = 0; i < 8; ++i) {
+        std::fill(rows + i * rl + 2 * nt, rows + i * rl + 2 * ntr, 0.0f);
       }
     }
-    const auto vih = hn::Load(di, ih_i), viw = hn::Load(di, iw_i);
-    const auto vbase = hn::Load(di, base_i);
-    hn::Mask<decltype(di)> row_ok[4], col_ok[4];
-    for (int i = 0; i < 4; ++i) {
-      const auto r = hn::Add(vih, hn::Set(di, i)), c = hn::Add(viw, hn::Set(di, i));
-      row_ok[i] = hn::And(hn::Gt(r, minus1), hn::Lt(r, vh));
-      col_ok[i] = hn::And(hn::Gt(c, minus1), hn::Lt(c, vw));
-    }
-    for (size_t c = 0; c < cg; ++c) {
-      float* HWY_RESTRICT dst = out(c, j);
-      const auto cbase = hn::Add(vbase, hn::Set(di, static_cast<int32_t>(c * hw)));
+    for (size_t j = 0; j < ntr; j += N) {
       hn::Vec<GemmD> dd[4][4];
-      for (int i = 0; i < 4; ++i) {
-        for (int l = 0; l < 4; ++l) {
-          const auto ok = hn::And(row_ok[i], col_ok[l]);
-          const auto idx = hn::IfThenElseZero(
-              ok, hn::Add(cbase, hn::Set(di, i * static_cast<int32_t>(s.in_w) + l)));
-          dd[i][l] = hn::IfThenElseZero(hn::RebindMask(d, ok), hn::GatherIndex(d, x, idx));
-        }
+      for (size_t i = 0; i < 4; ++i) {
+        hn::LoadInterleaved2(d, rows + i * rl + 2 * j, dd[i][0], dd[i][1]);
+        hn::LoadInterleaved2(d, rows + (4 + i) * rl + 2 * j, dd[i][2], dd[i][3]);
       }
       hn::Vec<GemmD> t[4][4];
       for (int l = 0; l < 4; ++l) {
@@ -677,6 +696,7 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
         t[2][l] = hn::Sub(dd[2][l], dd[1][l]);
         t[3][l] = hn::Sub(dd[1][l], dd[3][l]);
       }
+      float* HWY_RESTRICT dst = out(c, j);
       for (int i = 0; i < 4; ++i) {
         float* HWY_RESTRICT o = dst + static_cast<size_t>(i * 4) * xstride;
         hn::StoreU(hn::Sub(t[i][0], t[i][2]), d, o);

@@ -31,6 +31,7 @@ enum ScratchSlot : size_t {
   kScratchConvPartial, // conv: per-chunk partial weight gradients (caller's slot)
   kScratchConvAcc,     // conv: transposed weight-gradient accumulator (per task)
   kScratchRows,        // conv: small row buffers of the transforms and col2im (per task)
+  kScratchWinogradPlanes,  // conv: zero-padded input planes of the Winograd transform
   kNumScratchSlots
 };
 
