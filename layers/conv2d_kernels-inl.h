@@ -567,12 +567,12 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
 
 // Returns whether the Winograd F(2x2, 3x3) kernels apply and pay off: 3x3, stride 1, no
 // dilation, padding <= 2, and enough channels per group for its GEMMs to amortize the
-// transforms (measured on Zen 4: 128 and 256 channels gain 1.3-1.9x; at 64 the direct path is
-// still ~10% faster in the forward pass).
+// transforms (measured on Zen 4 against the direct paths, 2 threads: 32 -> 64 channels on
+// 14x14 gains 1.15-1.4x, 64 -> 64 on 32x32 1.3-1.45x, 128 and 256 channels 1.3-1.9x).
 inline bool UseWinograd(const Conv2dShape& s) {
   return s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == 1 && s.stride_w == 1 &&
          s.dilation_h == 1 && s.dilation_w == 1 && s.pad_h <= 2 && s.pad_w <= 2 &&
-         s.in_channels / s.groups >= 96 && s.out_channels / s.groups >= 96;
+         s.in_channels / s.groups >= 32 && s.out_channels / s.groups >= 32;
 }
 
 // Transforms 3x3 weights w (out_channels, cg, 3, 3) for Winograd F(2x2, 3x3) and packs them
@@ -615,8 +615,8 @@ inline void WinogradPackWeights(const Conv2dShape& s, const float* w, float* wpa
 
 // Winograd F(2x2, 3x3) input transform V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
 // 0 1 0 -1], of tiles [t0, t0 + ntr) of group g (tiles numbered globally over the batch, row
-// major per image; tiles from t0 + nt on are zero), N tiles per vector. The images the tiles
-// touch are first copied zero-padded; then per channel and patch row i, the runs of tiles of
+// major per image; tiles from t0 + nt on are zero), N tiles per vector. The input rows the
+// tiles read are first copied zero-padded; then per channel and patch row i, the runs of tiles of
 // each tile row are laid end to end as column pairs (columns 0-1 and 2-3 of every patch, two
 // contiguous copies per run), so deinterleaving loads yield the 16 patch values of N
 // consecutive tiles whatever the image width, without gathers. Transform point xi of channel c
@@ -630,20 +630,37 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
   const size_t tiles = tiles_h * tiles_w;
   const GemmD d;
   const size_t N = hn::Lanes(d);
-  // Padded planes: 2 * tiles + 2 rows and columns (>= the padded input; one more when the
-  // output size is odd), plus slack for the vector copies' overrun.
+  // Zero-padded planes of the rows the tiles read, per image: padded rows [row0, row0 + rmax)
+  // of 2 * tiles_w + 2 columns (>= the padded input; one more when out_w is odd), plus slack
+  // for the vector copies' overrun.
   const size_t hp = 2 * tiles_h + 2, wp = 2 * tiles_w + 2;
-  const size_t pstride = PhasedLayout::ChannelStride(hp * wp);
   const size_t n_first = t0 / tiles, n_last = (t0 + nt - 1) / tiles;
+  const size_t images = n_last - n_first + 1;
+  size_t rmax = 0;
+  auto image_rows = [&](size_t n, size_t* first, size_t* count) {
+    const size_t ta = std::max(t0, n * tiles), tb = std::min(t0 + nt, (n + 1) * tiles);
+    const size_t tr_a = (ta - n * tiles) / tiles_w, tr_b = (tb - 1 - n * tiles) / tiles_w;
+    *first = 2 * tr_a;
+    *count = std::min(hp, 2 * tr_b + 4) - 2 * tr_a;
+  };
+  for (size_t n = n_first; n <= n_last; ++n) {
+    size_t first, count;
+    image_rows(n, &first, &count);
+    rmax = std::max(rmax, count);
+  }
+  const size_t pstride = PhasedLayout::ChannelStride(rmax * wp);
   const size_t slack = 2 * N + 4;
-  const size_t planes_end = (n_last - n_first + 1) * cg * pstride;
+  const size_t planes_end = images * cg * pstride;
   float* planes = detail::ThreadScratch(detail::kScratchWinogradPlanes, planes_end + slack);
   for (size_t n = n_first; n <= n_last; ++n) {
+    size_t first, count;
+    image_rows(n, &first, &count);
     for (size_t c = 0; c < cg; ++c) {
       const float* HWY_RESTRICT xc = x + (n * s.in_channels + g * cg + c) * hw;
-      float* HWY_RESTRICT pl = planes + ((n - n_first) * cg + c) * pstride;
-      for (size_t r = 0; r < hp; ++r) {
-        float* HWY_RESTRICT row = pl + r * wp;
+      // Padded row r of the image is at base + (r - first) * wp.
+      float* HWY_RESTRICT base = planes + ((n - n_first) * cg + c) * pstride;
+      for (size_t r = first; r < first + count; ++r) {
+        float* HWY_RESTRICT row = base + (r - first) * wp;
         const long ih = static_cast<long>(r) - static_cast<long>(s.pad_h);
         if (ih < 0 || ih >= static_cast<long>(s.in_h)) {
           std::fill(row, row + wp, 0.0f);
@@ -653,7 +670,7 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
         std::memcpy(row + s.pad_w, xc + ih * s.in_w, s.in_w * sizeof(float));
         std::fill(row + s.pad_w + s.in_w, row + wp, 0.0f);
       }
-      std::fill(pl + hp * wp, pl + pstride, 0.0f);
+      std::fill(base + count * wp, base + pstride, 0.0f);
     }
   }
   std::fill(planes + planes_end, planes + planes_end + slack, 0.0f);
@@ -664,8 +681,10 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
     for (size_t t = t0; t < t0 + nt;) {
       const size_t n = t / tiles, tr = (t % tiles) / tiles_w, tc0 = t % tiles_w;
       const size_t cnt = std::min(tiles_w - tc0, t0 + nt - t), j = t - t0;
+      size_t first, count;
+      image_rows(n, &first, &count);
       const float* HWY_RESTRICT pl =
-          planes + ((n - n_first) * cg + c) * pstride + 2 * tr * wp + 2 * tc0;
+          planes + ((n - n_first) * cg + c) * pstride + (2 * tr - first) * wp + 2 * tc0;
       for (size_t i = 0; i < 4; ++i) {
         const float* HWY_RESTRICT src = pl + i * wp;
         float* HWY_RESTRICT r01 = rows + i * rl + 2 * j;

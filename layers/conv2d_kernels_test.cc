@@ -83,12 +83,15 @@ inline std::vector<NamedShape> TestShapes() {
       {"BackwardDataFlippedIm2col", Make(1, 26, 10, 12, 5, 3, 3, 1, 1)},
       {"BackwardDataFlippedDirect", Make(1, 30, 16, 30, 4, 3, 3, 1, 1)},
       {"BackwardDataFlippedDilatedPad0", Make(1, 28, 9, 31, 3, 3, 3, 1, 0, 2)},
-      // 3x3 stride 1 with >= 96 channels per group: Winograd F(2x2, 3x3), odd output sizes.
+      // 3x3 stride 1 with >= 32 channels per group: Winograd F(2x2, 3x3), odd output sizes.
       {"WinogradPad1OddSizes", Make(1, 96, 5, 7, 100, 3, 3, 1, 1)},
       {"WinogradPad0Batch2", Make(2, 100, 7, 4, 96, 3, 3, 1, 0)},
       {"WinogradGroups2Pad2", Make(1, 192, 3, 5, 194, 3, 3, 1, 2, 1, 2)},
       // Enough tiles for several transform steps per part, steps spanning images.
       {"WinogradManyTilesOddSizes", Make(3, 96, 13, 11, 97, 3, 3, 1, 1)},
+      // Wide images: a chunk of tiles covers part of one image (padded rows copied per chunk).
+      {"WinogradWideImagePartialChunks", Make(1, 32, 40, 70, 33, 3, 3, 1, 1)},
+      {"WinogradSingleTileRows", Make(5, 33, 2, 2, 32, 3, 3, 1, 1)},
       // Strides > 1 on wide rows: the direct path on the phase-split image.
       {"Stride2WideDirect", Make(2, 5, 20, 62, 6, 3, 3, 2, 1)},
       {"Stride3Dilation2WideDirect", Make(1, 3, 25, 70, 4, 3, 3, 3, 2, 2)},
