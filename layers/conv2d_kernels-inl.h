@@ -748,8 +748,9 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
                                            detail::kMinParallelMacs;
   float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * 16 * rkg * cg);
   WinogradPackWeights(s, w, wpack, pool, parallel);
-  // Tasks: (group, chunk of NT global tiles).
-  const size_t NT = 4 * NR;
+  // Tasks: (group, chunk of NT global tiles), NT sized so that the transformed input and the
+  // GEMM results (16 x (cg + kg) x NT floats) stay within about 1 MiB (L2).
+  const size_t NT = std::min(4 * NR, std::max(NR, (size_t{1} << 18) / (16 * (cg + kg)) / NR * NR));
   const size_t chunks = detail::DivCeil(total, NT);
   detail::RunTasks(pool, parallel, s.groups * chunks, [&](uint64_t task, size_t) {
     const size_t g = task / chunks, t0 = (task % chunks) * NT;
