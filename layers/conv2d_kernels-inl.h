@@ -925,23 +925,35 @@ inline void ConvBackwardDataGemm(const Conv2dShape& s, const float* dy, const fl
   const size_t qc_max =
       std::min(detail::RoundUp(geo.p, NR),
                std::max(NR, (size_t{65536} / max_rows) / NR * NR));
+  // A = W_g^T restricted to a chunk's rows: (rows x kg), packed per KC block of kg, once per
+  // (group, channel chunk) for all images.
+  const size_t apack_size = detail::RoundUp(max_rows, kGemmMR) * geo.kg;
+  float* apack_all = detail::ThreadScratch(detail::kScratchConvW, s.groups * chunks * apack_size);
+  detail::RunTasks(pool, parallel && s.groups * chunks > 1, s.groups * chunks,
+                   [&](uint64_t task, size_t) {
+    const size_t g = task / chunks, chunk = task % chunks;
+    const size_t c0 = geo.cg * chunk / chunks, c1 = geo.cg * (chunk + 1) / chunks;
+    if (c1 <= c0) return;
+    const size_t row0 = c0 * geo.rs, rows = (c1 - c0) * geo.rs;
+    const size_t rrows = detail::RoundUp(rows, kGemmMR);
+    const float* wg = w + g * geo.kg * geo.crs;
+    for (size_t pc = 0; pc < geo.kg; pc += KC) {
+      const size_t kc = std::min(KC, geo.kg - pc);
+      PackA(true, wg + pc * geo.crs + row0, geo.crs, rows, kc, 1.0f,
+            apack_all + task * apack_size + pc * rrows);
+    }
+  });
   detail::RunTasks(pool, parallel, units * chunks, [&](uint64_t task, size_t) {
     const size_t unit = task / chunks, chunk = task % chunks;
     const size_t n = unit / s.groups, g = unit % s.groups;
     const size_t c0 = geo.cg * chunk / chunks, c1 = geo.cg * (chunk + 1) / chunks;
     if (c1 <= c0) return;
-    const size_t row0 = c0 * geo.rs, rows = (c1 - c0) * geo.rs;
+    const size_t rows = (c1 - c0) * geo.rs;
     float* dxg = dx + (n * s.in_channels + g * geo.cg) * geo.hw;
     std::fill(dxg + c0 * geo.hw, dxg + c1 * geo.hw, 0.0f);
     const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
-    const float* wg = w + g * geo.kg * geo.crs;
-    // A = W_g^T restricted to this chunk's rows: (rows x kg), packed per KC block of kg.
     const size_t rrows = detail::RoundUp(rows, kGemmMR);
-    float* apack = detail::ThreadScratch(detail::kScratchPackA, rrows * geo.kg);
-    for (size_t pc = 0; pc < geo.kg; pc += KC) {
-      const size_t kc = std::min(KC, geo.kg - pc);
-      PackA(true, wg + pc * geo.crs + row0, geo.crs, rows, kc, 1.0f, apack + pc * rrows);
-    }
+    const float* apack = apack_all + (g * chunks + chunk) * apack_size;
     float* bpack = detail::ThreadScratch(detail::kScratchPackB, KC * qc_max);
     float* col = detail::ThreadScratch(detail::kScratchConvCol, rows * qc_max);
     float* rowbuf = s.stride_w == 2
@@ -965,7 +977,7 @@ inline void ConvBackwardDataGemm(const Conv2dShape& s, const float* dy, const fl
       }
       // col2im: scatter-add each column row into its input plane.
       for (size_t row = 0; row < rows; ++row) {
-        const size_t crs = row0 + row;
+        const size_t crs = c0 * geo.rs + row;
         const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
         float* HWY_RESTRICT plane = dxg + c * geo.hw;
         const float* HWY_RESTRICT src = col + row * qc;
