@@ -845,57 +845,75 @@ inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w
 }
 
 // col2im for stride_w == 2: adds the column buffer col (rows (c, r, t) of channels [c0, c1),
-// columns = output pixels [q0, q0 + qc)) into the dx planes dxg. Per (c, r) and run of output
-// pixels in one row, the kernel_w taps are first summed into the two column phases of the input
-// row (tap t lands on padded column 2 * ow + t * dilation_w: phase t*dw % 2, contiguous in ow),
-// the phases are interleaved, and the row is added with contiguous vectors.
-// rowbuf: room for 6 * (out_w + dilation_w * kernel_w + 2 * lanes) floats.
+// columns = output pixels [q0, q0 + qc)) into the dx planes dxg. For one (c, r) and a run of
+// output pixels ow_a + i (i < len) in one output row, tap t lands on padded column
+// 2 * (ow_a + i) + t * dilation_w. The input row is handled as pairs of columns
+// (2 * (ow_a + k) + p0, + 1), p0 = pad_w % 2, so that pair k starts at the even input column
+// 2 * (ow_a + k - (pad_w - p0) / 2): tap t feeds slot e_t = (t*dw - p0) % 2 of pair
+// k = i + o_t, o_t = (t*dw - p0 - e_t) / 2. The taps of N pairs are summed in registers
+// (bounds-masked loads; col has `slack` floats before and after) and added to the row with
+// LoadInterleaved2 / StoreInterleaved2; pairs that straddle the row ends go through a buffer.
 inline void Col2imStride2(const Conv2dShape& s, const detail::ConvGeom& geo,
                           const float* HWY_RESTRICT col, size_t qc, size_t q0, size_t c0,
-                          size_t c1, float* HWY_RESTRICT dxg, float* HWY_RESTRICT rowbuf) {
+                          size_t c1, float* HWY_RESTRICT dxg) {
   const GemmD d;
-  const size_t N = hn::Lanes(d);
-  const size_t reach = s.dilation_w * (s.kernel_w - 1);
+  const hn::RebindToSigned<GemmD> di;
+  using V = hn::Vec<GemmD>;
+  const long N = static_cast<long>(hn::Lanes(d));
+  const long p0 = static_cast<long>(s.pad_w % 2), shift = static_cast<long>(s.pad_w / 2);
+  const long in_w = static_cast<long>(s.in_w);
+  const long reach = static_cast<long>(s.dilation_w * (s.kernel_w - 1));
+  HWY_ALIGN float buf[2 * hn::MaxLanes(GemmD())];
+  const auto iota = hn::Iota(di, 0);
   for (size_t c = c0; c < c1; ++c) {
     float* HWY_RESTRICT plane = dxg + c * geo.hw;
     for (size_t r = 0; r < s.kernel_h; ++r) {
       const float* HWY_RESTRICT taps = col + ((c - c0) * geo.rs + r * s.kernel_w) * qc;
       size_t oh = q0 / geo.ow, ow = q0 % geo.ow;
       for (size_t j = 0; j < qc;) {
-        const size_t len = std::min(qc - j, geo.ow - ow);
+        const long len = static_cast<long>(std::min(qc - j, geo.ow - ow));
         const long ih = static_cast<long>(oh * s.stride_h + r * s.dilation_h) -
                         static_cast<long>(s.pad_h);
         if (ih >= 0 && ih < static_cast<long>(s.in_h)) {
-          const size_t L = detail::RoundUp(len + reach / 2 + 1, N);
-          float* HWY_RESTRICT ph[2] = {rowbuf, rowbuf + L};
-          float* HWY_RESTRICT buf = rowbuf + 2 * L;
-          std::fill(rowbuf, rowbuf + 2 * L, 0.0f);
-          for (size_t t = 0; t < s.kernel_w; ++t) {
-            const size_t dt = t * s.dilation_w;
-            float* HWY_RESTRICT dst = ph[dt % 2] + dt / 2;
-            const float* HWY_RESTRICT src = taps + t * qc + j;
-            size_t m = 0;
-            for (; m + N <= len; m += N) {
-              hn::StoreU(hn::Add(hn::LoadU(d, dst + m), hn::LoadU(d, src + m)), d, dst + m);
+          float* HWY_RESTRICT drow = plane + ih * in_w;
+          // Pair k covers input columns col_k and col_k + 1, col_k = 2 * (ow_a + k - shift).
+          const long base = 2 * (static_cast<long>(ow) - shift);
+          // Pairs with contributions: k in [-p0, len + floor((reach - p0) / 2)); pairs that
+          // touch the row: col_k + 1 >= 0 and col_k < in_w.
+          const auto floor_half = [](long v) { return v >= 0 ? v / 2 : -((1 - v) / 2); };
+          const auto ceil_half = [](long v) { return v >= 0 ? (v + 1) / 2 : -((-v) / 2); };
+          const long k_begin = std::max(-p0, ceil_half(-1 - base));
+          const long k_end = std::min(len + floor_half(reach - p0), ceil_half(in_w - base));
+          for (long k0 = k_begin; k0 < k_end; k0 += N) {
+            V sum[2] = {hn::Zero(d), hn::Zero(d)};
+            for (size_t t = 0; t < s.kernel_w; ++t) {
+              const long dt = static_cast<long>(t * s.dilation_w);
+              const long e = (dt - p0) & 1, o = (dt - p0 - e) / 2;
+              // Lanes k0 + l with 0 <= k0 + l - o < len.
+              const long first = k0 - o;
+              const float* HWY_RESTRICT src = taps + t * qc + j + first;
+              V v = hn::LoadU(d, src);
+              if (first < 0 || first + N > len) {
+                const auto lane = hn::Add(iota, hn::Set(di, static_cast<int32_t>(first)));
+                const auto ok = hn::And(hn::Gt(lane, hn::Set(di, -1)),
+                                        hn::Lt(lane, hn::Set(di, static_cast<int32_t>(len))));
+                v = hn::IfThenElseZero(hn::RebindMask(d, ok), v);
+              }
+              sum[e] = hn::Add(sum[e], v);
             }
-            for (; m < len; ++m) dst[m] += src[m];
+            const long cb = base + 2 * k0;  // input column of lane 0, slot 0
+            if (cb >= 0 && cb + 2 * N <= in_w) {
+              V a, b;
+              hn::LoadInterleaved2(d, drow + cb, a, b);
+              hn::StoreInterleaved2(hn::Add(a, sum[0]), hn::Add(b, sum[1]), d, drow + cb);
+            } else {
+              hn::StoreInterleaved2(sum[0], sum[1], d, buf);
+              const long lo = std::max(0L, -cb), hi = std::min(2 * N, in_w - cb);
+              for (long q = lo; q < hi; ++q) drow[cb + q] += buf[q];
+            }
           }
-          for (size_t m = 0; m < L; m += N) {
-            hn::StoreInterleaved2(hn::LoadU(d, ph[0] + m), hn::LoadU(d, ph[1] + m), d,
-                                  buf + 2 * m);
-          }
-          // buf[q] belongs to padded column 2 * ow + q, i.e. input column base + q.
-          const long base = static_cast<long>(2 * ow) - static_cast<long>(s.pad_w);
-          const long q_lo = std::max(0L, -base);
-          const long q_hi = std::min(static_cast<long>(2 * L), static_cast<long>(s.in_w) - base);
-          float* HWY_RESTRICT drow = plane + ih * static_cast<long>(s.in_w) + base;
-          long q = q_lo;
-          for (; q + static_cast<long>(N) <= q_hi; q += static_cast<long>(N)) {
-            hn::StoreU(hn::Add(hn::LoadU(d, drow + q), hn::LoadU(d, buf + q)), d, drow + q);
-          }
-          for (; q < q_hi; ++q) drow[q] += buf[q];
         }
-        j += len;
+        j += static_cast<size_t>(len);
         ow = 0;
         ++oh;
       }
@@ -955,11 +973,10 @@ inline void ConvBackwardDataGemm(const Conv2dShape& s, const float* dy, const fl
     const size_t rrows = detail::RoundUp(rows, kGemmMR);
     const float* apack = apack_all + (g * chunks + chunk) * apack_size;
     float* bpack = detail::ThreadScratch(detail::kScratchPackB, KC * qc_max);
-    float* col = detail::ThreadScratch(detail::kScratchConvCol, rows * qc_max);
-    float* rowbuf = s.stride_w == 2
-                        ? detail::ThreadScratch(detail::kScratchRows,
-                                                6 * (geo.ow + s.dilation_w * s.kernel_w + 2 * N))
-                        : nullptr;
+    // Slack before and after: the stride-2 col2im reads whole vectors around each row.
+    const size_t col_slack = s.dilation_w * s.kernel_w + 2 * N;
+    float* col = detail::ThreadScratch(detail::kScratchConvCol, rows * qc_max + 2 * col_slack) +
+                 col_slack;
     for (size_t q0 = 0; q0 < geo.p; q0 += qc_max) {
       const size_t qc = std::min(qc_max, geo.p - q0);
       for (size_t pc = 0; pc < geo.kg; pc += KC) {
@@ -972,7 +989,7 @@ inline void ConvBackwardDataGemm(const Conv2dShape& s, const float* dy, const fl
         }
       }
       if (s.stride_w == 2) {
-        Col2imStride2(s, geo, col, qc, q0, c0, c1, dxg, rowbuf);
+        Col2imStride2(s, geo, col, qc, q0, c0, c1, dxg);
         continue;
       }
       // col2im: scatter-add each column row into its input plane.

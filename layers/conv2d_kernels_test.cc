@@ -96,6 +96,10 @@ inline std::vector<NamedShape> TestShapes() {
       {"Stride2WideDirect", Make(2, 5, 20, 62, 6, 3, 3, 2, 1)},
       {"Stride3Dilation2WideDirect", Make(1, 3, 25, 70, 4, 3, 3, 3, 2, 2)},
       {"Stride2Kernel1x1WideDirect", Make(1, 4, 9, 66, 5, 1, 1, 2, 0)},
+      // Stride-2 col2im: pad parity, kernel widths, pixel chunks that start mid-row.
+      {"Stride2Pad2Kernel5OddWidth", Make(2, 3, 11, 13, 4, 5, 5, 2, 2)},
+      {"Stride2Pad0Kernel4", Make(1, 2, 10, 9, 3, 4, 4, 2, 0)},
+      {"Stride2ManyChannelsChunkedRows", Make(1, 64, 30, 30, 8, 3, 3, 2, 1)},
   };
   // Rectangular stride / padding / dilation.
   Conv2dShape rect = Make(2, 3, 9, 7, 4, 3, 2, 1, 1);
