@@ -266,10 +266,12 @@ inline void ConvForwardIm2col(const Conv2dShape& s, const float* x, const float*
 // base = zero-padded image at the tile's first virtual pixel) and stores it to `tile`
 // (kRows x NR floats, aligned). B is read straight from the padded image: no packing at all.
 // If c is non-null, the first rows x cols entries go to c (row stride ldc) with `ep` instead.
+// The tile's second vector reads base + b1_off + off[p] (b1_off = N: NR consecutive pixels).
 template <size_t kRows>
 HWY_INLINE void DirectMicroKernel(size_t kc, const float* HWY_RESTRICT ap,
                                   const float* HWY_RESTRICT base,
-                                  const int32_t* HWY_RESTRICT off, float* HWY_RESTRICT tile,
+                                  const int32_t* HWY_RESTRICT off, size_t b1_off,
+                                  float* HWY_RESTRICT tile,
                                   float* HWY_RESTRICT c, size_t ldc, size_t rows, size_t cols,
                                   const TileEpilogue& ep) {
   const GemmD d;
@@ -284,7 +286,7 @@ HWY_INLINE void DirectMicroKernel(size_t kc, const float* HWY_RESTRICT ap,
   for (size_t p = 0; p < kc; ++p) {
     const float* HWY_RESTRICT bp = base + off[p];
     const V b0 = hn::LoadU(d, bp);
-    const V b1 = hn::LoadU(d, bp + N);
+    const V b1 = hn::LoadU(d, bp + b1_off);
     HWY_UNROLL(16)
     for (size_t r = 0; r < kRows; ++r) {
       const V a = hn::Set(d, ap[r]);
@@ -460,7 +462,7 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
   // last plane, hence the slack.
   const size_t nv = layout.nv;
   size_t blocks = detail::DivCeil(nv, NR);
-  const size_t slack = 2 * NR;
+  const size_t slack = 2 * NR + wp;
   // Row mode: blocks of up to NR pixels inside one output row, written straight from the
   // registers (no garbage columns, no scatter); chosen when it uses no more lanes than blocks
   // over the virtual grid (rows of >= NR outputs, e.g. 32x32 images on AVX-512).
@@ -470,13 +472,18 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
   // Flat mode: the virtual grid has no garbage columns (wq == out_w, e.g. 1x1 without
   // padding), so every block is a contiguous run of outputs, also stored from registers.
   const bool flat_mode = !row_mode && wp == geo.ow;
+  // Pair mode: rows of exactly N outputs (e.g. 16x16 outputs on AVX-512), one row per vector
+  // of the tile: two output rows per block, contiguous in y, no garbage columns.
+  const bool pair_mode = !row_mode && !flat_mode && geo.ow == N &&
+                         detail::RoundUp(geo.oh, 2) * N <= detail::RoundUp(nv, NR);
+  if (pair_mode) blocks = detail::DivCeil(geo.oh, 2);
   // Virtual mode: runs of real output pixels inside each block (offset in the tile row, offset
   // in the output plane, length), computed once per call instead of per tile.
   struct Segment {
     uint32_t tile_off, dst_off, len;
   };
   std::vector<Segment> segs;
-  const bool scatter_mode = !row_mode && !flat_mode;
+  const bool scatter_mode = !row_mode && !flat_mode && !pair_mode;
   std::vector<size_t> seg_begin(scatter_mode ? blocks + 1 : 1);
   for (size_t blk = 0; scatter_mode && blk < blocks; ++blk) {
     seg_begin[blk] = segs.size();
@@ -524,19 +531,27 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
           const size_t oh = blk / row_blocks, ow0 = (blk % row_blocks) * NR;
           const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
           DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + oh * wp + ow0,
-                                     off.data(), tile, yg + is * geo.p + oh * geo.ow + ow0,
+                                     off.data(), N, tile, yg + is * geo.p + oh * geo.ow + ow0,
                                      geo.p, rows, std::min(NR, geo.ow - ow0), ep);
+          continue;
+        }
+        if (pair_mode) {
+          const size_t oh = 2 * blk;
+          const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
+          DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + oh * wp, off.data(), wp,
+                                     tile, yg + is * geo.p + oh * N, geo.p, rows,
+                                     oh + 1 < geo.oh ? NR : N, ep);
           continue;
         }
         const size_t q0 = blk * NR;
         if (flat_mode) {
           const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
-          DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), tile,
+          DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), N, tile,
                                      yg + is * geo.p + q0, geo.p, rows,
                                      std::min(NR, geo.p - q0), ep);
           continue;
         }
-        DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), tile,
+        DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), N, tile,
                                    nullptr, 0, 0, 0, TileEpilogue{0.0f, nullptr, false});
         // Scatter the virtual pixels that are real outputs, with bias and ReLU.
         for (size_t r = 0; r < rows; ++r) {

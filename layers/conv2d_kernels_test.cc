@@ -96,6 +96,11 @@ inline std::vector<NamedShape> TestShapes() {
       {"Stride2WideDirect", Make(2, 5, 20, 62, 6, 3, 3, 2, 1)},
       {"Stride3Dilation2WideDirect", Make(1, 3, 25, 70, 4, 3, 3, 3, 2, 2)},
       {"Stride2Kernel1x1WideDirect", Make(1, 4, 9, 66, 5, 1, 1, 2, 0)},
+      // Output rows of exactly one vector (16 / 8 / 4 lanes), odd heights: two rows per tile.
+      {"Stride2OutputWidth16", Make(2, 5, 9, 32, 6, 3, 3, 2, 1)},
+      {"Stride2OutputWidth8", Make(1, 4, 11, 16, 5, 3, 3, 2, 1)},
+      {"Stride1OutputWidth4", Make(1, 3, 7, 4, 5, 3, 3, 1, 1)},
+      {"Stride1OutputWidth16", Make(1, 6, 5, 16, 7, 3, 3, 1, 1)},
       // Stride-2 col2im: pad parity, kernel widths, pixel chunks that start mid-row.
       {"Stride2Pad2Kernel5OddWidth", Make(2, 3, 11, 13, 4, 5, 5, 2, 2)},
       {"Stride2Pad0Kernel4", Make(1, 2, 10, 9, 3, 4, 4, 2, 0)},
