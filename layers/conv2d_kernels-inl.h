@@ -1108,10 +1108,13 @@ inline void ConvBiasGradImpl(const Conv2dShape& s, const float* dy, float* dbias
 }
 
 // Micro-kernel with A rows read in place: computes the kRows x NR tile
-// sum_p arows[r][p] * B(p, :) over kc (B in PackB layout) and writes it to c with `ep`.
+// sum over segments sg < nseg and p < kc of arows[r][sg * a_stride + p] * B(sg * kc + p, :)
+// (B in PackB layout) and writes it to c with `ep`. Segments skip the gaps of a strided A
+// (e.g. the columns of a padded image row that are not outputs).
 // Requires: arows[r] valid for r < kRows (rows past `rows` may alias row 0; not stored).
 template <size_t kRows>
-HWY_INLINE void RowsMicroKernel(size_t kc, const float* const* HWY_RESTRICT arows,
+HWY_INLINE void RowsMicroKernel(size_t kc, size_t nseg, size_t a_stride,
+                                const float* const* HWY_RESTRICT arows,
                                 const float* HWY_RESTRICT bp, float* HWY_RESTRICT c,
                                 size_t ldc, size_t rows, size_t cols, const TileEpilogue& ep) {
   const GemmD d;
@@ -1125,16 +1128,20 @@ HWY_INLINE void RowsMicroKernel(size_t kc, const float* const* HWY_RESTRICT arow
     acc0[r] = hn::Zero(d);
     acc1[r] = hn::Zero(d);
   }
-  for (size_t p = 0; p < kc; ++p) {
-    const V b0 = hn::Load(d, bp);
-    const V b1 = hn::Load(d, bp + N);
-    HWY_UNROLL(16)
-    for (size_t r = 0; r < kRows; ++r) {
-      const V av = hn::Set(d, a[r][p]);
-      acc0[r] = hn::MulAdd(av, b0, acc0[r]);
-      acc1[r] = hn::MulAdd(av, b1, acc1[r]);
+  for (size_t sg = 0; sg < nseg; ++sg) {
+    for (size_t p = 0; p < kc; ++p) {
+      const V b0 = hn::Load(d, bp);
+      const V b1 = hn::Load(d, bp + N);
+      HWY_UNROLL(16)
+      for (size_t r = 0; r < kRows; ++r) {
+        const V av = hn::Set(d, a[r][p]);
+        acc0[r] = hn::MulAdd(av, b0, acc0[r]);
+        acc1[r] = hn::MulAdd(av, b1, acc1[r]);
+      }
+      bp += 2 * N;
     }
-    bp += 2 * N;
+    HWY_UNROLL(16)
+    for (size_t r = 0; r < kRows; ++r) a[r] += a_stride;
   }
   HWY_UNROLL(16)
   for (size_t r = 0; r < kRows; ++r) {
@@ -1144,25 +1151,27 @@ HWY_INLINE void RowsMicroKernel(size_t kc, const float* const* HWY_RESTRICT arow
 
 // Runs RowsMicroKernel<rows> for 1 <= rows <= kRows (no FMAs for missing rows).
 template <size_t kRows>
-HWY_INLINE void RowsMicroKernelRows(size_t kc, const float* const* HWY_RESTRICT arows,
+HWY_INLINE void RowsMicroKernelRows(size_t kc, size_t nseg, size_t a_stride,
+                                    const float* const* HWY_RESTRICT arows,
                                     const float* HWY_RESTRICT bp, float* HWY_RESTRICT c,
                                     size_t ldc, size_t rows, size_t cols,
                                     const TileEpilogue& ep) {
   if constexpr (kRows > 1) {
     if (rows < kRows) {
-      RowsMicroKernelRows<kRows - 1>(kc, arows, bp, c, ldc, rows, cols, ep);
+      RowsMicroKernelRows<kRows - 1>(kc, nseg, a_stride, arows, bp, c, ldc, rows, cols, ep);
       return;
     }
   }
-  RowsMicroKernel<kRows>(kc, arows, bp, c, ldc, rows, cols, ep);
+  RowsMicroKernel<kRows>(kc, nseg, a_stride, arows, bp, c, ldc, rows, cols, ep);
 }
 
 // Weight gradient (any stride) in transposed form and without im2col:
-// dW_g^T (crs x kg) += sum_n Xv (crs x nv) * DYv^T (nv x kg), where Xv(crs, q) =
-// xpad[off(crs) + q] reads the PhasedLayout image in place (virtual pixel q = oh*wq + ow as in
-// ConvForwardDirect) and DYv^T is dy transposed into PackB strips with zero rows for the
-// virtual pixels that are not outputs. Each task (group, image chunk) accumulates its own
-// transposed tile buffer and adds it, transposed back, into dw or its chunk's partial sum.
+// dW_g^T (crs x kg) += sum_n X (crs x P) * DY^T (P x kg), where X(crs, (oh, ow)) =
+// xpad[off(crs) + oh * wq + ow] reads the PhasedLayout image in place (as in
+// ConvForwardDirect; the micro-kernel walks each output row as a segment and skips the wq -
+// out_w columns that are not outputs) and DY^T is dy transposed into PackB strips. Each task
+// (group, image chunk) accumulates its own transposed tile buffer and adds it, transposed
+// back, into dw or its chunk's partial sum.
 inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, const float* dy,
                                       float* dw, float* dbias, ThreadPool& pool, bool parallel) {
   const detail::ConvGeom geo(s);
@@ -1170,7 +1179,6 @@ inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, cons
   const size_t threads = pool.NumThreads();
   const PhasedLayout layout(s);
   const size_t wp = layout.wq;  // width of the virtual pixel grid
-  const size_t nv = layout.nv;
   const size_t rkg = detail::RoundUp(geo.kg, NR);
   const std::vector<int32_t> off = layout.Offsets(s, geo);
   size_t img_chunks = 1;
@@ -1194,11 +1202,11 @@ inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, cons
     std::fill(acc, acc + geo.crs * rkg + geo.kg, 0.0f);
     float* bias_acc = acc + geo.crs * rkg;
     float* xpad = detail::ThreadScratch(detail::kScratchPackB, geo.cg * layout.channel_size);
-    float* bpack = detail::ThreadScratch(detail::kScratchPackA, nv * rkg);
+    float* bpack = detail::ThreadScratch(detail::kScratchPackA, geo.p * rkg);
     const TileEpilogue ep{1.0f, nullptr, false};
     for (size_t n = n0; n < n1; ++n) {
       layout.Fill(s, x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, 0, xpad);
-      // DYv^T in PackB strips of NR output channels over all nv virtual pixels.
+      // DY^T in PackB strips of NR output channels over the P output pixels.
       const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
       // Bias sums first: this also streams the image's dy into L2 in order, so the
       // transpose below reads it from cache rather than from memory with strided misses.
@@ -1223,10 +1231,10 @@ inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, cons
       // lines, all in L1. (Per-pixel gathers down the channels were slower than the GEMM
       // itself: rows of dy are P floats apart, often 4 KiB, which alias in L1.)
       for (size_t js = 0; js < rkg; js += NR) {
-        float* HWY_RESTRICT strip = bpack + js * nv;
+        float* HWY_RESTRICT strip = bpack + js * geo.p;
         const size_t cols = std::min(NR, geo.kg - js);
         for (size_t oh = 0; oh < geo.oh; ++oh) {
-          float* HWY_RESTRICT o = strip + oh * wp * NR;
+          float* HWY_RESTRICT o = strip + oh * geo.ow * NR;
           for (size_t ow0 = 0; ow0 < geo.ow; ow0 += 16) {
             const size_t len = std::min<size_t>(16, geo.ow - ow0);
             size_t j = 0;
@@ -1268,22 +1276,27 @@ inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, cons
               for (size_t i = 0; i < len; ++i) o[(ow0 + i) * NR + j] = 0.0f;
             }
           }
-          if (oh + 1 < geo.oh) std::fill(o + geo.ow * NR, o + wp * NR, 0.0f);
         }
       }
+      // K blocks of whole output rows (segments of out_w pixels, wq apart in the padded
+      // image), or of column chunks of one row when a row alone exceeds KC.
       const float* arows[kGemmMR];
-      for (size_t pc = 0; pc < nv; pc += KC) {
-        const size_t kc = std::min(KC, nv - pc);
-        for (size_t js = 0; js < rkg; js += NR) {
-          const size_t cols = std::min(NR, geo.kg - js);
-          const float* bp = bpack + js * nv + pc * NR;
-          for (size_t is = 0; is < geo.crs; is += kGemmMR) {
-            const size_t rows = std::min(kGemmMR, geo.crs - is);
-            for (size_t r = 0; r < kGemmMR; ++r) {
-              arows[r] = xpad + off[is + (r < rows ? r : 0)] + pc;
+      const size_t seg_rows = std::max<size_t>(1, KC / geo.ow);
+      for (size_t oh0 = 0; oh0 < geo.oh; oh0 += seg_rows) {
+        const size_t nseg = std::min(seg_rows, geo.oh - oh0);
+        for (size_t ow0 = 0; ow0 < geo.ow; ow0 += KC) {
+          const size_t kc = std::min(KC, geo.ow - ow0);
+          for (size_t js = 0; js < rkg; js += NR) {
+            const size_t cols = std::min(NR, geo.kg - js);
+            const float* bp = bpack + js * geo.p + (oh0 * geo.ow + ow0) * NR;
+            for (size_t is = 0; is < geo.crs; is += kGemmMR) {
+              const size_t rows = std::min(kGemmMR, geo.crs - is);
+              for (size_t r = 0; r < kGemmMR; ++r) {
+                arows[r] = xpad + off[is + (r < rows ? r : 0)] + oh0 * wp + ow0;
+              }
+              RowsMicroKernelRows<kGemmMR>(kc, nseg, wp, arows, bp, acc + is * rkg + js, rkg,
+                                           rows, cols, ep);
             }
-            RowsMicroKernelRows<kGemmMR>(kc, arows, bp, acc + is * rkg + js, rkg, rows, cols,
-                                         ep);
           }
         }
       }
@@ -1499,7 +1512,8 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
           for (size_t is = 0; is < cg; is += kGemmMR) {
             const size_t rows = std::min(kGemmMR, cg - is);
             for (size_t r = 0; r < kGemmMR; ++r) arows[r] = va + (is + (r < rows ? r : 0)) * T;
-            RowsMicroKernelRows<kGemmMR>(nt, arows, bp, cx + is * rkg + js, rkg, rows, cols, ep);
+            RowsMicroKernelRows<kGemmMR>(nt, 1, 0, arows, bp, cx + is * rkg + js, rkg, rows,
+                                         cols, ep);
           }
         }
       }
