@@ -764,8 +764,11 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
   float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * 16 * rkg * cg);
   WinogradPackWeights(s, w, wpack, pool, parallel);
   // Tasks: (group, chunk of NT global tiles), NT sized so that the transformed input and the
-  // GEMM results (16 x (cg + kg) x NT floats) stay within about 1 MiB (L2).
-  const size_t NT = std::min(4 * NR, std::max(NR, (size_t{1} << 18) / (16 * (cg + kg)) / NR * NR));
+  // GEMM results (16 x (cg + kg) x NT floats) stay within about 1 MiB (L2), and at most 64
+  // (measured on Zen 4: 64 beats 128 for 64-128 channels on 2 threads, where two threads
+  // share the L3).
+  const size_t NT = detail::RoundUp(
+      std::min<size_t>(64, std::max(NR, (size_t{1} << 18) / (16 * (cg + kg)))), NR);
   const size_t chunks = detail::DivCeil(total, NT);
   detail::RunTasks(pool, parallel, s.groups * chunks, [&](uint64_t task, size_t) {
     const size_t g = task / chunks, t0 = (task % chunks) * NT;
@@ -1064,16 +1067,21 @@ inline void ConvBackwardDataImpl(const Conv2dShape& s, const float* dy, const fl
     return;
   }
   // wt is (in_channels, kg, R, S): wt[g*cg + c][k][R-1-r][S-1-t] = w[g*kg + k][c][r][t].
+  // One task per (group, slice of input channels) writes its own rows of wt.
   float* wt = detail::ThreadScratch(detail::kScratchConvWT, s.out_channels * geo.crs);
-  for (size_t g = 0; g < s.groups; ++g) {
-    for (size_t k = 0; k < geo.kg; ++k) {
-      for (size_t c = 0; c < geo.cg; ++c) {
+  const bool parallel = pool.NumThreads() > 1 && s.out_channels * geo.crs >= (size_t{1} << 16);
+  const size_t slices = parallel ? std::min(geo.cg, 4 * pool.NumThreads()) : 1;
+  detail::RunTasks(pool, parallel, s.groups * slices, [&](uint64_t task, size_t) {
+    const size_t g = task / slices, slice = task % slices;
+    const size_t c0 = geo.cg * slice / slices, c1 = geo.cg * (slice + 1) / slices;
+    for (size_t c = c0; c < c1; ++c) {
+      for (size_t k = 0; k < geo.kg; ++k) {
         const float* src = w + ((g * geo.kg + k) * geo.cg + c) * geo.rs;
         float* dst = wt + ((g * geo.cg + c) * geo.kg + k) * geo.rs;
         for (size_t i = 0; i < geo.rs; ++i) dst[geo.rs - 1 - i] = src[i];
       }
     }
-  }
+  });
   Conv2dShape t = s;
   t.in_channels = s.out_channels;
   t.out_channels = s.in_channels;
