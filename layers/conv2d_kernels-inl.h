@@ -1661,6 +1661,7 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
     std::fill(partial, partial + img_chunks * chunk_size, 0.0f);
   }
   const float* dy_end = dy + s.batch * s.out_channels * geo.p;
+  const auto tail = hn::FirstN(d, geo.ow % N);
   detail::RunTasks(pool, parallel, s.groups * img_chunks, [&](uint64_t task, size_t) {
     const size_t ichunk = task % img_chunks, g = task / img_chunks;
     const size_t n0 = s.batch * ichunk / img_chunks, n1 = s.batch * (ichunk + 1) / img_chunks;
@@ -1671,7 +1672,7 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
     std::fill(vacc, vacc + vsize, 0.0f);
     float* vbias = vacc + geo.kg * geo.crs * N;
     float* xpad = detail::ThreadScratch(detail::kScratchPackB, geo.cg * layout.channel_size + N);
-    float* dyv = detail::ThreadScratch(detail::kScratchPackA, geo.kg * nvr);
+    float* dyv = detail::ThreadScratch(detail::kScratchPackA, geo.kg * nvr + N);
     const float* dyr[kDotK];
     const float* xr[kDotC];
     for (size_t n = n0; n < n1; ++n) {
@@ -1683,6 +1684,9 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
         const float* HWY_RESTRICT src = dyg + k * geo.p;
         float* HWY_RESTRICT dst = dyv + k * nvr;
         auto bsum = hn::Load(d, vbias + k * N);
+        // Whole vectors per row: the last one is masked to the row (zeros over the gap) and
+        // may spill into the next row's start, which that row's copy then overwrites.
+        const bool last_plane = src + geo.p + N > dy_end;
         for (size_t oh = 0; oh < geo.oh; ++oh) {
           const float* HWY_RESTRICT srow = src + oh * geo.ow;
           float* HWY_RESTRICT drow = dst + oh * wq;
@@ -1692,19 +1696,22 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
             bsum = hn::Add(bsum, v);
             hn::StoreU(v, d, drow + ow);
           }
-          if (ow < geo.ow && srow + ow + N <= dy_end) {
-            const auto v = hn::IfThenElseZero(hn::FirstN(d, geo.ow - ow), hn::LoadU(d, srow + ow));
+          if (ow < geo.ow) {
+            hn::Vec<GemmD> v;
+            if (last_plane && oh + 1 == geo.oh) {  // a whole-vector load could leave dy
+              HWY_ALIGN float tmp[hn::MaxLanes(GemmD())] = {};
+              std::copy(srow + ow, srow + geo.ow, tmp);
+              v = hn::Load(d, tmp);
+            } else {
+              v = hn::IfThenElseZero(tail, hn::LoadU(d, srow + ow));
+            }
             bsum = hn::Add(bsum, v);
-            hn::StoreU(v, d, drow + ow);  // zeros past out_w: inside this row's wq or the tail
+            hn::StoreU(v, d, drow + ow);
             ow += N;
           }
-          for (; ow < geo.ow; ++ow) {
-            drow[ow] = srow[ow];
-            bsum = hn::Add(bsum, hn::IfThenElseZero(hn::FirstN(d, 1), hn::Set(d, srow[ow])));
-          }
-          const size_t filled = std::max(ow, geo.ow);
+          // Zero what the vectors did not cover up to the next row (or to nvr after the last).
           const size_t row_end = oh + 1 < geo.oh ? wq : nvr - oh * wq;
-          if (filled < row_end) std::fill(drow + filled, drow + row_end, 0.0f);
+          for (size_t i = std::max(ow, geo.ow); i < row_end; ++i) drow[i] = 0.0f;
         }
         hn::Store(bsum, d, vbias + k * N);
       }
