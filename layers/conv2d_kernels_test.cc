@@ -257,6 +257,8 @@ void TestConvDeterministicForFixedThreads() {
   ThreadPool pool(2);
   conv_test::CheckDeterministic(conv_test::Make(3, 12, 11, 10, 14, 3, 3, 1, 1), pool);
   conv_test::CheckDeterministic(conv_test::Make(1, 8, 16, 16, 6, 3, 3, 2, 1), pool);
+  conv_test::CheckDeterministic(conv_test::Make(2, 32, 10, 12, 33, 3, 3, 1, 1), pool);  // Winograd
+  conv_test::CheckDeterministic(conv_test::Make(4, 1, 12, 12, 8, 5, 5, 1, 2), pool);    // dot
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)

@@ -27,11 +27,11 @@ enum ScratchSlot : size_t {
   kScratchSharedB,     // GEMM: packed panel of B shared by all threads (caller's slot)
   kScratchConvW,       // conv: packed weights shared by all tasks (caller's slot)
   kScratchConvWT,      // conv: flipped/transposed weights for backward-data (caller's slot)
-  kScratchConvCol,     // conv: column buffer for backward-data with stride > 1 (per task)
+  kScratchConvCol,     // conv: backward-data column buffer; Winograd dy^T (per task)
   kScratchConvPartial, // conv: per-chunk partial weight gradients (caller's slot)
   kScratchConvAcc,     // conv: transposed weight-gradient accumulator (per task)
-  kScratchRows,        // conv: small row buffers of the transforms and col2im (per task)
-  kScratchWinogradPlanes,  // conv: zero-padded input planes of the Winograd transform
+  kScratchRows,        // conv: Winograd input transform's column-pair rows (per task)
+  kScratchWinogradPlanes,  // conv: Winograd input transform's zero-padded rows (per task)
   kNumScratchSlots
 };
 
