@@ -1564,7 +1564,7 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
 #if HWY_TARGET == HWY_SCALAR
 constexpr size_t kDotK = 2, kDotC = 2;
 #elif HWY_TARGET <= HWY_AVX3
-constexpr size_t kDotK = 4, kDotC = 6;
+constexpr size_t kDotK = 4, kDotC = 5;
 #else
 constexpr size_t kDotK = 3, kDotC = 4;
 #endif
