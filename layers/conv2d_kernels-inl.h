@@ -1686,7 +1686,6 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
         auto bsum = hn::Load(d, vbias + k * N);
         // Whole vectors per row: the last one is masked to the row (zeros over the gap) and
         // may spill into the next row's start, which that row's copy then overwrites.
-        const bool last_plane = src + geo.p + N > dy_end;
         for (size_t oh = 0; oh < geo.oh; ++oh) {
           const float* HWY_RESTRICT srow = src + oh * geo.ow;
           float* HWY_RESTRICT drow = dst + oh * wq;
@@ -1698,7 +1697,7 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
           }
           if (ow < geo.ow) {
             hn::Vec<GemmD> v;
-            if (last_plane && oh + 1 == geo.oh) {  // a whole-vector load could leave dy
+            if (srow + ow + N > dy_end) {  // a whole-vector load would leave dy
               HWY_ALIGN float tmp[hn::MaxLanes(GemmD())] = {};
               std::copy(srow + ow, srow + geo.ow, tmp);
               v = hn::Load(d, tmp);
