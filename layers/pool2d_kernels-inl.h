@@ -155,6 +155,73 @@ HWY_INLINE void PoolRow(const Pool2dShape& s, const float* HWY_RESTRICT x, size_
   for (; ow < s.out_w(); ++ow) scalar_column(ow);
 }
 
+// Pools output row oh of one plane for 2x2 windows with stride 2 and no padding (the common
+// downsampling pool): N outputs per step from deinterleaving loads (even / odd columns) of the
+// two input rows, also when a row has fewer than N outputs (the loads then run into the next
+// row; near x_end, the end of the whole input, they go through a buffer instead).
+template <bool kMax>
+HWY_INLINE void PoolRow2x2Stride2(const Pool2dShape& s, const float* HWY_RESTRICT x,
+                                  const float* x_end, size_t oh, float* HWY_RESTRICT y,
+                                  int32_t* HWY_RESTRICT argmax) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  using V = hn::Vec<decltype(df)>;
+  const size_t N = hn::Lanes(df);
+  const size_t ow_n = s.out_w(), in_w = s.in_w;
+  const float* r0 = x + 2 * oh * in_w;
+  const float* r1 = r0 + in_w;
+  const auto lane2 = hn::Mul(hn::Iota(di, 0), hn::Set(di, 2));
+  HWY_ALIGN float buf[2][2 * hn::MaxLanes(hn::ScalableTag<float>())];
+  HWY_ALIGN float ybuf[hn::MaxLanes(hn::ScalableTag<float>())];
+  HWY_ALIGN int32_t ibuf[hn::MaxLanes(hn::ScalableTag<float>())];
+  for (size_t ow = 0; ow < ow_n; ow += N) {
+    const size_t cnt = std::min(N, ow_n - ow);
+    const float* p0 = r0 + 2 * ow;
+    const float* p1 = r1 + 2 * ow;
+    if (p1 + 2 * N > x_end) {
+      std::fill(&buf[0][0], &buf[0][0] + 4 * N, 0.0f);
+      std::copy(p0, p0 + 2 * cnt, buf[0]);
+      std::copy(p1, p1 + 2 * cnt, buf[1]);
+      p0 = buf[0];
+      p1 = buf[1];
+    }
+    V a, b, c, e;
+    hn::LoadInterleaved2(df, p0, a, b);
+    hn::LoadInterleaved2(df, p1, c, e);
+    V acc;
+    hn::Vec<decltype(di)> idx;
+    if (kMax) {
+      // Window order (0,0), (0,1), (1,0), (1,1); a later value wins only if strictly greater.
+      const auto i00 =
+          hn::Add(hn::Set(di, static_cast<int32_t>(2 * oh * in_w + 2 * ow)), lane2);
+      const auto i10 = hn::Add(i00, hn::Set(di, static_cast<int32_t>(in_w)));
+      const auto one = hn::Set(di, 1);
+      acc = a;
+      idx = i00;
+      const V cand[3] = {b, c, e};
+      const hn::Vec<decltype(di)> cand_i[3] = {hn::Add(i00, one), i10, hn::Add(i10, one)};
+      for (int k = 0; k < 3; ++k) {
+        const auto greater = hn::Gt(cand[k], acc);
+        acc = hn::IfThenElse(greater, cand[k], acc);
+        idx = hn::IfThenElse(hn::RebindMask(di, greater), cand_i[k], idx);
+      }
+    } else {
+      acc = hn::Mul(hn::Add(hn::Add(a, b), hn::Add(c, e)), hn::Set(df, 0.25f));
+    }
+    if (cnt == N) {
+      hn::StoreU(acc, df, y + ow);
+      if (kMax && argmax != nullptr) hn::StoreU(idx, di, argmax + ow);
+    } else {
+      hn::Store(acc, df, ybuf);
+      std::copy(ybuf, ybuf + cnt, y + ow);
+      if (kMax && argmax != nullptr) {
+        hn::Store(idx, di, ibuf);
+        std::copy(ibuf, ibuf + cnt, argmax + ow);
+      }
+    }
+  }
+}
+
 // Forward pooling over all planes (MaxPool2dForward / AvgPool2dForward contracts).
 template <bool kMax>
 void PoolForwardImpl(const Pool2dShape& s, const float* x, float* y, int32_t* argmax,
@@ -162,12 +229,20 @@ void PoolForwardImpl(const Pool2dShape& s, const float* x, float* y, int32_t* ar
   const size_t oh_n = s.out_h(), ow_n = s.out_w(), hw = s.in_h * s.in_w;
   size_t ow_lo, ow_hi;
   detail::InteriorColumns(s, &ow_lo, &ow_hi);
+  const bool window2x2 = s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 &&
+                         s.stride_w == 2 && s.pad_h == 0 && s.pad_w == 0;
+  const float* x_end = x + s.batch * s.channels * hw;
   detail::ForEachPlaneSlice(
       pool, s.batch * s.channels, oh_n * ow_n * s.kernel_h * s.kernel_w,
       [&](size_t p0, size_t p1) {
         for (size_t plane = p0; plane < p1; ++plane) {
           for (size_t oh = 0; oh < oh_n; ++oh) {
             const size_t o = (plane * oh_n + oh) * ow_n;
+            if (window2x2) {
+              PoolRow2x2Stride2<kMax>(s, x + plane * hw, x_end, oh, y + o,
+                                      argmax != nullptr ? argmax + o : nullptr);
+              continue;
+            }
             PoolRow<kMax>(s, x + plane * hw, oh, y + o, argmax != nullptr ? argmax + o : nullptr,
                           count_include_pad, ow_lo, ow_hi);
           }

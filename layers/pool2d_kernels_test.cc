@@ -50,6 +50,10 @@ inline std::vector<NamedShape> TestShapes() {
   return {
       {"Window2Stride2Even", Make(2, 3, 8, 8, 2, 2, 2, 2, 0, 0)},
       {"Window2Stride2OddSizes", Make(1, 3, 9, 37, 2, 2, 2, 2, 0, 0)},
+      // Rows of fewer outputs than lanes (vgg-small's 28x28 -> 14x14 and 14x14 -> 7x7).
+      {"Window2Stride2NarrowRows", Make(3, 4, 14, 14, 2, 2, 2, 2, 0, 0)},
+      {"Window2Stride2OddNarrow", Make(2, 3, 7, 7, 2, 2, 2, 2, 0, 0)},
+      {"Window2Stride2SingleOutput", Make(1, 1, 2, 2, 2, 2, 2, 2, 0, 0)},
       {"Window3Stride2Pad1", Make(2, 2, 11, 45, 3, 3, 2, 2, 1, 1)},
       {"Window3Stride1Pad1", Make(1, 2, 7, 41, 3, 3, 1, 1, 1, 1)},
       {"RectangularWindow", Make(1, 2, 9, 50, 2, 3, 1, 2, 1, 1)},
