@@ -742,6 +742,10 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
   }
 }
 
+// Most tiles per forward Winograd task (measured on Zen 4: 64 beats 128 for 64-128 channels on
+// 2 threads, where two threads share the L3). A multiple of every target's NR.
+constexpr size_t kMaxWinogradChunk = 64;
+
 // Winograd F(2x2, 3x3) forward for 3x3 kernels with stride 1 and no dilation (Lavin & Gray,
 // "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): each 2x2 output tile is
 // A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A over its 4x4 input patch d, i.e. 16 independent
@@ -764,11 +768,10 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
   float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * 16 * rkg * cg);
   WinogradPackWeights(s, w, wpack, pool, parallel);
   // Tasks: (group, chunk of NT global tiles), NT sized so that the transformed input and the
-  // GEMM results (16 x (cg + kg) x NT floats) stay within about 1 MiB (L2), and at most 64
-  // (measured on Zen 4: 64 beats 128 for 64-128 channels on 2 threads, where two threads
-  // share the L3).
+  // GEMM results (16 x (cg + kg) x NT floats) stay within about 1 MiB (L2), and at most
+  // kMaxWinogradChunk.
   const size_t NT = detail::RoundUp(
-      std::min<size_t>(64, std::max(NR, (size_t{1} << 18) / (16 * (cg + kg)))), NR);
+      std::min(kMaxWinogradChunk, std::max(NR, (size_t{1} << 18) / (16 * (cg + kg)))), NR);
   const size_t chunks = detail::DivCeil(total, NT);
   detail::RunTasks(pool, parallel, s.groups * chunks, [&](uint64_t task, size_t) {
     const size_t g = task / chunks, t0 = (task % chunks) * NT;
@@ -794,9 +797,31 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
     }
     const GemmD d;
     const size_t N = hn::Lanes(d);
-    // Y = A^T M A with A^T = [1 1 1 0; 0 1 -1 -1], N tiles at a time, plus bias and ReLU;
-    // the 4 outputs of each tile go to their pixels through a small buffer (odd sizes clip).
-    HWY_ALIGN float ybuf[4 * hn::MaxLanes(GemmD())];
+    // Y = A^T M A with A^T = [1 1 1 0; 0 1 -1 -1], N tiles at a time, plus bias and ReLU.
+    // The two output rows of consecutive tiles are interleaved (StoreInterleaved2) into two
+    // buffer rows, then each run of tiles in one tile row is copied to its pixels with vector
+    // stores (masked at the end; odd output sizes clip the last column / row).
+    struct OutRun {
+      size_t j, cols, off;  // first tile in the chunk, output columns, offset in y sans k
+      bool down;            // the tile row's bottom output row exists
+    };
+    OutRun runs[kMaxWinogradChunk];
+    size_t num_runs = 0;
+    for (size_t t = t0; t < t0 + nt;) {
+      const size_t n = t / tiles, tr = (t % tiles) / tiles_w, tc0 = t % tiles_w;
+      const size_t cnt = std::min(tiles_w - tc0, t0 + nt - t);
+      runs[num_runs++] = {t - t0, std::min(2 * cnt, geo.ow - 2 * tc0),
+                          (n * s.out_channels + g * kg) * geo.p + 2 * tr * geo.ow + 2 * tc0,
+                          2 * tr + 1 < geo.oh};
+      t += cnt;
+    }
+    float* top = detail::ThreadScratch(detail::kScratchRows, 2 * (2 * ntr + 2 * N));
+    float* bottom = top + 2 * ntr + 2 * N;
+    auto copy_row = [&](const float* HWY_RESTRICT src, size_t len, float* HWY_RESTRICT dst) {
+      size_t i = 0;
+      for (; i + N <= len; i += N) hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
+      if (i < len) hn::BlendedStore(hn::LoadU(d, src + i), hn::FirstN(d, len - i), d, dst + i);
+    };
     for (size_t k = 0; k < kg; ++k) {
       const auto vb = hn::Set(d, bias != nullptr ? bias[g * kg + k] : 0.0f);
       const float* HWY_RESTRICT mk = mbuf + k * ntr;
@@ -818,23 +843,14 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
             v0 = hn::Max(v0, hn::Zero(d));
             v1 = hn::Max(v1, hn::Zero(d));
           }
-          hn::Store(v0, d, ybuf + (2 * i) * N);
-          hn::Store(v1, d, ybuf + (2 * i + 1) * N);
+          hn::StoreInterleaved2(v0, v1, d, (i == 0 ? top : bottom) + 2 * j);
         }
-        const size_t jn = std::min(N, nt - j);
-        for (size_t jj = 0; jj < jn; ++jj) {
-          const size_t tile = t0 + j + jj, n = tile / tiles, tr = (tile % tiles) / tiles_w;
-          const size_t tc = tile % tiles_w;
-          float* HWY_RESTRICT yk = y + (n * s.out_channels + g * kg + k) * geo.p +
-                                   2 * tr * geo.ow + 2 * tc;
-          const bool right = 2 * tc + 1 < geo.ow;
-          yk[0] = ybuf[jj];
-          if (right) yk[1] = ybuf[N + jj];
-          if (2 * tr + 1 < geo.oh) {
-            yk[geo.ow] = ybuf[2 * N + jj];
-            if (right) yk[geo.ow + 1] = ybuf[3 * N + jj];
-          }
-        }
+      }
+      for (size_t r = 0; r < num_runs; ++r) {
+        const OutRun& run = runs[r];
+        float* HWY_RESTRICT dst = y + run.off + k * geo.p;
+        copy_row(top + 2 * run.j, run.cols, dst);
+        if (run.down) copy_row(bottom + 2 * run.j, run.cols, dst + geo.ow);
       }
     }
   });
