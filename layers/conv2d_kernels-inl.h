@@ -1585,10 +1585,12 @@ constexpr size_t kDotK = 4, kDotC = 5;
 constexpr size_t kDotK = 3, kDotC = 4;
 #endif
 
-// vacc[(i * ldv + j) * N + lane] += sum over q in [0, nvr) step N of lane products
-// dyr[i][q + lane] * xr[j][q + lane], for i < kK, j < kC.
+// vacc[(i * ldv + j) * N + lane] += sum over q in [0, nfull) step N of lane products
+// dyr[i][q + lane] * xr[j][q + lane], for i < kK, j < kC; then, if dtr is non-null, one more
+// vector with dy from dtr[i] (aligned) and x at xr[j] + nfull.
 template <size_t kK, size_t kC>
-HWY_INLINE void DotTile(size_t nvr, const float* const* HWY_RESTRICT dyr,
+HWY_INLINE void DotTile(size_t nfull, const float* const* HWY_RESTRICT dyr,
+                        const float* const* HWY_RESTRICT dtr,
                         const float* const* HWY_RESTRICT xr, float* HWY_RESTRICT vacc,
                         size_t ldv) {
   const GemmD d;
@@ -1600,13 +1602,24 @@ HWY_INLINE void DotTile(size_t nvr, const float* const* HWY_RESTRICT dyr,
     HWY_UNROLL(8)
     for (size_t j = 0; j < kC; ++j) acc[i][j] = hn::Zero(d);
   }
-  for (size_t q = 0; q < nvr; q += N) {
+  for (size_t q = 0; q < nfull; q += N) {
     V y[kK];
     HWY_UNROLL(8)
-    for (size_t i = 0; i < kK; ++i) y[i] = hn::Load(d, dyr[i] + q);
+    for (size_t i = 0; i < kK; ++i) y[i] = hn::LoadU(d, dyr[i] + q);
     HWY_UNROLL(8)
     for (size_t j = 0; j < kC; ++j) {
       const V xv = hn::LoadU(d, xr[j] + q);
+      HWY_UNROLL(8)
+      for (size_t i = 0; i < kK; ++i) acc[i][j] = hn::MulAdd(y[i], xv, acc[i][j]);
+    }
+  }
+  if (dtr != nullptr) {
+    V y[kK];
+    HWY_UNROLL(8)
+    for (size_t i = 0; i < kK; ++i) y[i] = hn::Load(d, dtr[i]);
+    HWY_UNROLL(8)
+    for (size_t j = 0; j < kC; ++j) {
+      const V xv = hn::LoadU(d, xr[j] + nfull);
       HWY_UNROLL(8)
       for (size_t i = 0; i < kK; ++i) acc[i][j] = hn::MulAdd(y[i], xv, acc[i][j]);
     }
@@ -1623,41 +1636,45 @@ HWY_INLINE void DotTile(size_t nvr, const float* const* HWY_RESTRICT dyr,
 
 // Runs DotTile<rows, cols> for 1 <= rows <= kK, 1 <= cols <= kC.
 template <size_t kK, size_t kC>
-HWY_INLINE void DotTileAny(size_t rows, size_t cols, size_t nvr,
+HWY_INLINE void DotTileAny(size_t rows, size_t cols, size_t nfull,
                            const float* const* HWY_RESTRICT dyr,
+                           const float* const* HWY_RESTRICT dtr,
                            const float* const* HWY_RESTRICT xr, float* HWY_RESTRICT vacc,
                            size_t ldv) {
   if constexpr (kK > 1) {
     if (rows < kK) {
-      DotTileAny<kK - 1, kC>(rows, cols, nvr, dyr, xr, vacc, ldv);
+      DotTileAny<kK - 1, kC>(rows, cols, nfull, dyr, dtr, xr, vacc, ldv);
       return;
     }
   }
   if constexpr (kC > 1) {
     if (cols < kC) {
-      DotTileAny<kK, kC - 1>(rows, cols, nvr, dyr, xr, vacc, ldv);
+      DotTileAny<kK, kC - 1>(rows, cols, nfull, dyr, dtr, xr, vacc, ldv);
       return;
     }
   }
-  DotTile<kK, kC>(nvr, dyr, xr, vacc, ldv);
+  DotTile<kK, kC>(nfull, dyr, dtr, xr, vacc, ldv);
 }
 
-// Returns whether ConvBackwardWeightsDot suits the shape: a small gradient per group (e.g. a
-// single-channel stem), whose vector partial sums (kg x crs vectors) stay within 64 KiB.
-// Measured on Zen 4: S1 (1 -> 32 channels, 5x5) 1.2x faster than the transposed GEMM; S3
-// (3 -> 64, 3x3, 27K partials) 5% slower.
+// Returns whether ConvBackwardWeightsDot suits the shape: a small gradient per group (the
+// stems: 1-3 input channels), whose vector partial sums (kg x crs vectors) stay within 128 KiB.
+// Measured on Zen 4 (stride 1, dense mode) against the transposed GEMM: S1 (1 -> 32 channels,
+// 5x5) 1.3x, S3 (3 -> 64, 3x3) 1.3x.
 inline bool UseBackwardWeightsDot(const Conv2dShape& s) {
   const detail::ConvGeom geo(s);
-  return geo.kg * geo.crs * hn::Lanes(GemmD()) <= (size_t{1} << 14);
+  return geo.kg * geo.crs * hn::Lanes(GemmD()) <= (size_t{1} << 15);
 }
 
 // Weight gradient for shapes with few taps (c, r, t) per output channel, e.g. the first layer
-// (1-3 input channels): dW[k][crs] = sum over images and virtual pixels q of dyv[k][q] *
-// xpad[off(crs) + q], vectorized along q. xpad is the PhasedLayout image (as in
-// ConvBackwardWeightsDirect) and dyv is dy on the same virtual grid (zeros for the columns that
-// are not outputs), so both operands are read in place: no transposes and no packing. Register
-// tiles of kDotK x kDotC vector sums are added into per-task lane partials, reduced to dw once
-// per task. Fuses the bias sums. Tasks: (group, image chunk), partials added in chunk order.
+// (1-3 input channels): dW[k][crs] = sum over images and pixels of dy[k][pixel] * x[tap of
+// crs at that pixel], vectorized along the pixels: no transposes and no packing. Stride 1
+// (dense mode) runs over the output pixels with dy read in place and x from copies of the
+// padded image shifted by each kernel column and cropped to out_w (every lane an output);
+// other strides run over the virtual pixel grid of the PhasedLayout image (as in
+// ConvBackwardWeightsDirect) with dy copied onto that grid (zeros for the columns that are not
+// outputs). Register tiles of kDotK x kDotC vector sums are added into per-task lane partials,
+// reduced to dw once per task. Fuses the bias sums. Tasks: (group, image chunk), partials
+// added in chunk order.
 inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const float* dy,
                                    float* dw, float* dbias, ThreadPool& pool, bool parallel) {
   const detail::ConvGeom geo(s);
@@ -1678,6 +1695,17 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
   }
   const float* dy_end = dy + s.batch * s.out_channels * geo.p;
   const auto tail = hn::FirstN(d, geo.ow % N);
+  // Dense mode (stride 1): the reduction runs over the P output pixels themselves (every lane an
+  // output, dy read in place) against shifted copies of the image, xs[(c, t)] of layout.hp rows
+  // x out_w columns; tap (c, r, t) starts r * dilation_h rows into copy (c, t).
+  const bool dense = s.stride_h == 1 && s.stride_w == 1;
+  const size_t dplane = layout.hp * geo.ow;
+  const size_t pfull = geo.p / N * N;
+  std::vector<size_t> xoff(dense ? geo.crs : 0);
+  for (size_t crs = 0; dense && crs < geo.crs; ++crs) {
+    const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
+    xoff[crs] = (c * s.kernel_w + t) * dplane + r * s.dilation_h * geo.ow;
+  }
   detail::RunTasks(pool, parallel, s.groups * img_chunks, [&](uint64_t task, size_t) {
     const size_t ichunk = task % img_chunks, g = task / img_chunks;
     const size_t n0 = s.batch * ichunk / img_chunks, n1 = s.batch * (ichunk + 1) / img_chunks;
@@ -1688,10 +1716,61 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
     std::fill(vacc, vacc + vsize, 0.0f);
     float* vbias = vacc + geo.kg * geo.crs * N;
     float* xpad = detail::ThreadScratch(detail::kScratchPackB, geo.cg * layout.channel_size + N);
-    float* dyv = detail::ThreadScratch(detail::kScratchPackA, geo.kg * nvr + N);
     const float* dyr[kDotK];
+    const float* dtr[kDotK];
     const float* xr[kDotC];
-    for (size_t n = n0; n < n1; ++n) {
+    if (dense) {
+      // x for tap (c, r, t) at output pixel p = oh * out_w + ow is xs[xoff[crs] + p]: per
+      // (c, t), the padded image shifted by t * dilation_w columns and cropped to out_w
+      // columns; dy is read in place, its last partial vector per row from dtail.
+      float* xs = detail::ThreadScratch(detail::kScratchPackA, geo.cg * s.kernel_w * dplane + N);
+      float* dtail = detail::ThreadScratch(detail::kScratchRows, geo.kg * N);
+      for (size_t n = n0; n < n1; ++n) {
+        layout.Fill(s, x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, N, xpad);
+        for (size_t c = 0; c < geo.cg; ++c) {
+          for (size_t t = 0; t < s.kernel_w; ++t) {
+            const float* HWY_RESTRICT src = xpad + c * layout.channel_size + t * s.dilation_w;
+            float* HWY_RESTRICT dst = xs + (c * s.kernel_w + t) * dplane;
+            // Whole vectors: the overrun is overwritten by the next row or lands past the
+            // last plane (slack N).
+            for (size_t row = 0; row < layout.hp; ++row) {
+              for (size_t i = 0; i < geo.ow; i += N) {
+                hn::StoreU(hn::LoadU(d, src + row * wq + i), d, dst + row * geo.ow + i);
+              }
+            }
+          }
+        }
+        const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
+        for (size_t k = 0; k < geo.kg; ++k) {
+          const float* HWY_RESTRICT src = dyg + k * geo.p;
+          auto bsum = hn::Load(d, vbias + k * N);
+          for (size_t i = 0; i < pfull; i += N) bsum = hn::Add(bsum, hn::LoadU(d, src + i));
+          if (pfull < geo.p) {
+            float* HWY_RESTRICT tk = dtail + k * N;
+            std::fill(tk, tk + N, 0.0f);
+            std::copy(src + pfull, src + geo.p, tk);
+            bsum = hn::Add(bsum, hn::Load(d, tk));
+          }
+          hn::Store(bsum, d, vbias + k * N);
+        }
+        for (size_t k0 = 0; k0 < geo.kg; k0 += kDotK) {
+          const size_t rows = std::min(kDotK, geo.kg - k0);
+          for (size_t i = 0; i < kDotK; ++i) {
+            const size_t k = k0 + (i < rows ? i : 0);
+            dyr[i] = dyg + k * geo.p;
+            dtr[i] = dtail + k * N;
+          }
+          for (size_t j0 = 0; j0 < geo.crs; j0 += kDotC) {
+            const size_t cols = std::min(kDotC, geo.crs - j0);
+            for (size_t j = 0; j < kDotC; ++j) xr[j] = xs + xoff[j0 + (j < cols ? j : 0)];
+            DotTileAny<kDotK, kDotC>(rows, cols, pfull, dyr, pfull < geo.p ? dtr : nullptr, xr,
+                                     vacc + (k0 * geo.crs + j0) * N, geo.crs);
+          }
+        }
+      }
+    }
+    float* dyv = dense ? nullptr : detail::ThreadScratch(detail::kScratchPackA, geo.kg * nvr + N);
+    for (size_t n = n0; n < (dense ? n0 : n1); ++n) {
       layout.Fill(s, x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, N, xpad);
       // dy on the virtual grid: rows of out_w outputs at stride wq, zeros in between and
       // after nv; the bias sums ride along.
@@ -1736,8 +1815,8 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
         for (size_t j0 = 0; j0 < geo.crs; j0 += kDotC) {
           const size_t cols = std::min(kDotC, geo.crs - j0);
           for (size_t j = 0; j < kDotC; ++j) xr[j] = xpad + off[j0 + (j < cols ? j : 0)];
-          DotTileAny<kDotK, kDotC>(rows, cols, nvr, dyr, xr, vacc + (k0 * geo.crs + j0) * N,
-                                   geo.crs);
+          DotTileAny<kDotK, kDotC>(rows, cols, nvr, dyr, nullptr, xr,
+                                   vacc + (k0 * geo.crs + j0) * N, geo.crs);
         }
       }
     }
