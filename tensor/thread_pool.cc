@@ -11,6 +11,30 @@
 #include "tensor/status_macros.h"
 
 namespace simdnet {
+namespace {
+
+// Spinning before a blocking wait: a training step runs hundreds of short parallel loops back
+// to back, and a futex wake-up costs tens of microseconds on a VM, i.e. several percent of a
+// 0.5 ms convolution. About 30 us of pause instructions, then the condition variable.
+constexpr int kSpinIterations = 2048;
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spins until done() or kSpinIterations; returns done().
+template <class Done>
+bool SpinUntil(const Done& done) {
+  for (int i = 0; i < kSpinIterations; ++i) {
+    if (done()) return true;
+    CpuRelax();
+  }
+  return done();
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(size_t num_threads) {
   SIMDNET_CHECK(num_threads >= 1);
@@ -44,6 +68,7 @@ void ThreadPool::RunTasks(size_t thread) {
 void ThreadPool::WorkerLoop(size_t thread) {
   uint64_t seen = 0;
   for (;;) {
+    SpinUntil([&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [&] { return shutdown_ || generation_ != seen; });
@@ -79,6 +104,7 @@ void ThreadPool::ParallelFor(uint64_t num_tasks,
   work_cv_.notify_all();
   // The caller takes part as the last thread index.
   RunTasks(workers_.size());
+  SpinUntil([&] { return active_workers_.load(std::memory_order_acquire) == 0; });
   std::unique_lock<std::mutex> lock(mu_);
   done_cv_.wait(lock, [&] { return active_workers_ == 0; });
   fn_ = nullptr;

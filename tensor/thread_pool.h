@@ -8,6 +8,7 @@
 #ifndef SIMDNET_TENSOR_THREAD_POOL_H_
 #define SIMDNET_TENSOR_THREAD_POOL_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -46,12 +47,13 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  uint64_t generation_ = 0;
+  // Written under mu_; also read without it by the spinning waits (thread_pool.cc).
+  std::atomic<uint64_t> generation_{0};
   bool shutdown_ = false;
   const std::function<void(uint64_t, size_t)>* fn_ = nullptr;
   uint64_t num_tasks_ = 0;
   uint64_t next_task_ = 0;     // guarded by mu_
-  size_t active_workers_ = 0;  // workers still inside the current generation
+  std::atomic<size_t> active_workers_{0};  // workers still inside the current generation
   bool in_parallel_for_ = false;
 };
 
