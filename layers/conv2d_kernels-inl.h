@@ -1473,20 +1473,34 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
   // Tiles per step: both transforms (16 x (cg + rkg) x T floats) within about 1 MiB of L2.
   size_t T = (size_t{1} << 18) / (16 * (cg + rkg)) / N * N;
   T = std::min(detail::RoundUp(KC, N), std::max(2 * N, T));
-  const size_t parts = parallel ? std::min(pool.NumThreads(), detail::DivCeil(total, T)) : 1;
   const size_t acc_size = 16 * cg * rkg;
+  // Work split: when one dU (16 x cg x rkg floats) exceeds 2 MiB, each thread takes a slice of
+  // the output channels over all tiles (the input transform is then done once per slice), so
+  // the threads' accumulators together stay one dU; otherwise each thread takes a contiguous
+  // range of tiles with its own dU, and the ranges are added in order.
+  const size_t threads = parallel ? pool.NumThreads() : 1;
+  const size_t strips = rkg / NR;
+  const bool ksplit = threads > 1 && acc_size * sizeof(float) > (size_t{2} << 20) &&
+                      strips >= threads;
+  const size_t kparts = ksplit ? threads : 1;
+  const size_t parts = ksplit ? 1 : std::min(threads, detail::DivCeil(total, T));
   float* acc_all = detail::ThreadScratch(detail::kScratchConvPartial, s.groups * parts * acc_size);
-  detail::RunTasks(pool, parallel, s.groups * parts, [&](uint64_t task, size_t) {
-    const size_t g = task / parts, part = task % parts;
+  detail::RunTasks(pool, parallel, s.groups * parts * kparts, [&](uint64_t task, size_t) {
+    const size_t g = task / (parts * kparts), part = (task / kparts) % parts;
+    const size_t kpart = task % kparts;
     const size_t p0 = total * part / parts, p1 = total * (part + 1) / parts;
-    float* acc = acc_all + task * acc_size;  // dU_xi^T at acc + xi * cg * rkg, row stride rkg
+    // Output channel columns [js0, js1) of dU (whole NR strips).
+    const size_t js0 = strips * kpart / kparts * NR, js1 = strips * (kpart + 1) / kparts * NR;
+    const size_t k1 = std::min(js1, kg), kw = js1 - js0;
+    // dU_xi^T at acc + xi * cg * rkg, row stride rkg.
+    float* acc = acc_all + (g * parts + part) * acc_size;
     if (p1 <= p0) {
       std::fill(acc, acc + acc_size, 0.0f);
       return;
     }
     float* vbuf = detail::ThreadScratch(detail::kScratchPackB, 16 * cg * T);
     float* dmt = detail::ThreadScratch(detail::kScratchPackA, 16 * T * rkg);
-    float* dyt = detail::ThreadScratch(detail::kScratchConvCol, geo.p * rkg);
+    float* dyt = detail::ThreadScratch(detail::kScratchConvCol, geo.p * kw);
     size_t dyt_image = ~size_t{0};
     const float* arows[kGemmMR];
     for (size_t t0 = p0; t0 < p1; t0 += T) {
@@ -1499,18 +1513,20 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
         const size_t tile = t0 + j, n = tile / tiles;
         const size_t oh0 = 2 * ((tile % tiles) / tiles_w), ow0 = 2 * (tile % tiles_w);
         if (n != dyt_image) {
-          TransposeBlock(dy + (n * s.out_channels + g * kg) * geo.p, geo.p, kg, geo.p, dyt,
-                         rkg);
+          // Pixel-major rows of this task's kw output channels (zeros past kg).
+          TransposeBlock(dy + (n * s.out_channels + g * kg + js0) * geo.p, geo.p, k1 - js0,
+                         geo.p, dyt, kw);
           dyt_image = n;
         }
         const bool right = ow0 + 1 < geo.ow, down = oh0 + 1 < geo.oh;
-        const float* HWY_RESTRICT y00 = dyt + (oh0 * geo.ow + ow0) * rkg;
-        for (size_t k = 0; k < rkg; k += N) {
+        const float* HWY_RESTRICT y00 = dyt + (oh0 * geo.ow + ow0) * kw;
+        for (size_t k = js0; k < js1; k += N) {
           const auto zero = hn::Zero(d);
-          const auto a = hn::LoadU(d, y00 + k);
-          const auto b = right ? hn::LoadU(d, y00 + rkg + k) : zero;
-          const auto c = down ? hn::LoadU(d, y00 + geo.ow * rkg + k) : zero;
-          const auto e = right && down ? hn::LoadU(d, y00 + (geo.ow + 1) * rkg + k) : zero;
+          const size_t kk = k - js0;
+          const auto a = hn::LoadU(d, y00 + kk);
+          const auto b = right ? hn::LoadU(d, y00 + kw + kk) : zero;
+          const auto c = down ? hn::LoadU(d, y00 + geo.ow * kw + kk) : zero;
+          const auto e = right && down ? hn::LoadU(d, y00 + (geo.ow + 1) * kw + kk) : zero;
           // Rows of A Y: [a b], [a+c b+e], [a-c b-e], [-c -e]; then the same on the columns.
           hn::Vec<GemmD> r0[2] = {a, b}, r1[2] = {hn::Add(a, c), hn::Add(b, e)};
           hn::Vec<GemmD> r2[2] = {hn::Sub(a, c), hn::Sub(b, e)}, r3[2] = {hn::Neg(c), hn::Neg(e)};
@@ -1530,7 +1546,7 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
       for (size_t xi = 0; xi < 16; ++xi) {
         const float* va = vbuf + xi * cg * T;
         float* cx = acc + xi * cg * rkg;
-        for (size_t js = 0; js < rkg; js += NR) {
+        for (size_t js = js0; js < js1; js += NR) {
           const size_t cols = std::min(NR, kg - js);
           const float* bp = dmt + xi * T * rkg + js * T;
           for (size_t is = 0; is < cg; is += kGemmMR) {

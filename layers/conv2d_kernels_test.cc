@@ -92,6 +92,8 @@ inline std::vector<NamedShape> TestShapes() {
       // Wide images: a chunk of tiles covers part of one image (padded rows copied per chunk).
       {"WinogradWideImagePartialChunks", Make(1, 32, 40, 70, 33, 3, 3, 1, 1)},
       {"WinogradSingleTileRows", Make(5, 33, 2, 2, 32, 3, 3, 1, 1)},
+      // dU above 2 MiB: backward-weights splits the output channels across threads.
+      {"WinogradWideChannelsSplitByOutput", Make(2, 192, 6, 5, 200, 3, 3, 1, 1)},
       // Strides > 1 on wide rows: the direct path on the phase-split image.
       {"Stride2WideDirect", Make(2, 5, 20, 62, 6, 3, 3, 2, 1)},
       {"Stride3Dilation2WideDirect", Make(1, 3, 25, 70, 4, 3, 3, 3, 2, 2)},
