@@ -437,6 +437,46 @@ struct PhasedLayout {
   }
 };
 
+// Dense layout for stride 1: per (input channel c, kernel column t), the zero-padded image
+// (a PhasedLayout copy) shifted left by t * dilation_w and cropped to out_w columns, hp rows of
+// out_w floats. Tap (c, r, t) of output pixel p = oh * out_w + ow is then at
+// Offsets()[crs] + p: a run of consecutive output pixels is contiguous even across rows, so
+// every lane of a vector carries an output.
+struct DenseShifted {
+  DenseShifted(const Conv2dShape& s, const PhasedLayout& layout)
+      : plane(layout.hp * s.out_w()), floats(s.in_channels / s.groups * s.kernel_w * plane) {}
+  size_t plane;   // floats per (c, t) copy
+  size_t floats;  // floats of all copies of one image and group (allocate + N: slack)
+
+  std::vector<int32_t> Offsets(const Conv2dShape& s, const detail::ConvGeom& geo) const {
+    std::vector<int32_t> off(geo.crs);
+    for (size_t crs = 0; crs < geo.crs; ++crs) {
+      const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
+      off[crs] = static_cast<int32_t>((c * s.kernel_w + t) * plane + r * s.dilation_h * geo.ow);
+    }
+    return off;
+  }
+
+  // Writes the copies from xpad (PhasedLayout of cg channels with slack >= N) to out.
+  void Build(const Conv2dShape& s, const detail::ConvGeom& geo, const PhasedLayout& layout,
+             const float* HWY_RESTRICT xpad, float* HWY_RESTRICT out) const {
+    const GemmD d;
+    const size_t N = hn::Lanes(d);
+    for (size_t c = 0; c < geo.cg; ++c) {
+      for (size_t t = 0; t < s.kernel_w; ++t) {
+        const float* HWY_RESTRICT src = xpad + c * layout.channel_size + t * s.dilation_w;
+        float* HWY_RESTRICT dst = out + (c * s.kernel_w + t) * plane;
+        // Whole vectors: the overrun is overwritten by the next row or lands in the slack.
+        for (size_t row = 0; row < layout.hp; ++row) {
+          for (size_t i = 0; i < geo.ow; i += N) {
+            hn::StoreU(hn::LoadU(d, src + row * layout.wq + i), d, dst + row * geo.ow + i);
+          }
+        }
+      }
+    }
+  }
+};
+
 // Computes y = act(conv(x, w) + bias) (any stride, padding, dilation, groups) directly
 // from a PhasedLayout copy of each image (zero-padded, split by stride phase): output pixel
 // (oh, ow) is virtual pixel q = oh * wq + ow, so tap (c, r, t) of a run of consecutive virtual
@@ -467,14 +507,25 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
   // registers (no garbage columns, no scatter); chosen when it uses no more lanes than blocks
   // over the virtual grid (rows of >= NR outputs, e.g. 32x32 images on AVX-512).
   const size_t row_blocks = detail::DivCeil(geo.ow, NR);
-  const bool row_mode = geo.oh * row_blocks * NR <= detail::RoundUp(nv, NR);
+  // Dense mode (stride 1, padded grid wider than the output): blocks of NR consecutive outputs
+  // read from the DenseShifted copies (one per input channel and kernel column), stored from
+  // registers; chosen unless row mode fills every lane too (e.g. 28 wide on AVX-512: row mode
+  // uses 28 of 32 lanes, dense mode 784 of 800).
+  const size_t row_lanes = geo.oh * row_blocks * NR;
+  const bool dense_mode = s.stride_h == 1 && s.stride_w == 1 && wp != geo.ow &&
+                          detail::RoundUp(geo.p, NR) < row_lanes;
+  const bool row_mode = !dense_mode && row_lanes <= detail::RoundUp(nv, NR);
   if (row_mode) blocks = geo.oh * row_blocks;
   // Flat mode: the virtual grid has no garbage columns (wq == out_w, e.g. 1x1 without
   // padding), so every block is a contiguous run of outputs, also stored from registers.
-  const bool flat_mode = !row_mode && wp == geo.ow;
+  const bool flat_mode = !row_mode && !dense_mode && wp == geo.ow;
+  const DenseShifted shifted(s, layout);
+  const std::vector<int32_t> dense_off =
+      dense_mode ? shifted.Offsets(s, geo) : std::vector<int32_t>();
+  if (dense_mode) blocks = detail::DivCeil(geo.p, NR);
   // Pair mode: rows of exactly N outputs (e.g. 16x16 outputs on AVX-512), one row per vector
   // of the tile: two output rows per block, contiguous in y, no garbage columns.
-  const bool pair_mode = !row_mode && !flat_mode && geo.ow == N &&
+  const bool pair_mode = !row_mode && !flat_mode && !dense_mode && geo.ow == N &&
                          detail::RoundUp(geo.oh, 2) * N <= detail::RoundUp(nv, NR);
   if (pair_mode) blocks = detail::DivCeil(geo.oh, 2);
   // Virtual mode: runs of real output pixels inside each block (offset in the tile row, offset
@@ -483,7 +534,7 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
     uint32_t tile_off, dst_off, len;
   };
   std::vector<Segment> segs;
-  const bool scatter_mode = !row_mode && !flat_mode && !pair_mode;
+  const bool scatter_mode = !row_mode && !flat_mode && !pair_mode && !dense_mode;
   std::vector<size_t> seg_begin(scatter_mode ? blocks + 1 : 1);
   for (size_t blk = 0; scatter_mode && blk < blocks; ++blk) {
     seg_begin[blk] = segs.size();
@@ -517,6 +568,12 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
     float* xpad =
         detail::ThreadScratch(detail::kScratchPackB, geo.cg * layout.channel_size + slack);
     layout.Fill(s, x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, slack, xpad);
+    float* xs = nullptr;
+    if (dense_mode) {
+      xs = detail::ThreadScratch(detail::kScratchPackA, shifted.floats + 2 * NR);
+      shifted.Build(s, geo, layout, xpad, xs);
+      std::fill(xs + shifted.floats, xs + shifted.floats + 2 * NR, 0.0f);
+    }
     float* yg = y + (n * s.out_channels + g * geo.kg) * geo.p;
     const float* wg = wpack + g * rkg * geo.crs;
     const float* bg = bias != nullptr ? bias + g * geo.kg : nullptr;
@@ -544,6 +601,13 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
           continue;
         }
         const size_t q0 = blk * NR;
+        if (dense_mode) {
+          const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
+          DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xs + q0, dense_off.data(), N,
+                                     tile, yg + is * geo.p + q0, geo.p, rows,
+                                     std::min(NR, geo.p - q0), ep);
+          continue;
+        }
         if (flat_mode) {
           const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
           DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), N, tile,
@@ -1715,13 +1779,9 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
   // output, dy read in place) against shifted copies of the image, xs[(c, t)] of layout.hp rows
   // x out_w columns; tap (c, r, t) starts r * dilation_h rows into copy (c, t).
   const bool dense = s.stride_h == 1 && s.stride_w == 1;
-  const size_t dplane = layout.hp * geo.ow;
+  const DenseShifted shifted(s, layout);
   const size_t pfull = geo.p / N * N;
-  std::vector<size_t> xoff(dense ? geo.crs : 0);
-  for (size_t crs = 0; dense && crs < geo.crs; ++crs) {
-    const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
-    xoff[crs] = (c * s.kernel_w + t) * dplane + r * s.dilation_h * geo.ow;
-  }
+  const std::vector<int32_t> xoff = dense ? shifted.Offsets(s, geo) : std::vector<int32_t>();
   detail::RunTasks(pool, parallel, s.groups * img_chunks, [&](uint64_t task, size_t) {
     const size_t ichunk = task % img_chunks, g = task / img_chunks;
     const size_t n0 = s.batch * ichunk / img_chunks, n1 = s.batch * (ichunk + 1) / img_chunks;
@@ -1739,23 +1799,11 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
       // x for tap (c, r, t) at output pixel p = oh * out_w + ow is xs[xoff[crs] + p]: per
       // (c, t), the padded image shifted by t * dilation_w columns and cropped to out_w
       // columns; dy is read in place, its last partial vector per row from dtail.
-      float* xs = detail::ThreadScratch(detail::kScratchPackA, geo.cg * s.kernel_w * dplane + N);
+      float* xs = detail::ThreadScratch(detail::kScratchPackA, shifted.floats + N);
       float* dtail = detail::ThreadScratch(detail::kScratchRows, geo.kg * N);
       for (size_t n = n0; n < n1; ++n) {
         layout.Fill(s, x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, N, xpad);
-        for (size_t c = 0; c < geo.cg; ++c) {
-          for (size_t t = 0; t < s.kernel_w; ++t) {
-            const float* HWY_RESTRICT src = xpad + c * layout.channel_size + t * s.dilation_w;
-            float* HWY_RESTRICT dst = xs + (c * s.kernel_w + t) * dplane;
-            // Whole vectors: the overrun is overwritten by the next row or lands past the
-            // last plane (slack N).
-            for (size_t row = 0; row < layout.hp; ++row) {
-              for (size_t i = 0; i < geo.ow; i += N) {
-                hn::StoreU(hn::LoadU(d, src + row * wq + i), d, dst + row * geo.ow + i);
-              }
-            }
-          }
-        }
+        shifted.Build(s, geo, layout, xpad, xs);
         const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
         for (size_t k = 0; k < geo.kg; ++k) {
           const float* HWY_RESTRICT src = dyg + k * geo.p;
