@@ -1253,6 +1253,57 @@ HWY_INLINE void RowsMicroKernelRows(size_t kc, size_t nseg, size_t a_stride,
   RowsMicroKernel<kRows>(kc, nseg, a_stride, arows, bp, c, ldc, rows, cols, ep);
 }
 
+// Per-image-chunk partial gradients of the weight-gradient kernels that split the batch: chunk
+// c accumulates into Weights(c) (laid out like dw) and Bias(c) (like dbias; null without
+// dbias). With one chunk these are dw and dbias themselves; with more, zeroed scratch that
+// AddToOutputs() adds to dw / dbias in chunk order, so the result depends only on the chunk
+// count (a function of the thread count), not on which thread ran which chunk.
+class ChunkPartials {
+ public:
+  ChunkPartials(const Conv2dShape& s, size_t chunks, float* dw, float* dbias)
+      : chunks_(chunks),
+        w_size_(s.out_channels * (s.in_channels / s.groups) * s.kernel_h * s.kernel_w),
+        b_size_(dbias != nullptr ? s.out_channels : 0),
+        dw_(dw),
+        dbias_(dbias) {
+    if (chunks_ > 1) {
+      const size_t n = chunks_ * (w_size_ + b_size_);
+      partial_ = detail::ThreadScratch(detail::kScratchConvPartial, n);
+      std::fill(partial_, partial_ + n, 0.0f);
+    }
+  }
+
+  float* Weights(size_t chunk) const {
+    return partial_ != nullptr ? partial_ + chunk * (w_size_ + b_size_) : dw_;
+  }
+  float* Bias(size_t chunk) const {
+    if (dbias_ == nullptr) return nullptr;
+    return partial_ != nullptr ? partial_ + chunk * (w_size_ + b_size_) + w_size_ : dbias_;
+  }
+
+  void AddToOutputs(ThreadPool& pool) const {
+    if (partial_ == nullptr) return;
+    const size_t tasks = std::min(w_size_, pool.NumThreads() * 4);
+    detail::RunTasks(pool, tasks > 1, tasks, [&](uint64_t task, size_t) {
+      const size_t i0 = w_size_ * task / tasks, i1 = w_size_ * (task + 1) / tasks;
+      for (size_t c = 0; c < chunks_; ++c) {
+        const float* HWY_RESTRICT src = Weights(c);
+        for (size_t i = i0; i < i1; ++i) dw_[i] += src[i];
+      }
+    });
+    for (size_t c = 0; c < chunks_ && dbias_ != nullptr; ++c) {
+      const float* HWY_RESTRICT src = Bias(c);
+      for (size_t k = 0; k < b_size_; ++k) dbias_[k] += src[k];
+    }
+  }
+
+ private:
+  size_t chunks_, w_size_, b_size_;
+  float* dw_;
+  float* dbias_;
+  float* partial_ = nullptr;
+};
+
 // Weight gradient (any stride) in transposed form and without im2col:
 // dW_g^T (crs x kg) += sum_n X (crs x P) * DY^T (P x kg), where X(crs, (oh, ow)) =
 // xpad[off(crs) + oh * wq + ow] reads the PhasedLayout image in place (as in
@@ -1271,14 +1322,7 @@ inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, cons
   const std::vector<int32_t> off = layout.Offsets(s, geo);
   size_t img_chunks = 1;
   if (parallel && s.groups < 2 * threads) img_chunks = std::min(s.batch, threads);
-  // Per chunk: dw partial, then the dbias partial.
-  const size_t w_size = s.out_channels * geo.crs;
-  const size_t chunk_size = w_size + s.out_channels;
-  float* partial = nullptr;
-  if (img_chunks > 1) {
-    partial = detail::ThreadScratch(detail::kScratchConvPartial, img_chunks * chunk_size);
-    std::fill(partial, partial + img_chunks * chunk_size, 0.0f);
-  }
+  const ChunkPartials partials(s, img_chunks, dw, dbias);
   const GemmD d;
   const size_t N = hn::Lanes(d);
   detail::RunTasks(pool, parallel, s.groups * img_chunks, [&](uint64_t task, size_t) {
@@ -1389,33 +1433,16 @@ inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, cons
         }
       }
     }
-    float* target = (partial != nullptr ? partial + ichunk * chunk_size : dw) + g * geo.kg * geo.crs;
+    float* target = partials.Weights(ichunk) + g * geo.kg * geo.crs;
     for (size_t k = 0; k < geo.kg; ++k) {
       float* HWY_RESTRICT trow = target + k * geo.crs;
       for (size_t crs = 0; crs < geo.crs; ++crs) trow[crs] += acc[crs * rkg + k];
     }
-    if (dbias != nullptr) {
-      float* btarget = (partial != nullptr ? partial + ichunk * chunk_size + w_size : dbias) +
-                       g * geo.kg;
-      for (size_t k = 0; k < geo.kg; ++k) btarget[k] += bias_acc[k];
+    if (float* btarget = partials.Bias(ichunk)) {
+      for (size_t k = 0; k < geo.kg; ++k) btarget[g * geo.kg + k] += bias_acc[k];
     }
   });
-  if (partial != nullptr) {
-    const size_t tasks = std::min(w_size, threads * 4);
-    detail::RunTasks(pool, true, tasks, [&](uint64_t task, size_t) {
-      const size_t i0 = w_size * task / tasks, i1 = w_size * (task + 1) / tasks;
-      for (size_t c = 0; c < img_chunks; ++c) {
-        const float* src = partial + c * chunk_size;
-        for (size_t i = i0; i < i1; ++i) dw[i] += src[i];
-      }
-    });
-    if (dbias != nullptr) {
-      for (size_t c = 0; c < img_chunks; ++c) {
-        const float* src = partial + c * chunk_size + w_size;
-        for (size_t k = 0; k < s.out_channels; ++k) dbias[k] += src[k];
-      }
-    }
-  }
+  partials.AddToOutputs(pool);
 }
 
 // Accumulates dw: per group, dW_g += sum_n dY_ng (kg x P) * im2col(x_ng)^T (P x crs), the
@@ -1433,12 +1460,7 @@ inline void ConvBackwardWeightsIm2col(const Conv2dShape& s, const float* x, cons
     col_chunks = std::min(strips, detail::DivCeil(2 * threads, s.groups));
     if (s.groups * col_chunks < 2 * threads) img_chunks = std::min(s.batch, threads);
   }
-  const size_t w_size = s.out_channels * geo.crs;
-  float* partial = nullptr;
-  if (img_chunks > 1) {
-    partial = detail::ThreadScratch(detail::kScratchConvPartial, img_chunks * w_size);
-    std::fill(partial, partial + img_chunks * w_size, 0.0f);
-  }
+  const ChunkPartials partials(s, img_chunks, dw, nullptr);
   const size_t rkg = detail::RoundUp(geo.kg, kGemmMR);
   detail::RunTasks(
       pool, parallel, s.groups * col_chunks * img_chunks, [&](uint64_t task, size_t) {
@@ -1450,8 +1472,7 @@ inline void ConvBackwardWeightsIm2col(const Conv2dShape& s, const float* x, cons
         const size_t n0 = s.batch * ichunk / img_chunks;
         const size_t n1 = s.batch * (ichunk + 1) / img_chunks;
         if (j1 <= j0 || n1 <= n0) return;
-        float* target = (partial != nullptr ? partial + ichunk * w_size : dw) +
-                        g * geo.kg * geo.crs;
+        float* target = partials.Weights(ichunk) + g * geo.kg * geo.crs;
         float* apack = detail::ThreadScratch(detail::kScratchPackA, rkg * KC);
         float* bpack = detail::ThreadScratch(detail::kScratchPackB, KC * detail::RoundUp(NC, NR));
         const TileEpilogue ep{1.0f, nullptr, false};
@@ -1469,16 +1490,7 @@ inline void ConvBackwardWeightsIm2col(const Conv2dShape& s, const float* x, cons
           }
         }
       });
-  if (partial != nullptr) {
-    const size_t tasks = std::min(w_size, threads * 4);
-    detail::RunTasks(pool, true, tasks, [&](uint64_t task, size_t) {
-      const size_t i0 = w_size * task / tasks, i1 = w_size * (task + 1) / tasks;
-      for (size_t c = 0; c < img_chunks; ++c) {
-        const float* src = partial + c * w_size;
-        for (size_t i = i0; i < i1; ++i) dw[i] += src[i];
-      }
-    });
-  }
+  partials.AddToOutputs(pool);
 }
 
 // Writes the transpose of the rows x cols matrix src (row stride lds) to dst (cols x ldd,
@@ -1766,13 +1778,7 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
   const size_t threads = pool.NumThreads();
   size_t img_chunks = 1;
   if (parallel && s.groups < 2 * threads) img_chunks = std::min(s.batch, threads);
-  const size_t w_size = s.out_channels * geo.crs;
-  const size_t chunk_size = w_size + s.out_channels;
-  float* partial = nullptr;
-  if (img_chunks > 1) {
-    partial = detail::ThreadScratch(detail::kScratchConvPartial, img_chunks * chunk_size);
-    std::fill(partial, partial + img_chunks * chunk_size, 0.0f);
-  }
+  const ChunkPartials partials(s, img_chunks, dw, dbias);
   const float* dy_end = dy + s.batch * s.out_channels * geo.p;
   const auto tail = hn::FirstN(d, geo.ow % N);
   // Dense mode (stride 1): the reduction runs over the P output pixels themselves (every lane an
@@ -1832,80 +1838,70 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
           }
         }
       }
-    }
-    float* dyv = dense ? nullptr : detail::ThreadScratch(detail::kScratchPackA, geo.kg * nvr + N);
-    for (size_t n = n0; n < (dense ? n0 : n1); ++n) {
-      layout.Fill(s, x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, N, xpad);
-      // dy on the virtual grid: rows of out_w outputs at stride wq, zeros in between and
-      // after nv; the bias sums ride along.
-      const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
-      for (size_t k = 0; k < geo.kg; ++k) {
-        const float* HWY_RESTRICT src = dyg + k * geo.p;
-        float* HWY_RESTRICT dst = dyv + k * nvr;
-        auto bsum = hn::Load(d, vbias + k * N);
-        // Whole vectors per row: the last one is masked to the row (zeros over the gap) and
-        // may spill into the next row's start, which that row's copy then overwrites.
-        for (size_t oh = 0; oh < geo.oh; ++oh) {
-          const float* HWY_RESTRICT srow = src + oh * geo.ow;
-          float* HWY_RESTRICT drow = dst + oh * wq;
-          size_t ow = 0;
-          for (; ow + N <= geo.ow; ow += N) {
-            const auto v = hn::LoadU(d, srow + ow);
-            bsum = hn::Add(bsum, v);
-            hn::StoreU(v, d, drow + ow);
-          }
-          if (ow < geo.ow) {
-            hn::Vec<GemmD> v;
-            if (srow + ow + N > dy_end) {  // a whole-vector load would leave dy
-              HWY_ALIGN float tmp[hn::MaxLanes(GemmD())] = {};
-              std::copy(srow + ow, srow + geo.ow, tmp);
-              v = hn::Load(d, tmp);
-            } else {
-              v = hn::IfThenElseZero(tail, hn::LoadU(d, srow + ow));
+    } else {
+      float* dyv = detail::ThreadScratch(detail::kScratchPackA, geo.kg * nvr + N);
+      for (size_t n = n0; n < n1; ++n) {
+        layout.Fill(s, x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, N, xpad);
+        // dy on the virtual grid: rows of out_w outputs at stride wq, zeros in between and
+        // after nv; the bias sums ride along.
+        const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
+        for (size_t k = 0; k < geo.kg; ++k) {
+          const float* HWY_RESTRICT src = dyg + k * geo.p;
+          float* HWY_RESTRICT dst = dyv + k * nvr;
+          auto bsum = hn::Load(d, vbias + k * N);
+          // Whole vectors per row: the last one is masked to the row (zeros over the gap) and
+          // may spill into the next row's start, which that row's copy then overwrites.
+          for (size_t oh = 0; oh < geo.oh; ++oh) {
+            const float* HWY_RESTRICT srow = src + oh * geo.ow;
+            float* HWY_RESTRICT drow = dst + oh * wq;
+            size_t ow = 0;
+            for (; ow + N <= geo.ow; ow += N) {
+              const auto v = hn::LoadU(d, srow + ow);
+              bsum = hn::Add(bsum, v);
+              hn::StoreU(v, d, drow + ow);
             }
-            bsum = hn::Add(bsum, v);
-            hn::StoreU(v, d, drow + ow);
-            ow += N;
+            if (ow < geo.ow) {
+              hn::Vec<GemmD> v;
+              if (srow + ow + N > dy_end) {  // a whole-vector load would leave dy
+                HWY_ALIGN float tmp[hn::MaxLanes(GemmD())] = {};
+                std::copy(srow + ow, srow + geo.ow, tmp);
+                v = hn::Load(d, tmp);
+              } else {
+                v = hn::IfThenElseZero(tail, hn::LoadU(d, srow + ow));
+              }
+              bsum = hn::Add(bsum, v);
+              hn::StoreU(v, d, drow + ow);
+              ow += N;
+            }
+            // Zero what the vectors did not cover up to the next row (or to nvr after the last).
+            const size_t row_end = oh + 1 < geo.oh ? wq : nvr - oh * wq;
+            for (size_t i = std::max(ow, geo.ow); i < row_end; ++i) drow[i] = 0.0f;
           }
-          // Zero what the vectors did not cover up to the next row (or to nvr after the last).
-          const size_t row_end = oh + 1 < geo.oh ? wq : nvr - oh * wq;
-          for (size_t i = std::max(ow, geo.ow); i < row_end; ++i) drow[i] = 0.0f;
+          hn::Store(bsum, d, vbias + k * N);
         }
-        hn::Store(bsum, d, vbias + k * N);
-      }
-      for (size_t k0 = 0; k0 < geo.kg; k0 += kDotK) {
-        const size_t rows = std::min(kDotK, geo.kg - k0);
-        for (size_t i = 0; i < kDotK; ++i) dyr[i] = dyv + (k0 + (i < rows ? i : 0)) * nvr;
-        for (size_t j0 = 0; j0 < geo.crs; j0 += kDotC) {
-          const size_t cols = std::min(kDotC, geo.crs - j0);
-          for (size_t j = 0; j < kDotC; ++j) xr[j] = xpad + off[j0 + (j < cols ? j : 0)];
-          DotTileAny<kDotK, kDotC>(rows, cols, nvr, dyr, nullptr, xr,
-                                   vacc + (k0 * geo.crs + j0) * N, geo.crs);
+        for (size_t k0 = 0; k0 < geo.kg; k0 += kDotK) {
+          const size_t rows = std::min(kDotK, geo.kg - k0);
+          for (size_t i = 0; i < kDotK; ++i) dyr[i] = dyv + (k0 + (i < rows ? i : 0)) * nvr;
+          for (size_t j0 = 0; j0 < geo.crs; j0 += kDotC) {
+            const size_t cols = std::min(kDotC, geo.crs - j0);
+            for (size_t j = 0; j < kDotC; ++j) xr[j] = xpad + off[j0 + (j < cols ? j : 0)];
+            DotTileAny<kDotK, kDotC>(rows, cols, nvr, dyr, nullptr, xr,
+                                     vacc + (k0 * geo.crs + j0) * N, geo.crs);
+          }
         }
       }
     }
-    float* target =
-        (partial != nullptr ? partial + ichunk * chunk_size : dw) + g * geo.kg * geo.crs;
+    float* target = partials.Weights(ichunk) + g * geo.kg * geo.crs;
     for (size_t i = 0; i < geo.kg * geo.crs; ++i) {
       target[i] += hn::GetLane(hn::SumOfLanes(d, hn::Load(d, vacc + i * N)));
     }
-    if (dbias != nullptr) {
-      float* btarget = (partial != nullptr ? partial + ichunk * chunk_size + w_size : dbias) +
-                       g * geo.kg;
+    if (float* btarget = partials.Bias(ichunk)) {
       for (size_t k = 0; k < geo.kg; ++k) {
-        btarget[k] += hn::GetLane(hn::SumOfLanes(d, hn::Load(d, vbias + k * N)));
+        btarget[g * geo.kg + k] += hn::GetLane(hn::SumOfLanes(d, hn::Load(d, vbias + k * N)));
       }
     }
   });
-  if (partial != nullptr) {
-    for (size_t c = 0; c < img_chunks; ++c) {
-      const float* src = partial + c * chunk_size;
-      for (size_t i = 0; i < w_size; ++i) dw[i] += src[i];
-      if (dbias != nullptr) {
-        for (size_t k = 0; k < s.out_channels; ++k) dbias[k] += src[w_size + k];
-      }
-    }
-  }
+  partials.AddToOutputs(pool);
 }
 
 // Accumulates dw (and dbias) (Conv2dBackwardWeights's contract). Shapes with little lane waste
