@@ -11,14 +11,11 @@ target="${1:-}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
 
+source bench/bench_lib.sh
 bazel build -c opt //bench:gemm_bench
-run_bench() { bazel run -c opt //bench:gemm_bench -- "$@" 2>/dev/null; }
-if [[ -z "${target}" ]]; then
-  tests="$(run_bench --benchmark_list_tests)"
-  target="$(awk -F/ '/\//{print $(NF-1); exit}' <<<"${tests}")"
-fi
+target="${target:-$(best_target gemm_bench)}"
 echo "== simdnet gemm_bench (${target}) =="
-run_bench --benchmark_filter="/${target}/" --benchmark_out="${tmp}/simdnet.json" \
+run_bench gemm_bench --benchmark_filter="/${target}/" --benchmark_out="${tmp}/simdnet.json" \
   --benchmark_out_format=json
 echo "== OpenBLAS =="
 /usr/bin/python3 bench/openblas_sgemm.py | tee "${tmp}/openblas.txt"

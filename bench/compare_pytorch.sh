@@ -16,16 +16,11 @@ if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
   exit 1
 fi
 
+source bench/bench_lib.sh
 bazel build -c opt //bench:conv2d_bench
-run_bench() { bazel run -c opt //bench:conv2d_bench -- "$@" 2>/dev/null; }
-if [[ -z "${target}" ]]; then
-  # The first target listed for any benchmark is the best one (per_target.h registers in
-  # hwy::SupportedAndGeneratedTargets() order).
-  tests="$(run_bench --benchmark_list_tests)"
-  target="$(awk -F/ '/\//{print $(NF-1); exit}' <<<"${tests}")"
-fi
+target="${target:-$(best_target conv2d_bench)}"
 echo "== simdnet conv2d_bench (${target}) =="
-run_bench --benchmark_filter="/${target}/" --benchmark_out="${tmp}/simdnet.json" \
+run_bench conv2d_bench --benchmark_filter="/${target}/" --benchmark_out="${tmp}/simdnet.json" \
   --benchmark_out_format=json
 echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') =="
 /usr/bin/python3 bench/pytorch_conv.py | tee "${tmp}/torch.txt"

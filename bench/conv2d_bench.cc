@@ -4,7 +4,6 @@
 // Usage: bazel run -c opt //bench:conv2d_bench -- [--shapes=FILE] [--benchmark_filter=...]
 #include <cstddef>
 #include <cstdint>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -22,22 +21,6 @@
 
 namespace simdnet {
 namespace {
-
-// Returns the CPU seconds used so far by all threads of this process.
-double ProcessCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-// GFLOPS_cpu = flops / (process CPU seconds / threads): what the run would reach with the cores
-// to itself. On a loaded machine wall-clock GFLOPS understate the kernel; this does not (but it
-// also hides time a thread spends idle waiting for the others).
-void SetCpuCounter(benchmark::State& state, double gflop, double cpu_seconds, size_t threads) {
-  if (cpu_seconds > 0.0) {
-    state.counters["GFLOPS_cpu"] = gflop / (cpu_seconds / static_cast<double>(threads));
-  }
-}
 
 struct NamedConv {
   std::string name;
@@ -111,7 +94,7 @@ void RegisterConv(const NamedConv& nc, Pass pass, size_t threads) {
         rng.FillUniform(y.get(), y_size, -1.0f, 1.0f);
         rng.FillUniform(dw.get(), w_size, -1.0f, 1.0f);
         ThreadPool pool(threads);
-        const double cpu0 = ProcessCpuSeconds();
+        const double cpu0 = bench::ProcessCpuSeconds();
         for (auto _ : state) {
           switch (pass) {
             case Pass::kForward:
@@ -129,7 +112,7 @@ void RegisterConv(const NamedConv& nc, Pass pass, size_t threads) {
         const double flops = 2.0 * s.batch * s.out_channels * s.in_channels * s.kernel_h *
                              s.kernel_w * s.out_h() * s.out_w() / s.groups;
         const double gflop = flops * 1e-9 * static_cast<double>(state.iterations());
-        SetCpuCounter(state, gflop, ProcessCpuSeconds() - cpu0, threads);
+        bench::SetCpuGflopsCounter(state, gflop, bench::ProcessCpuSeconds() - cpu0, threads);
         state.counters["GFLOPS"] = benchmark::Counter(gflop, benchmark::Counter::kIsRate);
         state.counters["peak_frac"] = benchmark::Counter(
             gflop / bench::MeasurePeakGflops(target, threads), benchmark::Counter::kIsRate);

@@ -3,7 +3,6 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstdint>
-#include <ctime>
 #include <string>
 #include <vector>
 
@@ -18,22 +17,6 @@
 namespace simdnet {
 namespace {
 
-// Returns the CPU seconds used so far by all threads of this process.
-double ProcessCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-// GFLOPS_cpu = flops / (process CPU seconds / threads): what the run would reach with the cores
-// to itself. On a loaded machine wall-clock GFLOPS understate the kernel; this does not (but it
-// also hides time a thread spends idle waiting for the others).
-void SetCpuCounter(benchmark::State& state, double gflop, double cpu_seconds, size_t threads) {
-  if (cpu_seconds > 0.0) {
-    state.counters["GFLOPS_cpu"] = gflop / (cpu_seconds / static_cast<double>(threads));
-  }
-}
-
 void RegisterSgemm(size_t n, size_t threads) {
   const std::string shape = "n" + std::to_string(n) + "/threads:" + std::to_string(threads);
   auto group = bench::RegisterPerTarget(
@@ -45,16 +28,16 @@ void RegisterSgemm(size_t n, size_t threads) {
         rng.FillUniform(a.get(), n * n, -1.0f, 1.0f);
         rng.FillUniform(b.get(), n * n, -1.0f, 1.0f);
         ThreadPool pool(threads);
-        const double cpu0 = ProcessCpuSeconds();
+        const double cpu0 = bench::ProcessCpuSeconds();
         for (auto _ : state) {
           Sgemm(false, false, n, n, n, 1.0f, a.get(), n, b.get(), n, 0.0f, c.get(), n, pool);
           benchmark::DoNotOptimize(c.get());
           benchmark::ClobberMemory();
         }
-        const double cpu_seconds = ProcessCpuSeconds() - cpu0;
+        const double cpu_seconds = bench::ProcessCpuSeconds() - cpu0;
         const double flops = 2.0 * n * n * n;
-        SetCpuCounter(state, flops * 1e-9 * static_cast<double>(state.iterations()), cpu_seconds,
-                      threads);
+        bench::SetCpuGflopsCounter(
+            state, flops * 1e-9 * static_cast<double>(state.iterations()), cpu_seconds, threads);
         state.counters["GFLOPS"] = benchmark::Counter(
             flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
         state.counters["peak_frac"] = benchmark::Counter(

@@ -10,7 +10,9 @@
 #include "tensor/simd_targets.h"
 // clang-format on
 
+#include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <utility>
@@ -59,6 +61,23 @@ inline std::vector<benchmark::internal::Benchmark*> RegisterPerTarget(const std:
 inline void ForAll(const std::vector<benchmark::internal::Benchmark*>& group,
                    const std::function<void(benchmark::internal::Benchmark*)>& configure) {
   for (benchmark::internal::Benchmark* b : group) configure(b);
+}
+
+// Returns the CPU seconds used so far by all threads of this process.
+inline double ProcessCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Sets counter GFLOPS_cpu = gflop / (cpu_seconds / threads): what the run would reach with the
+// cores to itself. On a loaded machine wall-clock GFLOPS understate the kernel; this does not
+// (but it also hides time a thread spends idle waiting for the others).
+inline void SetCpuGflopsCounter(benchmark::State& state, double gflop, double cpu_seconds,
+                                size_t threads) {
+  if (cpu_seconds > 0.0) {
+    state.counters["GFLOPS_cpu"] = gflop / (cpu_seconds / static_cast<double>(threads));
+  }
 }
 
 }  // namespace bench
