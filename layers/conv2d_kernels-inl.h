@@ -644,83 +644,191 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
   });
 }
 
-// Returns whether the Winograd F(2x2, 3x3) kernels apply and pay off: 3x3, stride 1, no
-// dilation, padding <= 2, and enough channels per group for its GEMMs to amortize the
-// transforms (measured on Zen 4 against the direct paths, 2 threads: 32 -> 64 channels on
-// 14x14 gains 1.15-1.4x, 64 -> 64 on 32x32 1.3-1.45x, 128 and 256 channels 1.3-1.9x).
-inline bool UseWinograd(const Conv2dShape& s) {
-  return s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == 1 && s.stride_w == 1 &&
-         s.dilation_h == 1 && s.dilation_w == 1 && s.pad_h <= 2 && s.pad_w <= 2 &&
-         s.in_channels / s.groups >= 32 && s.out_channels / s.groups >= 32;
+// Winograd transforms for 3x3 kernels, 2x2 output tiles, per dimension (Lavin & Gray, "Fast
+// Algorithms for Convolutional Neural Networks", CVPR 2016). kStride 1 is F(2, 3): 4-pixel
+// input patches every 2 pixels, 4 transform points. kStride 2 covers the stride-2 convolution
+// y0 = w0 x0 + w1 x1 + w2 x2, y1 = w0 x2 + w1 x3 + w2 x4 with 5-pixel patches every 4 pixels:
+// the even taps (w0, w2 on x0, x2, x4) are F(2, 2) (3 points) and the odd tap w1 is multiplied
+// directly (2 points), 5 points for 6 multiplies. In 2D a tile costs kPoints multiplies instead
+// of 36 (stride 1: 2.25x fewer, stride 2: 1.44x fewer). The stride-2 transforms only add and
+// subtract, so they round less than F(2, 3)'s halvings.
+template <size_t kStride>
+struct Winograd {
+  static_assert(kStride == 1 || kStride == 2, "F(2, 3) at stride 1 or 2");
+  static constexpr size_t kP = kStride == 1 ? 4 : 5;  // patch side = points per dimension
+  static constexpr size_t kStep = 2 * kStride;        // input pixels from one tile to the next
+  static constexpr size_t kPoints = kP * kP;
+
+  // Input transform B^T d of one patch row or column.
+  template <class V>
+  static HWY_INLINE void Input(const V* d, V* o) {
+    if constexpr (kStride == 1) {  // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+      o[0] = hn::Sub(d[0], d[2]);
+      o[1] = hn::Add(d[1], d[2]);
+      o[2] = hn::Sub(d[2], d[1]);
+      o[3] = hn::Sub(d[1], d[3]);
+    } else {  // [x0 - x2, x2, x4 - x2, x1, x3]
+      o[0] = hn::Sub(d[0], d[2]);
+      o[1] = d[2];
+      o[2] = hn::Sub(d[4], d[2]);
+      o[3] = d[1];
+      o[4] = d[3];
+    }
+  }
+  // Output transform A^T m: the two outputs from the kP points.
+  template <class V>
+  static HWY_INLINE void Output(const V* m, V* y) {
+    if constexpr (kStride == 1) {  // A^T = [1 1 1 0; 0 1 -1 -1]
+      y[0] = hn::Add(hn::Add(m[0], m[1]), m[2]);
+      y[1] = hn::Sub(hn::Sub(m[1], m[2]), m[3]);
+    } else {  // A^T = [1 1 0 1 0; 0 1 1 0 1]
+      y[0] = hn::Add(hn::Add(m[0], m[1]), m[3]);
+      y[1] = hn::Add(hn::Add(m[1], m[2]), m[4]);
+    }
+  }
+  // Adjoint of Output, A y: the kP points of an output gradient pair.
+  template <class V>
+  static HWY_INLINE void OutputAdjoint(V y0, V y1, V* m) {
+    if constexpr (kStride == 1) {
+      m[0] = y0;
+      m[1] = hn::Add(y0, y1);
+      m[2] = hn::Sub(y0, y1);
+      m[3] = hn::Neg(y1);
+    } else {
+      m[0] = y0;
+      m[1] = hn::Add(y0, y1);
+      m[2] = y1;
+      m[3] = y0;
+      m[4] = y1;
+    }
+  }
+  // Adjoint of Input, B e: a patch row or column of the input gradient (stride 2 only; stride
+  // 1's backward-data runs as a forward convolution).
+  template <class V>
+  static HWY_INLINE void InputAdjoint(const V* e, V* dx) {
+    static_assert(kStride == 2, "stride 1 uses the flipped forward");
+    dx[0] = e[0];
+    dx[1] = e[3];
+    dx[2] = hn::Sub(hn::Sub(e[1], e[0]), e[2]);
+    dx[3] = e[4];
+    dx[4] = e[2];
+  }
+  // Weight transform G g of one kernel row or column.
+  static void Weight(const float* g, size_t stride, float* u) {
+    const float g0 = g[0], g1 = g[stride], g2 = g[2 * stride];
+    if constexpr (kStride == 1) {  // G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
+      u[0] = g0;
+      u[1] = 0.5f * (g0 + g1 + g2);
+      u[2] = 0.5f * (g0 - g1 + g2);
+      u[3] = g2;
+    } else {  // G = [1 0 0; 1 0 1; 0 0 1; 0 1 0; 0 1 0]
+      u[0] = g0;
+      u[1] = g0 + g2;
+      u[2] = g2;
+      u[3] = g1;
+      u[4] = g1;
+    }
+  }
+  // Adjoint of Weight, G^T u: a kernel row or column of the weight gradient.
+  static void WeightAdjoint(const float* u, size_t stride, float* g) {
+    const float u0 = u[0], u1 = u[stride], u2 = u[2 * stride], u3 = u[3 * stride];
+    if constexpr (kStride == 1) {
+      g[0] = u0 + 0.5f * (u1 + u2);
+      g[1] = 0.5f * (u1 - u2);
+      g[2] = 0.5f * (u1 + u2) + u3;
+    } else {
+      g[0] = u0 + u1;
+      g[1] = u3 + u[4 * stride];
+      g[2] = u1 + u2;
+    }
+  }
+};
+
+// Returns the stride (1 or 2) of the Winograd kernels that apply and pay off, or 0: 3x3, equal
+// strides of 1 or 2, no dilation, padding <= 2, and enough channels per group for the GEMMs to
+// amortize the transforms (measured on Zen 4 against the direct paths, 2 threads: stride 1,
+// 32 -> 64 channels on 14x14 gains 1.15-1.4x, 64 -> 64 on 32x32 1.3-1.45x, 128 and 256
+// channels 1.3-1.9x).
+inline size_t WinogradStride(const Conv2dShape& s) {
+  const bool ok = s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == s.stride_w &&
+                  s.stride_h <= 2 && s.dilation_h == 1 && s.dilation_w == 1 && s.pad_h <= 2 &&
+                  s.pad_w <= 2 && s.in_channels / s.groups >= 32 &&
+                  s.out_channels / s.groups >= 32;
+  return ok ? s.stride_h : 0;
 }
 
-// Transforms 3x3 weights w (out_channels, cg, 3, 3) for Winograd F(2x2, 3x3) and packs them
-// for the GEMMs: U_xi = (G g G^T)[xi], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1], per group and
-// transform point xi as a kg x cg PackA matrix (KC blocks over c, kGemmMR-row strips over k) at
-// wpack + (g * 16 + xi) * rkg * cg. Tasks are strips of kGemmMR output channels.
-inline void WinogradPackWeights(const Conv2dShape& s, const float* w, float* wpack,
-                                ThreadPool& pool, bool parallel) {
+// Transforms 3x3 weights w (out_channels, cg, 3, 3) for Winograd<kStride> and packs them for
+// the GEMMs: U_xi = (G g G^T)[xi] per group and transform point xi as a kg x cg PackA matrix
+// (KC blocks over c, kGemmMR-row strips over k) at wpack + (g * kPoints + xi) * rkg * cg. With
+// `transposed`, packs U_xi^T (cg x kg, for the backward-data GEMMs) at
+// wpack + (g * kPoints + xi) * rcg * kg instead. Tasks are strips of kGemmMR rows.
+template <size_t kStride>
+inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool transposed,
+                                float* wpack, ThreadPool& pool, bool parallel) {
+  using W = Winograd<kStride>;
+  constexpr size_t kP = W::kP, kPoints = W::kPoints;
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
+  // The packed matrix has `rows` rows (strips of MR) and `depth` columns (KC blocks).
+  const size_t rows = transposed ? cg : kg, depth = transposed ? kg : cg;
   const size_t KC = GemmKC(), MR = kGemmMR;
-  const size_t rkg = detail::RoundUp(kg, MR), strips = rkg / MR;
+  const size_t rrows = detail::RoundUp(rows, MR), strips = rrows / MR;
   detail::RunTasks(pool, parallel, s.groups * strips, [&](uint64_t task, size_t) {
-    const size_t g = task / strips, k0 = (task % strips) * MR;
-    for (size_t c = 0; c < cg; ++c) {
-      const size_t pc = c / KC * KC, kc = std::min(KC, cg - pc);
-      float* HWY_RESTRICT dst = wpack + g * 16 * rkg * cg + pc * rkg + k0 * kc + (c - pc) * MR;
-      for (size_t kr = 0; kr < MR; ++kr) {
-        const size_t k = k0 + kr;
-        if (k >= kg) {
-          for (size_t xi = 0; xi < 16; ++xi) dst[xi * rkg * cg + kr] = 0.0f;
+    const size_t g = task / strips, r0 = (task % strips) * MR;
+    for (size_t e = 0; e < depth; ++e) {
+      const size_t pc = e / KC * KC, kc = std::min(KC, depth - pc);
+      float* HWY_RESTRICT dst =
+          wpack + g * kPoints * rrows * depth + pc * rrows + r0 * kc + (e - pc) * MR;
+      for (size_t rr = 0; rr < MR; ++rr) {
+        const size_t r = r0 + rr;
+        if (r >= rows) {
+          for (size_t xi = 0; xi < kPoints; ++xi) dst[xi * rrows * depth + rr] = 0.0f;
           continue;
         }
+        const size_t k = transposed ? e : r, c = transposed ? r : e;
         const float* g9 = w + ((g * kg + k) * cg + c) * 9;
-        float t[4][3];
-        for (size_t j = 0; j < 3; ++j) {
-          t[0][j] = g9[j];
-          t[1][j] = 0.5f * (g9[j] + g9[3 + j] + g9[6 + j]);
-          t[2][j] = 0.5f * (g9[j] - g9[3 + j] + g9[6 + j]);
-          t[3][j] = g9[6 + j];
-        }
-        for (size_t i = 0; i < 4; ++i) {
-          const float v[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]),
-                              0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
-          for (size_t l = 0; l < 4; ++l) dst[(i * 4 + l) * rkg * cg + kr] = v[l];
+        float t[3][kP];  // t[col][i] = (G g)[i][col]
+        for (size_t col = 0; col < 3; ++col) W::Weight(g9 + col, 3, t[col]);
+        for (size_t i = 0; i < kP; ++i) {
+          const float ti[3] = {t[0][i], t[1][i], t[2][i]};
+          float u[kP];  // (G g G^T)[i][l]
+          W::Weight(ti, 1, u);
+          for (size_t l = 0; l < kP; ++l) dst[(i * kP + l) * rrows * depth + rr] = u[l];
         }
       }
     }
   });
 }
 
-// Winograd F(2x2, 3x3) input transform V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
-// 0 1 0 -1], of tiles [t0, t0 + ntr) of group g (tiles numbered globally over the batch, row
-// major per image; tiles from t0 + nt on are zero), N tiles per vector. The input rows the
-// tiles read are first copied zero-padded; then per channel and patch row i, the runs of tiles of
-// each tile row are laid end to end as column pairs (columns 0-1 and 2-3 of every patch, two
-// contiguous copies per run), so deinterleaving loads yield the 16 patch values of N
-// consecutive tiles whatever the image width, without gathers. Transform point xi of channel c
-// and tiles [t0 + j, t0 + j + N) is stored (unaligned) at out(c, j) + xi * xstride.
-template <class Out>
+// Winograd<kStride> input transform V = B^T d B of tiles [t0, t0 + ntr) of group g (tiles
+// numbered globally over the batch, row major per image; tiles from t0 + nt on are zero), N
+// tiles per vector. The input rows the tiles read are first copied zero-padded; then per
+// channel and patch row i, the runs of tiles of each tile row are laid end to end in two
+// staging rows, columns [0, kStep) of every patch and the same shifted by kStep, so that
+// deinterleaving loads (2 lanes per tile at stride 1, 4 at stride 2) yield the kP x kP patch
+// values of N consecutive tiles whatever the image width, without gathers. Transform point xi
+// of channel c and tiles [t0 + j, t0 + j + N) is stored (unaligned) at out(c, j) + xi * xstride.
+template <size_t kStride, class Out>
 HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RESTRICT x,
                                        size_t g, size_t t0, size_t nt, size_t ntr,
                                        size_t xstride, const Out& out) {
+  using W = Winograd<kStride>;
+  constexpr size_t kP = W::kP, kStep = W::kStep;
   const size_t cg = s.in_channels / s.groups, hw = s.in_h * s.in_w;
   const size_t tiles_h = detail::DivCeil(s.out_h(), 2), tiles_w = detail::DivCeil(s.out_w(), 2);
   const size_t tiles = tiles_h * tiles_w;
   const GemmD d;
   const size_t N = hn::Lanes(d);
   // Zero-padded planes of the rows the tiles read, per image: padded rows [row0, row0 + rmax)
-  // of 2 * tiles_w + 2 columns (>= the padded input; one more when out_w is odd), plus slack
-  // for the vector copies' overrun.
-  const size_t hp = 2 * tiles_h + 2, wp = 2 * tiles_w + 2;
+  // of the wp columns the tiles read, plus slack for the vector copies' overrun.
+  const size_t hp = kStep * tiles_h + kP - kStep, wp = kStep * tiles_w + kP - kStep;
   const size_t n_first = t0 / tiles, n_last = (t0 + nt - 1) / tiles;
   const size_t images = n_last - n_first + 1;
   size_t rmax = 0;
   auto image_rows = [&](size_t n, size_t* first, size_t* count) {
     const size_t ta = std::max(t0, n * tiles), tb = std::min(t0 + nt, (n + 1) * tiles);
     const size_t tr_a = (ta - n * tiles) / tiles_w, tr_b = (tb - 1 - n * tiles) / tiles_w;
-    *first = 2 * tr_a;
-    *count = std::min(hp, 2 * tr_b + 4) - 2 * tr_a;
+    *first = kStep * tr_a;
+    *count = std::min(hp, kStep * tr_b + kP) - kStep * tr_a;
   };
   for (size_t n = n_first; n <= n_last; ++n) {
     size_t first, count;
@@ -728,8 +836,10 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
     rmax = std::max(rmax, count);
   }
   const size_t pstride = PhasedLayout::ChannelStride(rmax * wp);
-  const size_t slack = 2 * N + 4;
+  const size_t slack = 2 * N + 2 * kStep;
   const size_t planes_end = images * cg * pstride;
+  // Input columns the tiles read (at stride 2 the padded row can be wider than wp).
+  const size_t copy_w = std::min(s.in_w, wp - std::min(wp, s.pad_w));
   float* planes = detail::ThreadScratch(detail::kScratchWinogradPlanes, planes_end + slack);
   for (size_t n = n_first; n <= n_last; ++n) {
     size_t first, count;
@@ -741,66 +851,75 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
       for (size_t r = first; r < first + count; ++r) {
         float* HWY_RESTRICT row = base + (r - first) * wp;
         const long ih = static_cast<long>(r) - static_cast<long>(s.pad_h);
-        if (ih < 0 || ih >= static_cast<long>(s.in_h)) {
+        if (ih < 0 || ih >= static_cast<long>(s.in_h) || copy_w == 0) {
           std::fill(row, row + wp, 0.0f);
           continue;
         }
         std::fill(row, row + s.pad_w, 0.0f);
-        std::memcpy(row + s.pad_w, xc + ih * s.in_w, s.in_w * sizeof(float));
-        std::fill(row + s.pad_w + s.in_w, row + wp, 0.0f);
+        std::memcpy(row + s.pad_w, xc + ih * s.in_w, copy_w * sizeof(float));
+        std::fill(row + s.pad_w + copy_w, row + wp, 0.0f);
       }
       std::fill(base + count * wp, base + pstride, 0.0f);
     }
   }
   std::fill(planes + planes_end, planes + planes_end + slack, 0.0f);
-  // Rows 0-3: columns 0-1 of patch rows 0-3; rows 4-7: columns 2-3 (2 floats per tile).
-  const size_t rl = 2 * ntr + N;
-  float* rows = detail::ThreadScratch(detail::kScratchRows, 8 * rl);
+  // Staging row i: columns [0, kStep) of patch row i; row kP + i: columns [kStep, 2 kStep).
+  const size_t rl = kStep * ntr + N;
+  float* rows = detail::ThreadScratch(detail::kScratchRows, 2 * kP * rl);
+  using V = hn::Vec<GemmD>;
   for (size_t c = 0; c < cg; ++c) {
     for (size_t t = t0; t < t0 + nt;) {
       const size_t n = t / tiles, tr = (t % tiles) / tiles_w, tc0 = t % tiles_w;
       const size_t cnt = std::min(tiles_w - tc0, t0 + nt - t), j = t - t0;
       size_t first, count;
       image_rows(n, &first, &count);
-      const float* HWY_RESTRICT pl =
-          planes + ((n - n_first) * cg + c) * pstride + (2 * tr - first) * wp + 2 * tc0;
-      for (size_t i = 0; i < 4; ++i) {
+      const float* HWY_RESTRICT pl = planes + ((n - n_first) * cg + c) * pstride +
+                                     (kStep * tr - first) * wp + kStep * tc0;
+      for (size_t i = 0; i < kP; ++i) {
         const float* HWY_RESTRICT src = pl + i * wp;
-        float* HWY_RESTRICT r01 = rows + i * rl + 2 * j;
-        float* HWY_RESTRICT r23 = rows + (4 + i) * rl + 2 * j;
+        float* HWY_RESTRICT lo = rows + i * rl + kStep * j;
+        float* HWY_RESTRICT hi = rows + (kP + i) * rl + kStep * j;
         // Whole vectors: the overrun is overwritten by the next run or lands in the slack.
-        for (size_t m = 0; m < 2 * cnt; m += N) {
-          hn::StoreU(hn::LoadU(d, src + m), d, r01 + m);
-          hn::StoreU(hn::LoadU(d, src + 2 + m), d, r23 + m);
+        for (size_t m = 0; m < kStep * cnt; m += N) {
+          hn::StoreU(hn::LoadU(d, src + m), d, lo + m);
+          hn::StoreU(hn::LoadU(d, src + kStep + m), d, hi + m);
         }
       }
       t += cnt;
     }
     if (ntr > nt) {
-      for (size_t i = 0; i < 8; ++i) {
-        std::fill(rows + i * rl + 2 * nt, rows + i * rl + 2 * ntr, 0.0f);
+      for (size_t i = 0; i < 2 * kP; ++i) {
+        std::fill(rows + i * rl + kStep * nt, rows + i * rl + kStep * ntr, 0.0f);
       }
     }
     for (size_t j = 0; j < ntr; j += N) {
-      hn::Vec<GemmD> dd[4][4];
-      for (size_t i = 0; i < 4; ++i) {
-        hn::LoadInterleaved2(d, rows + i * rl + 2 * j, dd[i][0], dd[i][1]);
-        hn::LoadInterleaved2(d, rows + (4 + i) * rl + 2 * j, dd[i][2], dd[i][3]);
-      }
-      hn::Vec<GemmD> t[4][4];
-      for (int l = 0; l < 4; ++l) {
-        t[0][l] = hn::Sub(dd[0][l], dd[2][l]);
-        t[1][l] = hn::Add(dd[1][l], dd[2][l]);
-        t[2][l] = hn::Sub(dd[2][l], dd[1][l]);
-        t[3][l] = hn::Sub(dd[1][l], dd[3][l]);
+      // B^T d B: each patch row is loaded and transformed (d B), then each column (B^T),
+      // which keeps about kPoints vectors live.
+      V t[kP][kP];  // t[i][l] = (d B)[i][l]
+      HWY_UNROLL(5)
+      for (size_t i = 0; i < kP; ++i) {
+        const float* HWY_RESTRICT lo = rows + i * rl + kStep * j;
+        const float* HWY_RESTRICT hi = rows + (kP + i) * rl + kStep * j;
+        V dd[kP];
+        if constexpr (kStride == 1) {
+          hn::LoadInterleaved2(d, lo, dd[0], dd[1]);
+          hn::LoadInterleaved2(d, hi, dd[2], dd[3]);
+        } else {
+          V unused[3];
+          hn::LoadInterleaved4(d, lo, dd[0], dd[1], dd[2], dd[3]);
+          hn::LoadInterleaved4(d, hi, dd[4], unused[0], unused[1], unused[2]);
+        }
+        W::Input(dd, t[i]);
       }
       float* HWY_RESTRICT dst = out(c, j);
-      for (int i = 0; i < 4; ++i) {
-        float* HWY_RESTRICT o = dst + static_cast<size_t>(i * 4) * xstride;
-        hn::StoreU(hn::Sub(t[i][0], t[i][2]), d, o);
-        hn::StoreU(hn::Add(t[i][1], t[i][2]), d, o + xstride);
-        hn::StoreU(hn::Sub(t[i][2], t[i][1]), d, o + 2 * xstride);
-        hn::StoreU(hn::Sub(t[i][1], t[i][3]), d, o + 3 * xstride);
+      HWY_UNROLL(5)
+      for (size_t l = 0; l < kP; ++l) {
+        V col[kP], v[kP];
+        HWY_UNROLL(5)
+        for (size_t i = 0; i < kP; ++i) col[i] = t[i][l];
+        W::Input(col, v);
+        HWY_UNROLL(5)
+        for (size_t i = 0; i < kP; ++i) hn::StoreU(v[i], d, dst + (i * kP + l) * xstride);
       }
     }
   }
@@ -810,16 +929,18 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
 // 2 threads, where two threads share the L3). A multiple of every target's NR.
 constexpr size_t kMaxWinogradChunk = 64;
 
-// Winograd F(2x2, 3x3) forward for 3x3 kernels with stride 1 and no dilation (Lavin & Gray,
-// "Fast Algorithms for Convolutional Neural Networks", CVPR 2016): each 2x2 output tile is
-// A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A over its 4x4 input patch d, i.e. 16 independent
-// GEMMs (one per transform point xi) of U_xi (kg x cg) by V_xi (cg x tiles): 16 multiplies per
-// 4 outputs instead of 36 (2.25x fewer FLOPs; GFLOPS are still reported for the direct count).
-// Tiles of all images are numbered globally, so small images still fill whole NR-wide panels.
-// The transforms only add/subtract and halve, so the rounding error stays a small multiple of
-// the direct method's.
+// Winograd<kStride> forward for 3x3 kernels with no dilation: each 2x2 output tile is
+// A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A over its kP x kP input patch d, i.e. kPoints
+// independent GEMMs (one per transform point xi) of U_xi (kg x cg) by V_xi (cg x tiles): 16
+// (stride 1) or 25 (stride 2) multiplies per 4 outputs instead of 36 (GFLOPS are still reported
+// for the direct count). Tiles of all images are numbered globally, so small images still fill
+// whole NR-wide panels. The transforms only add/subtract and halve, so the rounding error stays
+// a small multiple of the direct method's.
+template <size_t kStride>
 inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const float* w,
                                 const float* bias, float* y, bool relu, ThreadPool& pool) {
+  using W = Winograd<kStride>;
+  constexpr size_t kP = W::kP, kPoints = W::kPoints;
   const detail::ConvGeom geo(s);
   const size_t NR = GemmNR(), KC = GemmKC(), MC = GemmMC();
   const size_t cg = geo.cg, kg = geo.kg;
@@ -829,39 +950,42 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
   const size_t threads = pool.NumThreads();
   const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
                                            detail::kMinParallelMacs;
-  float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * 16 * rkg * cg);
-  WinogradPackWeights(s, w, wpack, pool, parallel);
+  float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * kPoints * rkg * cg);
+  WinogradPackWeights<kStride>(s, w, false, wpack, pool, parallel);
   // Tasks: (group, chunk of NT global tiles), NT sized so that the transformed input and the
-  // GEMM results (16 x (cg + kg) x NT floats) stay within about 1 MiB (L2), and at most
+  // GEMM results (kPoints x (cg + kg) x NT floats) stay within about 1 MiB (L2), and at most
   // kMaxWinogradChunk.
   const size_t NT = detail::RoundUp(
-      std::min(kMaxWinogradChunk, std::max(NR, (size_t{1} << 18) / (16 * (cg + kg)))), NR);
+      std::min(kMaxWinogradChunk, std::max(NR, (size_t{1} << 18) / (kPoints * (cg + kg)))), NR);
   const size_t chunks = detail::DivCeil(total, NT);
   detail::RunTasks(pool, parallel, s.groups * chunks, [&](uint64_t task, size_t) {
     const size_t g = task / chunks, t0 = (task % chunks) * NT;
     const size_t nt = std::min(NT, total - t0), ntr = detail::RoundUp(nt, NR);
     // V_xi in PackB layout (KC blocks over c, NR-tile strips), then M_xi = U_xi V_xi.
-    float* bbuf = detail::ThreadScratch(detail::kScratchPackB, 16 * cg * ntr);
-    float* mbuf = detail::ThreadScratch(detail::kScratchConvAcc, 16 * kg * ntr);
-    const size_t xstride = cg * ntr;
-    WinogradInputTransform(s, x, g, t0, nt, ntr, xstride, [&](size_t c, size_t j) {
+    // Odd cache-line counts between the points' matrices: the transforms touch all points of
+    // a few tiles, which would otherwise map to one L1 set (cg * ntr floats = 16 KiB and more).
+    const size_t bstride = PhasedLayout::ChannelStride(cg * ntr);
+    const size_t mstride = PhasedLayout::ChannelStride(kg * ntr);
+    float* bbuf = detail::ThreadScratch(detail::kScratchPackB, kPoints * bstride);
+    float* mbuf = detail::ThreadScratch(detail::kScratchConvAcc, kPoints * mstride);
+    WinogradInputTransform<kStride>(s, x, g, t0, nt, ntr, bstride, [&](size_t c, size_t j) {
       const size_t pc = c / KC * KC, kcb = std::min(KC, cg - pc);
       return bbuf + pc * ntr + (j / NR) * NR * kcb + (c - pc) * NR + j % NR;
     });
-    for (size_t xi = 0; xi < 16; ++xi) {
+    for (size_t xi = 0; xi < kPoints; ++xi) {
       for (size_t pc = 0; pc < cg; pc += KC) {
         const size_t kc = std::min(KC, cg - pc);
         const TileEpilogue ep{pc == 0 ? 0.0f : 1.0f, nullptr, false};
         for (size_t ic = 0; ic < kg; ic += MC) {
           const size_t mc = std::min(MC, kg - ic);
-          MacroKernel(mc, nt, kc, wpack + (g * 16 + xi) * rkg * cg + pc * rkg + ic * kc,
-                      bbuf + xi * cg * ntr + pc * ntr, mbuf + (xi * kg + ic) * ntr, ntr, ep);
+          MacroKernel(mc, nt, kc, wpack + (g * kPoints + xi) * rkg * cg + pc * rkg + ic * kc,
+                      bbuf + xi * bstride + pc * ntr, mbuf + xi * mstride + ic * ntr, ntr, ep);
         }
       }
     }
     const GemmD d;
     const size_t N = hn::Lanes(d);
-    // Y = A^T M A with A^T = [1 1 1 0; 0 1 -1 -1], N tiles at a time, plus bias and ReLU.
+    // Y = A^T M A, N tiles at a time, plus bias and ReLU.
     // The two output rows of consecutive tiles are interleaved (StoreInterleaved2) into two
     // buffer rows, then each run of tiles in one tile row is copied to its pixels with vector
     // stores (masked at the end; odd output sizes clip the last column / row).
@@ -889,20 +1013,22 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
     for (size_t k = 0; k < kg; ++k) {
       const auto vb = hn::Set(d, bias != nullptr ? bias[g * kg + k] : 0.0f);
       const float* HWY_RESTRICT mk = mbuf + k * ntr;
-      const size_t xstride = kg * ntr;
       for (size_t j = 0; j < nt; j += N) {
-        hn::Vec<GemmD> t[2][4];
-        for (size_t l = 0; l < 4; ++l) {
-          const auto m0 = hn::LoadU(d, mk + l * xstride + j);
-          const auto m1 = hn::LoadU(d, mk + (4 + l) * xstride + j);
-          const auto m2 = hn::LoadU(d, mk + (8 + l) * xstride + j);
-          const auto m3 = hn::LoadU(d, mk + (12 + l) * xstride + j);
-          t[0][l] = hn::Add(hn::Add(m0, m1), m2);
-          t[1][l] = hn::Sub(hn::Sub(m1, m2), m3);
+        hn::Vec<GemmD> t[2][kP];
+        HWY_UNROLL(5)
+        for (size_t l = 0; l < kP; ++l) {
+          hn::Vec<GemmD> m[kP], tl[2];
+          HWY_UNROLL(5)
+          for (size_t i = 0; i < kP; ++i) m[i] = hn::LoadU(d, mk + (i * kP + l) * mstride + j);
+          W::Output(m, tl);
+          t[0][l] = tl[0];
+          t[1][l] = tl[1];
         }
+        HWY_UNROLL(5)
         for (size_t i = 0; i < 2; ++i) {
-          auto v0 = hn::Add(hn::Add(hn::Add(t[i][0], t[i][1]), t[i][2]), vb);
-          auto v1 = hn::Add(hn::Sub(hn::Sub(t[i][1], t[i][2]), t[i][3]), vb);
+          hn::Vec<GemmD> yv[2];
+          W::Output(t[i], yv);
+          auto v0 = hn::Add(yv[0], vb), v1 = hn::Add(yv[1], vb);
           if (relu) {
             v0 = hn::Max(v0, hn::Zero(d));
             v1 = hn::Max(v1, hn::Zero(d));
@@ -925,8 +1051,13 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
 // wastes clearly more lanes than the implicit GEMM with im2col fused into the B packing.
 inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w,
                             const float* bias, float* y, bool relu, ThreadPool& pool) {
-  if (UseWinograd(s)) {
-    ConvForwardWinograd(s, x, w, bias, y, relu, pool);
+  const size_t wino = WinogradStride(s);
+  if (wino == 1) {
+    ConvForwardWinograd<1>(s, x, w, bias, y, relu, pool);
+    return;
+  }
+  if (wino == 2) {
+    ConvForwardWinograd<2>(s, x, w, bias, y, relu, pool);
     return;
   }
   // The direct path computes whole NR-pixel blocks of the padded width; the im2col path whole
@@ -1528,16 +1659,19 @@ inline void TransposeBlock(const float* HWY_RESTRICT src, size_t lds, size_t row
   for (size_t i = 0; i < cols; ++i) std::fill(dst + i * ldd + rows, dst + (i + 1) * ldd, 0.0f);
 }
 
-// Winograd F(2x2, 3x3) weight gradient for 3x3 kernels with stride 1 and no dilation. With
-// V = B^T d B (the forward's input transform) and dM = A dY A^T (A^T = [1 1 1 0; 0 1 -1 -1],
-// the adjoint of the output transform), dU_xi (kg x cg) = sum over tiles dM_xi * V_xi^T is 16
-// GEMMs whose reduction runs over the tiles, and dw += G^T dU G. Computed transposed,
-// dU_xi^T (cg x rkg) += V_xi (cg x tiles, rows read in place) * dM_xi^T (tiles x kg, PackB
-// strips built from dy transposed per image): 16 multiplies per 2x2 output tile instead of 36.
+// Winograd<kStride> weight gradient for 3x3 kernels with no dilation. With V = B^T d B (the
+// forward's input transform) and dM = A dY A^T (the adjoint of the output transform),
+// dU_xi (kg x cg) = sum over tiles dM_xi * V_xi^T is kPoints GEMMs whose reduction runs over the
+// tiles, and dw += G^T dU G. Computed transposed, dU_xi^T (cg x rkg) += V_xi (cg x tiles, rows
+// read in place) * dM_xi^T (tiles x kg, PackB strips built from dy transposed per image):
+// kPoints multiplies per 2x2 output tile instead of 36.
 // The tiles are split into one contiguous range per part (a fixed function of the thread
 // count); each part sums its own dU, and the parts are added in order.
+template <size_t kStride>
 inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, const float* dy,
                                         float* dw, ThreadPool& pool, bool parallel) {
+  using W = Winograd<kStride>;
+  constexpr size_t kP = W::kP, kPoints = W::kPoints;
   const detail::ConvGeom geo(s);
   const GemmD d;
   const size_t N = hn::Lanes(d);
@@ -1546,11 +1680,11 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
   const size_t tiles_w = detail::DivCeil(geo.ow, 2);
   const size_t tiles = detail::DivCeil(geo.oh, 2) * tiles_w, total = s.batch * tiles;
   const size_t rkg = detail::RoundUp(kg, NR);
-  // Tiles per step: both transforms (16 x (cg + rkg) x T floats) within about 1 MiB of L2.
-  size_t T = (size_t{1} << 18) / (16 * (cg + rkg)) / N * N;
+  // Tiles per step: both transforms (kPoints x (cg + rkg) x T floats) within about 1 MiB of L2.
+  size_t T = (size_t{1} << 18) / (kPoints * (cg + rkg)) / N * N;
   T = std::min(detail::RoundUp(KC, N), std::max(2 * N, T));
-  const size_t acc_size = 16 * cg * rkg;
-  // Work split: when one dU (16 x cg x rkg floats) exceeds 2 MiB, each thread takes a slice of
+  const size_t acc_size = kPoints * cg * rkg;
+  // Work split: when one dU (kPoints x cg x rkg floats) exceeds 2 MiB, each thread takes a slice of
   // the output channels over all tiles (the input transform is then done once per slice), so
   // the threads' accumulators together stay one dU; otherwise each thread takes a contiguous
   // range of tiles with its own dU, and the ranges are added in order.
@@ -1574,17 +1708,20 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
       std::fill(acc, acc + acc_size, 0.0f);
       return;
     }
-    float* vbuf = detail::ThreadScratch(detail::kScratchPackB, 16 * cg * T);
-    float* dmt = detail::ThreadScratch(detail::kScratchPackA, 16 * T * rkg);
+    // Odd cache-line counts between the points' matrices (see ConvForwardWinograd).
+    const size_t vstride = PhasedLayout::ChannelStride(cg * T);
+    const size_t dstride = PhasedLayout::ChannelStride(T * rkg);
+    float* vbuf = detail::ThreadScratch(detail::kScratchPackB, kPoints * vstride);
+    float* dmt = detail::ThreadScratch(detail::kScratchPackA, kPoints * dstride);
     float* dyt = detail::ThreadScratch(detail::kScratchConvCol, geo.p * kw);
     size_t dyt_image = ~size_t{0};
     const float* arows[kGemmMR];
     for (size_t t0 = p0; t0 < p1; t0 += T) {
       const size_t nt = std::min(T, p1 - t0), ntr = detail::RoundUp(nt, N);
-      WinogradInputTransform(s, x, g, t0, nt, ntr, cg * T,
+      WinogradInputTransform<kStride>(s, x, g, t0, nt, ntr, vstride,
                              [&](size_t c, size_t j) { return vbuf + c * T + j; });
       // dM^T: per tile, the 2x2 block of dy (all kg channels, from dy transposed to pixel-major
-      // rows of rkg) becomes 16 rows of the PackB strips of transform point xi.
+      // rows of rkg) becomes kPoints rows of the PackB strips of transform point xi.
       for (size_t j = 0; j < nt; ++j) {
         const size_t tile = t0 + j, n = tile / tiles;
         const size_t oh0 = 2 * ((tile % tiles) / tiles_w), ow0 = 2 * (tile % tiles_w);
@@ -1603,28 +1740,27 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
           const auto b = right ? hn::LoadU(d, y00 + kw + kk) : zero;
           const auto c = down ? hn::LoadU(d, y00 + geo.ow * kw + kk) : zero;
           const auto e = right && down ? hn::LoadU(d, y00 + (geo.ow + 1) * kw + kk) : zero;
-          // Rows of A Y: [a b], [a+c b+e], [a-c b-e], [-c -e]; then the same on the columns.
-          hn::Vec<GemmD> r0[2] = {a, b}, r1[2] = {hn::Add(a, c), hn::Add(b, e)};
-          hn::Vec<GemmD> r2[2] = {hn::Sub(a, c), hn::Sub(b, e)}, r3[2] = {hn::Neg(c), hn::Neg(e)};
-          const hn::Vec<GemmD>* rows4[4] = {r0, r1, r2, r3};
+          // A Y A^T: the rows (left column a, c; right column b, e), then the columns.
+          hn::Vec<GemmD> left[kP], right[kP];
+          W::OutputAdjoint(a, c, left);
+          W::OutputAdjoint(b, e, right);
           float* HWY_RESTRICT o = dmt + (k / NR) * NR * T + j * NR + k % NR;
-          for (size_t i = 0; i < 4; ++i) {
-            const auto u = rows4[i][0], v = rows4[i][1];
-            const size_t xs = T * rkg;
-            hn::StoreU(u, d, o + (4 * i) * xs);
-            hn::StoreU(hn::Add(u, v), d, o + (4 * i + 1) * xs);
-            hn::StoreU(hn::Sub(u, v), d, o + (4 * i + 2) * xs);
-            hn::StoreU(hn::Neg(v), d, o + (4 * i + 3) * xs);
+          HWY_UNROLL(5)
+          for (size_t i = 0; i < kP; ++i) {
+            hn::Vec<GemmD> m[kP];
+            W::OutputAdjoint(left[i], right[i], m);
+            HWY_UNROLL(5)
+            for (size_t l = 0; l < kP; ++l) hn::StoreU(m[l], d, o + (kP * i + l) * dstride);
           }
         }
       }
       const TileEpilogue ep{t0 == p0 ? 0.0f : 1.0f, nullptr, false};
-      for (size_t xi = 0; xi < 16; ++xi) {
-        const float* va = vbuf + xi * cg * T;
+      for (size_t xi = 0; xi < kPoints; ++xi) {
+        const float* va = vbuf + xi * vstride;
         float* cx = acc + xi * cg * rkg;
         for (size_t js = js0; js < js1; js += NR) {
           const size_t cols = std::min(NR, kg - js);
-          const float* bp = dmt + xi * T * rkg + js * T;
+          const float* bp = dmt + xi * dstride + js * T;
           for (size_t is = 0; is < cg; is += kGemmMR) {
             const size_t rows = std::min(kGemmMR, cg - is);
             for (size_t r = 0; r < kGemmMR; ++r) arows[r] = va + (is + (r < rows ? r : 0)) * T;
@@ -1635,32 +1771,32 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
       }
     }
   });
-  // dw[k][c] += G^T (sum over parts of dU[k][c]) G, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+  // dw[k][c] += G^T (sum over parts of dU[k][c]) G.
   const size_t tasks = parallel ? std::min(s.groups * cg, pool.NumThreads() * 4) : 1;
   detail::RunTasks(pool, parallel && tasks > 1, tasks, [&](uint64_t task, size_t) {
     const size_t u0 = s.groups * cg * task / tasks, u1 = s.groups * cg * (task + 1) / tasks;
     for (size_t unit = u0; unit < u1; ++unit) {
       const size_t g = unit / cg, c = unit % cg;
       for (size_t k = 0; k < kg; ++k) {
-        float u[16];
-        for (size_t xi = 0; xi < 16; ++xi) {
+        float u[kPoints];
+        for (size_t xi = 0; xi < kPoints; ++xi) {
           float sum = 0.0f;
           for (size_t part = 0; part < parts; ++part) {
             sum += acc_all[(g * parts + part) * acc_size + (xi * cg + c) * rkg + k];
           }
           u[xi] = sum;
         }
-        float t[3][4];
-        for (size_t j = 0; j < 4; ++j) {
-          t[0][j] = u[j] + 0.5f * (u[4 + j] + u[8 + j]);
-          t[1][j] = 0.5f * (u[4 + j] - u[8 + j]);
-          t[2][j] = 0.5f * (u[4 + j] + u[8 + j]) + u[12 + j];
+        float t[3][kP];  // t[i][l] = (G^T u)[i][l]: the row points first
+        for (size_t l = 0; l < kP; ++l) {
+          float col[3];
+          W::WeightAdjoint(u + l, kP, col);
+          for (size_t i = 0; i < 3; ++i) t[i][l] = col[i];
         }
         float* HWY_RESTRICT out = dw + ((g * kg + k) * cg + c) * 9;
         for (size_t i = 0; i < 3; ++i) {
-          out[3 * i] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
-          out[3 * i + 1] += 0.5f * (t[i][1] - t[i][2]);
-          out[3 * i + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+          float row[3];
+          W::WeightAdjoint(t[i], 1, row);
+          for (size_t l = 0; l < 3; ++l) out[3 * i + l] += row[l];
         }
       }
     }
@@ -1912,9 +2048,14 @@ inline void ConvBackwardWeightsImpl(const Conv2dShape& s, const float* x, const 
   const detail::ConvGeom geo(s);
   const bool parallel = pool.NumThreads() > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
                                                      detail::kMinParallelMacs;
-  if (UseWinograd(s)) {
+  const size_t wino = WinogradStride(s);
+  if (wino != 0) {
     if (dbias != nullptr) ConvBiasGradImpl(s, dy, dbias, pool, parallel);
-    ConvBackwardWeightsWinograd(s, x, dy, dw, pool, parallel);
+    if (wino == 1) {
+      ConvBackwardWeightsWinograd<1>(s, x, dy, dw, pool, parallel);
+    } else {
+      ConvBackwardWeightsWinograd<2>(s, x, dy, dw, pool, parallel);
+    }
   } else if (UseBackwardWeightsDot(s)) {
     ConvBackwardWeightsDot(s, x, dy, dw, dbias, pool, parallel);  // fuses the bias sums
   } else if (PhasedLayout(s).nv * 100 <= geo.p * 115) {

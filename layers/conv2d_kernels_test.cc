@@ -94,6 +94,12 @@ inline std::vector<NamedShape> TestShapes() {
       {"WinogradSingleTileRows", Make(5, 33, 2, 2, 32, 3, 3, 1, 1)},
       // dU above 2 MiB: backward-weights splits the output channels across threads.
       {"WinogradWideChannelsSplitByOutput", Make(2, 192, 6, 5, 200, 3, 3, 1, 1)},
+      // 3x3 stride 2 with >= 32 channels per group: Winograd<2> (5x5 patches every 4 pixels).
+      {"WinogradStride2Pad1OddSizes", Make(2, 33, 13, 11, 40, 3, 3, 2, 1)},
+      {"WinogradStride2Pad0RowWiderThanTiles", Make(1, 32, 9, 34, 32, 3, 3, 2, 0)},
+      {"WinogradStride2Groups2Pad2", Make(1, 64, 7, 9, 66, 3, 3, 2, 2, 1, 2)},
+      {"WinogradStride2ManyTiles", Make(3, 32, 20, 18, 48, 3, 3, 2, 1)},
+      {"WinogradStride2SplitByOutput", Make(1, 160, 6, 7, 160, 3, 3, 2, 1)},
       // Strides > 1 on wide rows: the direct path on the phase-split image.
       {"Stride2WideDirect", Make(2, 5, 20, 62, 6, 3, 3, 2, 1)},
       {"Stride3Dilation2WideDirect", Make(1, 3, 25, 70, 4, 3, 3, 3, 2, 2)},
@@ -260,6 +266,7 @@ void TestConvDeterministicForFixedThreads() {
   conv_test::CheckDeterministic(conv_test::Make(3, 12, 11, 10, 14, 3, 3, 1, 1), pool);
   conv_test::CheckDeterministic(conv_test::Make(1, 8, 16, 16, 6, 3, 3, 2, 1), pool);
   conv_test::CheckDeterministic(conv_test::Make(2, 32, 10, 12, 33, 3, 3, 1, 1), pool);  // Winograd
+  conv_test::CheckDeterministic(conv_test::Make(2, 32, 12, 14, 40, 3, 3, 2, 1), pool);  // stride 2
   conv_test::CheckDeterministic(conv_test::Make(4, 1, 12, 12, 8, 5, 5, 1, 2), pool);    // dot
 }
 
