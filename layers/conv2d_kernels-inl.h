@@ -1262,6 +1262,197 @@ inline void ConvBackwardDataGemm(const Conv2dShape& s, const float* dy, const fl
   });
 }
 
+// Winograd<2> backward-data for 3x3 stride-2 kernels with no dilation: the adjoint of the
+// forward, dX_tile,c = B [ sum_k U_kc .* (A^T-adjoint dY_tile,k) ] B^T, i.e. per 2x2 tile of
+// dy the 25 points dM = A dY A^T, 25 GEMMs E_xi (cg x tiles) = U_xi^T (cg x kg) * dM_xi, and
+// 5x5 input patches B E B^T that overlap their neighbours by one row and one column and are
+// summed into a zero-padded plane per input channel, then cropped into dx: 25 multiplies per
+// tile instead of 36 and no column buffer. Tasks are (image, group, input-channel chunk);
+// chunks own disjoint dx planes and walk their image's tiles in order.
+inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* dy,
+                                            const float* w, float* dx, ThreadPool& pool) {
+  using W = Winograd<2>;
+  constexpr size_t kP = W::kP, kPoints = W::kPoints, kStep = W::kStep;
+  const detail::ConvGeom geo(s);
+  const GemmD d;
+  using V = hn::Vec<GemmD>;
+  const size_t N = hn::Lanes(d);
+  const size_t NR = GemmNR(), KC = GemmKC(), MC = GemmMC();
+  const size_t cg = geo.cg, kg = geo.kg;
+  const size_t tiles_h = detail::DivCeil(geo.oh, 2), tiles_w = detail::DivCeil(geo.ow, 2);
+  const size_t tiles = tiles_h * tiles_w;
+  const size_t rcg = detail::RoundUp(cg, kGemmMR);
+  const size_t threads = pool.NumThreads();
+  const bool parallel = threads > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
+                                           detail::kMinParallelMacs;
+  float* wpack = detail::ThreadScratch(detail::kScratchConvW, s.groups * kPoints * rcg * kg);
+  WinogradPackWeights<2>(s, w, true, wpack, pool, parallel);
+  const size_t units = s.batch * s.groups;
+  size_t chunks = 1;
+  if (parallel && units < 2 * threads) {
+    chunks = std::min(rcg / kGemmMR, detail::DivCeil(2 * threads, units));
+  }
+  // Tiles per step: dM and E (kPoints x (kg + cg) x NT floats) within about 1 MiB (L2).
+  const size_t NT = detail::RoundUp(
+      std::min(kMaxWinogradChunk, std::max(NR, (size_t{1} << 18) / (kPoints * (cg + kg)))), NR);
+  // The zero-padded dx planes: the patches cover padded rows and columns [0, 4 * tiles + 1).
+  const size_t ph = kStep * tiles_h + 1, pw = kStep * tiles_w + 1;
+  const size_t pstride = PhasedLayout::ChannelStride(ph * pw);
+  detail::RunTasks(pool, parallel, units * chunks, [&](uint64_t task, size_t) {
+    const size_t unit = task / chunks, chunk = task % chunks;
+    const size_t n = unit / s.groups, g = unit % s.groups;
+    // Input channels [c0, c1): whole kGemmMR strips of the packed U^T.
+    const size_t strips = rcg / kGemmMR;
+    const size_t c0 = strips * chunk / chunks * kGemmMR;
+    const size_t c1 = std::min(cg, strips * (chunk + 1) / chunks * kGemmMR);
+    if (c1 <= c0) return;
+    const size_t cc = c1 - c0;
+    const size_t dstride = PhasedLayout::ChannelStride(kg * NT);
+    const size_t estride = PhasedLayout::ChannelStride(cc * NT);
+    float* dmb = detail::ThreadScratch(detail::kScratchPackB, kPoints * dstride);
+    float* ebuf = detail::ThreadScratch(detail::kScratchConvAcc, kPoints * estride);
+    float* planes = detail::ThreadScratch(detail::kScratchWinogradPlanes, cc * pstride + N);
+    std::fill(planes, planes + cc * pstride + N, 0.0f);
+    // Staging rows: 2 for dy (2 floats per tile), then 2 * kP for the patches (4 per tile).
+    const size_t rl = kStep * NT + 2 * N;
+    float* rows = detail::ThreadScratch(detail::kScratchRows, (2 + 2 * kP) * rl);
+    const float* dyg = dy + (n * s.out_channels + g * kg) * geo.p;
+    struct Run {
+      size_t j, tr, tc0, cnt;
+    };
+    Run runs[kMaxWinogradChunk];
+    for (size_t t0 = 0; t0 < tiles; t0 += NT) {
+      const size_t nt = std::min(NT, tiles - t0), ntr = detail::RoundUp(nt, NR);
+      size_t num_runs = 0;
+      for (size_t t = t0; t < t0 + nt;) {
+        const size_t tr = t / tiles_w, tc0 = t % tiles_w;
+        const size_t cnt = std::min(tiles_w - tc0, t0 + nt - t);
+        runs[num_runs++] = {t - t0, tr, tc0, cnt};
+        t += cnt;
+      }
+      // dM = A dY A^T per output channel, N tiles at a time, into PackB strips per point.
+      float* top = rows;
+      float* bottom = rows + rl;
+      for (size_t k = 0; k < kg; ++k) {
+        const float* HWY_RESTRICT yk = dyg + k * geo.p;
+        for (size_t r = 0; r < num_runs; ++r) {
+          const Run& run = runs[r];
+          const size_t len = std::min(2 * run.cnt, geo.ow - 2 * run.tc0);
+          const size_t oh = 2 * run.tr;
+          std::memcpy(top + 2 * run.j, yk + oh * geo.ow + 2 * run.tc0, len * sizeof(float));
+          if (oh + 1 < geo.oh) {
+            std::memcpy(bottom + 2 * run.j, yk + (oh + 1) * geo.ow + 2 * run.tc0,
+                        len * sizeof(float));
+          } else {
+            std::fill(bottom + 2 * run.j, bottom + 2 * run.j + len, 0.0f);
+          }
+          if (len < 2 * run.cnt) {  // odd out_w: the last tile's right column
+            top[2 * run.j + len] = 0.0f;
+            bottom[2 * run.j + len] = 0.0f;
+          }
+        }
+        std::fill(top + 2 * nt, top + 2 * ntr, 0.0f);
+        std::fill(bottom + 2 * nt, bottom + 2 * ntr, 0.0f);
+        const size_t pc = k / KC * KC, kcb = std::min(KC, kg - pc);
+        for (size_t j = 0; j < ntr; j += N) {
+          V a, b, c, e;
+          hn::LoadInterleaved2(d, top + 2 * j, a, b);
+          hn::LoadInterleaved2(d, bottom + 2 * j, c, e);
+          V left[kP], right[kP];
+          W::OutputAdjoint(a, c, left);
+          W::OutputAdjoint(b, e, right);
+          float* HWY_RESTRICT o = dmb + pc * ntr + (j / NR) * NR * kcb + (k - pc) * NR + j % NR;
+          HWY_UNROLL(5)
+          for (size_t i = 0; i < kP; ++i) {
+            V m[kP];
+            W::OutputAdjoint(left[i], right[i], m);
+            HWY_UNROLL(5)
+            for (size_t l = 0; l < kP; ++l) hn::StoreU(m[l], d, o + (kP * i + l) * dstride);
+          }
+        }
+      }
+      // E_xi = U_xi^T dM_xi for this task's input channels.
+      for (size_t xi = 0; xi < kPoints; ++xi) {
+        const float* ua = wpack + (g * kPoints + xi) * rcg * kg;
+        for (size_t pc = 0; pc < kg; pc += KC) {
+          const size_t kc = std::min(KC, kg - pc);
+          const TileEpilogue ep{pc == 0 ? 0.0f : 1.0f, nullptr, false};
+          for (size_t ic = 0; ic < cc; ic += MC) {
+            const size_t mc = std::min(MC, cc - ic);
+            MacroKernel(mc, nt, kc, ua + pc * rcg + (c0 + ic) * kc,
+                        dmb + xi * dstride + pc * ntr, ebuf + xi * estride + ic * ntr, ntr, ep);
+          }
+        }
+      }
+      // dX = B E B^T per input channel, N tiles at a time: patch row a of the tiles is
+      // interleaved into staging rows (columns 0-3 of each tile; column 4 alone, as column 0 of
+      // the next tile), then each run adds both rows into its plane row.
+      float* lo = rows + 2 * rl;
+      float* hi = lo + kP * rl;
+      const V zero = hn::Zero(d);
+      for (size_t c = 0; c < cc; ++c) {
+        const float* HWY_RESTRICT ec = ebuf + c * ntr;
+        for (size_t j = 0; j < nt; j += N) {
+          V r[kP][kP];  // r[i][b] = (E B^T)[i][b]
+          HWY_UNROLL(5)
+          for (size_t i = 0; i < kP; ++i) {
+            V e[kP];
+            HWY_UNROLL(5)
+            for (size_t l = 0; l < kP; ++l) e[l] = hn::LoadU(d, ec + (i * kP + l) * estride + j);
+            W::InputAdjoint(e, r[i]);
+          }
+          HWY_UNROLL(5)
+          for (size_t b = 0; b < kP; ++b) {
+            V col[kP], p[kP];
+            HWY_UNROLL(5)
+            for (size_t i = 0; i < kP; ++i) col[i] = r[i][b];
+            W::InputAdjoint(col, p);  // p[a] = dX[a][b]
+            HWY_UNROLL(5)
+            for (size_t i = 0; i < kP; ++i) r[i][b] = p[i];
+          }
+          HWY_UNROLL(5)
+          for (size_t a = 0; a < kP; ++a) {
+            hn::StoreInterleaved4(r[a][0], r[a][1], r[a][2], r[a][3], d, lo + a * rl + 4 * j);
+            hn::StoreInterleaved4(r[a][4], zero, zero, zero, d, hi + a * rl + 4 * j);
+          }
+        }
+        float* HWY_RESTRICT plane = planes + c * pstride;
+        // dst[0, len) += src[0, len), whole vectors then a masked tail (the plane has slack).
+        auto add_row = [&](const float* HWY_RESTRICT src, size_t len, float* HWY_RESTRICT dst) {
+          size_t i = 0;
+          for (; i + N <= len; i += N) {
+            hn::StoreU(hn::Add(hn::LoadU(d, dst + i), hn::LoadU(d, src + i)), d, dst + i);
+          }
+          if (i < len) {
+            hn::BlendedStore(hn::Add(hn::LoadU(d, dst + i), hn::LoadU(d, src + i)),
+                             hn::FirstN(d, len - i), d, dst + i);
+          }
+        };
+        for (size_t rr = 0; rr < num_runs; ++rr) {
+          const Run& run = runs[rr];
+          float* HWY_RESTRICT prow = plane + kStep * run.tr * pw + kStep * run.tc0;
+          for (size_t a = 0; a < kP; ++a) {
+            add_row(lo + a * rl + 4 * run.j, 4 * run.cnt, prow + a * pw);
+            add_row(hi + a * rl + 4 * run.j, 4 * run.cnt - 3, prow + a * pw + 4);
+          }
+        }
+      }
+    }
+    // Crop the padded planes into dx (input pixels no patch reaches get zero).
+    float* dxg = dx + (n * s.in_channels + g * cg) * geo.hw;
+    for (size_t c = c0; c < c1; ++c) {
+      const float* HWY_RESTRICT plane = planes + (c - c0) * pstride;
+      for (size_t ih = 0; ih < s.in_h; ++ih) {
+        float* HWY_RESTRICT drow = dxg + c * geo.hw + ih * s.in_w;
+        const size_t prow = ih + s.pad_h;
+        const size_t cols = prow < ph ? std::min(s.in_w, pw - std::min(pw, s.pad_w)) : 0;
+        std::memcpy(drow, plane + prow * pw + s.pad_w, cols * sizeof(float));
+        std::fill(drow + cols, drow + s.in_w, 0.0f);
+      }
+    }
+  });
+}
+
 // Computes dx (Conv2dBackwardData's contract). Stride 1: dx is the forward convolution of dy
 // with the spatially flipped, channel-transposed weights and padding dilation*(R-1) - pad,
 // which reuses the implicit-GEMM path with no column buffer. Otherwise GEMM + col2im.
@@ -1270,6 +1461,10 @@ inline void ConvBackwardDataImpl(const Conv2dShape& s, const float* dy, const fl
   const detail::ConvGeom geo(s);
   const size_t reach_h = s.dilation_h * (s.kernel_h - 1);
   const size_t reach_w = s.dilation_w * (s.kernel_w - 1);
+  if (WinogradStride(s) == 2) {
+    ConvBackwardDataWinogradStride2(s, dy, w, dx, pool);
+    return;
+  }
   // The flipped convolution has in_channels / groups output rows per group; with few of them
   // the register tile (kGemmMR rows) is mostly empty, and GEMM + col2im (rows = C*R*S) wins.
   if (s.stride_h != 1 || s.stride_w != 1 || s.pad_h > reach_h || s.pad_w > reach_w ||

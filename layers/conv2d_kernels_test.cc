@@ -98,7 +98,10 @@ inline std::vector<NamedShape> TestShapes() {
       {"WinogradStride2Pad1OddSizes", Make(2, 33, 13, 11, 40, 3, 3, 2, 1)},
       {"WinogradStride2Pad0RowWiderThanTiles", Make(1, 32, 9, 34, 32, 3, 3, 2, 0)},
       {"WinogradStride2Groups2Pad2", Make(1, 64, 7, 9, 66, 3, 3, 2, 2, 1, 2)},
-      {"WinogradStride2ManyTiles", Make(3, 32, 20, 18, 48, 3, 3, 2, 1)},
+      // 81 tiles per image: several tile steps per image (backward-data walks them in order).
+      {"WinogradStride2ManyTiles", Make(2, 32, 36, 34, 40, 3, 3, 2, 1)},
+      // Both channel counts above the GEMMs' KC = 256: forward and backward-data cross K blocks.
+      {"WinogradStride2CrossKBlocks", Make(1, 260, 5, 6, 264, 3, 3, 2, 1)},
       {"WinogradStride2SplitByOutput", Make(1, 160, 6, 7, 160, 3, 3, 2, 1)},
       // Strides > 1 on wide rows: the direct path on the phase-split image.
       {"Stride2WideDirect", Make(2, 5, 20, 62, 6, 3, 3, 2, 1)},
