@@ -1063,10 +1063,18 @@ inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w
   // The direct path computes whole NR-pixel blocks of the padded width; the im2col path whole
   // NR-pixel blocks of the output. Prefer direct (no packing) unless it wastes clearly more
   // lanes (small images with wide padding, e.g. 8x8 + pad 1 uses 64 of 96 lanes).
+  // Pointwise convolutions over many channels also go to im2col (a plain copy into packed
+  // panels): in place, each block of pixels reads one line from every channel plane, more
+  // streams than the prefetchers follow (64 -> 256 channels on 16x16, 2 threads: 185 -> 205
+  // GFLOPS forward, and its backward-data 160 -> 162).
   const size_t NR = GemmNR();
-  const double direct_lanes = static_cast<double>(detail::RoundUp(PhasedLayout(s).nv, NR));
+  const PhasedLayout layout(s);
+  const double direct_lanes = static_cast<double>(detail::RoundUp(layout.nv, NR));
   const double im2col_lanes = static_cast<double>(detail::RoundUp(s.out_h() * s.out_w(), NR));
-  if (direct_lanes <= 1.15 * im2col_lanes) {
+  const bool many_channel_pointwise = s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 &&
+                                      s.stride_w == 1 && layout.wq == s.out_w() &&
+                                      s.in_channels / s.groups >= 64;
+  if (direct_lanes <= 1.15 * im2col_lanes && !many_channel_pointwise) {
     ConvForwardDirect(s, x, w, bias, y, relu, pool);
   } else {
     ConvForwardIm2col(s, x, w, bias, y, relu, pool);
