@@ -53,6 +53,8 @@ inline std::vector<NamedShape> TestShapes() {
       {"Basic3x3OddChannels", Make(2, 3, 7, 9, 5, 3, 3, 1, 1)},
       {"Pointwise1x1", Make(2, 5, 6, 5, 7, 1, 1, 1, 0)},
       {"Pointwise1x1Stride2", Make(1, 4, 7, 6, 3, 1, 1, 2, 0)},
+      // >= 64 channels both ways: forward and flipped backward-data run the im2col GEMM.
+      {"Pointwise1x1ManyChannelsIm2col", Make(2, 66, 5, 6, 68, 1, 1, 1, 0)},
       {"Pointwise1x1Pad1", Make(1, 3, 4, 5, 2, 1, 1, 1, 1)},
       {"Stride2Pad1", Make(1, 4, 9, 8, 6, 3, 3, 2, 1)},
       {"Pad2Kernel5", Make(2, 2, 6, 7, 3, 5, 5, 1, 2)},
