@@ -1321,10 +1321,12 @@ inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* d
     float* ebuf = detail::ThreadScratch(detail::kScratchConvAcc, kPoints * estride);
     float* planes = detail::ThreadScratch(detail::kScratchWinogradPlanes, cc * pstride + N);
     std::fill(planes, planes + cc * pstride + N, 0.0f);
-    // Staging rows: 2 for dy (2 floats per tile), then 2 * kP for the patches (4 per tile).
+    // Staging rows: 2 for dy (2 floats per tile), kP for the patch rows (4 per tile), kP for
+    // the patches' column 4 and one for the run-continuation flags.
     const size_t rl = kStep * NT + 2 * N;
-    float* rows = detail::ThreadScratch(detail::kScratchRows, (2 + 2 * kP) * rl);
+    float* rows = detail::ThreadScratch(detail::kScratchRows, (3 + 2 * kP) * rl);
     const float* dyg = dy + (n * s.out_channels + g * kg) * geo.p;
+    const float* dy_end = dy + s.batch * s.out_channels * geo.p;
     struct Run {
       size_t j, tr, tc0, cnt;
     };
@@ -1341,22 +1343,34 @@ inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* d
       // dM = A dY A^T per output channel, N tiles at a time, into PackB strips per point.
       float* top = rows;
       float* bottom = rows + rl;
+      // dst[0, len) = src[0, len), then zeros up to `to` (odd out_w: the last tile's right
+      // column); whole vectors may overrun dst (the next run overwrites it, or the slack).
+      auto copy_zero_pad = [&](const float* HWY_RESTRICT src, size_t len, size_t to,
+                               float* HWY_RESTRICT dst) {
+        size_t i = 0;
+        for (; i + N <= len; i += N) hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
+        if (i < len) {
+          if (src + i + N <= dy_end) {
+            hn::StoreU(hn::IfThenElseZero(hn::FirstN(d, len - i), hn::LoadU(d, src + i)), d,
+                       dst + i);
+          } else {  // a whole-vector load would leave dy
+            for (size_t q = i; q < len; ++q) dst[q] = src[q];
+          }
+        }
+        for (size_t q = len; q < to; ++q) dst[q] = 0.0f;
+      };
       for (size_t k = 0; k < kg; ++k) {
         const float* HWY_RESTRICT yk = dyg + k * geo.p;
         for (size_t r = 0; r < num_runs; ++r) {
           const Run& run = runs[r];
           const size_t len = std::min(2 * run.cnt, geo.ow - 2 * run.tc0);
           const size_t oh = 2 * run.tr;
-          std::memcpy(top + 2 * run.j, yk + oh * geo.ow + 2 * run.tc0, len * sizeof(float));
+          copy_zero_pad(yk + oh * geo.ow + 2 * run.tc0, len, 2 * run.cnt, top + 2 * run.j);
           if (oh + 1 < geo.oh) {
-            std::memcpy(bottom + 2 * run.j, yk + (oh + 1) * geo.ow + 2 * run.tc0,
-                        len * sizeof(float));
+            copy_zero_pad(yk + (oh + 1) * geo.ow + 2 * run.tc0, len, 2 * run.cnt,
+                          bottom + 2 * run.j);
           } else {
-            std::fill(bottom + 2 * run.j, bottom + 2 * run.j + len, 0.0f);
-          }
-          if (len < 2 * run.cnt) {  // odd out_w: the last tile's right column
-            top[2 * run.j + len] = 0.0f;
-            bottom[2 * run.j + len] = 0.0f;
+            std::fill(bottom + 2 * run.j, bottom + 2 * run.j + 2 * run.cnt, 0.0f);
           }
         }
         std::fill(top + 2 * nt, top + 2 * ntr, 0.0f);
@@ -1392,14 +1406,26 @@ inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* d
           }
         }
       }
-      // dX = B E B^T per input channel, N tiles at a time: patch row a of the tiles is
-      // interleaved into staging rows (columns 0-3 of each tile; column 4 alone, as column 0 of
-      // the next tile), then each run adds both rows into its plane row.
+      // dX = B E B^T per input channel, N tiles at a time: columns 0-3 of patch row a are
+      // interleaved into a staging row (with the previous tile's column 4 added to column 0),
+      // then each run adds it into its plane row with vector stores that never overlap. (Two
+      // overlapping passes, columns 0-3 and then 4-7, stalled on store-to-load forwarding.)
       float* lo = rows + 2 * rl;
-      float* hi = lo + kP * rl;
-      const V zero = hn::Zero(d);
+      float* col4 = lo + kP * rl;
+      // keep[t]: tile t continues the run of tile t - 1 (same tile row, same step).
+      float* keep = col4 + kP * rl;
+      for (size_t t = 0; t < ntr; ++t) {
+        keep[t] = t > 0 && t < nt && (t0 + t) % tiles_w != 0 ? 1.0f : 0.0f;
+      }
+      // Rotates lanes up by one: lane i + 1 gets lane i, lane 0 gets lane N - 1.
+      HWY_ALIGN int32_t rot[hn::MaxLanes(GemmD())];
+      for (size_t i = 0; i < N; ++i) rot[i] = static_cast<int32_t>((i + N - 1) % N);
+      const auto rot_idx = hn::SetTableIndices(d, rot);
+      const auto lane0 = hn::FirstN(d, 1);
       for (size_t c = 0; c < cc; ++c) {
         const float* HWY_RESTRICT ec = ebuf + c * ntr;
+        V prev[kP];  // per patch row, the previous vector's column 4, rotated
+        for (size_t a = 0; a < kP; ++a) prev[a] = hn::Zero(d);
         for (size_t j = 0; j < nt; j += N) {
           V r[kP][kP];  // r[i][b] = (E B^T)[i][b]
           HWY_UNROLL(5)
@@ -1418,44 +1444,58 @@ inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* d
             HWY_UNROLL(5)
             for (size_t i = 0; i < kP; ++i) r[i][b] = p[i];
           }
+          // Column 4 of a tile is column 0 of the next tile of its run: it is added there in
+          // registers (lanes shifted up by one, the previous vector's last lane into lane 0);
+          // a run's last column 4 is added to the plane on its own.
+          const auto cont = hn::Ne(hn::LoadU(d, keep + j), hn::Zero(d));
           HWY_UNROLL(5)
           for (size_t a = 0; a < kP; ++a) {
-            hn::StoreInterleaved4(r[a][0], r[a][1], r[a][2], r[a][3], d, lo + a * rl + 4 * j);
-            hn::StoreInterleaved4(r[a][4], zero, zero, zero, d, hi + a * rl + 4 * j);
+            const V rotated = hn::TableLookupLanes(r[a][4], rot_idx);
+            const V carry = hn::IfThenElseZero(cont, hn::IfThenElse(lane0, prev[a], rotated));
+            prev[a] = rotated;
+            hn::StoreInterleaved4(hn::Add(r[a][0], carry), r[a][1], r[a][2], r[a][3], d,
+                                  lo + a * rl + 4 * j);
+            hn::StoreU(r[a][4], d, col4 + a * rl + j);
           }
         }
         float* HWY_RESTRICT plane = planes + c * pstride;
-        // dst[0, len) += src[0, len), whole vectors then a masked tail (the plane has slack).
-        auto add_row = [&](const float* HWY_RESTRICT src, size_t len, float* HWY_RESTRICT dst) {
-          size_t i = 0;
-          for (; i + N <= len; i += N) {
-            hn::StoreU(hn::Add(hn::LoadU(d, dst + i), hn::LoadU(d, src + i)), d, dst + i);
-          }
-          if (i < len) {
-            hn::BlendedStore(hn::Add(hn::LoadU(d, dst + i), hn::LoadU(d, src + i)),
-                             hn::FirstN(d, len - i), d, dst + i);
-          }
-        };
         for (size_t rr = 0; rr < num_runs; ++rr) {
           const Run& run = runs[rr];
           float* HWY_RESTRICT prow = plane + kStep * run.tr * pw + kStep * run.tc0;
+          const size_t len = 4 * run.cnt;
           for (size_t a = 0; a < kP; ++a) {
-            add_row(lo + a * rl + 4 * run.j, 4 * run.cnt, prow + a * pw);
-            add_row(hi + a * rl + 4 * run.j, 4 * run.cnt - 3, prow + a * pw + 4);
+            // prow[0, len) += the run's patch row a, whole vectors then a masked tail.
+            const float* HWY_RESTRICT src = lo + a * rl + 4 * run.j;
+            float* HWY_RESTRICT dst = prow + a * pw;
+            size_t i = 0;
+            for (; i + N <= len; i += N) {
+              hn::StoreU(hn::Add(hn::LoadU(d, dst + i), hn::LoadU(d, src + i)), d, dst + i);
+            }
+            if (i < len) {
+              hn::BlendedStore(hn::Add(hn::LoadU(d, dst + i), hn::LoadU(d, src + i)),
+                               hn::FirstN(d, len - i), d, dst + i);
+            }
+            dst[len] += col4[a * rl + run.j + run.cnt - 1];
           }
         }
       }
     }
     // Crop the padded planes into dx (input pixels no patch reaches get zero).
     float* dxg = dx + (n * s.in_channels + g * cg) * geo.hw;
+    const size_t cols = std::min(s.in_w, pw - std::min(pw, s.pad_w));
     for (size_t c = c0; c < c1; ++c) {
       const float* HWY_RESTRICT plane = planes + (c - c0) * pstride;
       for (size_t ih = 0; ih < s.in_h; ++ih) {
         float* HWY_RESTRICT drow = dxg + c * geo.hw + ih * s.in_w;
         const size_t prow = ih + s.pad_h;
-        const size_t cols = prow < ph ? std::min(s.in_w, pw - std::min(pw, s.pad_w)) : 0;
-        std::memcpy(drow, plane + prow * pw + s.pad_w, cols * sizeof(float));
-        std::fill(drow + cols, drow + s.in_w, 0.0f);
+        const size_t len = prow < ph ? cols : 0;
+        const float* HWY_RESTRICT src = plane + prow * pw + s.pad_w;
+        size_t i = 0;
+        for (; i + N <= len; i += N) hn::StoreU(hn::LoadU(d, src + i), d, drow + i);
+        if (i < len) {
+          hn::BlendedStore(hn::LoadU(d, src + i), hn::FirstN(d, len - i), d, drow + i);
+        }
+        std::fill(drow + len, drow + s.in_w, 0.0f);
       }
     }
   });
