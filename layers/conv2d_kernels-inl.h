@@ -2072,44 +2072,48 @@ constexpr size_t kDotK = 3, kDotC = 4;
 
 // vacc[(i * ldv + j) * N + lane] += sum over q in [0, nfull) step N of lane products
 // dyr[i][q + lane] * xr[j][q + lane], for i < kK, j < kC; then, if dtr is non-null, one more
-// vector with dy from dtr[i] (aligned) and x at xr[j] + nfull.
-// Not inlined: alone, its kK * kC + kK + 1 vectors get registers (inlined into the large
+// vector with dy from dtr[i] (aligned) and x at xr[j] + nfull. With kBias, also
+// vbias[i * N + lane] += the same dy lanes (the bias gradient rides along on the FP adders).
+// Not inlined: alone, its kK * kC + 2 * kK + 1 vectors get registers (inlined into the large
 // caller, GCC spilled a dy vector every step; S1 weight gradient 85 -> 93 GFLOPS).
-template <size_t kK, size_t kC>
+template <size_t kK, size_t kC, bool kBias>
 HWY_NOINLINE void DotTile(size_t nfull, const float* const* HWY_RESTRICT dyr,
                           const float* const* HWY_RESTRICT dtr,
                           const float* const* HWY_RESTRICT xr, float* HWY_RESTRICT vacc,
-                          size_t ldv) {
+                          size_t ldv, float* HWY_RESTRICT vbias) {
   const GemmD d;
   using V = hn::Vec<GemmD>;
   const size_t N = hn::Lanes(d);
-  V acc[kK][kC];
+  V acc[kK][kC], bsum[kK];
   HWY_UNROLL(8)
   for (size_t i = 0; i < kK; ++i) {
+    bsum[i] = hn::Zero(d);
     HWY_UNROLL(8)
     for (size_t j = 0; j < kC; ++j) acc[i][j] = hn::Zero(d);
   }
-  for (size_t q = 0; q < nfull; q += N) {
-    V y[kK];
-    HWY_UNROLL(8)
-    for (size_t i = 0; i < kK; ++i) y[i] = hn::LoadU(d, dyr[i] + q);
+  auto step = [&](const V* y, size_t q) HWY_ATTR {
     HWY_UNROLL(8)
     for (size_t j = 0; j < kC; ++j) {
       const V xv = hn::LoadU(d, xr[j] + q);
       HWY_UNROLL(8)
       for (size_t i = 0; i < kK; ++i) acc[i][j] = hn::MulAdd(y[i], xv, acc[i][j]);
     }
+    if constexpr (kBias) {
+      HWY_UNROLL(8)
+      for (size_t i = 0; i < kK; ++i) bsum[i] = hn::Add(bsum[i], y[i]);
+    }
+  };
+  for (size_t q = 0; q < nfull; q += N) {
+    V y[kK];
+    HWY_UNROLL(8)
+    for (size_t i = 0; i < kK; ++i) y[i] = hn::LoadU(d, dyr[i] + q);
+    step(y, q);
   }
   if (dtr != nullptr) {
     V y[kK];
     HWY_UNROLL(8)
     for (size_t i = 0; i < kK; ++i) y[i] = hn::Load(d, dtr[i]);
-    HWY_UNROLL(8)
-    for (size_t j = 0; j < kC; ++j) {
-      const V xv = hn::LoadU(d, xr[j] + nfull);
-      HWY_UNROLL(8)
-      for (size_t i = 0; i < kK; ++i) acc[i][j] = hn::MulAdd(y[i], xv, acc[i][j]);
-    }
+    step(y, nfull);
   }
   HWY_UNROLL(8)
   for (size_t i = 0; i < kK; ++i) {
@@ -2118,29 +2122,37 @@ HWY_NOINLINE void DotTile(size_t nfull, const float* const* HWY_RESTRICT dyr,
       float* HWY_RESTRICT p = vacc + (i * ldv + j) * N;
       hn::Store(hn::Add(hn::Load(d, p), acc[i][j]), d, p);
     }
+    if constexpr (kBias) {
+      hn::Store(hn::Add(hn::Load(d, vbias + i * N), bsum[i]), d, vbias + i * N);
+    }
   }
 }
 
-// Runs DotTile<rows, cols> for 1 <= rows <= kK, 1 <= cols <= kC.
+// Runs DotTile<rows, cols> for 1 <= rows <= kK, 1 <= cols <= kC, with the bias sums when
+// vbias is non-null.
 template <size_t kK, size_t kC>
 HWY_INLINE void DotTileAny(size_t rows, size_t cols, size_t nfull,
                            const float* const* HWY_RESTRICT dyr,
                            const float* const* HWY_RESTRICT dtr,
                            const float* const* HWY_RESTRICT xr, float* HWY_RESTRICT vacc,
-                           size_t ldv) {
+                           size_t ldv, float* HWY_RESTRICT vbias = nullptr) {
   if constexpr (kK > 1) {
     if (rows < kK) {
-      DotTileAny<kK - 1, kC>(rows, cols, nfull, dyr, dtr, xr, vacc, ldv);
+      DotTileAny<kK - 1, kC>(rows, cols, nfull, dyr, dtr, xr, vacc, ldv, vbias);
       return;
     }
   }
   if constexpr (kC > 1) {
     if (cols < kC) {
-      DotTileAny<kK, kC - 1>(rows, cols, nfull, dyr, dtr, xr, vacc, ldv);
+      DotTileAny<kK, kC - 1>(rows, cols, nfull, dyr, dtr, xr, vacc, ldv, vbias);
       return;
     }
   }
-  DotTile<kK, kC>(nfull, dyr, dtr, xr, vacc, ldv);
+  if (vbias != nullptr) {
+    DotTile<kK, kC, true>(nfull, dyr, dtr, xr, vacc, ldv, vbias);
+  } else {
+    DotTile<kK, kC, false>(nfull, dyr, dtr, xr, vacc, ldv, nullptr);
+  }
 }
 
 // Returns whether ConvBackwardWeightsDot suits the shape: a small gradient per group (the
@@ -2206,27 +2218,13 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
         layout.Fill(s, x + (n * s.in_channels + g * geo.cg) * geo.hw, geo.cg, N, xpad);
         shifted.Build(s, geo, layout, xpad, xs);
         const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
-        for (size_t k = 0; k < geo.kg; ++k) {
-          const float* HWY_RESTRICT src = dyg + k * geo.p;
-          // Four independent chains of adds (one would wait ~4 cycles per vector).
-          auto bsum = hn::Load(d, vbias + k * N);
-          auto b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
-          size_t i = 0;
-          for (; i + 4 * N <= pfull; i += 4 * N) {
-            bsum = hn::Add(bsum, hn::LoadU(d, src + i));
-            b1 = hn::Add(b1, hn::LoadU(d, src + i + N));
-            b2 = hn::Add(b2, hn::LoadU(d, src + i + 2 * N));
-            b3 = hn::Add(b3, hn::LoadU(d, src + i + 3 * N));
-          }
-          for (; i < pfull; i += N) bsum = hn::Add(bsum, hn::LoadU(d, src + i));
-          bsum = hn::Add(hn::Add(bsum, b1), hn::Add(b2, b3));
-          if (pfull < geo.p) {
+        // The last partial vector of each dy row, zero-padded (the tiles' tail step).
+        if (pfull < geo.p) {
+          for (size_t k = 0; k < geo.kg; ++k) {
             float* HWY_RESTRICT tk = dtail + k * N;
             std::fill(tk, tk + N, 0.0f);
-            std::copy(src + pfull, src + geo.p, tk);
-            bsum = hn::Add(bsum, hn::Load(d, tk));
+            std::copy(dyg + k * geo.p + pfull, dyg + (k + 1) * geo.p, tk);
           }
-          hn::Store(bsum, d, vbias + k * N);
         }
         for (size_t k0 = 0; k0 < geo.kg; k0 += kDotK) {
           const size_t rows = std::min(kDotK, geo.kg - k0);
@@ -2238,8 +2236,10 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
           for (size_t j0 = 0; j0 < geo.crs; j0 += kDotC) {
             const size_t cols = std::min(kDotC, geo.crs - j0);
             for (size_t j = 0; j < kDotC; ++j) xr[j] = xs + xoff[j0 + (j < cols ? j : 0)];
+            // The first column tile also sums the bias gradient of its dy rows.
             DotTileAny<kDotK, kDotC>(rows, cols, pfull, dyr, pfull < geo.p ? dtr : nullptr, xr,
-                                     vacc + (k0 * geo.crs + j0) * N, geo.crs);
+                                     vacc + (k0 * geo.crs + j0) * N, geo.crs,
+                                     j0 == 0 ? vbias + k0 * N : nullptr);
           }
         }
       }
