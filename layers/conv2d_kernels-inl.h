@@ -754,19 +754,6 @@ struct Winograd {
   }
 };
 
-// Returns the stride (1 or 2) of the Winograd kernels that apply and pay off, or 0: 3x3, equal
-// strides of 1 or 2, no dilation, padding <= 2, and enough channels per group for the GEMMs to
-// amortize the transforms (measured on Zen 4 against the direct paths, 2 threads: stride 1,
-// 32 -> 64 channels on 14x14 gains 1.15-1.4x, 64 -> 64 on 32x32 1.3-1.45x, 128 and 256
-// channels 1.3-1.9x).
-inline size_t WinogradStride(const Conv2dShape& s) {
-  const bool ok = s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == s.stride_w &&
-                  s.stride_h <= 2 && s.dilation_h == 1 && s.dilation_w == 1 && s.pad_h <= 2 &&
-                  s.pad_w <= 2 && s.in_channels / s.groups >= 32 &&
-                  s.out_channels / s.groups >= 32;
-  return ok ? s.stride_h : 0;
-}
-
 // Transforms 3x3 weights w (out_channels, cg, 3, 3) for Winograd<kStride> and packs them for
 // the GEMMs: U_xi = (G g G^T)[xi] per group and transform point xi as a kg x cg PackA matrix
 // (KC blocks over c, kGemmMR-row strips over k) at wpack + (g * kPoints + xi) * rkg * cg. With
@@ -1061,7 +1048,7 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
 // wastes clearly more lanes than the implicit GEMM with im2col fused into the B packing.
 inline void ConvForwardImpl(const Conv2dShape& s, const float* x, const float* w,
                             const float* bias, float* y, bool relu, ThreadPool& pool) {
-  const size_t wino = WinogradStride(s);
+  const size_t wino = Conv2dWinogradStride(s);
   if (wino == 1) {
     ConvForwardWinograd<1>(s, x, w, bias, y, relu, pool);
     return;
@@ -1519,7 +1506,7 @@ inline void ConvBackwardDataImpl(const Conv2dShape& s, const float* dy, const fl
   const detail::ConvGeom geo(s);
   const size_t reach_h = s.dilation_h * (s.kernel_h - 1);
   const size_t reach_w = s.dilation_w * (s.kernel_w - 1);
-  if (WinogradStride(s) == 2) {
+  if (Conv2dWinogradStride(s) == 2) {
     ConvBackwardDataWinogradStride2(s, dy, w, dx, pool);
     return;
   }
@@ -2317,7 +2304,7 @@ inline void ConvBackwardWeightsImpl(const Conv2dShape& s, const float* x, const 
   const detail::ConvGeom geo(s);
   const bool parallel = pool.NumThreads() > 1 && s.batch * s.out_channels * geo.p * geo.crs >=
                                                      detail::kMinParallelMacs;
-  const size_t wino = WinogradStride(s);
+  const size_t wino = Conv2dWinogradStride(s);
   if (wino != 0) {
     if (dbias != nullptr) ConvBiasGradImpl(s, dy, dbias, pool, parallel);
     if (wino == 1) {
