@@ -20,8 +20,10 @@ source bench/bench_lib.sh
 bazel build -c opt //bench:conv2d_bench
 target="${target:-$(best_target conv2d_bench)}"
 echo "== simdnet conv2d_bench (${target}) =="
+# The same statistic as bench/pytorch_conv.py: the median of 5 runs of >= 0.2 s per cell.
 run_bench conv2d_bench --benchmark_filter="/${target}/" --benchmark_out="${tmp}/simdnet.json" \
-  --benchmark_out_format=json
+  --benchmark_out_format=json --benchmark_repetitions=5 --benchmark_min_time=0.2 \
+  --benchmark_report_aggregates_only=true
 echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') =="
 /usr/bin/python3 bench/pytorch_conv.py | tee "${tmp}/torch.txt"
 
@@ -31,6 +33,8 @@ names = {"Conv2dForward": "fwd", "Conv2dBackwardData": "bwd_data",
          "Conv2dBackwardWeights": "bwd_weights"}
 ours, ours_cpu = {}, {}
 for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    if b.get("aggregate_name") != "median":
+        continue
     kernel, shape, threads = b["name"].split("/")[:3]
     key = (shape, int(threads.split(":")[1]), names[kernel])
     ours[key] = b["GFLOPS"]

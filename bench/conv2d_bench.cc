@@ -93,7 +93,7 @@ void RegisterConv(const NamedConv& nc, Pass pass, size_t threads) {
         rng.FillUniform(bias.get(), s.out_channels, -0.1f, 0.1f);
         rng.FillUniform(y.get(), y_size, -1.0f, 1.0f);
         rng.FillUniform(dw.get(), w_size, -1.0f, 1.0f);
-        ThreadPool pool(threads);
+        ThreadPool& pool = bench::SharedPool(threads);
         const double cpu0 = bench::ProcessCpuSeconds();
         for (auto _ : state) {
           switch (pass) {

@@ -27,7 +27,7 @@ void RegisterSgemm(size_t n, size_t threads) {
         Rng rng(1);
         rng.FillUniform(a.get(), n * n, -1.0f, 1.0f);
         rng.FillUniform(b.get(), n * n, -1.0f, 1.0f);
-        ThreadPool pool(threads);
+        ThreadPool& pool = bench::SharedPool(threads);
         const double cpu0 = bench::ProcessCpuSeconds();
         for (auto _ : state) {
           Sgemm(false, false, n, n, n, 1.0f, a.get(), n, b.get(), n, 0.0f, c.get(), n, pool);

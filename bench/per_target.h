@@ -14,12 +14,15 @@
 #include <cstdint>
 #include <ctime>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "benchmark/benchmark.h"
 #include "hwy/targets.h"
+#include "tensor/thread_pool.h"
 
 // If a Highway header was included before tensor/simd_targets.h, Highway defined an empty
 // HWY_DISABLED_TARGETS and this TU would register targets the libraries were not built for.
@@ -78,6 +81,18 @@ inline void SetCpuGflopsCounter(benchmark::State& state, double gflop, double cp
   if (cpu_seconds > 0.0) {
     state.counters["GFLOPS_cpu"] = gflop / (cpu_seconds / static_cast<double>(threads));
   }
+}
+
+// Returns the process's pool of `threads` threads, created on first use and kept: like a
+// training run, whose workers and their grow-only workspaces live as long as the run. (A pool
+// per benchmark started every measurement with new workers whose workspaces were fresh
+// memory; on this VM the first second of such a run could be 40% slower.)
+inline ThreadPool& SharedPool(size_t threads) {
+  static std::map<size_t, std::unique_ptr<ThreadPool>>* pools =
+      new std::map<size_t, std::unique_ptr<ThreadPool>>();
+  std::unique_ptr<ThreadPool>& pool = (*pools)[threads];
+  if (pool == nullptr) pool = std::make_unique<ThreadPool>(threads);
+  return *pool;
 }
 
 }  // namespace bench

@@ -51,7 +51,7 @@ void Register(const NamedPool& np, Op op, size_t threads) {
         auto argmax = hwy::AllocateAligned<int32_t>(y_size);
         Rng rng(1);
         rng.FillUniform(x.get(), x_size, -1.0f, 1.0f);
-        ThreadPool pool(threads);
+        ThreadPool& pool = bench::SharedPool(threads);
         MaxPool2dForward(s, x.get(), y.get(), argmax.get(), pool);
         for (auto _ : state) {
           switch (op) {

@@ -65,7 +65,7 @@ void RegisterKernel(const Kernel& k, bool also_two_threads) {
       ForAll(RegisterPerTarget(k.name, shape,
                                [k, n, threads](benchmark::State& state, int64_t /*target*/) {
                                  Arrays& arrays = Shared();
-                                 ThreadPool pool(threads);
+                                 ThreadPool& pool = bench::SharedPool(threads);
                                  ThreadPool* p = threads > 1 ? &pool : nullptr;
                                  for (auto _ : state) {
                                    k.run(arrays, n, p);
