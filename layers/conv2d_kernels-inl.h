@@ -739,17 +739,20 @@ struct Winograd {
       u[4] = g1;
     }
   }
-  // Adjoint of Weight, G^T u: a kernel row or column of the weight gradient.
-  static void WeightAdjoint(const float* u, size_t stride, float* g) {
-    const float u0 = u[0], u1 = u[stride], u2 = u[2 * stride], u3 = u[3 * stride];
+  // Adjoint of Weight, G^T u: a kernel row or column of the weight gradient (u[i * stride]).
+  template <class V>
+  static HWY_INLINE void WeightAdjoint(const V* u, size_t stride, V* g) {
+    const V u0 = u[0], u1 = u[stride], u2 = u[2 * stride], u3 = u[3 * stride];
     if constexpr (kStride == 1) {
-      g[0] = u0 + 0.5f * (u1 + u2);
-      g[1] = 0.5f * (u1 - u2);
-      g[2] = 0.5f * (u1 + u2) + u3;
+      const V half = hn::Set(hn::DFromV<V>(), 0.5f);
+      const V sum = hn::Mul(half, hn::Add(u1, u2));
+      g[0] = hn::Add(u0, sum);
+      g[1] = hn::Mul(half, hn::Sub(u1, u2));
+      g[2] = hn::Add(sum, u3);
     } else {
-      g[0] = u0 + u1;
-      g[1] = u3 + u[4 * stride];
-      g[2] = u1 + u2;
+      g[0] = hn::Add(u0, u1);
+      g[1] = hn::Add(u3, u[4 * stride]);
+      g[2] = hn::Add(u1, u2);
     }
   }
 };
@@ -2015,32 +2018,38 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
       }
     }
   });
-  // dw[k][c] += G^T (sum over parts of dU[k][c]) G.
+  // dw[k][c] += G^T (sum over parts of dU[k][c]) G, N output channels k at a time (dU^T rows
+  // are contiguous in k); the 9 taps of each k are then added to dw's (k, c) run.
   const size_t tasks = parallel ? std::min(s.groups * cg, pool.NumThreads() * 4) : 1;
   detail::RunTasks(pool, parallel && tasks > 1, tasks, [&](uint64_t task, size_t) {
+    using V = hn::Vec<GemmD>;
+    HWY_ALIGN float taps[9 * hn::MaxLanes(GemmD())];
     const size_t u0 = s.groups * cg * task / tasks, u1 = s.groups * cg * (task + 1) / tasks;
     for (size_t unit = u0; unit < u1; ++unit) {
       const size_t g = unit / cg, c = unit % cg;
-      for (size_t k = 0; k < kg; ++k) {
-        float u[kPoints];
+      for (size_t k0 = 0; k0 < kg; k0 += N) {
+        V u[kPoints];
         for (size_t xi = 0; xi < kPoints; ++xi) {
-          float sum = 0.0f;
-          for (size_t part = 0; part < parts; ++part) {
-            sum += acc_all[(g * parts + part) * acc_size + (xi * cg + c) * rkg + k];
+          const float* src = acc_all + g * parts * acc_size + (xi * cg + c) * rkg + k0;
+          u[xi] = hn::LoadU(d, src);
+          for (size_t part = 1; part < parts; ++part) {
+            u[xi] = hn::Add(u[xi], hn::LoadU(d, src + part * acc_size));
           }
-          u[xi] = sum;
         }
-        float t[3][kP];  // t[i][l] = (G^T u)[i][l]: the row points first
+        V t[3][kP];  // t[i][l] = (G^T u)[i][l]: the row points first
         for (size_t l = 0; l < kP; ++l) {
-          float col[3];
+          V col[3];
           W::WeightAdjoint(u + l, kP, col);
           for (size_t i = 0; i < 3; ++i) t[i][l] = col[i];
         }
-        float* HWY_RESTRICT out = dw + ((g * kg + k) * cg + c) * 9;
         for (size_t i = 0; i < 3; ++i) {
-          float row[3];
+          V row[3];
           W::WeightAdjoint(t[i], 1, row);
-          for (size_t l = 0; l < 3; ++l) out[3 * i + l] += row[l];
+          for (size_t l = 0; l < 3; ++l) hn::Store(row[l], d, taps + (3 * i + l) * N);
+        }
+        for (size_t kk = 0; kk < std::min(N, kg - k0); ++kk) {
+          float* HWY_RESTRICT out = dw + ((g * kg + k0 + kk) * cg + c) * 9;
+          for (size_t tap = 0; tap < 9; ++tap) out[tap] += taps[tap * N + kk];
         }
       }
     }
