@@ -1923,13 +1923,17 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
   const size_t tiles_w = detail::DivCeil(geo.ow, 2);
   const size_t tiles = detail::DivCeil(geo.oh, 2) * tiles_w, total = s.batch * tiles;
   const size_t rkg = detail::RoundUp(kg, NR);
-  // Tiles per step: both transforms (kPoints x (cg + rkg) x T floats) within about 1 MiB of L2.
-  size_t T = (size_t{1} << 18) / (kPoints * (cg + rkg)) / N * N;
+  // Tiles per step: both transforms (kPoints x (cg + rkg) x T floats) within about 2 MiB
+  // (L2 and L3: each step also reads and writes the whole dU, so longer steps move less of it;
+  // 64 -> 64 channels on 32x32, 128 -> 256 tiles: 161 -> 178 GFLOPS).
+  size_t T = (size_t{1} << 19) / (kPoints * (cg + rkg)) / N * N;
   T = std::min(detail::RoundUp(KC, N), std::max(2 * N, T));
-  // A whole image per step when it is at most a third more: steps that split images copy
-  // short runs of rows per input channel, each a cold start for the prefetchers (64 -> 128
-  // channels on 16x16 outputs, 48 -> 64 tiles: 99 -> 108 GFLOPS).
+  // Whole images per step when an image is at most a third more than T, or when T holds
+  // several and they come out in whole vectors: steps that split images copy short runs of
+  // rows per input channel, each a cold start for the prefetchers (64 -> 128 channels on
+  // 16x16 outputs, 48 -> 64 tiles: 99 -> 108 GFLOPS).
   if (T < tiles && 3 * tiles <= 4 * T) T = detail::RoundUp(tiles, N);
+  if (T > tiles && tiles % N == 0) T = T / tiles * tiles;
   const size_t acc_size = kPoints * cg * rkg;
   // Work split: when one dU (kPoints x cg x rkg floats) exceeds 2 MiB, each thread takes a
   // slice of the output channels over all tiles (the input transform is then done once per
