@@ -75,6 +75,16 @@ HWY_INLINE void CopyRow(const float* HWY_RESTRICT src, size_t n, float* HWY_REST
   for (; i < n; ++i) dst[i] = src[i];
 }
 
+// dst[0, n) = src[0, n) with whole vectors and a masked store for the tail, which reads a
+// whole vector: for sources with at least a vector of slack past n (scratch buffers).
+HWY_INLINE void CopyRowPadded(const float* HWY_RESTRICT src, size_t n, float* HWY_RESTRICT dst) {
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
+  if (i < n) hn::BlendedStore(hn::LoadU(d, src + i), hn::FirstN(d, n - i), d, dst + i);
+}
+
 // Columns (output pixels or weight columns) per packed B panel of the convolution GEMMs:
 // KC x NC floats (<= 256 KiB) stay in L2 while the A block streams over them.
 HWY_INLINE size_t ConvNC() { return GemmKC() >= 256 ? 256 : 512; }
@@ -593,10 +603,11 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
     // Weights strip outer: its MR x crs floats stay in L2 while the pixel blocks stream by.
     for (size_t is = 0; is < geo.kg; is += kGemmMR) {
       const size_t rows = std::min(kGemmMR, geo.kg - is);
+      // Epilogue of the modes that store straight from the registers.
+      const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
       for (size_t blk = b0; blk < b1; ++blk) {
         if (row_mode) {
           const size_t oh = blk / row_blocks, ow0 = (blk % row_blocks) * NR;
-          const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
           DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + oh * wp + ow0,
                                      off.data(), N, tile, yg + is * geo.p + oh * geo.ow + ow0,
                                      geo.p, rows, std::min(NR, geo.ow - ow0), ep);
@@ -604,23 +615,15 @@ inline void ConvForwardDirect(const Conv2dShape& s, const float* x, const float*
         }
         if (pair_mode) {
           const size_t oh = 2 * blk;
-          const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
           DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + oh * wp, off.data(), wp,
                                      tile, yg + is * geo.p + oh * N, geo.p, rows,
                                      oh + 1 < geo.oh ? NR : N, ep);
           continue;
         }
         const size_t q0 = blk * NR;
-        if (dense_mode) {
-          const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
-          DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xs + q0, dense_off.data(), N,
-                                     tile, yg + is * geo.p + q0, geo.p, rows,
-                                     std::min(NR, geo.p - q0), ep);
-          continue;
-        }
-        if (flat_mode) {
-          const TileEpilogue ep{0.0f, bg != nullptr ? bg + is : nullptr, relu};
-          DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, xpad + q0, off.data(), N, tile,
+        if (dense_mode || flat_mode) {  // NR consecutive outputs, from the copies or in place
+          DirectMicroKernel<kGemmMR>(geo.crs, wg + is * geo.crs, (dense_mode ? xs : xpad) + q0,
+                                     dense_mode ? dense_off.data() : off.data(), N, tile,
                                      yg + is * geo.p + q0, geo.p, rows,
                                      std::min(NR, geo.p - q0), ep);
           continue;
@@ -710,6 +713,22 @@ struct Winograd {
       m[2] = y1;
       m[3] = y0;
       m[4] = y1;
+    }
+  }
+  // A Y A^T of N tiles' 2x2 output gradients (a b; c e): stores point xi = i * kP + l at
+  // dst + xi * stride.
+  template <class D, class V>
+  static HWY_INLINE void OutputAdjoint2D(D d, V a, V b, V c, V e, float* HWY_RESTRICT dst,
+                                         size_t stride) {
+    V left[kP], right[kP];  // the rows of A Y (left column a, c; right column b, e)
+    OutputAdjoint(a, c, left);
+    OutputAdjoint(b, e, right);
+    HWY_UNROLL(5)
+    for (size_t i = 0; i < kP; ++i) {
+      V m[kP];
+      OutputAdjoint(left[i], right[i], m);
+      HWY_UNROLL(5)
+      for (size_t l = 0; l < kP; ++l) hn::StoreU(m[l], d, dst + (i * kP + l) * stride);
     }
   }
   // Adjoint of Input, B e: a patch row or column of the input gradient (stride 2 only; stride
@@ -1005,11 +1024,6 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
     }
     float* top = detail::ThreadScratch(detail::kScratchRows, 2 * (2 * ntr + 2 * N));
     float* bottom = top + 2 * ntr + 2 * N;
-    auto copy_row = [&](const float* HWY_RESTRICT src, size_t len, float* HWY_RESTRICT dst) {
-      size_t i = 0;
-      for (; i + N <= len; i += N) hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
-      if (i < len) hn::BlendedStore(hn::LoadU(d, src + i), hn::FirstN(d, len - i), d, dst + i);
-    };
     for (size_t k = 0; k < kg; ++k) {
       const auto vb = hn::Set(d, bias != nullptr ? bias[g * kg + k] : 0.0f);
       const float* HWY_RESTRICT mk = mbuf + k * ntr;
@@ -1039,8 +1053,8 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
       for (size_t r = 0; r < num_runs; ++r) {
         const OutRun& run = runs[r];
         float* HWY_RESTRICT dst = y + run.off + k * geo.p;
-        copy_row(top + 2 * run.j, run.cols, dst);
-        if (run.down) copy_row(bottom + 2 * run.j, run.cols, dst + geo.ow);
+        CopyRowPadded(top + 2 * run.j, run.cols, dst);
+        if (run.down) CopyRowPadded(bottom + 2 * run.j, run.cols, dst + geo.ow);
       }
     }
   });
@@ -1326,7 +1340,6 @@ inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* d
     const size_t rl = kStep * NT + 2 * N;
     float* rows = detail::ThreadScratch(detail::kScratchRows, (3 + 2 * kP) * rl);
     const float* dyg = dy + (n * s.out_channels + g * kg) * geo.p;
-    const float* dy_end = dy + s.batch * s.out_channels * geo.p;
     struct Run {
       size_t j, tr, tc0, cnt;
     };
@@ -1343,34 +1356,23 @@ inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* d
       // dM = A dY A^T per output channel, N tiles at a time, into PackB strips per point.
       float* top = rows;
       float* bottom = rows + rl;
-      // dst[0, len) = src[0, len), then zeros up to `to` (odd out_w: the last tile's right
-      // column); whole vectors may overrun dst (the next run overwrites it, or the slack).
-      auto copy_zero_pad = [&](const float* HWY_RESTRICT src, size_t len, size_t to,
-                               float* HWY_RESTRICT dst) {
-        size_t i = 0;
-        for (; i + N <= len; i += N) hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
-        if (i < len) {
-          if (src + i + N <= dy_end) {
-            hn::StoreU(hn::IfThenElseZero(hn::FirstN(d, len - i), hn::LoadU(d, src + i)), d,
-                       dst + i);
-          } else {  // a whole-vector load would leave dy
-            for (size_t q = i; q < len; ++q) dst[q] = src[q];
-          }
-        }
-        for (size_t q = len; q < to; ++q) dst[q] = 0.0f;
-      };
       for (size_t k = 0; k < kg; ++k) {
         const float* HWY_RESTRICT yk = dyg + k * geo.p;
         for (size_t r = 0; r < num_runs; ++r) {
           const Run& run = runs[r];
+          // The run's dy, zeros past out_w (odd out_w: the last tile's right column) and below
+          // out_h.
           const size_t len = std::min(2 * run.cnt, geo.ow - 2 * run.tc0);
           const size_t oh = 2 * run.tr;
-          copy_zero_pad(yk + oh * geo.ow + 2 * run.tc0, len, 2 * run.cnt, top + 2 * run.j);
+          float* HWY_RESTRICT t = top + 2 * run.j;
+          float* HWY_RESTRICT b = bottom + 2 * run.j;
+          CopyRow(yk + oh * geo.ow + 2 * run.tc0, len, t);
+          std::fill(t + len, t + 2 * run.cnt, 0.0f);
           if (oh + 1 < geo.oh) {
-            copy_zero_pad(yk + (oh + 1) * geo.ow + 2 * run.tc0, len, 2 * run.cnt,
-                          bottom + 2 * run.j);
+            CopyRow(yk + (oh + 1) * geo.ow + 2 * run.tc0, len, b);
+            std::fill(b + len, b + 2 * run.cnt, 0.0f);
           } else {
-            std::fill(bottom + 2 * run.j, bottom + 2 * run.j + 2 * run.cnt, 0.0f);
+            std::fill(b, b + 2 * run.cnt, 0.0f);
           }
         }
         std::fill(top + 2 * nt, top + 2 * ntr, 0.0f);
@@ -1380,17 +1382,9 @@ inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* d
           V a, b, c, e;
           hn::LoadInterleaved2(d, top + 2 * j, a, b);
           hn::LoadInterleaved2(d, bottom + 2 * j, c, e);
-          V left[kP], right[kP];
-          W::OutputAdjoint(a, c, left);
-          W::OutputAdjoint(b, e, right);
-          float* HWY_RESTRICT o = dmb + pc * ntr + (j / NR) * NR * kcb + (k - pc) * NR + j % NR;
-          HWY_UNROLL(5)
-          for (size_t i = 0; i < kP; ++i) {
-            V m[kP];
-            W::OutputAdjoint(left[i], right[i], m);
-            HWY_UNROLL(5)
-            for (size_t l = 0; l < kP; ++l) hn::StoreU(m[l], d, o + (kP * i + l) * dstride);
-          }
+          W::OutputAdjoint2D(d, a, b, c, e,
+                             dmb + pc * ntr + (j / NR) * NR * kcb + (k - pc) * NR + j % NR,
+                             dstride);
         }
       }
       // E_xi = U_xi^T dM_xi for this task's input channels.
@@ -1489,21 +1483,17 @@ inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* d
         float* HWY_RESTRICT drow = dxg + c * geo.hw + ih * s.in_w;
         const size_t prow = ih + s.pad_h;
         const size_t len = prow < ph ? cols : 0;
-        const float* HWY_RESTRICT src = plane + prow * pw + s.pad_w;
-        size_t i = 0;
-        for (; i + N <= len; i += N) hn::StoreU(hn::LoadU(d, src + i), d, drow + i);
-        if (i < len) {
-          hn::BlendedStore(hn::LoadU(d, src + i), hn::FirstN(d, len - i), d, drow + i);
-        }
+        CopyRowPadded(plane + prow * pw + s.pad_w, len, drow);
         std::fill(drow + len, drow + s.in_w, 0.0f);
       }
     }
   });
 }
 
-// Computes dx (Conv2dBackwardData's contract). Stride 1: dx is the forward convolution of dy
-// with the spatially flipped, channel-transposed weights and padding dilation*(R-1) - pad,
-// which reuses the implicit-GEMM path with no column buffer. Otherwise GEMM + col2im.
+// Computes dx (Conv2dBackwardData's contract). Stride-2 Winograd shapes: the Winograd<2>
+// adjoint. Stride 1: dx is the forward convolution of dy with the spatially flipped,
+// channel-transposed weights and padding dilation*(R-1) - pad, which reuses the forward paths
+// with no column buffer. Otherwise GEMM + col2im.
 inline void ConvBackwardDataImpl(const Conv2dShape& s, const float* dy, const float* w,
                                  float* dx, ThreadPool& pool) {
   const detail::ConvGeom geo(s);
@@ -1991,18 +1981,7 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
           const auto b = right ? hn::LoadU(d, y00 + kw + kk) : zero;
           const auto c = down ? hn::LoadU(d, y00 + geo.ow * kw + kk) : zero;
           const auto e = right && down ? hn::LoadU(d, y00 + (geo.ow + 1) * kw + kk) : zero;
-          // A Y A^T: the rows (left column a, c; right column b, e), then the columns.
-          hn::Vec<GemmD> left[kP], right[kP];
-          W::OutputAdjoint(a, c, left);
-          W::OutputAdjoint(b, e, right);
-          float* HWY_RESTRICT o = dmt + (k / NR) * NR * T + j * NR + k % NR;
-          HWY_UNROLL(5)
-          for (size_t i = 0; i < kP; ++i) {
-            hn::Vec<GemmD> m[kP];
-            W::OutputAdjoint(left[i], right[i], m);
-            HWY_UNROLL(5)
-            for (size_t l = 0; l < kP; ++l) hn::StoreU(m[l], d, o + (kP * i + l) * dstride);
-          }
+          W::OutputAdjoint2D(d, a, b, c, e, dmt + (k / NR) * NR * T + j * NR + k % NR, dstride);
         }
       }
       const TileEpilogue ep{t0 == p0 ? 0.0f : 1.0f, nullptr, false};

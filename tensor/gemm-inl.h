@@ -30,8 +30,8 @@ enum ScratchSlot : size_t {
   kScratchConvCol,     // conv: backward-data column buffer; Winograd dy^T (per task)
   kScratchConvPartial, // conv: per-chunk partial weight gradients (caller's slot)
   kScratchConvAcc,     // conv: transposed weight-gradient accumulator (per task)
-  kScratchRows,        // conv: Winograd input transform's column-pair rows (per task)
-  kScratchWinogradPlanes,  // conv: Winograd input transform's zero-padded rows (per task)
+  kScratchRows,        // conv: Winograd staging rows (input / output transforms, per task)
+  kScratchWinogradPlanes,  // conv: Winograd zero-padded input rows or dx planes (per task)
   kNumScratchSlots
 };
 
