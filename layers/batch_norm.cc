@@ -141,14 +141,21 @@ void BatchNorm::Backward(const Tensor& dy, Tensor* dx) {
   const size_t s = static_cast<size_t>(shape_.SizeOf(1, shape_.rank()));
   dx->EnsureShape(x_.shape());
   ThreadPool& pool = DefaultThreadPool();
+  const bool learns = options_.affine && (Learns(weight_) || Learns(bias_));
+  if (!last_forward_train_ && !learns) {
+    // Fixed statistics and no parameter gradient wanted (interpretation): only dx.
+    Fill(coef_d_.data(), c, 0.0f);
+    BatchNormChannelAffine(dy.data(), scale_.data(), coef_d_.data(), n, c, s, dx->data(), &pool);
+    return;
+  }
   // sum_dy = sum dy; sum_dy_xc = sum dy * (x - mean), so sum dy * xhat = sum_dy_xc * rstd.
   BatchNormChannelSums(dy.data(), n, c, s, sum_dy_.data(), &pool);
   BatchNormChannelCenteredDots(dy.data(), nullptr, x_.data(), mean_.data(), n, c, s,
                                sum_dy_xc_.data(), &pool);
   if (options_.affine) {
     for (size_t ch = 0; ch < c; ++ch) {
-      if (!weight_.frozen) weight_.grad[ch] += sum_dy_xc_[ch] * rstd_[ch];
-      if (!bias_.frozen) bias_.grad[ch] += sum_dy_[ch];
+      if (Learns(weight_)) weight_.grad[ch] += sum_dy_xc_[ch] * rstd_[ch];
+      if (Learns(bias_)) bias_.grad[ch] += sum_dy_[ch];
     }
   }
   if (!last_forward_train_) {

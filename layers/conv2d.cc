@@ -117,6 +117,8 @@ std::string Conv2d::Describe() const {
   return s + ")";
 }
 
+int64_t Conv2d::ForwardMultAdds() const { return weight_.value.size() * output_shape_.dim(1) * output_shape_.dim(2); }
+
 std::vector<NamedParameter> Conv2d::Params() {
   std::vector<NamedParameter> params = {{"weight", &weight_}};
   if (options_.bias) params.push_back({"bias", &bias_});
@@ -162,9 +164,9 @@ void Conv2d::Backward(const Tensor& dy, Tensor* dx) {
   const Conv2dShape s = KernelShape(n);
   ThreadPool& pool = DefaultThreadPool();
   Conv2dBackwardData(s, dy.data(), weight_.value.data(), dx->data(), pool);
-  const bool bias_trainable = options_.bias && !bias_.frozen;
+  const bool bias_trainable = options_.bias && Learns(bias_);
   float* dbias = bias_trainable ? bias_.grad.data() : nullptr;
-  if (!weight_.frozen) {
+  if (Learns(weight_)) {
     Conv2dBackwardWeights(s, x_.data(), dy.data(), weight_.grad.data(), dbias, pool);
   } else if (bias_trainable) {
     // Only the bias learns (e.g. a frozen backbone with a trainable bias): let the kernel

@@ -62,6 +62,7 @@ class Conv2d : public Layer {
 
   // Returns {"weight"} plus {"bias"} when options().bias.
   std::vector<NamedParameter> Params() override;
+  int64_t ForwardMultAdds() const override;
   // Returns the weight (out_channels, C / groups, kernel_h, kernel_w) and its gradient.
   Parameter& weight() { return weight_; }
   // Returns the bias (out_channels). Requires: options().bias.

@@ -10,11 +10,18 @@
 //   until Backward.
 // - Backward(dy, dx): always produces dx (interpretation needs the gradient at the input), and
 //   OVERWRITES it; parameter gradients are ACCUMULATED (+=) until ZeroGrad(), as in PyTorch.
-//   Frozen parameters receive no gradient.
+//   Frozen parameters receive no gradient, and no parameter receives one while parameter
+//   gradients are switched off (SetParamGradients(false): input gradients only, for
+//   interpretation).
+// - Containers (Sequential, Residual) expose their children by name (Children()), call each
+//   child's hooks around its Forward/Backward (RunForwardHook / RunBackwardHook), and can
+//   back-propagate from the input of one child down to their own input (BackwardBelowChild).
 #ifndef SIMDNET_LAYERS_LAYER_H_
 #define SIMDNET_LAYERS_LAYER_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -57,8 +64,22 @@ struct NamedRng {
   Rng* rng;
 };
 
+class Layer;
+
+// A child of a container with its local name ("0", "features", "shortcut").
+struct NamedLayer {
+  std::string name;
+  Layer* layer;
+};
+
 class Layer {
  public:
+  // Called with a layer's output after its Forward (e.g. to keep an inner activation).
+  using ForwardHook = std::function<void(const Tensor& y)>;
+  // Called with dy and the dx a layer's Backward just wrote; it may modify *dx (e.g. the
+  // guided-backpropagation and deconvnet rules through ReLUs).
+  using BackwardHook = std::function<void(const Tensor& dy, Tensor* dx)>;
+
   virtual ~Layer() = default;
 
   // Returns the layer's type tag as used in specs and checkpoints, e.g. "conv2d".
@@ -73,6 +94,11 @@ class Layer {
   virtual void Forward(const Tensor& x, Tensor* y) = 0;
   virtual void Backward(const Tensor& dy, Tensor* dx) = 0;
 
+  // Returns the multiply-adds one sample costs in this layer's forward pass (weight elements
+  // times output positions, as torchinfo counts them); 0 for layers that do no products.
+  // Containers return 0 (the model sums over the leaves).
+  virtual int64_t ForwardMultAdds() const { return 0; }
+
   // Trainable parameters with local names; composite layers prefix their children's names
   // ("0.weight", "shortcut.1.bias"). Pointers stay valid for the layer's lifetime.
   virtual std::vector<NamedParameter> Params() { return {}; }
@@ -85,13 +111,50 @@ class Layer {
   virtual void SetMode(Mode mode) { mode_ = mode; }
   Mode mode() const { return mode_; }
 
+  // Returns the direct children of a container with their local names, in forward order (the
+  // names that prefix their parameters); a leaf has none. Pointers stay valid until the
+  // container changes (ReplaceLastLeaf).
+  virtual std::vector<NamedLayer> Children() { return {}; }
+  // Back-propagates `grad`, the gradient at the INPUT of child `index` (numbered as in
+  // Children()), through the children that feed that input down to this container's input, and
+  // OVERWRITES *dx with it. Child `index` itself is not run; hooks of the children that run are.
+  // Requires: a container, index < Children().size(), a preceding Forward with the same N.
+  virtual void BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx);
+
+  // Switches the computation of parameter gradients on (the default) or off for this layer and
+  // every descendant. Off, Backward produces only dx and leaves every Parameter::grad untouched,
+  // and skips the work that only parameter gradients need.
+  void SetParamGradients(bool on);
+  bool param_gradients() const { return param_gradients_; }
+
+  // Installs (or, with an empty function, removes) the hooks the enclosing container calls
+  // after this layer's Forward / Backward. The root of a Model has no enclosing container.
+  void set_forward_hook(ForwardHook hook) { forward_hook_ = std::move(hook); }
+  void set_backward_hook(BackwardHook hook) { backward_hook_ = std::move(hook); }
+  // Called by containers right after this layer's Forward / Backward.
+  void RunForwardHook(const Tensor& y) {
+    if (forward_hook_) forward_hook_(y);
+  }
+  void RunBackwardHook(const Tensor& dy, Tensor* dx) {
+    if (backward_hook_) backward_hook_(dy, dx);
+  }
+
   // Sets every parameter gradient to zero.
   void ZeroGrad();
   // Returns the number of trainable scalars (frozen ones included).
   int64_t NumParams();
 
  protected:
+  // Returns whether Backward must accumulate p's gradient: p is not frozen and parameter
+  // gradients are on.
+  bool Learns(const Parameter& p) const { return param_gradients_ && !p.frozen; }
+
   Mode mode_ = Mode::kTrain;
+
+ private:
+  bool param_gradients_ = true;
+  ForwardHook forward_hook_;
+  BackwardHook backward_hook_;
 };
 
 }  // namespace simdnet

@@ -52,6 +52,8 @@ std::string Linear::Describe() const {
                       options_.bias ? "" : ", bias=false", ")");
 }
 
+int64_t Linear::ForwardMultAdds() const { return weight_.value.size(); }
+
 std::vector<NamedParameter> Linear::Params() {
   std::vector<NamedParameter> params = {{"weight", &weight_}};
   if (options_.bias) params.push_back({"bias", &bias_});
@@ -88,12 +90,12 @@ void Linear::Backward(const Tensor& dy, Tensor* dx) {
   // dx (n, in) = dy (n, out) * W (out, in).
   Sgemm(false, false, n, in, out, 1.0f, dy.data(), out, weight_.value.data(), in, 0.0f,
         dx->data(), in, pool);
-  if (!weight_.frozen) {
+  if (Learns(weight_)) {
     // dW (out, in) += dy^T (out, n) * x (n, in).
     Sgemm(true, false, out, in, n, 1.0f, dy.data(), out, x_.data(), in, 1.0f,
           weight_.grad.data(), in, pool);
   }
-  if (options_.bias && !bias_.frozen) {
+  if (options_.bias && Learns(bias_)) {
     // db (out) += sum over the batch of dy, row by row in batch order (deterministic).
     for (size_t i = 0; i < n; ++i) Axpy(1.0f, dy.data() + i * out, bias_.grad.data(), out);
   }

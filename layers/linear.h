@@ -53,6 +53,7 @@ class Linear : public Layer {
 
   // Returns {"weight"} plus {"bias"} when options().bias.
   std::vector<NamedParameter> Params() override;
+  int64_t ForwardMultAdds() const override;
   // Returns the weight (out_features, in_features) and its gradient.
   Parameter& weight() { return weight_; }
   // Returns the bias (out_features). Requires: options().bias.

@@ -8,9 +8,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "layers/linear.h"
-#include "layers/residual.h"
+#include "tensor/elementwise.h"
 #include "tensor/status_macros.h"
+#include "tensor/thread_pool.h"
 
 namespace simdnet {
 namespace {
@@ -44,51 +47,21 @@ struct SummaryRow {
   std::string name, description, shape, params, mult_adds;
 };
 
-// Returns the multiply-adds one sample costs in a convolution or linear layer's forward pass
-// (weight elements times output positions, as torchinfo counts them); 0 for other leaves.
-int64_t LeafMultAdds(Layer& layer) {
-  const std::string type = layer.TypeName();
-  if (type != "conv2d" && type != "linear") return 0;
-  for (const NamedParameter& p : layer.Params()) {
-    if (p.name != "weight") continue;
-    const Shape& out = layer.OutputShape();
-    const int64_t positions = out.rank() == 3 ? out.dim(1) * out.dim(2) : 1;
-    return p.param->value.size() * positions;
-  }
-  return 0;
+// Returns the multiply-adds per sample of `layer` and everything below it.
+int64_t SubtreeMultAdds(Layer& layer) {
+  int64_t total = layer.ForwardMultAdds();
+  for (NamedLayer& child : layer.Children()) total += SubtreeMultAdds(*child.layer);
+  return total;
 }
 
-// Appends rows for `layer` (named `name`, nesting `depth`) and its children; returns the
-// layer's multiply-adds per sample.
-int64_t CollectRows(Layer& layer, const std::string& name, int depth,
-                    std::vector<SummaryRow>* rows) {
-  const std::string indent(static_cast<size_t>(2 * depth), ' ');
-  const size_t row = rows->size();
-  rows->push_back({indent + name, layer.Describe(), layer.OutputShape().ToString(),
-                   WithThousands(layer.NumParams()), ""});
-  const std::string prefix = name.empty() ? "" : name + ".";
-  int64_t mult_adds = 0;
-  if (auto* seq = dynamic_cast<Sequential*>(&layer)) {
-    for (size_t i = 0; i < seq->size(); ++i) {
-      mult_adds += CollectRows(seq->layer(i), prefix + seq->child(i).name, depth + 1, rows);
-    }
-  } else if (auto* res = dynamic_cast<Residual*>(&layer)) {
-    Sequential& main = res->main();
-    for (size_t i = 0; i < main.size(); ++i) {
-      mult_adds += CollectRows(main.layer(i), prefix + main.child(i).name, depth + 1, rows);
-    }
-    if (res->shortcut() != nullptr) {
-      mult_adds += CollectRows(*res->shortcut(), prefix + "shortcut", depth + 1, rows);
-    } else {
-      rows->push_back({std::string(static_cast<size_t>(2 * depth + 2), ' ') + prefix +
-                           "shortcut",
-                       "Identity()", res->InputShape().ToString(), "0", "0"});
-    }
-  } else {
-    mult_adds = LeafMultAdds(layer);
+// Calls fn for every layer below `container` (paths prefixed by `prefix`), containers first.
+void WalkChildren(Layer& container, const std::string& prefix, int depth,
+                  const std::function<void(const std::string&, Layer&, int)>& fn) {
+  for (NamedLayer& child : container.Children()) {
+    const std::string path = prefix.empty() ? child.name : prefix + "." + child.name;
+    fn(path, *child.layer, depth);
+    WalkChildren(*child.layer, path, depth + 1, fn);
   }
-  (*rows)[row].mult_adds = WithThousands(mult_adds);
-  return mult_adds;
 }
 
 }  // namespace
@@ -121,6 +94,122 @@ absl::Status Model::CheckInput(const Tensor& x) const {
 absl::Status Model::Forward(const Tensor& x, Tensor* logits) {
   SIMDNET_RETURN_IF_ERROR(CheckInput(x));
   root_->Forward(x, logits);
+  last_batch_ = x.dim(0);
+  return absl::OkStatus();
+}
+
+void Model::ForEachLayer(
+    const std::function<void(const std::string& path, Layer& layer, int depth)>& fn) {
+  WalkChildren(*root_, "", 0, fn);
+}
+
+std::vector<std::string> Model::LayerNames() {
+  std::vector<std::string> names;
+  ForEachLayer([&](const std::string& path, Layer&, int) { names.push_back(path); });
+  return names;
+}
+
+absl::Status Model::NotFoundLayer(absl::string_view name, absl::string_view why) {
+  return absl::NotFoundError(absl::StrCat("Model: no layer named '", name, "'", why,
+                                          " (layers: ", absl::StrJoin(LayerNames(), ", "),
+                                          ")"));
+}
+
+absl::StatusOr<std::vector<Model::PathStep>> Model::ResolvePath(absl::string_view name) {
+  if (name.empty()) return NotFoundLayer(name, "");
+  std::vector<PathStep> steps;
+  Layer* container = root_.get();
+  for (absl::string_view part : absl::StrSplit(name, '.')) {
+    std::vector<NamedLayer> children = container->Children();
+    auto it = std::find_if(children.begin(), children.end(),
+                           [&](const NamedLayer& c) { return c.name == part; });
+    if (it == children.end()) return NotFoundLayer(name, "");
+    steps.push_back({container, static_cast<size_t>(it - children.begin()), it->layer});
+    container = it->layer;
+  }
+  return steps;
+}
+
+absl::StatusOr<Layer*> Model::FindLayer(absl::string_view name) {
+  SIMDNET_ASSIGN_OR_RETURN(std::vector<PathStep> steps, ResolvePath(name));
+  return steps.back().child;
+}
+
+absl::Status Model::ForwardWithOutputs(const Tensor& x, absl::Span<const std::string> names,
+                                       Tensor* logits, std::vector<Tensor>* outputs) {
+  std::vector<Layer*> layers;
+  for (const std::string& name : names) {
+    SIMDNET_ASSIGN_OR_RETURN(Layer * layer, FindLayer(name));
+    layers.push_back(layer);
+  }
+  SIMDNET_RETURN_IF_ERROR(CheckInput(x));
+  outputs->resize(names.size());
+  for (size_t i = 0; i < layers.size(); ++i) {
+    Tensor* out = &(*outputs)[i];
+    // A layer named twice gets one hook that fills every slot naming it.
+    std::vector<Tensor*> slots;
+    for (size_t j = 0; j < layers.size(); ++j) {
+      if (layers[j] == layers[i]) slots.push_back(&(*outputs)[j]);
+    }
+    if (slots.front() != out) continue;
+    layers[i]->set_forward_hook([slots](const Tensor& y) {
+      for (Tensor* slot : slots) {
+        slot->EnsureShape(y.shape());
+        Copy(y.data(), slot->data(), static_cast<size_t>(y.size()), &DefaultThreadPool());
+      }
+    });
+  }
+  root_->Forward(x, logits);
+  last_batch_ = x.dim(0);
+  for (Layer* layer : layers) layer->set_forward_hook(nullptr);
+  return absl::OkStatus();
+}
+
+absl::Status Model::InputGradient(const Tensor& dlogits, Tensor* dx) {
+  if (last_batch_ == 0) {
+    return absl::FailedPreconditionError("Model::InputGradient: no Forward has run yet");
+  }
+  if (dlogits.shape() != Shape({last_batch_, num_classes_})) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Model::InputGradient: the logit gradient has shape ", dlogits.shape().ToString(),
+        "; the last Forward produced (", last_batch_, ", ", num_classes_, ")"));
+  }
+  const bool previous = root_->param_gradients();
+  root_->SetParamGradients(false);
+  root_->Backward(dlogits, dx);
+  root_->SetParamGradients(previous);
+  return absl::OkStatus();
+}
+
+absl::Status Model::InputGradientFrom(absl::string_view name, const Tensor& grad, Tensor* dx) {
+  SIMDNET_ASSIGN_OR_RETURN(std::vector<PathStep> steps, ResolvePath(name));
+  if (last_batch_ == 0) {
+    return absl::FailedPreconditionError("Model::InputGradientFrom: no Forward has run yet");
+  }
+  Layer& target = *steps.back().child;
+  const Shape& out = target.OutputShape();
+  bool ok = grad.rank() == out.rank() + 1 && grad.dim(0) == last_batch_;
+  for (int i = 0; ok && i < out.rank(); ++i) ok = grad.dim(i + 1) == out.dim(i);
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Model::InputGradientFrom: the gradient at '", name, "' has shape ",
+        grad.shape().ToString(), "; the layer's output is (", last_batch_, ", ",
+        out.ToString().substr(1)));
+  }
+  const bool previous = root_->param_gradients();
+  root_->SetParamGradients(false);
+  // Ping-pong between two buffers, writing the last step straight into dx.
+  Tensor* bufs[2] = {&grad_a_, &grad_b_};
+  int next = 0;
+  Tensor* cur = bufs[next];
+  target.Backward(grad, cur);
+  target.RunBackwardHook(grad, cur);
+  for (size_t i = steps.size(); i-- > 0;) {
+    Tensor* dst = i == 0 ? dx : bufs[next ^= 1];
+    steps[i].container->BackwardBelowChild(steps[i].index, *cur, dst);
+    cur = dst;
+  }
+  root_->SetParamGradients(previous);
   return absl::OkStatus();
 }
 
@@ -204,10 +293,12 @@ absl::Status Model::ReplaceHead(int64_t num_classes, Rng& rng) {
 
 std::string Model::Summary() {
   std::vector<SummaryRow> rows;
-  int64_t mult_adds = 0;
-  for (size_t i = 0; i < root_->size(); ++i) {
-    mult_adds += CollectRows(root_->layer(i), root_->child(i).name, 0, &rows);
-  }
+  ForEachLayer([&](const std::string& path, Layer& layer, int depth) {
+    rows.push_back({std::string(static_cast<size_t>(2 * depth), ' ') + path, layer.Describe(),
+                    layer.OutputShape().ToString(), WithThousands(layer.NumParams()),
+                    WithThousands(SubtreeMultAdds(layer))});
+  });
+  const int64_t mult_adds = SubtreeMultAdds(*root_);
   SummaryRow header{"Layer", "Description", "Output shape", "Param #", "Mult-adds"};
   size_t w_name = header.name.size(), w_desc = header.description.size(),
          w_shape = header.shape.size(), w_params = header.params.size(),

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "layers/layer.h"
 #include "layers/sequential.h"
 #include "tensor/rng.h"
@@ -84,6 +85,38 @@ class Model {
   // not a Linear.
   absl::Status ReplaceHead(int64_t num_classes, Rng& rng);
 
+  // ---- Reaching inside the network (interpretation) ----
+  // Layers are named by their dotted paths from the root, the names Summary() prints and
+  // PyTorch's module paths: "features", "features.3", "stage2.0.shortcut.1".
+
+  // Calls fn(path, layer, depth) for every layer below the root in forward order, a container
+  // before its children (depth 0 for the root's children).
+  void ForEachLayer(const std::function<void(const std::string& path, Layer& layer, int depth)>& fn);
+  // Returns every layer's path in ForEachLayer order.
+  std::vector<std::string> LayerNames();
+  // Returns the layer at `name`. NotFound naming it and listing the valid names otherwise.
+  absl::StatusOr<Layer*> FindLayer(absl::string_view name);
+
+  // Like Forward, and also copies the output of each layer in `names` into (*outputs)[i]
+  // ((N, ...layer.OutputShape()), e.g. (N, C, H, W) for a conv layer), resized as needed.
+  // NotFound (listing the valid names) for an unknown name, before anything runs;
+  // InvalidArgument from CheckInput.
+  absl::Status ForwardWithOutputs(const Tensor& x, absl::Span<const std::string> names,
+                                  Tensor* logits, std::vector<Tensor>* outputs);
+
+  // Back-propagates dlogits (N, num_classes) to the input WITHOUT parameter gradients: every
+  // Parameter::grad is left untouched and the work only they need is skipped. *dx is
+  // overwritten with (N, ...InputShape()). Runs in the current mode; interpretation runs in
+  // eval mode (ScopedEvalMode). FailedPrecondition before any Forward; InvalidArgument naming
+  // both shapes if dlogits is not (N, num_classes) for the last Forward's N.
+  absl::Status InputGradient(const Tensor& dlogits, Tensor* dx);
+  // Like InputGradient, but starts from `grad`, the gradient at the OUTPUT of layer `name`
+  // ((N, ...layer.OutputShape())): only the layers that feed that output run backward. Hooks
+  // of the layers that run are called (the named layer's included). NotFound for an unknown
+  // name; InvalidArgument naming both shapes for a wrong grad shape; FailedPrecondition before
+  // any Forward.
+  absl::Status InputGradientFrom(absl::string_view name, const Tensor& grad, Tensor* dx);
+
   // Returns a torchinfo-style table: one row per layer (containers included, names indented by
   // depth) with its description, per-sample output shape, parameter count and forward
   // multiply-adds per sample (convolutions and linear layers), then the input shape, the
@@ -94,10 +127,36 @@ class Model {
   Model(std::unique_ptr<Sequential> root, int64_t num_classes)
       : root_(std::move(root)), num_classes_(num_classes) {}
   absl::StatusOr<int64_t> SetFrozen(absl::string_view prefix, bool frozen);
+  // The chain of (container, child index) from the root down to the layer `name`.
+  struct PathStep {
+    Layer* container;
+    size_t index;
+    Layer* child;
+  };
+  absl::StatusOr<std::vector<PathStep>> ResolvePath(absl::string_view name);
+  absl::Status NotFoundLayer(absl::string_view name, absl::string_view why);
 
   std::unique_ptr<Sequential> root_;
   int64_t num_classes_;
   Tensor logits_, dlogits_, dx_;  // reused by ForwardBackward / Backward
+  Tensor grad_a_, grad_b_;         // InputGradientFrom's ping-pong buffers
+  int64_t last_batch_ = 0;         // N of the last Forward (0: none yet)
+};
+
+// Switches a model to eval mode for the scope's lifetime and restores its previous mode after,
+// so that interpretation never leaves a model being trained in the wrong mode.
+class ScopedEvalMode {
+ public:
+  explicit ScopedEvalMode(Model& model) : model_(model), previous_(model.mode()) {
+    model_.SetMode(Mode::kEval);
+  }
+  ~ScopedEvalMode() { model_.SetMode(previous_); }
+  ScopedEvalMode(const ScopedEvalMode&) = delete;
+  ScopedEvalMode& operator=(const ScopedEvalMode&) = delete;
+
+ private:
+  Model& model_;
+  Mode previous_;
 };
 
 }  // namespace simdnet

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "layers/activation.h"
 #include "layers/batch_norm.h"
@@ -21,6 +22,7 @@
 #include "layers/reference.h"
 #include "layers/residual.h"
 #include "layers/sequential.h"
+#include "tensor/status_macros.h"
 
 namespace simdnet {
 namespace {
@@ -55,17 +57,30 @@ std::unique_ptr<Model> MakeSmallNet(uint64_t seed) {
   return std::move(Model::Create(std::move(root), kClasses)).value();
 }
 
-// Double reference of MakeSmallNet in training mode (batch statistics), params in Params()
-// order: conv0 w, b; bn w, b; res conv w, b; linear w, b.
-std::vector<double> RefSmallNet(const std::vector<double>& x,
-                                const std::vector<std::vector<double>>& p, int64_t n) {
+// The double reference's intermediate results for MakeSmallNet.
+struct RefStages {
+  std::vector<double> pooled;    // output of layer "3"
+  std::vector<double> res_conv;  // output of layer "4.0" (the residual's conv)
+  std::vector<double> logits;    // output of the network
+};
+
+// Double reference of MakeSmallNet, params in Params() order: conv0 w, b; bn w, b; res conv
+// w, b; linear w, b. Training mode (batch statistics) unless `running` holds the BN running
+// mean and variance (evaluation mode).
+RefStages RefSmallNetStages(const std::vector<double>& x,
+                            const std::vector<std::vector<double>>& p, int64_t n,
+                            const std::vector<std::vector<double>>* running = nullptr) {
   reference::ConvDims d{n, kC, kH, kW, kF, 3, 3};
   d.ph = d.pw = 1;
   std::vector<double> a = reference::Conv2d(x, p[0], p[1], d);
-  a = reference::BatchNormTrain(a, p[2], p[3], n, kF, kH * kW, 1e-5);
+  a = running == nullptr
+          ? reference::BatchNormTrain(a, p[2], p[3], n, kF, kH * kW, 1e-5)
+          : reference::BatchNormEval(a, p[2], p[3], (*running)[0], (*running)[1], n, kF,
+                                     kH * kW, 1e-5);
   for (double& v : a) v = std::max(v, 0.0);
   const int64_t h2 = kH / 2, w2 = kW / 2;
-  std::vector<double> pooled(static_cast<size_t>(n * kF * h2 * w2));
+  RefStages out;
+  out.pooled.resize(static_cast<size_t>(n * kF * h2 * w2));
   for (int64_t pl = 0; pl < n * kF; ++pl) {
     for (int64_t y = 0; y < h2; ++y) {
       for (int64_t xx = 0; xx < w2; ++xx) {
@@ -75,15 +90,30 @@ std::vector<double> RefSmallNet(const std::vector<double>& x,
             m = std::max(m, a[static_cast<size_t>((pl * kH + 2 * y + ky) * kW + 2 * xx + kx)]);
           }
         }
-        pooled[static_cast<size_t>((pl * h2 + y) * w2 + xx)] = m;
+        out.pooled[static_cast<size_t>((pl * h2 + y) * w2 + xx)] = m;
       }
     }
   }
   reference::ConvDims d2{n, kF, h2, w2, kF, 3, 3};
   d2.ph = d2.pw = 1;
-  std::vector<double> r = reference::Conv2d(pooled, p[4], p[5], d2);
-  for (size_t i = 0; i < r.size(); ++i) r[i] = std::tanh(r[i]) + pooled[i];
-  return reference::Linear(r, p[6], p[7], n, kF * h2 * w2, kClasses);
+  out.res_conv = reference::Conv2d(out.pooled, p[4], p[5], d2);
+  std::vector<double> r(out.res_conv.size());
+  for (size_t i = 0; i < r.size(); ++i) r[i] = std::tanh(out.res_conv[i]) + out.pooled[i];
+  out.logits = reference::Linear(r, p[6], p[7], n, kF * h2 * w2, kClasses);
+  return out;
+}
+
+std::vector<double> RefSmallNet(const std::vector<double>& x,
+                                const std::vector<std::vector<double>>& p, int64_t n) {
+  return RefSmallNetStages(x, p, n).logits;
+}
+
+std::vector<std::vector<double>> ParamValues(Model& model) {
+  std::vector<std::vector<double>> params;
+  for (const NamedParameter& p : model.Params()) {
+    params.emplace_back(p.param->value.data(), p.param->value.data() + p.param->value.size());
+  }
+  return params;
 }
 
 TEST(ModelTest, SmallNetworkGradientsMatchDoubleReferenceEndToEnd) {
@@ -106,10 +136,7 @@ TEST(ModelTest, NetworkPlusLossGradientAtInputMatchesReference) {
   auto model = MakeSmallNet(12);
   const int64_t n = 2;
   const std::vector<int64_t> labels = {3, 0};
-  std::vector<std::vector<double>> params;
-  for (const NamedParameter& p : model->Params()) {
-    params.emplace_back(p.param->value.data(), p.param->value.data() + p.param->value.size());
-  }
+  const std::vector<std::vector<double>> params = ParamValues(*model);
   const LossUnderTest loss = [&](const Tensor& x, Tensor* dx) -> absl::StatusOr<float> {
     model->ZeroGrad();
     return model->ForwardBackward(
@@ -307,13 +334,263 @@ TEST(ModelTest, SummaryListsLayersShapesAndTotals) {
   const std::string s = model->Summary();
   for (const char* fragment :
        {"Layer", "Output shape", "Param #", "Conv2d(3, 4", "(4, 6, 6)", "(4, 3, 3)",
-        "  4.0", "  4.shortcut", "Identity()", "Linear(36, 5)", "(5)",
+        "  4.0", "shortcut: identity", "Linear(36, 5)", "(5)",
         "Total params: 453", "Trainable params: 268", "Frozen params: 185",
         "Buffer scalars (not trained): 8", "Input shape (per sample): (3, 6, 6)",
         // conv 108 weights x 36 positions + conv 144 x 9 + linear 180.
         "Mult-adds", "Forward mult-adds per sample: 5,364"}) {
     EXPECT_NE(s.find(fragment), std::string::npos) << fragment << "\n" << s;
   }
+}
+
+// ---- Reaching inside the network ----
+
+// Gives the BN layer non-trivial running statistics and every parameter gradient the value 7,
+// so that a test can see whether an input-gradient-only backward touched them.
+std::vector<std::vector<double>> PrepareForInterpretation(Model& model, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<std::vector<double>> running;
+  for (const NamedBuffer& b : model.Buffers()) {
+    if (b.name == "1.running_mean") rng.FillUniform(b.value->data(), b.value->size(), -0.5, 0.5);
+    if (b.name == "1.running_var") rng.FillUniform(b.value->data(), b.value->size(), 0.5, 2.0);
+    if (b.name == "1.running_mean" || b.name == "1.running_var") {
+      running.emplace_back(b.value->data(), b.value->data() + b.value->size());
+    }
+  }
+  for (const NamedParameter& p : model.Params()) p.param->grad.SetAll(7.0f);
+  return running;
+}
+
+void ExpectGradientsUntouched(Model& model) {
+  for (const NamedParameter& p : model.Params()) {
+    for (int64_t i = 0; i < p.param->grad.size(); ++i) {
+      ASSERT_EQ(p.param->grad[i], 7.0f) << p.name << "[" << i << "]";
+    }
+  }
+}
+
+TEST(ModelTest, LayerNamesFollowTheModulePathsInForwardOrder) {
+  auto model = MakeSmallNet(3);
+  const std::vector<std::string> expected = {"0", "1", "2", "3", "4", "4.0", "4.1", "5", "6"};
+  EXPECT_EQ(model->LayerNames(), expected);
+  auto conv = model->FindLayer("4.0");
+  ASSERT_TRUE(conv.ok()) << conv.status();
+  EXPECT_EQ((*conv)->TypeName(), "conv2d");
+  EXPECT_EQ((*conv)->OutputShape(), Shape({kF, 3, 3}));
+}
+
+TEST(ModelTest, FindLayerRejectsUnknownNamesListingTheValidOnes) {
+  auto model = MakeSmallNet(3);
+  for (const char* bad : {"7", "4.2", "4.0.1", "", "features", "4."}) {
+    auto layer = model->FindLayer(bad);
+    ASSERT_FALSE(layer.ok()) << bad;
+    EXPECT_EQ(layer.status().code(), absl::StatusCode::kNotFound);
+    const std::string msg(layer.status().message());
+    EXPECT_NE(msg.find(absl::StrCat("'", bad, "'")), std::string::npos) << msg;
+    EXPECT_NE(msg.find("0, 1, 2, 3, 4, 4.0, 4.1, 5, 6"), std::string::npos) << msg;
+  }
+}
+
+TEST(ModelTest, ForwardWithOutputsKeepsInnerActivationsAndTheSameLogits) {
+  auto model = MakeSmallNet(4);
+  model->SetMode(Mode::kEval);
+  const auto running = PrepareForInterpretation(*model, 5);
+  const int64_t n = 2;
+  Tensor x(Shape({n, kC, kH, kW}));
+  Rng rng(6);
+  rng.FillUniform(x.data(), x.size(), -1.0f, 1.0f);
+  Tensor plain, logits;
+  ASSERT_TRUE(model->Forward(x, &plain).ok());
+  std::vector<Tensor> outs;
+  const std::vector<std::string> names = {"4.0", "3", "6", "4.0"};
+  ASSERT_TRUE(model->ForwardWithOutputs(x, names, &logits, &outs).ok());
+  ASSERT_EQ(outs.size(), 4u);
+  EXPECT_EQ(outs[0].shape(), Shape({n, kF, 3, 3}));
+  EXPECT_EQ(outs[1].shape(), Shape({n, kF, 3, 3}));
+  for (int64_t i = 0; i < logits.size(); ++i) {
+    EXPECT_EQ(logits[i], plain[i]);
+    EXPECT_EQ(outs[2][i], logits[i]);
+  }
+  const std::vector<double> xd(x.data(), x.data() + x.size());
+  const RefStages ref = RefSmallNetStages(xd, ParamValues(*model), n, &running);
+  for (int64_t i = 0; i < outs[0].size(); ++i) {
+    EXPECT_NEAR(outs[0][i], ref.res_conv[static_cast<size_t>(i)], 1e-4) << i;
+    EXPECT_EQ(outs[3][i], outs[0][i]);
+    EXPECT_NEAR(outs[1][i], ref.pooled[static_cast<size_t>(i)], 1e-4) << i;
+  }
+  // Hooks are removed afterwards: a plain Forward leaves the kept outputs alone.
+  const float kept = outs[0][0];
+  rng.FillUniform(x.data(), x.size(), -1.0f, 1.0f);
+  ASSERT_TRUE(model->Forward(x, &plain).ok());
+  EXPECT_EQ(outs[0][0], kept);
+  auto bad = model->ForwardWithOutputs(x, {"9"}, &logits, &outs);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kNotFound);
+}
+
+// The input gradient of L = sum(w * f(x)) for a layer output f (the logits, or an inner
+// layer's output) in eval mode, against double central differences; no parameter gradient
+// may change.
+TEST(ModelTest, InputGradientMatchesDoubleReferenceInEvalMode) {
+  auto model = MakeSmallNet(8);
+  model->SetMode(Mode::kEval);
+  const auto running = PrepareForInterpretation(*model, 9);
+  const auto params = ParamValues(*model);
+  const int64_t n = 2;
+  for (const std::string& where : {std::string("logits"), std::string("4.0"), std::string("3")}) {
+    SCOPED_TRACE(where);
+    const int64_t size = where == "logits" ? n * kClasses : n * kF * 3 * 3;
+    std::vector<double> w(static_cast<size_t>(size));
+    Rng rng(10);
+    for (double& v : w) v = rng.Uniform() * 2.0 - 1.0;
+    const LossUnderTest loss = [&](const Tensor& x, Tensor* dx) -> absl::StatusOr<float> {
+      Tensor logits;
+      std::vector<Tensor> outs;
+      const std::vector<std::string> names =
+          where == "logits" ? std::vector<std::string>{} : std::vector<std::string>{where};
+      SIMDNET_RETURN_IF_ERROR(model->ForwardWithOutputs(x, names, &logits, &outs));
+      const Tensor& f = where == "logits" ? logits : outs[0];
+      Tensor g(f.shape());
+      double value = 0.0;
+      for (int64_t i = 0; i < f.size(); ++i) {
+        g[i] = static_cast<float>(w[static_cast<size_t>(i)]);
+        value += w[static_cast<size_t>(i)] * f[i];
+      }
+      if (where == "logits") {
+        SIMDNET_RETURN_IF_ERROR(model->InputGradient(g, dx));
+      } else {
+        SIMDNET_RETURN_IF_ERROR(model->InputGradientFrom(where, g, dx));
+      }
+      return static_cast<float>(value);
+    };
+    const ReferenceLoss reference = [&](const std::vector<double>& x) {
+      const RefStages r = RefSmallNetStages(x, params, n, &running);
+      const std::vector<double>& f =
+          where == "logits" ? r.logits : where == "4.0" ? r.res_conv : r.pooled;
+      double total = 0.0;
+      for (size_t i = 0; i < f.size(); ++i) total += w[i] * f[i];
+      return total;
+    };
+    GradCheckOptions o;
+    // Max pooling's argmax is stable for inputs >= 1e-3 apart (U(-1, 1), n*C*H*W = 216 values
+    // through a conv): the double differences use h = 1e-5.
+    o.forward_abs_tol = 1e-4;
+    o.forward_rel_tol = 1e-4;
+    o.grad_abs_tol = 1e-3;
+    o.grad_rel_tol = 2e-3;
+    EXPECT_TRUE(CheckLossGradients(loss, Shape({n, kC, kH, kW}), reference, o));
+    ExpectGradientsUntouched(*model);
+  }
+}
+
+TEST(ModelTest, InputGradientFromAProjectionShortcutRunsOnlyTheLayersBelowIt) {
+  // 0 conv 2->3 k3 p1; 1 residual { conv 3->3 k3 p1 } + shortcut { conv 3->3 k1 };
+  // 2 flatten; 3 linear 4. The shortcut conv's output depends on x through conv0 only.
+  Rng rng(21);
+  auto root = std::move(Sequential::Create(Shape({2, 4, 4}))).value();
+  Conv2dOptions c0;
+  c0.out_channels = 3;
+  c0.kernel_h = c0.kernel_w = 3;
+  c0.pad_h = c0.pad_w = 1;
+  ASSERT_TRUE(root->Add(Conv2d::Create(c0, root->OutputShape(), rng)).ok());
+  auto main = std::move(Sequential::Create(root->OutputShape())).value();
+  ASSERT_TRUE(main->Add(Conv2d::Create(c0, main->OutputShape(), rng)).ok());
+  auto shortcut = std::move(Sequential::Create(root->OutputShape())).value();
+  Conv2dOptions c1;
+  c1.out_channels = 3;
+  c1.kernel_h = c1.kernel_w = 1;
+  ASSERT_TRUE(shortcut->Add(Conv2d::Create(c1, shortcut->OutputShape(), rng)).ok());
+  ASSERT_TRUE(root->Add(Residual::Create(std::move(main), std::move(shortcut))).ok());
+  ASSERT_TRUE(root->Add(Flatten::Create(root->OutputShape())).ok());
+  LinearOptions lin;
+  lin.out_features = 4;
+  ASSERT_TRUE(root->Add(Linear::Create(lin, root->OutputShape(), rng)).ok());
+  auto model = std::move(Model::Create(std::move(root), 4)).value();
+  EXPECT_EQ(model->LayerNames(),
+            (std::vector<std::string>{"0", "1", "1.0", "1.shortcut", "1.shortcut.0", "2", "3"}));
+  for (const NamedParameter& p : model->Params()) p.param->grad.SetAll(7.0f);
+  const auto params = ParamValues(*model);  // 0.w 0.b 1.0.w 1.0.b 1.shortcut.0.w .b 3.w 3.b
+  const int64_t n = 2;
+  std::vector<double> w(static_cast<size_t>(n * 3 * 4 * 4));
+  for (double& v : w) v = rng.Uniform() * 2.0 - 1.0;
+  const LossUnderTest loss = [&](const Tensor& x, Tensor* dx) -> absl::StatusOr<float> {
+    Tensor logits;
+    std::vector<Tensor> outs;
+    SIMDNET_RETURN_IF_ERROR(model->ForwardWithOutputs(x, {"1.shortcut.0"}, &logits, &outs));
+    Tensor g(outs[0].shape());
+    double value = 0.0;
+    for (int64_t i = 0; i < g.size(); ++i) {
+      g[i] = static_cast<float>(w[static_cast<size_t>(i)]);
+      value += w[static_cast<size_t>(i)] * outs[0][i];
+    }
+    SIMDNET_RETURN_IF_ERROR(model->InputGradientFrom("1.shortcut.0", g, dx));
+    return static_cast<float>(value);
+  };
+  const ReferenceLoss reference = [&](const std::vector<double>& x) {
+    reference::ConvDims d{n, 2, 4, 4, 3, 3, 3};
+    d.ph = d.pw = 1;
+    const std::vector<double> a = reference::Conv2d(x, params[0], params[1], d);
+    reference::ConvDims d1{n, 3, 4, 4, 3, 1, 1};
+    const std::vector<double> s = reference::Conv2d(a, params[4], params[5], d1);
+    double total = 0.0;
+    for (size_t i = 0; i < s.size(); ++i) total += w[i] * s[i];
+    return total;
+  };
+  GradCheckOptions o;
+  EXPECT_TRUE(CheckLossGradients(loss, Shape({n, 2, 4, 4}), reference, o));
+  ExpectGradientsUntouched(*model);
+}
+
+TEST(ModelTest, InputGradientRejectsMisuseWithClearErrors) {
+  auto model = MakeSmallNet(12);
+  Tensor dx;
+  Tensor g(Shape({2, kClasses}));
+  EXPECT_EQ(model->InputGradient(g, &dx).code(), absl::StatusCode::kFailedPrecondition);
+  Tensor x(Shape({2, kC, kH, kW})), logits;
+  ASSERT_TRUE(model->Forward(x, &logits).ok());
+  Tensor wrong(Shape({3, kClasses}));
+  auto s = model->InputGradient(wrong, &dx);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(s.message()).find("(3, 5)"), std::string::npos) << s;
+  Tensor inner(Shape({2, kF, 3, 2}));
+  s = model->InputGradientFrom("4.0", inner, &dx);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(s.message()).find("(2, 4, 3, 3)"), std::string::npos) << s;
+  EXPECT_EQ(model->InputGradientFrom("nope", inner, &dx).code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ModelTest, BackwardHooksSeeAndMayRewriteTheGradient) {
+  auto model = MakeSmallNet(13);
+  model->SetMode(Mode::kEval);
+  Tensor x(Shape({1, kC, kH, kW})), logits, dx, dx_clamped;
+  Rng rng(14);
+  rng.FillUniform(x.data(), x.size(), -1.0f, 1.0f);
+  ASSERT_TRUE(model->Forward(x, &logits).ok());
+  Tensor g(logits.shape());
+  g.SetAll(1.0f);
+  ASSERT_TRUE(model->InputGradient(g, &dx).ok());
+  Layer* relu = *model->FindLayer("2");
+  int calls = 0;
+  relu->set_backward_hook([&](const Tensor& dy, Tensor* d) {
+    ++calls;
+    EXPECT_EQ(dy.shape(), d->shape());
+    d->SetAll(0.0f);
+  });
+  ASSERT_TRUE(model->InputGradient(g, &dx_clamped).ok());
+  relu->set_backward_hook(nullptr);
+  EXPECT_EQ(calls, 1);
+  for (int64_t i = 0; i < dx_clamped.size(); ++i) EXPECT_EQ(dx_clamped[i], 0.0f);
+  ASSERT_TRUE(model->InputGradient(g, &dx_clamped).ok());
+  for (int64_t i = 0; i < dx.size(); ++i) EXPECT_EQ(dx_clamped[i], dx[i]);
+}
+
+TEST(ModelTest, ScopedEvalModeRestoresTheMode) {
+  auto model = MakeSmallNet(15);
+  ASSERT_EQ(model->mode(), Mode::kTrain);
+  {
+    ScopedEvalMode eval(*model);
+    EXPECT_EQ(model->mode(), Mode::kEval);
+  }
+  EXPECT_EQ(model->mode(), Mode::kTrain);
 }
 
 }  // namespace

@@ -56,6 +56,7 @@ void Residual::Forward(const Tensor& x, Tensor* y) {
     Add(main_out_.data(), x.data(), y->data(), n, pool);
   } else {
     shortcut_->Forward(x, &shortcut_out_);
+    shortcut_->RunForwardHook(shortcut_out_);
     Add(main_out_.data(), shortcut_out_.data(), y->data(), n, pool);
   }
 }
@@ -69,6 +70,7 @@ void Residual::Backward(const Tensor& dy, Tensor* dx) {
     Add(main_dx_.data(), dy.data(), dx->data(), n, pool);
   } else {
     shortcut_->Backward(dy, dx);  // overwrites dx with the shortcut's input gradient
+    shortcut_->RunBackwardHook(dy, dx);
     Add(dx->data(), main_dx_.data(), dx->data(), n, pool);
   }
 }
@@ -99,6 +101,22 @@ std::vector<NamedRng> Residual::Rngs() {
     for (NamedRng& r : shortcut_->Rngs()) out.push_back({absl::StrCat("shortcut.", r.name), r.rng});
   }
   return out;
+}
+
+std::vector<NamedLayer> Residual::Children() {
+  std::vector<NamedLayer> out = main_->Children();
+  if (shortcut_ != nullptr) out.push_back({"shortcut", shortcut_.get()});
+  return out;
+}
+
+void Residual::BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx) {
+  if (index < main_->size()) {
+    main_->BackwardBelowChild(index, grad, dx);
+    return;
+  }
+  SIMDNET_CHECK(shortcut_ != nullptr && index == main_->size());
+  dx->EnsureShape(grad.shape());
+  Copy(grad.data(), dx->data(), static_cast<size_t>(grad.size()), &DefaultThreadPool());
 }
 
 void Residual::SetMode(Mode mode) {

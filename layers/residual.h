@@ -42,6 +42,12 @@ class Residual : public Layer {
   std::vector<NamedBuffer> Buffers() override;
   std::vector<NamedRng> Rngs() override;
   void SetMode(Mode mode) override;
+  // The main branch's children under their own names (as their parameters are named), then
+  // the projection shortcut as "shortcut" (absent for the identity).
+  std::vector<NamedLayer> Children() override;
+  // A main-branch child: back-propagates through the main branch below it. The shortcut: its
+  // input is this block's input, so dx = grad.
+  void BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx) override;
 
   Sequential& main() { return *main_; }
   // Returns null for the identity shortcut.

@@ -67,9 +67,11 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
   const Tensor* in = &x;
   for (size_t i = 0; i + 1 < k; ++i) {
     children_[i].layer->Forward(*in, &activations_[i]);
+    children_[i].layer->RunForwardHook(activations_[i]);
     in = &activations_[i];
   }
   children_[k - 1].layer->Forward(*in, y);
+  children_[k - 1].layer->RunForwardHook(*y);
 }
 
 void Sequential::Backward(const Tensor& dy, Tensor* dx) {
@@ -79,12 +81,41 @@ void Sequential::Backward(const Tensor& dy, Tensor* dx) {
     return;
   }
   const size_t k = children_.size();
-  const Tensor* grad = &dy;
-  for (size_t i = k; i-- > 1;) {
-    children_[i].layer->Backward(*grad, &gradients_[i - 1]);
-    grad = &gradients_[i - 1];
+  Layer& last = *children_[k - 1].layer;
+  if (k == 1) {
+    last.Backward(dy, dx);
+    last.RunBackwardHook(dy, dx);
+    return;
   }
-  children_[0].layer->Backward(*grad, dx);
+  last.Backward(dy, &gradients_[k - 2]);
+  last.RunBackwardHook(dy, &gradients_[k - 2]);
+  BackwardBelowChild(k - 1, gradients_[k - 2], dx);
+}
+
+void Sequential::BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx) {
+  SIMDNET_CHECK(index < children_.size());
+  if (index == 0) {
+    dx->EnsureShape(grad.shape());
+    Copy(grad.data(), dx->data(), static_cast<size_t>(grad.size()), &DefaultThreadPool());
+    return;
+  }
+  // gradients_[i - 1] holds the gradient at child i's input (= child i-1's output).
+  const Tensor* g = &grad;
+  for (size_t i = index; i-- > 1;) {
+    Layer& child = *children_[i].layer;
+    child.Backward(*g, &gradients_[i - 1]);
+    child.RunBackwardHook(*g, &gradients_[i - 1]);
+    g = &gradients_[i - 1];
+  }
+  children_[0].layer->Backward(*g, dx);
+  children_[0].layer->RunBackwardHook(*g, dx);
+}
+
+std::vector<NamedLayer> Sequential::Children() {
+  std::vector<NamedLayer> out;
+  out.reserve(children_.size());
+  for (Child& c : children_) out.push_back({c.name, c.layer.get()});
+  return out;
 }
 
 std::vector<NamedParameter> Sequential::Params() {

@@ -23,6 +23,7 @@ namespace simdnet {
 // buffers and RNGs are reported as "<child>.<name>", e.g. "0.weight", "features.3.bias".
 // Caches: every intermediate activation (the children read their inputs in Backward) and the
 // intermediate gradients; both are reused across calls while N is unchanged.
+// Calls each child's forward / backward hook right after the child runs.
 class Sequential : public Layer {
  public:
   struct Child {
@@ -61,6 +62,9 @@ class Sequential : public Layer {
   std::vector<NamedRng> Rngs() override;
   // Sets this container's mode and every child's.
   void SetMode(Mode mode) override;
+  std::vector<NamedLayer> Children() override;
+  // Runs children index-1, ..., 0 backward from `grad` (the gradient at child index's input).
+  void BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx) override;
 
   size_t size() const { return children_.size(); }
   bool empty() const { return children_.empty(); }
