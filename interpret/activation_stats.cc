@@ -164,8 +164,8 @@ std::vector<InitSetting> LectureInitSettings() {
   InitSpec he = xavier;  // sqrt(2) / sqrt(fan_in)
   he.nonlinearity = Nonlinearity::kRelu;
   return {
-      {"tanh, N(0, 0.01^2)", ActivationKind::kTanh, small},
-      {"tanh, N(0, 1)", ActivationKind::kTanh, unit},
+      {"tanh, std=0.01", ActivationKind::kTanh, small},
+      {"tanh, std=1", ActivationKind::kTanh, unit},
       {"tanh, Xavier", ActivationKind::kTanh, xavier},
       {"relu, Xavier", ActivationKind::kRelu, xavier},
       {"relu, He", ActivationKind::kRelu, he},

@@ -71,17 +71,19 @@ absl::StatusOr<std::vector<LayerActivationStats>> ComputeActivationStats(
 
 // One setting: a nonlinearity and the weight init of every Linear layer.
 struct InitSetting {
-  std::string name;  // short label for tables and legends, e.g. "tanh, N(0, 0.01^2)"
+  // Short label for tables, legends and file names (only characters train/plot.h's font has),
+  // e.g. "tanh, std=0.01".
+  std::string name;
   ActivationKind activation = ActivationKind::kTanh;
   InitSpec weight_init;
 };
 
 // Returns the lecture's five settings, in this order (all fans are fan_in = width):
-//   tanh, N(0, 0.01^2)        small random numbers: activations collapse toward 0
-//   tanh, N(0, 1)             too large: tanh saturates at +-1
-//   tanh, Xavier              std = 1/sqrt(fan_in) (the lecture's Xavier, Glorot & Bengio)
-//   relu, Xavier              the same scale with ReLU: the second moment halves per layer
-//   relu, He                  std = sqrt(2/fan_in) (He et al. 2015): constant scale
+//   "tanh, std=0.01"   N(0, 0.01^2), small random numbers: activations collapse toward 0
+//   "tanh, std=1"      N(0, 1), too large: tanh saturates at +-1
+//   "tanh, Xavier"     std = 1/sqrt(fan_in) (the lecture's Xavier, Glorot & Bengio 2010)
+//   "relu, Xavier"     the same scale with ReLU: the second moment halves per layer
+//   "relu, He"         std = sqrt(2/fan_in) (He et al. 2015): constant scale
 // Xavier and He are expressed as InitKind::kKaimingNormal with gain 1 (linear) and sqrt(2)
 // (relu), which is exactly gain / sqrt(fan_in).
 std::vector<InitSetting> LectureInitSettings();
