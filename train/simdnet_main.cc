@@ -1,5 +1,5 @@
 // The `simdnet` command: train, eval, predict, finetune and summary subcommands over the
-// library in train/commands.h. Run with `bazel run -c opt //train:simdnet -- <command> ...`.
+// library in train/commands.h, and the interpretation subcommands of interpret/cli.h. Run with `bazel run -c opt //train:simdnet -- <command> ...`.
 #include <algorithm>
 #include <csignal>
 #include <optional>
@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "interpret/cli.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
 #include "train/checkpoint.h"
@@ -23,7 +24,9 @@
 // Model and run.
 ABSL_FLAG(std::string, model, "vgg-small",
           "Model: a preset (lenet5, vgg-small, resnet-small) or a model spec file");
-ABSL_FLAG(std::string, out, "runs/latest", "Run directory for checkpoints, logs and the report");
+ABSL_FLAG(std::string, out, "runs/latest",
+          "Run directory for checkpoints, logs and the report (interpretation commands: the "
+          "folder for their pictures, default <checkpoint's folder>/<command>)");
 ABSL_FLAG(bool, resume, false, "train: continue from <out>/checkpoint.safetensors");
 ABSL_FLAG(uint64_t, seed, 1, "Seed for weights, shuffling, augmentation and dropout");
 ABSL_FLAG(std::string, threads, "",
@@ -99,7 +102,7 @@ commands:
             freeze --freeze, fine-tune, and compare with training from scratch
   summary   print the layer table of --model (or --checkpoint)
 
-Run `simdnet --help` for every flag.)";
+)";
 
 void OnSignal(int) { Trainer::RequestStop(); }
 
@@ -174,6 +177,18 @@ absl::Status Main(const std::string& command, const std::vector<std::string>& ar
   }
   std::cerr << "simdnet: SIMD target " << BestTargetName() << ", "
             << DefaultThreadPool().NumThreads() << " threads\n";
+  if (IsInterpretCommand(command)) {
+    InterpretCommonOptions c;
+    c.checkpoint = absl::GetFlag(FLAGS_checkpoint);
+    // The interpretation commands default to a folder beside the checkpoint.
+    c.out_dir = absl::GetFlag(FLAGS_out) == "runs/latest" ? "" : absl::GetFlag(FLAGS_out);
+    c.seed = absl::GetFlag(FLAGS_seed);
+    SIMDNET_ASSIGN_OR_RETURN(c.data, DataFromFlags());
+    c.files = args;
+    SIMDNET_ASSIGN_OR_RETURN(std::string text, RunInterpretCommand(command, c));
+    std::cout << text;
+    return absl::OkStatus();
+  }
   if (command != "predict" && !args.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(command, ": unexpected argument '", args[0], "' (flags are --name=value)"));
@@ -251,17 +266,21 @@ absl::Status Main(const std::string& command, const std::vector<std::string>& ar
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown command '", command, "' (expected train, eval, predict, finetune, summary)"));
+      "unknown command '", command, "' (expected train, eval, predict, finetune, summary, or ",
+      "an interpretation command: filters, patches, activations, tsne, saliency, adversarial, ",
+      "classvis, inspect)"));
 }
 
 }  // namespace
 }  // namespace simdnet
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(simdnet::kUsage);
+  static const std::string usage = absl::StrCat(simdnet::kUsage, simdnet::InterpretUsage(),
+                                                "\nRun `simdnet --help` for every flag.");
+  absl::SetProgramUsageMessage(usage);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() < 2) {
-    std::fprintf(stderr, "%s\n", simdnet::kUsage);
+    std::fprintf(stderr, "%s\n", usage.c_str());
     return 2;
   }
   std::signal(SIGINT, simdnet::OnSignal);
