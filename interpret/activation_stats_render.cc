@@ -27,7 +27,7 @@ constexpr Rgb kText{30, 30, 30};
 constexpr Rgb kMuted{100, 100, 100};
 constexpr Rgb kPanel{244, 244, 244};
 constexpr Rgb kFrame{170, 170, 170};
-constexpr Rgb kZeroLine{200, 120, 120};
+constexpr Rgb kZeroLine{210, 40, 40};
 constexpr Rgb kBar{60, 110, 180};
 constexpr Rgb kClippedBar{20, 40, 90};
 constexpr int kMaxWidth = 4096;
@@ -83,17 +83,15 @@ void DrawHistogram(RgbImage* img, int x, int y, int w, int h, const LayerActivat
   }
   const bool clip = second > 0 && top > 4 * second;
   const double scale = clip ? 1.25 * static_cast<double>(second) : static_cast<double>(top);
-  const int inner_h = h - 2;
-  if (s.hist_lo < 0.0 && s.hist_hi > 0.0) {
-    const int zx = x + static_cast<int>(std::lround(-s.hist_lo / (s.hist_hi - s.hist_lo) * w));
-    for (int j = y + 1; j < y + h - 1; ++j) img->Set(zx, j, kZeroLine);
-  }
+  // Bars fill the inside of the 1-pixel frame, so that edge bins (tanh's spikes at +-1) show.
+  const int inner_x = x + 1, inner_w = w - 2, inner_h = h - 2;
   if (bins > 0 && scale > 0.0) {
     for (int b = 0; b < bins; ++b) {
       const int64_t c = s.histogram[static_cast<size_t>(b)];
       if (c == 0) continue;
-      const int x0 = x + static_cast<int>(static_cast<int64_t>(b) * w / bins);
-      const int x1 = std::max(x0 + 1, x + static_cast<int>(static_cast<int64_t>(b + 1) * w / bins));
+      const int x0 = inner_x + static_cast<int>(static_cast<int64_t>(b) * inner_w / bins);
+      const int x1 = std::max(
+          x0 + 1, inner_x + static_cast<int>(static_cast<int64_t>(b + 1) * inner_w / bins));
       const double frac = std::min(1.0, static_cast<double>(c) / scale);
       const int bh = std::max(1, static_cast<int>(std::lround(frac * inner_h)));
       const bool clipped = clip && b == top_bin;
@@ -101,10 +99,21 @@ void DrawHistogram(RgbImage* img, int x, int y, int w, int h, const LayerActivat
     }
     if (clip && total > 0) {
       const std::string label = Percent(static_cast<double>(top) / static_cast<double>(total));
-      const int bx = x + static_cast<int>(static_cast<int64_t>(top_bin) * w / bins);
+      // Beside the clipped bar: right of it if the label fits there, else left of it.
+      const int bx0 = inner_x + static_cast<int>(static_cast<int64_t>(top_bin) * inner_w / bins);
+      const int bx1 = inner_x + static_cast<int>(static_cast<int64_t>(top_bin + 1) * inner_w / bins);
       const int tw = TextWidth(label, kScale);
-      const int lx = bx + 6 + tw <= x + w ? bx + 6 : std::max(x + 2, bx - 4 - tw);
+      const int lx = bx1 + 4 + tw <= x + w - 2 ? bx1 + 4 : std::max(x + 2, bx0 - 4 - tw);
       DrawText(img, lx, y + 4, label, kClippedBar, kScale);
+    }
+  }
+  // The zero line goes on top, dashed, so that it neither hides nor is hidden by the bars.
+  if (s.hist_lo < 0.0 && s.hist_hi > 0.0) {
+    const int zx =
+        inner_x + static_cast<int>(std::lround(-s.hist_lo / (s.hist_hi - s.hist_lo) * inner_w));
+    for (int j = y + 1; j < y + h - 1; j += 4) {
+      img->Set(zx, j, kZeroLine);
+      img->Set(zx, j + 1, kZeroLine);
     }
   }
   DrawFrame(img, x, y, w, h, kFrame);
@@ -171,14 +180,14 @@ absl::StatusOr<RgbImage> RenderActivationHistogramRows(
   RgbImage img = RgbImage::Filled(width, height, kWhite);
   DrawText(&img, kMargin, kMargin, Fit(title, (width - 2 * kMargin) / kCharW), kText, kScale);
   DrawText(&img, kMargin, kMargin + kLine + 4,
-           Fit("histogram of each layer's outputs; red line = 0; dark bar = clipped bin",
+           Fit("histogram of each layer's outputs; red dashes = 0; dark bar = clipped bin (its %)",
                (width - 2 * kMargin) / kCharW),
            kMuted, kScale);
   int y = header_h;
   for (const LayerActivationStats& s : stats) {
     DrawText(&img, kMargin, y + 4, Fit(s.name, kLabelChars), kText, kScale);
     DrawText(&img, kMargin, y + 4 + kLine + 4, Fit(s.description, kLabelChars), kMuted, kScale);
-    DrawText(&img, kMargin, y + 4 + 2 * (kLine + 4), Fit(s.shape.ToString(), kLabelChars),
+    DrawText(&img, kMargin, y + 4 + 2 * (kLine + 4), Fit(absl::StrCat("out ", s.shape.ToString()), kLabelChars),
              kMuted, kScale);
     DrawHistogram(&img, hist_x, y, kHistW, kHistH, s);
     DrawRange(&img, hist_x, y + kHistH + 4, kHistW, s);
@@ -216,7 +225,8 @@ absl::StatusOr<RgbImage> RenderInitExperimentHistograms(const InitExperimentResu
                         " units, ", o.samples, " inputs N(0, 1), no bias (CS231n)"),
            kText, kScale);
   DrawText(&img, kMargin, kMargin + kLine + 4,
-           "one histogram range per setting; red line = 0; dark bar = clipped bin (its %)", kMuted,
+           absl::StrCat("one histogram range per setting; red dashes = 0; dark bar = clipped bin (its %); "
+                        "sat = |a| > ", Num(o.saturation_threshold), ", zero = exactly 0"), kMuted,
            kScale);
   int y = header_h;
   for (const InitSettingResult& r : result.settings) {
