@@ -110,13 +110,17 @@ absl::StatusOr<RgbImage> RenderScatter(const std::vector<float>& xy,
 
   RgbImage image = RgbImage::Filled(options.width, options.height, kWhite);
   constexpr int kMargin = 20;
-  constexpr int kTitleScale = 3, kLegendScale = 2;
+  constexpr int kLegendScale = 2;
   int top = kMargin;
   if (!options.title.empty()) {
-    const int tw = TextWidth(options.title, kTitleScale);
+    // The largest of scales 3, 2, 1 at which the title fits (long titles are clipped at 1).
+    int title_scale = 3;
+    while (title_scale > 1 && TextWidth(options.title, title_scale) > options.width - 2 * kMargin)
+      --title_scale;
+    const int tw = TextWidth(options.title, title_scale);
     DrawText(&image, std::max(kMargin, (options.width - tw) / 2), kMargin, options.title, kText,
-             kTitleScale);
-    top += 7 * kTitleScale + kMargin;
+             title_scale);
+    top += 7 * title_scale + kMargin;
   }
   // Legend column on the right: a swatch disc and the class name per row.
   std::vector<std::string> names(static_cast<size_t>(num_classes));
