@@ -361,13 +361,17 @@ std::string FormatInitExperimentTable(const InitExperimentResult& result) {
       max_zero = std::max(max_zero, r.layers[k].fraction_zero);
     }
     const double s1 = r.layers.front().std, sl = r.layers.back().std;
+    // Saturation means |a| near 1 only for tanh / sigmoid; ReLU's failure mode is exact zeros.
+    const std::string extreme =
+        Saturating(r.setting.activation)
+            ? absl::StrFormat("saturated (|a| > %g) up to %.1f%%", o.saturation_threshold,
+                              100.0 * max_sat)
+            : absl::StrFormat("exact zeros up to %.1f%%", 100.0 * max_zero);
     absl::StrAppend(
-        &out, absl::StrFormat("%-*s std layer 1 %.3g -> layer %d %.3g (x%.3g); most saturated "
-                              "(|a| > %g) %.1f%%, most zeros %.1f%%\n",
+        &out, absl::StrFormat("%-*s std layer 1 %.3g -> layer %d %.3g (x%.3g); %s\n",
                               widths.empty() ? 12 : *std::max_element(widths.begin(), widths.end()),
                               absl::StrCat(r.setting.name, ":"), s1, r.layers.size(), sl,
-                              s1 > 0 ? sl / s1 : 0.0, o.saturation_threshold, 100.0 * max_sat,
-                              100.0 * max_zero));
+                              s1 > 0 ? sl / s1 : 0.0, extreme));
   }
   return out;
 }

@@ -52,7 +52,8 @@ absl::Status WriteCsvFile(absl::string_view path, absl::string_view csv);
 std::string FormatActivationStatsTable(const std::vector<LayerActivationStats>& stats);
 
 // Returns a text table of the experiment: one line per layer, one std column per setting, then
-// per setting the layer-1 -> layer-L std ratio and the largest saturated / zero fraction.
+// per setting the layer-1 -> layer-L std ratio and the largest saturated (tanh, sigmoid) or
+// exact-zero (others) fraction.
 std::string FormatInitExperimentTable(const InitExperimentResult& result);
 
 }  // namespace simdnet

@@ -3,6 +3,7 @@
 // errors, CSV content, rendering and the command's option errors.
 #include "interpret/activation_stats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -320,7 +321,9 @@ TEST(InitExperimentReportTest, WritesPicturesCsvAndTable) {
   const std::string dir = TempDir("init");
   auto table = WriteInitExperimentReport(Lecture(), dir);
   ASSERT_TRUE(table.ok()) << table.status();
-  EXPECT_TRUE(absl::StrContains(*table, "relu, He"));
+  EXPECT_TRUE(absl::StrContains(*table, "relu, He:"));
+  EXPECT_TRUE(absl::StrContains(*table, "saturated (|a| > 0.99) up to 90."));  // tanh, std=1
+  EXPECT_TRUE(absl::StrContains(*table, "exact zeros up to"));
   for (const char* f : {"init_histograms.png", "init_std.png", "init_mean.png"}) {
     EXPECT_GT(std::filesystem::file_size(absl::StrCat(dir, "/", f)), 1000u) << f;
   }
