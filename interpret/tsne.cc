@@ -148,27 +148,31 @@ void RepulsionBarnesHut(const QuadTree& tree, const float* y, int32_t i, float t
   const QuadNode* nodes = tree.nodes().data();
   const int32_t* perm = tree.perm().data();
   const float px = y[2 * i], py = y[2 * i + 1];
-  double z = 0, fx = 0, fy = 0;
+  // Float partial sums (as scikit-learn): a point meets a few hundred cells, well within float's
+  // precision, and the double conversions cost ~15% of the walk.
+  float z = 0, fx = 0, fy = 0;
   int32_t stack[4 * kMaxDepth + 8];
   int top = 0;
   stack[top++] = 0;
   while (top > 0) {
     const QuadNode& nd = nodes[stack[--top]];
-    if (nd.first_child < 0) {
+    const float dx = px - nd.cx, dy = py - nd.cy;
+    const float d2 = dx * dx + dy * dy;
+    const bool leaf = nd.first_child < 0;
+    if (leaf && nd.end - nd.begin > 1) {  // Unseparated points: sum them one by one.
       for (int32_t t = nd.begin; t < nd.end; ++t) {
         const int32_t j = perm[t];
         if (j == i) continue;
-        const float dx = px - y[2 * j], dy = py - y[2 * j + 1];
-        const float q = 1.0f / (1.0f + dx * dx + dy * dy);
+        const float ex = px - y[2 * j], ey = py - y[2 * j + 1];
+        const float q = 1.0f / (1.0f + ex * ex + ey * ey);
         z += q;
-        fx += q * q * dx;
-        fy += q * q * dy;
+        fx += q * q * ex;
+        fy += q * q * ey;
       }
-      continue;
-    }
-    const float dx = px - nd.cx, dy = py - nd.cy;
-    const float d2 = dx * dx + dy * dy;
-    if (nd.max_width_sq < theta_sq * d2) {
+    } else if (leaf || nd.max_width_sq < theta_sq * d2) {
+      // A single-point leaf's center of mass is the point itself (exact), so it needs no
+      // access to y; only the self-interaction is skipped.
+      if (leaf && perm[nd.begin] == i) continue;
       const float q = 1.0f / (1.0f + d2);
       const float cq = nd.count * q;
       z += cq;
