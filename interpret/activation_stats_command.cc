@@ -33,12 +33,12 @@ std::string JoinPath(const std::string& dir, const std::string& file) {
 }
 
 absl::Status MakeOutDir(const std::string& dir) {
-  if (dir.empty()) return absl::InvalidArgumentError("--out_dir: required (an output directory)");
+  if (dir.empty()) return absl::InvalidArgumentError("--out: required (an output directory)");
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec || !std::filesystem::is_directory(dir)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--out_dir=", dir, ": cannot create the directory: ", ec.message()));
+        absl::StrCat("--out=", dir, ": cannot create the directory: ", ec.message()));
   }
   return absl::OkStatus();
 }
@@ -115,7 +115,7 @@ absl::StatusOr<std::string> RunActivationsCommand(const ActivationsCommandOption
         absl::StrCat("--samples=", options.samples, ": must be in [1, ", kMaxSamples, "]"));
   }
   if (options.out_dir.empty()) {
-    return absl::InvalidArgumentError("--out_dir: required (an output directory)");
+    return absl::InvalidArgumentError("--out: required (an output directory)");
   }
   if (options.init_experiment) {
     if (!options.layers.empty()) {

@@ -21,7 +21,7 @@ struct ActivationsCommandOptions {
   int64_t samples = 256;             // --samples: images drawn (seeded) from the held-out set
   std::vector<std::string> layers;   // --layers: layer paths; empty = every leaf layer
   bool init_experiment = false;      // --init_experiment: run RunInitExperiment instead
-  std::string out_dir;               // --out_dir: created if missing
+  std::string out_dir;               // --out: created if missing
   uint64_t seed = 1;                 // --seed: sample choice / the experiment's weights+inputs
 };
 
@@ -31,7 +31,7 @@ struct ActivationsCommandOptions {
 // out_dir/activations.png and out_dir/activations.csv. With init_experiment: runs the
 // lecture's experiment (10 layers x 500 units, 1000 inputs) with `seed`; writes
 // out_dir/init_histograms.png, init_std.png, init_mean.png and init_experiment.csv.
-// Errors name the flag: "--samples=0: must be in [1, 10000]", "--out_dir: ...",
+// Errors name the flag: "--samples=0: must be in [1, 10000]", "--out: ...",
 // "--checkpoint: ...", "--layers: ..." (listing the valid names), and the file for I/O errors.
 absl::StatusOr<std::string> RunActivationsCommand(const ActivationsCommandOptions& options);
 

@@ -371,7 +371,7 @@ TEST(ActivationsCommandTest, BadOptionsNameTheFlag) {
   EXPECT_TRUE(absl::StartsWith(RunActivationsCommand(o).status().message(), "--layers"));
   o.layers.clear();
   o.out_dir = "";
-  EXPECT_TRUE(absl::StartsWith(RunActivationsCommand(o).status().message(), "--out_dir"));
+  EXPECT_TRUE(absl::StartsWith(RunActivationsCommand(o).status().message(), "--out"));
   o.out_dir = TempDir("cmd");
   o.init_experiment = false;
   EXPECT_TRUE(absl::StartsWith(RunActivationsCommand(o).status().message(), "--checkpoint"));

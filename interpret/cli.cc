@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "interpret/activation_stats_command.h"
 #include "interpret/filters_command.h"
+#include "interpret/inspect_command.h"
 #include "interpret/source.h"
 #include "interpret/tsne_command.h"
 #include "tensor/status_macros.h"
@@ -75,6 +76,7 @@ const char* InterpretUsage() {
                weight-initialization experiment (no checkpoint)
   tsne         t-SNE map of a layer's features (--layer, default the penultimate) for
                --samples test images (default 10000)
+  inspect      all of the above on one HTML page (inspect.html)
 )";
 }
 
@@ -120,6 +122,17 @@ absl::StatusOr<std::string> RunInterpretCommand(const std::string& command,
     o.save_features = absl::GetFlag(FLAGS_save_features);
     o.out_dir = OutDir(c, command);
     return RunTsneCommand(o);
+  }
+  if (command == "inspect") {
+    InspectCommandOptions o;
+    o.checkpoint = c.checkpoint;
+    o.data = c.data;
+    o.out_dir = OutDir(c, command);
+    o.seed = c.seed;
+    SIMDNET_ASSIGN_OR_RETURN(o.indices,
+                             ParseIndexList(absl::GetFlag(FLAGS_indices), "--indices"));
+    if (samples > 0) o.tsne_samples = o.sweep_samples = o.patch_samples = samples;
+    return RunInspectCommand(o);
   }
   return absl::UnimplementedError(absl::StrCat("'", command, "' is not available yet"));
 }
