@@ -2,6 +2,7 @@
 // rename, fsync of the parent directory).
 #include "tensor/atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,14 +11,47 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace simdnet {
 namespace {
 
 std::atomic<int> g_fault{static_cast<int>(detail::AtomicWriteFault::kNone)};
 std::atomic<uint64_t> g_temp_counter{0};
+std::mutex g_fault_mutex;
+std::string g_fault_suffix;  // guarded by g_fault_mutex; "" = every path
+
+// Returns the fault to simulate for a write to `path`.
+detail::AtomicWriteFault FaultFor(const std::string& path) {
+  const auto fault = static_cast<detail::AtomicWriteFault>(g_fault.load());
+  if (fault == detail::AtomicWriteFault::kNone) return fault;
+  std::lock_guard<std::mutex> lock(g_fault_mutex);
+  return absl::EndsWith(path, g_fault_suffix) ? fault : detail::AtomicWriteFault::kNone;
+}
+
+// Returns whether `name` is "<base>.tmp.<digits>.<digits>", the temp names of
+// WriteFileAtomically, with a non-empty base.
+bool IsOurTempName(absl::string_view name) {
+  const size_t at = name.rfind(".tmp.");
+  if (at == absl::string_view::npos || at == 0) return false;
+  std::vector<absl::string_view> parts = absl::StrSplit(name.substr(at + 5), '.');
+  if (parts.size() != 2) return false;
+  for (absl::string_view p : parts) {
+    if (p.empty() || !std::all_of(p.begin(), p.end(), [](char c) {
+          return absl::ascii_isdigit(static_cast<unsigned char>(c));
+        })) {
+      return false;
+    }
+  }
+  return true;
+}
 
 absl::Status ErrnoError(int err, absl::string_view what, absl::string_view path) {
   return absl::ErrnoToStatus(err, absl::StrCat(what, " '", path, "'"));
@@ -87,7 +121,9 @@ absl::Status FillTemp(int fd, absl::string_view bytes, const std::string& temp,
 }  // namespace
 
 namespace detail {
-void SetAtomicWriteFaultForTesting(AtomicWriteFault fault) {
+void SetAtomicWriteFaultForTesting(AtomicWriteFault fault, absl::string_view path_suffix) {
+  std::lock_guard<std::mutex> lock(g_fault_mutex);
+  g_fault_suffix = std::string(path_suffix);
   g_fault.store(static_cast<int>(fault));
 }
 }  // namespace detail
@@ -108,7 +144,7 @@ absl::Status WriteFileAtomically(absl::string_view path_view, absl::string_view 
   if (fd < 0) {
     return ErrnoError(errno, "WriteFileAtomically: cannot create temp file", temp);
   }
-  const auto fault = static_cast<detail::AtomicWriteFault>(g_fault.load());
+  const detail::AtomicWriteFault fault = FaultFor(path);
   absl::Status status = FillTemp(fd, bytes, temp, fault);
   if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
     status =
@@ -119,6 +155,28 @@ absl::Status WriteFileAtomically(absl::string_view path_view, absl::string_view 
     return status;
   }
   return FsyncDir(DirName(path));
+}
+
+absl::StatusOr<int64_t> RemoveStaleTempFiles(absl::string_view dir_view) {
+  const std::string dir(dir_view);
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return ErrnoError(errno, "RemoveStaleTempFiles: cannot list", dir);
+  std::vector<std::string> stale;
+  while (const dirent* e = ::readdir(d)) {
+    if (IsOurTempName(e->d_name)) stale.push_back(e->d_name);
+  }
+  ::closedir(d);
+  int64_t removed = 0;
+  for (const std::string& name : stale) {
+    const std::string path = absl::StrCat(dir, "/", name);
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::unlink(path.c_str()) != 0) {
+      return ErrnoError(errno, "RemoveStaleTempFiles: cannot remove", path);
+    }
+    ++removed;
+  }
+  return removed;
 }
 
 absl::StatusOr<std::string> ReadFile(absl::string_view path_view, uint64_t max_bytes) {

@@ -33,6 +33,12 @@ absl::Status WriteFileAtomically(absl::string_view path, absl::string_view bytes
 absl::StatusOr<std::string> ReadFile(absl::string_view path,
                                      uint64_t max_bytes = kDefaultMaxReadBytes);
 
+// Removes the regular files in `dir` whose names have WriteFileAtomically's temp pattern
+// "<name>.tmp.<pid>.<n>" (left behind by a process killed mid-write), and nothing else.
+// Requires: no WriteFileAtomically to `dir` is in flight. Returns the number removed, or the
+// errno-mapped error naming the directory or file.
+absl::StatusOr<int64_t> RemoveStaleTempFiles(absl::string_view dir);
+
 namespace detail {
 
 // Fault injection for tests of WriteFileAtomically: simulates a failure at a given step after
@@ -42,8 +48,9 @@ enum class AtomicWriteFault {
   kAfterPartialWrite,  // Fails after writing the first half of the bytes.
   kBeforeRename,       // Fails after the temp file is complete and fsynced.
 };
-// Sets the fault the next WriteFileAtomically calls will simulate (process-wide; tests only).
-void SetAtomicWriteFaultForTesting(AtomicWriteFault fault);
+// Sets the fault the next WriteFileAtomically calls will simulate (process-wide; tests only),
+// for paths ending in `path_suffix` ("" = every path).
+void SetAtomicWriteFaultForTesting(AtomicWriteFault fault, absl::string_view path_suffix = "");
 
 }  // namespace detail
 }  // namespace simdnet

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -97,6 +98,33 @@ TEST_F(AtomicFileTest, FailureBeforeRenameKeepsOldFileAndRemovesTemp) {
   EXPECT_FALSE(WriteFileAtomically(path, "new content").ok());
   EXPECT_EQ(*ReadFile(path), "old");
   EXPECT_EQ(ListDir(dir), std::vector<std::string>{"ckpt"});
+}
+
+TEST_F(AtomicFileTest, FaultCanTargetOnePathSuffix) {
+  const std::string dir = FreshDir("fault_suffix");
+  detail::SetAtomicWriteFaultForTesting(detail::AtomicWriteFault::kBeforeRename, "best.bin");
+  EXPECT_TRUE(WriteFileAtomically(dir + "/checkpoint.bin", "a").ok());
+  EXPECT_FALSE(WriteFileAtomically(dir + "/best.bin", "b").ok());
+  EXPECT_EQ(ListDir(dir), std::vector<std::string>{"checkpoint.bin"});
+}
+
+TEST_F(AtomicFileTest, RemoveStaleTempFilesRemovesOnlyOurPattern) {
+  const std::string dir = FreshDir("stale");
+  for (const char* name : {"checkpoint.safetensors.tmp.123.4", "best.safetensors.tmp.9.0",
+                           "keep.tmp", "keep.tmp.1", "keep.tmp.1.x", ".tmp.1.2",
+                           "checkpoint.safetensors"}) {
+    ASSERT_TRUE(WriteFileAtomically(absl::StrCat(dir, "/", name), "x").ok()) << name;
+  }
+  auto removed = RemoveStaleTempFiles(dir);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 2);
+  std::vector<std::string> left = ListDir(dir);
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{".tmp.1.2", "checkpoint.safetensors", "keep.tmp",
+                                            "keep.tmp.1", "keep.tmp.1.x"}));
+  auto missing = RemoveStaleTempFiles(dir + "/nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(std::string(missing.status().message()).find("nope"), std::string::npos);
 }
 
 TEST_F(AtomicFileTest, RejectsMissingDirectoryNamingPath) {

@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "optim/clip.h"
 #include "optim/make_optimizer.h"
+#include "tensor/atomic_file.h"
 #include "tensor/elementwise.h"
 #include "tensor/reduce.h"
 #include "tensor/status_macros.h"
@@ -141,6 +142,10 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
     return absl::InvalidArgumentError(
         absl::StrCat("--out=", options.run_dir, ": cannot create directory: ", ec.message()));
   }
+  // Temp files of a writer killed mid-write ("checkpoint.safetensors.tmp.<pid>.<n>", up to a
+  // checkpoint's size) would otherwise stay forever.
+  absl::StatusOr<int64_t> stale = RemoveStaleTempFiles(options.run_dir);
+  if (!stale.ok()) return stale.status();
   return t;
 }
 
@@ -445,8 +450,12 @@ absl::StatusOr<TrainResult> Trainer::Run() {
       SIMDNET_RETURN_IF_ERROR(SaveTo(absl::StrCat(dir, "/snapshot_", snapshots_saved_,
                                                   ".safetensors")));
     }
-    SIMDNET_RETURN_IF_ERROR(SaveTo(dir + "/checkpoint.safetensors"));
+    // best.safetensors is committed BEFORE checkpoint.safetensors: the checkpoint names the
+    // best epoch, so a kill between the two renames must never leave a checkpoint naming a best
+    // file that is not there. (Killed in between, best may be one epoch ahead of the
+    // checkpoint; resuming redoes that epoch bit-identically and rewrites the same file.)
     if (improved) SIMDNET_RETURN_IF_ERROR(SaveTo(dir + "/best.safetensors"));
+    SIMDNET_RETURN_IF_ERROR(SaveTo(dir + "/checkpoint.safetensors"));
     if (options_.early_stopping_patience > 0 &&
         epochs_without_improvement_ >= options_.early_stopping_patience) {
       result.early_stopped = true;

@@ -136,6 +136,40 @@ TEST_F(TrainerTest, LearnsTheToyProblemAndWritesLogsAndCheckpoints) {
   EXPECT_EQ(a->loss, b->loss);
 }
 
+// A kill between committing best.safetensors and checkpoint.safetensors (simulated: the best
+// write fails) must never leave a checkpoint that names a best epoch whose file is missing.
+TEST_F(TrainerTest, FailedBestWriteNeverLeavesACheckpointWithoutItsBestFile) {
+  const std::string dir = TempDir("best_first");
+  TrainRun r = MakeRun(data_, BaseOptions(dir));
+  detail::SetAtomicWriteFaultForTesting(detail::AtomicWriteFault::kBeforeRename,
+                                        "/best.safetensors");
+  auto result = r.trainer->Run();
+  detail::SetAtomicWriteFaultForTesting(detail::AtomicWriteFault::kNone);
+  ASSERT_FALSE(result.ok());
+  if (std::filesystem::exists(dir + "/checkpoint.safetensors")) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/best.safetensors"))
+        << "checkpoint.safetensors names a best epoch but best.safetensors is missing";
+  }
+  // And a failed checkpoint write after a good best write leaves a loadable best file.
+  const std::string dir2 = TempDir("best_then_checkpoint");
+  TrainRun r2 = MakeRun(data_, BaseOptions(dir2));
+  detail::SetAtomicWriteFaultForTesting(detail::AtomicWriteFault::kBeforeRename,
+                                        "/checkpoint.safetensors");
+  EXPECT_FALSE(r2.trainer->Run().ok());
+  detail::SetAtomicWriteFaultForTesting(detail::AtomicWriteFault::kNone);
+  EXPECT_FALSE(std::filesystem::exists(dir2 + "/checkpoint.safetensors"));
+  EXPECT_TRUE(ReadCheckpoint(dir2 + "/best.safetensors").ok());
+}
+
+TEST_F(TrainerTest, StartingRemovesStaleTempFilesOfKilledWrites) {
+  const std::string dir = TempDir("stale_temps");
+  ASSERT_TRUE(WriteFileAtomically(dir + "/checkpoint.safetensors.tmp.4242.7", "partial").ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/notes.tmp.txt", "mine").ok());
+  TrainRun r = MakeRun(data_, BaseOptions(dir));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/checkpoint.safetensors.tmp.4242.7"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/notes.tmp.txt"));
+}
+
 TEST_F(TrainerTest, ResumeAfterInterruptionIsBitIdentical) {
   const std::string dir_a = TempDir("uninterrupted"), dir_b = TempDir("interrupted");
   TrainRun a = MakeRun(data_, BaseOptions(dir_a));
