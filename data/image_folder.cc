@@ -171,6 +171,16 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes, absl::string_v
     return absl::InvalidArgumentError(absl::StrCat("'", name, "' is not a decodable image: ",
                                                    why ? why : "unknown format"));
   }
+  // A BMP with a negative height in its BITMAPINFOHEADER is stored top-down (legal; stb_image
+  // decodes it the right way up), and stbi_info passes the signed height through.
+  const bool is_bmp = bytes[0] == 'B';  // the signature is PNG, JPEG or "BM" by now
+  if (is_bmp && h < 0) {
+    if (h == INT_MIN) {  // no positive counterpart (stb_image would take abs() of it)
+      return absl::InvalidArgumentError(
+          absl::StrCat("BMP '", name, "' has an out-of-range height of ", h));
+    }
+    h = -h;
+  }
   if (w <= 0 || h <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("image '", name, "' has invalid dimensions ", w, " x ", h));

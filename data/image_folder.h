@@ -27,7 +27,8 @@ struct DecodedImage {
 };
 
 // Decodes an encoded PNG, JPEG or BMP image (recognized by its signature; stb_image's other
-// decoders are not exposed) converted to `channels` (1 gray, 3 RGB; 2 and 4 add alpha). `name`
+// decoders are not exposed; BMPs may be bottom-up or top-down, i.e. with a negative height)
+// converted to `channels` (1 gray, 3 RGB; 2 and 4 add alpha), top row first. `name`
 // is used in messages. PNG chunk lengths are validated against the file size and the dimensions
 // are read with stbi_info before decoding. InvalidArgument naming `name` for an unrecognized
 // signature, a PNG chunk longer than the file, data stb_image cannot parse (with

@@ -2,6 +2,7 @@
 // the lazy source, and every rejection (corrupt files, caps, empty folders).
 #include "data/image_folder.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -104,6 +105,74 @@ TEST(DecodeImageTest, RejectsFormatsOutsidePngJpegBmp) {
   auto img = DecodeImage(pgm, "x.png", 1, 100);
   ASSERT_FALSE(img.ok());
   EXPECT_THAT(std::string(img.status().message()), HasSubstr("not a PNG, JPEG or BMP"));
+}
+
+// Returns a 24-bit uncompressed BMP (BITMAPINFOHEADER) of `rows` (top row first, RGB, each row
+// width * 3 bytes), written byte by byte. top_down stores the rows top first and gives the
+// header a negative height, as the format allows; otherwise rows are stored bottom first.
+std::string HandWrittenBmp(const std::vector<std::vector<uint8_t>>& rows, int32_t width,
+                           bool top_down, int32_t header_height = 0) {
+  const int32_t height = static_cast<int32_t>(rows.size());
+  const uint32_t stride = (static_cast<uint32_t>(width) * 3 + 3) & ~3u;
+  const uint32_t data_bytes = stride * static_cast<uint32_t>(height);
+  std::string b;
+  auto u16 = [&](uint32_t v) { b += static_cast<char>(v & 0xff); b += static_cast<char>(v >> 8); };
+  auto u32 = [&](uint32_t v) { u16(v & 0xffff); u16(v >> 16); };
+  b += "BM";
+  u32(54 + data_bytes);  // file size
+  u32(0);                // reserved
+  u32(54);               // pixel data offset
+  u32(40);               // BITMAPINFOHEADER size
+  u32(static_cast<uint32_t>(width));
+  u32(static_cast<uint32_t>(header_height != 0 ? header_height : top_down ? -height : height));
+  u16(1);   // planes
+  u16(24);  // bits per pixel
+  u32(0);   // BI_RGB
+  u32(data_bytes);
+  u32(2835);  // 72 dpi
+  u32(2835);
+  u32(0);  // palette colors
+  u32(0);  // important colors
+  for (int32_t r = 0; r < height; ++r) {
+    const std::vector<uint8_t>& row = rows[static_cast<size_t>(top_down ? r : height - 1 - r)];
+    for (int32_t x = 0; x < width; ++x) {  // BGR
+      b += static_cast<char>(row[static_cast<size_t>(3 * x + 2)]);
+      b += static_cast<char>(row[static_cast<size_t>(3 * x + 1)]);
+      b += static_cast<char>(row[static_cast<size_t>(3 * x)]);
+    }
+    b.append(stride - static_cast<uint32_t>(width) * 3, '\0');
+  }
+  return b;
+}
+
+TEST(DecodeImageTest, DecodesTopDownBmpRightWayUp) {
+  // 2 x 3: a red row, a green row, a blue row (top to bottom), second column darker.
+  const std::vector<std::vector<uint8_t>> rows = {{255, 0, 0, 128, 0, 0},
+                                                  {0, 255, 0, 0, 128, 0},
+                                                  {0, 0, 255, 0, 0, 128}};
+  std::vector<uint8_t> expected;
+  for (const auto& row : rows) expected.insert(expected.end(), row.begin(), row.end());
+  for (bool top_down : {true, false}) {
+    SCOPED_TRACE(top_down ? "top-down" : "bottom-up");
+    auto img = DecodeImage(HandWrittenBmp(rows, 2, top_down), "rows.bmp", 3, 100);
+    ASSERT_TRUE(img.ok()) << img.status();
+    EXPECT_EQ(img->width, 2);
+    EXPECT_EQ(img->height, 3);
+    EXPECT_EQ(img->pixels, expected);
+  }
+  // The pixel cap counts the absolute height.
+  auto capped = DecodeImage(HandWrittenBmp(rows, 2, true), "rows.bmp", 3, 5);
+  ASSERT_FALSE(capped.ok());
+  EXPECT_THAT(std::string(capped.status().message()), HasSubstr("2 x 3 = 6 pixels"));
+}
+
+TEST(DecodeImageTest, RejectsBmpWithMostNegativeHeight) {
+  // -2^31 has no positive counterpart; stb_image would take abs() of it.
+  const std::vector<std::vector<uint8_t>> rows = {{1, 2, 3}};
+  auto img = DecodeImage(HandWrittenBmp(rows, 1, true, INT32_MIN), "min.bmp", 3, INT64_MAX);
+  ASSERT_FALSE(img.ok());
+  EXPECT_THAT(std::string(img.status().message()), HasSubstr("min.bmp"));
+  EXPECT_THAT(std::string(img.status().message()), HasSubstr("height"));
 }
 
 TEST(DecodeImageTest, EnforcesPixelCapBeforeDecoding) {
