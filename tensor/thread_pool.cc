@@ -2,6 +2,9 @@
 // shared counter under one mutex (tasks are coarse: a few per thread).
 #include "tensor/thread_pool.h"
 
+#include <sched.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -120,16 +123,42 @@ absl::StatusOr<size_t> ParseThreadCount(absl::string_view text, absl::string_vie
   return static_cast<size_t>(n);
 }
 
-size_t DefaultThreadCount() {
-  if (const char* env = std::getenv("SIMDNET_THREADS")) {
-    absl::StatusOr<size_t> n = ParseThreadCount(env, "SIMDNET_THREADS");
-    if (n.ok()) return *n;
+size_t AvailableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n >= 1) return static_cast<size_t>(n);
   }
   const unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : hw;
 }
 
+std::string OversubscriptionWarning(size_t threads, size_t cores, absl::string_view what) {
+  if (threads <= cores) return "";
+  return absl::StrCat("simdnet: ", what, "=", threads, " exceeds the ", cores, " available core",
+                      cores == 1 ? "" : "s",
+                      "; the spinning thread pool makes oversubscription slow");
+}
+
+size_t DefaultThreadCount() {
+  if (const char* env = std::getenv("SIMDNET_THREADS")) {
+    absl::StatusOr<size_t> n = ParseThreadCount(env, "SIMDNET_THREADS");
+    if (n.ok()) return *n;
+  }
+  return AvailableCores();
+}
+
 namespace {
+
+// Prints the oversubscription warning for n threads set through `what`, once per process.
+void WarnIfOversubscribed(size_t n, absl::string_view what) {
+  static std::atomic<bool> warned{false};
+  const std::string warning = OversubscriptionWarning(n, AvailableCores(), what);
+  if (warning.empty() || warned.exchange(true)) return;
+  std::fprintf(stderr, "%s\n", warning.c_str());
+}
+
 std::unique_ptr<ThreadPool>& DefaultPoolSlot() {
   static auto* slot = new std::unique_ptr<ThreadPool>();
   return *slot;
@@ -143,12 +172,17 @@ std::mutex& DefaultPoolMutex() {
 ThreadPool& DefaultThreadPool() {
   std::lock_guard<std::mutex> lock(DefaultPoolMutex());
   auto& slot = DefaultPoolSlot();
-  if (!slot) slot = std::make_unique<ThreadPool>(DefaultThreadCount());
+  if (!slot) {
+    const size_t n = DefaultThreadCount();
+    if (std::getenv("SIMDNET_THREADS") != nullptr) WarnIfOversubscribed(n, "SIMDNET_THREADS");
+    slot = std::make_unique<ThreadPool>(n);
+  }
   return *slot;
 }
 
-void SetDefaultThreadCount(size_t n) {
+void SetDefaultThreadCount(size_t n, absl::string_view what) {
   SIMDNET_CHECK(n >= 1);
+  WarnIfOversubscribed(n, what);
   std::lock_guard<std::mutex> lock(DefaultPoolMutex());
   auto& slot = DefaultPoolSlot();
   slot.reset();

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -57,20 +58,33 @@ class ThreadPool {
   bool in_parallel_for_ = false;
 };
 
+// Returns the number of cores this process may run on: the size of its CPU affinity mask
+// (sched_getaffinity, which honours taskset and container cpusets), else
+// std::thread::hardware_concurrency(). Ensures: >= 1.
+size_t AvailableCores();
+
+// Returns the one-line oversubscription warning for `threads` requested through the setting
+// `what` (e.g. "--threads") on a machine with `cores` cores, without a trailing newline, or ""
+// if threads <= cores.
+std::string OversubscriptionWarning(size_t threads, size_t cores, absl::string_view what);
+
 // Returns the thread count simdnet uses by default: SIMDNET_THREADS from the environment if it is
-// a positive integer, else the number of online cores.
+// a positive integer, else AvailableCores().
 size_t DefaultThreadCount();
 
 // Parses a user-given thread count ("4"); InvalidArgument naming `what` for anything that is not
 // an integer in [1, 1024].
 absl::StatusOr<size_t> ParseThreadCount(absl::string_view text, absl::string_view what);
 
-// Returns the process-wide pool, created on first use with DefaultThreadCount() threads.
+// Returns the process-wide pool, created on first use with DefaultThreadCount() threads (and the
+// oversubscription warning below if SIMDNET_THREADS asks for more threads than cores).
 ThreadPool& DefaultThreadPool();
 
-// Replaces the process-wide pool with one of n threads (e.g. from a --threads flag).
-// Requires: n >= 1 and no ParallelFor running on the old pool.
-void SetDefaultThreadCount(size_t n);
+// Replaces the process-wide pool with one of n threads, set by the user through `what` (a flag
+// such as --threads). If n > AvailableCores(), prints OversubscriptionWarning to stderr, at most
+// once per process: the pool's workers spin between loops, so extra threads steal cores from
+// each other instead of adding any. Requires: n >= 1 and no ParallelFor running on the old pool.
+void SetDefaultThreadCount(size_t n, absl::string_view what = "--threads");
 
 }  // namespace simdnet
 

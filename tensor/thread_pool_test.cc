@@ -2,7 +2,9 @@
 #include "tensor/thread_pool.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -62,6 +64,47 @@ TEST(ThreadPoolTest, EnvironmentSetsDefaultCount) {
   unsetenv("SIMDNET_THREADS");
   SetDefaultThreadCount(2);
   EXPECT_EQ(DefaultThreadPool().NumThreads(), 2u);
+}
+
+TEST(ThreadPoolTest, AvailableCoresIsPositive) {
+  EXPECT_GE(AvailableCores(), 1u);
+  EXPECT_EQ(DefaultThreadCount(), AvailableCores()) << "with SIMDNET_THREADS unset";
+}
+
+TEST(ThreadPoolTest, OversubscriptionWarningNamesSettingAndCores) {
+  EXPECT_EQ(OversubscriptionWarning(8, 2, "--threads"),
+            "simdnet: --threads=8 exceeds the 2 available cores; the spinning thread pool makes "
+            "oversubscription slow");
+  EXPECT_EQ(OversubscriptionWarning(2, 1, "SIMDNET_THREADS"),
+            "simdnet: SIMDNET_THREADS=2 exceeds the 1 available core; the spinning thread pool "
+            "makes oversubscription slow");
+  EXPECT_EQ(OversubscriptionWarning(2, 2, "--threads"), "");
+  EXPECT_EQ(OversubscriptionWarning(1, 4, "--threads"), "");
+}
+
+// Runs in a fresh process ("threadsafe" death tests re-execute the binary), so the once-per-
+// process state is unaffected by other tests. The regex requires the warning line exactly once.
+TEST(ThreadPoolDeathTest, MoreThreadsThanCoresWarnsOnce) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const size_t n = AvailableCores() + 1;
+  const std::string expected = OversubscriptionWarning(n, AvailableCores(), "--threads");
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EXIT(
+      {
+        SetDefaultThreadCount(n);
+        SetDefaultThreadCount(n);
+        SetDefaultThreadCount(n + 1);
+        std::fprintf(stderr, "END\n");
+        std::exit(DefaultThreadPool().NumThreads() == n + 1 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "^simdnet: --threads=[0-9]+ exceeds [^\n]*slow\nEND\n$");
+  EXPECT_EXIT(
+      {
+        SetDefaultThreadCount(AvailableCores());
+        std::fprintf(stderr, "END\n");
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "^END\n$");
 }
 
 }  // namespace
