@@ -29,7 +29,7 @@ def run(args):
     x = np.load(args.features).astype(np.float32, copy=False)
     tsne = TSNE(n_components=2, perplexity=args.perplexity, early_exaggeration=12.0,
                 learning_rate="auto", n_iter=args.iterations, init="pca",
-                method="barnes_hut", angle=0.5, n_jobs=args.threads, random_state=0)
+                method="barnes_hut", angle=0.5, n_jobs=args.threads, random_state=args.seed)
     start = time.perf_counter()
     y = tsne.fit_transform(x)
     seconds = time.perf_counter() - start
@@ -99,6 +99,7 @@ def main():
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--perplexity", type=float, default=30.0)
     r.add_argument("--iterations", type=int, default=1000)
+    r.add_argument("--seed", type=int, default=0, help="random_state (PCA's randomized SVD)")
     e = sub.add_parser("evaluate")
     e.add_argument("--features", required=True)
     e.add_argument("--labels", required=True)

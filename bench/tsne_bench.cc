@@ -4,8 +4,9 @@
 // line: wall seconds, phase seconds, exact KL, 2-D 10-NN label agreement.
 //
 //   bazel run -c opt //bench:tsne_bench -- --features=/tmp/features.npy --labels=/tmp/labels.npy
-//   flags: --embedding_out=E.npy --plot_out=P.png --class_names=a,b,... --threads=T --n=N --dim=D --clusters=C --iterations=I
-//          --perplexity=P --theta=T --verbose
+//   flags: --embedding_out=E.npy --plot_out=P.png --class_names=a,b,...|fashion-mnist
+//          --thumbnails_idx=t10k-images-idx3-ubyte.gz (thumbnails in the plot) --threads=T --n=N --dim=D --clusters=C --iterations=I
+//          --perplexity=P --theta=T --init=pca|random --seed=S --verbose
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -18,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "data/idx.h"
 #include "interpret/npy.h"
 #include "interpret/tsne.h"
 #include "interpret/tsne_plot.h"
@@ -29,7 +31,7 @@ namespace simdnet {
 namespace {
 
 struct Flags {
-  std::string features, labels, embedding_out, plot_out;
+  std::string features, labels, embedding_out, plot_out, thumbnails_idx;
   std::vector<std::string> class_names;
   int64_t n = 10000, dim = 128, clusters = 10;
   int64_t threads = 0;  // 0 = DefaultThreadCount().
@@ -64,7 +66,10 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
     } else if (key == "--plot_out") {
       f.plot_out = value;
     } else if (key == "--class_names") {
-      f.class_names = absl::StrSplit(value, ',');
+      f.class_names = value == "fashion-mnist" ? FashionMnistClassNames()
+                                               : std::vector<std::string>(absl::StrSplit(value, ','));
+    } else if (key == "--thumbnails_idx") {
+      f.thumbnails_idx = value;
     } else if (key == "--n") {
       SIMDNET_RETURN_IF_ERROR(int_flag(&f.n));
     } else if (key == "--dim") {
@@ -79,6 +84,12 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       SIMDNET_RETURN_IF_ERROR(double_flag(&f.tsne.perplexity));
     } else if (key == "--theta") {
       SIMDNET_RETURN_IF_ERROR(double_flag(&f.tsne.theta));
+    } else if (key == "--init") {
+      f.tsne.init = value;
+    } else if (key == "--seed") {
+      int64_t seed = 0;
+      SIMDNET_RETURN_IF_ERROR(int_flag(&seed));
+      f.tsne.seed = static_cast<uint64_t>(seed);
     } else if (key == "--verbose") {
       f.tsne.verbose = true;
     } else {
@@ -149,6 +160,17 @@ absl::Status Main(int argc, char** argv) {
     plot.title = absl::StrFormat("t-SNE of %d points (perplexity %g), 10-NN agreement %.3f", n,
                                  flags.tsne.perplexity, agreement);
     const std::vector<int32_t> labels32(labels.begin(), labels.end());
+    if (!flags.thumbnails_idx.empty()) {
+      SIMDNET_ASSIGN_OR_RETURN(IdxArray images, ReadIdxFile(flags.thumbnails_idx));
+      if (images.dims.size() != 3 || images.dims[0] != n) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            flags.thumbnails_idx, ": expected (", n, ", H, W) images for the thumbnails"));
+      }
+      plot.thumbnails = std::move(images.data);
+      plot.thumb_channels = 1;
+      plot.thumb_height = images.dims[1];
+      plot.thumb_width = images.dims[2];
+    }
     SIMDNET_RETURN_IF_ERROR(
         WriteScatterPng(flags.plot_out, r.embedding, labels32, flags.class_names, plot));
   }

@@ -248,10 +248,19 @@ std::vector<double> TopTwoEigenvectors(const std::vector<double>& c, int64_t dim
     }
   };
   orthonormalize(v);
+  // Iterates until the two leading directions stop moving (|cos| of old vs new within 1e-13),
+  // at most 300 times.
   for (int it = 0; it < 300; ++it) {
     multiply(v, w);
-    v.swap(w);
+    w.swap(v);
     orthonormalize(v);
+    double moved = 0;
+    for (int64_t a = 0; a < std::min<int64_t>(2, b); ++a) {
+      double dot = 0;
+      for (int64_t r = 0; r < dim; ++r) dot += v[a * dim + r] * w[a * dim + r];
+      moved = std::max(moved, 1 - std::fabs(dot));
+    }
+    if (moved < 1e-13) break;
   }
   // Rayleigh-Ritz: H = V^T C V (b, b), eigenvectors by cyclic Jacobi rotations.
   multiply(v, w);
@@ -325,23 +334,23 @@ bool PcaInit(const float* x, int64_t n, int64_t dim, ThreadPool& pool, float* y)
     for (int64_t d = 0; d < dim; ++d) mean[d] += partial[c * dim + d];
   for (double& m : mean) m /= static_cast<double>(n);
 
-  std::vector<double> cov_partial(chunks * dim * dim, 0.0);
-  pool.ParallelFor(chunks, [&](uint64_t c, size_t) {
-    double* s = &cov_partial[c * dim * dim];
+  // Covariance (upper triangle): each task owns a block of kRowsPerTask rows of the matrix and
+  // sums over the points in order, so memory stays dim^2 and the result is thread-independent.
+  constexpr int64_t kRowsPerTask = 8;
+  std::vector<double> cov(static_cast<size_t>(dim * dim), 0.0);
+  pool.ParallelFor(NumChunks(dim, kRowsPerTask), [&](uint64_t c, size_t) {
+    const int64_t a0 = static_cast<int64_t>(c) * kRowsPerTask;
+    const int64_t a1 = std::min(dim, a0 + kRowsPerTask);
     std::vector<double> row(static_cast<size_t>(dim));
-    for (int64_t i = c * kRows; i < std::min(n, int64_t(c + 1) * kRows); ++i) {
-      for (int64_t d = 0; d < dim; ++d) row[d] = x[i * dim + d] - mean[d];
-      for (int64_t a = 0; a < dim; ++a) {
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t d = a0; d < dim; ++d) row[d] = x[i * dim + d] - mean[d];
+      for (int64_t a = a0; a < a1; ++a) {
         const double ra = row[a];
-        double* sa = s + a * dim;
-        for (int64_t b = a; b < dim; ++b) sa[b] += ra * row[b];
+        double* ca = &cov[a * dim];
+        for (int64_t b = a; b < dim; ++b) ca[b] += ra * row[b];
       }
     }
   });
-  std::vector<double> cov(static_cast<size_t>(dim * dim), 0.0);
-  for (uint64_t c = 0; c < chunks; ++c)
-    for (int64_t a = 0; a < dim; ++a)
-      for (int64_t b = a; b < dim; ++b) cov[a * dim + b] += cov_partial[(c * dim + a) * dim + b];
   for (int64_t a = 0; a < dim; ++a)
     for (int64_t b = 0; b < a; ++b) cov[a * dim + b] = cov[b * dim + a];
   const std::vector<double> v = TopTwoEigenvectors(cov, dim);
