@@ -133,6 +133,37 @@ absl::Status ValidateJpegSegments(absl::string_view bytes, absl::string_view nam
   return absl::OkStatus();  // no EOI: stb_image handles truncated scan data itself
 }
 
+uint32_t ReadU32Le(const unsigned char* p) {
+  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
+}
+
+// Checks that a BMP of width x height (height already positive) holds all its pixel rows.
+// stb_image reads zeros past the end of the buffer, so a 60-byte file declaring 4 x 64516
+// pixels "decodes" into a black image, silently, after filling the whole buffer (the slowest
+// inputs of data/fuzz/image_fuzzer). stb_image supports only uncompressed and bit-field BMPs,
+// where row r starts at offset + r * stride; the last row may omit its padding.
+absl::Status ValidateBmpSize(absl::string_view bytes, absl::string_view name, int width,
+                             int height) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < 30) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("BMP '", name, "' is truncated: ", bytes.size(), " bytes, no full header"));
+  }
+  const uint64_t offset = ReadU32Le(p + 10);
+  const uint32_t header_size = ReadU32Le(p + 14);
+  const uint64_t bpp = header_size == 12 ? (p[24] | (p[25] << 8)) : (p[28] | (p[29] << 8));
+  const uint64_t row_bits = static_cast<uint64_t>(width) * bpp;
+  const uint64_t stride = (row_bits + 31) / 32 * 4;
+  const uint64_t needed = offset + stride * static_cast<uint64_t>(height - 1) + (row_bits + 7) / 8;
+  if (bytes.size() < needed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "BMP '", name, "' is truncated: ", width, " x ", height, " pixels at ", bpp,
+        " bits per pixel from byte offset ", offset, " need ", needed, " bytes, the file has ",
+        bytes.size()));
+  }
+  return absl::OkStatus();
+}
+
 // Returns OK for the formats the image-folder reader accepts (PNG, JPEG, BMP, by signature).
 // stb_image also decodes PSD, TGA, GIF, HDR, PIC and PNM; those decoders are not exposed, which
 // shrinks the attack surface of the pre-2023 library.
@@ -190,6 +221,7 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes, absl::string_v
                                                    static_cast<int64_t>(w) * h,
                                                    " pixels, more than the limit of ", max_pixels));
   }
+  if (is_bmp) SIMDNET_RETURN_IF_ERROR(ValidateBmpSize(bytes, name, w, h));
   int dw = 0, dh = 0, dcomp = 0;
   std::unique_ptr<stbi_uc, StbiFree> pixels(
       stbi_load_from_memory(data, len, &dw, &dh, &dcomp, channels));

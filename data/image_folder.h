@@ -31,7 +31,8 @@ struct DecodedImage {
 // converted to `channels` (1 gray, 3 RGB; 2 and 4 add alpha), top row first. `name`
 // is used in messages. PNG chunk lengths are validated against the file size and the dimensions
 // are read with stbi_info before decoding. InvalidArgument naming `name` for an unrecognized
-// signature, a PNG chunk longer than the file, data stb_image cannot parse (with
+// signature, a PNG chunk longer than the file, a BMP shorter than its declared pixel rows, data
+// stb_image cannot parse (with
 // stbi_failure_reason), width * height above max_pixels, or any decoder failure.
 // Requires: 1 <= channels <= 4, max_pixels >= 1.
 absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes, absl::string_view name,

@@ -175,6 +175,23 @@ TEST(DecodeImageTest, RejectsBmpWithMostNegativeHeight) {
   EXPECT_THAT(std::string(img.status().message()), HasSubstr("height"));
 }
 
+TEST(DecodeImageTest, RejectsTruncatedBmpInsteadOfFillingBlack) {
+  const std::vector<std::vector<uint8_t>> rows = {{9, 8, 7, 6, 5, 4, 3, 2, 1},
+                                                  {1, 2, 3, 4, 5, 6, 7, 8, 9}};
+  const std::string bmp = HandWrittenBmp(rows, 3, false);  // 54 + 2 rows of 12 bytes
+  ASSERT_TRUE(DecodeImage(bmp, "full.bmp", 3, 100).ok());
+  // The last row may lack its padding; one pixel byte less is truncated.
+  ASSERT_TRUE(DecodeImage(bmp.substr(0, bmp.size() - 3), "unpadded.bmp", 3, 100).ok());
+  auto img = DecodeImage(bmp.substr(0, bmp.size() - 4), "cut.bmp", 3, 100);
+  ASSERT_FALSE(img.ok());
+  EXPECT_THAT(std::string(img.status().message()), HasSubstr("cut.bmp"));
+  EXPECT_THAT(std::string(img.status().message()), HasSubstr("truncated"));
+  // A few header bytes declaring a tall image (as the fuzzer found).
+  auto tall = DecodeImage(HandWrittenBmp(rows, 3, false, 60000), "tall.bmp", 3, 1 << 20);
+  ASSERT_FALSE(tall.ok());
+  EXPECT_THAT(std::string(tall.status().message()), HasSubstr("3 x 60000 pixels"));
+}
+
 TEST(DecodeImageTest, EnforcesPixelCapBeforeDecoding) {
   const std::string png = test::EncodePng(test::MakePattern(40, 30, 3, 0), 40, 30, 3);
   auto img = DecodeImage(png, "big.png", 3, 1199);
