@@ -4,6 +4,9 @@
 // duplication) through LLVMFuzzerTestOneInput. A crash or trap fails the test.
 //
 // Usage: <binary> [--iterations=N] [--write_seeds=DIR] [--save_last=FILE] [CORPUS_DIR ...]
+// Under `bazel test`, relative corpus paths are resolved in the runfiles tree
+// ($TEST_SRCDIR/$TEST_WORKSPACE/...), and a corpus directory without files is an error (a glob
+// or path that matches nothing must not pass as "no crash").
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +24,14 @@ namespace {
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Returns `path` inside the test's runfiles tree when run by `bazel test` and path is relative.
+std::string RunfilesPath(const std::string& path) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  if (srcdir == nullptr || workspace == nullptr || path.empty() || path[0] == '/') return path;
+  return std::string(srcdir) + "/" + workspace + "/" + path;
 }
 
 // If non-empty, every input is written here before it runs, so a crash leaves its reproducer.
@@ -92,12 +103,21 @@ int main(int argc, char** argv) {
       }
       std::printf("wrote %zu seeds to %s\n", seeds.size(), dir.c_str());
       return 0;
-    } else if (std::filesystem::is_directory(arg)) {
-      for (const auto& e : std::filesystem::directory_iterator(arg)) {
-        if (e.is_regular_file()) inputs.push_back(ReadAll(e.path().string()));
+    } else if (const std::string path = RunfilesPath(arg); std::filesystem::is_directory(path)) {
+      size_t files = 0;
+      for (const auto& e : std::filesystem::directory_iterator(path)) {
+        if (e.is_regular_file()) {
+          inputs.push_back(ReadAll(e.path().string()));
+          ++files;
+        }
       }
-    } else if (std::filesystem::is_regular_file(arg)) {
-      inputs.push_back(ReadAll(arg));
+      if (files == 0) {
+        std::fprintf(stderr, "corpus directory %s holds no files\n", path.c_str());
+        return 2;
+      }
+      std::printf("%s: %zu corpus files\n", arg.c_str(), files);
+    } else if (std::filesystem::is_regular_file(path)) {
+      inputs.push_back(ReadAll(path));
     } else {
       std::fprintf(stderr, "unknown argument or missing path: %s\n", arg.c_str());
       return 2;

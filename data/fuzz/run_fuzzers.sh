@@ -1,11 +1,11 @@
 #!/bin/bash
-# Builds the data-reader fuzz targets with clang (-fsanitize=fuzzer,address,undefined) and runs
+# Builds the data-reader and checkpoint-parser fuzz targets with clang (-fsanitize=fuzzer,address,undefined) and runs
 # each for a while on a copy of its seed corpus. Not part of `bazel test` (see the
 # *_fuzzer_replay_test targets for the CI replay).
 #
 # Needs: clang and libclang-rt-14-dev (libFuzzer), plus the project's -dev packages.
 # Usage: data/fuzz/run_fuzzers.sh [SECONDS_PER_TARGET (default 180)] [TARGET ...]
-#   TARGET is idx, cifar or image (default: all three). Output goes to $FUZZ_OUT
+#   TARGET is idx, cifar, image or safetensors (default: all four). Output goes to $FUZZ_OUT
 #   (default /tmp/simdnet_fuzz): binaries, corpora, logs and any crash-* reproducers.
 # Found a crash? Copy the reproducer into data/fuzz/corpus/<target>/ so the replay test keeps it.
 set -euo pipefail
@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 SECONDS_PER_TARGET="${1:-180}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(idx cifar image)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(idx cifar image safetensors)
 OUT="${FUZZ_OUT:-/tmp/simdnet_fuzz}"
 CXX="${CXX_FUZZ:-clang++}"
 JOBS="${FUZZ_JOBS:-1}"
@@ -37,12 +37,13 @@ declare -A SRCS=(
   [idx]="$ROOT/data/fuzz/idx_fuzzer.cc $ROOT/data/idx.cc"
   [cifar]="$ROOT/data/fuzz/cifar_fuzzer.cc $ROOT/data/cifar.cc $ROOT/data/idx.cc"
   [image]="$ROOT/data/fuzz/image_fuzzer.cc $ROOT/data/image_folder.cc $ROOT/data/fuzz/stb_instrumented.cc"
+  [safetensors]="$ROOT/data/fuzz/safetensors_fuzzer.cc $ROOT/train/safetensors.cc $ROOT/tensor/atomic_file.cc"
 )
 # The image target compiles stb from its headers (instrumented); the others link Debian's libstb.
-declare -A STB_LIB=([idx]="-lstb" [cifar]="-lstb" [image]="")
+declare -A STB_LIB=([idx]="-lstb" [cifar]="-lstb" [image]="" [safetensors]="-lstb")
 
 for t in "${TARGETS[@]}"; do
-  [ -n "${SRCS[$t]:-}" ] || { echo "unknown target '$t' (idx, cifar, image)" >&2; exit 2; }
+  [ -n "${SRCS[$t]:-}" ] || { echo "unknown target '$t' (idx, cifar, image, safetensors)" >&2; exit 2; }
   echo "== building ${t}_fuzzer"
   # shellcheck disable=SC2086
   "$CXX" "${FLAGS[@]}" ${SRCS[$t]} "${COMMON_SRCS[@]}" -o "$OUT/${t}_fuzzer" \
