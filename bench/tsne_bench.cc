@@ -5,7 +5,8 @@
 //
 //   bazel run -c opt //bench:tsne_bench -- --features=/tmp/features.npy --labels=/tmp/labels.npy
 //   flags: --embedding_out=E.npy --plot_out=P.png --class_names=a,b,...|fashion-mnist
-//          --thumbnails_idx=t10k-images-idx3-ubyte.gz (thumbnails in the plot) --threads=T --n=N --dim=D --clusters=C --iterations=I
+//          --thumbnails_idx=t10k-images-idx3-ubyte.gz (thumbnails in the plot) --threads=T --n=N
+//          --dim=D --clusters=C --iterations=I
 //          --perplexity=P --theta=T --init=pca|random --seed=S --verbose
 #include <cstdint>
 #include <cstdio>
@@ -66,8 +67,9 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
     } else if (key == "--plot_out") {
       f.plot_out = value;
     } else if (key == "--class_names") {
-      f.class_names = value == "fashion-mnist" ? FashionMnistClassNames()
-                                               : std::vector<std::string>(absl::StrSplit(value, ','));
+      f.class_names = value == "fashion-mnist"
+                          ? FashionMnistClassNames()
+                          : std::vector<std::string>(absl::StrSplit(value, ','));
     } else if (key == "--thumbnails_idx") {
       f.thumbnails_idx = value;
     } else if (key == "--n") {
@@ -100,7 +102,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
     return absl::InvalidArgumentError("--features and --labels must be given together");
   }
   if (f.n < 2 || f.dim < 1 || f.clusters < 1 || f.threads < 0) {
-    return absl::InvalidArgumentError("--n must be >= 2, --dim and --clusters >= 1, --threads >= 0");
+    return absl::InvalidArgumentError(
+        "--n must be >= 2, --dim and --clusters >= 1, --threads >= 0");
   }
   return f;
 }
@@ -149,8 +152,7 @@ absl::Status Main(int argc, char** argv) {
   ThreadPool& pool = DefaultThreadPool();
   SIMDNET_ASSIGN_OR_RETURN(TsneResult r, RunTsne(x.data(), n, dim, flags.tsne, pool));
   const int64_t k = std::min<int64_t>(10, n - 1);
-  const double agreement =
-      NeighborLabelAgreement(r.embedding.data(), n, 2, labels.data(), k, pool);
+  const double agreement = NeighborLabelAgreement(r.embedding.data(), n, 2, labels.data(), k, pool);
   if (!flags.embedding_out.empty()) {
     const int64_t shape[2] = {n, 2};
     SIMDNET_RETURN_IF_ERROR(WriteNpyFloat32(flags.embedding_out, r.embedding, shape));
@@ -163,8 +165,8 @@ absl::Status Main(int argc, char** argv) {
     if (!flags.thumbnails_idx.empty()) {
       SIMDNET_ASSIGN_OR_RETURN(IdxArray images, ReadIdxFile(flags.thumbnails_idx));
       if (images.dims.size() != 3 || images.dims[0] != n) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            flags.thumbnails_idx, ": expected (", n, ", H, W) images for the thumbnails"));
+        return absl::InvalidArgumentError(absl::StrCat(flags.thumbnails_idx, ": expected (", n,
+                                                       ", H, W) images for the thumbnails"));
       }
       plot.thumbnails = std::move(images.data);
       plot.thumb_channels = 1;

@@ -54,11 +54,11 @@ int64_t ItemSize(absl::string_view descr) {
   return 0;
 }
 
-absl::Status Write(absl::string_view path, absl::string_view descr,
-                   absl::Span<const int64_t> shape, const void* data, size_t bytes) {
+absl::Status Write(absl::string_view path, absl::string_view descr, absl::Span<const int64_t> shape,
+                   const void* data, size_t bytes) {
   return WriteFileAtomically(
-      path, detail::FormatNpy(descr, shape,
-                              absl::string_view(static_cast<const char*>(data), bytes)));
+      path,
+      detail::FormatNpy(descr, shape, absl::string_view(static_cast<const char*>(data), bytes)));
 }
 
 // The payload is copied byte for byte: this code assumes a little-endian host (x86-64, ARM64),
@@ -93,9 +93,9 @@ absl::StatusOr<NpyRaw> ParseNpy(absl::string_view bytes, absl::string_view path)
                                   static_cast<int>(static_cast<uint8_t>(bytes[7]))));
   }
   if (bytes.size() < header_start + header_len) {
-    return Bad(path, absl::StrCat("truncated .npy header: needs ", header_len,
-                                  " bytes after the preamble, file has ",
-                                  bytes.size() - header_start));
+    return Bad(path,
+               absl::StrCat("truncated .npy header: needs ", header_len,
+                            " bytes after the preamble, file has ", bytes.size() - header_start));
   }
   const absl::string_view header = bytes.substr(header_start, header_len);
   NpyRaw raw;
@@ -107,8 +107,8 @@ absl::StatusOr<NpyRaw> ParseNpy(absl::string_view bytes, absl::string_view path)
   raw.descr = descr.substr(1, descr.size() - 2);
   const int64_t item = ItemSize(raw.descr);
   if (item == 0) {
-    return Bad(path, absl::StrCat("unsupported dtype '", raw.descr,
-                                  "' (expected '<f4', '<i4' or '<i8')"));
+    return Bad(
+        path, absl::StrCat("unsupported dtype '", raw.descr, "' (expected '<f4', '<i4' or '<i8')"));
   }
   SIMDNET_ASSIGN_OR_RETURN(std::string order, DictValue(header, "fortran_order", path));
   if (order == "True") {
@@ -154,8 +154,8 @@ std::string FormatNpy(absl::string_view descr, absl::Span<const int64_t> shape,
                       absl::string_view payload) {
   std::string dims = absl::StrJoin(shape, ", ");
   if (shape.size() == 1) dims += ",";
-  std::string header = absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (",
-                                    dims, "), }");
+  std::string header =
+      absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (", dims, "), }");
   // Preamble (10 bytes) + header + '\n' padded with spaces to a multiple of 64.
   const size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
   header.append(total - 10 - header.size() - 1, ' ');
@@ -199,8 +199,8 @@ absl::StatusOr<std::vector<int64_t>> ReadNpyLabels(absl::string_view path) {
                                   "' for labels (expected '<i4' or '<i8')"));
   }
   if (raw.shape.size() != 1) {
-    return Bad(path, absl::StrCat("shape mismatch: labels must be 1-D, got rank ",
-                                  raw.shape.size()));
+    return Bad(path,
+               absl::StrCat("shape mismatch: labels must be 1-D, got rank ", raw.shape.size()));
   }
   std::vector<int64_t> out(static_cast<size_t>(raw.shape[0]));
   for (size_t i = 0; i < out.size(); ++i) {
@@ -219,8 +219,8 @@ absl::Status WriteNpyFloat32(absl::string_view path, absl::Span<const float> dat
                              absl::Span<const int64_t> shape) {
   SIMDNET_CHECK(HostIsLittleEndian());
   if (shape.size() != 1 && shape.size() != 2) {
-    return Bad(path, absl::StrCat("WriteNpyFloat32: shape must have 1 or 2 entries, got ",
-                                  shape.size()));
+    return Bad(path,
+               absl::StrCat("WriteNpyFloat32: shape must have 1 or 2 entries, got ", shape.size()));
   }
   int64_t count = 1;
   for (int64_t d : shape) {
@@ -228,9 +228,9 @@ absl::Status WriteNpyFloat32(absl::string_view path, absl::Span<const float> dat
     count *= d;
   }
   if (count != static_cast<int64_t>(data.size())) {
-    return Bad(path, absl::StrCat("WriteNpyFloat32: shape mismatch: shape (",
-                                  absl::StrJoin(shape, ", "), ") has ", count,
-                                  " elements, data has ", data.size()));
+    return Bad(path,
+               absl::StrCat("WriteNpyFloat32: shape mismatch: shape (", absl::StrJoin(shape, ", "),
+                            ") has ", count, " elements, data has ", data.size()));
   }
   return Write(path, "<f4", shape, data.data(), data.size() * sizeof(float));
 }

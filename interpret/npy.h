@@ -45,9 +45,9 @@ namespace detail {
 
 // A parsed .npy header and the raw little-endian payload.
 struct NpyRaw {
-  std::string descr;             // e.g. "<f4".
+  std::string descr;  // e.g. "<f4".
   std::vector<int64_t> shape;
-  std::string payload;           // Exactly product(shape) * item size bytes.
+  std::string payload;  // Exactly product(shape) * item size bytes.
 };
 
 // Parses the bytes of a .npy file (errors name `path`); checks the payload size against the

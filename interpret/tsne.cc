@@ -36,7 +36,9 @@ double SecondsSince(Clock::time_point start) {
 // overhead, small enough to balance 2+ threads on a few thousand points.
 constexpr int64_t kPointChunk = 128;
 
-uint64_t NumChunks(int64_t n, int64_t chunk) { return static_cast<uint64_t>((n + chunk - 1) / chunk); }
+uint64_t NumChunks(int64_t n, int64_t chunk) {
+  return static_cast<uint64_t>((n + chunk - 1) / chunk);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Quadtree for the Barnes-Hut repulsion.
@@ -45,12 +47,12 @@ uint64_t NumChunks(int64_t n, int64_t chunk) { return static_cast<uint64_t>((n +
 // separated within kMaxDepth levels, e.g. duplicates); an inner cell has num_children > 0
 // children stored contiguously from first_child.
 struct QuadNode {
-  float cx, cy;          // Center of mass.
-  float max_width_sq;    // Squared longest side of the cell (the "size" in the theta test).
-  float count;           // Number of points below, as float for the force sums.
-  int32_t first_child;   // -1 for a leaf.
+  float cx, cy;         // Center of mass.
+  float max_width_sq;   // Squared longest side of the cell (the "size" in the theta test).
+  float count;          // Number of points below, as float for the force sums.
+  int32_t first_child;  // -1 for a leaf.
   int32_t num_children;
-  int32_t begin, end;    // Range in perm.
+  int32_t begin, end;  // Range in perm.
 };
 
 constexpr int kMaxDepth = 40;
@@ -83,8 +85,8 @@ class QuadTree {
   const std::vector<int32_t>& perm() const { return perm_; }
 
  private:
-  void BuildNode(const float* y, int32_t node, int32_t begin, int32_t end, float box_x,
-                 float box_y, float hw_x, float hw_y, int depth) {
+  void BuildNode(const float* y, int32_t node, int32_t begin, int32_t end, float box_x, float box_y,
+                 float hw_x, float hw_y, int depth) {
     double sx = 0, sy = 0;
     for (int32_t t = begin; t < end; ++t) {
       sx += y[2 * perm_[t]];
@@ -404,9 +406,9 @@ absl::Status ValidateOptions(const float* x, int64_t n, int64_t dim, const TsneO
         "RunTsne: early_exaggeration must be finite and > 0, got %g", o.early_exaggeration));
   }
   if (o.exaggeration_iterations < 0 || o.exaggeration_iterations > o.iterations) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "RunTsne: exaggeration_iterations must be in [0, iterations = %d], got %d",
-        o.iterations, o.exaggeration_iterations));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("RunTsne: exaggeration_iterations must be in [0, iterations = %d], got %d",
+                        o.iterations, o.exaggeration_iterations));
   }
   if (!(o.learning_rate >= 0) || !std::isfinite(o.learning_rate)) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -559,7 +561,8 @@ SparseP SymmetrizeAffinities(const std::vector<int32_t>& indices,
   std::vector<std::pair<int32_t, double>> entries(static_cast<size_t>(start[n]));
   std::vector<int64_t> cursor(start.begin(), start.end() - 1);
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t t = 0; t < k; ++t) entries[cursor[i]++] = {indices[i * k + t], conditional[i * k + t]};
+    for (int64_t t = 0; t < k; ++t)
+      entries[cursor[i]++] = {indices[i * k + t], conditional[i * k + t]};
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t t = 0; t < k; ++t) {
       const int32_t j = indices[i * k + t];
@@ -722,8 +725,8 @@ absl::StatusOr<TsneResult> RunTsne(const float* x, int64_t n, int64_t dim,
   result.affinity_seconds = SecondsSince(t0);
   if (options.verbose) {
     std::fprintf(stderr, "[t-SNE] n=%lld dim=%lld k=%lld: kNN %.2fs, affinities %.2fs\n",
-                 static_cast<long long>(n), static_cast<long long>(dim),
-                 static_cast<long long>(k), result.knn_seconds, result.affinity_seconds);
+                 static_cast<long long>(n), static_cast<long long>(dim), static_cast<long long>(k),
+                 result.knn_seconds, result.affinity_seconds);
   }
 
   t0 = Clock::now();
@@ -792,8 +795,7 @@ absl::StatusOr<TsneResult> RunTsne(const float* x, int64_t n, int64_t dim,
     last = run_phase(0, exag_end, options.early_exaggeration, 0.5f, exag_end);
   }
   if (last + 1 < options.iterations) {
-    last = run_phase(last + 1, options.iterations, 1.0, 0.8f,
-                     options.iterations_without_progress);
+    last = run_phase(last + 1, options.iterations, 1.0, 0.8f, options.iterations_without_progress);
   }
   result.iterations_run = last + 1;
   result.optimize_seconds = SecondsSince(t0);

@@ -17,7 +17,8 @@ namespace simdnet {
 class ThreadPool;
 
 struct TsneOptions {
-  // Target perplexity of each point's conditional distribution. Requires: 1 <= perplexity < n-1.
+  // Target perplexity of each point's conditional distribution. Requires: 1 <= perplexity < n-1
+  // (scikit-learn accepts (0, n); a perplexity below 1 means a negative entropy, unreachable).
   // k = min(n - 1, floor(3 * perplexity + 1)) nearest neighbours carry the affinities.
   double perplexity = 30;
   // Total gradient-descent iterations, the exaggeration phase included. Requires: >= 1.
@@ -30,6 +31,7 @@ struct TsneOptions {
   // Requires: >= 0 and finite.
   double learning_rate = 0;
   // Barnes-Hut opening angle; 0 = exact O(n^2) repulsion. Requires: 0 <= theta, finite.
+  // P stays the sparse kNN affinity either way (scikit-learn's method="exact" uses a dense P).
   double theta = 0.5;
   // Below this many points the exact O(n^2) repulsion is used whatever theta says: at n < 500 it
   // costs less than a millisecond per iteration and removes the approximation. Requires: >= 0.
@@ -56,7 +58,7 @@ struct TsneResult {
   // kl_divergence_); 0 when no estimate was made.
   double kl_divergence_estimate = 0;
   int64_t iterations_run = 0;
-  int64_t neighbors = 0;  // k of the affinity graph.
+  int64_t neighbors = 0;     // k of the affinity graph.
   double learning_rate = 0;  // The step size used (after "auto").
   // Wall time of the whole call and of its phases.
   double seconds = 0;

@@ -47,7 +47,7 @@ absl::Status Invalid(const std::string& what) {
 Rgb ClassColor(int64_t c) {
   SIMDNET_CHECK(c >= 0);
   static constexpr Rgb kPalette[10] = {
-      {31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},  {148, 103, 189},
+      {31, 119, 180}, {255, 127, 14},  {44, 160, 44},   {214, 39, 40},  {148, 103, 189},
       {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
   return kPalette[c % 10];
 }
@@ -58,8 +58,8 @@ absl::StatusOr<RgbImage> RenderScatter(const std::vector<float>& xy,
                                        const ScatterOptions& options) {
   const int64_t n = static_cast<int64_t>(labels.size());
   if (static_cast<int64_t>(xy.size()) != 2 * n) {
-    return Invalid(absl::StrCat("xy has ", xy.size(), " values, expected 2 * labels.size() = ",
-                                2 * n));
+    return Invalid(
+        absl::StrCat("xy has ", xy.size(), " values, expected 2 * labels.size() = ", 2 * n));
   }
   if (n == 0) return Invalid("no points (labels is empty)");
   if (options.width < 200 || options.width > 4096) {
@@ -77,10 +77,9 @@ absl::StatusOr<RgbImage> RenderScatter(const std::vector<float>& xy,
       return Invalid(absl::StrCat("xy of point ", i, " is not finite"));
     }
     if (labels[i] < 0 || (!class_names.empty() && labels[i] >= num_classes)) {
-      return Invalid(absl::StrCat("label of point ", i, " is ", labels[i], ", expected [0, ",
-                                  class_names.empty() ? std::string("inf")
-                                                      : absl::StrCat(num_classes),
-                                  ")"));
+      return Invalid(
+          absl::StrCat("label of point ", i, " is ", labels[i], ", expected [0, ",
+                       class_names.empty() ? std::string("inf") : absl::StrCat(num_classes), ")"));
     }
   }
   if (class_names.empty()) num_classes = *std::max_element(labels.begin(), labels.end()) + 1;
@@ -164,7 +163,8 @@ absl::StatusOr<RgbImage> RenderScatter(const std::vector<float>& xy,
     const uint32_t hb = static_cast<uint32_t>(b) * 2654435761u;
     return ha != hb ? ha < hb : a < b;
   });
-  for (int64_t i : order) DrawDisc(&image, px[i], py[i], options.point_radius, ClassColor(labels[i]));
+  for (int64_t i : order)
+    DrawDisc(&image, px[i], py[i], options.point_radius, ClassColor(labels[i]));
 
   if (thumbs && options.max_thumbnails > 0) {
     constexpr int kBorder = 2;

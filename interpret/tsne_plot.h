@@ -25,8 +25,8 @@ struct ScatterOptions {
   // concatenated; thumb_channels is 1 (gray) or 3 (RGB). Empty = no thumbnails.
   std::vector<uint8_t> thumbnails;
   int64_t thumb_channels = 0, thumb_height = 0, thumb_width = 0;
-  int thumbnail_scale = 1;     // Each thumbnail pixel becomes scale x scale, in [1, 8].
-  int max_thumbnails = 80;     // At most this many are drawn (>= 0).
+  int thumbnail_scale = 1;  // Each thumbnail pixel becomes scale x scale, in [1, 8].
+  int max_thumbnails = 80;  // At most this many are drawn (>= 0).
 };
 
 // Returns the color of class `c` (a 10-color palette of well-distinguishable hues, Tableau 10;

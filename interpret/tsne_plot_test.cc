@@ -75,7 +75,7 @@ TEST(TsnePlotTest, DrawsThumbnailsWithClassBorder) {
   absl::StatusOr<RgbImage> image = RenderScatter(xy, labels, {}, options);
   ASSERT_TRUE(image.ok()) << image.status();
   const int64_t gray = CountColor(*image, Rgb{77, 77, 77}, 0, 0, 400, 400);
-  EXPECT_GE(gray, 3 * 16 * 16);  // At least one 16x16 thumbnail per cluster.
+  EXPECT_GE(gray, 3 * 16 * 16);    // At least one 16x16 thumbnail per cluster.
   EXPECT_EQ(gray % (16 * 16), 0);  // Whole thumbnails only: none overlaps another.
   options.max_thumbnails = 0;
   image = RenderScatter(xy, labels, {}, options);

@@ -21,8 +21,8 @@ namespace {
 
 // `clusters` Gaussian blobs of `per_cluster` points in `dim` dimensions: centers N(0, spread^2)
 // per coordinate, points N(center, 1). Labels are the cluster index.
-void MakeClusters(int64_t clusters, int64_t per_cluster, int64_t dim, float spread,
-                  uint64_t seed, std::vector<float>* x, std::vector<int64_t>* labels) {
+void MakeClusters(int64_t clusters, int64_t per_cluster, int64_t dim, float spread, uint64_t seed,
+                  std::vector<float>* x, std::vector<int64_t>* labels) {
   Rng rng(seed);
   std::vector<float> centers(static_cast<size_t>(clusters * dim));
   for (float& c : centers) c = spread * rng.Normal();
