@@ -49,48 +49,10 @@ absl::StatusOr<int64_t> ResolveTarget(const LoadedModel& loaded, const std::stri
                                                  absl::StrJoin(loaded.class_names, ", "), ")"));
 }
 
-// The attacked images with display names ("#12" or the file name) and true labels (-1: none).
-struct Selection {
-  Tensor pixels;
-  std::vector<std::string> names;
-  std::vector<int32_t> labels;
-};
-
-absl::StatusOr<Selection> SelectImages(const LoadedModel& loaded, const InMemoryDataset* held_out,
-                                       std::vector<int64_t> indices,
-                                       const std::vector<std::string>& files) {
-  Selection sel;
-  if (!files.empty() && !indices.empty()) {
-    return absl::InvalidArgumentError("--indices and --files: give one or the other");
-  }
-  if (!files.empty()) {
-    absl::StatusOr<Tensor> pixels = ReadImageFilesAsPixels(loaded, files);
-    if (!pixels.ok()) {
-      return absl::Status(pixels.status().code(),
-                          absl::StrCat("--files: ", pixels.status().message()));
-    }
-    sel.pixels = *std::move(pixels);
-    for (const std::string& f : files) {
-      sel.names.push_back(std::filesystem::path(f).filename().string());
-      sel.labels.push_back(-1);
-    }
-    return sel;
-  }
-  if (indices.empty()) indices = {0, 1, 2, 3};
-  absl::StatusOr<Tensor> pixels = GatherPixels(*held_out, indices, &sel.labels);
-  if (!pixels.ok()) {
-    return absl::Status(pixels.status().code(),
-                        absl::StrCat("--indices: ", pixels.status().message()));
-  }
-  sel.pixels = *std::move(pixels);
-  for (const int64_t i : indices) sel.names.push_back(absl::StrCat("#", i));
-  return sel;
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> RunAdversarialCommand(const AdversarialCommandOptions& options) {
-  if (options.out_dir.empty()) return absl::InvalidArgumentError("--out_dir: none given");
+  if (options.out_dir.empty()) return absl::InvalidArgumentError("--out: none given");
   IterativeAttackOptions attack;
   attack.epsilon = options.epsilon;
   attack.alpha = options.alpha;
@@ -118,8 +80,9 @@ absl::StatusOr<std::string> RunAdversarialCommand(const AdversarialCommandOption
     SIMDNET_ASSIGN_OR_RETURN(held_out, LoadHeldOutImages(loaded, options.data));
   }
   SIMDNET_ASSIGN_OR_RETURN(
-      Selection sel,
-      SelectImages(loaded, held_out ? &*held_out : nullptr, options.indices, options.files));
+      ImageSelection sel,
+      SelectImages(loaded, options.data, held_out ? &*held_out : nullptr, options.indices,
+                   options.files, /*default_count=*/4));
   const int64_t n = sel.pixels.dim(0), k = pm.num_classes();
 
   // Attack.

@@ -17,7 +17,7 @@ struct AdversarialCommandOptions {
   std::string checkpoint;          // --checkpoint: a `simdnet train` checkpoint (required)
   DataOptions data;                // --dataset/--data_dir...: test split for --indices, --sweep
   std::vector<int64_t> indices;    // --indices: test images to attack; empty with no files = 0..3
-  std::vector<std::string> files;  // --files: image files to attack instead
+  std::vector<std::string> files;  // image files (CLI arguments) to attack instead
   std::string target;              // --target: class name ("Bag") or index; "" = untargeted FGSM
                                    //   on the true label (predicted label for files)
   float epsilon = 0.1f;            // --epsilon: L_inf radius in pixel units [0, 1], >= 0
@@ -28,7 +28,7 @@ struct AdversarialCommandOptions {
   std::vector<float> sweep_epsilons = {0.0f, 0.01f, 0.02f, 0.05f, 0.1f, 0.2f};  // --epsilons
   int64_t sweep_steps = 10;            // --sweep_steps: iterative attack steps per epsilon
   float sweep_alpha_fraction = 0.25f;  // --alpha_fraction: iterative step = fraction * eps
-  std::string out_dir;                 // --out_dir: gets adversarial.png (+ sweep.csv/png)
+  std::string out_dir;                 // --out: gets adversarial.png (+ sweep.csv/png)
 };
 
 // Loads the checkpoint, attacks the selected images and writes out_dir/adversarial.png: per

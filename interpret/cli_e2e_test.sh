@@ -50,6 +50,22 @@ is_png "$TMP/run/tsne/tsne.png"
 [[ -s "$TMP/run/tsne/features.npy" && -s "$TMP/run/tsne/labels.npy" ]] || fail "no .npy files"
 grep -q "final KL divergence" "$TMP/tsne.log" || fail "tsne prints no KL divergence"
 
+run patches patches "${COMMON[@]}" --layer=features.5 --layer_channels=0,3 --k=4
+is_png "$TMP/run/patches/patches_features.5.png"
+grep -q "^channel,rank,image" "$TMP/run/patches/patches_features.5.csv" || fail "patches csv"
+
+run saliency saliency "${COMMON[@]}" --indices=0,1 --smoothgrad_samples=4
+is_png "$TMP/run/saliency/saliency.png"
+
+run adversarial adversarial "${COMMON[@]}" --indices=0,1 --target=1 --epsilon=0.2 \
+  --sweep --samples=40 --epsilons=0,0.1
+is_png "$TMP/run/adversarial/adversarial.png"
+is_png "$TMP/run/adversarial/sweep.png"
+[[ "$(wc -l < "$TMP/run/adversarial/sweep.csv")" == 3 ]] || fail "sweep.csv should have 2 rows"
+
+run classvis classvis "${COMMON[@]}" --class=0,1 --steps=20
+is_png "$TMP/run/classvis/classvis.png"
+
 run inspect inspect "${COMMON[@]}" --samples=200 --out="$TMP/inspect"
 grep -q "<html" "$TMP/inspect/inspect.html" || fail "inspect.html is not HTML"
 [[ "$(grep -o 'data:image/png;base64,' "$TMP/inspect/inspect.html" | wc -l)" -ge 4 ]] \
@@ -67,4 +83,10 @@ expect_error "features.0, features.1" filters "${COMMON[@]}" --layer=features.99
 expect_error "--samples=3" tsne "${COMMON[@]}" --samples=3
 expect_error "nope.safetensors" filters --checkpoint="$TMP/nope.safetensors"
 expect_error "--checkpoint" tsne
+expect_error "--class=12" saliency "${COMMON[@]}" --class=12
+expect_error "--epsilon=-1" adversarial "${COMMON[@]}" --epsilon=-1
+expect_error "--layer_channels" patches "${COMMON[@]}" --layer=features.5 --layer_channels=99
+expect_error "--indices" saliency "${COMMON[@]}" --indices=300
+expect_error "not both" saliency "${COMMON[@]}" --indices=1 "$TMP/nope.png"
+expect_error "nope.png" saliency "${COMMON[@]}" "$TMP/nope.png"
 echo "PASS"

@@ -13,7 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "interpret/activation_stats_command.h"
+#include "interpret/adversarial_command.h"
+#include "interpret/class_visualization_command.h"
 #include "interpret/filters_command.h"
+#include "interpret/patches_command.h"
+#include "interpret/saliency_command.h"
 #include "interpret/source.h"
 #include "interpret/tsne_command.h"
 #include "tensor/atomic_file.h"
@@ -114,6 +118,24 @@ absl::StatusOr<std::string> RunInspectCommand(const InspectCommandOptions& o) {
           return RunFiltersCommand(f);
         }});
   }
+  for (const std::string& conv : convs) {
+    sections.push_back(Section{
+        absl::StrCat("patches-", conv), absl::StrCat("Top-activating patches of ", conv),
+        "Per channel (row): the test-image patches (the layer's true receptive field) that "
+        "excite it most, then that activation projected back to pixels with the deconvnet "
+        "rule (Zeiler &amp; Fergus 2014) and with guided backpropagation (Springenberg et al. "
+        "2015). Early layers respond to edges and strokes, deeper ones to parts of objects.",
+        [&, layer = conv](const std::string& dir) {
+          PatchesCommandOptions p;
+          p.checkpoint = o.checkpoint;
+          p.data = o.data;
+          p.out_dir = dir;
+          p.layer = layer;
+          for (int64_t c = 0; c < o.patch_channels; ++c) p.channels.push_back(c);
+          p.num_images = o.patch_samples;
+          return RunPatchesCommand(p);
+        }});
+  }
   sections.push_back(Section{
       "activations", "Activation statistics",
       "Per layer: the distribution of activations over a batch of test images. Healthy "
@@ -140,6 +162,51 @@ absl::StatusOr<std::string> RunInspectCommand(const InspectCommandOptions& o) {
         t.tsne.seed = o.seed;
         t.out_dir = dir;
         return RunTsneCommand(t);
+      }});
+
+  sections.push_back(Section{
+      "saliency", "Saliency maps",
+      "Which pixels drive the predicted class's score: the gradient magnitude (Simonyan et "
+      "al. 2014), its noise-averaged SmoothGrad (Smilkov et al. 2017), guided backpropagation "
+      "and Grad-CAM at the last conv block (Selvaraju et al. 2017). A model that looks at the "
+      "object, not the background, lights up the object.",
+      [&](const std::string& dir) {
+        SaliencyCommandOptions a;
+        a.checkpoint = o.checkpoint;
+        a.data = o.data;
+        a.indices = o.indices;
+        a.seed = o.seed;
+        a.out_dir = dir;
+        return RunSaliencyCommand(a);
+      }});
+  sections.push_back(Section{
+      "adversarial", "Adversarial examples",
+      "Fast gradient sign (Goodfellow et al. 2015): every pixel moved by epsilon in the "
+      "direction that raises the loss. The middle column is the (amplified) change, too small "
+      "to matter to a person, enough to change the prediction. The sweep shows accuracy as "
+      "epsilon grows, for FGSM and for the stronger iterative attack (Kurakin et al. 2017).",
+      [&](const std::string& dir) {
+        AdversarialCommandOptions a;
+        a.checkpoint = o.checkpoint;
+        a.data = o.data;
+        a.indices = o.indices;
+        a.epsilon = 0.05f;
+        a.sweep = true;
+        a.sweep_samples = o.sweep_samples;
+        a.out_dir = dir;
+        return RunAdversarialCommand(a);
+      }});
+  sections.push_back(Section{
+      "classvis", "Class visualizations",
+      "For each class, an image grown from noise by gradient ascent on that class's score "
+      "(Simonyan et al. 2014), with jitter, L2 decay, blur and clipping of weak pixels as "
+      "regularizers (Yosinski et al. 2015): what the network has learned to look for.",
+      [&](const std::string& dir) {
+        ClassVisCommandOptions a;
+        a.checkpoint = o.checkpoint;
+        a.out_dir = dir;
+        a.ascent.seed = o.seed;
+        return RunClassVisCommand(a);
       }});
 
   std::vector<SectionResult> results;

@@ -193,11 +193,11 @@ absl::StatusOr<std::vector<std::vector<TopActivation>>> FindTopActivations(
   }
   const int64_t channels = out.dim(0), plane = out.dim(1) * out.dim(2);
   if (options.channels.empty()) {
-    return absl::InvalidArgumentError("--channels: no channel given");
+    return absl::InvalidArgumentError("--layer_channels: no channel given");
   }
   for (int64_t c : options.channels) {
     if (c < 0 || c >= channels) {
-      return absl::InvalidArgumentError(absl::StrCat("--channels: channel ", c,
+      return absl::InvalidArgumentError(absl::StrCat("--layer_channels: channel ", c,
                                                      " is out of range: ", options.layer,
                                                      " has channels [0, ", channels, ")"));
     }
@@ -210,7 +210,7 @@ absl::StatusOr<std::vector<std::vector<TopActivation>>> FindTopActivations(
   }
   if (options.num_images < 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--num_images=", options.num_images, ": must be >= 0 (0: all)"));
+        absl::StrCat("--samples=", options.num_images, ": must be >= 0 (0: all)"));
   }
   const int64_t n = options.num_images == 0 ? data.size()
                                              : std::min(options.num_images, data.size());

@@ -73,7 +73,7 @@ struct TopActivationOptions {
 // the largest max-over-positions activation of that channel, largest first (ties: lower image
 // index first), each image at most once per channel (its best position only). Fewer than K when
 // the data has fewer images. Errors name the flag: --layer (unknown, or output not (C, H, W)),
-// --channels (out of range), --k, --num_images, --batch.
+// --layer_channels (out of range), --k, --samples (num_images), batch.
 absl::StatusOr<std::vector<std::vector<TopActivation>>> FindTopActivations(
     PixelModel& model, const SampleSource& data, const TopActivationOptions& options);
 

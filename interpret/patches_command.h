@@ -17,9 +17,9 @@ struct PatchesCommandOptions {
   DataOptions data;        // --dataset/--data_dir...: the held-out split is searched
   std::string out_dir;     // --out: patches_<layer>.png and patches_<layer>.csv go here
   std::string layer;       // --layer: a layer with (C, H, W) output, e.g. "features.5" (required)
-  std::vector<int64_t> channels;  // --channels: channels of the layer; empty = the first 8
+  std::vector<int64_t> channels;  // --layer_channels: channels of the layer; empty = the first 8
   int64_t k = 9;                  // --k: top images per channel
-  int64_t num_images = 0;         // --num_images: search only the first n images; 0 = all
+  int64_t num_images = 0;         // --samples: search only the first n images; 0 = all
   int64_t batch = 256;            // --batch: images per forward pass
 };
 

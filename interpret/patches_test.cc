@@ -169,7 +169,7 @@ TEST(TopActivationsTest, ErrorsNameTheFlag) {
   o.layer = "3";
   o.channels = {6};
   const std::string m6(FindTopActivations(*pm, data, o).status().message());
-  EXPECT_NE(m6.find("--channels"), std::string::npos) << m6;
+  EXPECT_NE(m6.find("--layer_channels"), std::string::npos) << m6;
   EXPECT_NE(m6.find("[0, 6)"), std::string::npos) << m6;
   o.channels = {0};
   o.k = 0;

@@ -26,46 +26,6 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The selected images with a display name ("#12", or the file name) and the true label (-1 if
-// unknown).
-struct Selection {
-  Tensor pixels;
-  std::vector<std::string> names;
-  std::vector<int32_t> labels;
-};
-
-absl::StatusOr<Selection> SelectImages(const LoadedModel& loaded, const DataOptions& data,
-                                       std::vector<int64_t> indices,
-                                       const std::vector<std::string>& files) {
-  Selection sel;
-  if (!files.empty() && !indices.empty()) {
-    return absl::InvalidArgumentError("--indices and --files: give one or the other");
-  }
-  if (!files.empty()) {
-    absl::StatusOr<Tensor> pixels = ReadImageFilesAsPixels(loaded, files);
-    if (!pixels.ok()) {
-      return absl::Status(pixels.status().code(),
-                          absl::StrCat("--files: ", pixels.status().message()));
-    }
-    sel.pixels = *std::move(pixels);
-    for (const std::string& f : files) {
-      sel.names.push_back(std::filesystem::path(f).filename().string());
-      sel.labels.push_back(-1);
-    }
-    return sel;
-  }
-  if (indices.empty()) indices = {0, 1, 2, 3, 4, 5, 6, 7};
-  SIMDNET_ASSIGN_OR_RETURN(InMemoryDataset held_out, LoadHeldOutImages(loaded, data));
-  absl::StatusOr<Tensor> pixels = GatherPixels(held_out, indices, &sel.labels);
-  if (!pixels.ok()) {
-    return absl::Status(pixels.status().code(),
-                        absl::StrCat("--indices: ", pixels.status().message()));
-  }
-  sel.pixels = *std::move(pixels);
-  for (const int64_t i : indices) sel.names.push_back(absl::StrCat("#", i));
-  return sel;
-}
-
 // Returns the 99th percentile of |v| over v[0, n): the top of the color scale, so that a few
 // extreme pixels do not wash out the rest (as the PAIR saliency library visualizes maps).
 float Percentile99(const float* v, int64_t n) {
@@ -89,7 +49,7 @@ std::vector<float> ClipAtPercentile99(const float* g, int64_t n) {
 }  // namespace
 
 absl::StatusOr<std::string> RunSaliencyCommand(const SaliencyCommandOptions& options) {
-  if (options.out_dir.empty()) return absl::InvalidArgumentError("--out_dir: none given");
+  if (options.out_dir.empty()) return absl::InvalidArgumentError("--out: none given");
   SIMDNET_ASSIGN_OR_RETURN(LoadedModel loaded, LoadModelForInterpretation(options.checkpoint));
   SIMDNET_ASSIGN_OR_RETURN(PixelModel pm, loaded.Pixels());
   const Shape& in = pm.InputShape();
@@ -98,8 +58,9 @@ absl::StatusOr<std::string> RunSaliencyCommand(const SaliencyCommandOptions& opt
         options.checkpoint, ": saliency needs an image model (C, H, W); input is ",
         in.ToString()));
   }
-  SIMDNET_ASSIGN_OR_RETURN(Selection sel,
-                           SelectImages(loaded, options.data, options.indices, options.files));
+  SIMDNET_ASSIGN_OR_RETURN(ImageSelection sel,
+                           SelectImages(loaded, options.data, nullptr, options.indices,
+                                        options.files, /*default_count=*/8));
   std::string layer = options.layer;
   if (layer.empty()) {
     SIMDNET_ASSIGN_OR_RETURN(layer, DefaultGradCamLayer(*loaded.model));

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -159,6 +160,42 @@ absl::StatusOr<Tensor> ReadImageFilesAsPixels(const LoadedModel& model,
     }
   }
   return out;
+}
+
+absl::StatusOr<ImageSelection> SelectImages(const LoadedModel& model, const DataOptions& data,
+                                            const InMemoryDataset* held_out,
+                                            std::vector<int64_t> indices,
+                                            const std::vector<std::string>& files,
+                                            int64_t default_count) {
+  ImageSelection sel;
+  if (!files.empty() && !indices.empty()) {
+    return absl::InvalidArgumentError(
+        "--indices and image files: give test-image indices or files, not both");
+  }
+  if (!files.empty()) {
+    SIMDNET_ASSIGN_OR_RETURN(sel.pixels, ReadImageFilesAsPixels(model, files));
+    for (const std::string& f : files) {
+      sel.names.push_back(std::filesystem::path(f).filename().string());
+      sel.labels.push_back(-1);
+    }
+    return sel;
+  }
+  if (indices.empty()) {
+    for (int64_t i = 0; i < default_count; ++i) indices.push_back(i);
+  }
+  std::optional<InMemoryDataset> loaded;
+  if (held_out == nullptr) {
+    SIMDNET_ASSIGN_OR_RETURN(loaded, LoadHeldOutImages(model, data));
+    held_out = &*loaded;
+  }
+  absl::StatusOr<Tensor> pixels = GatherPixels(*held_out, indices, &sel.labels);
+  if (!pixels.ok()) {
+    return absl::Status(pixels.status().code(),
+                        absl::StrCat("--indices: ", pixels.status().message()));
+  }
+  sel.pixels = *std::move(pixels);
+  for (const int64_t i : indices) sel.names.push_back(absl::StrCat("#", i));
+  return sel;
 }
 
 std::vector<int64_t> ArgMaxRows(const Tensor& logits) {

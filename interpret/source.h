@@ -98,6 +98,24 @@ absl::StatusOr<Tensor> GatherPixels(const SampleSource& data, absl::Span<const i
 absl::StatusOr<Tensor> ReadImageFilesAsPixels(const LoadedModel& model,
                                               const std::vector<std::string>& files);
 
+// Images chosen for a picture, with display names ("#12" for a test image, or the file name)
+// and true labels (-1 when unknown, for files).
+struct ImageSelection {
+  Tensor pixels;  // (N, C, H, W) in [0, 1]
+  std::vector<std::string> names;
+  std::vector<int32_t> labels;
+};
+
+// Selects image files (given as the command's arguments) or test images by index (--indices;
+// default: the first default_count). The held-out split is read from `data` unless `held_out`
+// is given. InvalidArgument if both files and indices are given, naming --indices or the file
+// on a bad index or an unreadable file.
+absl::StatusOr<ImageSelection> SelectImages(const LoadedModel& model, const DataOptions& data,
+                                            const InMemoryDataset* held_out,
+                                            std::vector<int64_t> indices,
+                                            const std::vector<std::string>& files,
+                                            int64_t default_count);
+
 // Returns the predicted class of every sample of a logits batch (N, K) (first maximum).
 std::vector<int64_t> ArgMaxRows(const Tensor& logits);
 

@@ -760,8 +760,7 @@ absl::StatusOr<TsneResult> RunTsne(const float* x, int64_t n, int64_t dim,
       detail::TsneGradient(p, exaggeration, y.data(), n, theta, pool, grad.data(),
                            want_error ? &error : nullptr);
       if (want_error) result.kl_divergence_estimate = error;
-      double grad_sq = 0;
-      for (float g : grad) grad_sq += double{g} * g;
+      double grad_sq = 0;  // Of the gain-scaled gradient, as scikit-learn's grad_norm.
       for (size_t t = 0; t < y.size(); ++t) {
         // Gains (Jacobs 1988, as in van der Maaten's code): grow while the step keeps its
         // direction, shrink when it flips.
@@ -769,6 +768,7 @@ absl::StatusOr<TsneResult> RunTsne(const float* x, int64_t n, int64_t dim,
         g = (update[t] * grad[t] < 0.0f) ? g + 0.2f : g * 0.8f;
         g = std::max(g, 0.01f);
         gains[t] = g;
+        grad_sq += double{grad[t] * g} * (grad[t] * g);
         update[t] = momentum * update[t] - lr_f * (grad[t] * g);
         y[t] += update[t];
       }
