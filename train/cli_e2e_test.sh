@@ -39,10 +39,14 @@ grep -q "Confusion" "$TMP/a/report.html" || grep -qi "confusion" "$TMP/a/report.
 head -c 8 "$TMP/a/loss.png" | od -c | grep -q "P   N   G" || fail "loss.png is not a PNG"
 
 # 2. Interrupted mid-epoch (as Ctrl-C does, at a batch boundary), then resumed: same weights.
-"$SIMDNET" train "${COMMON[@]}" --stop_after=27 --out="$TMP/b" > "$TMP/b1.log" 2>&1 \
-  || { cat "$TMP/b1.log"; fail "train b1"; }
+# An interrupted run exits 130 (as after Ctrl-C) and prints the command that resumes it; the
+# resume needs no other flag: the checkpoint holds the run's model, data and optimizer flags.
+rc=0
+"$SIMDNET" train "${COMMON[@]}" --stop_after=27 --out="$TMP/b" > "$TMP/b1.log" 2>&1 || rc=$?
+[[ $rc == 130 ]] || { cat "$TMP/b1.log"; fail "interrupted run exited $rc, not 130"; }
 grep -q "stopped at epoch 2, batch 8" "$TMP/b1.log" || { cat "$TMP/b1.log"; fail "no stop"; }
-"$SIMDNET" train "${COMMON[@]}" --resume --out="$TMP/b" > "$TMP/b2.log" 2>&1 \
+grep -q -- "simdnet train --resume --out=$TMP/b" "$TMP/b1.log" || fail "no resume command printed"
+"$SIMDNET" train --resume --out="$TMP/b" --threads=2 > "$TMP/b2.log" 2>&1 \
   || { cat "$TMP/b2.log"; fail "resume"; }
 grep -q "resuming" "$TMP/b2.log" || fail "did not resume"
 cmp <(tail -c +9 "$TMP/a/checkpoint.safetensors" | grep -a -o '"features.0.weight"[^}]*}') \
@@ -60,10 +64,25 @@ loss_a=$(grep -o 'loss [0-9.]*' "$TMP/ea.txt"); loss_b=$(grep -o 'loss [0-9.]*' 
 pid=$!
 for _ in $(seq 100); do [[ -s "$TMP/c/iterations.csv" ]] && break; sleep 0.1; done
 kill -INT "$pid"
-wait "$pid" || { cat "$TMP/c.log"; fail "SIGINT exit status"; }
+rc=0
+wait "$pid" || rc=$?
+[[ $rc == 130 ]] || { cat "$TMP/c.log"; fail "SIGINT exit status $rc, not 130"; }
 grep -q "stopped at epoch" "$TMP/c.log" || { cat "$TMP/c.log"; fail "SIGINT did not stop"; }
 "$SIMDNET" eval --checkpoint="$TMP/c/checkpoint.safetensors" --test_samples=50 >/dev/null 2>&1 \
   || fail "checkpoint after SIGINT does not load"
+
+# Resuming a finished run does nothing; a conflicting flag is an error; --epochs raises the budget.
+cp "$TMP/a/checkpoint.safetensors" "$TMP/a_before.safetensors"
+"$SIMDNET" train --resume --out="$TMP/a" > "$TMP/done.log" 2>&1 || { cat "$TMP/done.log"; fail "resume done"; }
+grep -q "the run is complete (2 of 2 epochs)" "$TMP/done.log" || { cat "$TMP/done.log"; fail "no complete message"; }
+cmp -s "$TMP/a/checkpoint.safetensors" "$TMP/a_before.safetensors" || fail "finished run changed on resume"
+if "$SIMDNET" train --resume --out="$TMP/a" --model=lenet5 2> "$TMP/conflict.txt"; then
+  fail "conflicting --model accepted on resume"
+fi
+grep -q -- "--model=lenet5 conflicts" "$TMP/conflict.txt" || { cat "$TMP/conflict.txt"; fail "conflict message"; }
+"$SIMDNET" train --resume --out="$TMP/a" --epochs=3 --report=false > "$TMP/more.log" 2>&1 \
+  || { cat "$TMP/more.log"; fail "resume with more epochs"; }
+[[ "$(wc -l < "$TMP/a/metrics.csv")" == 4 ]] || fail "metrics.csv should have 3 epoch rows"
 
 # 3. Ensemble evaluation of two checkpoints.
 "$SIMDNET" eval --checkpoint="$TMP/a/checkpoint.safetensors,$TMP/a/best.safetensors" \

@@ -20,6 +20,7 @@
 #include "data/idx.h"
 #include "data/image_folder.h"
 #include "layers/model_spec.h"
+#include "nlohmann/json.hpp"
 #include "optim/optimizer.h"
 #include "tensor/reduce.h"
 #include "tensor/rng.h"
@@ -317,6 +318,7 @@ absl::StatusOr<MemberRun> TrainOne(const TrainCommandOptions& o, const LoadedDat
   info.input_shape = input;
   info.num_classes = classes;
   info.class_names = data.class_names();
+  for (const auto& [name, value] : o.run_flags) info.extra["flag." + name] = value;
   SIMDNET_ASSIGN_OR_RETURN(auto trainer, Trainer::Create(to, td, run.model.get(), info));
   const std::string ckpt_path = run_dir + "/checkpoint.safetensors";
   if (o.resume) {
@@ -349,6 +351,20 @@ absl::StatusOr<MemberRun> TrainOne(const TrainCommandOptions& o, const LoadedDat
 }
 
 }  // namespace
+
+absl::StatusOr<StoredRun> ReadStoredRun(const std::string& path) {
+  SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(path));
+  StoredRun run;
+  for (const auto& [key, value] : ck.info.extra) {
+    if (absl::StartsWith(key, "flag.")) run.flags[key.substr(5)] = value;
+  }
+  const nlohmann::json j = nlohmann::json::parse(ck.info.trainer_json, nullptr, false);
+  if (j.is_object()) {
+    run.epochs_done = j.value("epoch", int64_t{0});
+    run.batch_in_epoch = j.value("batch_in_epoch", int64_t{0});
+  }
+  return run;
+}
 
 absl::StatusOr<TrainCommandResult> RunTrain(const TrainCommandOptions& o) {
   if (o.ensemble < 1 || o.ensemble > 64) {

@@ -5,6 +5,7 @@
 #define SIMDNET_TRAIN_COMMANDS_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,9 @@ struct TrainCommandOptions {
   int64_t ensemble = 1;             // > 1: train this many members (seeds + i) in run_dir/member_i
   bool resume = false;              // continue from run_dir/checkpoint.safetensors
   bool write_report = true;
+  // Stored in every checkpoint as metadata "extra.flag.<name>" (the CLI puts the flags that
+  // define the run here, so that `train --resume` needs no flags; see ReadRunFlags).
+  std::map<std::string, std::string> run_flags;
 };
 
 struct TrainCommandResult {
@@ -75,6 +79,15 @@ struct TrainCommandResult {
   bool interrupted = false;
   std::string report_path;
 };
+
+// The run-defining flags stored in a checkpoint, and where the run stands.
+struct StoredRun {
+  std::map<std::string, std::string> flags;  // name -> value, as given when the run started
+  int64_t epochs_done = 0;                    // completed epochs
+  int64_t batch_in_epoch = 0;                 // > 0: stopped inside an epoch
+};
+// Reads the run flags and position of checkpoint `path`. Errors name the file.
+absl::StatusOr<StoredRun> ReadStoredRun(const std::string& path);
 
 // Trains per the options, writes checkpoints, metrics and the report into run_dir, and returns
 // the final test evaluation.

@@ -2,19 +2,26 @@
 // library in train/commands.h, and the interpretation subcommands of interpret/cli.h. Run with `bazel run -c opt //train:simdnet -- <command> ...`.
 #include <algorithm>
 #include <csignal>
-#include <optional>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "interpret/cli.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
@@ -104,7 +111,89 @@ commands:
 
 )";
 
-void OnSignal(int) { Trainer::RequestStop(); }
+// The signal that asked the run to stop (0: none), for the exit status 128 + signal.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+void OnSignal(int sig) {
+  g_stop_signal = sig;
+  Trainer::RequestStop();
+}
+
+// The flags given on the command line (names without dashes or a "no" prefix of booleans).
+std::set<std::string>& ExplicitFlags() {
+  static std::set<std::string> names;
+  return names;
+}
+
+void RecordExplicitFlags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view a = argv[i];
+    if (a == "--") break;
+    if (!absl::ConsumePrefix(&a, "--") && !absl::ConsumePrefix(&a, "-")) continue;
+    a = a.substr(0, a.find('='));
+    ExplicitFlags().insert(std::string(a));
+    if (absl::ConsumePrefix(&a, "no")) ExplicitFlags().insert(std::string(a));
+  }
+}
+
+// The flags that define a training run: stored in its checkpoints, so that `train --resume`
+// continues the same run without them.
+constexpr const char* kRunFlags[] = {
+    "model",        "seed",           "dataset",      "data_dir",       "image_size",
+    "channels",     "skip_bad_files", "train_samples", "test_samples",  "validation_fraction",
+    "normalize",    "classes",        "augment",      "epochs",         "batch_size",
+    "optimizer",    "schedule",       "regularizer",  "loss",           "label_smoothing",
+    "clip_norm",    "clip_value",     "early_stopping", "max_batches",  "ensemble",
+    "snapshots",    "snapshot_every"};
+// Run flags that a resumed run may change: the epoch budget and the patience.
+constexpr const char* kResumeOverridable[] = {"epochs", "early_stopping"};
+
+std::map<std::string, std::string> CurrentRunFlags() {
+  std::map<std::string, std::string> out;
+  for (const char* name : kRunFlags) {
+    if (absl::CommandLineFlag* f = absl::FindCommandLineFlag(name)) out[name] = f->CurrentValue();
+  }
+  return out;
+}
+
+// For `train --resume`: takes every run flag not given on the command line from the run's
+// checkpoint; a given one that differs is an error unless the run may change it. Returns the
+// stored position, or nullopt for a checkpoint written before run flags were stored (then the
+// flags must be repeated, as before).
+absl::StatusOr<std::optional<StoredRun>> ApplyStoredRunFlags(const std::string& out_dir) {
+  std::string path = out_dir + "/checkpoint.safetensors";
+  if (!std::filesystem::exists(path) &&
+      std::filesystem::exists(out_dir + "/member_0/checkpoint.safetensors")) {
+    path = out_dir + "/member_0/checkpoint.safetensors";  // an ensemble's first member
+  }
+  absl::StatusOr<StoredRun> stored = ReadStoredRun(path);
+  if (!stored.ok()) {
+    return absl::Status(stored.status().code(),
+                        absl::StrCat("--resume: ", stored.status().message()));
+  }
+  if (stored->flags.empty()) return std::optional<StoredRun>();
+  for (const auto& [name, value] : stored->flags) {
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr) continue;
+    if (ExplicitFlags().count(name) > 0) {
+      const bool overridable = std::any_of(std::begin(kResumeOverridable),
+                                           std::end(kResumeOverridable),
+                                           [&](const char* n) { return name == n; });
+      if (!overridable && flag->CurrentValue() != value) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--", name, "=", flag->CurrentValue(), " conflicts with the run being resumed (",
+            path, " was trained with --", name, "=", value, "); drop the flag to resume"));
+      }
+      continue;
+    }
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": stored flag --", name, "=", value, ": ", error));
+    }
+  }
+  return std::optional<StoredRun>(*stored);
+}
 
 absl::StatusOr<DataOptions> DataFromFlags() {
   DataOptions d;
@@ -169,7 +258,8 @@ absl::StatusOr<TrainCommandOptions> TrainFromFlags() {
   return o;  // RunTrain / RunFinetune validate the trainer options before loading data
 }
 
-absl::Status Main(const std::string& command, const std::vector<std::string>& args) {
+// Runs `command`; returns the process exit status (0, or 128 + signal for an interrupted run).
+absl::StatusOr<int> Main(const std::string& command, const std::vector<std::string>& args) {
   const std::string threads = absl::GetFlag(FLAGS_threads);
   if (!threads.empty()) {
     SIMDNET_ASSIGN_OR_RETURN(size_t n, ParseThreadCount(threads, "--threads"));
@@ -187,16 +277,34 @@ absl::Status Main(const std::string& command, const std::vector<std::string>& ar
     c.files = args;
     SIMDNET_ASSIGN_OR_RETURN(std::string text, RunInterpretCommand(command, c));
     std::cout << text;
-    return absl::OkStatus();
+    return 0;
   }
   if (command != "predict" && !args.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(command, ": unexpected argument '", args[0], "' (flags are --name=value)"));
   }
   if (command == "train") {
+    const std::string out_dir = absl::GetFlag(FLAGS_out);
+    if (absl::GetFlag(FLAGS_resume)) {
+      SIMDNET_ASSIGN_OR_RETURN(std::optional<StoredRun> stored, ApplyStoredRunFlags(out_dir));
+      const int64_t epochs = absl::GetFlag(FLAGS_epochs);
+      if (stored && stored->batch_in_epoch == 0 && stored->epochs_done >= epochs) {
+        std::cout << absl::StrFormat(
+            "%s: the run is complete (%d of %d epochs); nothing to do. Pass --epochs=N with "
+            "N > %d to train on.\n",
+            out_dir, stored->epochs_done, epochs, stored->epochs_done);
+        return 0;
+      }
+    }
     SIMDNET_ASSIGN_OR_RETURN(TrainCommandOptions o, TrainFromFlags());
+    o.run_flags = CurrentRunFlags();
     SIMDNET_ASSIGN_OR_RETURN(TrainCommandResult r, RunTrain(o));
-    if (r.interrupted) return absl::OkStatus();
+    if (r.interrupted) {
+      const int sig = g_stop_signal != 0 ? static_cast<int>(g_stop_signal) : SIGINT;
+      std::cerr << "simdnet train: interrupted; the checkpoint is saved. Resume with:\n"
+                << "  simdnet train --resume --out=" << out_dir << "\n";
+      return 128 + sig;
+    }
     for (size_t m = 0; m < r.member_test_accuracy.size() && r.member_test_accuracy.size() > 1;
          ++m) {
       std::cout << absl::StrFormat("member %d test accuracy: %.2f%%\n", m,
@@ -209,13 +317,14 @@ absl::Status Main(const std::string& command, const std::vector<std::string>& ar
       std::cout << absl::StrFormat("wall time: %.1f s\n", r.members.back().wall_seconds);
     }
     if (o.write_report && o.ensemble == 1) std::cout << "report: " << r.report_path << "\n";
-    return absl::OkStatus();
+    return 0;
   }
   if (command == "eval") {
     SIMDNET_ASSIGN_OR_RETURN(DataOptions d, DataFromFlags());
     std::vector<std::string> ckpts = absl::StrSplit(absl::GetFlag(FLAGS_checkpoint), ',',
                                                     absl::SkipEmpty());
-    return RunEval(ckpts, d, 256).status();
+    SIMDNET_RETURN_IF_ERROR(RunEval(ckpts, d, 256).status());
+    return 0;
   }
   if (command == "predict") {
     SIMDNET_ASSIGN_OR_RETURN(auto preds, RunPredict(absl::GetFlag(FLAGS_checkpoint), args,
@@ -227,7 +336,7 @@ absl::Status Main(const std::string& command, const std::vector<std::string>& ar
       }
       std::cout << "\n";
     }
-    return absl::OkStatus();
+    return 0;
   }
   if (command == "finetune") {
     FinetuneOptions f;
@@ -245,7 +354,7 @@ absl::Status Main(const std::string& command, const std::vector<std::string>& ar
       std::cout << absl::StrFormat("accuracy trained from scratch:          %.2f%%\n",
                                    100 * r.scratch_accuracy);
     }
-    return absl::OkStatus();
+    return 0;
   }
   if (command == "summary") {
     std::optional<Shape> shape;
@@ -263,7 +372,7 @@ absl::Status Main(const std::string& command, const std::vector<std::string>& ar
                              RunSummary(ckpt.empty() ? absl::GetFlag(FLAGS_model) : ckpt, shape,
                                         absl::GetFlag(FLAGS_num_classes)));
     std::cout << table;
-    return absl::OkStatus();
+    return 0;
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown command '", command, "' (expected train, eval, predict, finetune, summary, or ",
@@ -278,6 +387,7 @@ int main(int argc, char** argv) {
   static const std::string usage = absl::StrCat(simdnet::kUsage, simdnet::InterpretUsage(),
                                                 "\nRun `simdnet --help` for every flag.");
   absl::SetProgramUsageMessage(usage);
+  simdnet::RecordExplicitFlags(argc, argv);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() < 2) {
     std::fprintf(stderr, "%s\n", usage.c_str());
@@ -287,10 +397,11 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, simdnet::OnSignal);
   const std::string command = positional[1];
   std::vector<std::string> args(positional.begin() + 2, positional.end());
-  absl::Status status = simdnet::Main(command, args);
+  absl::StatusOr<int> status = simdnet::Main(command, args);
   if (!status.ok()) {
-    std::fprintf(stderr, "simdnet %s: %s\n", command.c_str(), std::string(status.message()).c_str());
+    std::fprintf(stderr, "simdnet %s: %s\n", command.c_str(),
+                 std::string(status.status().message()).c_str());
     return 1;
   }
-  return 0;
+  return *status;
 }
