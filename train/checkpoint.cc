@@ -1,6 +1,7 @@
 // Checkpoint save/load on top of the safetensors format, with metadata validation.
 #include "train/checkpoint.h"
 
+#include <cmath>
 #include <set>
 #include <utility>
 
@@ -226,7 +227,22 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(absl::string_view path) {
   return ck;
 }
 
-absl::Status LoadModelState(const Checkpoint& ckpt, Model& model) {
+absl::Status CheckFiniteTensors(const Checkpoint& ckpt) {
+  for (const auto& [name, t] : ckpt.contents.tensors) {
+    for (int64_t i = 0; i < t.size(); ++i) {
+      if (!std::isfinite(t[i])) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            ckpt.path, ": tensor '", name, "' holds a non-finite value (", t[i], " at element ",
+            i, "); refusing to train or evaluate with it (the run diverged before this "
+            "checkpoint was written; use an earlier one)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadModelState(const Checkpoint& ckpt, Model& model, bool allow_non_finite) {
+  if (!allow_non_finite) SIMDNET_RETURN_IF_ERROR(CheckFiniteTensors(ckpt));
   std::set<std::string> used;
   auto copy = [&](const std::string& name, Tensor* dst) -> absl::Status {
     auto it = ckpt.contents.tensors.find(name);
@@ -265,6 +281,7 @@ absl::Status LoadModelState(const Checkpoint& ckpt, Model& model) {
 
 absl::StatusOr<std::vector<std::string>> LoadMatchingWeights(const Checkpoint& ckpt,
                                                              Model& model) {
+  SIMDNET_RETURN_IF_ERROR(CheckFiniteTensors(ckpt));
   std::vector<std::string> copied;
   auto try_copy = [&](const std::string& name, Tensor* dst) -> absl::Status {
     auto it = ckpt.contents.tensors.find(name);

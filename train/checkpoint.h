@@ -75,11 +75,17 @@ absl::StatusOr<std::unique_ptr<Model>> ModelFromCheckpoint(const Checkpoint& ckp
 // Copies the checkpoint's tensors into `model`: every parameter and buffer of the model must be
 // present with the same shape, and every model tensor of the file must belong to the model.
 // Also restores layer RNG states and frozen flags. InvalidArgument naming the tensor and both
-// shapes otherwise; on error the model may be partially updated.
-absl::Status LoadModelState(const Checkpoint& ckpt, Model& model);
+// shapes otherwise; on error the model may be partially updated. Unless allow_non_finite (for
+// inspecting a diverged run), FailedPrecondition naming the first tensor (and element) that
+// holds a NaN or infinity, before anything is copied.
+absl::Status LoadModelState(const Checkpoint& ckpt, Model& model, bool allow_non_finite = false);
+
+// Returns FailedPrecondition naming the first tensor of `ckpt` (parameters, buffers and
+// optimizer state) that holds a NaN or infinity, or OK.
+absl::Status CheckFiniteTensors(const Checkpoint& ckpt);
 
 // Like LoadModelState but for transfer learning: copies only the tensors whose name and shape
-// match, ignoring the rest. Returns the names copied.
+// match, ignoring the rest. Returns the names copied. Non-finite tensors: as LoadModelState.
 absl::StatusOr<std::vector<std::string>> LoadMatchingWeights(const Checkpoint& ckpt,
                                                              Model& model);
 

@@ -108,6 +108,15 @@ grep -q "ensemble test accuracy" "$TMP/ens.log" || fail "no ensemble accuracy"
   > "$TMP/pred.txt" 2> "$TMP/pred.err" || { cat "$TMP/pred.err"; fail "predict"; }
 grep -q "img.bmp:" "$TMP/pred.txt" || fail "no prediction line"
 
+# A folder data set without a test split: no made-up "0.00%" final accuracy.
+mkdir -p "$TMP/folder/a" "$TMP/folder/b"
+for i in 1 2 3; do cp "$TMP/img.bmp" "$TMP/folder/a/$i.bmp"; cp "$TMP/img.bmp" "$TMP/folder/b/$i.bmp"; done
+"$SIMDNET" train --model="$SPEC" --dataset=folder --data_dir="$TMP/folder" --image_size=28x28 \
+  --channels=1 --epochs=1 --batch_size=2 --report=false --out="$TMP/fo" > "$TMP/fo.log" 2>&1 \
+  || { cat "$TMP/fo.log"; fail "folder train"; }
+grep -q "no held-out set" "$TMP/fo.log" || { cat "$TMP/fo.log"; fail "no 'no held-out set' line"; }
+grep -q "test accuracy: 0.00%" "$TMP/fo.log" && fail "a zero accuracy is reported without a test set"
+
 # 5. Fine-tune a new 2-class head (T-shirt vs. shirt) with a frozen backbone.
 "$SIMDNET" finetune --checkpoint="$TMP/a/checkpoint.safetensors" --classes=0,6 \
   --train_samples=300 --test_samples=100 --epochs=1 --batch_size=32 --freeze=features \

@@ -310,9 +310,15 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
       std::cout << absl::StrFormat("member %d test accuracy: %.2f%%\n", m,
                                    100 * r.member_test_accuracy[m]);
     }
-    std::cout << absl::StrFormat("%s test accuracy: %.2f%% (top-5 %.2f%%), loss %.4f\n",
-                                 r.members.size() > 1 ? "ensemble" : "final",
-                                 100 * r.test.accuracy, 100 * r.test.top5_accuracy, r.test.loss);
+    if (r.test.samples == 0) {
+      std::cout << "no held-out set: the final accuracy was not measured (add a test/ folder "
+                   "or --validation_fraction)\n";
+    } else {
+      std::cout << absl::StrFormat("%s test accuracy: %.2f%% (top-5 %.2f%%), loss %.4f\n",
+                                   r.members.size() > 1 ? "ensemble" : "final",
+                                   100 * r.test.accuracy, 100 * r.test.top5_accuracy,
+                                   r.test.loss);
+    }
     if (!r.members.empty()) {
       std::cout << absl::StrFormat("wall time: %.1f s\n", r.members.back().wall_seconds);
     }

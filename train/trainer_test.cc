@@ -378,6 +378,25 @@ TEST_F(CheckpointTest, RejectsMissingExtraAndMisshapenTensors) {
       << m.status();
 }
 
+TEST_F(CheckpointTest, RefusesNonFiniteWeightsNamingTheTensor) {
+  const std::string dir = TempDir("nonfinite");
+  const std::string path = SaveValid(dir);
+  Edit(path, [](SafetensorsContents& c) { c.tensors.at("0.weight")[5] = NAN; });
+  auto ck = ReadCheckpoint(path);
+  ASSERT_TRUE(ck.ok()) << ck.status();
+  auto model = ModelFromCheckpoint(*ck);
+  ASSERT_FALSE(model.ok());
+  const std::string msg(model.status().message());
+  EXPECT_NE(msg.find("'0.weight'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("element 5"), std::string::npos) << msg;
+  auto fresh = ModelFromSpec(kSpec, std::nullopt, 2, 7);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE(LoadModelState(*ck, **fresh).ok());
+  EXPECT_TRUE(LoadModelState(*ck, **fresh, /*allow_non_finite=*/true).ok());
+  ASSERT_EQ((*fresh)->Params()[0].name, "0.weight");
+  EXPECT_TRUE(std::isnan((*fresh)->Params()[0].param->value[5]));
+}
+
 TEST_F(CheckpointTest, RejectsTruncatedFile) {
   const std::string path = SaveValid(TempDir("trunc"));
   auto bytes = ReadFile(path);
