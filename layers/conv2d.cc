@@ -2,6 +2,8 @@
 // the convolution kernels.
 #include "layers/conv2d.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "tensor/elementwise.h"
 #include "tensor/status_macros.h"
@@ -115,6 +117,13 @@ std::string Conv2d::Describe() const {
   if (o.groups != 1) absl::StrAppend(&s, ", groups=", o.groups);
   if (!o.bias) absl::StrAppend(&s, ", bias=false");
   return s + ")";
+}
+
+int64_t Conv2d::ScratchBytes(int64_t batch) const {
+  const int64_t lowered = input_shape_.dim(0) / options_.groups * options_.kernel_h *
+                          options_.kernel_w * output_shape_.dim(1) * output_shape_.dim(2);
+  const int64_t threads = static_cast<int64_t>(DefaultThreadCount());
+  return 4 * (lowered * std::min(batch, threads) + 2 * weight_.value.size() * threads);
 }
 
 int64_t Conv2d::ForwardMultAdds() const { return weight_.value.size() * output_shape_.dim(1) * output_shape_.dim(2); }

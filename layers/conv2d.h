@@ -63,6 +63,9 @@ class Conv2d : public Layer {
   // Returns {"weight"} plus {"bias"} when options().bias.
   std::vector<NamedParameter> Params() override;
   int64_t ForwardMultAdds() const override;
+  // The lowered input of one image per thread (C/groups * kh * kw * OH * OW floats each) and
+  // the per-batch weight-gradient partials: an upper estimate of the kernels' scratch.
+  int64_t ScratchBytes(int64_t batch) const override;
   // Returns the weight (out_channels, C / groups, kernel_h, kernel_w) and its gradient.
   Parameter& weight() { return weight_; }
   // Returns the bias (out_channels). Requires: options().bias.

@@ -99,6 +99,11 @@ class Layer {
   // Containers return 0 (the model sums over the leaves).
   virtual int64_t ForwardMultAdds() const { return 0; }
 
+  // Returns an estimate of the scratch memory (bytes) this layer's kernels use for a batch of
+  // `batch` samples beyond its input, output and parameters (e.g. convolution lowering
+  // buffers); 0 for layers that need none. For memory planning only.
+  virtual int64_t ScratchBytes(int64_t batch) const { return 0; }
+
   // Trainable parameters with local names; composite layers prefix their children's names
   // ("0.weight", "shortcut.1.bias"). Pointers stay valid for the layer's lifetime.
   virtual std::vector<NamedParameter> Params() { return {}; }

@@ -137,4 +137,19 @@ if "$SIMDNET" eval --checkpoint="$TMP/trunc.safetensors" 2> "$TMP/err3.txt"; the
   fail "truncated checkpoint accepted"
 fi
 grep -q "trunc.safetensors" "$TMP/err3.txt" || fail "error does not name the file"
+# Memory: a spec whose activations cannot fit is refused before training, with an estimate and
+# a batch size that fits; an allocation that fails anyway ends in a message, not an abort.
+printf 'input 1x28x28\nconv 65536 k1\nconv 1 k1\nflatten\nlinear classes\n' > "$TMP/huge.spec"
+rc=0
+"$SIMDNET" train --model="$TMP/huge.spec" --epochs=1 --out="$TMP/huge" 2> "$TMP/huge.txt" || rc=$?
+[[ $rc == 1 ]] || { cat "$TMP/huge.txt"; fail "huge model: exit $rc, not 1"; }
+grep -q "needs about .* GB" "$TMP/huge.txt" || { cat "$TMP/huge.txt"; fail "no memory estimate"; }
+grep -q -- "try --batch_size=" "$TMP/huge.txt" || fail "no batch size suggestion"
+rc=0
+(ulimit -v 150000; "$SIMDNET" train --model=vgg-small --train_samples=600 --test_samples=100 \
+   --epochs=1 --batch_size=256 --out="$TMP/ulimit" > "$TMP/ulimit.txt" 2>&1) || rc=$?
+[[ $rc == 1 ]] || { cat "$TMP/ulimit.txt"; fail "address-space limit: exit $rc, not 1"; }
+grep -q "out of memory\|needs about" "$TMP/ulimit.txt" || { cat "$TMP/ulimit.txt"; fail "no memory message"; }
+"$SIMDNET" summary --model=vgg-small 2>/dev/null | grep -q "Memory (estimate): training at batch 64" \
+  || fail "summary prints no memory estimate"
 echo "cli e2e: all checks passed"

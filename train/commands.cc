@@ -27,6 +27,7 @@
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
 #include "train/checkpoint.h"
+#include "train/memory.h"
 #include "train/plot.h"
 #include "train/progress.h"
 #include "train/report.h"
@@ -300,6 +301,9 @@ absl::StatusOr<MemberRun> TrainOne(const TrainCommandOptions& o, const LoadedDat
   const int64_t classes = static_cast<int64_t>(data.class_names().size());
   SIMDNET_ASSIGN_OR_RETURN(run.model,
                            ModelFromSpec(spec, input, classes, o.model_seed + seed_offset, o.model));
+  SIMDNET_RETURN_IF_ERROR(CheckMemoryFits(*run.model, o.trainer.batch_size, /*training=*/true,
+                                          AvailableMemory(),
+                                          absl::StrCat("training --model=", o.model)));
   TrainerOptions to = o.trainer;
   to.run_dir = run_dir;
   to.seed = o.trainer.seed + seed_offset;
@@ -420,6 +424,8 @@ absl::StatusOr<EvalResult> RunEval(const std::vector<std::string>& checkpoints,
   for (const std::string& path : checkpoints) {
     SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(path));
     SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, ModelFromCheckpoint(ck));
+    SIMDNET_RETURN_IF_ERROR(CheckMemoryFits(*model, batch_size, /*training=*/false,
+                                            AvailableMemory(), absl::StrCat("evaluating ", path)));
     if (eval->sample_shape() != model->InputShape()) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": the model expects ", model->InputShape().ToString(),
@@ -571,17 +577,31 @@ absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& o) {
   return result;
 }
 
+namespace {
+
+// The memory estimate lines of `summary`: training at the default batch and evaluation.
+std::string MemoryLines(Model& model) {
+  const MemoryEstimate train = EstimateMemory(model, 64, /*training=*/true);
+  const MemoryEstimate eval = EstimateMemory(model, 256, /*training=*/false);
+  const MemoryLimit limit = AvailableMemory();
+  return absl::StrCat("Memory (estimate): training at batch 64 ", FormatBytesShort(train.total),
+                      ", evaluation at batch 256 ", FormatBytesShort(eval.total), "; available ",
+                      FormatBytesShort(limit.bytes), " (", limit.source, ")\n");
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> RunSummary(const std::string& model_or_checkpoint,
                                        const std::optional<Shape>& input_shape,
                                        int64_t num_classes) {
   if (absl::EndsWith(model_or_checkpoint, ".safetensors")) {
     SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(model_or_checkpoint));
     SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, ModelFromCheckpoint(ck));
-    return model->Summary();
+    return model->Summary() + MemoryLines(*model);
   }
   SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                            LoadModel(model_or_checkpoint, input_shape, num_classes, 1));
-  return model->Summary();
+  return model->Summary() + MemoryLines(*model);
 }
 
 }  // namespace simdnet

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <new>
 #include <optional>
 #include <set>
 #include <string>
@@ -403,7 +404,15 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, simdnet::OnSignal);
   const std::string command = positional[1];
   std::vector<std::string> args(positional.begin() + 2, positional.end());
-  absl::StatusOr<int> status = simdnet::Main(command, args);
+  absl::StatusOr<int> status = absl::InternalError("not run");
+  try {
+    status = simdnet::Main(command, args);
+  } catch (const std::bad_alloc&) {
+    // The memory check before training refuses what cannot fit; this catches what it missed
+    // (an estimate, not a bound) so the user gets a message instead of an abort.
+    status = absl::ResourceExhaustedError(
+        "out of memory; try a smaller --batch_size (see `simdnet summary` for the estimate)");
+  }
   if (!status.ok()) {
     std::fprintf(stderr, "simdnet %s: %s\n", command.c_str(),
                  std::string(status.status().message()).c_str());
