@@ -14,9 +14,9 @@ struct ClassVisCommandOptions {
   std::string out_dir;     // --out: directory for the PNGs and the CSV
   // --class: "all" (every class) or a comma-separated list of class indices ("1,7").
   std::string classes = "all";
-  // --steps, --lr, --jitter, --decay, --blur_every, --blur_sigma, --clip_percentile,
-  // --init_std, --snapshot_every, --seed: see ClassVisualizationOptions. snapshot_every = 0
-  // here picks steps / 8.
+  // --steps, --lr, --jitter, --decay, --blur_every, --blur_sigma, --clip_percentile, --seed:
+  // see ClassVisualizationOptions (init_std and snapshot_every are not CLI flags).
+  // snapshot_every = 0 here picks steps / 8.
   ClassVisualizationOptions ascent;
 };
 

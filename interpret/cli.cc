@@ -66,6 +66,12 @@ ABSL_FLAG(std::string, epsilons, "0,0.01,0.02,0.05,0.1,0.2", "adversarial: the s
 // classvis
 ABSL_FLAG(int64_t, steps, 200, "classvis: gradient-ascent steps");
 ABSL_FLAG(double, lr, 0.05, "classvis: step size (pixels per normalized-gradient step)");
+ABSL_FLAG(int64_t, jitter, 2, "classvis: random shift of up to this many pixels per step");
+ABSL_FLAG(double, decay, 0.002, "classvis: L2 decay per step (image *= 1 - decay)");
+ABSL_FLAG(int64_t, blur_every, 4, "classvis: Gaussian blur every this many steps (0 = never)");
+ABSL_FLAG(double, blur_sigma, 0.5, "classvis: blur width in pixels");
+ABSL_FLAG(double, clip_percentile, 10.0,
+          "classvis: zero the pixels whose contribution |x * grad| is below this percentile");
 // tsne
 ABSL_FLAG(double, perplexity, 30.0, "tsne: perplexity (effective neighbours)");
 ABSL_FLAG(int64_t, iterations, 1000, "tsne: gradient-descent iterations");
@@ -237,6 +243,11 @@ absl::StatusOr<std::string> RunInterpretCommand(const std::string& command,
     if (!classes.empty()) o.classes = classes;
     o.ascent.steps = absl::GetFlag(FLAGS_steps);
     o.ascent.learning_rate = static_cast<float>(absl::GetFlag(FLAGS_lr));
+    o.ascent.jitter = absl::GetFlag(FLAGS_jitter);
+    o.ascent.decay = static_cast<float>(absl::GetFlag(FLAGS_decay));
+    o.ascent.blur_every = absl::GetFlag(FLAGS_blur_every);
+    o.ascent.blur_sigma = static_cast<float>(absl::GetFlag(FLAGS_blur_sigma));
+    o.ascent.contribution_percentile = static_cast<float>(absl::GetFlag(FLAGS_clip_percentile));
     o.ascent.seed = c.seed;
     return RunClassVisCommand(o);
   }
