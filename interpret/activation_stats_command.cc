@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <numeric>
 #include <string>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -30,17 +29,6 @@ constexpr int64_t kMaxKeptBytes = int64_t{2} << 30;
 
 std::string JoinPath(const std::string& dir, const std::string& file) {
   return (std::filesystem::path(dir) / file).string();
-}
-
-absl::Status MakeOutDir(const std::string& dir) {
-  if (dir.empty()) return absl::InvalidArgumentError("--out: required (an output directory)");
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec || !std::filesystem::is_directory(dir)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--out=", dir, ": cannot create the directory: ", ec.message()));
-  }
-  return absl::OkStatus();
 }
 
 // Returns `count` distinct indices in [0, n), chosen by a seeded partial Fisher-Yates shuffle
@@ -125,7 +113,7 @@ absl::StatusOr<std::string> RunActivationsCommand(const ActivationsCommandOption
     InitExperimentOptions eo;
     eo.seed = options.seed;
     SIMDNET_ASSIGN_OR_RETURN(InitExperimentResult result, RunInitExperiment(eo));
-    SIMDNET_RETURN_IF_ERROR(MakeOutDir(options.out_dir));
+    SIMDNET_RETURN_IF_ERROR(EnsureDirectory(options.out_dir));
     return WriteInitExperimentReport(result, options.out_dir);
   }
   if (options.checkpoint.empty()) {
@@ -152,7 +140,7 @@ absl::StatusOr<std::string> RunActivationsCommand(const ActivationsCommandOption
   SIMDNET_ASSIGN_OR_RETURN(PixelModel pixel_model, loaded.Pixels());
   Tensor input;
   pixel_model.PixelsToInput(pixels, &input);
-  SIMDNET_RETURN_IF_ERROR(MakeOutDir(options.out_dir));
+  SIMDNET_RETURN_IF_ERROR(EnsureDirectory(options.out_dir));
   const std::string title = absl::StrCat("Activations of ", options.checkpoint, " on ", count,
                                          " held-out images (", options.data.dataset, ")");
   return WriteModelActivationReport(*loaded.model, input, options.layers, options.out_dir,
