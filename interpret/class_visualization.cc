@@ -44,6 +44,7 @@ absl::Status ValidateClassVisualizationOptions(const ClassVisualizationOptions& 
   if (!(o.init_std >= 0.0f && o.init_std <= 1.0f)) {
     return OutOfRange("--init_std", o.init_std, "in [0, 1]");
   }
+  if (!(o.center <= 1.0f)) return OutOfRange("--center", o.center, "< 0 (data mean) or in [0, 1]");
   if (o.snapshot_every < 0) {
     return OutOfRange("--snapshot_every", static_cast<double>(o.snapshot_every),
                       ">= 0 (0: none)");
@@ -138,6 +139,7 @@ absl::StatusOr<std::vector<ClassVisualization>> VisualizeClasses(
   } else if (norm.kind == Normalization::Kind::kMeanImage) {
     center = norm.mean;
   }
+  if (options.center >= 0.0f) center.assign(center.size(), options.center);
   std::vector<float> lo(center.size()), hi(center.size());
   for (size_t i = 0; i < center.size(); ++i) {
     lo[i] = -center[i];

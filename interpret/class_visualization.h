@@ -33,6 +33,9 @@ struct ClassVisualizationOptions {
   float init_std = 0.02f;      // >= 0: initial z ~ N(0, init_std^2)
   int64_t snapshot_every = 0;  // >= 0: keep z + 0.5 every this many steps (0 = none)
   uint64_t seed = 1;
+  // < 0: center on the data mean (above); else on this pixel value in [0, 1], e.g. 0 for data
+  // sets on a black background (Fashion-MNIST, MNIST), where "no evidence" is black.
+  float center = -1.0f;
 };
 
 // One class's result.

@@ -49,9 +49,11 @@ absl::StatusOr<std::string> RunClassVisCommand(const ClassVisCommandOptions& opt
   std::string csv = "step,class,name,logit\n";
   std::string text = absl::StrFormat(
       "class visualization: %d steps, lr %g, jitter %d, decay %g, blur sigma %g every %d, "
-      "clip contribution < p%g, seed %d (centered on the data mean: z = pixel - mean)\n",
+      "clip contribution < p%g, seed %d (%s)\n",
       ascent.steps, ascent.learning_rate, ascent.jitter, ascent.decay, ascent.blur_sigma,
-      ascent.blur_every, ascent.contribution_percentile, ascent.seed);
+      ascent.blur_every, ascent.contribution_percentile, ascent.seed,
+      ascent.center < 0 ? std::string("centered on the data mean: z = pixel - mean")
+                        : absl::StrFormat("centered on pixel value %g", ascent.center));
   double rise_sum = 0.0;
   for (const ClassVisualization& v : result) {
     const std::string name = loaded.ClassName(v.class_index);

@@ -136,6 +136,21 @@ TEST(ClassVisualizationTest, BadOptionsNameTheFlag) {
   o = SmallOptions();
   o.contribution_percentile = 100.0f;
   EXPECT_NE(message({0}, o).find("--clip_percentile=100"), std::string::npos);
+  o = SmallOptions();
+  o.center = 1.5f;
+  EXPECT_NE(message({0}, o).find("--center=1.5"), std::string::npos);
+}
+
+TEST(ClassVisualizationTest, BlackCenterStartsFromBlackAndStillRaisesTheScore) {
+  PixelModel pm = Pixels();
+  ClassVisualizationOptions o = SmallOptions();
+  o.center = 0.0f;
+  o.init_std = 0.0f;
+  auto result = VisualizeClasses(pm, {1}, o);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const ClassVisualization& v = (*result)[0];
+  for (int64_t i = 0; i < v.snapshots[0].size(); ++i) ASSERT_EQ(v.snapshots[0][i], 0.0f);
+  EXPECT_GT(v.final_score, v.initial_score);
 }
 
 TEST(ClassVisualizationTest, BlurOfConstantIsConstant) {

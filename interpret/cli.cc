@@ -70,6 +70,9 @@ ABSL_FLAG(int64_t, jitter, 2, "classvis: random shift of up to this many pixels 
 ABSL_FLAG(double, decay, 0.002, "classvis: L2 decay per step (image *= 1 - decay)");
 ABSL_FLAG(int64_t, blur_every, 4, "classvis: Gaussian blur every this many steps (0 = never)");
 ABSL_FLAG(double, blur_sigma, 0.5, "classvis: blur width in pixels");
+ABSL_FLAG(double, center, -1.0,
+          "classvis: the pixel value the regularizers pull toward (< 0: the data mean; 0: black, "
+          "for data on a black background)");
 ABSL_FLAG(double, clip_percentile, 10.0,
           "classvis: zero the pixels whose contribution |x * grad| is below this percentile");
 // tsne
@@ -248,6 +251,7 @@ absl::StatusOr<std::string> RunInterpretCommand(const std::string& command,
     o.ascent.blur_every = absl::GetFlag(FLAGS_blur_every);
     o.ascent.blur_sigma = static_cast<float>(absl::GetFlag(FLAGS_blur_sigma));
     o.ascent.contribution_percentile = static_cast<float>(absl::GetFlag(FLAGS_clip_percentile));
+    o.ascent.center = static_cast<float>(absl::GetFlag(FLAGS_center));
     o.ascent.seed = c.seed;
     return RunClassVisCommand(o);
   }
