@@ -61,7 +61,8 @@ absl::StatusOr<std::string> RenderPage(const InspectCommandOptions& o, const Loa
       HtmlEscape(o.checkpoint), "</title>\n<style>\n"
       "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}\n"
       "h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc;padding-bottom:.2em}\n"
-      "img{max-width:100%;border:1px solid #ddd;margin:.5em 0;image-rendering:pixelated}\n"
+      // Pictures at their native size (their text is drawn for it); wide ones scroll.
+      ".pic{overflow-x:auto}img{border:1px solid #ddd;margin:.5em 0;image-rendering:pixelated}\n"
       "pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.85em}\n"
       ".guide{color:#444}nav a{margin-right:1em}\n</style></head><body>\n",
       "<h1>Inside ", HtmlEscape(fs::path(o.checkpoint).filename().string()), "</h1>\n<p>",
@@ -78,7 +79,8 @@ absl::StatusOr<std::string> RenderPage(const InspectCommandOptions& o, const Loa
                     "</h2>\n<p class=\"guide\">", r.section->guide, "</p>\n");
     for (const std::string& png : r.pngs) {
       SIMDNET_ASSIGN_OR_RETURN(std::string bytes, ReadFile(png));
-      absl::StrAppend(&html, "<div><img alt=\"", HtmlEscape(fs::path(png).filename().string()),
+      absl::StrAppend(&html, "<div class=\"pic\"><img alt=\"",
+                      HtmlEscape(fs::path(png).filename().string()),
                       "\" src=\"data:image/png;base64,", absl::Base64Escape(bytes),
                       "\"></div>\n");
     }
