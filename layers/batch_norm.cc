@@ -77,6 +77,10 @@ std::string BatchNorm::DescribeAs(const char* name) const {
   if (options_.momentum != defaults.momentum) {
     absl::StrAppend(&s, ", momentum=", options_.momentum);
   }
+  if (options_.momentum_convention == BatchNormMomentum::kOnnx) {
+    absl::StrAppend(&s, ", momentum_convention=onnx");
+  }
+  if (options_.running_var == BatchNormRunningVar::kBiased) absl::StrAppend(&s, ", var=biased");
   if (!options_.affine) absl::StrAppend(&s, ", affine=false");
   return s + ")";
 }
@@ -107,13 +111,17 @@ void BatchNorm::Forward(const Tensor& x, Tensor* y) {
     // Two-pass variance: sum of squared deviations from the mean (stable for large means).
     BatchNormChannelCenteredDots(x.data(), mean_.data(), x.data(), mean_.data(), n, c, s,
                                  rstd_.data(), &pool);
-    const float mom = options_.momentum;
+    // keep * running + take * batch, in either momentum convention.
+    const bool pytorch = options_.momentum_convention == BatchNormMomentum::kPyTorch;
+    const float take = pytorch ? options_.momentum : 1.0f - options_.momentum;
+    const float keep = 1.0f - take;
+    const bool unbiased = options_.running_var == BatchNormRunningVar::kUnbiased;
     for (size_t ch = 0; ch < c; ++ch) {
       const double sq = rstd_[ch];
-      running_mean_[ch] = (1.0f - mom) * running_mean_[ch] + mom * mean_[ch];
-      if (m > 1.0) {
-        running_var_[ch] =
-            (1.0f - mom) * running_var_[ch] + mom * static_cast<float>(sq / (m - 1.0));
+      running_mean_[ch] = keep * running_mean_[ch] + take * mean_[ch];
+      if (!unbiased || m > 1.0) {
+        const double var = sq / (unbiased ? m - 1.0 : m);
+        running_var_[ch] = keep * running_var_[ch] + take * static_cast<float>(var);
       }
       rstd_[ch] = static_cast<float>(1.0 / std::sqrt(sq / m + options_.eps));
     }

@@ -15,20 +15,40 @@
 
 namespace simdnet {
 
+// How `momentum` weighs the batch statistic in the running averages.
+enum class BatchNormMomentum {
+  // PyTorch nn.BatchNorm*d: running = (1 - momentum) * running + momentum * batch.
+  kPyTorch,
+  // ONNX BatchNormalization / Keras BatchNormalization: running = momentum * running +
+  // (1 - momentum) * batch (so PyTorch's 0.1 is ONNX's 0.9).
+  kOnnx,
+};
+
+// Which batch variance feeds running_var (the normalization itself always uses the biased one).
+enum class BatchNormRunningVar {
+  // PyTorch: the unbiased variance, sum of squared deviations / (m - 1).
+  kUnbiased,
+  // ONNX BatchNormalization (training_mode) and Keras: the biased variance, / m.
+  kBiased,
+};
+
 struct BatchNormOptions {
   // Added to the variance before the square root.
   float eps = 1e-5f;
-  // PyTorch convention: running = (1 - momentum) * running + momentum * batch_statistic, with
-  // the UNBIASED batch variance (divided by m - 1) for running_var.
+  // Weight of the running averages' update, read as momentum_convention says. Requires [0, 1].
+  // The default (0.1, PyTorch convention, unbiased variance) is PyTorch's nn.BatchNorm2d().
   float momentum = 0.1f;
+  BatchNormMomentum momentum_convention = BatchNormMomentum::kPyTorch;
+  BatchNormRunningVar running_var = BatchNormRunningVar::kUnbiased;
   // Learnable per-channel scale "weight" (init 1) and shift "bias" (init 0).
   bool affine = true;
 };
 
 // Normalizes each channel over the batch (and spatial positions):
 //   train: y = (x - mean_B) / sqrt(var_B + eps) * weight + bias, var_B biased (divided by m =
-//          N * spatial size); running_mean / running_var are updated (running_var with the
-//          unbiased m / (m - 1) correction; skipped when m == 1, where it is undefined).
+//          N * spatial size); running_mean / running_var are updated as the options say
+//          (by default running_var takes the unbiased m / (m - 1) correction, and its update is
+//          skipped when m == 1, where that is undefined; the biased variance is always updated).
 //   eval:  the same with running_mean / running_var in place of the batch statistics.
 // Parameters (when affine): "weight" (C), "bias" (C), both weight_decay = false.
 // Buffers: "running_mean" (C, init 0), "running_var" (C, init 1).
@@ -86,7 +106,8 @@ class BatchNorm1d : public BatchNorm {
   static absl::StatusOr<std::unique_ptr<BatchNorm1d>> Create(const BatchNormOptions& options,
                                                              const Shape& input_shape);
   std::string TypeName() const override { return "batch_norm1d"; }
-  // Returns e.g. "BatchNorm1d(84)" (eps / momentum / affine shown when not default).
+  // Returns e.g. "BatchNorm1d(84)" (eps / momentum / conventions / affine shown when not
+  // default, e.g. "BatchNorm1d(84, momentum=0.9, momentum_convention=onnx, var=biased)").
   std::string Describe() const override { return DescribeAs("BatchNorm1d"); }
 
  private:

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "layers/gradient_check.h"
 #include "layers/reference.h"
+#include "layers/testdata/batch_norm_golden.h"
 #include "tensor/status_macros.h"
 #include "tensor/test_util.h"
 
@@ -302,6 +303,48 @@ TEST(BatchNormTest, MatchesPyTorchBatchNorm2d) {
   EXPECT_TRUE(test::AllNear(y.data(), y_eval_torch.data(), 36, 2e-5, 1e-5));
 }
 
+// Three train steps in each running-statistics convention against
+// tools/golden/make_batch_norm_golden.py (torch.nn.BatchNorm2d for the PyTorch convention).
+// Both sides average float statistics in different orders: 2e-6 abs + 2e-6 rel.
+TEST(BatchNormTest, RunningStatisticsConventionsMatchPyTorchOverThreeSteps) {
+  namespace g = batch_norm_golden;
+  for (const g::Case& c : g::kCases) {
+    BatchNormOptions o;
+    o.momentum = c.momentum;
+    o.momentum_convention = c.onnx_convention ? BatchNormMomentum::kOnnx
+                                              : BatchNormMomentum::kPyTorch;
+    o.running_var = c.unbiased_var ? BatchNormRunningVar::kUnbiased : BatchNormRunningVar::kBiased;
+    auto bn = BatchNorm2d::Create(o, Shape({g::kC, g::kH, g::kW}));
+    ASSERT_TRUE(bn.ok()) << bn.status();
+    Tensor x(Shape({g::kN, g::kC, g::kH, g::kW})), y;
+    for (int step = 0; step < g::kSteps; ++step) {
+      for (int64_t i = 0; i < x.size(); ++i) {
+        x[i] = static_cast<float>(2.0 * std::sin(0.7 * static_cast<double>(i) + 0.1 + step) +
+                                  static_cast<double>(i % 5) * 0.3);
+      }
+      (*bn)->Forward(x, &y);
+    }
+    SCOPED_TRACE((*bn)->Describe());
+    EXPECT_TRUE(test::AllNear((*bn)->running_mean().data(), c.running_mean, g::kC, 2e-6, 2e-6));
+    EXPECT_TRUE(test::AllNear((*bn)->running_var().data(), c.running_var, g::kC, 2e-6, 2e-6));
+  }
+}
+
+TEST(BatchNormTest, BiasedRunningVarUpdatesWithOneValuePerChannel) {
+  BatchNormOptions o;
+  o.running_var = BatchNormRunningVar::kBiased;
+  o.momentum = 0.25f;
+  auto bn = BatchNorm1d::Create(o, Shape({2}));
+  ASSERT_TRUE(bn.ok());
+  Tensor x(Shape({1, 2})), y;
+  x[0] = 3.0f;
+  x[1] = -1.0f;
+  (*bn)->Forward(x, &y);
+  // Batch variance 0: running_var = 0.75 * 1 + 0.25 * 0.
+  EXPECT_FLOAT_EQ((*bn)->running_var()[0], 0.75f);
+  EXPECT_FLOAT_EQ((*bn)->running_mean()[1], -0.25f);
+}
+
 TEST(BatchNormTest, NamesBuffersAndDescribe) {
   auto bn = Make2d(Shape({16, 8, 8}));
   ASSERT_EQ(bn->Params().size(), 2u);
@@ -322,6 +365,13 @@ TEST(BatchNormTest, NamesBuffersAndDescribe) {
   auto b1 = BatchNorm1d::Create(o, Shape({10}));
   ASSERT_TRUE(b1.ok());
   EXPECT_EQ((*b1)->Describe(), "BatchNorm1d(10, momentum=0.5, affine=false)");
+  o.momentum = 0.9f;
+  o.momentum_convention = BatchNormMomentum::kOnnx;
+  o.running_var = BatchNormRunningVar::kBiased;
+  auto b2 = BatchNorm1d::Create(o, Shape({10}));
+  ASSERT_TRUE(b2.ok());
+  EXPECT_EQ((*b2)->Describe(),
+            "BatchNorm1d(10, momentum=0.9, momentum_convention=onnx, var=biased, affine=false)");
 }
 
 TEST(BatchNormTest, CreateRejectsBadShapesAndOptions) {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -320,6 +321,23 @@ class Args {
                                         err_));
     return std::optional<float>(v);
   }
+  // Returns the index in `choices` of the value of an unused "<key><value>" argument, or -1
+  // when there is none; an error naming the key and the choices for any other value.
+  absl::StatusOr<int> Choice(absl::string_view key,
+                             std::initializer_list<absl::string_view> choices) {
+    const int i = Find(key);
+    if (i < 0) return -1;
+    const Token& t = s_.args[static_cast<size_t>(i)];
+    const absl::string_view value = absl::string_view(t.text).substr(key.size());
+    int index = 0;
+    for (absl::string_view c : choices) {
+      if (value == c) return index;
+      ++index;
+    }
+    return err_.At(t, absl::StrCat(key.substr(0, key.size() - 1), " must be one of ",
+                                   absl::StrJoin(choices, "|"), ", got '",
+                                   absl::CHexEscape(value.substr(0, 40)), "'"));
+  }
   absl::StatusOr<std::optional<InitSpec>> Init(absl::string_view key) {
     const int i = Find(key);
     if (i < 0) return std::optional<InitSpec>();
@@ -438,8 +456,14 @@ class Builder {
       SIMDNET_ASSIGN_OR_RETURN(auto momentum, args.Float("momentum=", "momentum"));
       if (eps) o.eps = *eps;
       if (momentum) o.momentum = *momentum;
+      SIMDNET_ASSIGN_OR_RETURN(auto convention,
+                               args.Choice("momentum_convention=", {"pytorch", "onnx"}));
+      if (convention == 1) o.momentum_convention = BatchNormMomentum::kOnnx;
+      SIMDNET_ASSIGN_OR_RETURN(auto var, args.Choice("var=", {"unbiased", "biased"}));
+      if (var == 1) o.running_var = BatchNormRunningVar::kBiased;
       o.affine = !args.Flag("noaffine");
-      SIMDNET_RETURN_IF_ERROR(args.Finish("eps=E, momentum=M, noaffine"));
+      SIMDNET_RETURN_IF_ERROR(args.Finish(
+          "eps=E, momentum=M, momentum_convention=pytorch|onnx, var=unbiased|biased, noaffine"));
       if (in.rank() == 3) return Wrapped(s.keyword, BatchNorm2d::Create(o, in));
       if (in.rank() == 1) return Wrapped(s.keyword, BatchNorm1d::Create(o, in));
       return err_.At(s.keyword, absl::StrCat("bn needs an input of shape (C, H, W) or (F), got ",

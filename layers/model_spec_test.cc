@@ -250,10 +250,28 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"StrayShortcut", "input 4\nrelu\nshortcut { relu }", {":3:1", "must directly follow"}},
         BadSpec{"ResidualShapeChange", "input 2x4x4\nresidual { conv 3 k1 }", {":2:1", "projection"}},
         BadSpec{"BnOnRank2", "input 2x3\nbn", {":2:1", "bn needs"}},
+        BadSpec{"BnMomentumConvention", "input 4\nbn momentum_convention=keras",
+                {":2:4", "momentum_convention must be one of pytorch|onnx", "keras"}},
+        BadSpec{"BnRunningVar", "input 4\nbn var=sample", {":2:4", "var must be one of"}},
         BadSpec{"BadInit", "input 4\nlinear classes init=bogus", {":2:16", "bogus"}},
         BadSpec{"TooDeep", Deep(40), {"nested deeper than 16"}},
         BadSpec{"GapOnFlat", "input 8\ngap", {":2:1", "GlobalAvgPool2d"}}),
     [](const ::testing::TestParamInfo<BadSpec>& info) { return info.param.name; });
+
+TEST(ModelSpecTest, BatchNormConventionsParse) {
+  auto model = ModelFromSpec(
+      "input 4\nbn momentum=0.9 momentum_convention=onnx var=biased\nlinear classes",
+      std::nullopt, 3, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::string described;
+  (*model)->ForEachLayer([&](const std::string&, Layer& layer, int) {
+    if (layer.TypeName() == "batch_norm1d") described = layer.Describe();
+  });
+  EXPECT_EQ(described, "BatchNorm1d(4, momentum=0.9, momentum_convention=onnx, var=biased)");
+  auto defaults = ModelFromSpec("input 4\nbn momentum_convention=pytorch var=unbiased\n"
+                                "linear classes", std::nullopt, 3, 1);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+}
 
 TEST(ModelSpecTest, RejectsOversizedTextAndBadClassCount) {
   const std::string big(size_t{2} << 20, '#');
