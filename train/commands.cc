@@ -89,12 +89,6 @@ std::string Describe(const InMemoryDataset& d) {
 
 }  // namespace
 
-std::string BestTargetName() {
-  const int64_t bits = static_cast<int64_t>(hwy::SupportedTargets()) & HWY_TARGETS;
-  // Better targets have lower bit values; the lowest set bit is what dispatch picks.
-  return hwy::TargetName(static_cast<uint32_t>(bits & -bits));
-}
-
 absl::StatusOr<LoadedData> LoadData(const DataOptions& o) {
   LoadedData out;
   std::optional<InMemoryDataset> test;

@@ -130,9 +130,6 @@ absl::StatusOr<std::string> RunSummary(const std::string& model_or_checkpoint,
                                        const std::optional<Shape>& input_shape,
                                        int64_t num_classes);
 
-// Returns the name of the SIMD target the dispatched kernels run on ("AVX3", "AVX2", ...).
-std::string BestTargetName();
-
 // Writes report.html and the curve PNGs (loss.png, accuracy.png, lr.png) into run_dir.
 absl::Status WriteRunReport(const std::string& run_dir, Model& model,
                             const std::vector<std::string>& class_names,

@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "interpret/cli.h"
+#include "tensor/simd_targets.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
 #include "train/checkpoint.h"
