@@ -37,6 +37,7 @@ const Case kCases[] = {
     {"adamw:lr=0.05,weight_decay=0", 1500},
     {"rmsprop:lr=0.01", 1500},
     {"rmsprop:lr=0.002,momentum=0.9", 1500},
+    {"adagrad:lr=0.5", 1500},
 };
 
 // Runs `steps` full-batch steps with a cosine schedule (to 0) from x0;

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "optim/adagrad.h"
 #include "optim/adam.h"
 #include "optim/rmsprop.h"
 #include "optim/sgd.h"
@@ -104,10 +105,34 @@ absl::StatusOr<std::unique_ptr<Optimizer>> MakeRmsprop(SpecArgs& args) {
   return std::unique_ptr<Optimizer>(std::move(rmsprop));
 }
 
+absl::StatusOr<std::unique_ptr<Optimizer>> MakeAdagrad(SpecArgs& args) {
+  AdagradOptions o;
+  SIMDNET_ASSIGN_OR_RETURN(o.lr, args.GetDouble("lr", o.lr));
+  SIMDNET_RETURN_IF_ERROR(CheckLr(args, o.lr));
+  SIMDNET_ASSIGN_OR_RETURN(o.lr_decay, args.GetDouble("lr_decay", o.lr_decay));
+  SIMDNET_RETURN_IF_ERROR(
+      args.Require(o.lr_decay >= 0, "lr_decay", "must be >= 0"));
+  SIMDNET_ASSIGN_OR_RETURN(
+      o.initial_accumulator_value,
+      args.GetDouble("initial_accumulator_value", o.initial_accumulator_value));
+  SIMDNET_RETURN_IF_ERROR(args.Require(o.initial_accumulator_value >= 0,
+                                       "initial_accumulator_value",
+                                       "must be >= 0"));
+  SIMDNET_ASSIGN_OR_RETURN(o.eps, args.GetDouble("eps", o.eps));
+  SIMDNET_RETURN_IF_ERROR(args.Require(o.eps > 0, "eps", "must be > 0"));
+  SIMDNET_ASSIGN_OR_RETURN(o.weight_decay, args.GetDouble("weight_decay", 0.0));
+  SIMDNET_RETURN_IF_ERROR(
+      args.Require(o.weight_decay >= 0, "weight_decay", "must be >= 0"));
+  SIMDNET_RETURN_IF_ERROR(args.CheckNoUnknownKeys());
+  SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Adagrad> adagrad,
+                           Adagrad::Create(o));
+  return std::unique_ptr<Optimizer>(std::move(adagrad));
+}
+
 }  // namespace
 
 std::vector<std::string> OptimizerNames() {
-  return {"adam", "adamw", "rmsprop", "sgd"};
+  return {"adagrad", "adam", "adamw", "rmsprop", "sgd"};
 }
 
 absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(
@@ -118,6 +143,7 @@ absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(
   if (args.name() == "adam") return MakeAdam(args, /*decoupled=*/false);
   if (args.name() == "adamw") return MakeAdam(args, /*decoupled=*/true);
   if (args.name() == "rmsprop") return MakeRmsprop(args);
+  if (args.name() == "adagrad") return MakeAdagrad(args);
   return absl::InvalidArgumentError(
       absl::StrCat(args.Context(), ": unknown optimizer '", args.name(),
                    "' (known: ", absl::StrJoin(OptimizerNames(), ", "), ")"));

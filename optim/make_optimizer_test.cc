@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "optim/adagrad.h"
 #include "optim/adam.h"
 #include "optim/optimizer.h"
 #include "optim/rmsprop.h"
@@ -66,13 +67,40 @@ TEST(MakeOptimizerTest, RmspropSpecSetsEveryOption) {
   EXPECT_EQ(r->options().weight_decay, 1e-4);
 }
 
+TEST(MakeOptimizerTest, AdagradSpecSetsEveryOption) {
+  auto opt = MakeOptimizer(
+      "adagrad:lr=0.05,lr_decay=1e-3,initial_accumulator_value=0.1,eps=1e-8,"
+      "weight_decay=1e-4");
+  ASSERT_TRUE(opt.ok()) << opt.status();
+  const auto* a = dynamic_cast<const Adagrad*>(opt->get());
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->options().lr, 0.05);
+  EXPECT_EQ(a->options().lr_decay, 1e-3);
+  EXPECT_EQ(a->options().initial_accumulator_value, 0.1);
+  EXPECT_EQ(a->options().eps, 1e-8);
+  EXPECT_EQ(a->options().weight_decay, 1e-4);
+  EXPECT_EQ((*opt)->TypeName(), "adagrad");
+  // PyTorch's defaults.
+  auto d = MakeOptimizer("adagrad");
+  ASSERT_TRUE(d.ok()) << d.status();
+  const auto* b = dynamic_cast<const Adagrad*>(d->get());
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->options().lr, 0.01);
+  EXPECT_EQ(b->options().lr_decay, 0.0);
+  EXPECT_EQ(b->options().initial_accumulator_value, 0.0);
+  EXPECT_EQ(b->options().eps, 1e-10);
+  EXPECT_EQ(b->options().weight_decay, 0.0);
+}
+
 TEST(MakeOptimizerTest, ToSpecRoundTrips) {
   for (const char* spec :
        {"sgd:lr=0.1,momentum=0.9,nesterov=1,weight_decay=5e-4,form=pytorch,"
         "decoupled=1",
         "sgd:lr=0.123456789,momentum=0.8,form=averaged",
         "adam:lr=3e-4,betas=0.85/0.9999", "adamw:lr=1e-3,weight_decay=0.05",
-        "rmsprop:lr=0.01,momentum=0.9,decoupled=1"}) {
+        "rmsprop:lr=0.01,momentum=0.9,decoupled=1",
+        "adagrad:lr=0.05,lr_decay=1e-3,initial_accumulator_value=0.1,"
+        "eps=1e-8,weight_decay=1e-4"}) {
     auto a = MakeOptimizer(spec);
     ASSERT_TRUE(a.ok()) << a.status();
     auto b = MakeOptimizer((*a)->ToSpec());
@@ -86,7 +114,8 @@ TEST(MakeOptimizerTest, ToSpecRoundTrips) {
 
 TEST(MakeOptimizerTest, ListsNames) {
   EXPECT_EQ(OptimizerNames(),
-            (std::vector<std::string>{"adam", "adamw", "rmsprop", "sgd"}));
+            (std::vector<std::string>{"adagrad", "adam", "adamw", "rmsprop",
+                                      "sgd"}));
 }
 
 struct Rejection {
@@ -100,7 +129,7 @@ TEST(MakeOptimizerTest, RejectsBadSpecsNamingKeyAndValue) {
       {":lr=1", {"expected a name"}},
       {"sgd!:lr=1", {"'sgd!'"}},
       {"nadam:lr=1",
-       {"unknown optimizer 'nadam'", "adam, adamw, rmsprop, sgd"}},
+       {"unknown optimizer 'nadam'", "adagrad, adam, adamw, rmsprop, sgd"}},
       {"SGD", {"unknown optimizer 'SGD'"}},
       {"sgd:lr=0.1,mom=0.9", {"unknown key 'mom'", "momentum"}},
       {"adam:beta1=0.9", {"unknown key 'beta1'", "betas"}},
@@ -137,6 +166,17 @@ TEST(MakeOptimizerTest, RejectsBadSpecsNamingKeyAndValue) {
       {"rmsprop:momentum=1", {"momentum=1"}},
       {"rmsprop:eps=-1", {"eps=-1"}},
       {"rmsprop:centered=1", {"unknown key 'centered'"}},
+      {"adagrad:lr=-0.1", {"lr=-0.1", ">= 0"}},
+      {"adagrad:lr_decay=-1e-3", {"lr_decay=-1e-3", ">= 0"}},
+      {"adagrad:initial_accumulator_value=-0.1",
+       {"initial_accumulator_value=-0.1", ">= 0"}},
+      {"adagrad:eps=0", {"eps=0", "> 0"}},
+      {"adagrad:eps=-1e-10", {"eps=-1e-10", "> 0"}},
+      {"adagrad:weight_decay=-1", {"weight_decay=-1", ">= 0"}},
+      {"adagrad:lr_decay=fast", {"lr_decay=fast", "finite number"}},
+      {"adagrad:momentum=0.9", {"unknown key 'momentum'", "lr_decay"}},
+      {"adagrad:initial_accumulator=0.1",
+       {"unknown key 'initial_accumulator'", "initial_accumulator_value"}},
   };
   for (const Rejection& c : cases) {
     auto opt = MakeOptimizer(c.spec);

@@ -155,8 +155,11 @@ absl::Status Optimizer::Step(absl::Span<const NamedParameter> params, double lr,
     ParamState& st = state_[*w.name];
     if (st.slots.size() != slot_names.size()) {
       st.slots.clear();
-      for (size_t s = 0; s < slot_names.size(); ++s)
+      for (size_t s = 0; s < slot_names.size(); ++s) {
         st.slots.emplace_back(w.param->value.shape());
+        const float init = SlotInitialValue(s);
+        if (init != 0.0f) st.slots.back().SetAll(init);
+      }
     }
     ++st.step;
     std::vector<float*> slots;

@@ -70,7 +70,8 @@ class Optimizer {
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
 
-  // Returns the registry name, e.g. "sgd", "adam", "adamw", "rmsprop".
+  // Returns the registry name, e.g. "sgd", "adam", "adamw", "rmsprop",
+  // "adagrad".
   virtual std::string TypeName() const = 0;
   // Returns a spec that MakeOptimizer (optim/make_optimizer.h) turns into an
   // equivalent optimizer (hyper-parameters only; groups and state are not part
@@ -88,8 +89,8 @@ class Optimizer {
   const std::vector<ParamGroup>& groups() const { return groups_; }
 
   // Updates every non-frozen parameter once from its gradient with learning
-  // rate `lr` (times its group's lr_scale), creating zero state for parameters
-  // seen for the first time. Work is split into fixed-size chunks run on
+  // rate `lr` (times its group's lr_scale), creating state for parameters seen
+  // for the first time (zero, or SlotInitialValue()). Work is split into fixed-size chunks run on
   // `pool`; the result does not depend on the thread count. Returns
   // InvalidArgument (and changes nothing) if lr is negative or not finite, a
   // name is empty or repeated, a grad's shape differs from its value's, or
@@ -129,6 +130,11 @@ class Optimizer {
   // Returns the names of the per-parameter state tensors, each shaped like the
   // parameter (e.g. {"momentum"}; empty for vanilla SGD).
   virtual std::vector<std::string> SlotNames() const = 0;
+
+  // Returns the value every element of slot `slot` (an index into SlotNames())
+  // starts at when a parameter is seen for the first time (0 unless overridden,
+  // e.g. Adagrad's initial_accumulator_value).
+  virtual float SlotInitialValue(size_t /*slot*/) const { return 0.0f; }
 
   // Applies one update to elements [begin, end) of a parameter. `step` is the
   // parameter's update count including this one (1 on the first update).

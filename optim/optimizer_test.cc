@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "layers/layer.h"
+#include "optim/adagrad.h"
 #include "optim/adam.h"
 #include "optim/make_optimizer.h"
 #include "optim/rmsprop.h"
@@ -143,13 +144,14 @@ TEST(AdamWTest, DecoupledDecayMatchesHandComputed) {
 // the headers.
 struct RefConfig {
   std::string spec;
-  std::string type;  // sgd | adam | rmsprop
+  std::string type;  // sgd | adam | rmsprop | adagrad
   double momentum = 0;
   std::string form = "classic";
   bool nesterov = false;
   double wd = 0;
   bool decoupled = false;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, alpha = 0.99;
+  double lr_decay = 0, init_acc = 0;  // Adagrad.
 };
 
 struct RefState {
@@ -187,6 +189,11 @@ void RefStep(const RefConfig& c, double lr, const std::vector<double>& g,
       const double m_hat = s->m[i] / (1 - std::pow(c.beta1, s->t));
       const double v_hat = s->v[i] / (1 - std::pow(c.beta2, s->t));
       s->x[i] = base - lr * m_hat / (std::sqrt(v_hat) + c.eps);
+    } else if (c.type == "adagrad") {
+      if (s->t == 1) s->sq[i] = c.init_acc;
+      const double clr = lr / (1 + (s->t - 1) * c.lr_decay);
+      s->sq[i] += gp * gp;
+      s->x[i] = base - clr * gp / (std::sqrt(s->sq[i]) + c.eps);
     } else {  // rmsprop
       s->sq[i] = c.alpha * s->sq[i] + (1 - c.alpha) * gp * gp;
       const double u = gp / (std::sqrt(s->sq[i]) + c.eps);
@@ -240,6 +247,18 @@ std::vector<RefConfig> AllConfigs() {
       "rmsprop:lr=0.01,momentum=0.9,alpha=0.9,weight_decay=0.01,decoupled=1";
   rms_dec.decoupled = true;
   add(rms_dec);
+  RefConfig adagrad{"adagrad:lr=0.1", "adagrad"};
+  adagrad.eps = 1e-10;
+  add(adagrad);
+  RefConfig adagrad_all{
+      "adagrad:lr=0.1,lr_decay=0.05,initial_accumulator_value=0.1,eps=1e-6,"
+      "weight_decay=0.01",
+      "adagrad"};
+  adagrad_all.lr_decay = 0.05;
+  adagrad_all.init_acc = 0.1;
+  adagrad_all.eps = 1e-6;
+  adagrad_all.wd = 0.01;
+  add(adagrad_all);
   return cs;
 }
 
@@ -444,6 +463,43 @@ TEST(OptimizerStateTest, ResumedRunIsBitIdenticalToUninterruptedRun) {
   }
 }
 
+// Hand-computed: sum starts at initial_accumulator_value = 0.5 for a
+// parameter seen for the first time, then sum = 0.5 + g^2 = {0.75, 1.5},
+// x -= lr * g / sqrt(sum); the second step's lr is divided by 1 + lr_decay.
+// The state is "<name>/sum" and "<name>/step"; a frozen parameter gets none.
+TEST(AdagradTest, StateStartsAtInitialAccumulatorAndIsKeyedByName) {
+  std::unique_ptr<Optimizer> opt =
+      Make("adagrad:lr=0.1,lr_decay=0.5,initial_accumulator_value=0.5");
+  std::vector<OwnedParam> params = {
+      MakeParam("fc.weight", {1.0f, 2.0f}),
+      MakeParam("frozen.weight", {3.0f}, true, /*frozen=*/true)};
+  params[0].p.grad[0] = 0.5f;
+  params[0].p.grad[1] = -1.0f;
+  params[1].p.grad[0] = 1.0f;
+  ThreadPool pool(1);
+  ASSERT_TRUE(opt->Step(Named(params), 0.1, pool).ok());
+  EXPECT_NEAR(params[0].p.value[0], 1.0 - 0.1 * 0.5 / std::sqrt(0.75), 1e-6);
+  EXPECT_NEAR(params[0].p.value[1], 2.0 + 0.1 * 1.0 / std::sqrt(1.5), 1e-6);
+  EXPECT_EQ(params[1].p.value[0], 3.0f);
+  const OptimizerState state = opt->ExportState();
+  EXPECT_EQ(state.type, "adagrad");
+  ASSERT_EQ(state.tensors.size(), 1u);
+  const Tensor& sum = state.tensors.at("fc.weight/sum");
+  EXPECT_NEAR(sum[0], 0.75, 1e-7);
+  EXPECT_NEAR(sum[1], 1.5, 1e-7);
+  EXPECT_EQ(state.scalars.at("fc.weight/step"), 1.0);
+  EXPECT_EQ(state.scalars.count("frozen.weight/step"), 0u);
+  // Step 2 (t = 2): clr = 0.1 / (1 + 0.5), sum = 0.75 + 0.25 = 1.
+  const float x1 = params[0].p.value[0];
+  ASSERT_TRUE(opt->Step(Named(params), 0.1, pool).ok());
+  EXPECT_NEAR(params[0].p.value[0], x1 - 0.1 / 1.5 * 0.5 / 1.0, 1e-6);
+  // Importing state with the wrong slot name is rejected naming the key.
+  OptimizerState bad = state;
+  bad.tensors["fc.weight/square_avg"] = bad.tensors.at("fc.weight/sum");
+  const absl::Status s = Make("adagrad")->ImportState(bad);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("fc.weight/square_avg"));
+}
+
 TEST(OptimizerStateTest, ResultDoesNotDependOnThreadCount) {
   for (const char* spec :
        {"sgd:lr=0.1,momentum=0.9,nesterov=1", "adamw:lr=1e-3"}) {
@@ -607,6 +663,20 @@ TEST(OptimizerTest, CreateRejectsInvalidOptions) {
   rms.eps = 0;
   EXPECT_THAT(std::string(Rmsprop::Create(rms).status().message()),
               HasSubstr("eps"));
+  const std::pair<const char*, void (*)(AdagradOptions*)> adagrad_cases[] = {
+      {"lr", [](AdagradOptions* o) { o->lr = -1; }},
+      {"lr_decay", [](AdagradOptions* o) { o->lr_decay = -1; }},
+      {"initial_accumulator_value",
+       [](AdagradOptions* o) { o->initial_accumulator_value = -1; }},
+      {"eps", [](AdagradOptions* o) { o->eps = 0; }},
+      {"weight_decay", [](AdagradOptions* o) { o->weight_decay = NAN; }},
+  };
+  for (const auto& [name, spoil] : adagrad_cases) {
+    AdagradOptions ada;
+    spoil(&ada);
+    EXPECT_THAT(std::string(Adagrad::Create(ada).status().message()),
+                HasSubstr(std::string("adagrad: ") + name + " must"));
+  }
 }
 
 }  // namespace

@@ -133,6 +133,21 @@ HWY_INLINE void RmspropUpdateT(const RmspropCoefficients& k,
   });
 }
 
+// See AdagradCoefficients in update.h for the formula.
+HWY_INLINE void AdagradUpdateT(const AdagradCoefficients& k,
+                               const float* HWY_RESTRICT g,
+                               float* HWY_RESTRICT x, float* HWY_RESTRICT sum,
+                               size_t n) {
+  ForEachVector(n, [&](auto d, size_t i) HWY_ATTR {
+    const auto vx = hn::LoadU(d, x + i);
+    const auto vg = hn::MulAdd(hn::Set(d, k.l2), vx, hn::LoadU(d, g + i));
+    const auto vs = hn::MulAdd(vg, vg, hn::LoadU(d, sum + i));
+    const auto u = hn::Div(vg, hn::Add(hn::Sqrt(vs), hn::Set(d, k.eps)));
+    hn::StoreU(vs, d, sum + i);
+    hn::StoreU(hn::NegMulAdd(hn::Set(d, k.clr), u, vx), d, x + i);
+  });
+}
+
 // Returns sum x[i]^2. Two accumulators hide the FMA latency.
 HWY_INLINE float SumOfSquaresT(const float* HWY_RESTRICT x, size_t n) {
   const hn::ScalableTag<float> d;

@@ -34,6 +34,11 @@ void RmspropUpdateEntry(const RmspropCoefficients& k,
                         size_t n) {
   RmspropUpdateT(k, g, x, sq, buf, n);
 }
+void AdagradUpdateEntry(const AdagradCoefficients& k,
+                        const float* HWY_RESTRICT g, float* HWY_RESTRICT x,
+                        float* HWY_RESTRICT sum, size_t n) {
+  AdagradUpdateT(k, g, x, sum, n);
+}
 float SumOfSquaresEntry(const float* x, size_t n) {
   return SumOfSquaresT(x, n);
 }
@@ -56,6 +61,7 @@ HWY_EXPORT(MomentumUpdateEntry);
 HWY_EXPORT(SgdUpdateEntry);
 HWY_EXPORT(AdamUpdateEntry);
 HWY_EXPORT(RmspropUpdateEntry);
+HWY_EXPORT(AdagradUpdateEntry);
 HWY_EXPORT(SumOfSquaresEntry);
 HWY_EXPORT(ScaleInPlaceEntry);
 HWY_EXPORT(ClampInPlaceEntry);
@@ -77,6 +83,10 @@ void RmspropUpdate(const RmspropCoefficients& k, const float* HWY_RESTRICT g,
                    float* HWY_RESTRICT x, float* HWY_RESTRICT sq,
                    float* HWY_RESTRICT buf, size_t n) {
   HWY_DYNAMIC_DISPATCH(RmspropUpdateEntry)(k, g, x, sq, buf, n);
+}
+void AdagradUpdate(const AdagradCoefficients& k, const float* HWY_RESTRICT g,
+                   float* HWY_RESTRICT x, float* HWY_RESTRICT sum, size_t n) {
+  HWY_DYNAMIC_DISPATCH(AdagradUpdateEntry)(k, g, x, sum, n);
 }
 float SumOfSquares(const float* x, size_t n) {
   return HWY_DYNAMIC_DISPATCH(SumOfSquaresEntry)(x, n);

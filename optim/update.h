@@ -5,7 +5,7 @@
 //
 // Each kernel is written with precomputed float coefficients so that one kernel
 // covers every form of its optimizer (see optim/sgd.h, optim/adam.h,
-// optim/rmsprop.h for the mapping). Element i of the outputs depends only on
+// optim/rmsprop.h, optim/adagrad.h for the mapping). Element i of the outputs depends only on
 // element i of the inputs, so results are identical however a buffer is split
 // into chunks or threads; they may differ in the last bit between ISAs (FMA on
 // AVX2/AVX-512, separate multiply-add on SSE4/scalar).
@@ -88,6 +88,22 @@ struct RmspropCoefficients {
 void RmspropUpdate(const RmspropCoefficients& k, const float* HWY_RESTRICT g,
                    float* HWY_RESTRICT x, float* HWY_RESTRICT sq,
                    float* HWY_RESTRICT buf, size_t n);
+
+// Coefficients of the fused Adagrad step (PyTorch Adagrad), per element:
+//   g'  = g + l2 * x
+//   sum = sum + g'^2
+//   x   = x - clr * g' / (sqrt(sum) + eps)
+// with clr = lr / (1 + (step - 1) * lr_decay) computed by the caller.
+struct AdagradCoefficients {
+  float l2 = 0.0f;
+  float eps = 1e-10f;
+  float clr = 0.0f;
+};
+
+// Applies the fused Adagrad step above to n elements; x and sum are updated in
+// place. Requires: g, x, sum each hold n floats and do not overlap.
+void AdagradUpdate(const AdagradCoefficients& k, const float* HWY_RESTRICT g,
+                   float* HWY_RESTRICT x, float* HWY_RESTRICT sum, size_t n);
 
 // Returns sum x[i]^2 accumulated in float lanes; 0 for n == 0. Callers needing
 // accuracy for large buffers split them into chunks and add the chunk sums in

@@ -63,6 +63,17 @@ void RmspropUpdate(const RmspropCoefficients& k, const T* g, T* x, T* sq,
   }
 }
 
+// Reference of AdagradUpdate.
+template <typename T>
+void AdagradUpdate(const AdagradCoefficients& k, const T* g, T* x, T* sum,
+                   size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const T gi = g[i] + T(k.l2) * x[i];
+    sum[i] += gi * gi;
+    x[i] -= T(k.clr) * gi / (std::sqrt(sum[i]) + T(k.eps));
+  }
+}
+
 // Reference of SumOfSquares.
 template <typename T>
 T SumOfSquares(const T* x, size_t n) {

@@ -183,6 +183,31 @@ void TestAllRmspropUpdate() {
   }
 }
 
+void TestAllAdagradUpdate() {
+  AdagradCoefficients k;
+  k.l2 = 1e-3f;
+  k.eps = 1e-10f;
+  k.clr = 1e-2f;
+  for (bool dispatched : {false, true}) {
+    ForeachSizeAndMisalign([&](size_t n, size_t misalign, std::mt19937& gen) {
+      Buffer g(n, misalign, gen, -2.0f, 2.0f), x(n, misalign, gen, -1.0f, 1.0f),
+          sum(n, misalign, gen, 0.0f, 0.5f);
+      for (int step = 0; step < kSteps; ++step) {
+        if (dispatched) {
+          simdnet::AdagradUpdate(k, g.f, x.f, sum.f, n);
+        } else {
+          AdagradUpdateT(k, g.f, x.f, sum.f, n);
+        }
+        reference::AdagradUpdate(k, g.d.data(), x.d.data(), sum.d.data(), n);
+      }
+      EXPECT_TRUE(test::AllNear(x.f, x.d.data(), n, kAbsTol, kRelTol))
+          << "x n=" << n;
+      EXPECT_TRUE(test::AllNear(sum.f, sum.d.data(), n, kAbsTol, kRelTol))
+          << "sum n=" << n;
+    });
+  }
+}
+
 void TestAllSumOfSquares() {
   for (bool dispatched : {false, true}) {
     ForeachSizeAndMisalign([&](size_t n, size_t misalign, std::mt19937& gen) {
@@ -228,6 +253,9 @@ void TestAllNoOutOfBoundsWrites() {
     MomentumCoefficients mk{0.0f, 0.9f, -0.1f, 1.0f, 1.0f, 0.0f};
     MomentumUpdateT(mk, g.data() + 1, x.data() + 1, m.data() + 1, n);
     ClampInPlaceT(-1.0f, 0.0f, v.data() + 1, n);
+    AdagradCoefficients ak;
+    ak.clr = 0.1f;
+    AdagradUpdateT(ak, g.data() + 1, x.data() + 1, v.data() + 1, n);
     for (const std::vector<float>* buf : {&x, &m, &v}) {
       EXPECT_EQ((*buf)[0], 42.0f) << "n=" << n;
       EXPECT_EQ((*buf)[n + 1], 42.0f) << "n=" << n;
@@ -249,6 +277,7 @@ HWY_EXPORT_AND_TEST_P(UpdateKernelTest, TestAllMomentumUpdate);
 HWY_EXPORT_AND_TEST_P(UpdateKernelTest, TestAllSgdUpdate);
 HWY_EXPORT_AND_TEST_P(UpdateKernelTest, TestAllAdamUpdate);
 HWY_EXPORT_AND_TEST_P(UpdateKernelTest, TestAllRmspropUpdate);
+HWY_EXPORT_AND_TEST_P(UpdateKernelTest, TestAllAdagradUpdate);
 HWY_EXPORT_AND_TEST_P(UpdateKernelTest, TestAllSumOfSquares);
 HWY_EXPORT_AND_TEST_P(UpdateKernelTest, TestAllScaleAndClamp);
 HWY_EXPORT_AND_TEST_P(UpdateKernelTest, TestAllNoOutOfBoundsWrites);
@@ -278,6 +307,12 @@ TEST_P(UpdateKernelTest, OptimizerFirstStepMatchesClosedFormOnEveryTarget) {
       {"rmsprop:lr=0.01,alpha=0.9",
        [](double x, double g, double lr, double, double alpha) {
          return x - lr * g / (std::sqrt((1 - alpha) * g * g) + 1e-8);
+       }},
+      // Adagrad from sum = 0.1: sum = 0.1 + g^2, x -= lr * g / (sqrt(sum) +
+      // eps).
+      {"adagrad:lr=0.01,initial_accumulator_value=0.1",
+       [](double x, double g, double lr, double, double) {
+         return x - lr * g / (std::sqrt(0.1 + g * g) + 1e-10);
        }},
   };
   ThreadPool pool(2);

@@ -31,6 +31,10 @@ OPTIMIZERS = [
     ("rmsprop:lr=0.01", lambda p: torch.optim.RMSprop(p, lr=0.01), 0.01),
     ("rmsprop:lr=0.01,alpha=0.9,momentum=0.9,weight_decay=0.01",
      lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.9, weight_decay=0.01), 0.01),
+    ("adagrad:lr=0.1", lambda p: torch.optim.Adagrad(p, lr=0.1), 0.1),
+    ("adagrad:lr=0.1,lr_decay=0.05,initial_accumulator_value=0.1,eps=1e-6,weight_decay=0.01",
+     lambda p: torch.optim.Adagrad(p, lr=0.1, lr_decay=0.05, initial_accumulator_value=0.1,
+                                   eps=1e-6, weight_decay=0.01), 0.1),
 ]
 
 
