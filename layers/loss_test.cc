@@ -1,15 +1,19 @@
-// Tests for the losses: gradient checks against double references (with label smoothing),
+// Tests for the losses: gradient checks against double references (with label smoothing, class
+// weights, ignore_index and every reduction), PyTorch golden values (layers/testdata),
 // numerical stability on huge logits, known values (CS231n SVM example), top-k counting, and
 // every rejection.
 #include "layers/loss.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "layers/gradient_check.h"
 #include "layers/reference.h"
+#include "layers/testdata/loss_golden.h"
 #include "tensor/rng.h"
 #include "tensor/test_util.h"
 
@@ -146,6 +150,159 @@ TEST(SoftmaxCrossEntropyTest, RejectsBadInputs) {
     ExpectInvalid(SoftmaxCrossEntropy(logits, {0, 1, 2}, &grad, o).status(),
                   {"SoftmaxCrossEntropy", "label_smoothing"});
   }
+}
+
+// Double reference of the weighted / ignoring / reducing cross-entropy (nll = false) or NLL
+// (nll = true: x are log-probabilities), written from PyTorch's documented formulas.
+double RefClassLoss(const std::vector<double>& x, const std::vector<int64_t>& labels, int64_t k,
+                    bool nll, double eps, const std::vector<float>& weights,
+                    std::optional<int64_t> ignore, LossReduction reduction) {
+  const int64_t n = static_cast<int64_t>(labels.size());
+  double total = 0.0, divisor = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (ignore && labels[i] == *ignore) continue;
+    std::vector<double> logp(x.begin() + i * k, x.begin() + (i + 1) * k);
+    if (!nll) {
+      double mx = -INFINITY, s = 0.0;
+      for (double v : logp) mx = std::max(mx, v);
+      for (double v : logp) s += std::exp(v - mx);
+      for (double& v : logp) v = v - mx - std::log(s);
+    }
+    auto w = [&](int64_t j) { return weights.empty() ? 1.0 : static_cast<double>(weights[j]); };
+    double l = -(1.0 - eps) * w(labels[i]) * logp[labels[i]];
+    for (int64_t j = 0; j < k; ++j) l -= eps / static_cast<double>(k) * w(j) * logp[j];
+    total += l;
+    divisor += w(labels[i]);
+  }
+  return reduction == LossReduction::kMean ? total / divisor : total;
+}
+
+TEST(SoftmaxCrossEntropyTest, WeightsIgnoreIndexAndReductionsMatchDoubleReference) {
+  const std::vector<int64_t> labels = {2, -100, 4, 0};
+  const std::vector<float> weights = {0.5f, 2.0f, 1.0f, 0.25f, 3.0f};
+  for (LossReduction r : {LossReduction::kMean, LossReduction::kSum, LossReduction::kNone}) {
+    for (float smoothing : {0.0f, 0.2f}) {
+      for (bool weighted : {false, true}) {
+        SoftmaxCrossEntropyOptions o;
+        o.label_smoothing = smoothing;
+        o.ignore_index = -100;
+        o.reduction = r;
+        if (weighted) o.class_weights = weights;
+        LossUnderTest loss = [&](const Tensor& x, Tensor* g) {
+          return SoftmaxCrossEntropy(x, labels, g, o);
+        };
+        ReferenceLoss ref = [&](const std::vector<double>& x) {
+          return RefClassLoss(x, labels, 5, false, smoothing, o.class_weights, o.ignore_index, r);
+        };
+        // The sums are up to N = 4 times the mean: the mean's bounds scaled by 4.
+        GradCheckOptions g = LossCheck();
+        g.forward_abs_tol = 4e-5;
+        g.grad_abs_tol = 4e-5;
+        EXPECT_TRUE(CheckLossGradients(loss, Shape({4, 5}), ref, g))
+            << "reduction " << static_cast<int>(r) << " smoothing " << smoothing
+            << " weighted " << weighted;
+      }
+    }
+  }
+}
+
+TEST(NllLossTest, WeightsIgnoreIndexAndReductionsMatchDoubleReference) {
+  const std::vector<int64_t> labels = {2, 7, 4, 0, 1};
+  for (LossReduction r : {LossReduction::kMean, LossReduction::kSum, LossReduction::kNone}) {
+    NllLossOptions o;
+    o.ignore_index = 7;
+    o.reduction = r;
+    o.class_weights = {0.5f, 2.0f, 1.0f, 0.25f, 3.0f};
+    LossUnderTest loss = [&](const Tensor& x, Tensor* g) { return NllLoss(x, labels, g, o); };
+    ReferenceLoss ref = [&](const std::vector<double>& x) {
+      return RefClassLoss(x, labels, 5, true, 0.0, o.class_weights, o.ignore_index, r);
+    };
+    GradCheckOptions g = LossCheck();
+    g.forward_abs_tol = 5e-5;
+    g.grad_abs_tol = 5e-5;
+    EXPECT_TRUE(CheckLossGradients(loss, Shape({5, 5}), ref, g))
+        << "reduction " << static_cast<int>(r);
+  }
+}
+
+// Against tools/golden/make_loss_golden.py (F.cross_entropy / F.nll_loss). Float log-softmax
+// against PyTorch's float one: 2e-6 abs + 2e-6 rel on values (O(10)), gradients and per-sample
+// losses.
+TEST(SoftmaxCrossEntropyTest, MatchesPyTorchWithWeightsIgnoreIndexAndReductions) {
+  namespace g = loss_golden;
+  Tensor logits(Shape({g::kN, g::kK}));
+  for (int64_t i = 0; i < logits.size(); ++i) {
+    logits[i] = static_cast<float>(3.0 * std::sin(1.3 * static_cast<double>(i) + 0.2));
+  }
+  // The NLL cases' input: log_softmax(logits) in double, rounded to float.
+  Tensor log_probs(logits.shape());
+  for (int64_t i = 0; i < g::kN; ++i) {
+    double mx = -INFINITY, s = 0.0;
+    for (int64_t j = 0; j < g::kK; ++j) mx = std::max<double>(mx, logits[i * g::kK + j]);
+    for (int64_t j = 0; j < g::kK; ++j) s += std::exp(logits[i * g::kK + j] - mx);
+    for (int64_t j = 0; j < g::kK; ++j) {
+      log_probs[i * g::kK + j] = static_cast<float>(logits[i * g::kK + j] - mx - std::log(s));
+    }
+  }
+  for (const g::Case& c : g::kCases) {
+    SCOPED_TRACE(c.name);
+    SoftmaxCrossEntropyOptions o;
+    o.label_smoothing = c.label_smoothing;
+    if (c.weighted) o.class_weights.assign(g::kWeights, g::kWeights + g::kK);
+    if (c.has_ignore_index) o.ignore_index = c.ignore_index;
+    o.reduction = c.reduction == 0   ? LossReduction::kMean
+                  : c.reduction == 1 ? LossReduction::kSum
+                                     : LossReduction::kNone;
+    std::vector<float> per_sample;
+    o.per_sample_losses = &per_sample;
+    Tensor grad;
+    const std::vector<int64_t> labels(c.labels, c.labels + g::kN);
+    absl::StatusOr<float> value =
+        c.nll ? NllLoss(log_probs, labels, &grad, o) : SoftmaxCrossEntropy(logits, labels, &grad, o);
+    ASSERT_TRUE(value.ok()) << value.status();
+    EXPECT_NEAR(*value, c.value, 2e-6 + 2e-6 * std::abs(c.value));
+    ASSERT_EQ(per_sample.size(), static_cast<size_t>(g::kN));
+    EXPECT_TRUE(test::AllNear(per_sample.data(), c.per_sample, g::kN, 2e-6, 2e-6));
+    EXPECT_TRUE(test::AllNear(grad.data(), c.grad, g::kN * g::kK, 2e-6, 2e-6));
+  }
+}
+
+TEST(SoftmaxCrossEntropyTest, AllTargetsIgnoredGiveNanMeanAndZeroGradientAsPyTorch) {
+  Tensor logits(Shape({2, 3})), grad;
+  logits.SetAll(0.5f);
+  SoftmaxCrossEntropyOptions o;
+  o.ignore_index = -100;
+  auto mean = SoftmaxCrossEntropy(logits, {-100, -100}, &grad, o);
+  ASSERT_TRUE(mean.ok());
+  EXPECT_TRUE(std::isnan(*mean));
+  for (int64_t i = 0; i < grad.size(); ++i) EXPECT_EQ(grad[i], 0.0f) << i;
+  o.reduction = LossReduction::kSum;
+  auto sum = SoftmaxCrossEntropy(logits, {-100, -100}, &grad, o);
+  ASSERT_TRUE(sum.ok());
+  EXPECT_EQ(*sum, 0.0f);
+  NllLossOptions n;
+  n.ignore_index = 3;
+  auto nll = NllLoss(logits, {3, 3}, &grad, n);
+  ASSERT_TRUE(nll.ok());
+  EXPECT_TRUE(std::isnan(*nll));
+}
+
+TEST(SoftmaxCrossEntropyTest, RejectsBadWeightsAndLabelsNotIgnored) {
+  Tensor logits(Shape({3, 4})), grad;
+  SoftmaxCrossEntropyOptions o;
+  o.class_weights = {1.0f, 2.0f};
+  ExpectInvalid(SoftmaxCrossEntropy(logits, {0, 1, 2}, &grad, o).status(),
+                {"SoftmaxCrossEntropy", "class_weights has 2 entries", "K = 4"});
+  o.class_weights = {1.0f, -2.0f, 1.0f, 1.0f};
+  ExpectInvalid(SoftmaxCrossEntropy(logits, {0, 1, 2}, &grad, o).status(),
+                {"class_weights[1] = -2"});
+  o.class_weights = {1.0f, NAN, 1.0f, 1.0f};
+  ExpectInvalid(NllLoss(logits, {0, 1, 2}, &grad, o).status(), {"NllLoss", "class_weights[1]"});
+  o.class_weights.clear();
+  o.ignore_index = -100;
+  ExpectInvalid(SoftmaxCrossEntropy(logits, {0, -1, 2}, &grad, o).status(),
+                {"labels[1] = -1", "[0, 4)"});
+  ExpectInvalid(NllLoss(logits, {0, 1, 9}, &grad, o).status(), {"NllLoss", "labels[2] = 9"});
 }
 
 TEST(MulticlassSvmTest, Cs231nExample) {

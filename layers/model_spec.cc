@@ -23,6 +23,7 @@
 #include "layers/flatten.h"
 #include "layers/init.h"
 #include "layers/linear.h"
+#include "layers/log_softmax.h"
 #include "layers/pooling.h"
 #include "layers/residual.h"
 #include "layers/sequential.h"
@@ -506,6 +507,10 @@ class Builder {
       SIMDNET_RETURN_IF_ERROR(args.Finish("no options"));
       return Wrapped(s.keyword, Flatten::Create(in));
     }
+    if (kw == "log_softmax") {
+      SIMDNET_RETURN_IF_ERROR(args.Finish("no options"));
+      return Wrapped(s.keyword, LogSoftmax::Create(in));
+    }
     if (kw == "dropout") {
       DropoutOptions o;
       if (const Token* t = args.Positional()) {
@@ -527,7 +532,7 @@ class Builder {
     }
     return err_.At(s.keyword,
                    "unknown layer (expected conv, linear, bn, relu, lrelu, tanh, sigmoid, "
-                   "maxpool, avgpool, gap, flatten, dropout, block, residual)");
+                   "maxpool, avgpool, gap, flatten, log_softmax, dropout, block, residual)");
   }
 
   absl::StatusOr<int64_t> OutCount(const Statement& s, Args& args, absl::string_view what) {

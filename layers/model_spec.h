@@ -18,6 +18,9 @@
 //   avgpool kK [sS] [pP] [exclude_pad]            average pooling
 //   gap                          global average pooling (C, H, W) -> (C)
 //   flatten                      (...) -> (prod)
+//   log_softmax                  LogSoftmax over the first per-sample axis (PyTorch dim=1): the
+//                                network then outputs log-probabilities for NllLoss; the
+//                                softmax cross-entropy of its output equals that of its input
 //   dropout [P]                  drop probability P (default 0.5)
 //   block NAME { ... }           a named nested Sequential (PyTorch-style names:
 //                                "features.0.weight"); NAME is letters, digits, '_' or '-'

@@ -268,6 +268,13 @@ TEST(ModelSpecTest, BatchNormConventionsParse) {
     if (layer.TypeName() == "batch_norm1d") described = layer.Describe();
   });
   EXPECT_EQ(described, "BatchNorm1d(4, momentum=0.9, momentum_convention=onnx, var=biased)");
+  auto logsm = ModelFromSpec("input 4\nlinear classes\nlog_softmax", std::nullopt, 3, 1);
+  ASSERT_TRUE(logsm.ok()) << logsm.status();
+  std::string last_type;
+  (*logsm)->ForEachLayer([&](const std::string&, Layer& layer, int) {
+    last_type = layer.TypeName();
+  });
+  EXPECT_EQ(last_type, "log_softmax");
   auto defaults = ModelFromSpec("input 4\nbn momentum_convention=pytorch var=unbiased\n"
                                 "linear classes", std::nullopt, 3, 1);
   ASSERT_TRUE(defaults.ok()) << defaults.status();
