@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "layers/layer.h"
+#include "layers/pool2d_general.h"
 #include "layers/pool2d_kernels.h"
 #include "tensor/shape.h"
 #include "tensor/tensor.h"
@@ -18,24 +20,49 @@ namespace simdnet {
 
 enum class PoolKind { kMax, kAvg };
 
+// ONNX auto_pad for pooling (TensorFlow's padding="SAME" is kSameUpper).
+enum class PoolAutoPad { kNotSet, kSameUpper, kSameLower };
+
 struct Pool2dOptions {
   PoolKind kind = PoolKind::kMax;
   int64_t kernel_h = 2, kernel_w = 2;
   // 0 means "equal to the kernel size" (PyTorch's stride=None).
   int64_t stride_h = 0, stride_w = 0;
+  // Padding at the top and left, and also at the bottom and right unless pad_bottom / pad_right
+  // are set (asymmetric padding: ONNX pads = (pad_h, pad_w, pad_bottom, pad_right)). Each
+  // explicit pad is at most half the (undilated) kernel, PyTorch's rule.
   int64_t pad_h = 0, pad_w = 0;
+  std::optional<int64_t> pad_bottom, pad_right;
+  // Instead of explicit pads: pads such that out = ceil(in / stride) (ONNX auto_pad SAME_*),
+  // total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - in, 0) per axis, split in
+  // half with the odd pixel at the end (kSameUpper) or the beginning (kSameLower).
+  PoolAutoPad auto_pad = PoolAutoPad::kNotSet;
+  // Spacing between the taps of a window; max pooling only (PyTorch's avg_pool2d has none).
+  int64_t dilation_h = 1, dilation_w = 1;
+  // Rounds the output size up, PyTorch's ceil_mode: out = ceil((in + pad_begin + pad_end -
+  // dilation * (kernel - 1) - 1) / stride) + 1, minus one if the last window would start in the
+  // bottom/right padding.
+  bool ceil_mode = false;
   // Average pooling only: whether padded cells count in the divisor (PyTorch's default true).
+  // Cells that ceil_mode adds beyond the padding never count, as in PyTorch.
   bool count_include_pad = true;
+  // Average pooling only: when > 0, every window sum is divided by this (PyTorch's
+  // divisor_override); count_include_pad is then irrelevant.
+  int64_t divisor_override = 0;
 };
 
-// Max or average pooling, (C, H, W) -> (C, out_h, out_w) with out = (in + 2 pad - k) / s + 1
-// (floor, as PyTorch with ceil_mode=False). Max pooling caches the argmax indices for Backward;
-// average pooling caches nothing. No parameters.
+// Max or average pooling, (C, H, W) -> (C, out_h, out_w) with out = (in + pad_begin + pad_end -
+// dilation * (k - 1) - 1) / s + 1 (floor, or ceil with ceil_mode). Max pooling caches the
+// argmax indices for Backward (see indices()); average pooling caches nothing. No parameters.
+// Symmetric floor-mode pooling without dilation or divisor_override runs the SIMD kernels of
+// pool2d_kernels.h; the other options run the scalar kernels of pool2d_general.h.
 class Pool2d : public Layer {
  public:
   // Returns a pooling layer for per-sample `input_shape` (C, H, W). InvalidArgument naming the
-  // field and the shape if a kernel/stride is < 1, a pad is negative or more than half the
-  // kernel, or the window does not fit the padded input.
+  // field and the shape if a kernel/stride/dilation is < 1, a pad is negative or more than half
+  // the kernel, the window does not fit the padded input, auto_pad is combined with explicit
+  // pads, or an option of the other pooling kind is set (dilation for average pooling,
+  // divisor_override for max pooling).
   static absl::StatusOr<std::unique_ptr<Pool2d>> Create(const Pool2dOptions& options,
                                                          const Shape& input_shape);
 
@@ -45,8 +72,14 @@ class Pool2d : public Layer {
   std::string Describe() const override;
   const Shape& InputShape() const override { return input_shape_; }
   const Shape& OutputShape() const override { return output_shape_; }
-  // Options with strides resolved (never 0).
+  // Options with strides resolved (never 0) and pads resolved to explicit values (pad_bottom
+  // and pad_right set; auto_pad kNotSet, its pads written out, which may exceed the explicit
+  // limit of half the kernel when dilated).
   const Pool2dOptions& options() const { return options_; }
+  // Max pooling: the argmax of each output of the last Forward, (N, C, out_h, out_w) row-major,
+  // as the flat index h * W + w into the unpadded input plane (PyTorch's return_indices; -1 for
+  // a window holding only padding). Empty for average pooling and before the first Forward.
+  const std::vector<int32_t>& indices() const { return argmax_; }
 
   // x is (N, C, H, W); y becomes (N, C, out_h, out_w).
   void Forward(const Tensor& x, Tensor* y) override;
@@ -58,6 +91,10 @@ class Pool2d : public Layer {
   Pool2d(const Pool2dOptions& options, const Shape& in, const Shape& out)
       : options_(options), input_shape_(in), output_shape_(out) {}
   Pool2dShape KernelShape(int64_t batch) const;
+  Pool2dGeometry Geometry(int64_t batch) const;
+  // Whether the SIMD kernels of pool2d_kernels.h cover the options (symmetric padding, no
+  // dilation, no divisor_override, floor-mode output size).
+  bool UsesSimdKernels() const;
 
   Pool2dOptions options_;
   Shape input_shape_, output_shape_;
