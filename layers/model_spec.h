@@ -14,8 +14,13 @@
 //   bn [eps=E] [momentum=M] [noaffine]
 //                                BatchNorm2d after (C, H, W), BatchNorm1d after (F)
 //   relu | tanh | sigmoid | lrelu [SLOPE]         activations (leaky_relu is a synonym of lrelu)
-//   maxpool kK [sS] [pP]         max pooling (stride defaults to the kernel)
-//   avgpool kK [sS] [pP] [exclude_pad]            average pooling
+//   maxpool kK [sS] [pP | pad=T,L,B,R | same | same_lower] [dD] [ceil]
+//                                max pooling (stride defaults to the kernel); pad= gives the
+//                                top, left, bottom, right pads; same / same_lower pad so that
+//                                out = ceil(in / S), the odd pixel at the end / the start (ONNX
+//                                auto_pad SAME_UPPER / SAME_LOWER); ceil is PyTorch's ceil_mode
+//   avgpool kK [sS] [pP | pad=T,L,B,R | same | same_lower] [exclude_pad] [ceil] [divisor=N]
+//                                average pooling; divisor=N is PyTorch's divisor_override
 //   gap                          global average pooling (C, H, W) -> (C)
 //   flatten                      (...) -> (prod)
 //   log_softmax                  LogSoftmax over the first per-sample axis (PyTorch dim=1): the

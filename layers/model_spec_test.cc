@@ -255,7 +255,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"BnRunningVar", "input 4\nbn var=sample", {":2:4", "var must be one of"}},
         BadSpec{"BadInit", "input 4\nlinear classes init=bogus", {":2:16", "bogus"}},
         BadSpec{"TooDeep", Deep(40), {"nested deeper than 16"}},
-        BadSpec{"GapOnFlat", "input 8\ngap", {":2:1", "GlobalAvgPool2d"}}),
+        BadSpec{"GapOnFlat", "input 8\ngap", {":2:1", "GlobalAvgPool2d"}},
+        BadSpec{"PoolPadsNotFour", "input 1x8x8\nmaxpool k3 pad=1,0,1", {":2:12", "four pads"}},
+        BadSpec{"PoolPadsNegative", "input 1x8x8\nmaxpool k3 pad=1,0,-1,0", {":2:12", "negative"}},
+        BadSpec{"PoolTwoPaddings", "input 1x8x8\nmaxpool k3 p1 same", {":2:1", "one of pP"}},
+        BadSpec{"PoolPadOverHalf", "input 1x8x8\nmaxpool k3 pad=0,0,2,0",
+                {":2:1", "pad_bottom = 2", "half the kernel"}},
+        BadSpec{"AvgPoolDilation", "input 1x8x8\navgpool k3 d2", {":2:1", "dilation (2, 2)"}},
+        BadSpec{"MaxPoolDivisor", "input 1x8x8\nmaxpool k3 divisor=4", {":2:1", "divisor_override"}},
+        BadSpec{"AvgPoolDivisorZero", "input 1x8x8\navgpool k3 divisor=0", {":2:12", "at least 1"}}),
     [](const ::testing::TestParamInfo<BadSpec>& info) { return info.param.name; });
 
 TEST(ModelSpecTest, BatchNormConventionsParse) {
@@ -278,6 +286,28 @@ TEST(ModelSpecTest, BatchNormConventionsParse) {
   auto defaults = ModelFromSpec("input 4\nbn momentum_convention=pytorch var=unbiased\n"
                                 "linear classes", std::nullopt, 3, 1);
   ASSERT_TRUE(defaults.ok()) << defaults.status();
+}
+
+TEST(ModelSpecTest, PoolingOptionsParse) {
+  auto model = ModelFromSpec(
+      "input 1x20x18\nmaxpool k3 s2 p1 d2 ceil\nmaxpool k2 pad=0,1,1,0\n"
+      "avgpool k2 s2 same_lower exclude_pad ceil\navgpool k2 s1 same divisor=3\n"
+      "maxpool k2\nflatten\nlinear classes",
+      std::nullopt, 3, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::vector<std::string> described;
+  (*model)->ForEachLayer([&](const std::string&, Layer& layer, int) {
+    if (layer.TypeName() == "maxpool2d" || layer.TypeName() == "avgpool2d") {
+      described.push_back(layer.Describe());
+    }
+  });
+  EXPECT_EQ(described,
+            (std::vector<std::string>{
+                "MaxPool2d(k=3, s=2, p=1, d=2, ceil_mode=true)",
+                "MaxPool2d(k=2, s=2, pad=0,1,1,0)",
+                "AvgPool2d(k=2, s=2, pad=1,1,0,0, ceil_mode=true, count_include_pad=false)",
+                "AvgPool2d(k=2, s=1, pad=0,0,1,1, divisor_override=3)",
+                "MaxPool2d(k=2, s=2)"}));
 }
 
 TEST(ModelSpecTest, RejectsOversizedTextAndBadClassCount) {
