@@ -2,10 +2,13 @@
 // tensor/elementwise.h and tensor/reduce.h.
 #include "tensor/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -107,7 +110,227 @@ absl::StatusOr<Tensor> AxisSoftmax(const Tensor& x, int axis, const char* op, Ax
   return y;
 }
 
+// True if the float ranges of x and [p, p + n) share memory.
+bool Overlaps(const Tensor& x, const float* p, int64_t n) {
+  if (x.empty() || n == 0) return false;
+  return x.data() < p + n && p < x.data() + x.size();
+}
+
+// A broadcast binary op over the output dims, with size-1 dims dropped and adjacent dims merged
+// where neither operand changes between broadcast and non-broadcast, so that the innermost run is
+// as long as possible (the whole tensor when the shapes are equal).
+struct BroadcastPlan {
+  int rank = 0;                  // merged dims, >= 1
+  int64_t out[Shape::kMaxRank];  // output dims
+  int64_t sa[Shape::kMaxRank];   // element strides of a (0 where broadcast)
+  int64_t sb[Shape::kMaxRank];   // element strides of b
+};
+
+// Returns `shape`'s dims right-aligned in `rank` dims (missing leading dims are 1).
+std::vector<int64_t> PadDims(const Shape& shape, int rank) {
+  std::vector<int64_t> dims(static_cast<size_t>(rank), 1);
+  for (int i = 0; i < shape.rank(); ++i) dims[rank - shape.rank() + i] = shape.dim(i);
+  return dims;
+}
+
+BroadcastPlan PlanBroadcast(const Shape& a, const Shape& b, const Shape& out) {
+  const int rank = out.rank();
+  const std::vector<int64_t> da = PadDims(a, rank), db = PadDims(b, rank);
+  // Merge from the right: dims[] and "is a / b broadcast here" per merged dim.
+  std::vector<int64_t> dims;
+  std::vector<bool> ba, bb;
+  for (int i = rank - 1; i >= 0; --i) {
+    const int64_t n = out.dim(i);
+    if (n == 1) continue;  // Size-1 output dims contribute nothing.
+    const bool a_bc = da[i] == 1, b_bc = db[i] == 1;
+    if (!dims.empty() && ba.back() == a_bc && bb.back() == b_bc) {
+      dims.back() *= n;
+    } else {
+      dims.push_back(n);
+      ba.push_back(a_bc);
+      bb.push_back(b_bc);
+    }
+  }
+  if (dims.empty()) {  // A single element (or all dims 1).
+    dims.push_back(1);
+    ba.push_back(false);
+    bb.push_back(false);
+  }
+  BroadcastPlan plan;
+  plan.rank = static_cast<int>(dims.size());
+  int64_t stride_a = 1, stride_b = 1;
+  for (int j = 0; j < plan.rank; ++j) {  // j counts from the innermost merged dim.
+    const int i = plan.rank - 1 - j;
+    plan.out[i] = dims[j];
+    plan.sa[i] = ba[j] ? 0 : stride_a;
+    plan.sb[i] = bb[j] ? 0 : stride_b;
+    if (!ba[j]) stride_a *= dims[j];
+    if (!bb[j]) stride_b *= dims[j];
+  }
+  return plan;
+}
+
+enum class BinaryOp { kAdd, kMul };
+
+// Runs y = a op b over the plan: the innermost merged dim is one kernel call (vector-vector,
+// vector-scalar or a fill), the outer dims are walked with an odometer.
+void RunBroadcast(const BroadcastPlan& plan, BinaryOp op, const float* a, const float* b, float* y,
+                  ThreadPool* pool) {
+  const int last = plan.rank - 1;
+  const size_t n = static_cast<size_t>(plan.out[last]);
+  int64_t outer = 1;
+  for (int i = 0; i < last; ++i) outer *= plan.out[i];
+  int64_t idx[Shape::kMaxRank] = {};
+  int64_t off_a = 0, off_b = 0;
+  for (int64_t row = 0; row < outer; ++row) {
+    float* yr = y + row * plan.out[last];
+    const float* ar = a + off_a;
+    const float* br = b + off_b;
+    const bool va = plan.sa[last] != 0, vb = plan.sb[last] != 0;
+    if (va && vb) {
+      (op == BinaryOp::kAdd ? simdnet::Add : simdnet::Mul)(ar, br, yr, n, pool);
+    } else if (va) {
+      (op == BinaryOp::kAdd ? simdnet::AddScalar : simdnet::MulScalar)(ar, *br, yr, n, pool);
+    } else if (vb) {
+      (op == BinaryOp::kAdd ? simdnet::AddScalar : simdnet::MulScalar)(br, *ar, yr, n, pool);
+    } else {
+      simdnet::Fill(yr, n, op == BinaryOp::kAdd ? *ar + *br : *ar * *br, pool);
+    }
+    // Advance the odometer over dims [0, last).
+    for (int i = last - 1; i >= 0; --i) {
+      off_a += plan.sa[i];
+      off_b += plan.sb[i];
+      if (++idx[i] < plan.out[i]) break;
+      off_a -= plan.sa[i] * plan.out[i];
+      off_b -= plan.sb[i] * plan.out[i];
+      idx[i] = 0;
+    }
+  }
+}
+
+// True if writing the output into *y directly is safe: every input either does not overlap *y or
+// is exactly *y's span (same start, output size), so element i is read before it is written.
+bool CanWriteInPlace(const Tensor& y, const Shape& out, std::initializer_list<const Tensor*> in) {
+  if (y.shape() != out) return true;  // *y gets fresh storage from EnsureShape.
+  for (const Tensor* x : in) {
+    if (Overlaps(*x, y.data(), y.size()) && !(x->data() == y.data() && x->size() == y.size())) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status BroadcastBinary(const Tensor& a, const Tensor& b, Tensor* y, ThreadPool* pool,
+                             const char* op_name, BinaryOp op) {
+  SIMDNET_CHECK(y != nullptr);
+  SIMDNET_ASSIGN_OR_RETURN(const Shape out, BroadcastShape(a.shape(), b.shape(), op_name));
+  Tensor target = CanWriteInPlace(*y, out, {&a, &b}) ? *y : Tensor(out);
+  target.EnsureShape(out);
+  if (out.size() > 0) {
+    RunBroadcast(PlanBroadcast(a.shape(), b.shape(), out), op, a.data(), b.data(), target.data(),
+                 pool);
+  }
+  *y = std::move(target);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::StatusOr<Shape> BroadcastShape(const Shape& a, const Shape& b, const char* op) {
+  const int rank = std::max(a.rank(), b.rank());
+  const std::vector<int64_t> da = PadDims(a, rank), db = PadDims(b, rank);
+  std::vector<int64_t> dims(static_cast<size_t>(rank));
+  for (int i = 0; i < rank; ++i) {
+    if (da[i] != db[i] && da[i] != 1 && db[i] != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": shapes ", a.ToString(), " and ", b.ToString(), " cannot be broadcast: dim ", i,
+          " of the result (", da[i], " vs ", db[i], ")"));
+    }
+    dims[i] = da[i] == 1 ? db[i] : da[i];
+  }
+  return Shape(absl::MakeConstSpan(dims));
+}
+
+absl::Status BroadcastAdd(const Tensor& a, const Tensor& b, Tensor* y, ThreadPool* pool) {
+  return BroadcastBinary(a, b, y, pool, "BroadcastAdd", BinaryOp::kAdd);
+}
+absl::Status BroadcastMul(const Tensor& a, const Tensor& b, Tensor* y, ThreadPool* pool) {
+  return BroadcastBinary(a, b, y, pool, "BroadcastMul", BinaryOp::kMul);
+}
+
+absl::Status ReduceToShape(const Tensor& grad, const Shape& shape, Tensor* out) {
+  SIMDNET_CHECK(out != nullptr);
+  absl::StatusOr<Shape> bc = BroadcastShape(shape, grad.shape(), "ReduceToShape");
+  if (!bc.ok() || *bc != grad.shape()) {
+    return absl::InvalidArgumentError(absl::StrCat("ReduceToShape: shape ", shape.ToString(),
+                                                   " does not broadcast to the gradient's shape ",
+                                                   grad.shape().ToString()));
+  }
+  if (shape == grad.shape()) {
+    if (out->data() == grad.data() && out->shape() == shape) return absl::OkStatus();
+    Tensor copy = grad.Clone();
+    *out = std::move(copy);
+    return absl::OkStatus();
+  }
+  // out = sum over broadcast dims: the plan of "grad op shape" gives grad's strides (identity)
+  // and the reduced tensor's strides (0 where broadcast).
+  std::vector<double> acc(static_cast<size_t>(shape.size()), 0.0);
+  if (grad.size() > 0) {
+    const BroadcastPlan plan = PlanBroadcast(grad.shape(), shape, grad.shape());
+    const int last = plan.rank - 1;
+    const int64_t n = plan.out[last];
+    int64_t outer = 1;
+    for (int i = 0; i < last; ++i) outer *= plan.out[i];
+    int64_t idx[Shape::kMaxRank] = {};
+    int64_t off = 0;
+    const float* g = grad.data();
+    for (int64_t row = 0; row < outer; ++row) {
+      const float* gr = g + row * n;
+      if (plan.sb[last] != 0) {
+        for (int64_t i = 0; i < n; ++i) acc[off + i] += gr[i];
+      } else {
+        double s = 0;
+        for (int64_t i = 0; i < n; ++i) s += gr[i];
+        acc[off] += s;
+      }
+      for (int i = last - 1; i >= 0; --i) {
+        off += plan.sb[i];
+        if (++idx[i] < plan.out[i]) break;
+        off -= plan.sb[i] * plan.out[i];
+        idx[i] = 0;
+      }
+    }
+  }
+  Tensor result(shape);
+  for (int64_t i = 0; i < shape.size(); ++i) result[i] = static_cast<float>(acc[i]);
+  *out = std::move(result);
+  return absl::OkStatus();
+}
+
+absl::Status BroadcastAddBackward(const Tensor& dy, const Shape& a_shape, const Shape& b_shape,
+                                  Tensor* da, Tensor* db) {
+  SIMDNET_CHECK(da != nullptr && db != nullptr);
+  SIMDNET_ASSIGN_OR_RETURN(const Shape out,
+                           BroadcastShape(a_shape, b_shape, "BroadcastAddBackward"));
+  SIMDNET_RETURN_IF_ERROR(CheckSameShape(dy.shape(), out, "BroadcastAddBackward: dy vs broadcast"));
+  const Tensor grad = dy;  // Keeps dy's storage alive if da or db refers to it.
+  SIMDNET_RETURN_IF_ERROR(ReduceToShape(grad, a_shape, da));
+  return ReduceToShape(grad, b_shape, db);
+}
+
+absl::Status BroadcastMulBackward(const Tensor& dy, const Tensor& a, const Tensor& b, Tensor* da,
+                                  Tensor* db, ThreadPool* pool) {
+  SIMDNET_CHECK(da != nullptr && db != nullptr);
+  SIMDNET_ASSIGN_OR_RETURN(const Shape out,
+                           BroadcastShape(a.shape(), b.shape(), "BroadcastMulBackward"));
+  SIMDNET_RETURN_IF_ERROR(CheckSameShape(dy.shape(), out, "BroadcastMulBackward: dy vs broadcast"));
+  const Shape a_shape = a.shape(), b_shape = b.shape();
+  Tensor dy_b(out), dy_a(out);
+  SIMDNET_RETURN_IF_ERROR(BroadcastMul(dy, b, &dy_b, pool));
+  SIMDNET_RETURN_IF_ERROR(BroadcastMul(dy, a, &dy_a, pool));
+  SIMDNET_RETURN_IF_ERROR(ReduceToShape(dy_b, a_shape, da));
+  return ReduceToShape(dy_a, b_shape, db);
+}
 
 absl::StatusOr<AxisView> ResolveAxis(const Shape& shape, int axis, const char* op) {
   const int rank = shape.rank();

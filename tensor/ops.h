@@ -1,5 +1,6 @@
-// Tensor-level element-wise and reduction ops: thin wrappers over tensor/elementwise.h and
-// tensor/reduce.h that validate user-given shapes and axes and return absl::Status errors.
+// Tensor-level element-wise (with NumPy broadcasting) and reduction ops: thin wrappers over
+// tensor/elementwise.h and tensor/reduce.h that validate user-given shapes and axes and return
+// absl::Status errors.
 //
 // Conventions: `axis` may be negative (-1 is the last dim); it must lie in [-rank, rank), else
 // InvalidArgument naming the op, the axis and the shape. Axis reductions drop the reduced dim
@@ -43,6 +44,43 @@ absl::Status MulInto(const Tensor& a, const Tensor& b, Tensor* y, ThreadPool* po
 // InvalidArgument naming both shapes unless x.shape() == y->shape(), or if they partially
 // overlap.
 absl::Status Axpy(float alpha, const Tensor& x, Tensor* y, ThreadPool* pool = nullptr);
+
+// ---- Broadcasting element-wise (NumPy rules) ---------------------------------------------------
+//
+// Shapes are aligned from the right; two dims are compatible when equal or when either is 1, and
+// the result takes the larger. A missing leading dim counts as 1. E.g. (2, 1, 4) with (3, 1)
+// broadcasts to (2, 3, 4); (2, 3) with (2) is incompatible.
+
+// Returns the broadcast shape of a and b. InvalidArgument "<op>: shapes (..) and (..) cannot be
+// broadcast: dim D (x vs y)" naming both shapes and the first incompatible dim (counted in the
+// result), or if the result's rank exceeds Shape::kMaxRank (it cannot: it is max(ranks)).
+absl::StatusOr<Shape> BroadcastShape(const Shape& a, const Shape& b, const char* op = "Broadcast");
+
+// Writes y = a + b (a * b) with broadcasting; *y is given the broadcast shape (its storage is
+// kept when it already has that shape). Requires: y != nullptr. *y may share storage with an
+// input; unless it is exactly an input of the output's size, the result is computed into fresh
+// storage that *y then refers to. InvalidArgument naming both shapes if they do not broadcast.
+absl::Status BroadcastAdd(const Tensor& a, const Tensor& b, Tensor* y, ThreadPool* pool = nullptr);
+absl::Status BroadcastMul(const Tensor& a, const Tensor& b, Tensor* y, ThreadPool* pool = nullptr);
+
+// The gradient helper of broadcasting: writes into *out (given `shape`) the sum of grad over the
+// dims along which `shape` was broadcast to grad.shape() (leading dims missing from `shape` and
+// dims where `shape` has 1 but grad does not), accumulated in double. Requires: out != nullptr;
+// out may share storage with grad. InvalidArgument naming both shapes unless `shape` broadcasts
+// to exactly grad.shape().
+absl::Status ReduceToShape(const Tensor& grad, const Shape& shape, Tensor* out);
+
+// Backward of y = a + b with broadcasting: da = ReduceToShape(dy, a_shape), db likewise.
+// Requires: da, db non-null. InvalidArgument naming the shapes unless dy has the broadcast shape
+// of a_shape and b_shape.
+absl::Status BroadcastAddBackward(const Tensor& dy, const Shape& a_shape, const Shape& b_shape,
+                                  Tensor* da, Tensor* db);
+// Backward of y = a * b with broadcasting: da = ReduceToShape(dy * b, a.shape()),
+// db = ReduceToShape(dy * a, b.shape()). Requires: da, db non-null (they may share storage with
+// the inputs: both products are formed before either is written). InvalidArgument naming the shapes
+// unless dy has the broadcast shape of a and b.
+absl::Status BroadcastMulBackward(const Tensor& dy, const Tensor& a, const Tensor& b, Tensor* da,
+                                  Tensor* db, ThreadPool* pool = nullptr);
 
 // ---- Element-wise, tensor-scalar (cannot fail) -------------------------------------------------
 

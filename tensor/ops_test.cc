@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -233,6 +234,174 @@ TEST(OpsTest, SoftmaxOfHugeLogitsIsFinite) {
   EXPECT_EQ(Values(*sm), (std::vector<float>{0.5f, 0.0f, 0.5f}));
   EXPECT_NEAR((*lsm)[0], -std::log(2.0), 1e-6);
   EXPECT_NEAR((*lsm)[1], -2000 - std::log(2.0), 1e-3);
+}
+
+// ---- Broadcasting ------------------------------------------------------------------------------
+
+// Plain reference: the multi-index of each output element, mapped into a and b by NumPy's rules.
+int64_t BroadcastIndex(const Shape& in, const Shape& out, int64_t flat_out) {
+  int64_t in_index = 0, in_stride = 1;
+  for (int i = out.rank() - 1, j = in.rank() - 1; i >= 0; --i, --j) {
+    const int64_t coord = flat_out % out.dim(i);
+    flat_out /= out.dim(i);
+    if (j >= 0) {
+      if (in.dim(j) != 1) in_index += coord * in_stride;
+      in_stride *= in.dim(j);
+    }
+  }
+  return in_index;
+}
+
+Tensor RandomTensor(const Shape& shape, std::mt19937& gen) {
+  std::uniform_real_distribution<float> unif(-2.0f, 2.0f);
+  Tensor t(shape);
+  for (int64_t i = 0; i < t.size(); ++i) t[i] = unif(gen);
+  return t;
+}
+
+TEST(BroadcastTest, HandComputedCases) {
+  // (2, 1) + (3): [[1], [2]] + [10, 20, 30] = [[11, 21, 31], [12, 22, 32]].
+  const Tensor col = Make(Shape({2, 1}), {1, 2});
+  const Tensor row = Make(Shape({3}), {10, 20, 30});
+  Tensor y;
+  ASSERT_TRUE(BroadcastAdd(col, row, &y).ok());
+  EXPECT_EQ(y.shape(), Shape({2, 3}));
+  EXPECT_EQ(Values(y), (std::vector<float>{11, 21, 31, 12, 22, 32}));
+  ASSERT_TRUE(BroadcastMul(col, row, &y).ok());
+  EXPECT_EQ(Values(y), (std::vector<float>{10, 20, 30, 20, 40, 60}));
+  // A scalar (rank 0) times a (2, 2).
+  Tensor scalar(Shape{});
+  scalar[0] = -3;
+  ASSERT_TRUE(BroadcastMul(Make(Shape({2, 2}), {1, 2, 3, 4}), scalar, &y).ok());
+  EXPECT_EQ(y.shape(), Shape({2, 2}));
+  EXPECT_EQ(Values(y), (std::vector<float>{-3, -6, -9, -12}));
+  // (1, 3, 1) + (2, 1, 2) = (2, 3, 2): y[i, j, k] = a[j] + b[i, k].
+  const Tensor a = Make(Shape({1, 3, 1}), {1, 2, 3});
+  const Tensor b = Make(Shape({2, 1, 2}), {10, 20, 30, 40});
+  ASSERT_TRUE(BroadcastAdd(a, b, &y).ok());
+  EXPECT_EQ(y.shape(), Shape({2, 3, 2}));
+  EXPECT_EQ(Values(y), (std::vector<float>{11, 21, 12, 22, 13, 23, 31, 41, 32, 42, 33, 43}));
+  // Backward of that add: da sums dy over i and k, db over j. With dy = 1: da = 4 each, db = 3.
+  Tensor dy(Shape({2, 3, 2})), da, db;
+  dy.SetAll(1.0f);
+  ASSERT_TRUE(BroadcastAddBackward(dy, a.shape(), b.shape(), &da, &db).ok());
+  EXPECT_EQ(da.shape(), a.shape());
+  EXPECT_EQ(Values(da), (std::vector<float>{4, 4, 4}));
+  EXPECT_EQ(db.shape(), b.shape());
+  EXPECT_EQ(Values(db), (std::vector<float>{3, 3, 3, 3}));
+  // Backward of col * row with dy = 1: dcol[i] = sum(row) = 60, drow[j] = sum(col) = 3.
+  Tensor ones(Shape({2, 3}));
+  ones.SetAll(1.0f);
+  ASSERT_TRUE(BroadcastMulBackward(ones, col, row, &da, &db).ok());
+  EXPECT_EQ(Values(da), (std::vector<float>{60, 60}));
+  EXPECT_EQ(Values(db), (std::vector<float>{3, 3, 3}));
+}
+
+TEST(BroadcastTest, MatchesReferenceOnOddShapesOfRank1To4) {
+  std::mt19937 gen(42);
+  std::uniform_int_distribution<int> pick_dim(0, 3), coin(0, 2), pick_rank(1, 4);
+  const int64_t kDims[] = {1, 2, 3, 5};
+  int cases = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    const int rank = pick_rank(gen);
+    std::vector<int64_t> out_dims(rank);
+    for (int64_t& d : out_dims) d = kDims[pick_dim(gen)];
+    // Each operand: drop some leading dims, and set some of the rest to 1.
+    auto operand = [&]() {
+      const int drop = std::uniform_int_distribution<int>(0, rank - 1)(gen);
+      std::vector<int64_t> dims(out_dims.begin() + drop, out_dims.end());
+      for (int64_t& d : dims) {
+        if (coin(gen) == 0) d = 1;
+      }
+      return Shape(absl::MakeConstSpan(dims));
+    };
+    const Shape sa = operand(), sb = operand();
+    absl::StatusOr<Shape> out = BroadcastShape(sa, sb);
+    ASSERT_TRUE(out.ok()) << out.status();
+    const Tensor a = RandomTensor(sa, gen), b = RandomTensor(sb, gen);
+    Tensor sum, prod;
+    ASSERT_TRUE(BroadcastAdd(a, b, &sum).ok());
+    ASSERT_TRUE(BroadcastMul(a, b, &prod).ok());
+    ASSERT_EQ(sum.shape(), *out);
+    ASSERT_EQ(prod.shape(), *out);
+    std::vector<double> ref_sum(out->size()), ref_prod(out->size());
+    for (int64_t i = 0; i < out->size(); ++i) {
+      const double va = a[BroadcastIndex(sa, *out, i)], vb = b[BroadcastIndex(sb, *out, i)];
+      ref_sum[i] = va + vb;
+      ref_prod[i] = va * vb;
+    }
+    SCOPED_TRACE(sa.ToString() + " op " + sb.ToString());
+    EXPECT_TRUE(test::AllNear(sum.data(), ref_sum.data(), ref_sum.size(), 0, 1e-7));
+    EXPECT_TRUE(test::AllNear(prod.data(), ref_prod.data(), ref_prod.size(), 0, 1e-7));
+    // Gradients: the reference scatters dy * (other operand) back through the same index maps.
+    const Tensor dy = RandomTensor(*out, gen);
+    std::vector<double> da_add(sa.size()), db_add(sb.size()), da_mul(sa.size()), db_mul(sb.size());
+    for (int64_t i = 0; i < out->size(); ++i) {
+      const int64_t ia = BroadcastIndex(sa, *out, i), ib = BroadcastIndex(sb, *out, i);
+      da_add[ia] += dy[i];
+      db_add[ib] += dy[i];
+      da_mul[ia] += double{dy[i]} * b[ib];
+      db_mul[ib] += double{dy[i]} * a[ia];
+    }
+    Tensor da, db;
+    ASSERT_TRUE(BroadcastAddBackward(dy, sa, sb, &da, &db).ok());
+    ASSERT_EQ(da.shape(), sa);
+    ASSERT_EQ(db.shape(), sb);
+    EXPECT_TRUE(test::AllNear(da.data(), da_add.data(), da_add.size(), 1e-5, 1e-6));
+    EXPECT_TRUE(test::AllNear(db.data(), db_add.data(), db_add.size(), 1e-5, 1e-6));
+    ASSERT_TRUE(BroadcastMulBackward(dy, a, b, &da, &db).ok());
+    // dy * b is rounded to float before the double sum.
+    EXPECT_TRUE(test::AllNear(da.data(), da_mul.data(), da_mul.size(), 1e-5, 1e-5));
+    EXPECT_TRUE(test::AllNear(db.data(), db_mul.data(), db_mul.size(), 1e-5, 1e-5));
+    ++cases;
+  }
+  EXPECT_EQ(cases, 300);
+}
+
+TEST(BroadcastTest, OutputMayAliasAnInput) {
+  // In place on the full-size operand.
+  Tensor a = Make(Shape({2, 3}), {1, 2, 3, 4, 5, 6});
+  const Tensor row = Make(Shape({3}), {10, 20, 30});
+  Tensor y = a;  // Shares a's storage.
+  ASSERT_TRUE(BroadcastAdd(a, row, &y).ok());
+  EXPECT_EQ(Values(y), (std::vector<float>{11, 22, 33, 14, 25, 36}));
+  // Output aliasing the broadcast operand: the result gets fresh storage, the input is intact.
+  Tensor r = row;
+  ASSERT_TRUE(BroadcastMul(Make(Shape({2, 3}), {1, 1, 1, 2, 2, 2}), row, &r).ok());
+  EXPECT_EQ(Values(r), (std::vector<float>{10, 20, 30, 20, 40, 60}));
+  EXPECT_EQ(Values(row), (std::vector<float>{10, 20, 30}));
+  // An output of a different shape is reallocated; one of the right shape keeps its storage.
+  Tensor out(Shape({2, 3}));
+  const float* storage = out.data();
+  ASSERT_TRUE(BroadcastAdd(Make(Shape({2, 3}), {0, 0, 0, 0, 0, 0}), row, &out).ok());
+  EXPECT_EQ(out.data(), storage);
+  // Empty broadcast: (0, 3) + (3) is (0, 3).
+  ASSERT_TRUE(BroadcastAdd(Tensor(Shape({0, 3})), row, &out).ok());
+  EXPECT_EQ(out.shape(), Shape({0, 3}));
+}
+
+TEST(BroadcastTest, RejectsIncompatibleShapesNamingBoth) {
+  Tensor y;
+  ExpectInvalid(BroadcastAdd(Tensor(Shape({2, 3})), Tensor(Shape({2})), &y),
+                {"BroadcastAdd", "(2, 3)", "(2)", "dim 1", "3 vs 2"});
+  ExpectInvalid(BroadcastMul(Tensor(Shape({4, 2, 3})), Tensor(Shape({5, 3})), &y),
+                {"BroadcastMul", "(4, 2, 3)", "(5, 3)", "2 vs 5"});
+  // (4, 1, 3) with (5, 3) is fine: (4, 5, 3).
+  EXPECT_TRUE(BroadcastMul(Tensor(Shape({4, 1, 3})), Tensor(Shape({5, 3})), &y).ok());
+  EXPECT_EQ(y.shape(), Shape({4, 5, 3}));
+  ExpectInvalid(BroadcastShape(Shape({3}), Shape({4}), "MyOp").status(), {"MyOp", "(3)", "(4)"});
+  Tensor out;
+  // (3) does not broadcast to (2, 4); (1, 2, 3) does not reduce to rank 2.
+  ExpectInvalid(ReduceToShape(Tensor(Shape({2, 4})), Shape({3}), &out),
+                {"ReduceToShape", "(3)", "(2, 4)"});
+  ExpectInvalid(ReduceToShape(Tensor(Shape({2, 3})), Shape({1, 2, 3}), &out),
+                {"(1, 2, 3)", "(2, 3)"});
+  Tensor da, db;
+  ExpectInvalid(BroadcastAddBackward(Tensor(Shape({2, 2})), Shape({2, 3}), Shape({3}), &da, &db),
+                {"BroadcastAddBackward", "(2, 2)", "(2, 3)"});
+  ExpectInvalid(
+      BroadcastMulBackward(Tensor(Shape({3})), Tensor(Shape({2})), Tensor(Shape({3})), &da, &db),
+      {"BroadcastMulBackward", "(2)", "(3)"});
 }
 
 }  // namespace
