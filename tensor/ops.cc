@@ -1,5 +1,5 @@
 // Tensor-level ops: validate shapes and axes, then call the dispatched kernels in
-// tensor/elementwise.h and tensor/reduce.h.
+// tensor/elementwise.h, tensor/reduce.h and tensor/gemm.h.
 #include "tensor/ops.h"
 
 #include <algorithm>
@@ -15,10 +15,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "tensor/elementwise.h"
+#include "tensor/gemm.h"
 #include "tensor/reduce.h"
 #include "tensor/shape.h"
 #include "tensor/status_macros.h"
 #include "tensor/tensor.h"
+#include "tensor/thread_pool.h"
 
 namespace simdnet {
 namespace ops {
@@ -330,6 +332,64 @@ absl::Status BroadcastMulBackward(const Tensor& dy, const Tensor& a, const Tenso
   SIMDNET_RETURN_IF_ERROR(BroadcastMul(dy, a, &dy_a, pool));
   SIMDNET_RETURN_IF_ERROR(ReduceToShape(dy_b, a_shape, da));
   return ReduceToShape(dy_a, b_shape, db);
+}
+
+absl::Status Gemm(float alpha, const Tensor& a, bool trans_a, const Tensor& b, bool trans_b,
+                  float beta, const Tensor* c, Tensor* y, ThreadPool* pool) {
+  SIMDNET_CHECK(y != nullptr);
+  if (a.rank() != 2 || b.rank() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat("Gemm: A and B must be rank 2, got A ",
+                                                   a.shape().ToString(), " and B ",
+                                                   b.shape().ToString()));
+  }
+  const int64_t m = trans_a ? a.dim(1) : a.dim(0);
+  const int64_t k = trans_a ? a.dim(0) : a.dim(1);
+  const int64_t kb = trans_b ? b.dim(1) : b.dim(0);
+  const int64_t n = trans_b ? b.dim(0) : b.dim(1);
+  if (k != kb) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Gemm: inner dims differ: op(A) is (", m, ", ", k, ") from A ",
+                     a.shape().ToString(), " trans_a=", trans_a ? 1 : 0, ", op(B) is (", kb, ", ",
+                     n, ") from B ", b.shape().ToString(), " trans_b=", trans_b ? 1 : 0));
+  }
+  const Shape out({m, n});
+  const bool use_c = c != nullptr && beta != 0.0f;
+  if (c != nullptr) {
+    absl::StatusOr<Shape> bc = BroadcastShape(c->shape(), out, "Gemm");
+    if (c->rank() > 2 || !bc.ok() || *bc != out) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Gemm: C of shape ", c->shape().ToString(), " does not broadcast to the output shape ",
+          out.ToString(), " (A ", a.shape().ToString(), ", B ", b.shape().ToString(), ")"));
+    }
+  }
+  // Y exactly equal to a full C may be updated in place; any other sharing gets fresh storage.
+  const bool y_is_c = use_c && c->shape() == out && y->shape() == out && y->data() == c->data();
+  const bool fresh = y->shape() != out || Overlaps(a, y->data(), y->size()) ||
+                     Overlaps(b, y->data(), y->size()) ||
+                     (use_c && !y_is_c && Overlaps(*c, y->data(), y->size()));
+  Tensor target = fresh ? Tensor(out) : *y;
+  const bool copy_c = use_c && (fresh || !y_is_c);
+  if (copy_c && out.size() > 0) {
+    // Broadcast C into Y: strides 0 along the dims where C has size 1 (or is missing).
+    const std::vector<int64_t> cd = PadDims(c->shape(), 2);
+    const int64_t row_stride = cd[0] == 1 ? 0 : cd[1];
+    const bool full_rows = cd[1] != 1;
+    for (int64_t i = 0; i < m; ++i) {
+      const float* cr = c->data() + i * row_stride;
+      float* yr = target.data() + i * n;
+      if (full_rows) {
+        simdnet::Copy(cr, yr, static_cast<size_t>(n));
+      } else {
+        simdnet::Fill(yr, static_cast<size_t>(n), *cr);
+      }
+    }
+  }
+  ThreadPool& p = pool != nullptr ? *pool : DefaultThreadPool();
+  Sgemm(trans_a, trans_b, static_cast<size_t>(m), static_cast<size_t>(n), static_cast<size_t>(k),
+        alpha, a.data(), static_cast<size_t>(a.dim(1)), b.data(), static_cast<size_t>(b.dim(1)),
+        use_c ? beta : 0.0f, target.data(), static_cast<size_t>(n), p);
+  *y = std::move(target);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<AxisView> ResolveAxis(const Shape& shape, int axis, const char* op) {

@@ -1,6 +1,6 @@
-// Tensor-level element-wise (with NumPy broadcasting) and reduction ops: thin wrappers over
-// tensor/elementwise.h and tensor/reduce.h that validate user-given shapes and axes and return
-// absl::Status errors.
+// Tensor-level element-wise (with NumPy broadcasting), reduction and GEMM ops: thin wrappers over
+// tensor/elementwise.h, tensor/reduce.h and tensor/gemm.h that validate user-given shapes and axes
+// and return absl::Status errors.
 //
 // Conventions: `axis` may be negative (-1 is the last dim); it must lie in [-rank, rank), else
 // InvalidArgument naming the op, the axis and the shape. Axis reductions drop the reduced dim
@@ -81,6 +81,20 @@ absl::Status BroadcastAddBackward(const Tensor& dy, const Shape& a_shape, const 
 // unless dy has the broadcast shape of a and b.
 absl::Status BroadcastMulBackward(const Tensor& dy, const Tensor& a, const Tensor& b, Tensor* da,
                                   Tensor* db, ThreadPool* pool = nullptr);
+
+// ---- GEMM (ONNX Gemm semantics) -----------------------------------------------------------------
+
+// Writes Y = alpha * op(A) * op(B) + beta * C, where op(A) is A (M, K) or, if trans_a, the
+// transpose of A (K, M); op(B) is B (K, N) or, if trans_b, the transpose of B (N, K). C is
+// optional (null: no C term) and broadcast unidirectionally to (M, N): a scalar (rank 0, (1) or
+// (1, 1)), a row (N) or (1, N), a column (M, 1), or the full (M, N). With beta == 0 (or no C) C is
+// not read, as in BLAS (a NaN in C does not propagate). *y is given shape (M, N). Runs on
+// tensor/gemm.h Sgemm over `pool` (DefaultThreadPool() when null). Requires: y != nullptr; *y may
+// share storage with any input (the result then gets fresh storage unless *y is exactly a full
+// (M, N) C). InvalidArgument naming the shapes if A or B is not rank 2, the inner dims of op(A)
+// and op(B) differ, or C does not broadcast to (M, N).
+absl::Status Gemm(float alpha, const Tensor& a, bool trans_a, const Tensor& b, bool trans_b,
+                  float beta, const Tensor* c, Tensor* y, ThreadPool* pool = nullptr);
 
 // ---- Element-wise, tensor-scalar (cannot fail) -------------------------------------------------
 

@@ -404,6 +404,134 @@ TEST(BroadcastTest, RejectsIncompatibleShapesNamingBoth) {
       {"BroadcastMulBackward", "(2)", "(3)"});
 }
 
+// ---- GEMM --------------------------------------------------------------------------------------
+
+TEST(GemmTest, HandComputedWithRowBias) {
+  // A (2, 3) = [[1, 2, 3], [4, 5, 6]], B = I(3) columns 0 and 2 as (3, 2); C = row (10, 20).
+  const Tensor a = Make(Shape({2, 3}), {1, 2, 3, 4, 5, 6});
+  const Tensor b = Make(Shape({3, 2}), {1, 0, 0, 0, 0, 1});
+  const Tensor c = Make(Shape({2}), {10, 20});
+  Tensor y;
+  ASSERT_TRUE(Gemm(2.0f, a, false, b, false, 0.5f, &c, &y).ok());
+  // 2 * [[1, 3], [4, 6]] + 0.5 * [10, 20] = [[7, 16], [13, 22]].
+  EXPECT_EQ(y.shape(), Shape({2, 2}));
+  EXPECT_EQ(Values(y), (std::vector<float>{7, 16, 13, 22}));
+  // Same with A given transposed (3, 2) and a column C (2, 1) = (1, -1).
+  const Tensor at = Make(Shape({3, 2}), {1, 4, 2, 5, 3, 6});
+  const Tensor col = Make(Shape({2, 1}), {1, -1});
+  ASSERT_TRUE(Gemm(1.0f, at, true, b, false, 1.0f, &col, &y).ok());
+  EXPECT_EQ(Values(y), (std::vector<float>{2, 4, 3, 5}));
+}
+
+TEST(GemmTest, MatchesDoubleReferenceForEveryTransposeAndBroadcast) {
+  std::mt19937 gen(5);
+  ThreadPool pool(2);
+  const float alpha = 0.75f, beta = -1.25f;
+  enum CForm { kNone, kRank0, kOne, kRowN, kRow1N, kColM1, kFull };
+  int cases = 0;
+  for (int64_t m : {1, 3, 17}) {
+    for (int64_t n : {1, 3, 17}) {
+      for (int64_t k : {1, 3, 17}) {
+        for (bool ta : {false, true}) {
+          for (bool tb : {false, true}) {
+            for (CForm form : {kNone, kRank0, kOne, kRowN, kRow1N, kColM1, kFull}) {
+              const Tensor a = RandomTensor(ta ? Shape({k, m}) : Shape({m, k}), gen);
+              const Tensor b = RandomTensor(tb ? Shape({n, k}) : Shape({k, n}), gen);
+              Shape cs;
+              switch (form) {
+                case kRank0:
+                  cs = Shape{};
+                  break;
+                case kOne:
+                  cs = Shape({1});
+                  break;
+                case kRowN:
+                  cs = Shape({n});
+                  break;
+                case kRow1N:
+                  cs = Shape({1, n});
+                  break;
+                case kColM1:
+                  cs = Shape({m, 1});
+                  break;
+                default:
+                  cs = Shape({m, n});
+                  break;
+              }
+              const Tensor c = RandomTensor(cs, gen);
+              std::vector<double> ref(static_cast<size_t>(m * n));
+              for (int64_t i = 0; i < m; ++i) {
+                for (int64_t j = 0; j < n; ++j) {
+                  double dot = 0;
+                  for (int64_t p = 0; p < k; ++p) {
+                    const double va = ta ? a[p * m + i] : a[i * k + p];
+                    const double vb = tb ? b[j * k + p] : b[p * n + j];
+                    dot += va * vb;
+                  }
+                  double cv = 0;
+                  if (form != kNone) cv = c[BroadcastIndex(cs, Shape({m, n}), i * n + j)];
+                  ref[i * n + j] = alpha * dot + beta * cv;
+                }
+              }
+              Tensor y(Shape({2}));  // Wrong shape: reallocated.
+              ASSERT_TRUE(
+                  Gemm(alpha, a, ta, b, tb, beta, form == kNone ? nullptr : &c, &y, &pool).ok());
+              ASSERT_EQ(y.shape(), Shape({m, n}));
+              EXPECT_TRUE(test::AllNear(y.data(), ref.data(), ref.size(), 1e-5, 1e-5))
+                  << "m=" << m << " n=" << n << " k=" << k << " trans_a=" << ta << " trans_b=" << tb
+                  << " C " << cs.ToString() << " form " << form;
+              ++cases;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(cases, 27 * 4 * 7);
+}
+
+TEST(GemmTest, BetaZeroIgnoresCAndYMayBeC) {
+  const Tensor a = Make(Shape({1, 2}), {1, 2});
+  const Tensor b = Make(Shape({2, 1}), {3, 4});
+  Tensor c = Make(Shape({1, 1}), {NAN});
+  Tensor y;
+  ASSERT_TRUE(Gemm(1.0f, a, false, b, false, 0.0f, &c, &y).ok());
+  EXPECT_EQ(Values(y), (std::vector<float>{11}));
+  // In place on a full C: Y = A B + 2 C.
+  c[0] = 1;
+  Tensor& y_is_c = c;
+  ASSERT_TRUE(Gemm(1.0f, a, false, b, false, 2.0f, &c, &y_is_c).ok());
+  EXPECT_EQ(Values(c), (std::vector<float>{13}));
+  // Y sharing storage with A: A is read intact, Y gets fresh storage.
+  Tensor sq = Make(Shape({2, 2}), {1, 2, 3, 4});
+  Tensor out = sq;
+  ASSERT_TRUE(Gemm(1.0f, sq, false, sq, false, 0.0f, nullptr, &out).ok());
+  EXPECT_EQ(Values(out), (std::vector<float>{7, 10, 15, 22}));
+  EXPECT_EQ(Values(sq), (std::vector<float>{1, 2, 3, 4}));
+  // K = 0: Y = beta * C.
+  const Tensor row = Make(Shape({2}), {1, 2});
+  ASSERT_TRUE(
+      Gemm(1.0f, Tensor(Shape({3, 0})), false, Tensor(Shape({0, 2})), false, 3.0f, &row, &out)
+          .ok());
+  EXPECT_EQ(out.shape(), Shape({3, 2}));
+  EXPECT_EQ(Values(out), (std::vector<float>{3, 6, 3, 6, 3, 6}));
+}
+
+TEST(GemmTest, RejectsBadShapesNamingThem) {
+  Tensor y;
+  const Tensor a(Shape({2, 3})), b(Shape({4, 5}));
+  ExpectInvalid(Gemm(1, a, false, b, false, 0, nullptr, &y),
+                {"Gemm", "inner dims", "(2, 3)", "(4, 5)"});
+  ExpectInvalid(Gemm(1, a, true, b, false, 0, nullptr, &y), {"(3, 2)", "trans_a=1"});
+  ExpectInvalid(Gemm(1, Tensor(Shape({6})), false, b, false, 0, nullptr, &y),
+                {"rank 2", "(6)", "(4, 5)"});
+  const Tensor b2(Shape({3, 5}));
+  for (const Shape& cs : {Shape({2}), Shape({5, 1}), Shape({2, 5, 1}), Shape({3, 5})}) {
+    const Tensor c(cs);
+    ExpectInvalid(Gemm(1, a, false, b2, false, 1, &c, &y), {"C of shape", cs.ToString(), "(2, 5)"});
+  }
+}
+
 }  // namespace
 }  // namespace ops
 }  // namespace simdnet
