@@ -63,7 +63,8 @@ ABSL_FLAG(std::string, augment, "",
 ABSL_FLAG(int64_t, epochs, 10, "Epochs to train");
 ABSL_FLAG(int64_t, batch_size, 64, "Mini-batch size");
 ABSL_FLAG(std::string, optimizer, "sgd:lr=0.05,momentum=0.9,nesterov=1,weight_decay=5e-4",
-          "Optimizer spec: sgd|adam|adamw|rmsprop[:key=value,...] (see optim/make_optimizer.h)");
+          "Optimizer spec: sgd|adam|adamw|rmsprop|adagrad[:key=value,...] (see "
+          "optim/make_optimizer.h)");
 ABSL_FLAG(std::string, schedule, "cosine:t_max=auto",
           "LR schedule spec (constant, step, multistep, exp, inv, cosine, sgdr, cyclic, "
           "onecycle; warmup=N, per=iter|epoch; see optim/lr_schedule.h). A value 'auto' stands "
