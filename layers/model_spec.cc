@@ -438,6 +438,16 @@ class Builder {
     return std::unique_ptr<Layer>(std::move(layer).value());
   }
 
+  // Returns an error at t unless name is non-empty letters, digits, '_' or '-' (maxpool name=).
+  absl::Status CheckName(const Token& t, const std::string& name) const {
+    bool ok = !name.empty();
+    for (char c : name) {
+      ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+    }
+    if (!ok) return err_.At(t, "maxpool names use letters, digits, '_' or '-'");
+    return absl::OkStatus();
+  }
+
   absl::Status CheckParamBudget(const Token& t, double add) const {
     if (params_ + add > kMaxParams) {
       return err_.At(t, absl::StrCat("the model would exceed ", static_cast<int64_t>(kMaxParams),
@@ -504,9 +514,10 @@ class Builder {
       }
       const int pads_i = args.Find("pad=");
       const bool same_upper = args.Flag("same"), same_lower = args.Flag("same_lower");
+      const int name_i = o.kind == PoolKind::kMax ? args.Find("name=") : -1;
       SIMDNET_RETURN_IF_ERROR(
           args.Finish(o.kind == PoolKind::kMax
-                          ? "kK, sS, pP, dD, ceil, pad=T,L,B,R, same, same_lower"
+                          ? "kK, sS, pP, dD, ceil, pad=T,L,B,R, same, same_lower, name=NAME"
                           : "kK, sS, pP, exclude_pad, ceil, divisor=N, pad=T,L,B,R, same, "
                             "same_lower"));
       if (!k) return err_.At(s.keyword, absl::StrCat("'", kw, "' needs a kernel size, e.g. k2"));
@@ -538,7 +549,30 @@ class Builder {
         o.pad_bottom = v[2];
         o.pad_right = v[3];
       }
-      return Wrapped(s.keyword, Pool2d::Create(o, in));
+      if (name_i < 0) return Wrapped(s.keyword, Pool2d::Create(o, in));
+      const Token& name_token = s.args[static_cast<size_t>(name_i)];
+      const std::string name = name_token.text.substr(5);
+      SIMDNET_RETURN_IF_ERROR(CheckName(name_token, name));
+      if (named_pools_.count(name) != 0) {
+        return err_.At(name_token, absl::StrCat("a maxpool is already named '", name, "'"));
+      }
+      absl::StatusOr<std::unique_ptr<Pool2d>> pool = Pool2d::Create(o, in);
+      if (!pool.ok()) return Wrap(s.keyword, pool.status());
+      named_pools_[name] = pool->get();
+      return std::unique_ptr<Layer>(std::move(pool).value());
+    }
+    if (kw == "maxunpool") {
+      const Token* t = args.Positional();
+      SIMDNET_RETURN_IF_ERROR(args.Finish("the NAME of an earlier 'maxpool ... name=NAME'"));
+      if (t == nullptr) {
+        return err_.At(s.keyword, "'maxunpool' needs the NAME of an earlier "
+                                  "'maxpool ... name=NAME'");
+      }
+      const auto it = named_pools_.find(t->text);
+      if (it == named_pools_.end()) {
+        return err_.At(*t, "no earlier 'maxpool ... name=" + t->text.substr(0, 40) + "'");
+      }
+      return Wrapped(s.keyword, MaxUnpool2d::Create(it->second, in));
     }
     if (kw == "gap") {
       SIMDNET_RETURN_IF_ERROR(args.Finish("no options"));
@@ -573,7 +607,8 @@ class Builder {
     }
     return err_.At(s.keyword,
                    "unknown layer (expected conv, linear, bn, relu, lrelu, tanh, sigmoid, "
-                   "maxpool, avgpool, gap, flatten, log_softmax, dropout, block, residual)");
+                   "maxpool, avgpool, maxunpool, gap, flatten, log_softmax, dropout, block, "
+                   "residual)");
   }
 
   absl::StatusOr<int64_t> OutCount(const Statement& s, Args& args, absl::string_view what) {
@@ -592,7 +627,26 @@ class Builder {
     Conv2dOptions o;
     SIMDNET_ASSIGN_OR_RETURN(auto k, args.Pair("k", "kernel size", 1));
     SIMDNET_ASSIGN_OR_RETURN(auto st, args.Pair("s", "stride", 1));
-    SIMDNET_ASSIGN_OR_RETURN(auto p, args.Pair("p", "padding", 0));
+    // pP / pHxW (symmetric) or pT,L,B,R (asymmetric: top, left, bottom, right).
+    std::optional<std::pair<int64_t, int64_t>> p;
+    std::optional<Conv2dPads> pads;
+    if (const int pi = args.Find("p"); pi >= 0) {
+      const Token& t = s.args[static_cast<size_t>(pi)];
+      const absl::string_view text = absl::string_view(t.text).substr(1);
+      if (absl::StrContains(text, ',')) {
+        const std::vector<absl::string_view> parts = absl::StrSplit(text, ',');
+        if (parts.size() != 4) return err_.At(t, "padding must be P, HxW or T,L,B,R");
+        int64_t v[4];
+        for (size_t i = 0; i < 4; ++i) {
+          SIMDNET_ASSIGN_OR_RETURN(v[i], ParseInt(t, parts[i], "padding", 0, kMaxWindow, err_));
+        }
+        pads = Conv2dPads{v[0], v[1], v[2], v[3]};
+      } else {
+        SIMDNET_ASSIGN_OR_RETURN(p, ParsePair(t, text, "padding", 0, err_));
+      }
+    }
+    SIMDNET_ASSIGN_OR_RETURN(const int mode,
+                             args.Choice("padding=", {"valid", "same", "same_lower"}));
     SIMDNET_ASSIGN_OR_RETURN(auto d, args.Pair("d", "dilation", 1));
     SIMDNET_ASSIGN_OR_RETURN(auto g, args.Pair("g", "groups", 1));
     o.bias = !args.Flag("nobias");
@@ -600,11 +654,18 @@ class Builder {
     SIMDNET_ASSIGN_OR_RETURN(auto binit, args.Init("bias_init="));
     SIMDNET_ASSIGN_OR_RETURN(o.out_channels, OutCount(s, args, "output channel count"));
     SIMDNET_RETURN_IF_ERROR(
-        args.Finish("OUT kK sS pP dD gG nobias init=SPEC bias_init=SPEC"));
+        args.Finish("OUT kK sS pP|pT,L,B,R padding=valid|same|same_lower dD gG nobias "
+                    "init=SPEC bias_init=SPEC"));
     if (!k) return err_.At(s.keyword, "'conv' needs a kernel size, e.g. k3");
     std::tie(o.kernel_h, o.kernel_w) = *k;
     if (st) std::tie(o.stride_h, o.stride_w) = *st;
     if (p) std::tie(o.pad_h, o.pad_w) = *p;
+    o.pads = pads;
+    if (mode > 0 && (p || pads)) {
+      return err_.At(s.keyword, "conv takes either a pP padding or padding=..., not both");
+    }
+    if (mode == 1) o.padding = Conv2dPadding::kSameUpper;
+    if (mode == 2) o.padding = Conv2dPadding::kSameLower;
     if (d) std::tie(o.dilation_h, o.dilation_w) = *d;
     if (g) {
       if (g->first != g->second) return err_.At(s.keyword, "groups is a single number");
@@ -644,6 +705,8 @@ class Builder {
   Rng rng_;
   const SpecError& err_;
   double params_ = 0.0;
+  // Max pooling layers named by "name=" for a later "maxunpool NAME" (owned by the model).
+  std::map<std::string, const Pool2d*> named_pools_;
 };
 
 // Parses "1x28x28" / "784" into a per-sample shape.

@@ -253,6 +253,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"BnMomentumConvention", "input 4\nbn momentum_convention=keras",
                 {":2:4", "momentum_convention must be one of pytorch|onnx", "keras"}},
         BadSpec{"BnRunningVar", "input 4\nbn var=sample", {":2:4", "var must be one of"}},
+        BadSpec{"ConvThreePads", "input 1x8x8\nconv 2 k3 p1,2,3", {":2:11", "T,L,B,R"}},
+        BadSpec{"ConvNegativePad", "input 1x8x8\nconv 2 k3 p1,-2,3,0", {":2:11", "negative"}},
+        BadSpec{"ConvPadAndSame", "input 1x8x8\nconv 2 k3 p1 padding=same",
+                {":2:1", "either a pP padding or padding="}},
+        BadSpec{"ConvPaddingMode", "input 1x8x8\nconv 2 k3 padding=full",
+                {":2:11", "padding must be one of valid|same|same_lower", "full"}},
         BadSpec{"BadInit", "input 4\nlinear classes init=bogus", {":2:16", "bogus"}},
         BadSpec{"TooDeep", Deep(40), {"nested deeper than 16"}},
         BadSpec{"GapOnFlat", "input 8\ngap", {":2:1", "GlobalAvgPool2d"}},
@@ -263,8 +269,32 @@ INSTANTIATE_TEST_SUITE_P(
                 {":2:1", "pad_bottom = 2", "half the kernel"}},
         BadSpec{"AvgPoolDilation", "input 1x8x8\navgpool k3 d2", {":2:1", "dilation (2, 2)"}},
         BadSpec{"MaxPoolDivisor", "input 1x8x8\nmaxpool k3 divisor=4", {":2:1", "divisor_override"}},
-        BadSpec{"AvgPoolDivisorZero", "input 1x8x8\navgpool k3 divisor=0", {":2:12", "at least 1"}}),
+        BadSpec{"AvgPoolDivisorZero", "input 1x8x8\navgpool k3 divisor=0", {":2:12", "at least 1"}},
+        BadSpec{"UnpoolUnknownName", "input 1x8x8\nmaxpool k2 name=a\nmaxunpool b",
+                {":3:11", "no earlier 'maxpool ... name=b'"}},
+        BadSpec{"UnpoolNoName", "input 1x8x8\nmaxpool k2 name=a\nmaxunpool", {":3:1", "needs the NAME"}},
+        BadSpec{"UnpoolShape", "input 1x8x8\nmaxpool k2 name=a\nmaxpool k2\nmaxunpool a",
+                {":4:1", "(1, 2, 2) differs from the output shape (1, 4, 4)"}},
+        BadSpec{"PoolNameTwice", "input 1x8x8\nmaxpool k1 name=a\nmaxpool k1 name=a",
+                {":3:12", "already named 'a'"}},
+        BadSpec{"PoolBadName", "input 1x8x8\nmaxpool k1 name=a.b", {":2:12", "maxpool names"}},
+        BadSpec{"AvgPoolName", "input 1x8x8\navgpool k2 name=a", {":2:12", "unknown or repeated"}}),
     [](const ::testing::TestParamInfo<BadSpec>& info) { return info.param.name; });
+
+TEST(ModelSpecTest, ConvAsymmetricAndSamePaddingParse) {
+  auto model = ModelFromSpec(
+      "input 2x7x8\nconv 3 k4x3 s2x3 padding=same_lower\nconv 2 k3 p0,1,2,1\n"
+      "conv 2 k1 padding=valid\nflatten\nlinear classes",
+      std::nullopt, 3, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::vector<std::string> convs;
+  (*model)->ForEachLayer([&](const std::string&, Layer& layer, int) {
+    if (layer.TypeName() == "conv2d") convs.push_back(layer.Describe());
+  });
+  EXPECT_EQ(convs, std::vector<std::string>({"Conv2d(2, 3, k=4x3, s=2x3, padding=same_lower)",
+                                             "Conv2d(3, 2, k=3x3, p=(0,1,2,1))",
+                                             "Conv2d(2, 2, k=1x1)"}));
+}
 
 TEST(ModelSpecTest, BatchNormConventionsParse) {
   auto model = ModelFromSpec(
@@ -308,6 +338,19 @@ TEST(ModelSpecTest, PoolingOptionsParse) {
                 "AvgPool2d(k=2, s=2, pad=1,1,0,0, ceil_mode=true, count_include_pad=false)",
                 "AvgPool2d(k=2, s=1, pad=0,0,1,1, divisor_override=3)",
                 "MaxPool2d(k=2, s=2)"}));
+}
+
+TEST(ModelSpecTest, MaxUnpoolPairsWithANamedPoolAcrossBlocks) {
+  auto model = ModelFromSpec(
+      "input 2x6x8\nblock enc { maxpool k2 name=p1; conv 2 k3 p1 }\n"
+      "block dec { maxunpool p1 }\nflatten\nlinear classes",
+      std::nullopt, 3, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::string described;
+  (*model)->ForEachLayer([&](const std::string&, Layer& layer, int) {
+    if (layer.TypeName() == "maxunpool2d") described = layer.Describe();
+  });
+  EXPECT_EQ(described, "MaxUnpool2d(of MaxPool2d(k=2, s=2))");
 }
 
 TEST(ModelSpecTest, RejectsOversizedTextAndBadClassCount) {

@@ -128,4 +128,25 @@ void AvgPool2dBackwardGeneral(const Pool2dGeometry& g, const float* dy, float* d
   }
 }
 
+void MaxUnpool2dForward(size_t planes, size_t in_plane, size_t out_plane, const int32_t* indices,
+                        const float* x, float* y) {
+  std::fill(y, y + planes * out_plane, 0.0f);
+  for (size_t p = 0; p < planes; ++p) {
+    for (size_t i = 0; i < in_plane; ++i) {
+      const int32_t a = indices[p * in_plane + i];
+      if (a >= 0) y[p * out_plane + static_cast<size_t>(a)] = x[p * in_plane + i];
+    }
+  }
+}
+
+void MaxUnpool2dBackward(size_t planes, size_t in_plane, size_t out_plane,
+                         const int32_t* indices, const float* dy, float* dx) {
+  for (size_t p = 0; p < planes; ++p) {
+    for (size_t i = 0; i < in_plane; ++i) {
+      const int32_t a = indices[p * in_plane + i];
+      dx[p * in_plane + i] = a >= 0 ? dy[p * out_plane + static_cast<size_t>(a)] : 0.0f;
+    }
+  }
+}
+
 }  // namespace simdnet

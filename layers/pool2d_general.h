@@ -39,6 +39,17 @@ void AvgPool2dForwardGeneral(const Pool2dGeometry& g, const float* x, float* y,
 void AvgPool2dBackwardGeneral(const Pool2dGeometry& g, const float* dy, float* dx,
                               bool count_include_pad, int64_t divisor_override);
 
+// Max unpooling over `planes` planes: y (planes, out_plane) is overwritten with zeros and each
+// x[p * in_plane + i] is written to y[p * out_plane + indices[p * in_plane + i]] (in order, so
+// the last of several equal indices wins; index -1 is skipped).
+// Requires: every index is -1 or in [0, out_plane).
+void MaxUnpool2dForward(size_t planes, size_t in_plane, size_t out_plane, const int32_t* indices,
+                        const float* x, float* y);
+// dx[p * in_plane + i] = dy[p * out_plane + indices[p * in_plane + i]] (0 for index -1): the
+// gradient of MaxUnpool2dForward as PyTorch computes it (a gather).
+void MaxUnpool2dBackward(size_t planes, size_t in_plane, size_t out_plane,
+                         const int32_t* indices, const float* dy, float* dx);
+
 }  // namespace simdnet
 
 #endif  // SIMDNET_LAYERS_POOL2D_GENERAL_H_

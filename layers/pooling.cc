@@ -249,6 +249,50 @@ void Pool2d::Backward(const Tensor& dy, Tensor* dx) {
   }
 }
 
+absl::StatusOr<std::unique_ptr<MaxUnpool2d>> MaxUnpool2d::Create(const Pool2d* pool,
+                                                                  const Shape& in) {
+  if (pool == nullptr || pool->options().kind != PoolKind::kMax) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "MaxUnpool2d: needs a paired max pooling layer, got ",
+        pool == nullptr ? std::string("none") : pool->Describe()));
+  }
+  if (in != pool->OutputShape()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "MaxUnpool2d: input_shape ", in.ToString(), " differs from the output shape ",
+        pool->OutputShape().ToString(), " of its paired ", pool->Describe()));
+  }
+  return std::unique_ptr<MaxUnpool2d>(new MaxUnpool2d(pool));
+}
+
+std::string MaxUnpool2d::Describe() const {
+  return absl::StrCat("MaxUnpool2d(of ", pool_->Describe(), ")");
+}
+
+void MaxUnpool2d::Forward(const Tensor& x, Tensor* y) {
+  const Shape& in = InputShape();
+  const Shape& out = OutputShape();
+  SIMDNET_CHECK(x.rank() == 4 && x.dim(1) == in.dim(0) && x.dim(2) == in.dim(1) &&
+                x.dim(3) == in.dim(2));
+  SIMDNET_CHECK(pool_->indices().size() == static_cast<size_t>(x.size()));
+  y->EnsureShape(Shape({x.dim(0), out.dim(0), out.dim(1), out.dim(2)}));
+  MaxUnpool2dForward(static_cast<size_t>(x.dim(0) * in.dim(0)),
+                     static_cast<size_t>(in.SizeOf(1, 3)), static_cast<size_t>(out.SizeOf(1, 3)),
+                     pool_->indices().data(), x.data(), y->data());
+}
+
+void MaxUnpool2d::Backward(const Tensor& dy, Tensor* dx) {
+  const Shape& in = InputShape();
+  const Shape& out = OutputShape();
+  SIMDNET_CHECK(dy.rank() == 4 && dy.dim(1) == out.dim(0) && dy.dim(2) == out.dim(1) &&
+                dy.dim(3) == out.dim(2));
+  const int64_t batch = dy.dim(0);
+  SIMDNET_CHECK(pool_->indices().size() == static_cast<size_t>(batch * in.size()));
+  dx->EnsureShape(Shape({batch, in.dim(0), in.dim(1), in.dim(2)}));
+  MaxUnpool2dBackward(static_cast<size_t>(batch * in.dim(0)),
+                      static_cast<size_t>(in.SizeOf(1, 3)), static_cast<size_t>(out.SizeOf(1, 3)),
+                      pool_->indices().data(), dy.data(), dx->data());
+}
+
 absl::StatusOr<std::unique_ptr<GlobalAvgPool2d>> GlobalAvgPool2d::Create(const Shape& in) {
   if (in.rank() != 3 || in.size() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -102,6 +102,37 @@ class Pool2d : public Layer {
   int64_t batch_ = 0;            // N of the last Forward
 };
 
+// Max unpooling, PyTorch's MaxUnpool2d with output_size = the paired pool's input size: each
+// input value goes to the argmax position that its paired max pooling layer recorded in its
+// last Forward (Pool2d::indices()), zeros elsewhere: (C, out_h, out_w) -> (C, H, W). When
+// overlapping windows share an argmax, the last window's value wins (PyTorch leaves this
+// order unspecified). Backward gathers dy at the same positions, as PyTorch. No parameters.
+class MaxUnpool2d : public Layer {
+ public:
+  // Returns the unpooling layer paired with `pool`. InvalidArgument if pool is null or average
+  // pooling, or input_shape differs from pool->OutputShape() (both shapes named).
+  // Requires: *pool outlives this layer and runs Forward on the same batch size before each
+  // Forward of this layer (as in an encoder-decoder Sequential).
+  static absl::StatusOr<std::unique_ptr<MaxUnpool2d>> Create(const Pool2d* pool,
+                                                              const Shape& input_shape);
+
+  std::string TypeName() const override { return "maxunpool2d"; }
+  std::string Describe() const override;
+  const Shape& InputShape() const override { return pool_->OutputShape(); }
+  const Shape& OutputShape() const override { return pool_->InputShape(); }
+
+  // x is (N, C, out_h, out_w) of the pool; y becomes (N, C, H, W).
+  void Forward(const Tensor& x, Tensor* y) override;
+  // dy is (N, C, H, W); dx is overwritten with (N, C, out_h, out_w). Requires: the pool's
+  // indices are those the preceding Forward used.
+  void Backward(const Tensor& dy, Tensor* dx) override;
+
+ private:
+  explicit MaxUnpool2d(const Pool2d* pool) : pool_(pool) {}
+
+  const Pool2d* pool_;
+};
+
 // Averages each channel over its H x W plane: (C, H, W) -> (C). No parameters, no cache
 // beyond the batch size.
 class GlobalAvgPool2d : public Layer {

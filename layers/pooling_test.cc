@@ -366,6 +366,88 @@ TEST(Pool2dTest, OptionRejectionsNameTheOption) {
   }
 }
 
+class MaxUnpool2dGoldenTest : public ::testing::TestWithParam<pool2d_golden::UnpoolCase> {};
+
+// F.max_unpool2d after F.max_pool2d: unpooling only moves values (exact), its gradient gathers.
+TEST_P(MaxUnpool2dGoldenTest, MatchesPyTorch) {
+  const pool2d_golden::UnpoolCase& k = GetParam();
+  using pool2d_golden::kC;
+  using pool2d_golden::kN;
+  Pool2dOptions o = Opts(PoolKind::kMax, k.kernel, k.stride, k.pad);
+  o.ceil_mode = k.ceil_mode;
+  auto pool = Pool2d::Create(o, Shape({kC, k.h, k.w}));
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  ASSERT_EQ((*pool)->OutputShape(), Shape({kC, k.out_h, k.out_w}));
+  auto unpool = MaxUnpool2d::Create(pool->get(), (*pool)->OutputShape());
+  ASSERT_TRUE(unpool.ok()) << unpool.status();
+  EXPECT_EQ((*unpool)->OutputShape(), Shape({kC, k.h, k.w}));
+  const int64_t in_size = kN * kC * k.h * k.w, out_size = kN * kC * k.out_h * k.out_w;
+  auto x = Tensor::FromVector(Shape({kN, kC, k.h, k.w}),
+                              absl::MakeConstSpan(k.x, static_cast<size_t>(in_size)));
+  auto u = Tensor::FromVector(Shape({kN, kC, k.out_h, k.out_w}),
+                              absl::MakeConstSpan(k.u, static_cast<size_t>(out_size)));
+  auto dy = Tensor::FromVector(Shape({kN, kC, k.h, k.w}),
+                               absl::MakeConstSpan(k.dy, static_cast<size_t>(in_size)));
+  ASSERT_TRUE(x.ok() && u.ok() && dy.ok());
+  Tensor pooled, y, du;
+  (*pool)->Forward(*x, &pooled);
+  (*unpool)->Forward(*u, &y);
+  EXPECT_TRUE(AllNear("y", y.data(), k.y, in_size, 0.0, 0.0));
+  (*unpool)->Backward(*dy, &du);
+  EXPECT_TRUE(AllNear("du", du.data(), k.du, out_size, 0.0, 0.0));
+}
+
+INSTANTIATE_TEST_SUITE_P(PyTorch, MaxUnpool2dGoldenTest,
+                         ::testing::ValuesIn(pool2d_golden::kUnpoolCases),
+                         [](const ::testing::TestParamInfo<pool2d_golden::UnpoolCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST(MaxUnpool2dTest, GradientsMatchDoubleReferenceWithAsymmetricPads) {
+  const int64_t n = 2, c = 3, h = 7, w = 6;
+  auto pool = Pool2d::Create(Ceil(Pads(Opts(PoolKind::kMax, 2, 2, 0), 1, 0, 0, 1)),
+                             Shape({c, h, w}));
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto unpool = MaxUnpool2d::Create(pool->get(), (*pool)->OutputShape());
+  ASSERT_TRUE(unpool.ok()) << unpool.status();
+  EXPECT_EQ((*unpool)->Describe(), "MaxUnpool2d(of MaxPool2d(k=2, s=2, pad=1,0,0,1, ceil_mode=true))");
+  Tensor x(Shape({n, c, h, w})), pooled;
+  Rng rng(3);
+  FillDistinct(rng, &x);
+  (*pool)->Forward(x, &pooled);
+  const std::vector<int32_t> indices = (*pool)->indices();
+  const int64_t plane_in = (*pool)->OutputShape().SizeOf(1, 3);
+  GradCheckOptions g;
+  g.reference = [=](const std::vector<double>& u, const std::vector<std::vector<double>>&) {
+    std::vector<double> y(static_cast<size_t>(n * c * h * w), 0.0);
+    for (size_t i = 0; i < u.size(); ++i) {
+      const size_t plane = i / static_cast<size_t>(plane_in);
+      y[plane * static_cast<size_t>(h * w) + static_cast<size_t>(indices[i])] = u[i];
+    }
+    return y;
+  };
+  g.forward_abs_tol = g.forward_rel_tol = g.grad_rel_tol = 0.0;
+  g.grad_abs_tol = 1e-6;  // the numeric gradient of a linear map, exact up to ~1e-10
+  EXPECT_TRUE(CheckLayerGradients(**unpool, n, g));
+}
+
+TEST(MaxUnpool2dTest, RejectionsNameThePairing) {
+  auto avg = Pool2d::Create(Opts(PoolKind::kAvg, 2, 2, 0), Shape({1, 4, 4}));
+  auto max = Pool2d::Create(Opts(PoolKind::kMax, 2, 2, 0), Shape({1, 4, 4}));
+  ASSERT_TRUE(avg.ok() && max.ok());
+  auto none = MaxUnpool2d::Create(nullptr, Shape({1, 2, 2}));
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("paired max pooling"), std::string::npos);
+  auto of_avg = MaxUnpool2d::Create(avg->get(), Shape({1, 2, 2}));
+  ASSERT_FALSE(of_avg.ok());
+  EXPECT_NE(of_avg.status().message().find("AvgPool2d"), std::string::npos);
+  auto shape = MaxUnpool2d::Create(max->get(), Shape({1, 4, 4}));
+  ASSERT_FALSE(shape.ok());
+  EXPECT_NE(shape.status().message().find("(1, 4, 4) differs from the output shape (1, 2, 2)"),
+            std::string::npos)
+      << shape.status();
+}
+
 TEST(GlobalAvgPool2dTest, GradientsMatchDoubleReference) {
   const int64_t n = 3, c = 4, h = 5, w = 7;
   auto layer = GlobalAvgPool2d::Create(Shape({c, h, w}));

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Generates layers/testdata/pool2d_golden.h: max/avg pooling outputs, argmax indices and input
 gradients computed by PyTorch for the options of layers/pooling.h (ceil_mode, dilation,
-asymmetric and SAME padding, count_include_pad, divisor_override).
+asymmetric and SAME padding, count_include_pad, divisor_override), and max unpooling.
 
 Run once with Debian's python3-torch (1.13):
   /usr/bin/python3 tools/golden/make_pool2d_golden.py > layers/testdata/pool2d_golden.h
-layers/pooling_test.cc (Pool2dGoldenTest) replays every case. PyTorch is a peer for this check
+layers/pooling_test.cc (Pool2dGoldenTest, MaxUnpool2dGoldenTest) replays every case. PyTorch is a peer for this check
 only, never a dependency.
 
 PyTorch pools with symmetric padding only. Asymmetric pads (and the SAME pads, which may be
@@ -121,6 +121,31 @@ def run(case, gen):
                 indices=None if indices is None else indices.flatten().tolist())
 
 
+# Max unpooling after max pooling (symmetric pads, non-overlapping windows so that no two
+# outputs share an index): name, (H, W), kernel, stride, pad, ceil.
+UNPOOL_CASES = [
+    ("UnpoolK2S2", (6, 8), 2, 2, 0, False),
+    ("UnpoolK2S2P1Ceil", (5, 7), 2, 2, 1, True),
+    ("UnpoolK3S3Ceil", (7, 8), 3, 3, 0, True),
+]
+
+
+def run_unpool(case, gen):
+    name, (h, w), k, s, p, ceil = case
+    x = torch.randn(N, C, h, w, generator=gen, dtype=torch.float64).float()
+    _, idx = F.max_pool2d(x.double(), k, s, p, ceil_mode=ceil, return_indices=True)
+    oh, ow = idx.shape[2], idx.shape[3]
+    u = torch.randn(N, C, oh, ow, generator=gen, dtype=torch.float64).float()
+    dy = torch.randn(N, C, h, w, generator=gen, dtype=torch.float64).float()
+    ud = u.double().requires_grad_(True)
+    y = F.max_unpool2d(ud, idx, k, s, p, output_size=(h, w))
+    (y * dy.double()).sum().backward()
+    return dict(name=name, h=h, w=w, k=k, s=s, p=p, ceil=ceil, oh=oh, ow=ow,
+                x=x.flatten().tolist(), u=u.flatten().tolist(),
+                y=y.detach().flatten().tolist(), dy=dy.flatten().tolist(),
+                du=ud.grad.flatten().tolist())
+
+
 def literal(f):
     assert math.isfinite(f)
     text = "%.9g" % f
@@ -180,6 +205,33 @@ def main():
                  r["divisor"], r["oh"], r["ow"]))
         print("     kX%d, kY%d, kDy%d, kDx%d, %s}," % (i, i, i, i,
                                                      "kIdx%d" % i if r["is_max"] else "nullptr"))
+    print("};")
+    print()
+    unpools = [run_unpool(c, gen) for c in UNPOOL_CASES]
+    for i, r in enumerate(unpools):
+        print("// %s" % r["name"])
+        print("constexpr float kUnpoolX%d[] = %s;" % (i, floats(r["x"])))
+        print("constexpr float kUnpoolU%d[] = %s;" % (i, floats(r["u"])))
+        print("constexpr float kUnpoolY%d[] = %s;" % (i, floats(r["y"])))
+        print("constexpr float kUnpoolDy%d[] = %s;" % (i, floats(r["dy"])))
+        print("constexpr float kUnpoolDu%d[] = %s;" % (i, floats(r["du"])))
+        print()
+    print("// F.max_unpool2d(u, indices of F.max_pool2d(x), ..., output_size=(h, w)) = y, and its")
+    print("// input gradient du for the upstream gradient dy.")
+    print("struct UnpoolCase {")
+    print("  const char* name;")
+    print("  int64_t h, w, kernel, stride, pad;")
+    print("  bool ceil_mode;")
+    print("  int64_t out_h, out_w;  // of the pool")
+    print("  const float *x, *u, *y, *dy, *du;")
+    print("};")
+    print()
+    print("constexpr UnpoolCase kUnpoolCases[] = {")
+    for i, r in enumerate(unpools):
+        print('    {"%s", %d, %d, %d, %d, %d, %s, %d, %d, kUnpoolX%d, kUnpoolU%d, kUnpoolY%d,'
+              % (r["name"], r["h"], r["w"], r["k"], r["s"], r["p"],
+                 "true" if r["ceil"] else "false", r["oh"], r["ow"], i, i, i))
+        print("     kUnpoolDy%d, kUnpoolDu%d}," % (i, i))
     print("};")
     print()
     print("}  // namespace pool2d_golden")
