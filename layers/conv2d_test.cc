@@ -1,6 +1,6 @@
 // Tests for Conv2d: gradient checks against the double reference on odd shapes (stride,
-// padding, dilation, groups, depthwise, 1x1, no bias, frozen weight), gradient accumulation,
-// initialization and every Create rejection.
+// padding, dilation, groups, depthwise, 1x1, no bias, frozen weight, asymmetric and SAME pads),
+// PyTorch golden values, gradient accumulation, initialization and every Create rejection.
 #include "layers/conv2d.h"
 
 #include <cmath>
@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "layers/gradient_check.h"
 #include "layers/reference.h"
+#include "layers/testdata/conv2d_padding_golden.h"
 #include "tensor/status_macros.h"
 #include "tensor/test_util.h"
 
@@ -249,6 +250,134 @@ TEST(Conv2dTest, ParameterGradientsAccumulateUntilZeroGrad) {
   for (int64_t i = 0; i < b1.size(); ++i) EXPECT_EQ(layer->bias().grad[i], 0.0f);
 }
 
+// Gradient check of a layer with asymmetric pads: the double reference zero-pads x explicitly
+// (as F.pad) and convolves with pad 0. Bounds as ConvCheck.
+GradCheckOptions PaddedConvCheck(const Conv2d& layer) {
+  const Conv2dOptions& o = layer.options();
+  const Conv2dPads p = layer.resolved_pads();
+  const Shape in = layer.InputShape();
+  Conv2dOptions unpadded = o;
+  unpadded.pads.reset();
+  unpadded.padding = Conv2dPadding::kExplicit;
+  const Shape padded_in({in.dim(0), in.dim(1) + p.top + p.bottom, in.dim(2) + p.left + p.right});
+  GradCheckOptions g = ConvCheck(unpadded, padded_in);
+  const ReferenceForward conv = g.reference;
+  g.reference = [=](const std::vector<double>& x, const std::vector<std::vector<double>>& params) {
+    const int64_t h = in.dim(1), w = in.dim(2);
+    const int64_t hp = padded_in.dim(1), wp = padded_in.dim(2);
+    const int64_t planes = static_cast<int64_t>(x.size()) / (h * w);
+    std::vector<double> xp(static_cast<size_t>(planes * hp * wp), 0.0);
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      for (int64_t r = 0; r < h; ++r) {
+        for (int64_t q = 0; q < w; ++q) {
+          xp[(pl * hp + r + p.top) * wp + q + p.left] = x[(pl * h + r) * w + q];
+        }
+      }
+    }
+    return conv(xp, params);
+  };
+  return g;
+}
+
+TEST(Conv2dTest, AsymmetricPadsGradients) {
+  for (const Conv2dPads& pads : {Conv2dPads{0, 2, 1, 1}, Conv2dPads{3, 0, 0, 1},
+                                 Conv2dPads{1, 1, 2, 2}}) {
+    Conv2dOptions o = Opts(4, 3, 2);
+    o.stride_w = 2;
+    o.dilation_h = 2;
+    o.groups = 2;
+    o.pads = pads;
+    auto layer = Make(o, Shape({2, 5, 7}));
+    EXPECT_TRUE(CheckLayerGradients(*layer, 2, PaddedConvCheck(*layer))) << layer->Describe();
+  }
+}
+
+TEST(Conv2dTest, SamePaddingGradientsAndShapes) {
+  for (Conv2dPadding mode : {Conv2dPadding::kSameUpper, Conv2dPadding::kSameLower}) {
+    Conv2dOptions o = Opts(3, 4, 3);
+    o.stride_h = 2;
+    o.stride_w = 3;
+    o.padding = mode;
+    auto layer = Make(o, Shape({2, 7, 8}));
+    // OH = ceil(7 / 2) = 4, total rows (4 - 1) 2 + 4 - 7 = 3; OW = ceil(8 / 3) = 3, total
+    // columns (3 - 1) 3 + 3 - 8 = 1: the odd one at the end (upper) or the start (lower).
+    EXPECT_EQ(layer->OutputShape(), Shape({3, 4, 3}));
+    const Conv2dPads p = layer->resolved_pads();
+    const bool upper = mode == Conv2dPadding::kSameUpper;
+    EXPECT_EQ(p.top, upper ? 1 : 2);
+    EXPECT_EQ(p.bottom, upper ? 2 : 1);
+    EXPECT_EQ(p.left, upper ? 0 : 1);
+    EXPECT_EQ(p.right, upper ? 1 : 0);
+    EXPECT_TRUE(CheckLayerGradients(*layer, 2, PaddedConvCheck(*layer))) << layer->Describe();
+  }
+}
+
+TEST(Conv2dTest, SymmetricSameOrPadsRunWithoutACopy) {
+  Conv2dOptions same = Opts(4, 3, 3);
+  same.padding = Conv2dPadding::kSameUpper;
+  Conv2dOptions pads = Opts(4, 3, 3);
+  pads.pads = Conv2dPads{1, 1, 1, 1};
+  Conv2dOptions plain = Opts(4, 3, 3);
+  plain.pad_h = plain.pad_w = 1;
+  auto a = Make(same, Shape({2, 6, 6})), b = Make(pads, Shape({2, 6, 6})),
+       c = Make(plain, Shape({2, 6, 6}));
+  EXPECT_EQ(a->OutputShape(), Shape({4, 6, 6}));
+  // No padded copy is counted (or made) for symmetric pads.
+  EXPECT_EQ(a->ScratchBytes(8), c->ScratchBytes(8));
+  EXPECT_EQ(b->ScratchBytes(8), c->ScratchBytes(8));
+  Tensor x(Shape({2, 2, 6, 6})), ya, yc;
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.3 * i));
+  a->Forward(x, &ya);
+  c->Forward(x, &yc);
+  for (int64_t i = 0; i < ya.size(); ++i) ASSERT_EQ(ya[i], yc[i]) << i;
+  Conv2dOptions asym = Opts(4, 3, 3);
+  asym.pads = Conv2dPads{1, 1, 2, 1};
+  EXPECT_GT(Make(asym, Shape({2, 6, 6}))->ScratchBytes(8), c->ScratchBytes(8));
+}
+
+// Against tools/golden/make_conv2d_padding_golden.py (F.pad then F.conv2d; PyTorch's own
+// padding="same" for the stride-1 SAME case). Sums of <= 36 float products: 1e-5 abs + 1e-5
+// rel for y and dx, 1e-4 abs + 1e-5 rel for the weight / bias gradients (sums over N OH OW).
+TEST(Conv2dTest, AsymmetricAndSamePaddingMatchPyTorch) {
+  namespace g = conv2d_padding_golden;
+  for (const g::Case& c : g::Cases()) {
+    SCOPED_TRACE(c.name);
+    Conv2dOptions o = Opts(g::kOut, c.kh, c.kw);
+    o.stride_h = c.sh;
+    o.stride_w = c.sw;
+    o.dilation_h = c.dh;
+    o.dilation_w = c.dw;
+    const std::string mode = c.mode;
+    if (mode == "explicit") {
+      o.pads = Conv2dPads{c.pads[0], c.pads[1], c.pads[2], c.pads[3]};
+    } else {
+      o.padding = mode == "same" ? Conv2dPadding::kSameUpper : Conv2dPadding::kSameLower;
+    }
+    auto layer = Make(o, Shape({g::kC, g::kH, g::kW}));
+    ASSERT_EQ(layer->OutputShape(), Shape({g::kOut, c.oh, c.ow}));
+    const Conv2dPads p = layer->resolved_pads();
+    EXPECT_EQ(std::vector<int64_t>({p.top, p.left, p.bottom, p.right}),
+              std::vector<int64_t>(c.pads, c.pads + 4));
+    Tensor& w = layer->weight().value;
+    for (int64_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(0.5 * std::sin(0.9 * i + 0.3));
+    for (int64_t i = 0; i < g::kOut; ++i) {
+      layer->bias().value[i] = static_cast<float>(0.2 * std::sin(1.1 * i + 0.5));
+    }
+    Tensor x(Shape({g::kN, g::kC, g::kH, g::kW})), dy(Shape({g::kN, g::kOut, c.oh, c.ow})), y, dx;
+    for (int64_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.37 * i + 0.1));
+    for (int64_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(std::cos(0.23 * i));
+    layer->Forward(x, &y);
+    layer->Backward(dy, &dx);
+    ASSERT_EQ(static_cast<size_t>(y.size()), c.y.size());
+    EXPECT_TRUE(test::AllNear(y.data(), c.y.data(), c.y.size(), 1e-5, 1e-5));
+    EXPECT_TRUE(test::AllNear(dx.data(), c.dx.data(), c.dx.size(), 1e-5, 1e-5));
+    EXPECT_TRUE(test::AllNear(layer->weight().grad.data(), c.dweight.data(), c.dweight.size(),
+                              1e-4, 1e-5));
+    EXPECT_TRUE(test::AllNear(layer->bias().grad.data(), c.dbias.data(), c.dbias.size(), 1e-4,
+                              1e-5));
+  }
+}
+
 TEST(Conv2dTest, ShapesNamesInitAndDescribe) {
   Conv2dOptions o = Opts(16, 5, 5);
   o.pad_h = o.pad_w = 2;
@@ -260,6 +389,12 @@ TEST(Conv2dTest, ShapesNamesInitAndDescribe) {
   EXPECT_FALSE(a->bias().weight_decay);
   EXPECT_EQ(a->NumParams(), 16 * 75 + 16);
   EXPECT_EQ(a->Describe(), "Conv2d(3, 16, k=5x5, p=2)");
+  Conv2dOptions same = Opts(16, 4, 4);
+  same.padding = Conv2dPadding::kSameLower;
+  EXPECT_EQ(Make(same, Shape({3, 8, 8}))->Describe(), "Conv2d(3, 16, k=4x4, padding=same_lower)");
+  Conv2dOptions pads = Opts(16, 3, 3);
+  pads.pads = Conv2dPads{0, 1, 2, 3};
+  EXPECT_EQ(Make(pads, Shape({3, 8, 8}))->Describe(), "Conv2d(3, 16, k=3x3, p=(0,1,2,3))");
   const float bound = 1.0f / std::sqrt(75.0f);
   float max_abs = 0.0f;
   for (int64_t i = 0; i < a->weight().value.size(); ++i) {
@@ -311,6 +446,24 @@ TEST(Conv2dTest, CreateRejectsEachBadField) {
   o.weight_init.kind = InitKind::kNormal;
   o.weight_init.std = -2.0f;
   reject(o, in, {"Conv2d", "weight_init", "std"});
+  o = Opts(4, 3, 3);
+  o.pads = Conv2dPads{1, 0, 1, 0};
+  o.pad_h = 1;
+  reject(o, in, {"Conv2d", "pads replaces pad_h and pad_w"});
+  o = Opts(4, 3, 3);
+  o.pads = Conv2dPads{1, -1, 0, 0};
+  reject(o, in, {"Conv2d", "pads (top, left, bottom, right) must be >= 0"});
+  o = Opts(4, 3, 3);
+  o.padding = Conv2dPadding::kSameLower;
+  o.pad_w = 1;
+  reject(o, in, {"Conv2d", "padding same_lower", "pad_h, pad_w and pads must not be set"});
+  o = Opts(4, 3, 3);
+  o.padding = Conv2dPadding::kSameUpper;
+  o.pads = Conv2dPads{};
+  reject(o, in, {"Conv2d", "padding same", "pads"});
+  o = Opts(4, 8, 3);
+  o.pads = Conv2dPads{0, 0, 1, 0};
+  reject(o, in, {"Conv2d", "kernel_h", "exceeds padded input height 7"});
   o = Opts(4, 3, 3);
   o.bias_init.kind = InitKind::kConstant;
   o.bias_init.value = INFINITY;

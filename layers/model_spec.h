@@ -6,25 +6,26 @@
 //
 //   input CxHxW | input F        per-sample input shape, e.g. "input 1x28x28" (first statement;
 //                                optional when the caller passes an input shape)
-//   conv OUT kK [sS] [pP | pT,L,B,R | padding=valid|same|same_lower] [dD] [gG] [nobias]
-//        [init=SPEC] [bias_init=SPEC]
+//   conv OUT kK [sS] [pP | pad=T,L,B,R | same | same_lower] [dD] [gG] [nobias] [init=SPEC]
+//        [bias_init=SPEC]
 //                                Conv2d; K, S, P, D are "N" or "HxW" (e.g. k3, k3x5, s2, p1);
-//                                pT,L,B,R pads top, left, bottom, right (e.g. p0,0,1,1);
-//                                padding=same keeps OH = ceil(H / S) (ONNX SAME_UPPER: the
-//                                odd row / column at the bottom / right; same_lower: at the
-//                                top / left; any stride, unlike PyTorch's stride-1 "same");
+//                                pad=T,L,B,R pads top, left, bottom, right (e.g. pad=0,0,1,1);
+//                                same keeps OH = ceil(H / S) (ONNX SAME_UPPER: the odd row /
+//                                column at the bottom / right; same_lower: at the top / left;
+//                                any stride, unlike PyTorch's stride-1 padding="same");
 //                                defaults s1 p0 d1 g1; SPEC as ParseInitSpec (layers/init.h)
 //   linear OUT|classes [nobias] [init=SPEC] [bias_init=SPEC]
 //                                Linear; "classes" means the num_classes passed to the builder
 //   bn [eps=E] [momentum=M] [noaffine]
 //                                BatchNorm2d after (C, H, W), BatchNorm1d after (F)
 //   relu | tanh | sigmoid | lrelu [SLOPE]         activations (leaky_relu is a synonym of lrelu)
-//   maxpool kK [sS] [pP | pad=T,L,B,R | same | same_lower] [dD] [ceil] [name=NAME]
-//                                max pooling (stride defaults to the kernel); pad= gives the
-//                                top, left, bottom, right pads; same / same_lower pad so that
+//   maxpool kK [sS] [pP | same | same_lower] [dD] [ceil] [name=NAME]
+//                                max pooling (stride defaults to the kernel); P is "N", "HxW"
+//                                or "T,L,B,R" (top, left, bottom, right pads, e.g. p0,0,1,1);
+//                                same / same_lower pad so that
 //                                out = ceil(in / S), the odd pixel at the end / the start (ONNX
 //                                auto_pad SAME_UPPER / SAME_LOWER); ceil is PyTorch's ceil_mode
-//   avgpool kK [sS] [pP | pad=T,L,B,R | same | same_lower] [exclude_pad] [ceil] [divisor=N]
+//   avgpool kK [sS] [pP | same | same_lower] [exclude_pad] [ceil] [divisor=N]
 //                                average pooling; divisor=N is PyTorch's divisor_override
 //   maxunpool NAME               max unpooling (PyTorch's MaxUnpool2d to the pool's input size) at
 //                                the argmax positions of the earlier "maxpool ... name=NAME"

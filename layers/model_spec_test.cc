@@ -253,19 +253,19 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"BnMomentumConvention", "input 4\nbn momentum_convention=keras",
                 {":2:4", "momentum_convention must be one of pytorch|onnx", "keras"}},
         BadSpec{"BnRunningVar", "input 4\nbn var=sample", {":2:4", "var must be one of"}},
-        BadSpec{"ConvThreePads", "input 1x8x8\nconv 2 k3 p1,2,3", {":2:11", "T,L,B,R"}},
-        BadSpec{"ConvNegativePad", "input 1x8x8\nconv 2 k3 p1,-2,3,0", {":2:11", "negative"}},
-        BadSpec{"ConvPadAndSame", "input 1x8x8\nconv 2 k3 p1 padding=same",
-                {":2:1", "either a pP padding or padding="}},
-        BadSpec{"ConvPaddingMode", "input 1x8x8\nconv 2 k3 padding=full",
-                {":2:11", "padding must be one of valid|same|same_lower", "full"}},
+        BadSpec{"ConvThreePads", "input 1x8x8\nconv 2 k3 pad=1,2,3", {":2:11", "T,L,B,R"}},
+        BadSpec{"ConvNegativePad", "input 1x8x8\nconv 2 k3 pad=1,-2,3,0",
+                {":2:11", "negative"}},
+        BadSpec{"ConvPadAndSame", "input 1x8x8\nconv 2 k3 p1 same",
+                {":2:1", "'conv' takes one of pP, pad=T,L,B,R, same and same_lower"}},
         BadSpec{"BadInit", "input 4\nlinear classes init=bogus", {":2:16", "bogus"}},
         BadSpec{"TooDeep", Deep(40), {"nested deeper than 16"}},
         BadSpec{"GapOnFlat", "input 8\ngap", {":2:1", "GlobalAvgPool2d"}},
-        BadSpec{"PoolPadsNotFour", "input 1x8x8\nmaxpool k3 pad=1,0,1", {":2:12", "four pads"}},
-        BadSpec{"PoolPadsNegative", "input 1x8x8\nmaxpool k3 pad=1,0,-1,0", {":2:12", "negative"}},
+        BadSpec{"PoolPadsNotFour", "input 1x8x8\nmaxpool k3 p1,0,1", {":2:12", "T,L,B,R"}},
+        BadSpec{"PoolPadsNegative", "input 1x8x8\nmaxpool k3 p1,0,-1,0", {":2:12", "negative"}},
         BadSpec{"PoolTwoPaddings", "input 1x8x8\nmaxpool k3 p1 same", {":2:1", "one of pP"}},
-        BadSpec{"PoolPadOverHalf", "input 1x8x8\nmaxpool k3 pad=0,0,2,0",
+        BadSpec{"PoolTwoSames", "input 1x8x8\navgpool k3 same same_lower", {":2:1", "one of pP"}},
+        BadSpec{"PoolPadOverHalf", "input 1x8x8\nmaxpool k3 p0,0,2,0",
                 {":2:1", "pad_bottom = 2", "half the kernel"}},
         BadSpec{"AvgPoolDilation", "input 1x8x8\navgpool k3 d2", {":2:1", "dilation (2, 2)"}},
         BadSpec{"MaxPoolDivisor", "input 1x8x8\nmaxpool k3 divisor=4", {":2:1", "divisor_override"}},
@@ -283,8 +283,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(ModelSpecTest, ConvAsymmetricAndSamePaddingParse) {
   auto model = ModelFromSpec(
-      "input 2x7x8\nconv 3 k4x3 s2x3 padding=same_lower\nconv 2 k3 p0,1,2,1\n"
-      "conv 2 k1 padding=valid\nflatten\nlinear classes",
+      "input 2x7x8\nconv 3 k4x3 s2x3 same_lower\nconv 2 k3 pad=0,1,2,1\n"
+      "conv 2 k1 same\nflatten\nlinear classes",
       std::nullopt, 3, 1);
   ASSERT_TRUE(model.ok()) << model.status();
   std::vector<std::string> convs;
@@ -293,7 +293,7 @@ TEST(ModelSpecTest, ConvAsymmetricAndSamePaddingParse) {
   });
   EXPECT_EQ(convs, std::vector<std::string>({"Conv2d(2, 3, k=4x3, s=2x3, padding=same_lower)",
                                              "Conv2d(3, 2, k=3x3, p=(0,1,2,1))",
-                                             "Conv2d(2, 2, k=1x1)"}));
+                                             "Conv2d(2, 2, k=1x1, padding=same)"}));
 }
 
 TEST(ModelSpecTest, BatchNormConventionsParse) {
@@ -320,7 +320,7 @@ TEST(ModelSpecTest, BatchNormConventionsParse) {
 
 TEST(ModelSpecTest, PoolingOptionsParse) {
   auto model = ModelFromSpec(
-      "input 1x20x18\nmaxpool k3 s2 p1 d2 ceil\nmaxpool k2 pad=0,1,1,0\n"
+      "input 1x20x18\nmaxpool k3 s2 p1 d2 ceil\nmaxpool k2 p0,1,1,0\n"
       "avgpool k2 s2 same_lower exclude_pad ceil\navgpool k2 s1 same divisor=3\n"
       "maxpool k2\nflatten\nlinear classes",
       std::nullopt, 3, 1);
