@@ -35,11 +35,14 @@ class FieldWalker {
   absl::Status Apply(Layer& layer, const std::string& path, ReceptiveField* rf) {
     const std::string type = layer.TypeName();
     if (type == "conv2d") {
-      const Conv2dOptions& o = static_cast<Conv2d&>(layer).options();
-      ApplyWindow(o.kernel_h, o.stride_h, o.pad_h, o.dilation_h, &rf->size_h, &rf->stride_h,
-                  &rf->offset_h);
-      ApplyWindow(o.kernel_w, o.stride_w, o.pad_w, o.dilation_w, &rf->size_w, &rf->stride_w,
-                  &rf->offset_w);
+      const Conv2d& conv = static_cast<Conv2d&>(layer);
+      const Conv2dOptions& o = conv.options();
+      // The leading pads (top, left) shift the field; they differ from pad_h / pad_w for
+      // asymmetric or SAME padding.
+      ApplyWindow(o.kernel_h, o.stride_h, conv.resolved_pads().top, o.dilation_h, &rf->size_h,
+                  &rf->stride_h, &rf->offset_h);
+      ApplyWindow(o.kernel_w, o.stride_w, conv.resolved_pads().left, o.dilation_w, &rf->size_w,
+                  &rf->stride_w, &rf->offset_w);
       return absl::OkStatus();
     }
     if (type == "maxpool2d" || type == "avgpool2d") {

@@ -50,6 +50,15 @@ TEST(ReceptiveFieldTest, DilatedConv) {
   ExpectField(Field(*m, "0"), 5, 1, 0);
 }
 
+TEST(ReceptiveFieldTest, SameAndAsymmetricConvPadsShiftByTheLeadingPad) {
+  // k4 same: total pad 3, top/left 1 (SAME_UPPER) or 2 (same_lower); pad=2,2,0,0 leads by 2.
+  auto m = Spec("input 1x16x16; conv 2 k4 same; conv 2 k4 same_lower; conv 2 k3 pad=2,2,0,0; "
+                "flatten; linear classes");
+  ExpectField(Field(*m, "0"), 4, 1, -1);
+  ExpectField(Field(*m, "1"), 7, 1, -3);
+  ExpectField(Field(*m, "2"), 9, 1, -5);
+}
+
 TEST(ReceptiveFieldTest, StridedConvThenConv) {
   auto m = Spec("input 1x17x17; conv 2 k5 s2; conv 2 k3; flatten; linear classes");
   ExpectField(Field(*m, "0"), 5, 2, 0);
