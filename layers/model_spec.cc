@@ -499,8 +499,7 @@ class Builder {
       o.kind = kw == "maxpool" ? PoolKind::kMax : PoolKind::kAvg;
       SIMDNET_ASSIGN_OR_RETURN(auto k, args.Pair("k", "kernel size", 1));
       SIMDNET_ASSIGN_OR_RETURN(auto st, args.Pair("s", "stride", 1));
-      // pP / pHxW (symmetric) or pT,L,B,R (top, left, bottom, right), as conv.
-      const int pads_i = args.Find("p");
+      SIMDNET_ASSIGN_OR_RETURN(auto p, args.Pair("p", "padding", 0));
       SIMDNET_ASSIGN_OR_RETURN(auto d, args.Pair("d", "dilation", 1));
       if (o.kind == PoolKind::kAvg) o.count_include_pad = !args.Flag("exclude_pad");
       o.ceil_mode = args.Flag("ceil");
@@ -513,44 +512,42 @@ class Builder {
                                  ParseInt(t, absl::string_view(t.text).substr(8), "divisor", 1,
                                           kMaxWindow, err_));
       }
+      const int pads_i = args.Find("pad=");
       const bool same_upper = args.Flag("same"), same_lower = args.Flag("same_lower");
       const int name_i = o.kind == PoolKind::kMax ? args.Find("name=") : -1;
       SIMDNET_RETURN_IF_ERROR(
           args.Finish(o.kind == PoolKind::kMax
-                          ? "kK, sS, pP, pT,L,B,R, dD, ceil, same, same_lower, name=NAME"
-                          : "kK, sS, pP, pT,L,B,R, exclude_pad, ceil, divisor=N, same, "
+                          ? "kK, sS, pP, dD, ceil, pad=T,L,B,R, same, same_lower, name=NAME"
+                          : "kK, sS, pP, exclude_pad, ceil, divisor=N, pad=T,L,B,R, same, "
                             "same_lower"));
       if (!k) return err_.At(s.keyword, absl::StrCat("'", kw, "' needs a kernel size, e.g. k2"));
       std::tie(o.kernel_h, o.kernel_w) = *k;
       if (st) std::tie(o.stride_h, o.stride_w) = *st;
+      if (p) std::tie(o.pad_h, o.pad_w) = *p;
       if (d) std::tie(o.dilation_h, o.dilation_w) = *d;
-      if (static_cast<int>(pads_i >= 0) + static_cast<int>(same_upper) +
-              static_cast<int>(same_lower) >
+      if (static_cast<int>(p.has_value()) + static_cast<int>(pads_i >= 0) +
+              static_cast<int>(same_upper) + static_cast<int>(same_lower) >
           1) {
-        return err_.At(s.keyword,
-                       absl::StrCat("'", kw, "' takes one of pP, same and same_lower"));
+        return err_.At(s.keyword, absl::StrCat("'", kw, "' takes one of pP, pad=T,L,B,R, same "
+                                                        "and same_lower"));
       }
       if (same_upper) o.auto_pad = PoolAutoPad::kSameUpper;
       if (same_lower) o.auto_pad = PoolAutoPad::kSameLower;
       if (pads_i >= 0) {
         const Token& t = s.args[static_cast<size_t>(pads_i)];
-        const absl::string_view text = absl::string_view(t.text).substr(1);
-        if (absl::StrContains(text, ',')) {
-          const std::vector<absl::string_view> parts = absl::StrSplit(text, ',');
-          if (parts.size() != 4) return err_.At(t, "padding must be P, HxW or T,L,B,R");
-          int64_t v[4];
-          for (size_t i = 0; i < 4; ++i) {
-            SIMDNET_ASSIGN_OR_RETURN(v[i],
-                                     ParseInt(t, parts[i], "padding", 0, kMaxWindow, err_));
-          }
-          o.pad_h = v[0];
-          o.pad_w = v[1];
-          o.pad_bottom = v[2];
-          o.pad_right = v[3];
-        } else {
-          SIMDNET_ASSIGN_OR_RETURN(std::tie(o.pad_h, o.pad_w),
-                                   ParsePair(t, text, "padding", 0, err_));
+        const std::vector<absl::string_view> parts =
+            absl::StrSplit(absl::string_view(t.text).substr(4), ',');
+        if (parts.size() != 4) {
+          return err_.At(t, "pad= takes four pads T,L,B,R (top, left, bottom, right)");
         }
+        int64_t v[4];
+        for (size_t i = 0; i < 4; ++i) {
+          SIMDNET_ASSIGN_OR_RETURN(v[i], ParseInt(t, parts[i], "pad", 0, kMaxWindow, err_));
+        }
+        o.pad_h = v[0];
+        o.pad_w = v[1];
+        o.pad_bottom = v[2];
+        o.pad_right = v[3];
       }
       if (name_i < 0) return Wrapped(s.keyword, Pool2d::Create(o, in));
       const Token& name_token = s.args[static_cast<size_t>(name_i)];

@@ -19,14 +19,14 @@
 //   bn [eps=E] [momentum=M] [noaffine]
 //                                BatchNorm2d after (C, H, W), BatchNorm1d after (F)
 //   relu | tanh | sigmoid | lrelu [SLOPE]         activations (leaky_relu is a synonym of lrelu)
-//   maxpool kK [sS] [pP | same | same_lower] [dD] [ceil] [name=NAME]
-//                                max pooling (stride defaults to the kernel); P is "N", "HxW"
-//                                or "T,L,B,R" (top, left, bottom, right pads, e.g. p0,0,1,1);
-//                                same / same_lower pad so that
-//                                out = ceil(in / S), the odd pixel at the end / the start (ONNX
-//                                auto_pad SAME_UPPER / SAME_LOWER); ceil is PyTorch's ceil_mode
-//   avgpool kK [sS] [pP | same | same_lower] [exclude_pad] [ceil] [divisor=N]
-//                                average pooling; divisor=N is PyTorch's divisor_override
+//   maxpool kK [sS] [pP | pad=T,L,B,R | same | same_lower] [dD] [ceil] [name=NAME]
+//                                max pooling (stride defaults to the kernel); pad=, same and
+//                                same_lower as for conv (same: out = ceil(in / S)); ceil is
+//                                PyTorch's ceil_mode (a last window starting in the bottom /
+//                                right padding is dropped)
+//   avgpool kK [sS] [pP | pad=T,L,B,R | same | same_lower] [exclude_pad] [ceil] [divisor=N]
+//                                average pooling; exclude_pad is PyTorch's
+//                                count_include_pad=False, divisor=N its divisor_override
 //   maxunpool NAME               max unpooling (PyTorch's MaxUnpool2d to the pool's input size) at
 //                                the argmax positions of the earlier "maxpool ... name=NAME"
 //   gap                          global average pooling (C, H, W) -> (C)

@@ -261,11 +261,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"BadInit", "input 4\nlinear classes init=bogus", {":2:16", "bogus"}},
         BadSpec{"TooDeep", Deep(40), {"nested deeper than 16"}},
         BadSpec{"GapOnFlat", "input 8\ngap", {":2:1", "GlobalAvgPool2d"}},
-        BadSpec{"PoolPadsNotFour", "input 1x8x8\nmaxpool k3 p1,0,1", {":2:12", "T,L,B,R"}},
-        BadSpec{"PoolPadsNegative", "input 1x8x8\nmaxpool k3 p1,0,-1,0", {":2:12", "negative"}},
+        BadSpec{"PoolPadsNotFour", "input 1x8x8\nmaxpool k3 pad=1,0,1", {":2:12", "four pads"}},
+        BadSpec{"PoolPadsNegative", "input 1x8x8\nmaxpool k3 pad=1,0,-1,0", {":2:12", "negative"}},
         BadSpec{"PoolTwoPaddings", "input 1x8x8\nmaxpool k3 p1 same", {":2:1", "one of pP"}},
         BadSpec{"PoolTwoSames", "input 1x8x8\navgpool k3 same same_lower", {":2:1", "one of pP"}},
-        BadSpec{"PoolPadOverHalf", "input 1x8x8\nmaxpool k3 p0,0,2,0",
+        BadSpec{"PoolPadOverHalf", "input 1x8x8\nmaxpool k3 pad=0,0,2,0",
                 {":2:1", "pad_bottom = 2", "half the kernel"}},
         BadSpec{"AvgPoolDilation", "input 1x8x8\navgpool k3 d2", {":2:1", "dilation (2, 2)"}},
         BadSpec{"MaxPoolDivisor", "input 1x8x8\nmaxpool k3 divisor=4", {":2:1", "divisor_override"}},
@@ -320,7 +320,7 @@ TEST(ModelSpecTest, BatchNormConventionsParse) {
 
 TEST(ModelSpecTest, PoolingOptionsParse) {
   auto model = ModelFromSpec(
-      "input 1x20x18\nmaxpool k3 s2 p1 d2 ceil\nmaxpool k2 p0,1,1,0\n"
+      "input 1x20x18\nmaxpool k3 s2 p1 d2 ceil\nmaxpool k2 pad=0,1,1,0\n"
       "avgpool k2 s2 same_lower exclude_pad ceil\navgpool k2 s1 same divisor=3\n"
       "maxpool k2\nflatten\nlinear classes",
       std::nullopt, 3, 1);
