@@ -7,11 +7,11 @@
 namespace simdnet {
 namespace {
 
-// Input rows (or columns) [lo, hi) with stride `dilation` read by the window starting at
-// `start` (which may be negative), and the window's cell count inside the padded extent.
+// The taps of one axis of the window starting at `start` (negative inside the leading pad):
+// taps [first, last) read the input, `padded` of them lie inside the padded extent.
 struct Taps {
-  long first = 0;  // first tap index r (or t) inside the input
-  long last = 0;   // one past the last tap index inside the input
+  long first = 0;   // first tap index r (or t) inside the input
+  long last = 0;    // one past the last tap index inside the input
   long padded = 0;  // taps inside [-pad_begin, in + pad_end)
 };
 
@@ -31,8 +31,7 @@ long StartOf(size_t o, size_t stride, size_t pad_begin) {
   return static_cast<long>(o * stride) - static_cast<long>(pad_begin);
 }
 
-size_t Divisor(const Taps& th, const Taps& tw, bool count_include_pad,
-               int64_t divisor_override) {
+size_t Divisor(const Taps& th, const Taps& tw, bool count_include_pad, int64_t divisor_override) {
   if (divisor_override > 0) return static_cast<size_t>(divisor_override);
   if (count_include_pad) return static_cast<size_t>(th.padded * tw.padded);
   return static_cast<size_t>((th.last - th.first) * (tw.last - tw.first));
@@ -117,9 +116,8 @@ void AvgPool2dBackwardGeneral(const Pool2dGeometry& g, const float* dy, float* d
       for (size_t ow = 0; ow < g.out_w; ++ow) {
         const long w0 = StartOf(ow, g.stride_w, g.pad_left);
         const Taps tw = TapsOf(w0, g.kernel_w, 1, g.in_w, g.pad_right);
-        const float v =
-            dy[(plane * g.out_h + oh) * g.out_w + ow] /
-            static_cast<float>(Divisor(th, tw, count_include_pad, divisor_override));
+        const float v = dy[(plane * g.out_h + oh) * g.out_w + ow] /
+                        static_cast<float>(Divisor(th, tw, count_include_pad, divisor_override));
         for (long r = th.first; r < th.last; ++r) {
           for (long t = tw.first; t < tw.last; ++t) dxp[(h0 + r) * in_w + w0 + t] += v;
         }
@@ -139,8 +137,8 @@ void MaxUnpool2dForward(size_t planes, size_t in_plane, size_t out_plane, const 
   }
 }
 
-void MaxUnpool2dBackward(size_t planes, size_t in_plane, size_t out_plane,
-                         const int32_t* indices, const float* dy, float* dx) {
+void MaxUnpool2dBackward(size_t planes, size_t in_plane, size_t out_plane, const int32_t* indices,
+                         const float* dy, float* dx) {
   for (size_t p = 0; p < planes; ++p) {
     for (size_t i = 0; i < in_plane; ++i) {
       const int32_t a = indices[p * in_plane + i];

@@ -47,8 +47,8 @@ void MaxUnpool2dForward(size_t planes, size_t in_plane, size_t out_plane, const 
                         const float* x, float* y);
 // dx[p * in_plane + i] = dy[p * out_plane + indices[p * in_plane + i]] (0 for index -1): the
 // gradient of MaxUnpool2dForward as PyTorch computes it (a gather).
-void MaxUnpool2dBackward(size_t planes, size_t in_plane, size_t out_plane,
-                         const int32_t* indices, const float* dy, float* dx);
+void MaxUnpool2dBackward(size_t planes, size_t in_plane, size_t out_plane, const int32_t* indices,
+                         const float* dy, float* dx);
 
 }  // namespace simdnet
 

@@ -1,5 +1,6 @@
-// Pooling layers: Pool2d (max or average over kh x kw windows) and GlobalAvgPool2d
-// ((C, H, W) -> (C)), on NCHW batches via layers/pool2d_kernels.h and tensor/reduce.h.
+// Pooling layers: Pool2d (max or average over kh x kw windows), MaxUnpool2d (its inverse at the
+// argmax positions) and GlobalAvgPool2d ((C, H, W) -> (C)), on NCHW batches via
+// layers/pool2d_kernels.h, layers/pool2d_general.h and tensor/reduce.h.
 #ifndef SIMDNET_LAYERS_POOLING_H_
 #define SIMDNET_LAYERS_POOLING_H_
 

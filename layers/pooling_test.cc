@@ -1,14 +1,15 @@
-// Pool2d and GlobalAvgPool2d tests: gradient checks against double references (max with
-// well-separated inputs, average with and without counting padding), shapes, and rejections.
+// Pool2d, MaxUnpool2d and GlobalAvgPool2d tests: gradient checks against double references (max
+// with well-separated inputs, average with and without counting padding; ceil mode, dilation,
+// asymmetric and SAME pads, divisor_override), PyTorch golden values, shapes, and rejections.
 #include "layers/pooling.h"
 
 #include <algorithm>
-#include <limits>
-#include <numeric>
-#include <vector>
-
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "layers/gradient_check.h"
