@@ -351,6 +351,14 @@ TEST(ModelSpecTest, MaxUnpoolPairsWithANamedPoolAcrossBlocks) {
     if (layer.TypeName() == "maxunpool2d") described = layer.Describe();
   });
   EXPECT_EQ(described, "MaxUnpool2d(of MaxPool2d(k=2, s=2))");
+  Tensor x(Shape({2, 2, 6, 8})), logits, dx;
+  x.SetAll(0.25f);
+  ASSERT_TRUE((*model)->Forward(x, &logits).ok());
+  EXPECT_EQ(logits.shape(), Shape({2, 3}));
+  Tensor dlogits(Shape({2, 3}));
+  dlogits.SetAll(1.0f);
+  (*model)->Backward(dlogits, &dx);
+  EXPECT_EQ(dx.shape(), x.shape());
 }
 
 TEST(ModelSpecTest, RejectsOversizedTextAndBadClassCount) {
