@@ -47,8 +47,12 @@ class FieldWalker {
     }
     if (type == "maxpool2d" || type == "avgpool2d") {
       const Pool2dOptions& o = static_cast<Pool2d&>(layer).options();
-      ApplyWindow(o.kernel_h, o.stride_h, o.pad_h, 1, &rf->size_h, &rf->stride_h, &rf->offset_h);
-      ApplyWindow(o.kernel_w, o.stride_w, o.pad_w, 1, &rf->size_w, &rf->stride_w, &rf->offset_w);
+      // options() holds the resolved leading pads (SAME / asymmetric) and the dilation (1 for
+      // average pooling).
+      ApplyWindow(o.kernel_h, o.stride_h, o.pad_h, o.dilation_h, &rf->size_h, &rf->stride_h,
+                  &rf->offset_h);
+      ApplyWindow(o.kernel_w, o.stride_w, o.pad_w, o.dilation_w, &rf->size_w, &rf->stride_w,
+                  &rf->offset_w);
       return absl::OkStatus();
     }
     if (type == "residual") {

@@ -59,6 +59,14 @@ TEST(ReceptiveFieldTest, SameAndAsymmetricConvPadsShiftByTheLeadingPad) {
   ExpectField(Field(*m, "2"), 9, 1, -5);
 }
 
+TEST(ReceptiveFieldTest, DilatedAndSamePaddedMaxPooling) {
+  // maxpool k2 d2 s1: a window spans 3 pixels; then maxpool k3 s2 same: total pad 1 on a
+  // 14-wide input, leading pad 0 (SAME_UPPER).
+  auto m = Spec("input 1x16x16; maxpool k2 s1 d2; maxpool k3 s2 same; flatten; linear classes");
+  ExpectField(Field(*m, "0"), 3, 1, 0);
+  ExpectField(Field(*m, "1"), 5, 2, 0);
+}
+
 TEST(ReceptiveFieldTest, StridedConvThenConv) {
   auto m = Spec("input 1x17x17; conv 2 k5 s2; conv 2 k3; flatten; linear classes");
   ExpectField(Field(*m, "0"), 5, 2, 0);
