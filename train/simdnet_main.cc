@@ -70,7 +70,11 @@ ABSL_FLAG(std::string, schedule, "cosine:t_max=auto",
           "onecycle; warmup=N, per=iter|epoch; see optim/lr_schedule.h). A value 'auto' stands "
           "for the total number of iterations of the run");
 ABSL_FLAG(std::string, regularizer, "none", "none | l2:<c> | l1:<c> | elastic:<l1>:<l2>");
-ABSL_FLAG(std::string, loss, "xent", "xent (softmax cross-entropy) | svm (multiclass hinge)");
+ABSL_FLAG(std::string, loss, "xent",
+          "xent (softmax cross-entropy) | svm (multiclass hinge) | nll (negative log-likelihood; "
+          "the model must end in log_softmax)");
+ABSL_FLAG(std::string, class_weights, "",
+          "xent/nll: per-class loss weights, comma-separated, one per class (PyTorch's weight=)");
 ABSL_FLAG(double, label_smoothing, 0.0, "Label smoothing for xent, in [0, 1)");
 ABSL_FLAG(double, clip_norm, 0.0, "Clip the global gradient norm to this (0 = off)");
 ABSL_FLAG(double, clip_value, 0.0, "Clamp gradient elements to +-this (0 = off)");
@@ -146,6 +150,7 @@ constexpr const char* kRunFlags[] = {
     "channels",     "skip_bad_files", "train_samples", "test_samples",  "validation_fraction",
     "normalize",    "classes",        "augment",      "epochs",         "batch_size",
     "optimizer",    "schedule",       "regularizer",  "loss",           "label_smoothing",
+    "class_weights",
     "clip_norm",    "clip_value",     "early_stopping", "max_batches",  "ensemble",
     "snapshots",    "snapshot_every"};
 // Run flags that a resumed run may change: the epoch budget and the patience.
@@ -242,6 +247,15 @@ absl::StatusOr<TrainCommandOptions> TrainFromFlags() {
   t.schedule = absl::GetFlag(FLAGS_schedule);
   t.regularizer = absl::GetFlag(FLAGS_regularizer);
   t.loss = absl::GetFlag(FLAGS_loss);
+  const std::string weights = absl::GetFlag(FLAGS_class_weights);
+  for (absl::string_view w : absl::StrSplit(weights, ',', absl::SkipWhitespace())) {
+    float v = 0.0f;
+    if (!absl::SimpleAtof(w, &v)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--class_weights=", weights, ": '", w, "' is not a number"));
+    }
+    t.class_weights.push_back(v);
+  }
   t.label_smoothing = static_cast<float>(absl::GetFlag(FLAGS_label_smoothing));
   t.clip_norm = absl::GetFlag(FLAGS_clip_norm);
   t.clip_value = absl::GetFlag(FLAGS_clip_value);

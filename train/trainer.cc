@@ -68,7 +68,17 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
   if (o.batch_size < 1 || o.batch_size > 65536) {
     return bad("batch_size", o.batch_size, "must be in [1, 65536]");
   }
-  if (o.loss != "xent" && o.loss != "svm") return bad("loss", o.loss, "must be 'xent' or 'svm'");
+  if (o.loss != "xent" && o.loss != "svm" && o.loss != "nll") {
+    return bad("loss", o.loss, "must be 'xent', 'svm' or 'nll'");
+  }
+  for (float w : o.class_weights) {
+    if (!(std::isfinite(w) && w >= 0.0f)) {
+      return bad("class_weights", w, "every weight must be finite and >= 0");
+    }
+  }
+  if (!o.class_weights.empty() && o.loss == "svm") {
+    return bad("class_weights", o.class_weights.size(), "weights apply to --loss=xent or nll");
+  }
   if (!(o.label_smoothing >= 0.0f && o.label_smoothing < 1.0f)) {
     return bad("label_smoothing", o.label_smoothing, "must be in [0, 1)");
   }
@@ -109,6 +119,23 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
     return absl::InvalidArgumentError(absl::StrCat(
         "trainer: training samples have shape ", data.train->sample_shape().ToString(),
         " but the model expects ", model->InputShape().ToString()));
+  }
+  if (!options.class_weights.empty() &&
+      static_cast<int64_t>(options.class_weights.size()) != model->num_classes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--class_weights: ", options.class_weights.size(), " weights for ",
+        model->num_classes(), " classes"));
+  }
+  if (options.loss == "nll") {
+    std::string last;
+    model->ForEachLayer([&](const std::string&, Layer& layer, int) {
+      if (layer.Children().empty()) last = layer.TypeName();
+    });
+    if (last != "log_softmax") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--loss=nll needs a model that ends in log_softmax (its last layer is '", last,
+          "'); add 'log_softmax' to the spec, or use --loss=xent on logits"));
+    }
   }
   if (static_cast<int64_t>(data.train->class_names().size()) > model->num_classes()) {
     return absl::InvalidArgumentError(
@@ -252,9 +279,14 @@ absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector
   LossFunction loss_fn;
   if (options_.loss == "svm") {
     loss_fn = [&](const Tensor& z, Tensor* dz) { return MulticlassSvm(z, labels, dz); };
+  } else if (options_.loss == "nll") {
+    NllLossOptions no;
+    no.class_weights = options_.class_weights;
+    loss_fn = [&, no](const Tensor& z, Tensor* dz) { return NllLoss(z, labels, dz, no); };
   } else {
     SoftmaxCrossEntropyOptions xo;
     xo.label_smoothing = options_.label_smoothing;
+    xo.class_weights = options_.class_weights;
     loss_fn = [&, xo](const Tensor& z, Tensor* dz) {
       return SoftmaxCrossEntropy(z, labels, dz, xo);
     };

@@ -42,8 +42,13 @@ struct TrainerOptions {
   // for the run's total number of iterations (epochs x batches per epoch).
   std::string schedule = "constant";
   std::string regularizer = "none";    // layers/regularizer.h Regularizer::Parse
-  std::string loss = "xent";           // "xent" (softmax cross-entropy) or "svm" (hinge)
+  // "xent" (softmax cross-entropy on logits), "svm" (multiclass hinge) or "nll" (negative
+  // log-likelihood; the model must end in a log_softmax layer), as layers/loss.h.
+  std::string loss = "xent";
   float label_smoothing = 0.0f;        // xent only
+  // xent / nll: per-class loss weights (num_classes entries, finite, >= 0; PyTorch's weight=,
+  // the mean divides by the sum of the batch's target weights); empty = all 1.
+  std::vector<float> class_weights;
   double clip_norm = 0.0;              // > 0: clip the global gradient norm
   double clip_value = 0.0;             // > 0: clamp every gradient element
   std::string augment;                 // data/augment.h ParseAugmentSpec; "" = none

@@ -258,6 +258,42 @@ TEST_F(TrainerTest, RejectsBadOptionsNamingTheFlag) {
   EXPECT_NE(t.status().message().find("lr"), std::string::npos) << t.status();
 }
 
+TEST_F(TrainerTest, NllOnALogSoftmaxModelWithClassWeightsLearns) {
+  const std::string spec = std::string(kSpec) + "log_softmax\n";
+  auto model = ModelFromSpec(spec, std::nullopt, 2, 7);
+  ASSERT_TRUE(model.ok()) << model.status();
+  TrainerOptions o = BaseOptions(TempDir("nll"));
+  o.loss = "nll";
+  o.class_weights = {1.0f, 2.0f};
+  auto t = Trainer::Create(o, data_, model->get(), CheckpointInfo{});
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto result = (*t)->Run();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_GT(result->history.back().test_accuracy, 0.9);
+}
+
+TEST_F(TrainerTest, LossOptionsAreRejectedNamingTheFlag) {
+  auto plain = ModelFromSpec(kSpec, std::nullopt, 2, 7);
+  ASSERT_TRUE(plain.ok());
+  TrainerOptions o = BaseOptions(TempDir("loss_options"));
+  o.loss = "nll";  // on logits: the model does not end in log_softmax
+  auto t = Trainer::Create(o, data_, plain->get(), CheckpointInfo{});
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("--loss=nll needs a model that ends in log_softmax"),
+            std::string::npos) << t.status();
+  o = BaseOptions(TempDir("loss_options"));
+  o.class_weights = {1.0f, 2.0f, 3.0f};
+  t = Trainer::Create(o, data_, plain->get(), CheckpointInfo{});
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("--class_weights: 3 weights for 2 classes"),
+            std::string::npos) << t.status();
+  o.class_weights = {1.0f, -1.0f};
+  EXPECT_NE(ValidateTrainerOptions(o).message().find("--class_weights=-1"), std::string::npos);
+  o.class_weights = {1.0f, 1.0f};
+  o.loss = "svm";
+  EXPECT_NE(ValidateTrainerOptions(o).message().find("--class_weights"), std::string::npos);
+}
+
 TEST_F(TrainerTest, EnsembleAveragesProbabilities) {
   std::vector<EvalResult> members;
   for (uint64_t seed : {7, 8}) {
