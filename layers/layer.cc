@@ -1,9 +1,40 @@
 // Layer helpers shared by every layer.
 #include "layers/layer.h"
 
+#include <atomic>
+#include <chrono>
+
 #include "tensor/status_macros.h"
 
 namespace simdnet {
+namespace {
+
+std::atomic<LayerTimer*> g_layer_timer{nullptr};
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void SetLayerTimer(LayerTimer* timer) { g_layer_timer.store(timer); }
+
+void Layer::RunForward(const Tensor& x, Tensor* y) {
+  LayerTimer* timer = g_layer_timer.load(std::memory_order_relaxed);
+  const double start = timer != nullptr ? Now() : 0.0;
+  Forward(x, y);
+  if (timer != nullptr) timer->Record(*this, /*backward=*/false, x.dim(0), Now() - start);
+  if (forward_hook_) forward_hook_(*y);
+}
+
+void Layer::RunBackward(const Tensor& dy, Tensor* dx) {
+  LayerTimer* timer = g_layer_timer.load(std::memory_order_relaxed);
+  const double start = timer != nullptr ? Now() : 0.0;
+  Backward(dy, dx);
+  if (timer != nullptr) timer->Record(*this, /*backward=*/true, dy.dim(0), Now() - start);
+  if (backward_hook_) backward_hook_(dy, dx);
+}
 
 void Layer::ZeroGrad() {
   for (NamedParameter& p : Params()) p.param->grad.SetAll(0.0f);

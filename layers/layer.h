@@ -14,7 +14,7 @@
 //   gradients are switched off (SetParamGradients(false): input gradients only, for
 //   interpretation).
 // - Containers (Sequential, Residual) expose their children by name (Children()), call each
-//   child's hooks around its Forward/Backward (RunForwardHook / RunBackwardHook), and can
+//   child's hooks around its Forward/Backward (RunForward / RunBackward), and can
 //   back-propagate from the input of one child down to their own input (BackwardBelowChild).
 #ifndef SIMDNET_LAYERS_LAYER_H_
 #define SIMDNET_LAYERS_LAYER_H_
@@ -65,6 +65,19 @@ struct NamedRng {
 };
 
 class Layer;
+
+// Receives the wall time of every child's Forward / Backward that a container runs (simdnet's
+// per-layer profile). Containers time their children only while a timer is installed.
+class LayerTimer {
+ public:
+  virtual ~LayerTimer() = default;
+  // `seconds` includes the layer's children (a container's time is inclusive); `batch` is the
+  // number of samples of the call.
+  virtual void Record(const Layer& layer, bool backward, int64_t batch, double seconds) = 0;
+};
+
+// Installs `timer` for the process (nullptr: none). Requires: no model is running.
+void SetLayerTimer(LayerTimer* timer);
 
 // A child of a container with its local name ("0", "features", "shortcut").
 struct NamedLayer {
@@ -136,13 +149,10 @@ class Layer {
   // after this layer's Forward / Backward. The root of a Model has no enclosing container.
   void set_forward_hook(ForwardHook hook) { forward_hook_ = std::move(hook); }
   void set_backward_hook(BackwardHook hook) { backward_hook_ = std::move(hook); }
-  // Called by containers right after this layer's Forward / Backward.
-  void RunForwardHook(const Tensor& y) {
-    if (forward_hook_) forward_hook_(y);
-  }
-  void RunBackwardHook(const Tensor& dy, Tensor* dx) {
-    if (backward_hook_) backward_hook_(dy, dx);
-  }
+  // How containers run a child: Forward / Backward, then the hook, timed when a LayerTimer is
+  // installed.
+  void RunForward(const Tensor& x, Tensor* y);
+  void RunBackward(const Tensor& dy, Tensor* dx);
 
   // Sets every parameter gradient to zero.
   void ZeroGrad();

@@ -202,8 +202,7 @@ absl::Status Model::InputGradientFrom(absl::string_view name, const Tensor& grad
   Tensor* bufs[2] = {&grad_a_, &grad_b_};
   int next = 0;
   Tensor* cur = bufs[next];
-  target.Backward(grad, cur);
-  target.RunBackwardHook(grad, cur);
+  target.RunBackward(grad, cur);
   for (size_t i = steps.size(); i-- > 0;) {
     Tensor* dst = i == 0 ? dx : bufs[next ^= 1];
     steps[i].container->BackwardBelowChild(steps[i].index, *cur, dst);

@@ -55,8 +55,7 @@ void Residual::Forward(const Tensor& x, Tensor* y) {
     SIMDNET_CHECK(x.shape() == main_out_.shape());
     Add(main_out_.data(), x.data(), y->data(), n, pool);
   } else {
-    shortcut_->Forward(x, &shortcut_out_);
-    shortcut_->RunForwardHook(shortcut_out_);
+    shortcut_->RunForward(x, &shortcut_out_);
     Add(main_out_.data(), shortcut_out_.data(), y->data(), n, pool);
   }
 }
@@ -69,8 +68,7 @@ void Residual::Backward(const Tensor& dy, Tensor* dx) {
     dx->EnsureShape(main_dx_.shape());
     Add(main_dx_.data(), dy.data(), dx->data(), n, pool);
   } else {
-    shortcut_->Backward(dy, dx);  // overwrites dx with the shortcut's input gradient
-    shortcut_->RunBackwardHook(dy, dx);
+    shortcut_->RunBackward(dy, dx);  // overwrites dx with the shortcut's input gradient
     Add(dx->data(), main_dx_.data(), dx->data(), n, pool);
   }
 }

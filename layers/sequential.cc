@@ -66,12 +66,10 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
   const size_t k = children_.size();
   const Tensor* in = &x;
   for (size_t i = 0; i + 1 < k; ++i) {
-    children_[i].layer->Forward(*in, &activations_[i]);
-    children_[i].layer->RunForwardHook(activations_[i]);
+    children_[i].layer->RunForward(*in, &activations_[i]);
     in = &activations_[i];
   }
-  children_[k - 1].layer->Forward(*in, y);
-  children_[k - 1].layer->RunForwardHook(*y);
+  children_[k - 1].layer->RunForward(*in, y);
 }
 
 void Sequential::Backward(const Tensor& dy, Tensor* dx) {
@@ -83,12 +81,10 @@ void Sequential::Backward(const Tensor& dy, Tensor* dx) {
   const size_t k = children_.size();
   Layer& last = *children_[k - 1].layer;
   if (k == 1) {
-    last.Backward(dy, dx);
-    last.RunBackwardHook(dy, dx);
+    last.RunBackward(dy, dx);
     return;
   }
-  last.Backward(dy, &gradients_[k - 2]);
-  last.RunBackwardHook(dy, &gradients_[k - 2]);
+  last.RunBackward(dy, &gradients_[k - 2]);
   BackwardBelowChild(k - 1, gradients_[k - 2], dx);
 }
 
@@ -103,12 +99,10 @@ void Sequential::BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx
   const Tensor* g = &grad;
   for (size_t i = index; i-- > 1;) {
     Layer& child = *children_[i].layer;
-    child.Backward(*g, &gradients_[i - 1]);
-    child.RunBackwardHook(*g, &gradients_[i - 1]);
+    child.RunBackward(*g, &gradients_[i - 1]);
     g = &gradients_[i - 1];
   }
-  children_[0].layer->Backward(*g, dx);
-  children_[0].layer->RunBackwardHook(*g, dx);
+  children_[0].layer->RunBackward(*g, dx);
 }
 
 std::vector<NamedLayer> Sequential::Children() {

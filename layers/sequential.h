@@ -23,7 +23,7 @@ namespace simdnet {
 // buffers and RNGs are reported as "<child>.<name>", e.g. "0.weight", "features.3.bias".
 // Caches: every intermediate activation (the children read their inputs in Backward) and the
 // intermediate gradients; both are reused across calls while N is unchanged.
-// Calls each child's forward / backward hook right after the child runs.
+// Runs each child with Layer::RunForward / RunBackward (hooks, timing).
 class Sequential : public Layer {
  public:
   struct Child {

@@ -152,4 +152,15 @@ rc=0
 grep -q "out of memory\|needs about" "$TMP/ulimit.txt" || { cat "$TMP/ulimit.txt"; fail "no memory message"; }
 "$SIMDNET" summary --model=vgg-small 2>/dev/null | grep -q "Memory (estimate): training at batch 64" \
   || fail "summary prints no memory estimate"
+# bench: images/s per batch size and, with --profile, per-layer tables.
+"$SIMDNET" bench --checkpoint="$TMP/a/checkpoint.safetensors" --batch_sizes=1,8 --bench_seconds=0.05 \
+  --profile > "$TMP/bench.txt" 2>&1 || { cat "$TMP/bench.txt"; fail "bench"; }
+grep -q "images/s" "$TMP/bench.txt" || fail "bench prints no images/s"
+grep -q "training-step profile" "$TMP/bench.txt" || fail "bench --profile prints no training profile"
+grep -q "features.0" "$TMP/bench.txt" || fail "profile lists no layer"
+if "$SIMDNET" bench --batch_sizes=0 2> "$TMP/bench_err.txt"; then fail "batch size 0 accepted"; fi
+grep -q -- "--batch_sizes" "$TMP/bench_err.txt" || fail "bench error does not name --batch_sizes"
+"$SIMDNET" train "${COMMON[@]}" --epochs=1 --profile --report=false --out="$TMP/prof" \
+  > "$TMP/prof.log" 2>&1 || { cat "$TMP/prof.log"; fail "train --profile"; }
+grep -q "per-layer profile of the run" "$TMP/prof.log" || fail "train --profile prints no profile"
 echo "cli e2e: all checks passed"

@@ -28,6 +28,7 @@
 #include "tensor/thread_pool.h"
 #include "train/checkpoint.h"
 #include "train/memory.h"
+#include "train/profile.h"
 #include "train/plot.h"
 #include "train/progress.h"
 #include "train/report.h"
@@ -331,7 +332,14 @@ absl::StatusOr<MemberRun> TrainOne(const TrainCommandOptions& o, const LoadedDat
     std::cerr << "resuming " << run_dir << " at epoch " << trainer->history().size() + 1 << "\n";
   }
   std::cerr << run.model->Summary() << "\n" << data.description << "\n";
+  std::unique_ptr<ModelProfiler> profiler;
+  if (o.profile) profiler = std::make_unique<ModelProfiler>(*run.model);
   SIMDNET_ASSIGN_OR_RETURN(run.result, trainer->Run());
+  if (profiler != nullptr) {
+    std::cout << "per-layer profile of the run (training steps and evaluation passes):\n"
+              << profiler->Format();
+    profiler.reset();
+  }
   if (run.result.interrupted) return run;
   const SampleSource* test = data.held_out();
   if (test != nullptr) {

@@ -70,6 +70,9 @@ struct TrainCommandOptions {
   // Stored in every checkpoint as metadata "extra.flag.<name>" (the CLI puts the flags that
   // define the run here, so that `train --resume` needs no flags; see ReadRunFlags).
   std::map<std::string, std::string> run_flags;
+  // Prints the per-layer profile (train/profile.h) of the whole run (training steps and the
+  // evaluation passes) to stdout when training ends.
+  bool profile = false;
 };
 
 struct TrainCommandResult {

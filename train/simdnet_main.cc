@@ -27,6 +27,7 @@
 #include "tensor/simd_targets.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
+#include "train/bench_command.h"
 #include "train/checkpoint.h"
 #include "train/commands.h"
 
@@ -98,7 +99,12 @@ ABSL_FLAG(std::string, freeze, "features",
 ABSL_FLAG(double, backbone_lr_scale, 0.0,
           "finetune with --freeze='': learning-rate scale for the non-head layers");
 ABSL_FLAG(bool, compare_scratch, true, "finetune: also train from scratch with the same budget");
-ABSL_FLAG(std::string, input_shape, "", "summary: override the input shape, e.g. 3x32x32");
+ABSL_FLAG(std::string, input_shape, "",
+          "summary/bench: override the input shape, e.g. 3x32x32");
+ABSL_FLAG(std::string, batch_sizes, "1,64,256", "bench: batch sizes to time, comma-separated");
+ABSL_FLAG(double, bench_seconds, 1.0, "bench: measuring time per batch size (and profile)");
+ABSL_FLAG(bool, profile, false,
+          "train/bench: print the per-layer profile (forward/backward time, share, GFLOPS)");
 ABSL_FLAG(int64_t, num_classes, 10, "summary: classes of the model");
 
 namespace simdnet {
@@ -115,6 +121,8 @@ commands:
   finetune  replace the head of --checkpoint for the data's classes (e.g. --classes=0,6),
             freeze --freeze, fine-tune, and compare with training from scratch
   summary   print the layer table of --model (or --checkpoint)
+  bench     inference images/s of --model (or --checkpoint) at --batch_sizes, latency at
+            batch 1; --profile adds per-layer tables of inference and a training step
 
 )";
 
@@ -236,6 +244,20 @@ absl::StatusOr<DataOptions> DataFromFlags() {
   return d;
 }
 
+// Returns --input_shape ("3x32x32") parsed, or nullopt when it is empty.
+absl::StatusOr<std::optional<Shape>> InputShapeFromFlag() {
+  const std::string s = absl::GetFlag(FLAGS_input_shape);
+  if (s.empty()) return std::optional<Shape>();
+  std::string commas = s;
+  std::replace(commas.begin(), commas.end(), 'x', ',');
+  absl::StatusOr<Shape> parsed = ShapeFromText(commas);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--input_shape=", s, ": ", parsed.status().message()));
+  }
+  return std::optional<Shape>(*parsed);
+}
+
 absl::StatusOr<TrainCommandOptions> TrainFromFlags() {
   TrainCommandOptions o;
   o.model = absl::GetFlag(FLAGS_model);
@@ -315,6 +337,7 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
     }
     SIMDNET_ASSIGN_OR_RETURN(TrainCommandOptions o, TrainFromFlags());
     o.run_flags = CurrentRunFlags();
+    o.profile = absl::GetFlag(FLAGS_profile);
     SIMDNET_ASSIGN_OR_RETURN(TrainCommandResult r, RunTrain(o));
     if (r.interrupted) {
       const int sig = g_stop_signal != 0 ? static_cast<int>(g_stop_signal) : SIGINT;
@@ -379,17 +402,30 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
     }
     return 0;
   }
-  if (command == "summary") {
-    std::optional<Shape> shape;
-    const std::string s = absl::GetFlag(FLAGS_input_shape);
-    if (!s.empty()) {
-      std::string commas = s;
-      std::replace(commas.begin(), commas.end(), 'x', ',');
-      auto parsed = ShapeFromText(commas);
-      if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("--input_shape=", s,
-                                                                       ": ", parsed.status().message()));
-      shape = *parsed;
+  if (command == "bench") {
+    BenchOptions b;
+    b.model = absl::GetFlag(FLAGS_model);
+    b.checkpoint = absl::GetFlag(FLAGS_checkpoint);
+    SIMDNET_ASSIGN_OR_RETURN(b.input_shape, InputShapeFromFlag());
+    b.num_classes = absl::GetFlag(FLAGS_num_classes);
+    b.batch_sizes.clear();
+    const std::string sizes = absl::GetFlag(FLAGS_batch_sizes);
+    for (absl::string_view t : absl::StrSplit(sizes, ',', absl::SkipWhitespace())) {
+      int64_t v = 0;
+      if (!absl::SimpleAtoi(t, &v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--batch_sizes=", sizes, ": '", t, "' is not an integer"));
+      }
+      b.batch_sizes.push_back(v);
     }
+    b.seconds = absl::GetFlag(FLAGS_bench_seconds);
+    b.profile = absl::GetFlag(FLAGS_profile);
+    SIMDNET_ASSIGN_OR_RETURN(std::string report, RunBench(b));
+    std::cout << report;
+    return 0;
+  }
+  if (command == "summary") {
+    SIMDNET_ASSIGN_OR_RETURN(std::optional<Shape> shape, InputShapeFromFlag());
     const std::string ckpt = absl::GetFlag(FLAGS_checkpoint);
     SIMDNET_ASSIGN_OR_RETURN(std::string table,
                              RunSummary(ckpt.empty() ? absl::GetFlag(FLAGS_model) : ckpt, shape,
@@ -398,9 +434,9 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
     return 0;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown command '", command, "' (expected train, eval, predict, finetune, summary, or ",
-      "an interpretation command: filters, patches, activations, tsne, saliency, adversarial, ",
-      "classvis, inspect)"));
+      "unknown command '", command, "' (expected train, eval, predict, finetune, summary, ",
+      "bench, or an interpretation command: filters, patches, activations, tsne, saliency, ",
+      "adversarial, classvis, inspect)"));
 }
 
 }  // namespace

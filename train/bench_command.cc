@@ -1,0 +1,140 @@
+// The bench subcommand: timed inference at several batch sizes and per-layer profiles.
+#include "train/bench_command.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "layers/loss.h"
+#include "layers/model_spec.h"
+#include "tensor/rng.h"
+#include "tensor/simd_targets.h"
+#include "tensor/status_macros.h"
+#include "tensor/thread_pool.h"
+#include "train/checkpoint.h"
+#include "train/memory.h"
+#include "train/profile.h"
+
+namespace simdnet {
+namespace {
+
+double Seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Returns the q-quantile (0..1) of `v` (sorted copy, nearest rank).
+double Quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  return v[i];
+}
+
+Tensor RandomBatch(const Shape& sample, int64_t batch, uint64_t seed) {
+  std::vector<int64_t> dims = {batch};
+  for (int i = 0; i < sample.rank(); ++i) dims.push_back(sample.dim(i));
+  Tensor x = std::move(Tensor::Create(dims)).value();
+  Rng rng(seed);
+  rng.FillNormal(x.data(), static_cast<size_t>(x.size()), 0.0f, 1.0f);
+  return x;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RunBench(const BenchOptions& o) {
+  if (o.batch_sizes.empty()) return absl::InvalidArgumentError("--batch_sizes: empty list");
+  for (int64_t b : o.batch_sizes) {
+    if (b < 1 || b > 4096) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--batch_sizes: ", b, " is not in [1, 4096]"));
+    }
+  }
+  if (!(o.seconds >= 0.01 && o.seconds <= 600)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bench_seconds=", o.seconds, ": must be in [0.01, 600]"));
+  }
+  std::unique_ptr<Model> model;
+  std::string what;
+  if (!o.checkpoint.empty()) {
+    SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(o.checkpoint));
+    SIMDNET_ASSIGN_OR_RETURN(model, ModelFromCheckpoint(ck));
+    what = o.checkpoint;
+  } else {
+    SIMDNET_ASSIGN_OR_RETURN(model, LoadModel(o.model, o.input_shape, o.num_classes, 1));
+    what = o.model;
+  }
+  const int64_t largest = *std::max_element(o.batch_sizes.begin(), o.batch_sizes.end());
+  SIMDNET_RETURN_IF_ERROR(CheckMemoryFits(*model, largest, o.profile, AvailableMemory(),
+                                          absl::StrCat("benchmarking ", what)));
+  model->SetMode(Mode::kEval);
+  int64_t mult_adds = 0;
+  model->ForEachLayer([&](const std::string&, Layer& l, int) { mult_adds += l.ForwardMultAdds(); });
+  std::string out = absl::StrFormat(
+      "%s: input %s, %d parameters, %d forward mult-adds per sample; SIMD target %s, %d "
+      "threads\n%8s  %12s  %10s  %s\n",
+      what, model->InputShape().ToString(), model->ParameterCount(), mult_adds,
+      BestTargetName(), DefaultThreadPool().NumThreads(), "batch", "images/s", "GFLOPS",
+      "latency per batch (ms): p50 / p90 / p99");
+  Tensor logits;
+  for (int64_t batch : o.batch_sizes) {
+    const Tensor x = RandomBatch(model->InputShape(), batch, 1);
+    SIMDNET_RETURN_IF_ERROR(model->Forward(x, &logits));  // warm-up: workspaces grow once
+    std::vector<double> times;
+    const double start = Seconds();
+    while (times.size() < 5 || Seconds() - start < o.seconds) {
+      const double t0 = Seconds();
+      SIMDNET_RETURN_IF_ERROR(model->Forward(x, &logits));
+      times.push_back(Seconds() - t0);
+      if (times.size() >= 100000) break;
+    }
+    const double median = Quantile(times, 0.5);
+    absl::StrAppend(
+        &out, absl::StrFormat("%8d  %12.0f  %10.1f  %.3f / %.3f / %.3f\n", batch,
+                              static_cast<double>(batch) / median,
+                              2.0 * static_cast<double>(mult_adds * batch) / median * 1e-9,
+                              1e3 * median, 1e3 * Quantile(times, 0.9),
+                              1e3 * Quantile(times, 0.99)));
+  }
+  if (!o.profile) return out;
+
+  const Tensor x = RandomBatch(model->InputShape(), largest, 2);
+  int64_t calls = 0;
+  {
+    ModelProfiler profiler(*model);
+    const double start = Seconds();
+    while (calls < 3 || Seconds() - start < o.seconds) {
+      SIMDNET_RETURN_IF_ERROR(model->Forward(x, &logits));
+      ++calls;
+    }
+    absl::StrAppend(&out, "\ninference profile, batch ", largest, ":\n",
+                    profiler.Format());
+  }
+  model->SetMode(Mode::kTrain);
+  std::vector<int64_t> labels(static_cast<size_t>(largest));
+  for (int64_t i = 0; i < largest; ++i) labels[static_cast<size_t>(i)] = i % model->num_classes();
+  const LossFunction loss = [&](const Tensor& z, Tensor* dz) {
+    return SoftmaxCrossEntropy(z, labels, dz);
+  };
+  SIMDNET_RETURN_IF_ERROR(model->ForwardBackward(x, loss).status());  // warm-up
+  calls = 0;
+  {
+    ModelProfiler profiler(*model);
+    const double start = Seconds();
+    while (calls < 3 || Seconds() - start < o.seconds) {
+      model->ZeroGrad();
+      SIMDNET_RETURN_IF_ERROR(model->ForwardBackward(x, loss).status());
+      ++calls;
+    }
+    const double step = (Seconds() - start) / static_cast<double>(calls);
+    absl::StrAppend(&out, "\ntraining-step profile (forward + backward with parameter "
+                          "gradients, no optimizer), batch ", largest,
+                    absl::StrFormat(": %.1f ms per step, %.0f images/s\n", 1e3 * step,
+                                    static_cast<double>(largest) / step),
+                    profiler.Format());
+  }
+  return out;
+}
+
+}  // namespace simdnet
