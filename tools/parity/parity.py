@@ -6,7 +6,8 @@ which uses every layer option of the spec language), this script
   1. trains one batch with `simdnet train --epochs=1 --max_batches=1` (on Fashion-MNIST, so the
      weights and BatchNorm running statistics are no longer their initial values),
   2. loads that checkpoint into the torch.nn module that tools/interop/simdnet_torch.py builds
-     from the checkpoint's spec,
+     from the checkpoint's spec (or, with --weights_from=torch, the other direction: torch's
+     initialization written by simdnet_torch.save_checkpoint and loaded by simdnet),
   3. runs `parity_logits` (tools/parity/logits_main.cc) and torch (float64 as the reference,
      float32 for its own rounding error) on the same random batch and labels, and compares the
      logits, the softmax cross-entropy loss, and the gradients of the loss with respect to every
@@ -101,18 +102,38 @@ def compare(name, ours, ref64, ref32, rtol, rows):
     return good
 
 
+def write_torch_checkpoint(model, path, seed):
+    """Writes torch's default initialization of `model` (random BatchNorm running statistics
+    and affine parameters, so they matter) as a simdnet checkpoint with save_checkpoint."""
+    torch.manual_seed(seed)
+    module = simdnet_torch.build_model(simdnet_torch.load_spec_text(model), 10)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.normal_(0.0, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+                if m.affine:
+                    m.weight.uniform_(0.5, 1.5)
+                    m.bias.normal_(0.0, 0.2)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    simdnet_torch.save_checkpoint(module, path)
+
+
 def run_model(model, args, work):
     tag = os.path.splitext(os.path.basename(model))[0]
     out_dir = os.path.join(work, tag)
-    train = subprocess.run(
-        [args.simdnet, "train", "--model=" + model, "--epochs=1", "--max_batches=1",
-         "--batch_size=32", "--train_samples=256", "--test_samples=64", "--progress=false",
-         "--report=false", "--seed=%d" % args.seed, "--out=" + out_dir],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if train.returncode != 0:
-        sys.stderr.write(train.stdout.decode("utf-8", "replace"))
-        raise SystemExit("simdnet train --model=%s failed" % model)
     ckpt = os.path.join(out_dir, "checkpoint.safetensors")
+    if args.weights_from == "torch":
+        write_torch_checkpoint(model, ckpt, args.seed)
+    else:
+        train = subprocess.run(
+            [args.simdnet, "train", "--model=" + model, "--epochs=1", "--max_batches=1",
+             "--batch_size=32", "--train_samples=256", "--test_samples=64", "--progress=false",
+             "--report=false", "--seed=%d" % args.seed, "--out=" + out_dir],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if train.returncode != 0:
+            sys.stderr.write(train.stdout.decode("utf-8", "replace"))
+            raise SystemExit("simdnet train --model=%s failed" % model)
     module, info = simdnet_torch.load_checkpoint(None, ckpt)
 
     gen = torch.Generator().manual_seed(args.seed)
@@ -174,6 +195,10 @@ def main():
     parser.add_argument("--parity_logits",
                         default=os.path.join(ROOT, "bazel-bin", "tools", "parity",
                                              "parity_logits"))
+    parser.add_argument("--weights_from", default="simdnet", choices=["simdnet", "torch"],
+                        help="simdnet: one `simdnet train` batch, loaded into torch; torch: "
+                        "torch's initialization, written by simdnet_torch.save_checkpoint and "
+                        "loaded by simdnet")
     parser.add_argument("--work_dir", default="", help="keep the runs here (default: a temp dir)")
     parser.add_argument("--verbose", action="store_true", help="print every tensor")
     args = parser.parse_args()
