@@ -186,7 +186,10 @@ absl::StatusOr<NpyFloatArray> ReadNpyFloat32(absl::string_view path) {
   NpyFloatArray out;
   out.shape = raw.shape;
   out.data.resize(raw.payload.size() / 4);
-  std::memcpy(out.data.data(), raw.payload.data(), raw.payload.size());
+  // memcpy from / to a null pointer is undefined even for 0 bytes (an empty array).
+  if (!raw.payload.empty()) {
+    std::memcpy(out.data.data(), raw.payload.data(), raw.payload.size());
+  }
   return out;
 }
 
