@@ -1,6 +1,7 @@
 // Model spec parser (tokenizer -> statement tree -> shape-checked build) and the presets.
 #include "layers/model_spec.h"
 
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <initializer_list>
@@ -273,6 +274,20 @@ absl::StatusOr<std::pair<int64_t, int64_t>> ParsePair(const Token& t, absl::stri
   return std::make_pair(h, w);
 }
 
+// Parses the token "pad=T,L,B,R" (conv and pooling) into {top, left, bottom, right}.
+absl::StatusOr<std::array<int64_t, 4>> ParseFourPads(const Token& t, const SpecError& err) {
+  const std::vector<absl::string_view> parts =
+      absl::StrSplit(absl::string_view(t.text).substr(4), ',');
+  if (parts.size() != 4) {
+    return err.At(t, "pad= takes four pads T,L,B,R (top, left, bottom, right)");
+  }
+  std::array<int64_t, 4> v{};
+  for (size_t i = 0; i < 4; ++i) {
+    SIMDNET_ASSIGN_OR_RETURN(v[i], ParseInt(t, parts[i], "pad", 0, kMaxWindow, err));
+  }
+  return v;
+}
+
 // Options of one statement: single-letter-prefixed sizes (k3), flags (nobias) and key=value.
 class Args {
  public:
@@ -534,16 +549,8 @@ class Builder {
       if (same_upper) o.auto_pad = PoolAutoPad::kSameUpper;
       if (same_lower) o.auto_pad = PoolAutoPad::kSameLower;
       if (pads_i >= 0) {
-        const Token& t = s.args[static_cast<size_t>(pads_i)];
-        const std::vector<absl::string_view> parts =
-            absl::StrSplit(absl::string_view(t.text).substr(4), ',');
-        if (parts.size() != 4) {
-          return err_.At(t, "pad= takes four pads T,L,B,R (top, left, bottom, right)");
-        }
-        int64_t v[4];
-        for (size_t i = 0; i < 4; ++i) {
-          SIMDNET_ASSIGN_OR_RETURN(v[i], ParseInt(t, parts[i], "pad", 0, kMaxWindow, err_));
-        }
+        SIMDNET_ASSIGN_OR_RETURN(const auto v,
+                                 ParseFourPads(s.args[static_cast<size_t>(pads_i)], err_));
         o.pad_h = v[0];
         o.pad_w = v[1];
         o.pad_bottom = v[2];
@@ -652,16 +659,8 @@ class Builder {
     if (same_upper) o.padding = Conv2dPadding::kSameUpper;
     if (same_lower) o.padding = Conv2dPadding::kSameLower;
     if (pads_i >= 0) {
-      const Token& t = s.args[static_cast<size_t>(pads_i)];
-      const std::vector<absl::string_view> parts =
-          absl::StrSplit(absl::string_view(t.text).substr(4), ',');
-      if (parts.size() != 4) {
-        return err_.At(t, "pad= takes four pads T,L,B,R (top, left, bottom, right)");
-      }
-      int64_t v[4];
-      for (size_t i = 0; i < 4; ++i) {
-        SIMDNET_ASSIGN_OR_RETURN(v[i], ParseInt(t, parts[i], "pad", 0, kMaxWindow, err_));
-      }
+      SIMDNET_ASSIGN_OR_RETURN(const auto v,
+                               ParseFourPads(s.args[static_cast<size_t>(pads_i)], err_));
       o.pads = Conv2dPads{v[0], v[1], v[2], v[3]};
     }
     if (d) std::tie(o.dilation_h, o.dilation_w) = *d;
