@@ -14,8 +14,10 @@ CLI:
   simdnet_torch.py export --spec=lenet5|FILE --state_dict=x.pt --out=w.safetensors
       [--num_classes=10] [--input_shape=1,28,28]
   simdnet_torch.py check --checkpoint=c.safetensors [--batch=8] [--seed=0]
-      (loads the checkpoint into torch, runs a random batch in eval mode, reports the logits'
-      shape and range; tools/parity/parity.py compares against simdnet itself)
+      [--parity_logits=bazel-bin/tools/parity/parity_logits]
+      (loads the checkpoint into torch, runs a random [0, 1) batch (normalized as the checkpoint
+      says) in eval mode and reports the logits; with --parity_logits also runs simdnet on it
+      and prints the max logit difference; tools/parity/parity.py compares gradients too)
   simdnet_torch.py names --spec=lenet5 [--num_classes=10]   (prints state_dict names, shapes)
 """
 import argparse
@@ -24,7 +26,9 @@ import math
 import os
 import re
 import struct
+import subprocess
 import sys
+import tempfile
 
 import torch
 import torch.nn as nn
@@ -594,6 +598,19 @@ def write_safetensors(path, tensors, metadata):
     os.replace(tmp, path)
 
 
+def write_npy(path, tensor):
+    """Writes a C-order .npy v1.0 file ('<f4' or '<i8' by the tensor's dtype)."""
+    t = tensor.detach().contiguous()
+    descr = "<i8" if t.dtype == torch.int64 else "<f4"
+    shape = "(%s)" % "".join("%d," % d for d in t.shape) if t.dim() == 1 else \
+        "(%s)" % ", ".join(str(d) for d in t.shape)
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("ascii"))
+        f.write(t.numpy().astype(descr).tobytes())
+
+
 # -------------------------------------------------------------------------------------------
 # Checkpoints.
 
@@ -702,6 +719,21 @@ def _cmd_check(args):
     print("%s: %d tensors loaded; logits %s, min %.6g, max %.6g, finite %s" % (
         args.checkpoint, len(module.state_dict()), tuple(logits.shape), logits.min().item(),
         logits.max().item(), bool(torch.isfinite(logits).all())))
+    if not args.parity_logits:
+        return
+    # simdnet on the same (already normalized) batch, through tools/parity:parity_logits.
+    with tempfile.TemporaryDirectory() as tmp:
+        x_path, y_path = os.path.join(tmp, "x.npy"), os.path.join(tmp, "y.npy")
+        out_path = os.path.join(tmp, "out.safetensors")
+        write_npy(x_path, normalize_input(x, info["normalization"]).reshape(args.batch, -1))
+        write_npy(y_path, torch.zeros(args.batch, dtype=torch.int64))
+        subprocess.run([args.parity_logits, "--checkpoint=" + args.checkpoint,
+                        "--input=" + x_path, "--labels=" + y_path, "--out=" + out_path],
+                       check=True)
+        ours = read_safetensors(out_path)[0]["logits"]
+    diff = (ours - logits).abs().max().item()
+    print("max |simdnet - torch| logit difference: %.3g (max |logit| %.3g)"
+          % (diff, logits.abs().max().item()))
 
 
 def _cmd_names(args):
@@ -725,6 +757,9 @@ def main(argv=None):
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--parity_logits", default="",
+                   help="path of the tools/parity:parity_logits binary: also run simdnet on the "
+                   "batch and print the max logit difference")
     p.set_defaults(fn=_cmd_check)
     p = sub.add_parser("names", help="print the state_dict names and shapes of a spec")
     p.add_argument("--spec", required=True)
@@ -734,7 +769,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         args.fn(args)
-    except (SpecError, ValueError, OSError, KeyError) as e:
+    except (SpecError, ValueError, OSError, KeyError, subprocess.CalledProcessError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 1
     return 0

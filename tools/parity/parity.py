@@ -28,7 +28,6 @@ Needs Debian's python3-torch (run with /usr/bin/python3) and the two binaries:
 """
 import argparse
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -43,19 +42,6 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "interop"))
 import simdnet_torch  # noqa: E402  (found through the path set above)
 
 MODELS = ["lenet5", "vgg-small", "resnet-small", os.path.join(HERE, "options.spec")]
-
-
-def write_npy(path, tensor):
-    """Writes a C-order .npy v1.0 file ('<f4' or '<i8' by the tensor's dtype)."""
-    t = tensor.detach().contiguous()
-    descr = "<i8" if t.dtype == torch.int64 else "<f4"
-    shape = "(%s)" % "".join("%d," % d for d in t.shape) if t.dim() == 1 else \
-        "(%s)" % ", ".join(str(d) for d in t.shape)
-    header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
-    header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("ascii"))
-        f.write(t.numpy().astype(descr).tobytes())
 
 
 def torch_run(ckpt, mode, x, y, dtype):
@@ -140,8 +126,8 @@ def run_model(model, args, work):
     x = torch.randn((args.batch,) + info["input_shape"], generator=gen)
     y = torch.randint(0, info["num_classes"], (args.batch,), generator=gen)
     x_path, y_path = os.path.join(out_dir, "x.npy"), os.path.join(out_dir, "y.npy")
-    write_npy(x_path, x.reshape(args.batch, -1))
-    write_npy(y_path, y)
+    simdnet_torch.write_npy(x_path, x.reshape(args.batch, -1))
+    simdnet_torch.write_npy(y_path, y)
 
     has_dropout = any(isinstance(m, nn.Dropout) and m.p > 0 for m in module.modules())
     modes = ["eval"] if has_dropout else ["eval", "train"]
@@ -179,6 +165,13 @@ def run_model(model, args, work):
     return ok
 
 
+def built(*path):
+    """Returns the -c opt output of a target if it exists, else the bazel-bin one (bazel-bin
+    follows the last build's configuration, e.g. a sanitizer build)."""
+    opt = os.path.join(ROOT, "bazel-out", "k8-opt", "bin", *path)
+    return opt if os.path.exists(opt) else os.path.join(ROOT, "bazel-bin", *path)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default=",".join(MODELS),
@@ -191,10 +184,8 @@ def main():
                         help="max |diff| / max |torch| allowed for logits and loss")
     parser.add_argument("--grad_rtol", type=float, default=1e-4,
                         help="the same for gradients")
-    parser.add_argument("--simdnet", default=os.path.join(ROOT, "bazel-bin", "train", "simdnet"))
-    parser.add_argument("--parity_logits",
-                        default=os.path.join(ROOT, "bazel-bin", "tools", "parity",
-                                             "parity_logits"))
+    parser.add_argument("--simdnet", default=built("train", "simdnet"))
+    parser.add_argument("--parity_logits", default=built("tools", "parity", "parity_logits"))
     parser.add_argument("--weights_from", default="simdnet", choices=["simdnet", "torch"],
                         help="simdnet: one `simdnet train` batch, loaded into torch; torch: "
                         "torch's initialization, written by simdnet_torch.save_checkpoint and "
