@@ -42,8 +42,7 @@ def read_idx(path):
     if zero != 0 or dtype != 0x08:
         raise ValueError("%s: not an unsigned-byte IDX file" % path)
     dims = struct.unpack_from(">%dI" % rank, data, 4)
-    payload = memoryview(data)[4 + 4 * rank:]
-    return torch.frombuffer(bytearray(payload), dtype=torch.uint8).reshape(dims)
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)[4 + 4 * rank:].reshape(dims)
 
 
 def load_split(data_dir, prefix):
@@ -101,8 +100,9 @@ def main():
     # Per-channel statistics of the training set (population std, floored as data/normalize.h).
     mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
     std = x_train.std(dim=(0, 2, 3), unbiased=False, keepdim=True).clamp_min(1e-6)
-    x_train = ((x_train - mean) / std).contiguous()
-    x_test = ((x_test - mean) / std).contiguous()
+    # In place, so that the peak memory is not that of two copies of the data set.
+    x_train.sub_(mean).div_(std)
+    x_test.sub_(mean).div_(std)
 
     shape = tuple(x_train.shape[1:])
     model = simdnet_torch.build_model(args.model, 10, shape)
