@@ -129,9 +129,12 @@ commands:
 // The signal that asked the run to stop (0: none), for the exit status 128 + signal.
 volatile std::sig_atomic_t g_stop_signal = 0;
 
+// The training run's stop request, set by SIGINT / SIGTERM (an atomic store: signal-safe).
+StopToken g_stop;
+
 void OnSignal(int sig) {
   g_stop_signal = sig;
-  Trainer::RequestStop();
+  g_stop.Request();
 }
 
 // The flags given on the command line (names without dashes or a "no" prefix of booleans).
@@ -290,6 +293,7 @@ absl::StatusOr<TrainCommandOptions> TrainFromFlags() {
   t.snapshots = absl::GetFlag(FLAGS_snapshots);
   t.snapshot_every = absl::GetFlag(FLAGS_snapshot_every);
   t.stop_after = absl::GetFlag(FLAGS_stop_after);
+  t.stop = &g_stop;
   o.ensemble = absl::GetFlag(FLAGS_ensemble);
   o.resume = absl::GetFlag(FLAGS_resume);
   o.write_report = absl::GetFlag(FLAGS_report);

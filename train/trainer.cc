@@ -29,7 +29,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::atomic<bool> g_stop_requested{false};
 
 std::vector<int64_t> ToInt64(const std::vector<int32_t>& v) {
   return std::vector<int64_t>(v.begin(), v.end());
@@ -101,10 +100,6 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
   if (o.run_dir.empty()) return absl::InvalidArgumentError("--out: a run directory is required");
   return absl::OkStatus();
 }
-
-void Trainer::RequestStop() { g_stop_requested.store(true); }
-bool Trainer::StopRequested() { return g_stop_requested.load(); }
-void Trainer::ClearStopRequest() { g_stop_requested.store(false); }
 
 Trainer::~Trainer() = default;
 
@@ -364,17 +359,17 @@ absl::StatusOr<TrainResult> Trainer::Run() {
     po.line_seconds = options_.progress_line_seconds;
     po.columns = terminal ? TerminalColumns(2) : 100;
     std::unique_ptr<ProgressReporter> progress;
-    if (options_.progress) progress = std::make_unique<ProgressReporter>(po, &std::cerr);
+    if (options_.progress) progress = std::make_unique<ProgressReporter>(po, options_.log);
     ProgressStats stats;
     double lr = base_lr;
 
     while (batch_in_epoch_ < batches_per_epoch) {
-      if (StopRequested() || iteration_ == stop_at) {
+      if ((options_.stop != nullptr && options_.stop->requested()) || iteration_ == stop_at) {
         epoch_seconds_before_ += MonotonicSeconds() - epoch_start;
         loader->Stop();
         SIMDNET_RETURN_IF_ERROR(SaveTo(dir + "/checkpoint.safetensors"));
-        if (progress) std::cerr << "\n";
-        std::cerr << "stopped at epoch " << epoch_ + 1 << ", batch " << batch_in_epoch_
+        if (progress) *options_.log << "\n";
+        *options_.log << "stopped at epoch " << epoch_ + 1 << ", batch " << batch_in_epoch_
                   << "; saved " << dir << "/checkpoint.safetensors (resume with --resume)\n";
         result.interrupted = true;
         return finish();
@@ -444,7 +439,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
     history_.push_back(rec);
     SIMDNET_RETURN_IF_ERROR(epoch_log->Append(EpochCsvRow(rec)));
     if (options_.progress) {
-      std::cerr << absl::StrFormat(
+      *options_.log << absl::StrFormat(
           "epoch %d/%d: train loss %.4f acc %.2f%% | %s loss %.4f acc %.2f%% | lr %.3g | %.1fs "
           "(%.0f img/s)\n",
           rec.epoch, options_.epochs, rec.train_loss, 100 * rec.train_accuracy, data_.eval_name,
@@ -492,7 +487,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
         epochs_without_improvement_ >= options_.early_stopping_patience) {
       result.early_stopped = true;
       if (options_.progress) {
-        std::cerr << "early stopping: no improvement for " << epochs_without_improvement_
+        *options_.log << "early stopping: no improvement for " << epochs_without_improvement_
                   << " epochs (best epoch " << best_epoch_ << ")\n";
       }
       break;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,18 @@
 namespace simdnet {
 
 class ThreadPool;
+
+// A stop request the caller owns and may set from anywhere, a signal handler included (a
+// lock-free atomic store): Run finishes the current batch, saves, and returns interrupted.
+class StopToken {
+ public:
+  void Request() { requested_.store(true, std::memory_order_relaxed); }
+  bool requested() const { return requested_.load(std::memory_order_relaxed); }
+  void Clear() { requested_.store(false, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> requested_{false};
+};
 
 struct TrainerOptions {
   int64_t epochs = 10;
@@ -57,7 +70,12 @@ struct TrainerOptions {
   int64_t early_stopping_patience = 0; // > 0: stop after that many epochs without improvement
   int64_t max_batches_per_epoch = 0;   // > 0: cap (quick runs and tests)
   int64_t log_every = 10;              // iterations between iterations.csv rows
-  bool progress = true;                // progress bar / lines on stderr
+  bool progress = true;                // progress bar / per-epoch lines on `log`
+  // Where progress and messages go (not owned; must outlive Run). The CLI passes std::cerr.
+  std::ostream* log = &std::cerr;
+  // Not owned; null = no stop request (Run still honours stop_after). The CLI's SIGINT /
+  // SIGTERM handler requests it.
+  StopToken* stop = nullptr;
   double progress_line_seconds = 10.0; // plain-line interval when stderr is not a terminal
   int64_t prefetch = 4;                // batches the loader prepares ahead
   // Snapshot ensembles (Huang et al. 2017): save snapshot_<k>.safetensors at the end of every
@@ -116,7 +134,7 @@ absl::StatusOr<EvalResult> EnsembleResult(const std::vector<EvalResult>& members
 struct TrainResult {
   int64_t epochs_completed = 0;
   int64_t iterations = 0;
-  bool interrupted = false;        // stopped by RequestStop (checkpoint saved)
+  bool interrupted = false;        // stopped by options.stop or stop_after (checkpoint saved)
   bool early_stopped = false;
   double best_eval_accuracy = 0.0;
   int64_t best_epoch = 0;
@@ -138,22 +156,17 @@ class Trainer {
   // the same run (the model must already hold its weights: see LoadModelState).
   absl::Status Resume(const Checkpoint& ckpt);
 
-  // Trains until options.epochs are done, early stopping triggers, or RequestStop is called;
+  // Trains until options.epochs are done, early stopping triggers, or options.stop is requested;
   // saves run_dir/checkpoint.safetensors after every epoch (and when stopped mid-epoch),
   // run_dir/best.safetensors on improvement, and appends metrics.csv / iterations.csv.
   // A non-finite loss or gradient stops the run with FailedPrecondition naming the iteration
   // and the first offending parameter; the last good checkpoint stays in place.
   absl::StatusOr<TrainResult> Run();
 
-  // Asks Run to finish the current batch, save, and return (async-signal-safe: sets a flag).
-  static void RequestStop();
-  static bool StopRequested();
-  static void ClearStopRequest();
-
   // Called after every epoch with its record (for library users; the CLI prints).
   std::function<void(const EpochRecord&)> on_epoch;
   // Called after every training iteration with the global iteration count (1-based) and the
-  // batch loss; may call RequestStop().
+  // batch loss; may request options.stop.
   std::function<void(int64_t iteration, float loss)> on_iteration;
 
   Optimizer& optimizer() { return *optimizer_; }

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -170,17 +171,29 @@ TEST_F(TrainerTest, StartingRemovesStaleTempFilesOfKilledWrites) {
   EXPECT_TRUE(std::filesystem::exists(dir + "/notes.tmp.txt"));
 }
 
+TEST_F(TrainerTest, ProgressGoesToTheCallersLogSink) {
+  std::ostringstream log;
+  TrainerOptions o = BaseOptions(TempDir("log_sink"));
+  o.progress = true;
+  o.log = &log;
+  TrainRun r = MakeRun(data_, o);
+  ASSERT_TRUE(r.trainer->Run().ok());
+  EXPECT_NE(log.str().find("epoch 3/3:"), std::string::npos) << log.str();
+}
+
 TEST_F(TrainerTest, ResumeAfterInterruptionIsBitIdentical) {
   const std::string dir_a = TempDir("uninterrupted"), dir_b = TempDir("interrupted");
   TrainRun a = MakeRun(data_, BaseOptions(dir_a));
   ASSERT_TRUE(a.trainer->Run().ok());
 
-  TrainRun b = MakeRun(data_, BaseOptions(dir_b));
-  b.trainer->on_iteration = [](int64_t it, float) {
-    if (it == 17) Trainer::RequestStop();  // epoch 2, batch 5
+  StopToken stop;
+  TrainerOptions ob = BaseOptions(dir_b);
+  ob.stop = &stop;
+  TrainRun b = MakeRun(data_, ob);
+  b.trainer->on_iteration = [&stop](int64_t it, float) {
+    if (it == 17) stop.Request();  // epoch 2, batch 5
   };
   auto stopped = b.trainer->Run();
-  Trainer::ClearStopRequest();
   ASSERT_TRUE(stopped.ok()) << stopped.status();
   EXPECT_TRUE(stopped->interrupted);
   EXPECT_EQ(stopped->iterations, 17);
