@@ -7,6 +7,12 @@
 // normalization is NOT applied); y.npy holds N class labels. The output safetensors holds
 // "logits" (N, K), "loss" (1), and with --grads "grad/<param name>" and "grad/input" (the
 // gradient of the mean loss), for tools/parity/parity.py to compare against torch.
+//
+// With --train_steps=S (and --optimizer=SPEC, --batch=B) it instead trains for S steps in train
+// mode over the N samples in consecutive batches of B (wrapping around, no shuffling) and writes
+// "loss_curve" (S), every parameter as "param/<name>" and every buffer (BatchNorm running
+// statistics) as "buffer/<name>", for tools/parity/train_parity.py.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -19,6 +25,7 @@
 #include "interpret/npy.h"
 #include "layers/loss.h"
 #include "layers/model.h"
+#include "optim/make_optimizer.h"
 #include "tensor/shape.h"
 #include "tensor/status_macros.h"
 #include "tensor/tensor.h"
@@ -31,9 +38,57 @@ ABSL_FLAG(std::string, labels, "", "'<i8'/'<i4' .npy labels, shape (N)");
 ABSL_FLAG(std::string, out, "", "output .safetensors (logits, loss, gradients)");
 ABSL_FLAG(std::string, mode, "eval", "eval (running BN statistics) or train (batch statistics)");
 ABSL_FLAG(bool, grads, false, "also write the parameter and input gradients of the mean loss");
+ABSL_FLAG(int64_t, train_steps, 0, "> 0: train this many steps instead (see the file comment)");
+ABSL_FLAG(std::string, optimizer, "sgd:lr=0.05,momentum=0.9,form=pytorch,weight_decay=5e-4",
+          "--train_steps: optimizer spec (optim/make_optimizer.h)");
+ABSL_FLAG(int64_t, batch, 16, "--train_steps: batch size");
 
 namespace simdnet {
 namespace {
+
+// Trains `steps` SGD steps over x in consecutive batches (see the file comment).
+absl::Status TrainSteps(Model& model, const Tensor& x, const std::vector<int64_t>& labels,
+                        int64_t steps) {
+  const int64_t n = x.dim(0), b = absl::GetFlag(FLAGS_batch);
+  if (b < 1 || b > n) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch=", b, ": must be in [1, ", n, "]"));
+  }
+  SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> opt,
+                           MakeOptimizer(absl::GetFlag(FLAGS_optimizer)));
+  model.SetMode(Mode::kTrain);
+  const int64_t per = x.size() / n;
+  std::vector<int64_t> dims = {b};
+  for (int i = 1; i < x.rank(); ++i) dims.push_back(x.dim(i));
+  SIMDNET_ASSIGN_OR_RETURN(Tensor batch, Tensor::Create(dims));
+  std::vector<int64_t> batch_labels(static_cast<size_t>(b));
+  std::vector<float> curve;
+  for (int64_t step = 0; step < steps; ++step) {
+    for (int64_t i = 0; i < b; ++i) {
+      const int64_t src = (step * b + i) % n;
+      std::copy(x.data() + src * per, x.data() + (src + 1) * per, batch.data() + i * per);
+      batch_labels[static_cast<size_t>(i)] = labels[static_cast<size_t>(src)];
+    }
+    model.ZeroGrad();
+    SIMDNET_ASSIGN_OR_RETURN(
+        const float loss,
+        model.ForwardBackward(batch, [&](const Tensor& z, Tensor* dz) {
+          return SoftmaxCrossEntropy(z, batch_labels, dz);
+        }));
+    curve.push_back(loss);
+    SIMDNET_RETURN_IF_ERROR(opt->Step(model.Params(), opt->base_lr()));
+  }
+  SafetensorsContents out;
+  SIMDNET_ASSIGN_OR_RETURN(out.tensors["loss_curve"],
+                           Tensor::FromVector(Shape({steps}), curve));
+  for (const NamedParameter& p : model.Params()) {
+    out.tensors[absl::StrCat("param/", p.name)] = p.param->value;
+  }
+  for (const NamedBuffer& buf : model.Buffers()) {
+    out.tensors[absl::StrCat("buffer/", buf.name)] = *buf.value;
+  }
+  out.metadata["optimizer"] = opt->ToSpec();
+  return SaveSafetensors(absl::GetFlag(FLAGS_out), out);
+}
 
 absl::Status Run() {
   const std::string mode = absl::GetFlag(FLAGS_mode);
@@ -56,6 +111,8 @@ absl::Status Run() {
   for (int64_t d : sample.dims()) dims.push_back(d);
   SIMDNET_ASSIGN_OR_RETURN(Tensor x, Tensor::FromVector(Shape(absl::Span<const int64_t>(dims)),
                                                         in.data));
+  const int64_t steps = absl::GetFlag(FLAGS_train_steps);
+  if (steps > 0) return TrainSteps(*model, x, labels, steps);
   model->SetMode(mode == "train" ? Mode::kTrain : Mode::kEval);
   model->ZeroGrad();
   Tensor logits, dlogits, dx;
