@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "interpret/image.h"
 #include "interpret/source.h"
+#include "train/flag_lists.h"
 #include "tensor/atomic_file.h"
 #include "tensor/status_macros.h"
 #include "train/plot.h"
@@ -22,7 +23,7 @@ absl::StatusOr<std::string> RunClassVisCommand(const ClassVisCommandOptions& opt
   if (options.classes == "all" || options.classes.empty()) {
     for (int64_t k = 0; k < loaded.model->num_classes(); ++k) classes.push_back(k);
   } else {
-    SIMDNET_ASSIGN_OR_RETURN(classes, ParseIndexList(options.classes, "--class"));
+    SIMDNET_ASSIGN_OR_RETURN(classes, ParseIntList(options.classes, "--class", 0));
   }
   ClassVisualizationOptions ascent = options.ascent;
   if (ascent.snapshot_every == 0) ascent.snapshot_every = std::max<int64_t>(1, ascent.steps / 8);

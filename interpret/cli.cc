@@ -19,6 +19,7 @@
 #include "interpret/saliency_command.h"
 #include "interpret/source.h"
 #include "interpret/tsne_command.h"
+#include "train/flag_lists.h"
 #include "tensor/status_macros.h"
 
 ABSL_FLAG(std::string, layer, "",
@@ -104,22 +105,7 @@ std::vector<std::string> SplitList(const std::string& text) {
 absl::StatusOr<std::vector<int64_t>> OptionalIndexList(const std::string& text,
                                                        const std::string& flag) {
   if (text.empty()) return std::vector<int64_t>{};
-  return ParseIndexList(text, flag);
-}
-
-absl::StatusOr<std::vector<float>> ParseFloatList(const std::string& text,
-                                                  const std::string& flag) {
-  std::vector<float> out;
-  for (const std::string& token : SplitList(text)) {
-    float v = 0.0f;
-    if (!absl::SimpleAtof(token, &v)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(flag, "=", text, ": '", token, "' is not a number"));
-    }
-    out.push_back(v);
-  }
-  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": empty list"));
-  return out;
+  return ParseIntList(text, flag, 0);
 }
 
 }  // namespace
@@ -263,7 +249,7 @@ absl::StatusOr<std::string> RunInterpretCommand(const std::string& command,
     o.seed = c.seed;
     if (!absl::GetFlag(FLAGS_indices).empty()) {
       SIMDNET_ASSIGN_OR_RETURN(o.indices,
-                               ParseIndexList(absl::GetFlag(FLAGS_indices), "--indices"));
+                               ParseIntList(absl::GetFlag(FLAGS_indices), "--indices", 0));
     }
     if (samples > 0) o.tsne_samples = o.sweep_samples = o.patch_samples = samples;
     return RunInspectCommand(o);

@@ -226,22 +226,6 @@ Tensor SoftmaxRows(const Tensor& logits) {
   return p;
 }
 
-absl::StatusOr<std::vector<int64_t>> ParseIndexList(absl::string_view text,
-                                                    absl::string_view flag) {
-  std::vector<int64_t> out;
-  for (absl::string_view token : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
-    token = absl::StripAsciiWhitespace(token);
-    int64_t v = 0;
-    if (!absl::SimpleAtoi(token, &v) || v < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(flag, "=", text, ": '", token,
-                                                     "' is not a non-negative integer"));
-    }
-    out.push_back(v);
-  }
-  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": empty list"));
-  return out;
-}
-
 absl::Status EnsureDirectory(const std::string& dir) {
   if (dir.empty()) return absl::InvalidArgumentError("--out: empty output directory");
   std::error_code ec;

@@ -122,11 +122,6 @@ std::vector<int64_t> ArgMaxRows(const Tensor& logits);
 // Returns softmax(logits) row by row, (N, K).
 Tensor SoftmaxRows(const Tensor& logits);
 
-// Parses a comma-separated list of non-negative integers ("0,5,17") for flag `flag`;
-// InvalidArgument naming the flag and the bad token.
-absl::StatusOr<std::vector<int64_t>> ParseIndexList(absl::string_view text,
-                                                    absl::string_view flag);
-
 // Creates directory `dir` (and parents) if missing. Errors name the directory.
 absl::Status EnsureDirectory(const std::string& dir);
 

@@ -144,22 +144,13 @@ TEST(GatherPixelsTest, ReadsSamplesAndLabelsAndRejectsBadIndices) {
   EXPECT_FALSE(GatherPixels(data, {}).ok());
 }
 
-TEST(SourceHelpersTest, ArgMaxSoftmaxAndIndexLists) {
+TEST(SourceHelpersTest, ArgMaxAndSoftmax) {
   auto z = Tensor::FromVector(Shape({2, 3}), {1, 3, 2, 0, 0, 0});
   ASSERT_TRUE(z.ok());
   EXPECT_EQ(ArgMaxRows(*z), (std::vector<int64_t>{1, 0}));
   const Tensor p = SoftmaxRows(*z);
   EXPECT_NEAR(p[3], 1.0 / 3, 1e-6);
   EXPECT_NEAR(p[0] + p[1] + p[2], 1.0, 1e-6);
-  auto list = ParseIndexList("0, 5,17", "--indices");
-  ASSERT_TRUE(list.ok());
-  EXPECT_EQ(*list, (std::vector<int64_t>{0, 5, 17}));
-  auto bad = ParseIndexList("1,x", "--indices");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_NE(std::string(bad.status().message()).find("--indices"), std::string::npos);
-  EXPECT_NE(std::string(bad.status().message()).find("'x'"), std::string::npos);
-  EXPECT_FALSE(ParseIndexList("-1", "--indices").ok());
-  EXPECT_FALSE(ParseIndexList("", "--indices").ok());
 }
 
 }  // namespace

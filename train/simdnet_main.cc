@@ -30,6 +30,7 @@
 #include "train/bench_command.h"
 #include "train/checkpoint.h"
 #include "train/commands.h"
+#include "train/flag_lists.h"
 
 // Model and run.
 ABSL_FLAG(std::string, model, "vgg-small",
@@ -273,13 +274,8 @@ absl::StatusOr<TrainCommandOptions> TrainFromFlags() {
   t.regularizer = absl::GetFlag(FLAGS_regularizer);
   t.loss = absl::GetFlag(FLAGS_loss);
   const std::string weights = absl::GetFlag(FLAGS_class_weights);
-  for (absl::string_view w : absl::StrSplit(weights, ',', absl::SkipWhitespace())) {
-    float v = 0.0f;
-    if (!absl::SimpleAtof(w, &v)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--class_weights=", weights, ": '", w, "' is not a number"));
-    }
-    t.class_weights.push_back(v);
+  if (!weights.empty()) {
+    SIMDNET_ASSIGN_OR_RETURN(t.class_weights, ParseFloatList(weights, "--class_weights"));
   }
   t.label_smoothing = static_cast<float>(absl::GetFlag(FLAGS_label_smoothing));
   t.clip_norm = absl::GetFlag(FLAGS_clip_norm);
@@ -412,16 +408,8 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
     b.checkpoint = absl::GetFlag(FLAGS_checkpoint);
     SIMDNET_ASSIGN_OR_RETURN(b.input_shape, InputShapeFromFlag());
     b.num_classes = absl::GetFlag(FLAGS_num_classes);
-    b.batch_sizes.clear();
-    const std::string sizes = absl::GetFlag(FLAGS_batch_sizes);
-    for (absl::string_view t : absl::StrSplit(sizes, ',', absl::SkipWhitespace())) {
-      int64_t v = 0;
-      if (!absl::SimpleAtoi(t, &v)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--batch_sizes=", sizes, ": '", t, "' is not an integer"));
-      }
-      b.batch_sizes.push_back(v);
-    }
+    SIMDNET_ASSIGN_OR_RETURN(b.batch_sizes,
+                             ParseIntList(absl::GetFlag(FLAGS_batch_sizes), "--batch_sizes"));
     b.seconds = absl::GetFlag(FLAGS_bench_seconds);
     b.profile = absl::GetFlag(FLAGS_profile);
     SIMDNET_ASSIGN_OR_RETURN(std::string report, RunBench(b));
