@@ -234,6 +234,8 @@ absl::StatusOr<float> Model::ForwardBackward(const Tensor& x, const LossFunction
 
 int64_t Model::ParameterCount() { return root_->NumParams(); }
 
+int64_t Model::ForwardMultAdds() { return SubtreeMultAdds(*root_); }
+
 int64_t Model::TrainableParameterCount() {
   int64_t n = 0;
   for (const NamedParameter& p : Params()) {
@@ -297,7 +299,7 @@ std::string Model::Summary() {
                     layer.OutputShape().ToString(), WithThousands(layer.NumParams()),
                     WithThousands(SubtreeMultAdds(layer))});
   });
-  const int64_t mult_adds = SubtreeMultAdds(*root_);
+  const int64_t mult_adds = ForwardMultAdds();
   SummaryRow header{"Layer", "Description", "Output shape", "Param #", "Mult-adds"};
   size_t w_name = header.name.size(), w_desc = header.description.size(),
          w_shape = header.shape.size(), w_params = header.params.size(),

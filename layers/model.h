@@ -67,6 +67,10 @@ class Model {
   // Sets every parameter gradient to zero.
   void ZeroGrad() { root_->ZeroGrad(); }
 
+  // Returns the forward multiply-adds per sample of the whole network (the sum of every layer's
+  // Layer::ForwardMultAdds; the total Summary prints).
+  int64_t ForwardMultAdds();
+
   // Returns the number of parameter scalars, all / not frozen.
   int64_t ParameterCount();
   int64_t TrainableParameterCount();

@@ -69,8 +69,7 @@ absl::StatusOr<std::string> RunBench(const BenchOptions& o) {
   SIMDNET_RETURN_IF_ERROR(CheckMemoryFits(*model, largest, o.profile, AvailableMemory(),
                                           absl::StrCat("benchmarking ", what)));
   model->SetMode(Mode::kEval);
-  int64_t mult_adds = 0;
-  model->ForEachLayer([&](const std::string&, Layer& l, int) { mult_adds += l.ForwardMultAdds(); });
+  const int64_t mult_adds = model->ForwardMultAdds();
   std::string out = absl::StrFormat(
       "%s: input %s, %d parameters, %d forward mult-adds per sample; SIMD target %s, %d "
       "threads\n%8s  %12s  %10s  %s\n",
