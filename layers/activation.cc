@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "layers/clamp_kernels.h"
 #include "tensor/elementwise.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
@@ -33,6 +34,8 @@ const char* ActivationKindName(ActivationKind kind) {
       return "tanh";
     case ActivationKind::kSigmoid:
       return "sigmoid";
+    case ActivationKind::kRelu6:
+      return "relu6";
   }
   return "unknown";
 }
@@ -45,9 +48,10 @@ absl::StatusOr<ActivationKind> ParseActivationKind(absl::string_view name) {
   }
   if (lower == "tanh") return ActivationKind::kTanh;
   if (lower == "sigmoid") return ActivationKind::kSigmoid;
+  if (lower == "relu6") return ActivationKind::kRelu6;
   return absl::InvalidArgumentError(
       absl::StrCat("unknown activation '", name,
-                   "' (expected relu, leaky_relu, tanh or sigmoid)"));
+                   "' (expected relu, leaky_relu, tanh, sigmoid or relu6)"));
 }
 
 absl::StatusOr<std::unique_ptr<Activation>> Activation::Create(const ActivationOptions& options,
@@ -76,6 +80,8 @@ std::string Activation::Describe() const {
       return "Tanh()";
     case ActivationKind::kSigmoid:
       return "Sigmoid()";
+    case ActivationKind::kRelu6:
+      return "ReLU6()";
   }
   return "Activation()";
 }
@@ -104,12 +110,17 @@ void Activation::Forward(const Tensor& x, Tensor* y) {
       y_.EnsureShape(x.shape());
       Copy(y->data(), y_.data(), n, pool);
       break;
+    case ActivationKind::kRelu6:
+      ClampForward(x.data(), 0.0f, 6.0f, y->data(), n, pool);
+      x_ = x;
+      break;
   }
 }
 
 void Activation::Backward(const Tensor& dy, Tensor* dx) {
   const bool uses_x = options_.kind == ActivationKind::kRelu ||
-                      options_.kind == ActivationKind::kLeakyRelu;
+                      options_.kind == ActivationKind::kLeakyRelu ||
+                      options_.kind == ActivationKind::kRelu6;
   const Tensor& cached = uses_x ? x_ : y_;
   SIMDNET_CHECK(dy.shape() == cached.shape());
   dx->EnsureShape(dy.shape());
@@ -127,6 +138,9 @@ void Activation::Backward(const Tensor& dy, Tensor* dx) {
       break;
     case ActivationKind::kSigmoid:
       SigmoidBackward(y_.data(), dy.data(), dx->data(), n, pool);
+      break;
+    case ActivationKind::kRelu6:
+      ClampBackward(x_.data(), 0.0f, 6.0f, dy.data(), dx->data(), n, pool);
       break;
   }
 }

@@ -1,5 +1,5 @@
-// Activation: element-wise ReLU, LeakyReLU, Tanh and Sigmoid layers (kernels in
-// tensor/elementwise.h).
+// Activation: element-wise ReLU, LeakyReLU, Tanh, Sigmoid and ReLU6 layers (kernels in
+// tensor/elementwise.h and, for ReLU6, layers/clamp_kernels.h).
 #ifndef SIMDNET_LAYERS_ACTIVATION_H_
 #define SIMDNET_LAYERS_ACTIVATION_H_
 
@@ -14,9 +14,10 @@
 
 namespace simdnet {
 
-enum class ActivationKind { kRelu, kLeakyRelu, kTanh, kSigmoid };
+// kRelu6 is min(max(x, 0), 6) (torch.nn.ReLU6, MobileNetV2), gradient 0 at 0 and 6 as PyTorch.
+enum class ActivationKind { kRelu, kLeakyRelu, kTanh, kSigmoid, kRelu6 };
 
-// Returns the spec/type name of `kind`: "relu", "leaky_relu", "tanh", "sigmoid".
+// Returns the spec/type name of `kind`: "relu", "leaky_relu", "tanh", "sigmoid", "relu6".
 const char* ActivationKindName(ActivationKind kind);
 // Parses a name written by ActivationKindName (also "lrelu", "leakyrelu"); InvalidArgument
 // naming the text otherwise.
@@ -29,7 +30,7 @@ struct ActivationOptions {
 };
 
 // Applies f element-wise; input shape (any rank, per sample) equals the output shape.
-// Caches for Backward: x (ReLU, LeakyReLU, by reference, as the Layer contract allows) or a
+// Caches for Backward: x (ReLU, LeakyReLU, ReLU6, by reference, as the Layer contract allows) or a
 // copy of y (Tanh, Sigmoid). No parameters.
 class Activation : public Layer {
  public:
@@ -56,7 +57,7 @@ class Activation : public Layer {
 
   ActivationOptions options_;
   Shape shape_;
-  Tensor x_;  // view of the last input (ReLU, LeakyReLU)
+  Tensor x_;  // view of the last input (ReLU, LeakyReLU, ReLU6)
   Tensor y_;  // copy of the last output (Tanh, Sigmoid)
 };
 

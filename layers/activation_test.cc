@@ -23,6 +23,8 @@ double RefActivation(ActivationKind kind, double slope, double x) {
       return std::tanh(x);
     case ActivationKind::kSigmoid:
       return 1.0 / (1.0 + std::exp(-x));
+    case ActivationKind::kRelu6:
+      return x < 0 ? 0.0 : (x > 6 ? 6.0 : x);
   }
   return 0.0;
 }
@@ -77,7 +79,8 @@ TEST_P(ActivationKindTest, SameResultInTrainAndEval) {
 
 INSTANTIATE_TEST_SUITE_P(AllKinds, ActivationKindTest,
                          ::testing::Values(ActivationKind::kRelu, ActivationKind::kLeakyRelu,
-                                           ActivationKind::kTanh, ActivationKind::kSigmoid),
+                                           ActivationKind::kTanh, ActivationKind::kSigmoid,
+                                           ActivationKind::kRelu6),
                          [](const ::testing::TestParamInfo<ActivationKind>& info) {
                            return std::string(ActivationKindName(info.param));
                          });
@@ -97,6 +100,43 @@ TEST(ActivationTest, ReluForwardValuesAndShape) {
   EXPECT_EQ((*layer)->TypeName(), "relu");
   EXPECT_EQ((*layer)->Describe(), "ReLU()");
   EXPECT_TRUE((*layer)->Params().empty());
+}
+
+TEST(ActivationTest, Relu6ClampsAtZeroAndSixWithZeroGradientAtTheEdges) {
+  ActivationOptions options;
+  options.kind = ActivationKind::kRelu6;
+  auto layer = Activation::Create(options, Shape({6}));
+  ASSERT_TRUE(layer.ok());
+  auto x = Tensor::FromVector(Shape({1, 6}), {-1.0f, 0.0f, 2.5f, 6.0f, 7.5f, 5.999f});
+  ASSERT_TRUE(x.ok());
+  Tensor y;
+  (*layer)->Forward(*x, &y);
+  const float expected_y[] = {0.0f, 0.0f, 2.5f, 6.0f, 6.0f, 5.999f};
+  for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(y[i], expected_y[i]) << i;
+  Tensor dy(Shape({1, 6})), dx;
+  dy.SetAll(2.0f);
+  (*layer)->Backward(dy, &dx);
+  // torch.nn.functional.relu6 (hardtanh) passes the gradient only strictly inside (0, 6).
+  const float expected_dx[] = {0.0f, 0.0f, 2.0f, 0.0f, 0.0f, 2.0f};
+  for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(dx[i], expected_dx[i]) << i;
+  EXPECT_EQ((*layer)->TypeName(), "relu6");
+  EXPECT_EQ((*layer)->Describe(), "ReLU6()");
+}
+
+TEST(ActivationTest, Relu6GradientsMatchDoubleReferenceAcrossBothEdges) {
+  ActivationOptions options;
+  options.kind = ActivationKind::kRelu6;
+  auto layer = Activation::Create(options, Shape({5, 7, 3}));
+  ASSERT_TRUE(layer.ok());
+  GradCheckOptions o = OptionsFor(ActivationKind::kRelu6, 0.0);
+  // Inputs in [-3, 9], at least 0.05 away from the kinks at 0 and 6.
+  o.fill_input = [](Rng& rng, Tensor* x) {
+    const float centers[] = {-1.5f, 3.0f, 7.5f};
+    for (int64_t i = 0; i < x->size(); ++i) {
+      (*x)[i] = centers[i % 3] + 2.9f * (rng.Uniform() - 0.5f);
+    }
+  };
+  EXPECT_TRUE(CheckLayerGradients(**layer, 2, o));
 }
 
 TEST(ActivationTest, BackwardOverwritesDx) {
@@ -138,6 +178,7 @@ TEST(ActivationTest, ParsesKindNames) {
   EXPECT_EQ(*ParseActivationKind("leaky_relu"), ActivationKind::kLeakyRelu);
   EXPECT_EQ(*ParseActivationKind("tanh"), ActivationKind::kTanh);
   EXPECT_EQ(*ParseActivationKind("sigmoid"), ActivationKind::kSigmoid);
+  EXPECT_EQ(*ParseActivationKind("ReLU6"), ActivationKind::kRelu6);
   auto bad = ParseActivationKind("gelu");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("'gelu'"), std::string::npos);
