@@ -11,8 +11,20 @@
 namespace simdnet {
 
 absl::StatusOr<std::unique_ptr<Residual>> Residual::Create(std::unique_ptr<Sequential> main,
-                                                           std::unique_ptr<Sequential> shortcut) {
+                                                           std::unique_ptr<Sequential> shortcut,
+                                                           absl::string_view shortcut_name) {
   if (main == nullptr) return absl::InvalidArgumentError("Residual: the main branch is null");
+  if (shortcut_name.empty() ||
+      shortcut_name.find_first_of(". \t\r\n") != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Residual: shortcut name '", shortcut_name, "' must be non-empty without '.' or spaces"));
+  }
+  for (size_t i = 0; i < main->size(); ++i) {
+    if (main->child(i).name == shortcut_name) {
+      return absl::InvalidArgumentError(absl::StrCat("Residual: shortcut name '", shortcut_name,
+                                                     "' is also a main-branch layer's name"));
+    }
+  }
   const Shape& in = main->InputShape();
   const Shape& out = main->OutputShape();
   if (shortcut == nullptr) {
@@ -36,7 +48,8 @@ absl::StatusOr<std::unique_ptr<Residual>> Residual::Create(std::unique_ptr<Seque
     }
     shortcut->SetMode(main->mode());
   }
-  return std::unique_ptr<Residual>(new Residual(std::move(main), std::move(shortcut)));
+  return std::unique_ptr<Residual>(
+      new Residual(std::move(main), std::move(shortcut), shortcut_name));
 }
 
 std::string Residual::Describe() const {
@@ -77,7 +90,7 @@ std::vector<NamedParameter> Residual::Params() {
   std::vector<NamedParameter> out = main_->Params();
   if (shortcut_ != nullptr) {
     for (NamedParameter& p : shortcut_->Params()) {
-      out.push_back({absl::StrCat("shortcut.", p.name), p.param});
+      out.push_back({absl::StrCat(shortcut_name_, ".", p.name), p.param});
     }
   }
   return out;
@@ -87,7 +100,7 @@ std::vector<NamedBuffer> Residual::Buffers() {
   std::vector<NamedBuffer> out = main_->Buffers();
   if (shortcut_ != nullptr) {
     for (NamedBuffer& b : shortcut_->Buffers()) {
-      out.push_back({absl::StrCat("shortcut.", b.name), b.value});
+      out.push_back({absl::StrCat(shortcut_name_, ".", b.name), b.value});
     }
   }
   return out;
@@ -96,14 +109,14 @@ std::vector<NamedBuffer> Residual::Buffers() {
 std::vector<NamedRng> Residual::Rngs() {
   std::vector<NamedRng> out = main_->Rngs();
   if (shortcut_ != nullptr) {
-    for (NamedRng& r : shortcut_->Rngs()) out.push_back({absl::StrCat("shortcut.", r.name), r.rng});
+    for (NamedRng& r : shortcut_->Rngs()) out.push_back({absl::StrCat(shortcut_name_, ".", r.name), r.rng});
   }
   return out;
 }
 
 std::vector<NamedLayer> Residual::Children() {
   std::vector<NamedLayer> out = main_->Children();
-  if (shortcut_ != nullptr) out.push_back({"shortcut", shortcut_.get()});
+  if (shortcut_ != nullptr) out.push_back({shortcut_name_, shortcut_.get()});
   return out;
 }
 

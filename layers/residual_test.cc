@@ -78,6 +78,35 @@ TEST(ResidualTest, NamesAndModeReachTheShortcut) {
   EXPECT_EQ(block->main().layer(1).mode(), Mode::kEval);
 }
 
+TEST(ResidualTest, ShortcutNamePrefixesItsTensorsAndChild) {
+  const Shape shape({6});
+  Rng rng(3);
+  auto main = Chain(shape, {ActivationKind::kRelu});
+  auto shortcut = std::move(Sequential::Create(shape)).value();
+  ASSERT_TRUE(shortcut->Add(Dropout::Create({}, shape, rng)).ok());
+  auto block = Residual::Create(std::move(main), std::move(shortcut), "downsample");
+  ASSERT_TRUE(block.ok()) << block.status();
+  EXPECT_EQ((*block)->shortcut_name(), "downsample");
+  auto rngs = (*block)->Rngs();
+  ASSERT_EQ(rngs.size(), 1u);
+  EXPECT_EQ(rngs[0].name, "downsample.0.rng");
+  auto children = (*block)->Children();
+  EXPECT_EQ(children.back().name, "downsample");
+}
+
+TEST(ResidualTest, RejectsBadOrCollidingShortcutName) {
+  for (const char* bad : {"", "a.b", "two words"}) {
+    auto block = Residual::Create(Chain(Shape({4}), {ActivationKind::kRelu}), nullptr, bad);
+    ASSERT_FALSE(block.ok()) << bad;
+    EXPECT_NE(block.status().message().find("shortcut name"), std::string::npos)
+        << block.status();
+  }
+  // The main branch's first child is named "0".
+  auto clash = Residual::Create(Chain(Shape({4}), {ActivationKind::kRelu}), nullptr, "0");
+  ASSERT_FALSE(clash.ok());
+  EXPECT_NE(clash.status().message().find("main-branch"), std::string::npos) << clash.status();
+}
+
 TEST(ResidualTest, RejectsIdentityWithShapeChange) {
   auto main = std::move(Sequential::Create(Shape({2, 3}))).value();
   ASSERT_TRUE(main->Add(Flatten::Create(Shape({2, 3}))).ok());
