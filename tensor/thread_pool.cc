@@ -1,9 +1,22 @@
-// ThreadPool implementation: persistent workers woken per ParallelFor, tasks handed out from a
-// shared counter under one mutex (tasks are coarse: a few per thread).
+// ThreadPool implementation: persistent workers that spin for a bounded time between parallel
+// loops and then sleep; tasks handed out from an atomic counter.
+//
+// Protocol (state_ = generation | closed bit | active workers):
+// - The caller writes fn_ / num_tasks_ / next_task_, then publishes generation g + 1 (open, no
+//   active worker) and wakes sleeping workers.
+// - A worker that sees a new open generation joins it by incrementing the active count with a
+//   CAS (so it cannot join a generation that is closed or already replaced), runs tasks until
+//   the counter is exhausted, and leaves by decrementing the count.
+// - The caller runs tasks too; when the counter is exhausted it closes the generation and waits
+//   only for the workers that joined (they are running their last task). A worker that has not
+//   woken up yet is never waited for: its wake-up latency (tens of microseconds to milliseconds
+//   on a busy host) is off the critical path, and the caller simply runs more of the tasks.
+// Which thread runs a task never changes a result (see the header's determinism contract).
 #include "tensor/thread_pool.h"
 
 #include <sched.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -16,10 +29,14 @@
 namespace simdnet {
 namespace {
 
-// Spinning before a blocking wait: a training step runs hundreds of short parallel loops back
-// to back, and a futex wake-up costs tens of microseconds on a VM, i.e. several percent of a
-// 0.5 ms convolution. About 30 us of pause instructions, then the condition variable.
-constexpr int kSpinIterations = 2048;
+// How long an idle worker spins before it sleeps, and how long the caller spins for joined
+// workers to finish. A training step runs hundreds of short parallel loops separated by short
+// serial code (loss, optimizer bookkeeping, batch assembly); a sleeping worker costs a futex
+// wake-up of tens of microseconds (more on a busy VM) and, while it sleeps, the loop runs on one
+// thread. Spinning is bounded by time rather than by iterations because PAUSE takes from ~10 to
+// ~140 cycles depending on the CPU.
+constexpr int64_t kWorkerSpinNanos = 500'000;
+constexpr int64_t kCallerSpinNanos = 200'000;
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -27,15 +44,27 @@ inline void CpuRelax() {
 #endif
 }
 
-// Spins until done() or kSpinIterations; returns done().
-template <class Done>
-bool SpinUntil(const Done& done) {
-  for (int i = 0; i < kSpinIterations; ++i) {
-    if (done()) return true;
-    CpuRelax();
-  }
-  return done();
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
+
+// Spins until done() or `nanos` have passed; returns done().
+template <class Done>
+bool SpinUntil(const Done& done, int64_t nanos) {
+  if (done()) return true;
+  const int64_t deadline = NowNanos() + nanos;
+  for (;;) {
+    for (int i = 0; i < 32; ++i) {
+      if (done()) return true;
+      CpuRelax();
+    }
+    if (NowNanos() > deadline) return done();
+  }
+}
+
+inline uint64_t GenerationOf(uint64_t state) { return state >> 32; }
 
 }  // namespace
 
@@ -50,7 +79,7 @@ ThreadPool::ThreadPool(size_t num_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    shutdown_ = true;
+    shutdown_.store(true);
   }
   work_cv_.notify_all();
   for (std::thread& w : workers_) w.join();
@@ -58,60 +87,86 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::RunTasks(size_t thread) {
   for (;;) {
-    uint64_t task;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (next_task_ >= num_tasks_) return;
-      task = next_task_++;
-    }
+    const uint64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
+    if (task >= num_tasks_) return;
     (*fn_)(task, thread);
   }
 }
 
+bool ThreadPool::WaitForGeneration(uint64_t seen) {
+  const auto changed = [&] {
+    return GenerationOf(state_.load(std::memory_order_acquire)) != seen ||
+           shutdown_.load(std::memory_order_relaxed);
+  };
+  if (!SpinUntil(changed, kWorkerSpinNanos)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    // seq_cst: either the caller's publish sees sleeping_workers_ > 0 and notifies under mu_,
+    // or this predicate sees the new generation.
+    sleeping_workers_.fetch_add(1);
+    work_cv_.wait(lock, [&] {
+      return GenerationOf(state_.load()) != seen || shutdown_.load();
+    });
+    sleeping_workers_.fetch_sub(1);
+  }
+  return !shutdown_.load();
+}
+
 void ThreadPool::WorkerLoop(size_t thread) {
   uint64_t seen = 0;
-  for (;;) {
-    SpinUntil([&] { return generation_.load(std::memory_order_acquire) != seen; });
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return shutdown_ || generation_ != seen; });
-      if (shutdown_) return;
-      seen = generation_;
+  while (WaitForGeneration(seen)) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    seen = GenerationOf(s);
+    // Join unless the caller has closed the generation (or published a newer one).
+    bool joined = false;
+    while ((s & kClosed) == 0 && GenerationOf(s) == seen) {
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
+        joined = true;
+        break;
+      }
     }
+    if (!joined) continue;
     RunTasks(thread);
-    {
+    const uint64_t before = state_.fetch_sub(1);  // seq_cst, pairs with WaitForWorkers
+    if ((before & kActiveMask) == 1 && caller_sleeping_.load()) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (--active_workers_ == 0) done_cv_.notify_one();
+      done_cv_.notify_one();
     }
   }
+}
+
+void ThreadPool::WaitForWorkers() {
+  const auto done = [&] { return (state_.load(std::memory_order_acquire) & kActiveMask) == 0; };
+  if (SpinUntil(done, kCallerSpinNanos)) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  caller_sleeping_.store(true);  // seq_cst, pairs with the worker's decrement
+  done_cv_.wait(lock, [&] { return (state_.load() & kActiveMask) == 0; });
+  caller_sleeping_.store(false);
 }
 
 void ThreadPool::ParallelFor(uint64_t num_tasks,
                              const std::function<void(uint64_t task, size_t thread)>& fn) {
   if (num_tasks == 0) return;
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (in_parallel_for_ || workers_.empty() || num_tasks == 1) {
-      // Nested, single-threaded or a single task: run inline, in task order.
-      lock.unlock();
-      for (uint64_t t = 0; t < num_tasks; ++t) fn(t, 0);
-      return;
-    }
-    in_parallel_for_ = true;
-    fn_ = &fn;
-    num_tasks_ = num_tasks;
-    next_task_ = 0;
-    active_workers_ = workers_.size();
-    ++generation_;
+  if (workers_.empty() || num_tasks == 1 || in_parallel_for_.exchange(true)) {
+    // Single-threaded, a single task, or nested (or concurrent) use: run inline, in task order.
+    for (uint64_t t = 0; t < num_tasks; ++t) fn(t, 0);
+    return;
   }
-  work_cv_.notify_all();
+  fn_ = &fn;
+  num_tasks_ = num_tasks;
+  next_task_.store(0, std::memory_order_relaxed);
+  // The previous generation is closed with no active worker: publish the next one, open.
+  const uint64_t generation = GenerationOf(state_.load(std::memory_order_relaxed)) + 1;
+  state_.store(generation << 32);  // seq_cst, pairs with WaitForGeneration
+  if (sleeping_workers_.load() > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    work_cv_.notify_all();
+  }
   // The caller takes part as the last thread index.
   RunTasks(workers_.size());
-  SpinUntil([&] { return active_workers_.load(std::memory_order_acquire) == 0; });
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return active_workers_ == 0; });
+  state_.fetch_or(kClosed);
+  WaitForWorkers();
   fn_ = nullptr;
-  in_parallel_for_ = false;
+  in_parallel_for_.store(false, std::memory_order_release);
 }
 
 absl::StatusOr<size_t> ParseThreadCount(absl::string_view text, absl::string_view what) {

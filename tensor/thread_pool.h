@@ -36,26 +36,41 @@ class ThreadPool {
   size_t NumThreads() const { return workers_.size() + 1; }
 
   // Runs fn(task, thread) for task in [0, num_tasks) and returns when all are done.
-  // thread is in [0, NumThreads()). Requires: fn does not call ParallelFor on this pool
-  // (nested calls run inline on the calling thread instead of deadlocking).
+  // thread is in [0, NumThreads()). Nested calls (fn calling ParallelFor on this pool) and calls
+  // made while another thread's ParallelFor runs on this pool run inline on the calling thread.
+  // Scheduling: idle workers spin for about half a millisecond, then sleep; the caller runs
+  // tasks too and never waits for a worker that has not started yet (only for tasks running).
   void ParallelFor(uint64_t num_tasks, const std::function<void(uint64_t task, size_t thread)>& fn);
 
  private:
+  // state_ packs the generation (high 32 bits), a "closed" bit (bit 31: the caller has taken
+  // the last task and late workers must not join) and the number of workers inside the current
+  // generation (low 31 bits). See thread_pool.cc for the protocol.
+  static constexpr uint64_t kClosed = uint64_t{1} << 31;
+  static constexpr uint64_t kActiveMask = kClosed - 1;
+
   void WorkerLoop(size_t thread);
   void RunTasks(size_t thread);
+  // Blocks until the generation differs from `seen` or shutdown; returns false on shutdown.
+  bool WaitForGeneration(uint64_t seen);
+  // Blocks until no worker is inside the current (closed) generation.
+  void WaitForWorkers();
 
   std::vector<std::thread> workers_;
+  std::atomic<uint64_t> state_{0};
+  // Written by the caller before it publishes a generation; read by the workers that joined it.
+  const std::function<void(uint64_t, size_t)>* fn_ = nullptr;
+  uint64_t num_tasks_ = 0;
+  std::atomic<uint64_t> next_task_{0};
+  std::atomic<bool> in_parallel_for_{false};
+  // Sleeping (after their spin) workers and caller, woken through mu_ and the condition
+  // variables only when someone sleeps.
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  // Written under mu_; also read without it by the spinning waits (thread_pool.cc).
-  std::atomic<uint64_t> generation_{0};
-  bool shutdown_ = false;
-  const std::function<void(uint64_t, size_t)>* fn_ = nullptr;
-  uint64_t num_tasks_ = 0;
-  uint64_t next_task_ = 0;     // guarded by mu_
-  std::atomic<size_t> active_workers_{0};  // workers still inside the current generation
-  bool in_parallel_for_ = false;
+  std::atomic<int> sleeping_workers_{0};
+  std::atomic<bool> caller_sleeping_{false};
+  std::atomic<bool> shutdown_{false};
 };
 
 // Returns the number of cores this process may run on: the size of its CPU affinity mask

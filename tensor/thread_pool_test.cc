@@ -2,9 +2,11 @@
 #include "tensor/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -36,6 +38,48 @@ TEST(ThreadPoolTest, ManyGenerationsInARow) {
     pool.ParallelFor(4, [&](uint64_t task, size_t) { sum += static_cast<int64_t>(task); });
   }
   EXPECT_EQ(sum.load(), 2000 * 6);
+}
+
+// Gaps longer than the workers' spin put them to sleep; every loop must still run every task
+// once and return (the sleeping and waking paths of the protocol).
+TEST(ThreadPoolTest, LoopsAfterWorkersFellAsleep) {
+  ThreadPool pool(3);
+  for (int g = 0; g < 20; ++g) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(g % 4 == 0 ? 3 : 0));
+    std::vector<std::atomic<int>> hits(5);
+    pool.ParallelFor(5, [&](uint64_t task, size_t) { hits[task]++; });
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(hits[i].load(), 1) << "loop " << g << " task " << i;
+  }
+}
+
+// A long task on a worker makes the caller sleep until it finishes; ParallelFor must not return
+// before every task has completed.
+TEST(ThreadPoolTest, CallerWaitsForLongTasks) {
+  ThreadPool pool(2);
+  for (int g = 0; g < 5; ++g) {
+    std::atomic<int> done{0};
+    pool.ParallelFor(2, [&](uint64_t task, size_t) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(task == 1 ? 5 : 0));
+      done++;
+    });
+    EXPECT_EQ(done.load(), 2);
+  }
+}
+
+// Two threads sharing one pool: one gets the workers, the other runs inline; neither loses a
+// task.
+TEST(ThreadPoolTest, ConcurrentCallersShareThePool) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> sum{0};
+  auto run = [&] {
+    for (int g = 0; g < 500; ++g) {
+      pool.ParallelFor(3, [&](uint64_t task, size_t) { sum += static_cast<int64_t>(task) + 1; });
+    }
+  };
+  std::thread other(run);
+  run();
+  other.join();
+  EXPECT_EQ(sum.load(), 2 * 500 * 6);
 }
 
 TEST(ThreadPoolTest, NestedCallRunsInline) {
