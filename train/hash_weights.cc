@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "absl/strings/match.h"
+#include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
 
 namespace simdnet {
@@ -67,7 +68,7 @@ void FillHashSeeded(absl::string_view name, Tensor* t) {
         case kMean: x = 0.1 * v; break;
         case kVar: x = 1.0 + 0.25 * (v + 1.0); break;
         case kFanIn: x = fan_scale * v; break;
-        case kScale: x = 0.75 + 0.25 * v; break;
+        case kScale: x = 1.0 + 0.25 * v; break;
         case kInput: x = 2.0 * v; break;
         case kBias: x = 0.1 * v; break;
       }
@@ -85,6 +86,26 @@ void FillHashSeeded(absl::string_view name, Tensor* t) {
     const int64_t begin = static_cast<int64_t>(b) * kBlock;
     fill(begin, std::min(n, begin + kBlock));
   });
+}
+
+void FillHashSeededInput(Tensor* x) {
+  SIMDNET_CHECK(x->rank() == 4 && x->dim(2) >= 2);
+  const int64_t n = x->dim(0), c = x->dim(1), h = x->dim(2), w = x->dim(3);
+  const uint64_t hv = Fnv1a64("input"), ho = Fnv1a64("input.offset");
+  const uint64_t hs = Fnv1a64("input.slope");
+  float* out = x->data();
+  for (int64_t p = 0; p < n * c; ++p) {
+    const double o = UniformFromHash(ho, static_cast<uint64_t>(p));
+    const double s = UniformFromHash(hs, static_cast<uint64_t>(p));
+    for (int64_t r = 0; r < h; ++r) {
+      const double ramp = 2.0 * static_cast<double>(r) / static_cast<double>(h - 1) - 1.0;
+      for (int64_t col = 0; col < w; ++col) {
+        const int64_t i = (p * h + r) * w + col;
+        const double v = UniformFromHash(hv, static_cast<uint64_t>(i));
+        out[i] = static_cast<float>((v + o) + s * ramp);
+      }
+    }
+  }
 }
 
 void FillModelHashSeeded(Model& model) {

@@ -20,7 +20,7 @@ Hash-seeded weights (the formula train/hash_weights.cc implements; keep the two 
   v = 2u - 1 in [-1, 1), and the value, computed in double then rounded to float32, is
     *.running_mean: 0.1 v          *.running_var: 1 + 0.25 (v + 1)
     rank >= 2 (conv / linear weights): sqrt(6 / fan_in) v, fan_in = numel / shape[0]
-    other rank-1 *.weight (BatchNorm scale): 0.75 + 0.25 v
+    other rank-1 *.weight (BatchNorm scale): 1 + 0.25 v
     other (biases, the test input "input"): 0.1 v, and 2 v for "input"
     *.num_batches_tracked: 0 (I64)
 """
@@ -73,12 +73,27 @@ def hash_tensor(name, shape):
     elif len(shape) >= 2:
         x = math.sqrt(6.0 / (count // shape[0])) * v
     elif name.endswith("weight"):
-        x = 0.75 + 0.25 * v
+        x = 1.0 + 0.25 * v
     elif name == "input":
         x = 2.0 * v
     else:
         x = 0.1 * v
     return torch.from_numpy(x.astype(np.float32).reshape(shape))
+
+
+def hash_input(shape):
+    """Returns the hash-seeded test batch (N, C, H, W), float32: per element
+    x = v_input + o + s * (2 h / (H - 1) - 1), with v_input = hash_uniform("input", i) (i the
+    C-order index), o = hash_uniform("input.offset", n * C + c) and s = hash_uniform(
+    "input.slope", n * C + c): noise plus a per-image, per-channel offset and vertical ramp, so
+    the images of a batch differ after global pooling (i.i.d. noise alone averages out)."""
+    n, c, h, w = shape
+    v = hash_uniform("input", n * c * h * w).reshape(n, c, h, w)
+    o = hash_uniform("input.offset", n * c).reshape(n, c, 1, 1)
+    s = hash_uniform("input.slope", n * c).reshape(n, c, 1, 1)
+    ramp = (2.0 * np.arange(h, dtype=np.float64) / (h - 1) - 1.0).reshape(1, 1, h, 1)
+    x = (v + o) + s * ramp
+    return torch.from_numpy(x.astype(np.float32))
 
 
 def build(arch, num_classes=1000):
