@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
+#include "layers/layer_registry.h"
 #include "tensor/status_macros.h"
 
 namespace simdnet {
@@ -19,6 +21,16 @@ double Now() {
 }  // namespace
 
 void SetLayerTimer(LayerTimer* timer) { g_layer_timer.store(timer); }
+
+absl::StatusOr<std::string> Layer::ToSpec() const {
+  const SpecPrinter* printer = FindSpecPrinter(TypeName());
+  if (printer == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat("no spec printer for layer type '", TypeName(), "' (", Describe(),
+                     "): link its <layer>_spec library (layers/layer_registry.h)"));
+  }
+  return (*printer)(*this);
+}
 
 void Layer::RunForward(const Tensor& x, Tensor* y) {
   LayerTimer* timer = g_layer_timer.load(std::memory_order_relaxed);

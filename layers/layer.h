@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "tensor/rng.h"
 #include "tensor/shape.h"
 #include "tensor/tensor.h"
@@ -99,6 +100,13 @@ class Layer {
   virtual std::string TypeName() const = 0;
   // Returns a one-line description of the options for summaries, e.g. "Conv2d(1, 32, k=5, p=2)".
   virtual std::string Describe() const = 0;
+  // Returns the model-spec text (layers/model_spec.h) that builds an equal layer: same options,
+  // hence the same parameter names and shapes, and the same initial values from the same Rng
+  // state. One statement for a leaf ("conv 32 k3 p1 nobias"); for a container its statements,
+  // one per line, bodies indented. Uses the printer registered for TypeName()
+  // (layers/layer_registry.h). Unimplemented naming the type if none is linked in;
+  // FailedPrecondition if this layer has no spec form (e.g. a leaf given a name in C++).
+  absl::StatusOr<std::string> ToSpec() const;
   // Per-sample shapes (no batch dim).
   virtual const Shape& InputShape() const = 0;
   virtual const Shape& OutputShape() const = 0;

@@ -66,6 +66,13 @@ void WalkChildren(Layer& container, const std::string& prefix, int depth,
 
 }  // namespace
 
+absl::StatusOr<std::string> Model::ToSpec() const {
+  SIMDNET_ASSIGN_OR_RETURN(const std::string body, root_->ToSpec());
+  std::string dims;
+  for (int64_t d : InputShape().dims()) absl::StrAppend(&dims, dims.empty() ? "" : "x", d);
+  return absl::StrCat("input ", dims, "\n", body, "\n");
+}
+
 absl::StatusOr<std::unique_ptr<Model>> Model::Create(std::unique_ptr<Sequential> root,
                                                      int64_t num_classes) {
   if (root == nullptr) return absl::InvalidArgumentError("Model: the root network is null");

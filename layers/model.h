@@ -37,6 +37,11 @@ class Model {
   // Per-sample input shape, e.g. (1, 28, 28).
   const Shape& InputShape() const { return root_->InputShape(); }
   int64_t num_classes() const { return num_classes_; }
+  // Returns the model spec (layers/model_spec.h) that rebuilds this model: "input CxHxW", then
+  // the root's statements (Layer::ToSpec). ModelFromSpec(ToSpec(), nullopt, num_classes(), seed)
+  // gives the same parameter names and shapes, and the same initial values a model built in the
+  // same order from Rng(seed) has. Errors as Layer::ToSpec.
+  absl::StatusOr<std::string> ToSpec() const;
   Sequential& root() { return *root_; }
 
   // Returns OK if x is (N, ...InputShape()) with N >= 1, else InvalidArgument naming both

@@ -50,6 +50,9 @@ struct Pool2dOptions {
   // Average pooling only: when > 0, every window sum is divided by this (PyTorch's
   // divisor_override); count_include_pad is then irrelevant.
   int64_t divisor_override = 0;
+  // Max pooling only: the name a later "maxunpool NAME" refers to in model specs (empty: none).
+  // Does not affect the computation.
+  std::string name;
 };
 
 // Max or average pooling, (C, H, W) -> (C, out_h, out_w) with out = (in + pad_begin + pad_end -
@@ -118,6 +121,8 @@ class MaxUnpool2d : public Layer {
                                                               const Shape& input_shape);
 
   std::string TypeName() const override { return "maxunpool2d"; }
+  // Returns the paired max pooling layer.
+  const Pool2d& pool() const { return *pool_; }
   std::string Describe() const override;
   const Shape& InputShape() const override { return pool_->OutputShape(); }
   const Shape& OutputShape() const override { return pool_->InputShape(); }
