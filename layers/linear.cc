@@ -1,6 +1,10 @@
 // Linear layer: shape validation, PyTorch-default initialization and the Sgemm calls.
 #include "layers/linear.h"
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
 #include "absl/strings/str_cat.h"
 #include "tensor/elementwise.h"
 #include "tensor/gemm.h"
@@ -60,6 +64,37 @@ std::vector<NamedParameter> Linear::Params() {
   return params;
 }
 
+namespace {
+
+// dst (cols, rows) = src (rows, cols)^T, in 16 x 16 tiles, split over column blocks on `pool`
+// when large (each element is a plain copy, so the split does not change the result).
+void Transpose(const float* src, size_t rows, size_t cols, float* dst, ThreadPool& pool) {
+  constexpr size_t kTile = 16;
+  constexpr size_t kColsPerTask = 256;
+  const auto columns = [&](size_t c0, size_t c1) {
+    for (size_t i0 = 0; i0 < rows; i0 += kTile) {
+      const size_t i1 = std::min(rows, i0 + kTile);
+      for (size_t j0 = c0; j0 < c1; j0 += kTile) {
+        const size_t j1 = std::min(c1, j0 + kTile);
+        for (size_t j = j0; j < j1; ++j) {
+          for (size_t i = i0; i < i1; ++i) dst[j * rows + i] = src[i * cols + j];
+        }
+      }
+    }
+  };
+  const size_t tasks = (cols + kColsPerTask - 1) / kColsPerTask;
+  if (rows * cols < (size_t{1} << 15) || tasks < 2) {
+    columns(0, cols);
+    return;
+  }
+  pool.ParallelFor(tasks, [&](uint64_t t, size_t) {
+    const size_t c0 = static_cast<size_t>(t) * kColsPerTask;
+    columns(c0, std::min(cols, c0 + kColsPerTask));
+  });
+}
+
+}  // namespace
+
 void Linear::Forward(const Tensor& x, Tensor* y) {
   SIMDNET_CHECK(x.rank() == 2 && x.dim(1) == in_features() && x.dim(0) >= 1);
   const size_t n = static_cast<size_t>(x.dim(0));
@@ -68,16 +103,36 @@ void Linear::Forward(const Tensor& x, Tensor* y) {
   y->EnsureShape(Shape({x.dim(0), out_features()}));
   x_ = x;
   ThreadPool& pool = DefaultThreadPool();
-  float beta = 0.0f;
-  if (options_.bias) {
-    // Pre-load every row with the bias and let the GEMM accumulate onto it (beta = 1), which
-    // saves a second pass over y.
-    for (size_t i = 0; i < n; ++i) Copy(bias_.value.data(), y->data() + i * out, out);
-    beta = 1.0f;
+  // The GEMM packs a transposed operand element by element; an explicit transpose of the
+  // smaller of x and W (vectorizable, split over the pool) followed by a GEMM on plain
+  // operands is several times faster for the usual shapes (e.g. 64 x 3136 by 3136 x 128).
+  // With the bias the GEMM accumulates onto rows pre-loaded with it (beta = 1).
+  const float beta = options_.bias ? 1.0f : 0.0f;
+  if (n < out) {
+    // y^T (out, n) = W (out, in) * x^T (in, n).
+    float* yt = y->data();
+    if (n > 1) {
+      transposed_.EnsureShape(Shape({x.dim(1), x.dim(0)}));
+      Transpose(x.data(), n, in, transposed_.data(), pool);
+      yt_.EnsureShape(Shape({out_features(), x.dim(0)}));
+      yt = yt_.data();
+    }
+    if (options_.bias) {
+      for (size_t j = 0; j < out; ++j) Fill(yt + j * n, n, bias_.value[j]);
+    }
+    Sgemm(/*trans_a=*/false, /*trans_b=*/false, out, n, in, 1.0f, weight_.value.data(), in,
+          n > 1 ? transposed_.data() : x.data(), n, beta, yt, n, pool);
+    if (n > 1) Transpose(yt, out, n, y->data(), pool);
+    return;
   }
   // y (n, out) = x (n, in) * W^T (in, out).
-  Sgemm(/*trans_a=*/false, /*trans_b=*/true, n, out, in, 1.0f, x.data(), in,
-        weight_.value.data(), in, beta, y->data(), out, pool);
+  transposed_.EnsureShape(Shape({in_features(), out_features()}));
+  Transpose(weight_.value.data(), out, in, transposed_.data(), pool);
+  if (options_.bias) {
+    for (size_t i = 0; i < n; ++i) Copy(bias_.value.data(), y->data() + i * out, out);
+  }
+  Sgemm(/*trans_a=*/false, /*trans_b=*/false, n, out, in, 1.0f, x.data(), in,
+        transposed_.data(), out, beta, y->data(), out, pool);
 }
 
 void Linear::Backward(const Tensor& dy, Tensor* dx) {

@@ -63,6 +63,36 @@ TEST(LinearTest, BatchOfOneAndLargerShapes) {
   EXPECT_TRUE(CheckLayerGradients(*big, 17, o));
 }
 
+// Forward transposes x (N < out_features; none at N == 1) or W (N >= out_features), split over
+// the pool when large: every path against the double reference, with and without bias.
+TEST(LinearTest, ForwardPathsMatchDoubleReference) {
+  const int64_t in = 600, out = 70;
+  for (bool bias : {true, false}) {
+    auto layer = MakeLinear(in, out, bias);
+    if (bias) {
+      for (int64_t j = 0; j < out; ++j) layer->bias().value[j] = 0.01f * static_cast<float>(j);
+    }
+    std::vector<double> w(layer->weight().value.data(),
+                          layer->weight().value.data() + in * out);
+    std::vector<double> b;
+    if (bias) b.assign(layer->bias().value.data(), layer->bias().value.data() + out);
+    for (int64_t n : {1, 2, 64, 70, 100}) {
+      Tensor x(Shape({n, in})), y;
+      Rng rng(static_cast<uint64_t>(n));
+      for (int64_t i = 0; i < x.size(); ++i) x[i] = 2.0f * rng.Uniform() - 1.0f;
+      layer->Forward(x, &y);
+      ASSERT_EQ(y.shape(), Shape({n, out}));
+      const std::vector<double> ref =
+          reference::Linear(std::vector<double>(x.data(), x.data() + x.size()), w, b, n, in, out);
+      for (int64_t i = 0; i < y.size(); ++i) {
+        // 600 float products of magnitude <= 0.04: rounding stays far below 1e-4.
+        ASSERT_NEAR(y[i], ref[static_cast<size_t>(i)], 1e-4)
+            << "n=" << n << " bias=" << bias << " element " << i;
+      }
+    }
+  }
+}
+
 TEST(LinearTest, FrozenWeightGetsNoGradientButBiasDoes) {
   auto layer = MakeLinear(4, 6, true);
   layer->weight().frozen = true;
