@@ -6,6 +6,7 @@
 # test accuracy after the last epoch, and the ratios simdnet/PyTorch.
 # Usage: bench/compare_training.sh [--epochs=E] [--train_samples=N] [presets...]
 #        (default: 1 epoch on all 60,000 images; presets lenet5 vgg-small)
+#        SIMDNET_BINARY=path uses that simdnet binary instead of building //train:simdnet.
 # Requires python3-torch, libopenblas0-pthread and time: tools/setup.sh tools/apt-packages-bench.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ for arg in "$@"; do
   case "${arg}" in
     --epochs=*) epochs="${arg#*=}" ;;
     --train_samples=*) train_samples="${arg#*=}" ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     -*) echo "compare_training: unknown flag ${arg}" >&2; exit 1 ;;
     *) presets+=("${arg}") ;;
   esac
@@ -49,8 +50,14 @@ if [[ "${blas}" != *openblas* ]]; then
   echo "compare_training: warning: libblas.so.3 is ${blas}, not OpenBLAS" >&2
 fi
 
-bazel build -c opt //train:simdnet 2>/dev/null
-simdnet="$(pwd)/bazel-bin/train/simdnet"
+if [[ -n "${SIMDNET_BINARY:-}" ]]; then
+  # A prebuilt binary, e.g. to compare two builds: SIMDNET_BINARY=/path/to/simdnet.
+  simdnet="$(readlink -f "${SIMDNET_BINARY}")"
+  [[ -x "${simdnet}" ]] || { echo "compare_training: SIMDNET_BINARY=${SIMDNET_BINARY} is not an executable" >&2; exit 1; }
+else
+  bazel build -c opt //train:simdnet 2>/dev/null
+  simdnet="$(pwd)/bazel-bin/train/simdnet"
+fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
 
