@@ -25,6 +25,16 @@ absl::Span<const int64_t> BatchIndices(absl::Span<const int64_t> order, int64_t 
   return order.subspan(static_cast<size_t>(begin), static_cast<size_t>(end - begin));
 }
 
+absl::Span<const int64_t> ShardOfBatch(absl::Span<const int64_t> batch, int64_t shard,
+                                       int64_t shards) {
+  SIMDNET_CHECK(shards >= 1 && shard >= 0 && shard < shards);
+  const int64_t n = static_cast<int64_t>(batch.size());
+  const int64_t base = n / shards, extra = n % shards;
+  const int64_t begin = shard * base + std::min(shard, extra);
+  const int64_t size = base + (shard < extra ? 1 : 0);
+  return batch.subspan(static_cast<size_t>(begin), static_cast<size_t>(size));
+}
+
 absl::Status AssembleBatch(const SampleSource& source, absl::Span<const int64_t> indices,
                            const Augmenter* augment, const Normalization* norm, uint64_t seed,
                            uint64_t epoch, ThreadPool* pool, Batch* out) {

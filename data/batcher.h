@@ -35,6 +35,14 @@ int64_t NumBatches(int64_t n, int64_t batch_size, bool drop_last);
 absl::Span<const int64_t> BatchIndices(absl::Span<const int64_t> order, int64_t batch_size,
                                        int64_t batch_index);
 
+// Returns shard `shard` of `shards` of `batch` (the sample indices of one global batch): a
+// contiguous slice, the first batch.size() % shards shards one sample longer, possibly empty.
+// Concatenated in shard order, the shards are `batch`, so data-parallel ranks together train on
+// exactly the samples, in the order, of a single-process run with the same global batch.
+// Requires: 0 <= shard < shards.
+absl::Span<const int64_t> ShardOfBatch(absl::Span<const int64_t> batch, int64_t shard,
+                                       int64_t shards);
+
 // Fills `out` with the samples at `indices`: ReadSample, then `augment` (if non-null) with
 // SampleRng(seed, epoch, index), then `norm` (if non-null). Samples are processed on `pool`
 // (if non-null) one task per sample; the result is bit-identical for every thread count.

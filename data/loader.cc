@@ -26,6 +26,12 @@ absl::StatusOr<std::unique_ptr<DataLoader>> DataLoader::Create(const SampleSourc
     return absl::InvalidArgumentError(absl::StrCat("DataLoaderOptions.num_threads is ",
                                                    options.num_threads, "; must be in [1, 1024]"));
   }
+  if (options.shard_count < 1 || options.shard_index < 0 ||
+      options.shard_index >= options.shard_count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DataLoaderOptions.shard_index is ", options.shard_index, " of shard_count ",
+                     options.shard_count, "; must be in [0, shard_count)"));
+  }
   if (source->size() <= 0) {
     return absl::InvalidArgumentError("DataLoader: the data set contains zero images");
   }
@@ -89,8 +95,11 @@ void DataLoader::Produce(uint64_t epoch) {
     }
     Item item;
     item.batch.batch_index = b;
-    item.status = AssembleBatch(*source_, BatchIndices(order, options_.batch_size, b), augment_,
-                                norm_, options_.seed, epoch, pool_.get(), &item.batch);
+    item.status = AssembleBatch(
+        *source_,
+        ShardOfBatch(BatchIndices(order, options_.batch_size, b), options_.shard_index,
+                     options_.shard_count),
+        augment_, norm_, options_.seed, epoch, pool_.get(), &item.batch);
     if (!item.status.ok()) {
       item.status = absl::Status(item.status.code(),
                                  absl::StrCat("DataLoader epoch ", epoch, " batch ", b, ": ",

@@ -30,6 +30,10 @@ struct DataLoaderOptions {
   uint64_t seed = 0;       // drives shuffling and augmentation
   int64_t prefetch = 2;    // batches kept ready ahead of the consumer (queue bound)
   size_t num_threads = 1;  // threads assembling one batch (the loader owns its pool)
+  // Data-parallel sharding: every batch holds only shard `shard_index` of `shard_count` of the
+  // global batch of batch_size samples (ShardOfBatch); the global order is unchanged.
+  int64_t shard_index = 0;
+  int64_t shard_count = 1;
 };
 
 class DataLoader {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "data/cifar.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
@@ -37,6 +38,32 @@ namespace simdnet {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The CLI flag of each TrainerOptions field whose name differs from the flag's.
+constexpr std::pair<const char*, const char*> kTrainerFieldFlags[] = {
+    {"run_dir", "out"},
+    {"early_stopping_patience", "early_stopping"},
+    {"max_batches_per_epoch", "max_batches"},
+};
+
+// Returns `status` with every "TrainerOptions.<field>" (the trainer library's names) replaced
+// by the flag that sets it ("--<flag>").
+absl::Status TrainerStatusWithFlagNames(const absl::Status& status) {
+  if (status.ok()) return status;
+  std::string msg(status.message());
+  for (const auto& [field, flag] : kTrainerFieldFlags) {
+    msg = absl::StrReplaceAll(
+        msg, {{absl::StrCat("TrainerOptions.", field), absl::StrCat("--", flag)}});
+  }
+  msg = absl::StrReplaceAll(msg, {{"TrainerOptions.", "--"}});
+  return absl::Status(status.code(), msg);
+}
+
+template <typename T>
+absl::StatusOr<T> TrainerStatusWithFlagNames(absl::StatusOr<T> v) {
+  if (v.ok()) return v;
+  return TrainerStatusWithFlagNames(v.status());
+}
 
 absl::StatusOr<InMemoryDataset> KeepClasses(const InMemoryDataset& data,
                                             const std::vector<int64_t>& classes) {
@@ -318,8 +345,11 @@ absl::StatusOr<MemberRun> TrainOne(const TrainCommandOptions& o, const LoadedDat
   info.num_classes = classes;
   info.class_names = data.class_names();
   for (const auto& [name, value] : o.run_flags) info.extra["flag." + name] = value;
-  SIMDNET_ASSIGN_OR_RETURN(auto trainer, Trainer::Create(to, td, run.model.get(), info));
+  SIMDNET_ASSIGN_OR_RETURN(auto trainer, TrainerStatusWithFlagNames(
+                                             Trainer::Create(to, td, run.model.get(), info)));
   const std::string ckpt_path = run_dir + "/checkpoint.safetensors";
+  // In a data-parallel run (to.comm) only rank 0 prints and writes the report.
+  const bool main_rank = to.comm == nullptr || to.comm->rank() == 0;
   if (o.resume) {
     SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(ckpt_path));
     if (ck.info.model_spec != spec) {
@@ -328,13 +358,16 @@ absl::StatusOr<MemberRun> TrainOne(const TrainCommandOptions& o, const LoadedDat
           o.model));
     }
     SIMDNET_RETURN_IF_ERROR(LoadModelState(ck, *run.model));
-    SIMDNET_RETURN_IF_ERROR(trainer->Resume(ck));
-    std::cerr << "resuming " << run_dir << " at epoch " << trainer->history().size() + 1 << "\n";
+    SIMDNET_RETURN_IF_ERROR(TrainerStatusWithFlagNames(trainer->Resume(ck)));
+    if (main_rank) {
+      std::cerr << "resuming " << run_dir << " at epoch " << trainer->history().size() + 1
+                << "\n";
+    }
   }
-  std::cerr << run.model->Summary() << "\n" << data.description << "\n";
+  if (main_rank) std::cerr << run.model->Summary() << "\n" << data.description << "\n";
   std::unique_ptr<ModelProfiler> profiler;
   if (o.profile) profiler = std::make_unique<ModelProfiler>(*run.model);
-  SIMDNET_ASSIGN_OR_RETURN(run.result, trainer->Run());
+  SIMDNET_ASSIGN_OR_RETURN(run.result, TrainerStatusWithFlagNames(trainer->Run()));
   if (profiler != nullptr) {
     std::cout << "per-layer profile of the run (training steps and evaluation passes):\n"
               << profiler->Format();
@@ -347,7 +380,7 @@ absl::StatusOr<MemberRun> TrainOne(const TrainCommandOptions& o, const LoadedDat
     eo.keep_probabilities = true;
     SIMDNET_ASSIGN_OR_RETURN(run.test, Evaluate(*run.model, *test, data.normalization, eo));
   }
-  if (o.write_report) {
+  if (o.write_report && main_rank) {
     SIMDNET_RETURN_IF_ERROR(WriteRunReport(run_dir, *run.model, data.class_names(), test,
                                            test != nullptr ? &run.test : nullptr,
                                            run.result.history, Hyper(o, *trainer), RunInfo(data),
@@ -377,7 +410,7 @@ absl::StatusOr<TrainCommandResult> RunTrain(const TrainCommandOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("--ensemble=", o.ensemble, ": must be in [1, 64]"));
   }
-  SIMDNET_RETURN_IF_ERROR(ValidateTrainerOptions(o.trainer));
+  SIMDNET_RETURN_IF_ERROR(TrainerStatusWithFlagNames(ValidateTrainerOptions(o.trainer)));
   SIMDNET_ASSIGN_OR_RETURN(LoadedData data, LoadData(o.data));
   TrainCommandResult out;
   const std::string& dir = o.trainer.run_dir;
@@ -502,7 +535,7 @@ absl::StatusOr<std::vector<Prediction>> RunPredict(const std::string& checkpoint
 }
 
 absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& o) {
-  SIMDNET_RETURN_IF_ERROR(ValidateTrainerOptions(o.train.trainer));
+  SIMDNET_RETURN_IF_ERROR(TrainerStatusWithFlagNames(ValidateTrainerOptions(o.train.trainer)));
   SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(o.checkpoint));
   SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, ModelFromCheckpoint(ck));
   DataOptions dopt = o.train.data;
@@ -543,7 +576,8 @@ absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& o) {
   info.num_classes = classes;
   info.class_names = data.class_names();
   info.extra["finetuned_from"] = o.checkpoint;
-  SIMDNET_ASSIGN_OR_RETURN(auto trainer, Trainer::Create(to, td, model.get(), info));
+  SIMDNET_ASSIGN_OR_RETURN(
+      auto trainer, TrainerStatusWithFlagNames(Trainer::Create(to, td, model.get(), info)));
   if (o.freeze.empty() && o.backbone_lr_scale > 0) {
     // The head is the last parameters' layer: everything else gets the smaller LR.
     std::vector<NamedParameter> params = model->Params();
@@ -556,7 +590,7 @@ absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& o) {
       SIMDNET_RETURN_IF_ERROR(trainer->optimizer().AddGroup(g));
     }
   }
-  SIMDNET_ASSIGN_OR_RETURN(TrainResult tr, trainer->Run());
+  SIMDNET_ASSIGN_OR_RETURN(TrainResult tr, TrainerStatusWithFlagNames(trainer->Run()));
   SIMDNET_ASSIGN_OR_RETURN(EvalResult after, Evaluate(*model, *test, data.normalization, {}));
   result.after_accuracy = after.accuracy;
   if (o.train.write_report) {

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <new>
 #include <optional>
 #include <set>
@@ -23,6 +24,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "dist/mpi_communicator.h"
 #include "interpret/cli.h"
 #include "tensor/simd_targets.h"
 #include "tensor/status_macros.h"
@@ -91,6 +93,12 @@ ABSL_FLAG(bool, progress, true, "Show progress on stderr");
 ABSL_FLAG(int64_t, stop_after, 0,
           "Testing: act as if interrupted (Ctrl-C) after this many iterations (0 = never)");
 ABSL_FLAG(bool, report, true, "Write report.html and curve PNGs into --out");
+// Data-parallel training under mpirun (docs/dist.md); ignored in a single process.
+ABSL_FLAG(double, dist_timeout, 300,
+          "train under mpirun: seconds a rank waits for the others in a collective before it "
+          "ends the job with an error (a dead or hung rank)");
+ABSL_FLAG(int64_t, dist_bucket_kib, 1024,
+          "train under mpirun: gradient allreduce bucket size in KiB");
 // eval / predict / finetune / summary.
 ABSL_FLAG(std::string, checkpoint, "",
           "eval/predict/finetune/summary: checkpoint file(s), comma-separated for an ensemble");
@@ -126,6 +134,23 @@ commands:
             batch 1; --profile adds per-layer tables of inference and a training step
 
 )";
+
+// The job's communicator for `train` (MPI under mpirun, else a single process); created on
+// first use, finalized by main, aborted by main after an error in a multi-rank job.
+std::unique_ptr<Communicator>& JobCommunicator() {
+  static std::unique_ptr<Communicator> comm;
+  return comm;
+}
+
+absl::StatusOr<Communicator*> ConnectJob() {
+  std::unique_ptr<Communicator>& comm = JobCommunicator();
+  if (comm == nullptr) {
+    SIMDNET_ASSIGN_OR_RETURN(comm, ConnectFromEnvironment());
+    absl::Status s = comm->set_timeout_seconds(absl::GetFlag(FLAGS_dist_timeout));
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("--dist_timeout: ", s.message()));
+  }
+  return comm.get();
+}
 
 // The signal that asked the run to stop (0: none), for the exit status 128 + signal.
 volatile std::sig_atomic_t g_stop_signal = 0;
@@ -338,7 +363,38 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
     SIMDNET_ASSIGN_OR_RETURN(TrainCommandOptions o, TrainFromFlags());
     o.run_flags = CurrentRunFlags();
     o.profile = absl::GetFlag(FLAGS_profile);
+    SIMDNET_ASSIGN_OR_RETURN(Communicator * comm, ConnectJob());
+    const int64_t bucket_kib = absl::GetFlag(FLAGS_dist_bucket_kib);
+    if (bucket_kib < 1 || bucket_kib > (int64_t{1} << 21)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--dist_bucket_kib=", bucket_kib, ": must be in [1, 2097152]"));
+    }
+    const bool main_rank = comm->rank() == 0;
+    if (comm->size() > 1) {
+      o.trainer.comm = comm;
+      o.trainer.dist_bucket_bytes = bucket_kib * 1024;
+      if (main_rank) {
+        std::cerr << absl::StrFormat(
+            "data-parallel: %s; global batch %d (%d-%d per rank), allreduce buckets of %d KiB, "
+            "timeout %.0f s\n",
+            comm->Describe(), o.trainer.batch_size, o.trainer.batch_size / comm->size(),
+            (o.trainer.batch_size + comm->size() - 1) / comm->size(), bucket_kib,
+            comm->timeout_seconds());
+      }
+    }
     SIMDNET_ASSIGN_OR_RETURN(TrainCommandResult r, RunTrain(o));
+    if (!main_rank) {
+      // Rank 0 reports; the others exit as it does (128 + signal when stopped).
+      return r.interrupted ? 128 + (g_stop_signal != 0 ? g_stop_signal : SIGINT) : 0;
+    }
+    if (!r.members.empty() && r.members.back().ranks > 1) {
+      const TrainResult& m = r.members.back();
+      std::cout << absl::StrFormat(
+          "data-parallel: %d ranks; training steps %.1f s, of which waiting for the allreduce "
+          "%.1f s (%.1f%%)\n",
+          m.ranks, m.step_seconds, m.allreduce_wait_seconds,
+          m.step_seconds > 0 ? 100 * m.allreduce_wait_seconds / m.step_seconds : 0.0);
+    }
     if (r.interrupted) {
       const int sig = g_stop_signal != 0 ? static_cast<int>(g_stop_signal) : SIGINT;
       std::cerr << "simdnet train: interrupted; the checkpoint is saved. Resume with:\n"
@@ -457,10 +513,25 @@ int main(int argc, char** argv) {
     status = absl::ResourceExhaustedError(
         "out of memory; try a smaller --batch_size (see `simdnet summary` for the estimate)");
   }
+  std::unique_ptr<simdnet::Communicator>& comm = simdnet::JobCommunicator();
   if (!status.ok()) {
+    if (comm != nullptr && comm->size() > 1) {
+      // The other ranks may be blocked in a collective or dead: end the whole job now.
+      // (Errors of collectives already name the rank.)
+      const std::string msg(status.status().message());
+      if (msg.rfind("rank ", 0) == 0) {
+        std::fprintf(stderr, "simdnet %s: %s\n", command.c_str(), msg.c_str());
+      } else {
+        std::fprintf(stderr, "simdnet %s (rank %d of %d): %s\n", command.c_str(), comm->rank(),
+                     comm->size(), msg.c_str());
+      }
+      std::fflush(stderr);
+      comm->Abort(1);
+    }
     std::fprintf(stderr, "simdnet %s: %s\n", command.c_str(),
                  std::string(status.status().message()).c_str());
     return 1;
   }
+  comm.reset();  // MPI_Finalize: every rank got here
   return *status;
 }

@@ -57,11 +57,27 @@ int64_t JsonInt(const json& j, const char* key, int64_t fallback) {
   return it->get<int64_t>();
 }
 
+// Prefixes the error of parsing option `field` with "TrainerOptions.<field>: ".
+template <typename T>
+absl::StatusOr<T> NameField(absl::StatusOr<T> v, absl::string_view field) {
+  if (v.ok()) return v;
+  return absl::Status(v.status().code(),
+                      absl::StrCat("TrainerOptions.", field, ": ", v.status().message()));
+}
+
+// A stream that drops everything (TrainerOptions::log == nullptr).
+std::ostream& NullStream() {
+  static std::ostream null(nullptr);
+  return null;
+}
+
 }  // namespace
 
 absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
-  auto bad = [](absl::string_view flag, auto value, absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("--", flag, "=", value, ": ", why));
+  // Messages name the option field ("TrainerOptions.epochs=0: ..."); the CLI maps fields to
+  // its flag names (TrainerStatusWithFlagNames in train/commands.cc).
+  auto bad = [](absl::string_view field, auto value, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("TrainerOptions.", field, "=", value, ": ", why));
   };
   if (o.epochs < 1 || o.epochs > 100000) return bad("epochs", o.epochs, "must be in [1, 100000]");
   if (o.batch_size < 1 || o.batch_size > 65536) {
@@ -76,7 +92,8 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
     }
   }
   if (!o.class_weights.empty() && o.loss == "svm") {
-    return bad("class_weights", o.class_weights.size(), "weights apply to --loss=xent or nll");
+    return bad("class_weights", o.class_weights.size(),
+               "weights apply to TrainerOptions.loss=xent or nll");
   }
   if (!(o.label_smoothing >= 0.0f && o.label_smoothing < 1.0f)) {
     return bad("label_smoothing", o.label_smoothing, "must be in [0, 1)");
@@ -88,16 +105,21 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
     return bad("clip_value", o.clip_value, "must be >= 0 (0 = off)");
   }
   if (o.early_stopping_patience < 0) {
-    return bad("early_stopping", o.early_stopping_patience, "must be >= 0 (0 = off)");
+    return bad("early_stopping_patience", o.early_stopping_patience, "must be >= 0 (0 = off)");
   }
   if (o.max_batches_per_epoch < 0) {
-    return bad("max_batches", o.max_batches_per_epoch, "must be >= 0 (0 = all)");
+    return bad("max_batches_per_epoch", o.max_batches_per_epoch, "must be >= 0 (0 = all)");
   }
   if (o.log_every < 1) return bad("log_every", o.log_every, "must be >= 1");
   if (o.prefetch < 1 || o.prefetch > 64) return bad("prefetch", o.prefetch, "must be in [1, 64]");
   if (o.snapshot_every < 0) return bad("snapshot_every", o.snapshot_every, "must be >= 0");
   if (o.stop_after < 0) return bad("stop_after", o.stop_after, "must be >= 0");
-  if (o.run_dir.empty()) return absl::InvalidArgumentError("--out: a run directory is required");
+  if (!(o.progress_line_seconds > 0.0)) {
+    return bad("progress_line_seconds", o.progress_line_seconds, "must be > 0");
+  }
+  if (o.run_dir.empty()) {
+    return absl::InvalidArgumentError("TrainerOptions.run_dir: a run directory is required");
+  }
   return absl::OkStatus();
 }
 
@@ -118,7 +140,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
   if (!options.class_weights.empty() &&
       static_cast<int64_t>(options.class_weights.size()) != model->num_classes()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--class_weights: ", options.class_weights.size(), " weights for ",
+        "TrainerOptions.class_weights: ", options.class_weights.size(), " weights for ",
         model->num_classes(), " classes"));
   }
   if (options.loss == "nll") {
@@ -128,8 +150,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
     });
     if (last != "log_softmax") {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--loss=nll needs a model that ends in log_softmax (its last layer is '", last,
-          "'); add 'log_softmax' to the spec, or use --loss=xent on logits"));
+          "TrainerOptions.loss=nll needs a model that ends in log_softmax (its last layer is '",
+          last, "'); add 'log_softmax' to the spec, or use TrainerOptions.loss=xent on logits"));
     }
   }
   if (static_cast<int64_t>(data.train->class_names().size()) > model->num_classes()) {
@@ -141,11 +163,13 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
       CheckNormalizationShape(data.normalization, data.train->sample_shape()));
   std::unique_ptr<Trainer> t(new Trainer());
   t->options_ = options;
+  if (t->options_.log == nullptr) t->options_.log = &NullStream();
   t->data_ = data;
   t->model_ = model;
   t->info_ = std::move(info);
   t->info_.normalization = data.normalization;
-  SIMDNET_ASSIGN_OR_RETURN(t->optimizer_, MakeOptimizer(options.optimizer));
+  SIMDNET_ASSIGN_OR_RETURN(t->optimizer_,
+                           NameField(MakeOptimizer(options.optimizer), "optimizer"));
   // "auto" in the schedule spec stands for the run's total number of iterations.
   int64_t per_epoch = (data.train->size() + options.batch_size - 1) / options.batch_size;
   if (options.max_batches_per_epoch > 0) {
@@ -153,16 +177,34 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
   }
   const std::string schedule_spec = absl::StrReplaceAll(
       options.schedule, {{"=auto", absl::StrCat("=", std::max<int64_t>(2, per_epoch * options.epochs))}});
-  SIMDNET_ASSIGN_OR_RETURN(t->schedule_, MakeSchedule(schedule_spec));
-  SIMDNET_ASSIGN_OR_RETURN(t->regularizer_, Regularizer::Parse(options.regularizer));
-  SIMDNET_ASSIGN_OR_RETURN(t->augmenter_, ParseAugmentSpec(options.augment));
+  SIMDNET_ASSIGN_OR_RETURN(t->schedule_, NameField(MakeSchedule(schedule_spec), "schedule"));
+  SIMDNET_ASSIGN_OR_RETURN(t->regularizer_,
+                           NameField(Regularizer::Parse(options.regularizer), "regularizer"));
+  SIMDNET_ASSIGN_OR_RETURN(t->augmenter_, NameField(ParseAugmentSpec(options.augment), "augment"));
   t->info_.optimizer_spec = t->optimizer_->ToSpec();
   t->info_.schedule_spec = t->schedule_.ToSpec();
+  if (options.comm != nullptr && options.comm->size() > 1) {
+    if (options.dist_bucket_bytes < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "TrainerOptions.dist_bucket_bytes=", options.dist_bucket_bytes, ": must be >= 1"));
+    }
+    GradientSyncOptions so;
+    so.bucket_bytes = options.dist_bucket_bytes;
+    SIMDNET_ASSIGN_OR_RETURN(t->sync_, GradientSync::Create(model, options.comm, so));
+    // Rank 0 alone writes run_dir and talks; the others would only repeat it.
+    t->writes_files_ = options.comm->rank() == 0;
+    if (!t->writes_files_) {
+      t->options_.progress = false;
+      t->options_.log = &NullStream();
+      return t;
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.run_dir, ec);
   if (ec) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--out=", options.run_dir, ": cannot create directory: ", ec.message()));
+        absl::StrCat("TrainerOptions.run_dir=", options.run_dir,
+                     ": cannot create directory: ", ec.message()));
   }
   // Temp files of a writer killed mid-write ("checkpoint.safetensors.tmp.<pid>.<n>", up to a
   // checkpoint's size) would otherwise stay forever.
@@ -209,7 +251,8 @@ absl::Status Trainer::Resume(const Checkpoint& ckpt) {
   const int64_t saved_batch = JsonInt(j, "batch_size", options_.batch_size);
   if (saved_batch != options_.batch_size) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--batch_size=", options_.batch_size, " differs from the checkpoint's ",
+        absl::StrCat("TrainerOptions.batch_size=", options_.batch_size,
+                     " differs from the checkpoint's ",
                      saved_batch, " (", ckpt.path, "): resuming needs the same batch size"));
   }
   epoch_loss_sum_ = JsonNumber(j, "epoch_loss_sum", 0.0);
@@ -269,8 +312,9 @@ absl::Status Trainer::CheckFinite(float loss) const {
 }
 
 absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector<int64_t>& labels,
-                                         double lr, int64_t* correct) {
+                                         int64_t global_n, double lr, int64_t* correct) {
   model_->ZeroGrad();
+  const int64_t n = static_cast<int64_t>(labels.size());
   LossFunction loss_fn;
   if (options_.loss == "svm") {
     loss_fn = [&](const Tensor& z, Tensor* dz) { return MulticlassSvm(z, labels, dz); };
@@ -286,7 +330,28 @@ absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector
       return SoftmaxCrossEntropy(z, labels, dz, xo);
     };
   }
-  SIMDNET_ASSIGN_OR_RETURN(float loss, model_->ForwardBackward(images, loss_fn, &logits_));
+  float loss = 0.0f;
+  int64_t local_correct = 0;
+  // The local batch's gradient enters the sum over ranks weighted by its share of the global
+  // batch: the sum is then the gradient of the global batch's mean loss.
+  if (sync_) sync_->BeginStep(static_cast<double>(n) / static_cast<double>(global_n));
+  if (n > 0) {  // a rank's share of a last, small batch may be empty
+    SIMDNET_ASSIGN_OR_RETURN(loss, model_->ForwardBackward(images, loss_fn, &logits_));
+    SIMDNET_ASSIGN_OR_RETURN(local_correct, CountTopKCorrect(logits_, labels, 1));
+  }
+  *correct = local_correct;
+  if (sync_) {
+    SIMDNET_RETURN_IF_ERROR(sync_->FinishStep());
+    // The global batch's loss and accuracy, and whether any rank was asked to stop.
+    const bool stop = options_.stop != nullptr && options_.stop->requested();
+    double stats[3] = {static_cast<double>(loss) * static_cast<double>(n),
+                       static_cast<double>(local_correct), stop ? 1.0 : 0.0};
+    SIMDNET_ASSIGN_OR_RETURN(CollectiveId id, options_.comm->StartSum(absl::MakeSpan(stats)));
+    SIMDNET_RETURN_IF_ERROR(options_.comm->Wait(id, "the exchange of batch statistics"));
+    loss = static_cast<float>(stats[0] / static_cast<double>(global_n));
+    *correct = static_cast<int64_t>(std::lround(stats[1]));
+    stop_agreed_ = stats[2] > 0.0;
+  }
   std::vector<NamedParameter> params = model_->Params();
   if (!regularizer_.IsZero()) regularizer_.AddGradients(params);
   SIMDNET_RETURN_IF_ERROR(CheckFinite(loss));
@@ -297,13 +362,204 @@ absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector
     SIMDNET_RETURN_IF_ERROR(ClipGradNorm(params, options_.clip_norm).status());
   }
   SIMDNET_RETURN_IF_ERROR(optimizer_->Step(params, lr));
-  SIMDNET_ASSIGN_OR_RETURN(*correct, CountTopKCorrect(logits_, labels, 1));
   return loss;
+}
+
+absl::Status Trainer::OpenLogs(bool resumed) {
+  const std::string& dir = options_.run_dir;
+  const CsvLog::Mode mode = resumed ? CsvLog::Mode::kAppend : CsvLog::Mode::kTruncate;
+  // On resume, rows logged after the checkpoint (before a crash) are cut: they are redone.
+  SIMDNET_ASSIGN_OR_RETURN(
+      epoch_log_,
+      CsvLog::Open(dir + "/metrics.csv", EpochCsvColumns(), mode,
+                   resumed ? static_cast<int64_t>(history_.size()) : CsvLog::kKeepAllRows));
+  SIMDNET_ASSIGN_OR_RETURN(
+      iteration_log_, CsvLog::Open(dir + "/iterations.csv", IterationCsvColumns(), mode,
+                                   resumed ? iteration_ : CsvLog::kKeepAllRows));
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Save(const std::string& file) {
+  if (!writes_files_) return absl::OkStatus();
+  const std::string path = absl::StrCat(options_.run_dir, "/", file);
+  SIMDNET_RETURN_IF_ERROR(SaveTo(path));
+  if (on_checkpoint) on_checkpoint(path);
+  return absl::OkStatus();
+}
+
+int64_t Trainer::GlobalBatchSize(int64_t b) const {
+  return std::min(options_.batch_size, data_.train->size() - b * options_.batch_size);
+}
+
+absl::Status Trainer::SyncModelState() {
+  if (!distributed()) return absl::OkStatus();
+  SIMDNET_RETURN_IF_ERROR(sync_->AverageBuffers());
+  return sync_->CheckInSync();
+}
+
+absl::StatusOr<bool> Trainer::TrainEpoch(DataLoader& loader, int64_t stop_at, double* lr) {
+  const double epoch_start = MonotonicSeconds();
+  loader.StartEpoch(static_cast<uint64_t>(epoch_));
+  for (int64_t skip = 0; skip < batch_in_epoch_; ++skip) {
+    SIMDNET_ASSIGN_OR_RETURN(auto skipped, loader.Next());
+    if (!skipped.has_value()) break;
+  }
+  const bool terminal = options_.progress && IsTerminal(2);
+  ProgressOptions po;
+  po.label = absl::StrCat("epoch ", epoch_ + 1, "/", options_.epochs);
+  po.total_batches = batches_per_epoch_;
+  po.is_terminal = terminal;
+  po.line_seconds = options_.progress_line_seconds;
+  po.columns = terminal ? TerminalColumns(2) : 100;
+  std::unique_ptr<ProgressReporter> progress;
+  if (options_.progress) progress = std::make_unique<ProgressReporter>(po, options_.log);
+  ProgressStats stats;
+  *lr = base_lr_;
+
+  while (batch_in_epoch_ < batches_per_epoch_) {
+    // Data-parallel ranks stop on the request they agreed on after the last step, so that all
+    // stop after the same batch.
+    const bool requested = distributed()
+                               ? stop_agreed_
+                               : options_.stop != nullptr && options_.stop->requested();
+    if (requested || iteration_ == stop_at) {
+      epoch_seconds_before_ += MonotonicSeconds() - epoch_start;
+      loader.Stop();
+      SIMDNET_RETURN_IF_ERROR(SyncModelState());
+      SIMDNET_RETURN_IF_ERROR(Save("checkpoint.safetensors"));
+      if (progress) *options_.log << "\n";
+      *options_.log << "stopped at epoch " << epoch_ + 1 << ", batch " << batch_in_epoch_
+                    << "; saved " << options_.run_dir
+                    << "/checkpoint.safetensors (resume with --resume)\n";
+      return true;
+    }
+    SIMDNET_ASSIGN_OR_RETURN(std::optional<Batch> batch, loader.Next());
+    if (!batch.has_value()) break;
+    const std::vector<int64_t> labels = ToInt64(batch->labels);
+    *lr = schedule_.LrAt(base_lr_, iteration_, batches_per_epoch_);
+    int64_t correct = 0;
+    const int64_t n = distributed() ? GlobalBatchSize(batch->batch_index)
+                                    : static_cast<int64_t>(labels.size());
+    const double t0 = MonotonicSeconds();
+    SIMDNET_ASSIGN_OR_RETURN(float loss, TrainStep(batch->images, labels, n, *lr, &correct));
+    const double dt = MonotonicSeconds() - t0;
+    step_seconds_ += dt;
+    epoch_loss_sum_ += static_cast<double>(loss) * static_cast<double>(n);
+    epoch_samples_ += n;
+    epoch_correct_ += correct;
+    ++iteration_;
+    ++batch_in_epoch_;
+    stats.batches_done = batch_in_epoch_;
+    stats.images_done = epoch_samples_;
+    stats.loss = epoch_loss_sum_ / static_cast<double>(epoch_samples_);
+    stats.accuracy = static_cast<double>(epoch_correct_) / static_cast<double>(epoch_samples_);
+    if (progress) progress->Update(stats);
+    if (on_iteration) on_iteration(iteration_, loss);
+    if (iteration_ % options_.log_every == 0 || batch_in_epoch_ == batches_per_epoch_) {
+      IterationRecord ir;
+      ir.step = iteration_;
+      ir.epoch = epoch_ + 1;
+      ir.batch = batch_in_epoch_;
+      ir.loss = loss;
+      ir.accuracy = static_cast<double>(correct) / static_cast<double>(n);
+      ir.learning_rate = *lr;
+      ir.images_per_second = dt > 0 ? static_cast<double>(n) / dt : 0.0;
+      ir.elapsed_seconds = MonotonicSeconds() - run_start_;
+      if (iteration_log_) SIMDNET_RETURN_IF_ERROR(iteration_log_->Append(IterationCsvRow(ir)));
+    }
+  }
+  loader.Stop();
+  if (progress) progress->Finish(stats);
+  epoch_seconds_before_ += MonotonicSeconds() - epoch_start;
+  return false;
+}
+
+absl::StatusOr<EpochRecord> Trainer::EvaluateEpoch(double lr, bool* improved) {
+  EpochRecord rec;
+  rec.epoch = epoch_ + 1;
+  const double samples = static_cast<double>(epoch_samples_);
+  rec.train_loss = epoch_samples_ > 0 ? epoch_loss_sum_ / samples : NAN;
+  rec.train_accuracy = epoch_samples_ > 0 ? static_cast<double>(epoch_correct_) / samples : NAN;
+  rec.learning_rate = lr;
+  rec.epoch_seconds = epoch_seconds_before_;
+  rec.images_per_second = epoch_seconds_before_ > 0 ? samples / epoch_seconds_before_ : 0.0;
+  rec.test_loss = NAN;
+  rec.test_accuracy = NAN;
+  *improved = true;  // without an eval set the latest model is the best we know
+  if (data_.eval != nullptr) {
+    EvalOptions eo;
+    eo.max_misclassified = 0;
+    SIMDNET_ASSIGN_OR_RETURN(EvalResult ev,
+                             Evaluate(*model_, *data_.eval, data_.normalization, eo));
+    rec.test_loss = ev.loss;
+    rec.test_accuracy = ev.accuracy;
+    *improved = ev.accuracy > best_accuracy_;
+  }
+  return rec;
+}
+
+void Trainer::ReportEpoch(const EpochRecord& rec) {
+  if (options_.progress) {
+    *options_.log << absl::StrFormat(
+        "epoch %d/%d: train loss %.4f acc %.2f%% | %s loss %.4f acc %.2f%% | lr %.3g | %.1fs "
+        "(%.0f img/s)\n",
+        rec.epoch, options_.epochs, rec.train_loss, 100 * rec.train_accuracy, data_.eval_name,
+        rec.test_loss, 100 * rec.test_accuracy, rec.learning_rate, rec.epoch_seconds,
+        rec.images_per_second);
+  }
+  if (on_epoch) on_epoch(rec);
+}
+
+absl::StatusOr<bool> Trainer::FinishEpoch(const EpochRecord& rec, bool improved, double lr) {
+  // Advance the position before saving, so the checkpoint resumes at the next epoch.
+  ++epoch_;
+  batch_in_epoch_ = 0;
+  epoch_loss_sum_ = 0.0;
+  epoch_samples_ = 0;
+  epoch_correct_ = 0;
+  epoch_seconds_before_ = 0.0;
+  if (improved) {
+    best_accuracy_ = data_.eval != nullptr ? rec.test_accuracy : best_accuracy_;
+    best_epoch_ = rec.epoch;
+    epochs_without_improvement_ = 0;
+  } else {
+    ++epochs_without_improvement_;
+  }
+  bool snapshot = false;
+  if (options_.snapshots) {
+    if (options_.snapshot_every > 0) {
+      snapshot = epoch_ % options_.snapshot_every == 0;
+    } else {
+      // A cycle ends where the schedule's learning rate jumps back up (SGDR restarts).
+      const double next = schedule_.LrAt(base_lr_, iteration_, batches_per_epoch_);
+      snapshot = next > lr * 1.5 || epoch_ == options_.epochs;
+    }
+  }
+  if (snapshot) {
+    ++snapshots_saved_;
+    SIMDNET_RETURN_IF_ERROR(Save(absl::StrCat("snapshot_", snapshots_saved_, ".safetensors")));
+  }
+  // best.safetensors is committed BEFORE checkpoint.safetensors: the checkpoint names the
+  // best epoch, so a kill between the two renames must never leave a checkpoint naming a best
+  // file that is not there. (Killed in between, best may be one epoch ahead of the
+  // checkpoint; resuming redoes that epoch bit-identically and rewrites the same file.)
+  if (improved) SIMDNET_RETURN_IF_ERROR(Save("best.safetensors"));
+  SIMDNET_RETURN_IF_ERROR(Save("checkpoint.safetensors"));
+  if (options_.early_stopping_patience > 0 &&
+      epochs_without_improvement_ >= options_.early_stopping_patience) {
+    if (options_.progress) {
+      *options_.log << "early stopping: no improvement for " << epochs_without_improvement_
+                    << " epochs (best epoch " << best_epoch_ << ")\n";
+    }
+    return true;
+  }
+  return false;
 }
 
 absl::StatusOr<TrainResult> Trainer::Run() {
   TrainResult result;
-  const double run_start = MonotonicSeconds();
+  run_start_ = MonotonicSeconds();
+  const double wait_at_start = distributed() ? sync_->wait_seconds() : 0.0;
   // Fills in the position and history at the moment Run returns.
   auto finish = [&]() {
     result.epochs_completed = epoch_;
@@ -311,20 +567,29 @@ absl::StatusOr<TrainResult> Trainer::Run() {
     result.history = history_;
     result.best_eval_accuracy = best_accuracy_;
     result.best_epoch = best_epoch_;
-    result.wall_seconds = MonotonicSeconds() - run_start;
+    result.wall_seconds = MonotonicSeconds() - run_start_;
+    result.step_seconds = step_seconds_;
+    if (distributed()) {
+      result.ranks = options_.comm->size();
+      result.allreduce_wait_seconds = sync_->wait_seconds() - wait_at_start;
+    }
     return result;
   };
-  const bool resumed = epoch_ > 0 || batch_in_epoch_ > 0;
-  const std::string dir = options_.run_dir;
-  const CsvLog::Mode mode = resumed ? CsvLog::Mode::kAppend : CsvLog::Mode::kTruncate;
-  // On resume, rows logged after the checkpoint (before a crash) are cut: they are redone.
-  SIMDNET_ASSIGN_OR_RETURN(
-      auto epoch_log,
-      CsvLog::Open(dir + "/metrics.csv", EpochCsvColumns(), mode,
-                   resumed ? static_cast<int64_t>(history_.size()) : CsvLog::kKeepAllRows));
-  SIMDNET_ASSIGN_OR_RETURN(
-      auto iter_log, CsvLog::Open(dir + "/iterations.csv", IterationCsvColumns(), mode,
-                                  resumed ? iteration_ : CsvLog::kKeepAllRows));
+  step_seconds_ = 0.0;
+  stop_agreed_ = false;
+  if (writes_files_) {
+    SIMDNET_RETURN_IF_ERROR(OpenLogs(/*resumed=*/epoch_ > 0 || batch_in_epoch_ > 0));
+  }
+  if (distributed()) {
+    // Every rank starts from rank 0's weights and statistics (a resumed run's too).
+    SIMDNET_RETURN_IF_ERROR(sync_->BroadcastModel());
+    // Dropout: each rank draws its masks from its own stream, split from rank 0's (which a
+    // checkpoint stores), so that ranks do not share masks. See docs/dist.md.
+    const int rank = options_.comm->rank();
+    if (rank > 0) {
+      for (NamedRng& r : model_->Rngs()) *r.rng = r.rng->Split(static_cast<uint64_t>(rank));
+    }
+  }
 
   DataLoaderOptions lo;
   lo.batch_size = options_.batch_size;
@@ -333,165 +598,36 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   lo.seed = options_.seed;
   lo.prefetch = options_.prefetch;
   lo.num_threads = 1;
+  if (distributed()) {
+    lo.shard_index = options_.comm->rank();
+    lo.shard_count = options_.comm->size();
+  }
   SIMDNET_ASSIGN_OR_RETURN(
       auto loader, DataLoader::Create(data_.train, augmenter_.empty() ? nullptr : &augmenter_,
                                       &data_.normalization, lo));
-  int64_t batches_per_epoch = loader->num_batches();
+  batches_per_epoch_ = loader->num_batches();
   if (options_.max_batches_per_epoch > 0) {
-    batches_per_epoch = std::min(batches_per_epoch, options_.max_batches_per_epoch);
+    batches_per_epoch_ = std::min(batches_per_epoch_, options_.max_batches_per_epoch);
   }
-  const double base_lr = optimizer_->base_lr();
-  const bool terminal = options_.progress && IsTerminal(2);
+  base_lr_ = optimizer_->base_lr();
   const int64_t stop_at = options_.stop_after > 0 ? iteration_ + options_.stop_after : -1;
   model_->SetMode(Mode::kTrain);
 
   while (epoch_ < options_.epochs) {
-    const double epoch_start = MonotonicSeconds();
-    loader->StartEpoch(static_cast<uint64_t>(epoch_));
-    for (int64_t skip = 0; skip < batch_in_epoch_; ++skip) {
-      SIMDNET_ASSIGN_OR_RETURN(auto skipped, loader->Next());
-      if (!skipped.has_value()) break;
+    double lr = base_lr_;
+    SIMDNET_ASSIGN_OR_RETURN(const bool stopped, TrainEpoch(*loader, stop_at, &lr));
+    if (stopped) {
+      result.interrupted = true;
+      return finish();
     }
-    ProgressOptions po;
-    po.label = absl::StrCat("epoch ", epoch_ + 1, "/", options_.epochs);
-    po.total_batches = batches_per_epoch;
-    po.is_terminal = terminal;
-    po.line_seconds = options_.progress_line_seconds;
-    po.columns = terminal ? TerminalColumns(2) : 100;
-    std::unique_ptr<ProgressReporter> progress;
-    if (options_.progress) progress = std::make_unique<ProgressReporter>(po, options_.log);
-    ProgressStats stats;
-    double lr = base_lr;
-
-    while (batch_in_epoch_ < batches_per_epoch) {
-      if ((options_.stop != nullptr && options_.stop->requested()) || iteration_ == stop_at) {
-        epoch_seconds_before_ += MonotonicSeconds() - epoch_start;
-        loader->Stop();
-        SIMDNET_RETURN_IF_ERROR(SaveTo(dir + "/checkpoint.safetensors"));
-        if (progress) *options_.log << "\n";
-        *options_.log << "stopped at epoch " << epoch_ + 1 << ", batch " << batch_in_epoch_
-                  << "; saved " << dir << "/checkpoint.safetensors (resume with --resume)\n";
-        result.interrupted = true;
-        return finish();
-      }
-      SIMDNET_ASSIGN_OR_RETURN(std::optional<Batch> batch, loader->Next());
-      if (!batch.has_value()) break;
-      const std::vector<int64_t> labels = ToInt64(batch->labels);
-      lr = schedule_.LrAt(base_lr, iteration_, batches_per_epoch);
-      int64_t correct = 0;
-      const double t0 = MonotonicSeconds();
-      SIMDNET_ASSIGN_OR_RETURN(float loss, TrainStep(batch->images, labels, lr, &correct));
-      const double dt = MonotonicSeconds() - t0;
-      const int64_t n = static_cast<int64_t>(labels.size());
-      epoch_loss_sum_ += static_cast<double>(loss) * static_cast<double>(n);
-      epoch_samples_ += n;
-      epoch_correct_ += correct;
-      ++iteration_;
-      ++batch_in_epoch_;
-      stats.batches_done = batch_in_epoch_;
-      stats.images_done = epoch_samples_;
-      stats.loss = epoch_loss_sum_ / static_cast<double>(epoch_samples_);
-      stats.accuracy = static_cast<double>(epoch_correct_) / static_cast<double>(epoch_samples_);
-      if (progress) progress->Update(stats);
-      if (on_iteration) on_iteration(iteration_, loss);
-      if (iteration_ % options_.log_every == 0 || batch_in_epoch_ == batches_per_epoch) {
-        IterationRecord ir;
-        ir.step = iteration_;
-        ir.epoch = epoch_ + 1;
-        ir.batch = batch_in_epoch_;
-        ir.loss = loss;
-        ir.accuracy = static_cast<double>(correct) / static_cast<double>(n);
-        ir.learning_rate = lr;
-        ir.images_per_second = dt > 0 ? static_cast<double>(n) / dt : 0.0;
-        ir.elapsed_seconds = MonotonicSeconds() - run_start;
-        SIMDNET_RETURN_IF_ERROR(iter_log->Append(IterationCsvRow(ir)));
-      }
-    }
-    loader->Stop();
-    if (progress) progress->Finish(stats);
-    const double train_seconds = epoch_seconds_before_ + (MonotonicSeconds() - epoch_start);
-
-    EpochRecord rec;
-    rec.epoch = epoch_ + 1;
-    rec.train_loss = epoch_samples_ > 0 ? epoch_loss_sum_ / static_cast<double>(epoch_samples_)
-                                        : NAN;
-    rec.train_accuracy =
-        epoch_samples_ > 0 ? static_cast<double>(epoch_correct_) / static_cast<double>(epoch_samples_)
-                           : NAN;
-    rec.learning_rate = lr;
-    rec.epoch_seconds = train_seconds;
-    rec.images_per_second =
-        train_seconds > 0 ? static_cast<double>(epoch_samples_) / train_seconds : 0.0;
-    rec.test_loss = NAN;
-    rec.test_accuracy = NAN;
     bool improved = false;
-    if (data_.eval != nullptr) {
-      EvalOptions eo;
-      eo.max_misclassified = 0;
-      SIMDNET_ASSIGN_OR_RETURN(EvalResult ev,
-                               Evaluate(*model_, *data_.eval, data_.normalization, eo));
-      rec.test_loss = ev.loss;
-      rec.test_accuracy = ev.accuracy;
-      improved = ev.accuracy > best_accuracy_;
-    } else {
-      improved = true;  // without an eval set the latest model is the best we know
-    }
+    SIMDNET_RETURN_IF_ERROR(SyncModelState());
+    SIMDNET_ASSIGN_OR_RETURN(EpochRecord rec, EvaluateEpoch(lr, &improved));
     history_.push_back(rec);
-    SIMDNET_RETURN_IF_ERROR(epoch_log->Append(EpochCsvRow(rec)));
-    if (options_.progress) {
-      *options_.log << absl::StrFormat(
-          "epoch %d/%d: train loss %.4f acc %.2f%% | %s loss %.4f acc %.2f%% | lr %.3g | %.1fs "
-          "(%.0f img/s)\n",
-          rec.epoch, options_.epochs, rec.train_loss, 100 * rec.train_accuracy, data_.eval_name,
-          rec.test_loss, 100 * rec.test_accuracy, rec.learning_rate, rec.epoch_seconds,
-          rec.images_per_second);
-    }
-    if (on_epoch) on_epoch(rec);
-
-    // Advance the position before saving, so the checkpoint resumes at the next epoch.
-    ++epoch_;
-    batch_in_epoch_ = 0;
-    epoch_loss_sum_ = 0.0;
-    epoch_samples_ = 0;
-    epoch_correct_ = 0;
-    epoch_seconds_before_ = 0.0;
-    if (improved) {
-      best_accuracy_ = data_.eval != nullptr ? rec.test_accuracy : best_accuracy_;
-      best_epoch_ = rec.epoch;
-      epochs_without_improvement_ = 0;
-    } else {
-      ++epochs_without_improvement_;
-    }
-    bool snapshot = false;
-    if (options_.snapshots) {
-      if (options_.snapshot_every > 0) {
-        snapshot = epoch_ % options_.snapshot_every == 0;
-      } else {
-        // A cycle ends where the schedule's learning rate jumps back up (SGDR restarts).
-        const double next = schedule_.LrAt(base_lr, iteration_, batches_per_epoch);
-        snapshot = next > lr * 1.5 || epoch_ == options_.epochs;
-      }
-    }
-    if (snapshot) {
-      ++snapshots_saved_;
-      SIMDNET_RETURN_IF_ERROR(SaveTo(absl::StrCat(dir, "/snapshot_", snapshots_saved_,
-                                                  ".safetensors")));
-    }
-    // best.safetensors is committed BEFORE checkpoint.safetensors: the checkpoint names the
-    // best epoch, so a kill between the two renames must never leave a checkpoint naming a best
-    // file that is not there. (Killed in between, best may be one epoch ahead of the
-    // checkpoint; resuming redoes that epoch bit-identically and rewrites the same file.)
-    if (improved) SIMDNET_RETURN_IF_ERROR(SaveTo(dir + "/best.safetensors"));
-    SIMDNET_RETURN_IF_ERROR(SaveTo(dir + "/checkpoint.safetensors"));
-    if (options_.early_stopping_patience > 0 &&
-        epochs_without_improvement_ >= options_.early_stopping_patience) {
-      result.early_stopped = true;
-      if (options_.progress) {
-        *options_.log << "early stopping: no improvement for " << epochs_without_improvement_
-                  << " epochs (best epoch " << best_epoch_ << ")\n";
-      }
-      break;
-    }
+    if (epoch_log_) SIMDNET_RETURN_IF_ERROR(epoch_log_->Append(EpochCsvRow(rec)));
+    ReportEpoch(rec);
+    SIMDNET_ASSIGN_OR_RETURN(result.early_stopped, FinishEpoch(rec, improved, lr));
+    if (result.early_stopped) break;
   }
   return finish();
 }

@@ -1,7 +1,13 @@
 // Trainer: runs epochs of shuffled mini-batches (forward, loss + regularization, backward,
 // clipping, optimizer step), steps the learning-rate schedule, evaluates after every epoch,
 // keeps the last and the best checkpoint, logs metrics.csv / iterations.csv, and can stop
-// cleanly on request (SIGINT/SIGTERM) and resume bit-identically.
+// cleanly on request (a StopToken the caller owns) and resume bit-identically.
+//
+// Library code: errors name TrainerOptions fields ("TrainerOptions.epochs=0: ..."), not flags
+// (the CLI maps fields to its flag names); progress and messages go to TrainerOptions::log;
+// nothing is process-global. Run is a sequence of named steps: TrainEpoch (batches), then
+// EvaluateEpoch, ReportEpoch (log line, on_epoch) and FinishEpoch (checkpoint policy: snapshot,
+// best, last; early stopping).
 //
 // Determinism: with the same options (seed), thread count and data, two runs produce identical
 // weights, and a run interrupted and resumed from its checkpoint ends with the same weights as
@@ -23,6 +29,8 @@
 #include "data/augment.h"
 #include "data/dataset.h"
 #include "data/normalize.h"
+#include "dist/communicator.h"
+#include "dist/gradient_sync.h"
 #include "layers/model.h"
 #include "layers/regularizer.h"
 #include "optim/lr_schedule.h"
@@ -33,6 +41,7 @@
 
 namespace simdnet {
 
+class DataLoader;
 class ThreadPool;
 
 // A stop request the caller owns and may set from anywhere, a signal handler included (a
@@ -71,7 +80,8 @@ struct TrainerOptions {
   int64_t max_batches_per_epoch = 0;   // > 0: cap (quick runs and tests)
   int64_t log_every = 10;              // iterations between iterations.csv rows
   bool progress = true;                // progress bar / per-epoch lines on `log`
-  // Where progress and messages go (not owned; must outlive Run). The CLI passes std::cerr.
+  // Where progress and messages go (not owned; must outlive Run); null = nowhere. The CLI
+  // passes std::cerr.
   std::ostream* log = &std::cerr;
   // Not owned; null = no stop request (Run still honours stop_after). The CLI's SIGINT /
   // SIGTERM handler requests it.
@@ -85,9 +95,20 @@ struct TrainerOptions {
   // > 0: behave as if SIGINT arrived after this many iterations of this Run (finish the batch,
   // save, return interrupted) -- a deterministic interruption for testing resume.
   int64_t stop_after = 0;
+  // Data-parallel training (docs/dist.md): the job's communicator (not owned; must outlive
+  // Run); null or a single rank = one process. Every rank runs the same Run with the same
+  // options and data; batch_size is the GLOBAL batch, of which each rank trains on its
+  // contiguous share (data/batcher.h ShardOfBatch), so the samples and their order are those
+  // of a single-process run. Gradients are summed in buckets of dist_bucket_bytes; rank 0
+  // alone writes run_dir and logs; a stop requested on any rank stops every rank after the
+  // same batch; a collective that does not complete within the communicator's timeout ends
+  // Run with DeadlineExceeded.
+  Communicator* comm = nullptr;
+  int64_t dist_bucket_bytes = int64_t{1} << 20;
 };
 
-// Returns OK if the options are usable; InvalidArgument naming the option otherwise.
+// Returns OK if the options are usable; InvalidArgument naming the field otherwise
+// ("TrainerOptions.batch_size=0: must be in [1, 65536]").
 absl::Status ValidateTrainerOptions(const TrainerOptions& options);
 
 // The data a run uses. `train` is required; `eval` is evaluated after every epoch (a
@@ -140,6 +161,12 @@ struct TrainResult {
   int64_t best_epoch = 0;
   std::vector<EpochRecord> history;  // all epochs, including those before a resume
   double wall_seconds = 0.0;
+  // Time in training steps (forward, backward, gradient exchange, update) in this Run, and of
+  // it the time blocked waiting for the gradient allreduce after the backward pass (including
+  // waiting for slower ranks; 0 for a single process).
+  double step_seconds = 0.0;
+  double allreduce_wait_seconds = 0.0;
+  int ranks = 1;
 };
 
 class Trainer {
@@ -168,6 +195,8 @@ class Trainer {
   // Called after every training iteration with the global iteration count (1-based) and the
   // batch loss; may request options.stop.
   std::function<void(int64_t iteration, float loss)> on_iteration;
+  // Called after every checkpoint file Run commits (checkpoint, best, snapshot), with its path.
+  std::function<void(const std::string& path)> on_checkpoint;
 
   Optimizer& optimizer() { return *optimizer_; }
   const std::vector<EpochRecord>& history() const { return history_; }
@@ -176,9 +205,36 @@ class Trainer {
 
  private:
   Trainer() = default;
+  // The steps of Run, in order.
+  // Opens metrics.csv / iterations.csv (on resume, cut back to the checkpoint's position).
+  absl::Status OpenLogs(bool resumed);
+  // Trains the remaining batches of epoch_ (from batch_in_epoch_); *lr is the last rate used.
+  // Returns true if a stop was requested (options.stop or stop_after): the position is saved
+  // to checkpoint.safetensors and the epoch is left unfinished.
+  absl::StatusOr<bool> TrainEpoch(DataLoader& loader, int64_t stop_at, double* lr);
+  // Returns the epoch's record (training statistics, evaluation on data_.eval) and whether it
+  // improves on the best evaluation accuracy so far.
+  absl::StatusOr<EpochRecord> EvaluateEpoch(double lr, bool* improved);
+  // Writes the epoch line to options.log and calls on_epoch.
+  void ReportEpoch(const EpochRecord& rec);
+  // Advances to the next epoch and applies the checkpoint policy: snapshot (SGDR cycle end or
+  // every snapshot_every), best.safetensors on improvement, then checkpoint.safetensors.
+  // Returns true if early stopping ends the run.
+  absl::StatusOr<bool> FinishEpoch(const EpochRecord& rec, bool improved, double lr);
+  // Saves run_dir/`file` and calls on_checkpoint.
+  absl::Status Save(const std::string& file);
   absl::Status SaveTo(const std::string& path);
+  // One optimizer step on the local batch; `global_n` is the size of the global batch (the
+  // local one for a single process). Returns the mean loss over the global batch and sets
+  // *correct to its top-1 count; in a data-parallel run also exchanges the stop request.
   absl::StatusOr<float> TrainStep(const Tensor& images, const std::vector<int64_t>& labels,
-                                  double lr, int64_t* correct);
+                                  int64_t global_n, double lr, int64_t* correct);
+  // Returns the size of global batch `b` of an epoch.
+  int64_t GlobalBatchSize(int64_t b) const;
+  // Data-parallel runs: averages BatchNorm statistics over the ranks and checks that the
+  // ranks' models agree (before evaluation and every checkpoint). No-op for one process.
+  absl::Status SyncModelState();
+  bool distributed() const { return sync_ != nullptr; }
   absl::Status CheckFinite(float loss) const;
 
   TrainerOptions options_;
@@ -203,6 +259,18 @@ class Trainer {
   int64_t epochs_without_improvement_ = 0;
   int64_t snapshots_saved_ = 0;
   std::vector<EpochRecord> history_;
+
+  // Set by Run.
+  double run_start_ = 0.0;
+  double base_lr_ = 0.0;
+  int64_t batches_per_epoch_ = 0;
+  std::unique_ptr<CsvLog> epoch_log_, iteration_log_;
+
+  // Data-parallel state (null / defaults for one process).
+  std::unique_ptr<GradientSync> sync_;
+  bool writes_files_ = true;       // rank 0 (or a single process)
+  bool stop_agreed_ = false;       // a stop requested on some rank, agreed after the last step
+  double step_seconds_ = 0.0;
 
   Tensor logits_, dlogits_;
 };

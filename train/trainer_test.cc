@@ -181,6 +181,36 @@ TEST_F(TrainerTest, ProgressGoesToTheCallersLogSink) {
   EXPECT_NE(log.str().find("epoch 3/3:"), std::string::npos) << log.str();
 }
 
+TEST_F(TrainerTest, NullLogSinkIsSilentAndCheckpointCallbackSeesEveryFile) {
+  const std::string dir = TempDir("callbacks");
+  TrainerOptions o = BaseOptions(dir);
+  o.progress = true;
+  o.log = nullptr;
+  o.snapshots = true;
+  o.snapshot_every = 2;
+  TrainRun r = MakeRun(data_, o);
+  std::vector<std::string> saved;
+  int64_t epochs_seen = 0, last_iteration = 0;
+  r.trainer->on_checkpoint = [&](const std::string& path) { saved.push_back(path); };
+  r.trainer->on_epoch = [&](const EpochRecord& rec) { epochs_seen = rec.epoch; };
+  r.trainer->on_iteration = [&](int64_t it, float) { last_iteration = it; };
+  auto result = r.trainer->Run();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(epochs_seen, o.epochs);
+  EXPECT_EQ(last_iteration, result->iterations);
+  // Every epoch ends with checkpoint.safetensors; best and the snapshot come before it.
+  int64_t checkpoints = 0, snapshots = 0;
+  for (const std::string& path : saved) {
+    EXPECT_TRUE(std::filesystem::exists(path)) << path;
+    checkpoints += path == dir + "/checkpoint.safetensors";
+    snapshots += path == dir + "/snapshot_1.safetensors";
+  }
+  EXPECT_EQ(checkpoints, o.epochs);
+  EXPECT_EQ(snapshots, 1);
+  ASSERT_FALSE(saved.empty());
+  EXPECT_EQ(saved.back(), dir + "/checkpoint.safetensors");
+}
+
 TEST_F(TrainerTest, ResumeAfterInterruptionIsBitIdentical) {
   const std::string dir_a = TempDir("uninterrupted"), dir_b = TempDir("interrupted");
   TrainRun a = MakeRun(data_, BaseOptions(dir_a));
@@ -255,19 +285,33 @@ TEST_F(TrainerTest, NonFiniteLossStopsNamingTheIterationAndKeepsTheCheckpoint) {
   EXPECT_EQ(*before, *after);
 }
 
-TEST_F(TrainerTest, RejectsBadOptionsNamingTheFlag) {
+TEST_F(TrainerTest, RejectsBadOptionsNamingTheField) {
   TrainerOptions o = BaseOptions(TempDir("bad"));
   o.batch_size = 0;
-  EXPECT_NE(ValidateTrainerOptions(o).message().find("--batch_size"), std::string::npos);
+  EXPECT_EQ(ValidateTrainerOptions(o).message(),
+            "TrainerOptions.batch_size=0: must be in [1, 65536]");
+  o = BaseOptions(TempDir("bad"));
+  o.epochs = 0;
+  EXPECT_EQ(ValidateTrainerOptions(o).message(), "TrainerOptions.epochs=0: must be in [1, 100000]");
   o = BaseOptions(TempDir("bad"));
   o.loss = "hinge2";
-  EXPECT_NE(ValidateTrainerOptions(o).message().find("--loss"), std::string::npos);
+  EXPECT_NE(ValidateTrainerOptions(o).message().find("TrainerOptions.loss=hinge2"),
+            std::string::npos);
+  o = BaseOptions(TempDir("bad"));
+  o.max_batches_per_epoch = -1;
+  EXPECT_NE(ValidateTrainerOptions(o).message().find("TrainerOptions.max_batches_per_epoch"),
+            std::string::npos);
+  o = BaseOptions("");
+  EXPECT_NE(ValidateTrainerOptions(o).message().find("TrainerOptions.run_dir"),
+            std::string::npos);
   o = BaseOptions(TempDir("bad"));
   o.optimizer = "sgd:lr=-1";
   auto model = ModelFromSpec(kSpec, std::nullopt, 2, 7);
   ASSERT_TRUE(model.ok());
   auto t = Trainer::Create(o, data_, model->get(), CheckpointInfo{});
   ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("TrainerOptions.optimizer: "), std::string::npos)
+      << t.status();
   EXPECT_NE(t.status().message().find("lr"), std::string::npos) << t.status();
 }
 
@@ -285,26 +329,28 @@ TEST_F(TrainerTest, NllOnALogSoftmaxModelWithClassWeightsLearns) {
   EXPECT_GT(result->history.back().test_accuracy, 0.9);
 }
 
-TEST_F(TrainerTest, LossOptionsAreRejectedNamingTheFlag) {
+TEST_F(TrainerTest, LossOptionsAreRejectedNamingTheField) {
   auto plain = ModelFromSpec(kSpec, std::nullopt, 2, 7);
   ASSERT_TRUE(plain.ok());
   TrainerOptions o = BaseOptions(TempDir("loss_options"));
   o.loss = "nll";  // on logits: the model does not end in log_softmax
   auto t = Trainer::Create(o, data_, plain->get(), CheckpointInfo{});
   ASSERT_FALSE(t.ok());
-  EXPECT_NE(t.status().message().find("--loss=nll needs a model that ends in log_softmax"),
+  EXPECT_NE(t.status().message().find(
+                "TrainerOptions.loss=nll needs a model that ends in log_softmax"),
             std::string::npos) << t.status();
   o = BaseOptions(TempDir("loss_options"));
   o.class_weights = {1.0f, 2.0f, 3.0f};
   t = Trainer::Create(o, data_, plain->get(), CheckpointInfo{});
   ASSERT_FALSE(t.ok());
-  EXPECT_NE(t.status().message().find("--class_weights: 3 weights for 2 classes"),
+  EXPECT_NE(t.status().message().find("TrainerOptions.class_weights: 3 weights for 2 classes"),
             std::string::npos) << t.status();
   o.class_weights = {1.0f, -1.0f};
-  EXPECT_NE(ValidateTrainerOptions(o).message().find("--class_weights=-1"), std::string::npos);
+  EXPECT_NE(ValidateTrainerOptions(o).message().find("TrainerOptions.class_weights=-1"), std::string::npos);
   o.class_weights = {1.0f, 1.0f};
   o.loss = "svm";
-  EXPECT_NE(ValidateTrainerOptions(o).message().find("--class_weights"), std::string::npos);
+  EXPECT_NE(ValidateTrainerOptions(o).message().find("TrainerOptions.class_weights"),
+            std::string::npos);
 }
 
 TEST_F(TrainerTest, EnsembleAveragesProbabilities) {
