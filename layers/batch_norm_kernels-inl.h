@@ -82,13 +82,12 @@ HWY_INLINE float ChannelReduceRows(const float* HWY_RESTRICT a, float ca,
 // layout. ca / cb may be null (0).
 template <bool kProduct>
 HWY_INLINE void ChannelReduce(const float* HWY_RESTRICT a, const float* HWY_RESTRICT ca,
-                              const float* HWY_RESTRICT b, const float* HWY_RESTRICT cb,
-                              size_t n, size_t c, size_t s, size_t c0, size_t c1,
-                              float* HWY_RESTRICT out) {
+                              const float* HWY_RESTRICT b, const float* HWY_RESTRICT cb, size_t n,
+                              size_t c, size_t s, size_t c0, size_t c1, float* HWY_RESTRICT out) {
   if (s != 1) {
     for (size_t ch = c0; ch < c1; ++ch) {
-      out[ch] = ChannelReduceRows<kProduct>(a, ca ? ca[ch] : 0.0f, b, cb ? cb[ch] : 0.0f, n, c,
-                                            s, ch);
+      out[ch] =
+          ChannelReduceRows<kProduct>(a, ca ? ca[ch] : 0.0f, b, cb ? cb[ch] : 0.0f, n, c, s, ch);
     }
     return;
   }
@@ -127,20 +126,103 @@ HWY_INLINE void ChannelReduce(const float* HWY_RESTRICT a, const float* HWY_REST
   }
 }
 
+// g = dy, or dy where y > 0 and 0 elsewhere (kMask: the gradient through a following ReLU
+// whose output is y; ReLU's derivative at 0 is 0, as PyTorch's).
+// y may be null when !kMask (it is never offset then).
+template <bool kMask, class D, class V>
+HWY_INLINE V MaskedGrad(D d, V dy, const float* HWY_RESTRICT y, size_t offset) {
+  if (!kMask) return dy;
+  return hn::IfThenElseZero(hn::Gt(hn::LoadU(d, y + offset), hn::Zero(d)), dy);
+}
+
+// Overwrites sum_g[c0, c1) and sum_gxc[c0, c1) with the sums of g and of g * (x - mean) per
+// channel (g from MaskedGrad), in one pass. The two sums are accumulated exactly as
+// ChannelReduce<false>(g) and ChannelReduce<true>(g, null, x, mean) accumulate them, so the
+// results are bit-identical to those two passes.
+template <bool kMask>
+HWY_INLINE void ChannelBackwardSums(const float* HWY_RESTRICT dy, const float* HWY_RESTRICT y,
+                                    const float* HWY_RESTRICT x, const float* HWY_RESTRICT mean,
+                                    size_t n, size_t c, size_t s, size_t c0, size_t c1,
+                                    float* HWY_RESTRICT sum_g, float* HWY_RESTRICT sum_gxc) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const hn::CappedTag<float, 1> d1;
+  if (s != 1) {
+    for (size_t ch = c0; ch < c1; ++ch) {
+      const auto vm = hn::Set(d, mean[ch]);
+      const auto sm = hn::Set(d1, mean[ch]);
+      auto s0 = hn::Zero(d), s1 = hn::Zero(d), p0 = hn::Zero(d), p1 = hn::Zero(d);
+      auto st = hn::Zero(d1), pt = hn::Zero(d1);
+      for (size_t i = 0; i < n; ++i) {
+        const size_t row = (i * c + ch) * s;
+        size_t j = 0;
+        for (; j + 2 * lanes <= s; j += 2 * lanes) {
+          const auto g0 = MaskedGrad<kMask>(d, hn::LoadU(d, dy + row + j), y, row + j);
+          const auto g1 =
+              MaskedGrad<kMask>(d, hn::LoadU(d, dy + row + j + lanes), y, row + j + lanes);
+          s0 = hn::Add(s0, g0);
+          s1 = hn::Add(s1, g1);
+          p0 = hn::MulAdd(g0, hn::Sub(hn::LoadU(d, x + row + j), vm), p0);
+          p1 = hn::MulAdd(g1, hn::Sub(hn::LoadU(d, x + row + j + lanes), vm), p1);
+        }
+        for (; j + lanes <= s; j += lanes) {
+          const auto g0 = MaskedGrad<kMask>(d, hn::LoadU(d, dy + row + j), y, row + j);
+          s0 = hn::Add(s0, g0);
+          p0 = hn::MulAdd(g0, hn::Sub(hn::LoadU(d, x + row + j), vm), p0);
+        }
+        for (; j < s; ++j) {
+          const auto g = MaskedGrad<kMask>(d1, hn::LoadU(d1, dy + row + j), y, row + j);
+          st = hn::Add(st, g);
+          pt = hn::MulAdd(g, hn::Sub(hn::LoadU(d1, x + row + j), sm), pt);
+        }
+      }
+      sum_g[ch] = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1))) + hn::GetLane(st);
+      sum_gxc[ch] = hn::GetLane(hn::SumOfLanes(d, hn::Add(p0, p1))) + hn::GetLane(pt);
+    }
+    return;
+  }
+  size_t ch = c0;
+  for (; ch + lanes <= c1; ch += lanes) {
+    const auto vm = hn::LoadU(d, mean + ch);
+    auto acc_s = hn::Zero(d), acc_p = hn::Zero(d);
+    for (size_t i = 0; i < n; ++i) {
+      const auto g = MaskedGrad<kMask>(d, hn::LoadU(d, dy + i * c + ch), y, i * c + ch);
+      acc_s = hn::Add(acc_s, g);
+      acc_p = hn::MulAdd(g, hn::Sub(hn::LoadU(d, x + i * c + ch), vm), acc_p);
+    }
+    hn::StoreU(acc_s, d, sum_g + ch);
+    hn::StoreU(acc_p, d, sum_gxc + ch);
+  }
+  for (; ch < c1; ++ch) {
+    const auto vm = hn::Set(d1, mean[ch]);
+    auto acc_s = hn::Zero(d1), acc_p = hn::Zero(d1);
+    for (size_t i = 0; i < n; ++i) {
+      const auto g = MaskedGrad<kMask>(d1, hn::LoadU(d1, dy + i * c + ch), y, i * c + ch);
+      acc_s = hn::Add(acc_s, g);
+      acc_p = hn::MulAdd(g, hn::Sub(hn::LoadU(d1, x + i * c + ch), vm), acc_p);
+    }
+    hn::StoreU(acc_s, d1, sum_g + ch);
+    hn::StoreU(acc_p, d1, sum_gxc + ch);
+  }
+}
+
 // out = a * u + b * v + d per lane (kTwo), or a * u + d (v, b unused).
-template <bool kTwo, class D, class V>
-HWY_INLINE V AffineVec(D /*tag*/, V u, V a, V v, V b, V dd) {
+// kRelu: then max(out, 0) (the ReLU after a batch norm, bit-identical to a separate ReLU).
+template <bool kTwo, bool kRelu = false, class D, class V>
+HWY_INLINE V AffineVec(D d, V u, V a, V v, V b, V dd) {
   if (kTwo) return hn::MulAdd(a, u, hn::MulAdd(b, v, dd));
-  return hn::MulAdd(a, u, dd);
+  const V out = hn::MulAdd(a, u, dd);
+  return kRelu ? hn::Max(out, hn::Zero(d)) : out;
 }
 
 // Writes out[i, ch, j] = a[ch] * u + b[ch] * v + d[ch] (kTwo) or a[ch] * u + d[ch] for channels
-// [c0, c1) in either layout. b / v are unused when !kTwo.
-template <bool kTwo>
+// [c0, c1) in either layout. b / v are unused when !kTwo. kRelu (with !kTwo): max(out, 0).
+// kMask (with kTwo): u is first replaced by MaskedGrad(u, mask).
+template <bool kTwo, bool kRelu = false, bool kMask = false>
 HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, const float* v,
                                    const float* HWY_RESTRICT b, const float* HWY_RESTRICT dv,
-                                   size_t n, size_t c, size_t s, size_t c0, size_t c1,
-                                   float* out) {
+                                   size_t n, size_t c, size_t s, size_t c0, size_t c1, float* out,
+                                   const float* mask = nullptr) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   const hn::CappedTag<float, 1> d1;
@@ -153,15 +235,15 @@ HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, 
         size_t j = 0;
         for (; j + lanes <= s; j += lanes) {
           const auto vv = kTwo ? hn::LoadU(d, v + row + j) : hn::Zero(d);
-          hn::StoreU(AffineVec<kTwo>(d, hn::LoadU(d, u + row + j), va, vv, vb, vd), d,
-                     out + row + j);
+          const auto vu = MaskedGrad<kMask>(d, hn::LoadU(d, u + row + j), mask, row + j);
+          hn::StoreU(AffineVec<kTwo, kRelu>(d, vu, va, vv, vb, vd), d, out + row + j);
         }
         const auto sa = hn::Set(d1, a[ch]), sd = hn::Set(d1, dv[ch]);
         const auto sb = hn::Set(d1, kTwo ? b[ch] : 0.0f);
         for (; j < s; ++j) {
           const auto sv = kTwo ? hn::LoadU(d1, v + row + j) : hn::Zero(d1);
-          hn::StoreU(AffineVec<kTwo>(d1, hn::LoadU(d1, u + row + j), sa, sv, sb, sd), d1,
-                     out + row + j);
+          const auto su = MaskedGrad<kMask>(d1, hn::LoadU(d1, u + row + j), mask, row + j);
+          hn::StoreU(AffineVec<kTwo, kRelu>(d1, su, sa, sv, sb, sd), d1, out + row + j);
         }
       }
     }
@@ -173,16 +255,17 @@ HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, 
     for (; ch + lanes <= c1; ch += lanes) {
       const auto vv = kTwo ? hn::LoadU(d, v + row + ch) : hn::Zero(d);
       const auto vb = kTwo ? hn::LoadU(d, b + ch) : hn::Zero(d);
-      hn::StoreU(AffineVec<kTwo>(d, hn::LoadU(d, u + row + ch), hn::LoadU(d, a + ch), vv, vb,
-                                 hn::LoadU(d, dv + ch)),
+      const auto vu = MaskedGrad<kMask>(d, hn::LoadU(d, u + row + ch), mask, row + ch);
+      hn::StoreU(AffineVec<kTwo, kRelu>(d, vu, hn::LoadU(d, a + ch), vv, vb, hn::LoadU(d, dv + ch)),
                  d, out + row + ch);
     }
     for (; ch < c1; ++ch) {
       const auto sv = kTwo ? hn::LoadU(d1, v + row + ch) : hn::Zero(d1);
       const auto sb = kTwo ? hn::LoadU(d1, b + ch) : hn::Zero(d1);
-      hn::StoreU(AffineVec<kTwo>(d1, hn::LoadU(d1, u + row + ch), hn::LoadU(d1, a + ch), sv, sb,
-                                 hn::LoadU(d1, dv + ch)),
-                 d1, out + row + ch);
+      const auto su = MaskedGrad<kMask>(d1, hn::LoadU(d1, u + row + ch), mask, row + ch);
+      hn::StoreU(
+          AffineVec<kTwo, kRelu>(d1, su, hn::LoadU(d1, a + ch), sv, sb, hn::LoadU(d1, dv + ch)), d1,
+          out + row + ch);
     }
   }
 }

@@ -10,7 +10,6 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "layers/batch_norm_kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-
 #include "hwy/highway.h"
 #include "layers/batch_norm_kernels-inl.h"
 
@@ -18,8 +17,7 @@ HWY_BEFORE_NAMESPACE();
 namespace simdnet {
 namespace HWY_NAMESPACE {
 
-void ChannelSumsT(const float* x, size_t n, size_t c, size_t s, size_t c0, size_t c1,
-                  float* sums) {
+void ChannelSumsT(const float* x, size_t n, size_t c, size_t s, size_t c0, size_t c1, float* sums) {
   ChannelReduce<false>(x, nullptr, x, nullptr, n, c, s, c0, c1, sums);
 }
 void ChannelCenteredDotsT(const float* a, const float* ca, const float* b, const float* cb,
@@ -30,10 +28,28 @@ void ChannelAffineT(const float* x, const float* scale, const float* shift, size
                     size_t s, size_t c0, size_t c1, float* y) {
   ChannelAffineRange<false>(x, scale, nullptr, nullptr, shift, n, c, s, c0, c1, y);
 }
-void ChannelAffine2T(const float* u, const float* a, const float* v, const float* b,
-                     const float* d, size_t n, size_t c, size_t s, size_t c0, size_t c1,
-                     float* out) {
+void ChannelAffine2T(const float* u, const float* a, const float* v, const float* b, const float* d,
+                     size_t n, size_t c, size_t s, size_t c0, size_t c1, float* out) {
   ChannelAffineRange<true>(u, a, v, b, d, n, c, s, c0, c1, out);
+}
+
+void ChannelAffineReluT(const float* x, const float* scale, const float* shift, size_t n, size_t c,
+                        size_t s, size_t c0, size_t c1, float* y) {
+  ChannelAffineRange<false, true>(x, scale, nullptr, nullptr, shift, n, c, s, c0, c1, y);
+}
+void ChannelBackwardSumsT(const float* dy, const float* y, const float* x, const float* mean,
+                          size_t n, size_t c, size_t s, size_t c0, size_t c1, float* sum_g,
+                          float* sum_gxc) {
+  if (y != nullptr) {
+    ChannelBackwardSums<true>(dy, y, x, mean, n, c, s, c0, c1, sum_g, sum_gxc);
+  } else {
+    ChannelBackwardSums<false>(dy, nullptr, x, mean, n, c, s, c0, c1, sum_g, sum_gxc);
+  }
+}
+void ChannelAffine2MaskedT(const float* u, const float* mask, const float* a, const float* v,
+                           const float* b, const float* d, size_t n, size_t c, size_t s, size_t c0,
+                           size_t c1, float* out) {
+  ChannelAffineRange<true, false, true>(u, a, v, b, d, n, c, s, c0, c1, out, mask);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -49,6 +65,9 @@ HWY_EXPORT(ChannelSumsT);
 HWY_EXPORT(ChannelCenteredDotsT);
 HWY_EXPORT(ChannelAffineT);
 HWY_EXPORT(ChannelAffine2T);
+HWY_EXPORT(ChannelAffineReluT);
+HWY_EXPORT(ChannelBackwardSumsT);
+HWY_EXPORT(ChannelAffine2MaskedT);
 
 namespace {
 
@@ -86,9 +105,8 @@ void BatchNormChannelSums(const float* x, size_t n, size_t c, size_t s, float* s
   });
 }
 
-void BatchNormChannelCenteredDots(const float* a, const float* ca, const float* b,
-                                  const float* cb, size_t n, size_t c, size_t s, float* out,
-                                  ThreadPool* pool) {
+void BatchNormChannelCenteredDots(const float* a, const float* ca, const float* b, const float* cb,
+                                  size_t n, size_t c, size_t s, float* out, ThreadPool* pool) {
   ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
     HWY_DYNAMIC_DISPATCH(ChannelCenteredDotsT)(a, ca, b, cb, n, c, s, c0, c1, out);
   });
@@ -106,6 +124,29 @@ void BatchNormChannelAffine2(const float* u, const float* a, const float* v, con
                              ThreadPool* pool) {
   ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
     HWY_DYNAMIC_DISPATCH(ChannelAffine2T)(u, a, v, b, d, n, c, s, c0, c1, out);
+  });
+}
+
+void BatchNormChannelAffineRelu(const float* x, const float* scale, const float* shift, size_t n,
+                                size_t c, size_t s, float* y, ThreadPool* pool) {
+  ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(ChannelAffineReluT)(x, scale, shift, n, c, s, c0, c1, y);
+  });
+}
+
+void BatchNormChannelBackwardSums(const float* dy, const float* y, const float* x,
+                                  const float* mean, size_t n, size_t c, size_t s, float* sum_g,
+                                  float* sum_gxc, ThreadPool* pool) {
+  ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(ChannelBackwardSumsT)(dy, y, x, mean, n, c, s, c0, c1, sum_g, sum_gxc);
+  });
+}
+
+void BatchNormChannelAffine2Masked(const float* u, const float* mask, const float* a,
+                                   const float* v, const float* b, const float* d, size_t n,
+                                   size_t c, size_t s, float* out, ThreadPool* pool) {
+  ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(ChannelAffine2MaskedT)(u, mask, a, v, b, d, n, c, s, c0, c1, out);
   });
 }
 

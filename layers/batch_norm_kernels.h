@@ -23,19 +23,39 @@ void BatchNormChannelSums(const float* x, size_t n, size_t c, size_t s, float* s
 // Computes out[ch] = sum over (i, j) of (a[i, ch, j] - ca[ch]) * (b[i, ch, j] - cb[ch]).
 // ca / cb (c) may be null, meaning 0. With a == b == x and ca == cb == mean this is the
 // centered (two-pass, numerically stable) sum of squares. out (c) is overwritten.
-void BatchNormChannelCenteredDots(const float* a, const float* ca, const float* b,
-                                  const float* cb, size_t n, size_t c, size_t s, float* out,
+void BatchNormChannelCenteredDots(const float* a, const float* ca, const float* b, const float* cb,
+                                  size_t n, size_t c, size_t s, float* out,
                                   ThreadPool* pool = nullptr);
 
 // Computes y[i, ch, j] = x[i, ch, j] * scale[ch] + shift[ch]. y may alias x.
 void BatchNormChannelAffine(const float* x, const float* scale, const float* shift, size_t n,
                             size_t c, size_t s, float* y, ThreadPool* pool = nullptr);
 
+// Computes y[i, ch, j] = max(x[i, ch, j] * scale[ch] + shift[ch], 0): BatchNormChannelAffine
+// followed by a ReLU in one pass, bit-identical to the two. y may alias x.
+void BatchNormChannelAffineRelu(const float* x, const float* scale, const float* shift, size_t n,
+                                size_t c, size_t s, float* y, ThreadPool* pool = nullptr);
+
+// The batch-norm backward reductions in one pass: with g = dy, or (y non-null) g = dy where
+// y > 0 and 0 elsewhere (the gradient through a ReLU whose output is y), computes
+// sum_g[ch] = sum of g and sum_gxc[ch] = sum of g * (x - mean[ch]) over (i, j). Bit-identical
+// to BatchNormChannelSums(g) and BatchNormChannelCenteredDots(g, null, x, mean). sum_g and
+// sum_gxc (c) are overwritten.
+void BatchNormChannelBackwardSums(const float* dy, const float* y, const float* x,
+                                  const float* mean, size_t n, size_t c, size_t s, float* sum_g,
+                                  float* sum_gxc, ThreadPool* pool = nullptr);
+
 // Computes out[i, ch, j] = a[ch] * u[i, ch, j] + b[ch] * v[i, ch, j] + d[ch] (the batch-norm
 // input gradient in closed form). out may alias u or v.
 void BatchNormChannelAffine2(const float* u, const float* a, const float* v, const float* b,
                              const float* d, size_t n, size_t c, size_t s, float* out,
                              ThreadPool* pool = nullptr);
+
+// BatchNormChannelAffine2 with u replaced by u where mask > 0 and 0 elsewhere (the ReLU
+// gradient mask from the ReLU's output). out may alias u or v, not mask.
+void BatchNormChannelAffine2Masked(const float* u, const float* mask, const float* a,
+                                   const float* v, const float* b, const float* d, size_t n,
+                                   size_t c, size_t s, float* out, ThreadPool* pool = nullptr);
 
 }  // namespace simdnet
 

@@ -1,18 +1,20 @@
 // Per-ISA tests of the batch-norm kernels (the -inl.h templates through the public dispatched
 // functions, pinned per target) against double loops, over odd shapes in both layouts
-// (s == 1 and s > 1) and misalignments; plus thread-count independence.
+// (s == 1 and s > 1) and misalignments; plus thread-count independence and the fused
+// BN + ReLU kernels against the unfused ones.
+#include "layers/batch_norm_kernels.h"
+
 #include <cmath>
 #include <cstddef>
 #include <random>
+#include <string>
 #include <vector>
 
-#include "layers/batch_norm_kernels.h"
 #include "tensor/simd_targets.h"  // before foreach_target: same target list as the library
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "layers/batch_norm_kernels_test.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-
 #include "hwy/highway.h"
 #include "hwy/tests/test_util-inl.h"
 #include "layers/batch_norm_kernels-inl.h"
@@ -118,6 +120,60 @@ void TestAllChannelAffine() {
   }
 }
 
+// The fused kernels (BN + ReLU forward, one-pass backward sums, masked backward affine) are
+// bit-identical to the unfused kernels (tested against double loops above) followed or
+// preceded by a scalar ReLU / ReLU-gradient mask; with and without a pool.
+void TestAllFusedMatchUnfused() {
+  ThreadPool pool(2);
+  std::vector<Dims> dims = TestDims();
+  dims.push_back({16, 8, 300});  // large enough to split across the pool
+  dims.push_back({300, 130, 1});
+  for (const Dims& dm : dims) {
+    for (size_t misalign : test::KernelTestMisalignments()) {
+      std::mt19937 gen(static_cast<unsigned>(dm.n * 31 + dm.c * 7 + dm.s + misalign));
+      const size_t total = dm.n * dm.c * dm.s;
+      std::vector<float> xb, yb, dyb, scb, shb, mb;
+      const float* x = RandomBuffer(xb, total, misalign, gen, -2.0f, 2.0f);
+      const float* y = RandomBuffer(yb, total, misalign, gen, -1.0f, 1.0f);
+      const float* dy = RandomBuffer(dyb, total, misalign, gen, -1.0f, 1.0f);
+      const float* scale = RandomBuffer(scb, dm.c, misalign, gen, -1.0f, 1.0f);
+      const float* shift = RandomBuffer(shb, dm.c, misalign, gen, -1.0f, 1.0f);
+      const float* mean = RandomBuffer(mb, dm.c, misalign, gen, -0.5f, 0.5f);
+      // g: dy through the ReLU whose output is y.
+      std::vector<float> g(total);
+      for (size_t k = 0; k < total; ++k) g[k] = y[k] > 0.0f ? dy[k] : 0.0f;
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        const std::string where = "n=" + std::to_string(dm.n) + " c=" + std::to_string(dm.c) +
+                                  " s=" + std::to_string(dm.s) + (p ? " pool" : "");
+        std::vector<float> unfused(total), fused(total);
+        BatchNormChannelAffine(x, scale, shift, dm.n, dm.c, dm.s, unfused.data(), p);
+        for (float& v : unfused) v = v > 0.0f ? v : 0.0f;
+        BatchNormChannelAffineRelu(x, scale, shift, dm.n, dm.c, dm.s, fused.data(), p);
+        for (size_t k = 0; k < total; ++k) ASSERT_EQ(fused[k], unfused[k]) << where << " " << k;
+
+        std::vector<float> sums(dm.c), dots(dm.c), sums1(dm.c, -1.0f), dots1(dm.c, -1.0f);
+        for (const bool masked : {false, true}) {
+          const float* grad = masked ? g.data() : dy;
+          BatchNormChannelSums(grad, dm.n, dm.c, dm.s, sums.data(), p);
+          BatchNormChannelCenteredDots(grad, nullptr, x, mean, dm.n, dm.c, dm.s, dots.data(), p);
+          BatchNormChannelBackwardSums(dy, masked ? y : nullptr, x, mean, dm.n, dm.c, dm.s,
+                                       sums1.data(), dots1.data(), p);
+          for (size_t ch = 0; ch < dm.c; ++ch) {
+            ASSERT_EQ(sums1[ch], sums[ch]) << where << " masked=" << masked << " ch " << ch;
+            ASSERT_EQ(dots1[ch], dots[ch]) << where << " masked=" << masked << " ch " << ch;
+          }
+        }
+
+        BatchNormChannelAffine2(g.data(), scale, x, shift, mean, dm.n, dm.c, dm.s, unfused.data(),
+                                p);
+        BatchNormChannelAffine2Masked(dy, y, scale, x, shift, mean, dm.n, dm.c, dm.s, fused.data(),
+                                      p);
+        for (size_t k = 0; k < total; ++k) ASSERT_EQ(fused[k], unfused[k]) << where << " " << k;
+      }
+    }
+  }
+}
+
 void TestAllThreadCountIndependence() {
   ThreadPool pool(3);
   for (const Dims& dm : {Dims{8, 16, 1024}, Dims{300, 512, 1}, Dims{64, 3, 257}}) {
@@ -152,5 +208,6 @@ HWY_BEFORE_TEST(BatchNormKernelsTest);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllChannelReductions);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllChannelAffine);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllThreadCountIndependence);
+HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllFusedMatchUnfused);
 }  // namespace simdnet
 #endif  // HWY_ONCE
