@@ -84,6 +84,15 @@ double NeighborLabelAgreement(const float* y, int64_t n, int64_t d, const int64_
 
 namespace detail {
 
+// Points per ParallelFor task in the per-point loops: large enough to amortize the task
+// overhead, small enough to balance 2+ threads on a few thousand points.
+inline constexpr int64_t kPointChunk = 128;
+
+// Returns the number of chunks of `chunk` points that cover n points.
+inline uint64_t NumChunks(int64_t n, int64_t chunk) {
+  return static_cast<uint64_t>((n + chunk - 1) / chunk);
+}
+
 // Sparse symmetric joint probabilities in CSR form: row i's neighbours are
 // cols[row_ptr[i] .. row_ptr[i+1]), with values vals[...], columns ascending, no diagonal.
 struct SparseP {
