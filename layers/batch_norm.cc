@@ -36,8 +36,8 @@ absl::Status BatchNorm::ValidateOptions(const BatchNormOptions& o, const char* l
                                         const Shape& input_shape) {
   if (!std::isfinite(o.eps) || !(o.eps > 0.0f)) {
     return absl::InvalidArgumentError(absl::StrCat(layer, ": eps must be finite and > 0, got ",
-                                                   o.eps, " (input_shape ",
-                                                   input_shape.ToString(), ")"));
+                                                   o.eps, " (input_shape ", input_shape.ToString(),
+                                                   ")"));
   }
   if (!(o.momentum >= 0.0f && o.momentum <= 1.0f)) {
     return absl::InvalidArgumentError(absl::StrCat(layer, ": momentum must be in [0, 1], got ",
@@ -62,9 +62,9 @@ absl::StatusOr<std::unique_ptr<BatchNorm1d>> BatchNorm1d::Create(const BatchNorm
 absl::StatusOr<std::unique_ptr<BatchNorm2d>> BatchNorm2d::Create(const BatchNormOptions& options,
                                                                  const Shape& input_shape) {
   if (input_shape.rank() != 3 || input_shape.size() < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("BatchNorm2d: input_shape ", input_shape.ToString(),
-                     " must be (C, H, W) with positive dims"));
+    return absl::InvalidArgumentError(absl::StrCat("BatchNorm2d: input_shape ",
+                                                   input_shape.ToString(),
+                                                   " must be (C, H, W) with positive dims"));
   }
   SIMDNET_RETURN_IF_ERROR(ValidateOptions(options, "BatchNorm2d", input_shape));
   return std::unique_ptr<BatchNorm2d>(new BatchNorm2d(options, input_shape));
@@ -94,7 +94,11 @@ std::vector<NamedBuffer> BatchNorm::Buffers() {
   return {{"running_mean", &running_mean_}, {"running_var", &running_var_}};
 }
 
-void BatchNorm::Forward(const Tensor& x, Tensor* y) {
+void BatchNorm::Forward(const Tensor& x, Tensor* y) { ForwardImpl(x, y, /*relu=*/false); }
+
+void BatchNorm::ForwardRelu(const Tensor& x, Tensor* y) { ForwardImpl(x, y, /*relu=*/true); }
+
+void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, bool relu) {
   SIMDNET_CHECK(x.rank() == shape_.rank() + 1 && x.dim(0) >= 1);
   for (int i = 0; i < shape_.rank(); ++i) SIMDNET_CHECK(x.dim(i + 1) == shape_.dim(i));
   const size_t n = static_cast<size_t>(x.dim(0));
@@ -128,8 +132,8 @@ void BatchNorm::Forward(const Tensor& x, Tensor* y) {
   } else {
     for (size_t ch = 0; ch < c; ++ch) {
       mean_[ch] = running_mean_[ch];
-      rstd_[ch] = static_cast<float>(
-          1.0 / std::sqrt(static_cast<double>(running_var_[ch]) + options_.eps));
+      rstd_[ch] =
+          static_cast<float>(1.0 / std::sqrt(static_cast<double>(running_var_[ch]) + options_.eps));
     }
   }
   // y = x * scale + shift with scale = weight * rstd, shift = bias - mean * scale.
@@ -139,10 +143,30 @@ void BatchNorm::Forward(const Tensor& x, Tensor* y) {
     scale_[ch] = g * rstd_[ch];
     shift_[ch] = b - mean_[ch] * scale_[ch];
   }
-  BatchNormChannelAffine(x.data(), scale_.data(), shift_.data(), n, c, s, y->data(), &pool);
+  if (relu) {
+    BatchNormChannelAffineRelu(x.data(), scale_.data(), shift_.data(), n, c, s, y->data(), &pool);
+  } else {
+    BatchNormChannelAffine(x.data(), scale_.data(), shift_.data(), n, c, s, y->data(), &pool);
+  }
 }
 
-void BatchNorm::Backward(const Tensor& dy, Tensor* dx) {
+void BatchNorm::RecomputeOutput(Tensor* y) const {
+  const size_t n = static_cast<size_t>(x_.dim(0));
+  const size_t c = static_cast<size_t>(num_channels());
+  const size_t s = static_cast<size_t>(shape_.SizeOf(1, shape_.rank()));
+  y->EnsureShape(x_.shape());
+  BatchNormChannelAffine(x_.data(), scale_.data(), shift_.data(), n, c, s, y->data(),
+                         &DefaultThreadPool());
+}
+
+void BatchNorm::Backward(const Tensor& dy, Tensor* dx) { BackwardImpl(nullptr, dy, dx); }
+
+void BatchNorm::BackwardRelu(const Tensor& y, const Tensor& dy, Tensor* dx) {
+  SIMDNET_CHECK(y.shape() == dy.shape());
+  BackwardImpl(y.data(), dy, dx);
+}
+
+void BatchNorm::BackwardImpl(const float* relu_y, const Tensor& dy, Tensor* dx) {
   SIMDNET_CHECK(dy.shape() == x_.shape());
   const size_t n = static_cast<size_t>(dy.dim(0));
   const size_t c = static_cast<size_t>(num_channels());
@@ -150,15 +174,25 @@ void BatchNorm::Backward(const Tensor& dy, Tensor* dx) {
   dx->EnsureShape(x_.shape());
   ThreadPool& pool = DefaultThreadPool();
   const bool learns = options_.affine && (Learns(weight_) || Learns(bias_));
+  // With relu_y, g = dy where relu_y > 0 (the gradient through the fused ReLU), else g = dy.
+  // Fixed statistics: y is affine in x, dx = g * weight * rstd (scale_ from Forward).
+  const auto fixed_statistics_dx = [&] {
+    Fill(coef_d_.data(), c, 0.0f);
+    if (relu_y == nullptr) {
+      BatchNormChannelAffine(dy.data(), scale_.data(), coef_d_.data(), n, c, s, dx->data(), &pool);
+    } else {
+      Fill(coef_b_.data(), c, 0.0f);
+      BatchNormChannelAffine2Masked(dy.data(), relu_y, scale_.data(), x_.data(), coef_b_.data(),
+                                    coef_d_.data(), n, c, s, dx->data(), &pool);
+    }
+  };
   if (!last_forward_train_ && !learns) {
     // Fixed statistics and no parameter gradient wanted (interpretation): only dx.
-    Fill(coef_d_.data(), c, 0.0f);
-    BatchNormChannelAffine(dy.data(), scale_.data(), coef_d_.data(), n, c, s, dx->data(), &pool);
+    fixed_statistics_dx();
     return;
   }
-  // sum_dy = sum dy; sum_dy_xc = sum dy * (x - mean), so sum dy * xhat = sum_dy_xc * rstd.
-  BatchNormChannelSums(dy.data(), n, c, s, sum_dy_.data(), &pool);
-  BatchNormChannelCenteredDots(dy.data(), nullptr, x_.data(), mean_.data(), n, c, s,
+  // sum_dy = sum g; sum_dy_xc = sum g * (x - mean), so sum g * xhat = sum_dy_xc * rstd.
+  BatchNormChannelBackwardSums(dy.data(), relu_y, x_.data(), mean_.data(), n, c, s, sum_dy_.data(),
                                sum_dy_xc_.data(), &pool);
   if (options_.affine) {
     for (size_t ch = 0; ch < c; ++ch) {
@@ -167,14 +201,12 @@ void BatchNorm::Backward(const Tensor& dy, Tensor* dx) {
     }
   }
   if (!last_forward_train_) {
-    // Fixed statistics: y is affine in x, dx = dy * weight * rstd (scale_ from Forward).
-    Fill(coef_d_.data(), c, 0.0f);
-    BatchNormChannelAffine(dy.data(), scale_.data(), coef_d_.data(), n, c, s, dx->data(), &pool);
+    fixed_statistics_dx();
     return;
   }
   // Train: with k = weight * rstd, m = N * S, xhat = (x - mean) * rstd,
-  //   dx = k * (dy - sum_dy / m - xhat * sum(dy * xhat) / m)
-  //      = k * dy + b * x + d,  b = -k * rstd^2 * sum_dy_xc / m,  d = -k * sum_dy / m - b * mean.
+  //   dx = k * (g - sum_g / m - xhat * sum(g * xhat) / m)
+  //      = k * g + b * x + d,  b = -k * rstd^2 * sum_dy_xc / m,  d = -k * sum_dy / m - b * mean.
   const double m = static_cast<double>(n * s);
   for (size_t ch = 0; ch < c; ++ch) {
     const double k = scale_[ch];
@@ -183,8 +215,13 @@ void BatchNorm::Backward(const Tensor& dy, Tensor* dx) {
     coef_b_[ch] = static_cast<float>(b);
     coef_d_[ch] = static_cast<float>(-k * sum_dy_[ch] / m - b * mean_[ch]);
   }
-  BatchNormChannelAffine2(dy.data(), scale_.data(), x_.data(), coef_b_.data(), coef_d_.data(),
-                          n, c, s, dx->data(), &pool);
+  if (relu_y == nullptr) {
+    BatchNormChannelAffine2(dy.data(), scale_.data(), x_.data(), coef_b_.data(), coef_d_.data(), n,
+                            c, s, dx->data(), &pool);
+  } else {
+    BatchNormChannelAffine2Masked(dy.data(), relu_y, scale_.data(), x_.data(), coef_b_.data(),
+                                  coef_d_.data(), n, c, s, dx->data(), &pool);
+  }
 }
 
 }  // namespace simdnet

@@ -68,6 +68,19 @@ class BatchNorm : public Layer {
   // through the batch statistics). Requires: a preceding Forward with the same N.
   void Backward(const Tensor& dy, Tensor* dx) override;
 
+  // Forward followed by a ReLU in one pass: y = max(BatchNorm(x), 0), bit-identical to Forward
+  // then a ReLU layer. The same caches as Forward.
+  void ForwardRelu(const Tensor& x, Tensor* y);
+  // The backward of ForwardRelu: y is its output, dy the gradient at y; dx is overwritten with
+  // the gradient at x (through the ReLU, whose derivative at 0 is 0, and the batch norm),
+  // parameter gradients accumulate as in Backward. Bit-identical to a ReLU layer's Backward
+  // followed by Backward. Requires: a preceding ForwardRelu with the same N that produced y.
+  void BackwardRelu(const Tensor& y, const Tensor& dy, Tensor* dx);
+  // Writes the output of the last Forward / ForwardRelu without the ReLU, recomputed from the
+  // cached input and statistics (bit-identical; running statistics untouched).
+  // Requires: a preceding Forward or ForwardRelu whose input is still alive.
+  void RecomputeOutput(Tensor* y) const;
+
   // Returns {"weight", "bias"} when options().affine, else nothing.
   std::vector<NamedParameter> Params() override;
   // Returns {"running_mean", "running_var"}.
@@ -87,11 +100,15 @@ class BatchNorm : public Layer {
   std::string DescribeAs(const char* name) const;
 
  private:
+  void ForwardImpl(const Tensor& x, Tensor* y, bool relu);
+  // relu_y: the fused ReLU's output, or null.
+  void BackwardImpl(const float* relu_y, const Tensor& dy, Tensor* dx);
+
   BatchNormOptions options_;
   Shape shape_;
   Parameter weight_, bias_;
   Tensor running_mean_, running_var_;
-  Tensor x_;                    // view of the last input
+  Tensor x_;  // view of the last input
   bool last_forward_train_ = true;
   // Per-channel (C) working vectors, kept across calls.
   Tensor mean_, rstd_, scale_, shift_, sum_dy_, sum_dy_xc_, coef_b_, coef_d_;

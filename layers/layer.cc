@@ -22,6 +22,8 @@ double Now() {
 
 void SetLayerTimer(LayerTimer* timer) { g_layer_timer.store(timer); }
 
+bool LayerTimerInstalled() { return g_layer_timer.load(std::memory_order_relaxed) != nullptr; }
+
 absl::StatusOr<std::string> Layer::ToSpec() const {
   const SpecPrinter* printer = FindSpecPrinter(TypeName());
   if (printer == nullptr) {

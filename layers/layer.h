@@ -79,6 +79,9 @@ class LayerTimer {
 
 // Installs `timer` for the process (nullptr: none). Requires: no model is running.
 void SetLayerTimer(LayerTimer* timer);
+// Returns whether a LayerTimer is installed (containers then run every child on its own, never
+// fused with a neighbour, so that each is timed).
+bool LayerTimerInstalled();
 
 // A child of a container with its local name ("0", "features", "shortcut").
 struct NamedLayer {
@@ -157,6 +160,9 @@ class Layer {
   // after this layer's Forward / Backward. The root of a Model has no enclosing container.
   void set_forward_hook(ForwardHook hook) { forward_hook_ = std::move(hook); }
   void set_backward_hook(BackwardHook hook) { backward_hook_ = std::move(hook); }
+  // Returns whether a forward or backward hook is installed (containers then run this layer on
+  // its own, never fused with a neighbour).
+  bool has_hooks() const { return forward_hook_ != nullptr || backward_hook_ != nullptr; }
   // How containers run a child: Forward / Backward, then the hook, timed when a LayerTimer is
   // installed.
   void RunForward(const Tensor& x, Tensor* y);

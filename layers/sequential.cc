@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "layers/batch_norm.h"
 #include "tensor/elementwise.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
@@ -14,9 +15,9 @@ namespace simdnet {
 
 absl::StatusOr<std::unique_ptr<Sequential>> Sequential::Create(const Shape& in) {
   if (in.rank() == 0 || in.rank() >= Shape::kMaxRank || in.size() == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Sequential: input_shape ", in.ToString(), " must have rank 1..",
-                     Shape::kMaxRank - 1, " and at least one element"));
+    return absl::InvalidArgumentError(absl::StrCat("Sequential: input_shape ", in.ToString(),
+                                                   " must have rank 1..", Shape::kMaxRank - 1,
+                                                   " and at least one element"));
   }
   return std::unique_ptr<Sequential>(new Sequential(in));
 }
@@ -37,10 +38,10 @@ absl::Status Sequential::Add(std::unique_ptr<Layer> layer, absl::string_view nam
     }
   }
   if (layer->InputShape() != output_shape_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Sequential::Add: layer '", name, "' (", layer->Describe(), ") expects input shape ",
-        layer->InputShape().ToString(), " but the previous output shape is ",
-        output_shape_.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Sequential::Add: layer '", name, "' (", layer->Describe(),
+                     ") expects input shape ", layer->InputShape().ToString(),
+                     " but the previous output shape is ", output_shape_.ToString()));
   }
   layer->SetMode(mode_);
   output_shape_ = layer->OutputShape();
@@ -49,7 +50,18 @@ absl::Status Sequential::Add(std::unique_ptr<Layer> layer, absl::string_view nam
     gradients_.emplace_back();
   }
   children_.push_back(Child{std::move(name), std::move(layer)});
+  fused_.assign(children_.size(), 0);
   return absl::OkStatus();
+}
+
+BatchNorm* Sequential::FusableBatchNorm(size_t i) {
+  // The ReLU's output must be kept (activations_), so it is not the last child.
+  if (i + 2 >= children_.size() || LayerTimerInstalled()) return nullptr;
+  auto* bn = dynamic_cast<BatchNorm*>(children_[i].layer.get());
+  if (bn == nullptr || bn->has_hooks()) return nullptr;
+  const Layer& relu = *children_[i + 1].layer;
+  if (relu.has_hooks() || relu.TypeName() != "relu") return nullptr;
+  return bn;
 }
 
 std::string Sequential::Describe() const {
@@ -65,7 +77,15 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
   }
   const size_t k = children_.size();
   const Tensor* in = &x;
+  fused_.assign(k, 0);
   for (size_t i = 0; i + 1 < k; ++i) {
+    if (BatchNorm* bn = FusableBatchNorm(i)) {
+      // BatchNorm + ReLU in one pass; the BatchNorm's own output (activations_[i]) is skipped.
+      bn->ForwardRelu(*in, &activations_[i + 1]);
+      fused_[i] = 1;
+      in = &activations_[++i];
+      continue;
+    }
     children_[i].layer->RunForward(*in, &activations_[i]);
     in = &activations_[i];
   }
@@ -95,14 +115,30 @@ void Sequential::BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx
     Copy(grad.data(), dx->data(), static_cast<size_t>(grad.size()), &DefaultThreadPool());
     return;
   }
-  // gradients_[i - 1] holds the gradient at child i's input (= child i-1's output).
+  // gradients_[i - 1] holds the gradient at child i's input (= child i-1's output); child 0's
+  // goes to dx.
+  const auto input_grad = [&](size_t i) { return i == 0 ? dx : &gradients_[i - 1]; };
   const Tensor* g = &grad;
-  for (size_t i = index; i-- > 1;) {
-    Layer& child = *children_[i].layer;
-    child.RunBackward(*g, &gradients_[i - 1]);
-    g = &gradients_[i - 1];
+  for (size_t i = index; i-- > 0;) {
+    if (i >= 1 && fused_[i - 1]) {
+      // Child i is a ReLU that ran fused with the BatchNorm before it.
+      auto* bn = static_cast<BatchNorm*>(children_[i - 1].layer.get());
+      Layer& relu = *children_[i].layer;
+      if (!LayerTimerInstalled() && !bn->has_hooks() && !relu.has_hooks()) {
+        bn->BackwardRelu(activations_[i], *g, input_grad(i - 1));
+        g = input_grad(--i);
+        continue;
+      }
+      // Hooks or a timer installed since the fused Forward: run the two on their own. The
+      // BatchNorm's output is recomputed (bit-identical) and the ReLU's Forward re-run (without
+      // hooks) so that its Backward has its cached input.
+      bn->RecomputeOutput(&activations_[i - 1]);
+      relu.Forward(activations_[i - 1], &activations_[i]);
+      fused_[i - 1] = 0;
+    }
+    children_[i].layer->RunBackward(*g, input_grad(i));
+    g = input_grad(i);
   }
-  children_[0].layer->RunBackward(*g, dx);
 }
 
 std::vector<NamedLayer> Sequential::Children() {
@@ -156,12 +192,13 @@ absl::Status Sequential::ReplaceLastLeaf(
   } else {
     SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Layer> replacement, make(*last.layer));
     if (replacement == nullptr || replacement->InputShape() != last.layer->InputShape()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Sequential::ReplaceLastLeaf: the replacement of '", last.name,
-          "' must take input shape ", last.layer->InputShape().ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Sequential::ReplaceLastLeaf: the replacement of '", last.name,
+                       "' must take input shape ", last.layer->InputShape().ToString()));
     }
     replacement->SetMode(mode_);
     last.layer = std::move(replacement);
+    fused_.assign(children_.size(), 0);
   }
   output_shape_ = last.layer->OutputShape();
   return absl::OkStatus();

@@ -23,7 +23,12 @@ namespace simdnet {
 // buffers and RNGs are reported as "<child>.<name>", e.g. "0.weight", "features.3.bias".
 // Caches: every intermediate activation (the children read their inputs in Backward) and the
 // intermediate gradients; both are reused across calls while N is unchanged.
-// Runs each child with Layer::RunForward / RunBackward (hooks, timing).
+// Runs each child with Layer::RunForward / RunBackward (hooks, timing), except that a BatchNorm
+// followed by a ReLU (not the last child) runs fused (BatchNorm::ForwardRelu / BackwardRelu,
+// bit-identical to the two layers) when neither has hooks and no LayerTimer is installed; the
+// BatchNorm's own output is then not kept (activation(i) of that BatchNorm is stale).
+class BatchNorm;
+
 class Sequential : public Layer {
  public:
   struct Child {
@@ -84,11 +89,15 @@ class Sequential : public Layer {
 
  private:
   explicit Sequential(const Shape& in) : input_shape_(in), output_shape_(in) {}
+  // Returns child i as a BatchNorm if children i and i + 1 may run fused (see the class
+  // comment), else null.
+  BatchNorm* FusableBatchNorm(size_t i);
 
   Shape input_shape_, output_shape_;
   std::vector<Child> children_;
   std::vector<Tensor> activations_;  // output of child i, for i < size() - 1
   std::vector<Tensor> gradients_;    // gradient w.r.t. activations_[i]
+  std::vector<char> fused_;          // fused_[i]: children i, i + 1 ran fused in the last Forward
 };
 
 }  // namespace simdnet
