@@ -73,8 +73,8 @@ absl::StatusOr<std::string> PrintConv(const Layer& layer) {
   } else if (o.padding == Conv2dPadding::kSameLower) {
     words.push_back("same_lower");
   } else if (o.pads.has_value()) {
-    words.push_back(absl::StrCat("pad=", o.pads->top, ",", o.pads->left, ",", o.pads->bottom,
-                                 ",", o.pads->right));
+    words.push_back(absl::StrCat("pad=", o.pads->top, ",", o.pads->left, ",", o.pads->bottom, ",",
+                                 o.pads->right));
   } else if (o.pad_h != 0 || o.pad_w != 0) {
     words.push_back(FormatSpecPair("p", o.pad_h, o.pad_w));
   }

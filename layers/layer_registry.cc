@@ -46,8 +46,9 @@ absl::StatusOr<int64_t> ParseSpecInt(const SpecToken& t, absl::string_view digit
                                      const SpecError& err) {
   int64_t v = 0;
   if (digits.empty() || !absl::SimpleAtoi(digits, &v)) {
-    return err.At(t, absl::StrCat(what, " '", absl::CHexEscape(digits.substr(0, 40)),
-                                  "' is not an integer", digits.size() > 18 ? " (or too large)" : ""));
+    return err.At(
+        t, absl::StrCat(what, " '", absl::CHexEscape(digits.substr(0, 40)), "' is not an integer",
+                        digits.size() > 18 ? " (or too large)" : ""));
   }
   if (v < 0 && min >= 0) return err.At(t, absl::StrCat(what, " ", v, " is negative"));
   if (v < min) return err.At(t, absl::StrCat(what, " ", v, " must be at least ", min));
@@ -84,8 +85,7 @@ absl::StatusOr<std::pair<int64_t, int64_t>> ParsePair(const SpecToken& t, absl::
 
 }  // namespace
 
-absl::StatusOr<std::array<int64_t, 4>> ParseSpecFourPads(const SpecToken& t,
-                                                         const SpecError& err) {
+absl::StatusOr<std::array<int64_t, 4>> ParseSpecFourPads(const SpecToken& t, const SpecError& err) {
   const std::vector<absl::string_view> parts =
       absl::StrSplit(absl::string_view(t.text).substr(4), ',');
   if (parts.size() != 4) {
@@ -116,8 +116,8 @@ int SpecArgs::Find(absl::string_view prefix) {
     const std::string& text = s_.args[i].text;
     if (used_[i] || !absl::StartsWith(text, prefix) || text.size() == prefix.size()) continue;
     const char next = text[prefix.size()];
-    if (prefix.size() == 1 && !(absl::ascii_isdigit(static_cast<unsigned char>(next)) ||
-                                next == '-' || next == '+')) {
+    if (prefix.size() == 1 &&
+        !(absl::ascii_isdigit(static_cast<unsigned char>(next)) || next == '-' || next == '+')) {
       continue;
     }
     used_[i] = true;
@@ -126,8 +126,9 @@ int SpecArgs::Find(absl::string_view prefix) {
   return -1;
 }
 
-absl::StatusOr<std::optional<std::pair<int64_t, int64_t>>> SpecArgs::Pair(
-    absl::string_view prefix, absl::string_view what, int64_t min) {
+absl::StatusOr<std::optional<std::pair<int64_t, int64_t>>> SpecArgs::Pair(absl::string_view prefix,
+                                                                          absl::string_view what,
+                                                                          int64_t min) {
   const int i = Find(prefix);
   if (i < 0) return std::optional<std::pair<int64_t, int64_t>>();
   const SpecToken& t = s_.args[static_cast<size_t>(i)];
@@ -146,9 +147,8 @@ absl::StatusOr<std::optional<float>> SpecArgs::Float(absl::string_view key,
   return std::optional<float>(v);
 }
 
-absl::StatusOr<std::optional<int64_t>> SpecArgs::Int(absl::string_view key,
-                                                     absl::string_view what, int64_t min,
-                                                     int64_t max) {
+absl::StatusOr<std::optional<int64_t>> SpecArgs::Int(absl::string_view key, absl::string_view what,
+                                                     int64_t min, int64_t max) {
   const int i = Find(key);
   if (i < 0) return std::optional<int64_t>();
   const SpecToken& t = s_.args[static_cast<size_t>(i)];
@@ -196,8 +196,8 @@ const SpecToken* SpecArgs::Positional() {
 absl::Status SpecArgs::Finish(absl::string_view expected) const {
   for (size_t i = 0; i < s_.args.size(); ++i) {
     if (!used_[i]) {
-      return err_.At(s_.args[i], absl::StrCat("unknown or repeated option for '",
-                                              s_.keyword.text, "' (expected ", expected, ")"));
+      return err_.At(s_.args[i], absl::StrCat("unknown or repeated option for '", s_.keyword.text,
+                                              "' (expected ", expected, ")"));
     }
   }
   return absl::OkStatus();
@@ -249,7 +249,8 @@ bool RegisterLayerSpec(LayerSpecEntry entry) {
   }
   if (!entry.factory) RegistrationFailed(absl::StrCat("'", keyword, "' has no factory"));
   if ((entry.body == SpecBody::kOneAndOptionalSecond) == entry.second_keyword.empty()) {
-    RegistrationFailed(absl::StrCat("'", keyword, "': second_keyword goes with "
+    RegistrationFailed(absl::StrCat("'", keyword,
+                                    "': second_keyword goes with "
                                     "SpecBody::kOneAndOptionalSecond only"));
   }
   if (!GetRegistry().entries.emplace(keyword, std::move(entry)).second) {

@@ -97,8 +97,7 @@ absl::StatusOr<float> ParseSpecFloat(const SpecToken& t, absl::string_view text,
                                      absl::string_view what, const SpecError& err);
 // Parses "pad=T,L,B,R" (the whole token) into {top, left, bottom, right}, each in
 // [0, kSpecMaxWindow].
-absl::StatusOr<std::array<int64_t, 4>> ParseSpecFourPads(const SpecToken& t,
-                                                         const SpecError& err);
+absl::StatusOr<std::array<int64_t, 4>> ParseSpecFourPads(const SpecToken& t, const SpecError& err);
 
 // The options of one statement: single-letter-prefixed sizes ("k3", "s2x1"), flags ("nobias"),
 // key=value words and positional words. Each accessor marks what it reads as used; Finish()
@@ -115,8 +114,8 @@ class SpecArgs {
   int Find(absl::string_view prefix);
   // Reads "<prefix>N" or "<prefix>HxW" (each in [min, kSpecMaxWindow]) as (h, w).
   absl::StatusOr<std::optional<std::pair<int64_t, int64_t>>> Pair(absl::string_view prefix,
-                                                                 absl::string_view what,
-                                                                 int64_t min);
+                                                                  absl::string_view what,
+                                                                  int64_t min);
   // Reads "<key>F" as a finite float.
   absl::StatusOr<std::optional<float>> Float(absl::string_view key, absl::string_view what);
   // Reads "<key>N" as an integer in [min, max].
@@ -162,8 +161,8 @@ struct LayerSpecContext {
   // parameter budget; call before creating a layer with parameters.
   std::function<absl::Status(double params)> check_param_budget;
   // Builds a body (SpecBody kinds) into a Sequential with per-sample input `in`.
-  std::function<absl::StatusOr<std::unique_ptr<Sequential>>(
-      const std::vector<SpecStatement>& body, const Shape& in)>
+  std::function<absl::StatusOr<std::unique_ptr<Sequential>>(const std::vector<SpecStatement>& body,
+                                                            const Shape& in)>
       build_body;
 
   // Returns an InvalidArgument at the statement's keyword.
@@ -186,9 +185,9 @@ using LayerSpecFactory =
 
 // Which '{ ... }' bodies a keyword takes.
 enum class SpecBody {
-  kNone,                   // a plain layer: "conv 32 k3"
-  kOne,                    // "KEYWORD [words] { ... }"
-  kOneAndOptionalSecond,   // "KEYWORD { ... } [SECOND { ... }]" (residual / shortcut)
+  kNone,                  // a plain layer: "conv 32 k3"
+  kOne,                   // "KEYWORD [words] { ... }"
+  kOneAndOptionalSecond,  // "KEYWORD { ... } [SECOND { ... }]" (residual / shortcut)
 };
 
 struct LayerSpecEntry {

@@ -75,17 +75,17 @@ void ExpectRoundTrip(const std::string& spec, int64_t classes, const std::string
 TEST(LayerRegistryTest, EveryBuiltInKeywordIsLinkedIn) {
   const std::vector<std::string> keywords = LayerSpecKeywords();
   for (const char* k : {"avgpool", "bn", "conv", "dropout", "flatten", "gap", "leaky_relu",
-                        "linear", "log_softmax", "lrelu", "maxpool", "maxunpool", "relu",
-                        "relu6", "residual", "sigmoid", "tanh", "test_relu"}) {
+                        "linear", "log_softmax", "lrelu", "maxpool", "maxunpool", "relu", "relu6",
+                        "residual", "sigmoid", "tanh", "test_relu"}) {
     EXPECT_NE(FindLayerSpec(k), nullptr) << k;
     EXPECT_TRUE(absl::StrContains(SpecGrammarHelp(), std::string("\n") + k + " ") ||
                 absl::StrContains(SpecGrammarHelp(), std::string("\n") + k + "\n"))
         << k;
   }
-  for (const char* type : {"conv2d", "linear", "batch_norm1d", "batch_norm2d", "relu",
-                           "leaky_relu", "tanh", "sigmoid", "relu6", "maxpool2d", "avgpool2d",
-                           "maxunpool2d", "global_avgpool2d", "flatten", "log_softmax",
-                           "dropout", "residual", "sequential"}) {
+  for (const char* type :
+       {"conv2d", "linear", "batch_norm1d", "batch_norm2d", "relu", "leaky_relu", "tanh", "sigmoid",
+        "relu6", "maxpool2d", "avgpool2d", "maxunpool2d", "global_avgpool2d", "flatten",
+        "log_softmax", "dropout", "residual", "sequential"}) {
     EXPECT_NE(FindSpecPrinter(type), nullptr) << type;
   }
   EXPECT_EQ(FindLayerSpec("block"), nullptr);
@@ -127,6 +127,8 @@ TEST(LayerRegistryTest, EveryPresetRoundTripsThroughToSpec) {
   for (const std::string& name : PresetNames()) {
     absl::StatusOr<std::string> spec = PresetSpec(name);
     ASSERT_TRUE(spec.ok());
+    // The torchvision presets (up to 138M parameters) round-trip in torchvision_specs_test.
+    if (absl::StartsWith(*spec, "# torchvision")) continue;
     ExpectRoundTrip(*spec, 10, name);
   }
 }

@@ -44,11 +44,11 @@ absl::StatusOr<std::string> PrintLinear(const Layer& layer) {
   return absl::StrJoin(words, " ");
 }
 
-[[maybe_unused]] const bool kLinearRegistered = RegisterLayerSpec(
-    {"linear",
-     "linear OUT|classes [nobias] [init=SPEC] [bias_init=SPEC]\n"
-     "    Linear; \"classes\" means the num_classes passed to the builder",
-     SpecBody::kNone, "", BuildLinear});
+[[maybe_unused]] const bool kLinearRegistered =
+    RegisterLayerSpec({"linear",
+                       "linear OUT|classes [nobias] [init=SPEC] [bias_init=SPEC]\n"
+                       "    Linear; \"classes\" means the num_classes passed to the builder",
+                       SpecBody::kNone, "", BuildLinear});
 [[maybe_unused]] const bool kLinearPrinter = RegisterSpecPrinter("linear", PrintLinear);
 
 }  // namespace

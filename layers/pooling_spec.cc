@@ -33,11 +33,10 @@ absl::StatusOr<std::unique_ptr<Layer>> BuildPool(LayerSpecContext& c) {
   const int pads_i = args.Find("pad=");
   const bool same_upper = args.Flag("same"), same_lower = args.Flag("same_lower");
   const int name_i = o.kind == PoolKind::kMax ? args.Find("name=") : -1;
-  SIMDNET_RETURN_IF_ERROR(
-      args.Finish(o.kind == PoolKind::kMax
-                      ? "kK, sS, pP, dD, ceil, pad=T,L,B,R, same, same_lower, name=NAME"
-                      : "kK, sS, pP, exclude_pad, ceil, divisor=N, pad=T,L,B,R, same, "
-                        "same_lower"));
+  SIMDNET_RETURN_IF_ERROR(args.Finish(
+      o.kind == PoolKind::kMax ? "kK, sS, pP, dD, ceil, pad=T,L,B,R, same, same_lower, name=NAME"
+                               : "kK, sS, pP, exclude_pad, ceil, divisor=N, pad=T,L,B,R, same, "
+                                 "same_lower"));
   if (!k) return c.Error(absl::StrCat("'", kw, "' needs a kernel size, e.g. k2"));
   std::tie(o.kernel_h, o.kernel_w) = *k;
   if (st) std::tie(o.stride_h, o.stride_w) = *st;
@@ -149,8 +148,7 @@ absl::StatusOr<std::string> PrintUnpool(const Layer& layer) {
          "    max unpooling (PyTorch's MaxUnpool2d to the pool's input size) at the argmax\n"
          "    positions of the earlier \"maxpool ... name=NAME\"",
          SpecBody::kNone, "", BuildUnpool}) &&
-    RegisterLayerSpec({"gap", "gap    global average pooling (C, H, W) -> (C)", SpecBody::kNone,
-                       "",
+    RegisterLayerSpec({"gap", "gap    global average pooling (C, H, W) -> (C)", SpecBody::kNone, "",
                        [](LayerSpecContext& c) -> absl::StatusOr<std::unique_ptr<Layer>> {
                          SIMDNET_RETURN_IF_ERROR(c.args.Finish("no options"));
                          return c.Wrap(GlobalAvgPool2d::Create(c.input));

@@ -46,12 +46,13 @@ absl::StatusOr<std::string> PrintResidual(const Layer& layer) {
 }
 
 [[maybe_unused]] const bool kRegistered =
-    RegisterLayerSpec({"residual",
-                       "residual { ... } [shortcut [NAME] { ... }]\n"
-                       "    y = main(x) + shortcut(x); identity shortcut when omitted; NAME\n"
-                       "    prefixes the shortcut's parameters (default \"shortcut\"; torchvision:\n"
-                       "    downsample)",
-                       SpecBody::kOneAndOptionalSecond, "shortcut", BuildResidual}) &&
+    RegisterLayerSpec(
+        {"residual",
+         "residual { ... } [shortcut [NAME] { ... }]\n"
+         "    y = main(x) + shortcut(x); identity shortcut when omitted; NAME\n"
+         "    prefixes the shortcut's parameters (default \"shortcut\"; torchvision:\n"
+         "    downsample)",
+         SpecBody::kOneAndOptionalSecond, "shortcut", BuildResidual}) &&
     RegisterSpecPrinter("residual", PrintResidual);
 
 }  // namespace
