@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Runs simdnet's conv2d benchmark (one ISA, default: the best one this CPU supports) and
-# bench/pytorch_conv.py on the same shapes, then prints GFLOPS per (shape, threads, pass), the
-# ratio simdnet/PyTorch per cell and the geometric mean of the ratios per thread count.
-# Usage: bench/compare_pytorch.sh [TARGET]   (TARGET: AVX3, AVX2, SSE4 or SCALAR)
+# Runs simdnet's conv2d benchmark (one ISA, default: the best one this CPU supports; the planned
+# algorithm per pass) and bench/pytorch_conv.py on the same shapes, then prints GFLOPS per
+# (shape, threads, pass), the ratio simdnet/PyTorch per cell and the geometric mean of the
+# ratios per thread count.
+# Usage: bench/compare_pytorch.sh [TARGET] [SHAPES]   (TARGET: AVX3, AVX2, SSE4 or SCALAR;
+#   SHAPES: default bench/shapes/conv_s1_s8.txt; bench/shapes/conv_torchvision.txt has the
+#   resnet18 and mobilenet_v2 layers)
 # Requires python3-torch: tools/setup.sh tools/apt-packages-bench.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target="${1:-}"
+shapes="${2:-bench/shapes/conv_s1_s8.txt}"
+[[ "${shapes}" == /* ]] || shapes="$(pwd)/${shapes}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
 
@@ -21,11 +26,12 @@ bazel build -c opt //bench:conv2d_bench
 target="${target:-$(best_target conv2d_bench)}"
 echo "== simdnet conv2d_bench (${target}) =="
 # The same statistic as bench/pytorch_conv.py: the median of 5 runs of >= 0.2 s per cell.
-run_bench conv2d_bench --benchmark_filter="/${target}/" --benchmark_out="${tmp}/simdnet.json" \
+run_bench conv2d_bench --shapes="${shapes}" --algorithms=planned \
+  --benchmark_filter="/${target}/" --benchmark_out="${tmp}/simdnet.json" \
   --benchmark_out_format=json --benchmark_repetitions=5 --benchmark_min_time=0.2 \
   --benchmark_report_aggregates_only=true
 echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') =="
-/usr/bin/python3 bench/pytorch_conv.py | tee "${tmp}/torch.txt"
+/usr/bin/python3 bench/pytorch_conv.py --shapes="${shapes}" | tee "${tmp}/torch.txt"
 
 /usr/bin/python3 - "${tmp}/simdnet.json" "${tmp}/torch.txt" <<'PY'
 import json, math, sys

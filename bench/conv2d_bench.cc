@@ -1,7 +1,11 @@
 // Per-ISA convolution benchmarks: forward, backward-data and backward-weights (+ bias) of the
-// shapes in bench/shapes/conv_s1_s8.txt at 1 and 2 threads, reporting effective GFLOPS
-// (2 * N * K * C * R * S * OH * OW / groups per pass) and the fraction of the measured peak.
-// Usage: bazel run -c opt //bench:conv2d_bench -- [--shapes=FILE] [--benchmark_filter=...]
+// shapes in bench/shapes/conv_s1_s8.txt (or --shapes=FILE) at 1 and 2 threads, reporting
+// effective GFLOPS (2 * N * K * C * R * S * OH * OW / groups per pass) and the fraction of the
+// measured peak. "<pass>/<shape>/threads:T/<ISA>" runs the planned algorithm (its name is the
+// label); with --algorithms=all (the default) "<pass>/<shape>@<algorithm>/..." also times every
+// applicable algorithm forced on the same shape (--algorithms=planned: the plan only).
+// Usage: bazel run -c opt //bench:conv2d_bench -- [--shapes=FILE] [--algorithms=all|planned]
+//        [--benchmark_filter=...]
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +20,7 @@
 #include "benchmark/benchmark.h"
 #include "hwy/aligned_allocator.h"
 #include "layers/conv2d_kernels.h"
+#include "layers/conv_plan.h"
 #include "tensor/rng.h"
 #include "tensor/thread_pool.h"
 
@@ -27,8 +32,8 @@ struct NamedConv {
   Conv2dShape s;
 };
 
-// Parses "name N C H W K R stride pad" lines ('#' starts a comment). On error prints the file,
-// line number and offending text, and returns false.
+// Parses "name N C H W K R stride pad [groups]" lines ('#' starts a comment). On error prints
+// the file, line number and offending text, and returns false.
 bool ReadShapes(const std::string& path, std::vector<NamedConv>* out) {
   std::ifstream in(path);
   if (!in) {
@@ -42,15 +47,23 @@ bool ReadShapes(const std::string& path, std::vector<NamedConv>* out) {
     std::istringstream fields(line);
     NamedConv nc;
     if (!(fields >> nc.name)) continue;  // blank or comment-only line
-    long v[8];
+    long v[9];
     bool ok = true;
-    for (long& x : v) ok = ok && static_cast<bool>(fields >> x) && x >= 0;
+    for (size_t i = 0; i < 8; ++i) ok = ok && static_cast<bool>(fields >> v[i]) && v[i] >= 0;
+    v[8] = 1;
     std::string extra;
-    if (!ok || (fields >> extra) || v[0] < 1 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < 1 ||
-        v[5] < 1 || v[6] < 1 || 2 * v[7] + v[2] < v[5] || 2 * v[7] + v[3] < v[5]) {
+    if (ok && (fields >> extra)) {  // optional groups
+      char* end = nullptr;
+      v[8] = std::strtol(extra.c_str(), &end, 10);
+      ok = *end == '\0' && !(fields >> extra);
+    }
+    if (!ok || v[0] < 1 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < 1 || v[5] < 1 ||
+        v[6] < 1 || v[8] < 1 || v[1] % v[8] != 0 || v[4] % v[8] != 0 ||
+        2 * v[7] + v[2] < v[5] || 2 * v[7] + v[3] < v[5]) {
       std::fprintf(stderr,
-                   "conv2d_bench: %s:%zu: expected 'name N C H W K R stride pad' with positive "
-                   "sizes and an output of at least 1x1, got '%s'\n",
+                   "conv2d_bench: %s:%zu: expected 'name N C H W K R stride pad [groups]' with "
+                   "positive sizes, groups dividing C and K, and an output of at least 1x1, "
+                   "got '%s'\n",
                    path.c_str(), line_no, line.c_str());
       return false;
     }
@@ -63,21 +76,31 @@ bool ReadShapes(const std::string& path, std::vector<NamedConv>* out) {
     s.kernel_h = s.kernel_w = v[5];
     s.stride_h = s.stride_w = v[6];
     s.pad_h = s.pad_w = v[7];
+    s.groups = v[8];
     out->push_back(nc);
   }
   return true;
 }
 
-enum class Pass { kForward, kBackwardData, kBackwardWeights };
-
-void RegisterConv(const NamedConv& nc, Pass pass, size_t threads) {
+// Registers one pass of one shape per ISA: the planned algorithm, or `forced` when non-null.
+void RegisterConv(const NamedConv& nc, ConvPass pass, size_t threads,
+                  const ConvAlgorithm* forced) {
   static const char* kPassNames[] = {"Conv2dForward", "Conv2dBackwardData",
                                      "Conv2dBackwardWeights"};
-  const std::string shape = nc.name + "/threads:" + std::to_string(threads);
+  const std::string shape = nc.name + (forced ? std::string("@") + ConvAlgorithmName(*forced)
+                                              : std::string()) +
+                            "/threads:" + std::to_string(threads);
   const Conv2dShape s = nc.s;
+  const bool is_forced = forced != nullptr;
+  const ConvAlgorithm algorithm = is_forced ? *forced : ConvAlgorithm::kIm2colGemm;
   auto group = bench::RegisterPerTarget(
       kPassNames[static_cast<int>(pass)], shape,
-      [s, pass, threads](benchmark::State& state, int64_t target) {
+      [s, pass, threads, is_forced, algorithm](benchmark::State& state, int64_t target) {
+        // The plan for the pinned target (its vector width decides some thresholds).
+        const ConvPlan plan = is_forced
+                                  ? ForceConvAlgorithm(s, CurrentConvTarget(), pass, algorithm)
+                                  : PlanConv2d(s);
+        state.SetLabel(ConvPassPlanString(plan, pass));
         const size_t x_size = s.batch * s.in_channels * s.in_h * s.in_w;
         const size_t w_size =
             s.out_channels * (s.in_channels / s.groups) * s.kernel_h * s.kernel_w;
@@ -97,14 +120,15 @@ void RegisterConv(const NamedConv& nc, Pass pass, size_t threads) {
         const double cpu0 = bench::ProcessCpuSeconds();
         for (auto _ : state) {
           switch (pass) {
-            case Pass::kForward:
-              Conv2dForward(s, x.get(), w.get(), bias.get(), y.get(), ConvEpilogue::kNone, pool);
+            case ConvPass::kForward:
+              Conv2dForward(plan, s, x.get(), w.get(), bias.get(), y.get(), ConvEpilogue::kNone,
+                            pool);
               break;
-            case Pass::kBackwardData:
-              Conv2dBackwardData(s, y.get(), w.get(), x.get(), pool);
+            case ConvPass::kBackwardData:
+              Conv2dBackwardData(plan, s, y.get(), w.get(), x.get(), pool);
               break;
-            case Pass::kBackwardWeights:
-              Conv2dBackwardWeights(s, x.get(), y.get(), dw.get(), bias.get(), pool);
+            case ConvPass::kBackwardWeights:
+              Conv2dBackwardWeights(plan, s, x.get(), y.get(), dw.get(), bias.get(), pool);
               break;
           }
           benchmark::ClobberMemory();
@@ -127,11 +151,20 @@ void RegisterConv(const NamedConv& nc, Pass pass, size_t threads) {
 
 int main(int argc, char** argv) {
   std::string shapes_path = "bench/shapes/conv_s1_s8.txt";
+  bool all_algorithms = true;
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--shapes=", 0) == 0) {
       shapes_path = arg.substr(9);
+    } else if (arg.rfind("--algorithms=", 0) == 0) {
+      const std::string value = arg.substr(13);
+      if (value != "all" && value != "planned") {
+        std::fprintf(stderr, "conv2d_bench: --algorithms must be 'all' or 'planned', got '%s'\n",
+                     value.c_str());
+        return 1;
+      }
+      all_algorithms = value == "all";
     } else {
       argv[kept++] = argv[i];
     }
@@ -143,11 +176,16 @@ int main(int argc, char** argv) {
   if (std::getenv("SIMDNET_BENCH_QUICK") != nullptr) {
     for (auto& nc : shapes) nc.s.batch = 1;
   }
+  using simdnet::ConvPass;
   for (const auto& nc : shapes) {
     for (size_t threads : {1, 2}) {
-      for (auto pass : {simdnet::Pass::kForward, simdnet::Pass::kBackwardData,
-                        simdnet::Pass::kBackwardWeights}) {
-        simdnet::RegisterConv(nc, pass, threads);
+      for (ConvPass pass :
+           {ConvPass::kForward, ConvPass::kBackwardData, ConvPass::kBackwardWeights}) {
+        simdnet::RegisterConv(nc, pass, threads, nullptr);
+        if (!all_algorithms) continue;
+        for (simdnet::ConvAlgorithm a : simdnet::ApplicableConvAlgorithms(nc.s, pass)) {
+          simdnet::RegisterConv(nc, pass, threads, &a);
+        }
       }
     }
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Times PyTorch's CPU convolution on the shapes of bench/shapes/conv_s1_s8.txt.
+"""Times PyTorch's CPU convolution on the shapes of bench/shapes/conv_s1_s8.txt (or --shapes).
 
 Prints one line per (shape, threads, pass) with effective GFLOPS
 (2 * N * K * C * R * S * OH * OW / groups per pass), the median of 5 runs, in the format
@@ -33,12 +33,19 @@ def read_shapes(path):
             line = line.split("#", 1)[0].split()
             if not line:
                 continue
-            if len(line) != 9:
-                sys.exit(f"{path}:{line_no}: expected 'name N C H W K R stride pad', got {line}")
+            if len(line) not in (9, 10):
+                sys.exit(f"{path}:{line_no}: expected 'name N C H W K R stride pad [groups]', "
+                         f"got {line}")
             try:
-                shapes.append((line[0], *map(int, line[1:])))
+                fields = list(map(int, line[1:]))
             except ValueError:
                 sys.exit(f"{path}:{line_no}: non-integer field in {line}")
+            if len(fields) == 8:
+                fields.append(1)
+            if min(fields) < 0 or fields[1] % fields[8] or fields[4] % fields[8]:
+                sys.exit(f"{path}:{line_no}: negative size, or groups not dividing C and K in "
+                         f"{line}")
+            shapes.append((line[0], *fields))
     return shapes
 
 
@@ -69,23 +76,23 @@ def main():
     import torch  # after the malloc settings are in place
 
     torch.manual_seed(0)
-    for name, n, c, h, w, k, r, stride, pad in read_shapes(args.shapes):
+    for name, n, c, h, w, k, r, stride, pad, groups in read_shapes(args.shapes):
         if args.only and name != args.only:
             continue
         x = torch.randn(n, c, h, w)
-        weight = torch.randn(k, c, r, r) * 0.1
+        weight = torch.randn(k, c // groups, r, r) * 0.1
         bias = torch.randn(k) * 0.1
-        y = torch.nn.functional.conv2d(x, weight, bias, stride, pad)
+        y = torch.nn.functional.conv2d(x, weight, bias, stride, pad, 1, groups)
         dy = torch.randn_like(y)
         oh, ow = y.shape[2], y.shape[3]
-        flops = 2.0 * n * k * c * r * r * oh * ow
+        flops = 2.0 * n * k * c * r * r * oh * ow / groups
         conv_bwd = torch.ops.aten.convolution_backward
         passes = {
-            "fwd": lambda: torch.nn.functional.conv2d(x, weight, bias, stride, pad),
+            "fwd": lambda: torch.nn.functional.conv2d(x, weight, bias, stride, pad, 1, groups),
             "bwd_data": lambda: conv_bwd(dy, x, weight, [k], [stride] * 2, [pad] * 2, [1, 1],
-                                         False, [0, 0], 1, [True, False, False]),
+                                         False, [0, 0], groups, [True, False, False]),
             "bwd_weights": lambda: conv_bwd(dy, x, weight, [k], [stride] * 2, [pad] * 2, [1, 1],
-                                            False, [0, 0], 1, [False, True, True]),
+                                            False, [0, 0], groups, [False, True, True]),
         }
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)

@@ -67,6 +67,7 @@ Conv2d::Conv2d(const Conv2dOptions& options, const Conv2dPads& pads, const Shape
     bias_.grad = Tensor(Shape({options.out_channels}));
     bias_.weight_decay = false;
   }
+  plan_ = PlanConv2d(KernelShape(1));
 }
 
 absl::StatusOr<std::unique_ptr<Conv2d>> Conv2d::Create(const Conv2dOptions& o,
@@ -246,7 +247,7 @@ void Conv2d::Forward(const Tensor& x, Tensor* y) {
   } else {
     x_ = x;
   }
-  Conv2dForward(s, x_.data(), weight_.value.data(),
+  Conv2dForward(plan_, s, x_.data(), weight_.value.data(),
                 options_.bias ? bias_.value.data() : nullptr, y->data(), ConvEpilogue::kNone,
                 DefaultThreadPool());
 }
@@ -261,7 +262,7 @@ void Conv2d::Backward(const Tensor& dy, Tensor* dx) {
   if (Asymmetric()) {
     // dx of the padded copy, then crop the excess padding away.
     padded_dx_.EnsureShape(x_.shape());
-    Conv2dBackwardData(s, dy.data(), weight_.value.data(), padded_dx_.data(), pool);
+    Conv2dBackwardData(plan_, s, dy.data(), weight_.value.data(), padded_dx_.data(), pool);
     const size_t c = s.in_channels, h = static_cast<size_t>(input_shape_.dim(1)),
                  w = static_cast<size_t>(input_shape_.dim(2));
     const size_t top = static_cast<size_t>(pads_.top) - s.pad_h;
@@ -273,18 +274,18 @@ void Conv2d::Backward(const Tensor& dy, Tensor* dx) {
       }
     }
   } else {
-    Conv2dBackwardData(s, dy.data(), weight_.value.data(), dx->data(), pool);
+    Conv2dBackwardData(plan_, s, dy.data(), weight_.value.data(), dx->data(), pool);
   }
   const bool bias_trainable = options_.bias && Learns(bias_);
   float* dbias = bias_trainable ? bias_.grad.data() : nullptr;
   if (Learns(weight_)) {
-    Conv2dBackwardWeights(s, x_.data(), dy.data(), weight_.grad.data(), dbias, pool);
+    Conv2dBackwardWeights(plan_, s, x_.data(), dy.data(), weight_.grad.data(), dbias, pool);
   } else if (bias_trainable) {
     // Only the bias learns (e.g. a frozen backbone with a trainable bias): let the kernel
     // accumulate the weight gradient into a scratch buffer that is discarded.
     scratch_weight_.EnsureShape(weight_.value.shape());
     Fill(scratch_weight_.data(), static_cast<size_t>(scratch_weight_.size()), 0.0f);
-    Conv2dBackwardWeights(s, x_.data(), dy.data(), scratch_weight_.data(), dbias, pool);
+    Conv2dBackwardWeights(plan_, s, x_.data(), dy.data(), scratch_weight_.data(), dbias, pool);
   }
 }
 

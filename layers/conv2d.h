@@ -88,6 +88,9 @@ class Conv2d : public Layer {
   const Conv2dOptions& options() const { return options_; }
   // Returns the zero padding actually applied (SAME paddings resolved for InputShape()).
   const Conv2dPads& resolved_pads() const { return pads_; }
+  // Returns the algorithm each pass runs (PlanConv2d for this layer's shape on this CPU's best
+  // target; it does not depend on the batch size).
+  const ConvPlan& plan() const { return plan_; }
 
   // x is (N, C, H, W); y becomes (N, out_channels, OH, OW). Requires: N >= 1.
   void Forward(const Tensor& x, Tensor* y) override;
@@ -123,6 +126,7 @@ class Conv2d : public Layer {
   Conv2dPads pads_;
   Shape input_shape_, output_shape_;
   Parameter weight_, bias_;
+  ConvPlan plan_;            // what Forward and Backward run
   Tensor x_;                 // view of the last input
   Tensor scratch_weight_;    // weight-sized scratch when only the bias is trainable
   Tensor padded_x_;          // asymmetric pads only: the zero-padded input copy

@@ -1,7 +1,9 @@
 // Per-ISA tests of the convolution kernels (forward with bias/ReLU, backward-data,
-// backward-weights + bias) against the double-precision reference over shapes that reach every
-// algorithm path: 1x1, strides, padding > 1, kernels larger than the input, dilation, groups,
-// depthwise, K blocks and M blocks, multi-threaded splits.
+// backward-weights + bias) against the double-precision reference: the planned algorithms over
+// shapes that reach every path (1x1, strides, padding > 1, kernels larger than the input,
+// dilation, groups, depthwise, K blocks and M blocks, multi-threaded splits), and every
+// applicable algorithm forced on odd and round shapes.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "layers/conv2d_kernels.h"
+#include "layers/conv_plan.h"
 #include "tensor/simd_targets.h"  // must come before foreach_target.h
 
 #undef HWY_TARGET_INCLUDE
@@ -51,6 +54,10 @@ inline Conv2dShape Make(size_t n, size_t c, size_t h, size_t w, size_t k, size_t
 inline std::vector<NamedShape> TestShapes() {
   std::vector<NamedShape> v = {
       {"Basic3x3OddChannels", Make(2, 3, 7, 9, 5, 3, 3, 1, 1)},
+      {"Round3x3", Make(2, 16, 16, 16, 16, 3, 3, 1, 1)},
+      {"Round3x3Stride2Pad0", Make(1, 8, 16, 16, 8, 3, 3, 2, 0)},
+      {"Kernel5Pad2Wide", Make(1, 3, 6, 40, 4, 5, 5, 1, 2)},
+      {"Kernel7Stride2Pad3", Make(1, 3, 17, 15, 8, 7, 7, 2, 3)},
       {"Pointwise1x1", Make(2, 5, 6, 5, 7, 1, 1, 1, 0)},
       {"Pointwise1x1Stride2", Make(1, 4, 7, 6, 3, 1, 1, 2, 0)},
       // >= 64 channels both ways: forward and flipped backward-data run the im2col GEMM.
@@ -122,6 +129,25 @@ inline std::vector<NamedShape> TestShapes() {
       {"Stride2Pad0Kernel4", Make(1, 2, 10, 9, 3, 4, 4, 2, 0)},
       {"Stride2ManyChannelsChunkedRows", Make(1, 64, 30, 30, 8, 3, 3, 2, 1)},
   };
+  const std::vector<NamedShape> depthwise = {
+      // Depthwise (groups == channels): the per-channel SIMD path in all three passes.
+      {"DepthwiseStride2Pad1OddSizes", Make(2, 19, 13, 11, 19, 3, 3, 2, 1, 1, 19)},
+      {"DepthwiseNarrowRowsVirtualGrid", Make(2, 24, 7, 7, 24, 3, 3, 1, 1, 1, 24)},
+      {"DepthwiseWideRows", Make(1, 3, 5, 70, 3, 3, 3, 1, 1, 1, 3)},
+      {"DepthwiseKernel5MoreTapsThanRegisters", Make(1, 4, 9, 10, 4, 5, 5, 1, 2, 1, 4)},
+      {"DepthwiseStride2Pad0EvenSizes", Make(1, 6, 8, 8, 6, 3, 3, 2, 0, 1, 6)},
+      {"DepthwiseDilation2", Make(1, 5, 11, 12, 5, 3, 3, 1, 2, 2, 5)},
+      {"DepthwisePadBeyondKernelReach", Make(1, 4, 5, 6, 4, 1, 1, 1, 1, 1, 4)},
+      {"DepthwiseStride3", Make(1, 3, 14, 17, 3, 3, 3, 3, 1, 1, 3)},
+      {"DepthwiseThreadedManyChannels", Make(2, 96, 14, 14, 96, 3, 3, 1, 1, 1, 96)},
+      {"DepthwiseThreadedStride2", Make(2, 64, 15, 15, 64, 3, 3, 2, 1, 1, 64)},
+      {"DepthwiseRoundStride2", Make(1, 16, 16, 16, 16, 3, 3, 2, 1, 1, 16)},
+  };
+  v.insert(v.end(), depthwise.begin(), depthwise.end());
+  Conv2dShape dw_rect = Make(2, 5, 9, 12, 5, 3, 3, 1, 1, 1, 5);
+  dw_rect.stride_w = 2;
+  dw_rect.pad_h = 0;
+  v.push_back({"DepthwiseRectangularStridePad", dw_rect});
   // Rectangular stride / padding / dilation.
   Conv2dShape rect = Make(2, 3, 9, 7, 4, 3, 2, 1, 1);
   rect.stride_w = 2;
@@ -130,6 +156,24 @@ inline std::vector<NamedShape> TestShapes() {
   rect.pad_h = 2;
   v.push_back({"RectangularStridePadDilation", rect});
   return v;
+}
+
+// The shapes of TestShapes() on which every applicable algorithm of every pass is forced: odd
+// and round sizes and each algorithm's special cases (Winograd at both strides and below its
+// channel threshold, the direct layouts, stride-2 col2im, groups, dilation, depthwise).
+inline std::vector<NamedShape> AlgorithmShapes() {
+  const std::vector<std::string> names = {
+      "Basic3x3OddChannels", "Round3x3", "Stride2Pad1", "Round3x3Stride2Pad0",
+      "WinogradPad1OddSizes", "WinogradStride2Pad1OddSizes", "Pointwise1x1",
+      "Pointwise1x1Stride2", "Kernel5Pad2Wide", "Kernel7Stride2Pad3", "Dilation2", "Groups2",
+      "ManyInputChannelsCrossKBlocks", "Depthwise", "DepthwiseStride2Pad1OddSizes",
+      "DepthwiseRoundStride2", "Stride2OutputWidth16", "Stride1NarrowRowsVirtualGrid"};
+  std::vector<NamedShape> out;
+  for (const NamedShape& ns : TestShapes()) {
+    if (std::find(names.begin(), names.end(), ns.name) != names.end()) out.push_back(ns);
+  }
+  EXPECT_EQ(out.size(), names.size()) << "a name in AlgorithmShapes() is not in TestShapes()";
+  return out;
 }
 
 // |got - want| <= (len + 4) * eps_f32 * abs_terms + tiny, the bound of a length-len float
@@ -157,11 +201,12 @@ inline std::vector<double> ToDouble(const std::vector<float>& v) {
   return std::vector<double>(v.begin(), v.end());
 }
 
-// Runs all three passes of one shape on `pool` and checks them against the reference.
-inline void CheckShape(const NamedShape& ns, ThreadPool& pool, uint64_t seed) {
+// Runs the passes of one shape with `plan` on `pool` (only `pass` when given) and checks them
+// against the reference.
+inline void CheckShape(const NamedShape& ns, const ConvPlan& plan, ThreadPool& pool,
+                       uint64_t seed, const ConvPass* only = nullptr) {
   const Conv2dShape& s = ns.s;
-  const std::string name = std::string(ns.name) + " threads=" +
-                           std::to_string(pool.NumThreads());
+  std::string name = std::string(ns.name) + " threads=" + std::to_string(pool.NumThreads());
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
   const size_t p = s.out_h() * s.out_w();
   const size_t x_size = s.batch * s.in_channels * s.in_h * s.in_w;
@@ -172,35 +217,59 @@ inline void CheckShape(const NamedShape& ns, ThreadPool& pool, uint64_t seed) {
   const std::vector<float> bias = Random(s.out_channels, rng), dy = Random(y_size, rng);
   const std::vector<double> xd = ToDouble(x), wd = ToDouble(w), bd = ToDouble(bias),
                             dyd = ToDouble(dy);
+  const auto runs = [only](ConvPass pass) { return only == nullptr || *only == pass; };
 
-  for (bool relu : {false, true}) {
+  if (runs(ConvPass::kForward)) {
+    const std::string fname = name + " " + ConvPassPlanString(plan, ConvPass::kForward);
+    for (bool relu : {false, true}) {
+      std::vector<float> y(y_size + 1, std::numeric_limits<float>::quiet_NaN());
+      Conv2dForward(plan, s, x.data(), w.data(), bias.data(), y.data(),
+                    relu ? ConvEpilogue::kRelu : ConvEpilogue::kNone, pool);
+      std::vector<double> ref(y_size + 1), abs_terms(y_size + 1);
+      Conv2dForwardReference<double>(s, xd.data(), wd.data(), bd.data(), relu, ref.data(),
+                                     abs_terms.data());
+      ExpectWithinBound(fname + (relu ? " forward+bias+relu" : " forward+bias"), y.data(),
+                        ref.data(), abs_terms.data(), y_size, cg * s.kernel_h * s.kernel_w + 1);
+    }
     std::vector<float> y(y_size + 1, std::numeric_limits<float>::quiet_NaN());
-    Conv2dForward(s, x.data(), w.data(), bias.data(), y.data(),
-                  relu ? ConvEpilogue::kRelu : ConvEpilogue::kNone, pool);
-    std::vector<double> ref(y_size + 1), abs_terms(y_size + 1);
-    Conv2dForwardReference<double>(s, xd.data(), wd.data(), bd.data(), relu, ref.data(),
-                                   abs_terms.data());
-    ExpectWithinBound(name + (relu ? " forward+bias+relu" : " forward+bias"), y.data(),
-                      ref.data(), abs_terms.data(), y_size, cg * s.kernel_h * s.kernel_w + 1);
-  }
-  {
-    std::vector<float> y(y_size + 1, std::numeric_limits<float>::quiet_NaN());
-    Conv2dForward(s, x.data(), w.data(), nullptr, y.data(), ConvEpilogue::kNone, pool);
+    Conv2dForward(plan, s, x.data(), w.data(), nullptr, y.data(), ConvEpilogue::kNone, pool);
     std::vector<double> ref(y_size + 1), abs_terms(y_size + 1);
     Conv2dForwardReference<double>(s, xd.data(), wd.data(), nullptr, false, ref.data(),
                                    abs_terms.data());
-    ExpectWithinBound(name + " forward", y.data(), ref.data(), abs_terms.data(), y_size,
+    ExpectWithinBound(fname + " forward", y.data(), ref.data(), abs_terms.data(), y_size,
                       cg * s.kernel_h * s.kernel_w);
   }
-  {
+  if (runs(ConvPass::kBackwardData)) {
     std::vector<float> dx(x_size + 1, std::numeric_limits<float>::quiet_NaN());
-    Conv2dBackwardData(s, dy.data(), w.data(), dx.data(), pool);
+    Conv2dBackwardData(plan, s, dy.data(), w.data(), dx.data(), pool);
     std::vector<double> ref(x_size + 1), abs_terms(x_size + 1);
     Conv2dBackwardDataReference<double>(s, dyd.data(), wd.data(), ref.data(), abs_terms.data());
-    ExpectWithinBound(name + " backward-data", dx.data(), ref.data(), abs_terms.data(), x_size,
-                      kg * s.kernel_h * s.kernel_w);
+    const std::string bname =
+        name + " backward-data " + ConvPassPlanString(plan, ConvPass::kBackwardData);
+    if (plan.backward_data.algorithm == ConvAlgorithm::kWinograd) {
+      // The Winograd<2> adjoint sums each input pixel from the 5x5 patches of its tiles, whose
+      // transforms cancel the products of neighbouring pixels exactly only in real arithmetic:
+      // its bound is 4 (len + 8) eps times the abs terms of the pixel's 5x5 neighbourhood.
+      std::vector<double> window(x_size + 1, 0.0);
+      const long h = static_cast<long>(s.in_h), w = static_cast<long>(s.in_w);
+      for (size_t i = 0; i < x_size; ++i) {
+        const long plane = static_cast<long>(i) / (h * w), ih = static_cast<long>(i) / w % h;
+        const long iw = static_cast<long>(i) % w;
+        for (long r = std::max(0L, ih - 2); r <= std::min(h - 1, ih + 2); ++r) {
+          for (long q = std::max(0L, iw - 2); q <= std::min(w - 1, iw + 2); ++q) {
+            window[i] += 4.0 * abs_terms[(plane * h + r) * w + q];
+          }
+        }
+      }
+      ExpectWithinBound(bname, dx.data(), ref.data(), window.data(), x_size,
+                        kg * s.kernel_h * s.kernel_w + 8);
+    } else {
+      ExpectWithinBound(bname, dx.data(), ref.data(), abs_terms.data(), x_size,
+                        kg * s.kernel_h * s.kernel_w);
+    }
   }
-  {
+  if (runs(ConvPass::kBackwardWeights)) {
+    name += " backward-weights " + ConvPassPlanString(plan, ConvPass::kBackwardWeights);
     // Gradients accumulate onto the existing dw / dbias.
     std::vector<float> dw = Random(w_size, rng), dbias = Random(s.out_channels, rng);
     std::vector<double> ref(w_size + 1), abs_terms(w_size + 1);
@@ -215,9 +284,9 @@ inline void CheckShape(const NamedShape& ns, ThreadPool& pool, uint64_t seed) {
       ref_b[i] += dbias[i];
       abs_b[i] += std::abs(dbias[i]);
     }
-    Conv2dBackwardWeights(s, x.data(), dy.data(), dw.data(), dbias.data(), pool);
+    Conv2dBackwardWeights(plan, s, x.data(), dy.data(), dw.data(), dbias.data(), pool);
     const size_t len = s.batch * p + pool.NumThreads() + 1;
-    if (Conv2dWinogradStride(s) != 0) {
+    if (plan.backward_weights.algorithm == ConvAlgorithm::kWinograd) {
       // Winograd sums, per tile, products dy_o * x_p of every output o of the 2x2 tile with
       // every input p of o's 3x3 window, each in up to 4 of the transform points, and cancels
       // those of other taps exactly only in real arithmetic. Its bound: 4 (len + 8) eps times
@@ -228,14 +297,23 @@ inline void CheckShape(const NamedShape& ns, ThreadPool& pool, uint64_t seed) {
       for (size_t i = 0; i < w_size; ++i) {
         for (size_t t = 0; t < rs; ++t) window[i] += 4.0 * abs_terms[i / rs * rs + t];
       }
-      ExpectWithinBound(name + " backward-weights (Winograd)", dw.data(), ref.data(),
-                        window.data(), w_size, len + 4);
+      ExpectWithinBound(name, dw.data(), ref.data(), window.data(), w_size, len + 4);
     } else {
-      ExpectWithinBound(name + " backward-weights", dw.data(), ref.data(), abs_terms.data(),
-                        w_size, len);
+      ExpectWithinBound(name, dw.data(), ref.data(), abs_terms.data(), w_size, len);
     }
-    ExpectWithinBound(name + " backward-bias", dbias.data(), ref_b.data(), abs_b.data(),
+    ExpectWithinBound(name + " bias", dbias.data(), ref_b.data(), abs_b.data(),
                       s.out_channels, len);
+  }
+}
+
+// Runs every applicable algorithm of every pass of one shape (forced) on `pool`.
+inline void CheckEveryAlgorithm(const NamedShape& ns, ThreadPool& pool, uint64_t seed) {
+  const ConvTarget target = CurrentConvTarget();
+  for (ConvPass pass :
+       {ConvPass::kForward, ConvPass::kBackwardData, ConvPass::kBackwardWeights}) {
+    for (ConvAlgorithm a : ApplicableConvAlgorithms(ns.s, pass)) {
+      CheckShape(ns, ForceConvAlgorithm(ns.s, target, pass, a), pool, seed, &pass);
+    }
   }
 }
 
@@ -275,13 +353,26 @@ namespace HWY_NAMESPACE {
 void TestConvAllShapesOneThread() {
   ThreadPool pool(1);
   uint64_t seed = 1;
-  for (const auto& ns : conv_test::TestShapes()) conv_test::CheckShape(ns, pool, ++seed);
+  for (const auto& ns : conv_test::TestShapes()) {
+    conv_test::CheckShape(ns, PlanConv2d(ns.s), pool, ++seed);
+  }
 }
 
 void TestConvAllShapesTwoThreads() {
   ThreadPool pool(2);
   uint64_t seed = 1000;
-  for (const auto& ns : conv_test::TestShapes()) conv_test::CheckShape(ns, pool, ++seed);
+  for (const auto& ns : conv_test::TestShapes()) {
+    conv_test::CheckShape(ns, PlanConv2d(ns.s), pool, ++seed);
+  }
+}
+
+void TestConvEveryAlgorithmForced() {
+  ThreadPool one(1), two(2);
+  uint64_t seed = 2000;
+  for (const auto& ns : conv_test::AlgorithmShapes()) {
+    ++seed;
+    conv_test::CheckEveryAlgorithm(ns, seed % 2 == 0 ? one : two, seed);
+  }
 }
 
 void TestConvDeterministicForFixedThreads() {
@@ -291,6 +382,7 @@ void TestConvDeterministicForFixedThreads() {
   conv_test::CheckDeterministic(conv_test::Make(2, 32, 10, 12, 33, 3, 3, 1, 1), pool);  // Winograd
   conv_test::CheckDeterministic(conv_test::Make(2, 32, 12, 14, 40, 3, 3, 2, 1), pool);  // stride 2
   conv_test::CheckDeterministic(conv_test::Make(4, 1, 12, 12, 8, 5, 5, 1, 2), pool);    // dot
+  conv_test::CheckDeterministic(conv_test::Make(2, 32, 9, 9, 32, 3, 3, 2, 1, 1, 32), pool);
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
@@ -304,5 +396,6 @@ HWY_BEFORE_TEST(Conv2dKernelsTest);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvAllShapesOneThread);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvAllShapesTwoThreads);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvDeterministicForFixedThreads);
+HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvEveryAlgorithmForced);
 }  // namespace simdnet
 #endif  // HWY_ONCE

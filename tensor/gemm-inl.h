@@ -1,6 +1,7 @@
 // Per-target SGEMM building blocks: operand packing, the register-blocked micro-kernel with its
-// fused epilogue (beta, per-row bias, ReLU), the macro-kernel over packed panels, and the
-// multi-threaded blocked driver. Shared with the convolution kernels (conv2d_kernels-inl.h).
+// fused epilogue (beta, per-row bias, ReLU), parameterized by how it reads its operands, the
+// macro-kernel over packed panels, and the multi-threaded blocked driver. The convolution
+// families (layers/conv_*-inl.h) reuse the packing, the micro-kernel and the macro-kernel.
 
 // Non-SIMD part: included once per translation unit.
 #ifndef SIMDNET_TENSOR_GEMM_INL_H_
@@ -19,38 +20,32 @@
 namespace simdnet {
 namespace detail {
 
-// Scratch slots; each thread owns one grow-only buffer per slot. Distinct users of scratch that
-// can be live at the same time on one thread use distinct slots.
-enum ScratchSlot : size_t {
-  kScratchPackA = 0,   // GEMM: packed block of A (per task)
-  kScratchPackB,       // conv: packed im2col panel of B (per task)
-  kScratchSharedB,     // GEMM: packed panel of B shared by all threads (caller's slot)
-  kScratchConvW,       // conv: packed weights shared by all tasks (caller's slot)
-  kScratchConvWT,      // conv: flipped/transposed weights for backward-data (caller's slot)
-  kScratchConvCol,     // conv: backward-data column buffer; Winograd dy^T (per task)
-  kScratchConvPartial, // conv: per-chunk partial weight gradients (caller's slot)
-  kScratchConvAcc,     // conv: transposed weight-gradient accumulator (per task)
-  kScratchRows,        // conv: Winograd staging rows (input / output transforms, per task)
-  kScratchWinogradPlanes,  // conv: Winograd zero-padded input rows or dx planes (per task)
-  kNumScratchSlots
-};
-
 // Returns this thread's 64-byte aligned scratch buffer `slot` with room for at least n floats.
-// Contents are unspecified. The buffer only grows (malloc and page faults are paid once, not per
-// call) and stays valid until the next call with the same slot on the same thread.
-inline float* ThreadScratch(size_t slot, size_t n) {
+// Slot is the caller's enum class of scratch slots, ending in kNumSlots: each user of scratch
+// names its own slots (distinct users that can be live at the same time on one thread use
+// distinct slots) and gets its own buffers. Contents are unspecified. The buffer only grows
+// (malloc and page faults are paid once, not per call) and stays valid until the next call
+// with the same slot on the same thread.
+template <class Slot>
+inline float* ThreadScratch(Slot slot, size_t n) {
+  constexpr size_t kNumSlots = static_cast<size_t>(Slot::kNumSlots);
   struct Buffers {
-    hwy::AlignedFreeUniquePtr<float[]> ptr[kNumScratchSlots];
-    size_t capacity[kNumScratchSlots] = {};
+    hwy::AlignedFreeUniquePtr<float[]> ptr[kNumSlots];
+    size_t capacity[kNumSlots] = {};
   };
   thread_local Buffers buffers;
-  if (buffers.capacity[slot] < n) {
-    const size_t capacity = std::max(n, buffers.capacity[slot] + buffers.capacity[slot] / 2);
-    buffers.ptr[slot] = hwy::AllocateAligned<float>(capacity);
-    buffers.capacity[slot] = capacity;
+  const size_t i = static_cast<size_t>(slot);
+  if (buffers.capacity[i] < n) {
+    const size_t capacity = std::max(n, buffers.capacity[i] + buffers.capacity[i] / 2);
+    buffers.ptr[i] = hwy::AllocateAligned<float>(capacity);
+    buffers.capacity[i] = capacity;
   }
-  return buffers.ptr[slot].get();
+  return buffers.ptr[i].get();
 }
+
+// SgemmImpl's scratch: the packed block of A (per task) and the packed panel of B shared by
+// all threads (the calling thread's slot).
+enum class GemmSlot : size_t { kPackA, kSharedB, kNumSlots };
 
 inline size_t DivCeil(size_t a, size_t b) { return (a + b - 1) / b; }
 inline size_t RoundUp(size_t a, size_t b) { return DivCeil(a, b) * b; }
@@ -232,13 +227,67 @@ HWY_INLINE void StoreTileRow(D d, V v0, V v1, float* HWY_RESTRICT c, size_t cols
   }
 }
 
-// Computes the kGemmMR x NR product of a packed A micro-panel (ap) and a packed B micro-panel
-// (bp) over kc, and writes its first rows x cols entries to c (row stride ldc) with `ep`.
-// Requires: kc >= 1, 1 <= rows <= kGemmMR, 1 <= cols <= NR; ap and bp aligned to the vector size.
-template <size_t kRows>
-HWY_INLINE void MicroKernelT(size_t kc, const float* HWY_RESTRICT ap,
-                             const float* HWY_RESTRICT bp, float* HWY_RESTRICT c, size_t ldc,
-                             size_t rows, size_t cols, const TileEpilogue& ep) {
+// Operand readers of the micro-kernel. Per step p of the reduction, the A reader gives the
+// kRows scalars A(r, p) and the B reader the two vectors of B(p, :).
+
+// A in PackA layout: kGemmMR floats per step.
+struct PackedA {
+  const float* HWY_RESTRICT ap;
+  HWY_INLINE float Get(size_t r) const { return ap[r]; }
+  HWY_INLINE void Step() { ap += kGemmMR; }  // strips always hold kGemmMR rows per step
+  HWY_INLINE void NextSegment() {}
+};
+
+// A rows read in place: A(r, p) = rows[r][sg * stride + p] for segment sg (segments skip the
+// gaps of a strided A, e.g. the columns of a padded image row that are not outputs).
+// Requires: rows[r] valid for every r < kRows of the kernel (extra rows may alias row 0).
+struct InPlaceRowsA {
+  const float* rows[kGemmMR];
+  size_t stride;
+  size_t p;
+  HWY_INLINE float Get(size_t r) const { return rows[r][p]; }
+  HWY_INLINE void Step() { ++p; }
+  HWY_INLINE void NextSegment() {
+    p = 0;
+    for (size_t r = 0; r < kGemmMR; ++r) rows[r] += stride;
+  }
+};
+
+// B in PackB layout: NR floats per step, aligned.
+struct PackedB {
+  const float* HWY_RESTRICT bp;
+  template <class D, class V = hn::Vec<D>>
+  HWY_INLINE void Next(D d, V& b0, V& b1) {
+    const size_t N = hn::Lanes(d);
+    b0 = hn::Load(d, bp);
+    b1 = hn::Load(d, bp + N);
+    bp += 2 * N;
+  }
+};
+
+// B read in place at per-step offsets (the direct convolutions: no packing at all): step p
+// reads base + off[p] and, for the second vector, base + second + off[p] (second = N: NR
+// consecutive floats; or two rows of N).
+struct OffsetB {
+  const float* HWY_RESTRICT base;
+  const int32_t* HWY_RESTRICT off;
+  size_t second;
+  template <class D, class V = hn::Vec<D>>
+  HWY_INLINE void Next(D d, V& b0, V& b1) {
+    const float* HWY_RESTRICT b = base + *off++;
+    b0 = hn::LoadU(d, b);
+    b1 = hn::LoadU(d, b + second);
+  }
+};
+
+// Computes the kRows x NR tile sum over nseg segments of kc steps of A(r, p) * B(p, :) (the
+// readers above) and writes its first rows x cols entries to c (row stride ldc) with `ep`.
+// kPrefetchC fetches the tile of C before the FMAs (for C rows far apart, often in L3).
+// Requires: kc >= 1, 1 <= rows <= kRows <= kGemmMR, 1 <= cols <= NR.
+template <size_t kRows, bool kPrefetchC, class AReader, class BReader>
+HWY_INLINE void MicroKernel(size_t nseg, size_t kc, AReader a, BReader b,
+                            float* HWY_RESTRICT c, size_t ldc, size_t rows, size_t cols,
+                            const TileEpilogue& ep) {
   const GemmD d;
   using V = hn::Vec<GemmD>;
   const size_t N = hn::Lanes(d);
@@ -248,23 +297,25 @@ HWY_INLINE void MicroKernelT(size_t kc, const float* HWY_RESTRICT ap,
     acc0[r] = hn::Zero(d);
     acc1[r] = hn::Zero(d);
     // The tile of C is read/written only after kc steps; fetching it now hides the cache
-    // misses (rows are ldc apart, often in L3 for large C) behind the FMAs.
-    if (r < rows) {
+    // misses behind the FMAs.
+    if (kPrefetchC && r < rows) {
       hwy::Prefetch(c + r * ldc);
       hwy::Prefetch(c + r * ldc + 2 * N - 1);
     }
   }
-  for (size_t p = 0; p < kc; ++p) {
-    const V b0 = hn::Load(d, bp);
-    const V b1 = hn::Load(d, bp + N);
-    HWY_UNROLL(16)
-    for (size_t r = 0; r < kRows; ++r) {
-      const V a = hn::Set(d, ap[r]);
-      acc0[r] = hn::MulAdd(a, b0, acc0[r]);
-      acc1[r] = hn::MulAdd(a, b1, acc1[r]);
+  for (size_t sg = 0; sg < nseg; ++sg) {
+    for (size_t p = 0; p < kc; ++p) {
+      V b0, b1;
+      b.Next(d, b0, b1);
+      HWY_UNROLL(16)
+      for (size_t r = 0; r < kRows; ++r) {
+        const V av = hn::Set(d, a.Get(r));
+        acc0[r] = hn::MulAdd(av, b0, acc0[r]);
+        acc1[r] = hn::MulAdd(av, b1, acc1[r]);
+      }
+      a.Step();
     }
-    ap += kGemmMR;  // packed strips always hold kGemmMR rows per k step
-    bp += 2 * N;
+    a.NextSegment();
   }
   HWY_UNROLL(16)
   for (size_t r = 0; r < kRows; ++r) {
@@ -272,19 +323,19 @@ HWY_INLINE void MicroKernelT(size_t kc, const float* HWY_RESTRICT ap,
   }
 }
 
-// Runs MicroKernelT<rows> for 1 <= rows <= kRows, so a strip with fewer valid rows (the last
+// Runs MicroKernel<rows> for 1 <= rows <= kRows, so a strip with fewer valid rows (the last
 // one of an M not divisible by kGemmMR) does only the FMAs it needs.
-template <size_t kRows>
-HWY_INLINE void MicroKernelRows(size_t kc, const float* HWY_RESTRICT ap,
-                                const float* HWY_RESTRICT bp, float* HWY_RESTRICT c,
-                                size_t ldc, size_t rows, size_t cols, const TileEpilogue& ep) {
+template <size_t kRows, bool kPrefetchC, class AReader, class BReader>
+HWY_INLINE void MicroKernelRows(size_t nseg, size_t kc, AReader a, BReader b,
+                                float* HWY_RESTRICT c, size_t ldc, size_t rows, size_t cols,
+                                const TileEpilogue& ep) {
   if constexpr (kRows > 1) {
     if (rows < kRows) {
-      MicroKernelRows<kRows - 1>(kc, ap, bp, c, ldc, rows, cols, ep);
+      MicroKernelRows<kRows - 1, kPrefetchC>(nseg, kc, a, b, c, ldc, rows, cols, ep);
       return;
     }
   }
-  MicroKernelT<kRows>(kc, ap, bp, c, ldc, rows, cols, ep);
+  MicroKernel<kRows, kPrefetchC>(nseg, kc, a, b, c, ldc, rows, cols, ep);
 }
 
 // Multiplies a packed A block (mc rows, PackA layout) by a packed B panel (nc columns, PackB
@@ -301,8 +352,8 @@ inline void MacroKernel(size_t mc, size_t nc, size_t kc, const float* HWY_RESTRI
       const size_t rows = std::min(kGemmMR, mc - is);
       TileEpilogue tile_ep = ep;
       if (ep.row_bias != nullptr) tile_ep.row_bias = ep.row_bias + is;
-      MicroKernelRows<kGemmMR>(kc, apack + is * kc, bp, c + is * ldc + js, ldc, rows, cols,
-                            tile_ep);
+      MicroKernelRows<kGemmMR, true>(1, kc, PackedA{apack + is * kc}, PackedB{bp},
+                                     c + is * ldc + js, ldc, rows, cols, tile_ep);
     }
   }
 }
@@ -355,7 +406,7 @@ inline void SgemmImpl(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, 
     const size_t strips = detail::DivCeil(nc, NR);
     for (size_t pc = 0; pc < k; pc += KC) {
       const size_t kc = std::min(KC, k - pc);
-      float* bpack = detail::ThreadScratch(detail::kScratchSharedB, strips * NR * kc);
+      float* bpack = detail::ThreadScratch(detail::GemmSlot::kSharedB, strips * NR * kc);
       const float* bsrc = trans_b ? b + jc * ldb + pc : b + pc * ldb + jc;
       // Pack B in slices of whole strips, one per task.
       const size_t pack_tasks = std::min(strips, threads * 2);
@@ -385,7 +436,7 @@ inline void SgemmImpl(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, 
         const size_t j0 = s0 * NR, j1 = std::min(nc, s1 * NR);
         if (j1 <= j0) return;
         float* apack =
-            detail::ThreadScratch(detail::kScratchPackA, detail::RoundUp(mc, kGemmMR) * kc);
+            detail::ThreadScratch(detail::GemmSlot::kPackA, detail::RoundUp(mc, kGemmMR) * kc);
         const float* asrc = trans_a ? a + pc * lda + i0 : a + i0 * lda + pc;
         PackA(trans_a, asrc, lda, mc, kc, alpha, apack);
         MacroKernel(mc, j1 - j0, kc, apack, bpack + j0 * kc, c + i0 * ldc + jc + j0, ldc, ep);

@@ -1,0 +1,295 @@
+// PlanConv2d: every threshold that picks a convolution algorithm, with its measurement.
+#include "layers/conv_plan.h"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "tensor/status_macros.h"
+
+namespace simdnet {
+namespace {
+
+size_t RoundUp(size_t a, size_t b) { return (a + b - 1) / b * b; }
+
+// Winograd F(2x2, 3x3) can run the shape: 3x3, equal strides of 1 or 2, no dilation, padding
+// <= 2 (the transforms' patches reach at most 2 pixels past the image).
+bool WinogradFits(const Conv2dShape& s) {
+  return s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == s.stride_w && s.stride_h <= 2 &&
+         s.dilation_h == 1 && s.dilation_w == 1 && s.pad_h <= 2 && s.pad_w <= 2;
+}
+
+// Backward-data as a forward convolution needs stride 1 and padding within the kernel's reach
+// (the flipped convolution's padding reach - pad must be >= 0).
+bool FlippedFits(const Conv2dShape& s) {
+  return s.stride_h == 1 && s.stride_w == 1 && s.pad_h <= s.dilation_h * (s.kernel_h - 1) &&
+         s.pad_w <= s.dilation_w * (s.kernel_w - 1);
+}
+
+// Winograd wins with >= 32 input and output channels per group (below that the GEMMs do not
+// amortize the transforms). Measured on Zen 4 against the direct paths, 2 threads: stride 1,
+// 32 -> 64 channels on 14x14 gains 1.15-1.4x, 64 -> 64 on 32x32 1.3-1.45x, 128 and 256
+// channels 1.3-1.9x; stride 2, 64 -> 128 on 32x32 1.2-1.3x in each pass.
+constexpr size_t kWinogradMinChannels = 32;
+
+bool WinogradPays(const Conv2dShape& s) {
+  return WinogradFits(s) && s.in_channels / s.groups >= kWinogradMinChannels &&
+         s.out_channels / s.groups >= kWinogradMinChannels;
+}
+
+// The direct forward computes whole NR-pixel blocks of the virtual (padded) grid, the im2col
+// GEMM whole NR-pixel blocks of the output: direct (no packing) wins unless it wastes more than
+// 15% more lanes (small images with wide padding, e.g. 8x8 + pad 1 uses 64 of 96 lanes).
+constexpr double kDirectMaxLaneWaste = 1.15;
+
+// Pointwise convolutions over >= 64 input channels run the im2col GEMM (a plain copy into
+// packed panels): in place, each block of pixels reads one line from every channel plane, more
+// streams than the prefetchers follow (64 -> 256 channels on 16x16, 2 threads: 185 -> 205
+// GFLOPS forward, and its backward-data 160 -> 162).
+constexpr size_t kPointwiseIm2colMinChannels = 64;
+
+ConvPassPlan PlanForward(const Conv2dShape& s, const ConvTarget& t) {
+  if (IsDepthwise(s)) {
+    return {ConvAlgorithm::kDepthwise,
+            "depthwise: one channel per group, per-channel vectors (the GEMM tile would be 1 "
+            "row of kGemmMR)"};
+  }
+  if (WinogradPays(s)) {
+    return {ConvAlgorithm::kWinograd, "3x3 stride 1-2 with >= 32 channels per group each way"};
+  }
+  const size_t nr = 2 * t.lanes;
+  const double direct_lanes = static_cast<double>(RoundUp(ConvVirtualPixels(s), nr));
+  const double im2col_lanes = static_cast<double>(RoundUp(s.out_h() * s.out_w(), nr));
+  const bool many_channel_pointwise =
+      s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 && s.stride_w == 1 &&
+      ConvVirtualWidth(s) == s.out_w() && s.in_channels / s.groups >= kPointwiseIm2colMinChannels;
+  if (many_channel_pointwise) {
+    return {ConvAlgorithm::kIm2colGemm, "pointwise over >= 64 channels: packed panels stream"};
+  }
+  if (direct_lanes > kDirectMaxLaneWaste * im2col_lanes) {
+    return {ConvAlgorithm::kIm2colGemm, "the padded grid wastes > 15% more lanes than im2col"};
+  }
+  return {ConvAlgorithm::kDirect, "no packing; the padded grid wastes <= 15% more lanes"};
+}
+
+}  // namespace
+
+DirectLayout PlanDirectLayout(const Conv2dShape& s, const ConvTarget& t) {
+  const size_t n = t.lanes, nr = 2 * t.lanes;
+  const size_t oh = s.out_h(), ow = s.out_w(), p = oh * ow;
+  const size_t wq = ConvVirtualWidth(s), nv = ConvVirtualPixels(s);
+  // Row layout: blocks of up to NR pixels inside one output row, written straight from the
+  // registers (no discarded columns, no scatter); chosen when it uses no more lanes than blocks
+  // over the virtual grid (rows of >= NR outputs, e.g. 32x32 images on AVX-512).
+  const size_t row_lanes = oh * ((ow + nr - 1) / nr) * nr;
+  // Dense layout (stride 1, padded grid wider than the output): chosen unless the row layout
+  // fills every lane too (e.g. 28 wide on AVX-512: rows use 28 of 32 lanes, dense 784 of 800).
+  if (s.stride_h == 1 && s.stride_w == 1 && wq != ow && RoundUp(p, nr) < row_lanes) {
+    return DirectLayout::kDense;
+  }
+  if (row_lanes <= RoundUp(nv, nr)) return DirectLayout::kRow;
+  // Flat: the virtual grid has no discarded columns (e.g. 1x1 without padding).
+  if (wq == ow) return DirectLayout::kFlat;
+  // Pair: rows of exactly N outputs (e.g. 16x16 outputs on AVX-512), one row per vector.
+  if (ow == n && RoundUp(oh, 2) * n <= RoundUp(nv, nr)) return DirectLayout::kPair;
+  return DirectLayout::kScatter;
+}
+
+DirectLayout PlanDepthwiseLayout(const Conv2dShape& s, const ConvTarget& t) {
+  const size_t n = t.lanes;
+  const size_t row_lanes = s.out_h() * RoundUp(s.out_w(), n);
+  // The virtual grid pays one extra copy of each output (cheap next to R*S FMAs per output);
+  // it is chosen when it saves more than a fifth of the lanes: narrow rows such as 7x7 and
+  // 14x14 outputs on AVX-512 (7 of 16 lanes per row; the grid of 9-wide padded rows uses
+  // 49 of 64).
+  if (RoundUp(ConvVirtualPixels(s), n) * 5 < row_lanes * 4) return DirectLayout::kScatter;
+  return DirectLayout::kRow;
+}
+
+Conv2dShape FlippedConvShape(const Conv2dShape& s) {
+  Conv2dShape t = s;
+  t.in_channels = s.out_channels;
+  t.out_channels = s.in_channels;
+  t.in_h = s.out_h();
+  t.in_w = s.out_w();
+  t.pad_h = s.dilation_h * (s.kernel_h - 1) - s.pad_h;
+  t.pad_w = s.dilation_w * (s.kernel_w - 1) - s.pad_w;
+  return t;
+}
+
+const ConvPassPlan& ConvPlan::Pass(ConvPass pass) const {
+  switch (pass) {
+    case ConvPass::kForward:
+      return forward;
+    case ConvPass::kBackwardData:
+      return backward_data;
+    case ConvPass::kBackwardWeights:
+      break;
+  }
+  return backward_weights;
+}
+
+ConvPlan PlanConv2d(const Conv2dShape& s, const ConvTarget& t) {
+  ConvPlan plan;
+  plan.forward = PlanForward(s, t);
+  plan.forward_layout = PlanDirectLayout(s, t);
+
+  // Backward-data.
+  const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
+  if (IsDepthwise(s)) {
+    plan.backward_data = {ConvAlgorithm::kDepthwise, "depthwise: one channel per group"};
+  } else if (WinogradPays(s) && s.stride_h == 2) {
+    plan.backward_data = {ConvAlgorithm::kWinograd,
+                          "3x3 stride 2 with >= 32 channels: the Winograd<2> adjoint"};
+  } else if (!FlippedFits(s)) {
+    plan.backward_data = {ConvAlgorithm::kIm2colGemm,
+                          "stride > 1 or padding beyond the kernel's reach: GEMM + col2im"};
+  } else if (cg < 2 * t.mr) {
+    // The flipped convolution has in_channels / groups output rows per group; with fewer than
+    // two register tiles of them the tile is mostly empty and GEMM + col2im (rows = C*R*S) wins.
+    plan.backward_data = {ConvAlgorithm::kIm2colGemm,
+                          "< 2 kGemmMR input channels per group: GEMM + col2im fills the tile"};
+  } else {
+    plan.backward_data = {ConvAlgorithm::kFlippedForward,
+                          "stride 1: the forward of the flipped weights, no column buffer"};
+  }
+  const Conv2dShape flipped = FlippedConvShape(s);
+  if (FlippedFits(s)) {
+    plan.flipped = PlanForward(flipped, t);
+    plan.flipped_layout = PlanDirectLayout(flipped, t);
+  }
+
+  // Backward-weights.
+  const size_t crs = cg * s.kernel_h * s.kernel_w, p = s.out_h() * s.out_w();
+  if (IsDepthwise(s)) {
+    plan.backward_weights = {ConvAlgorithm::kDepthwise, "depthwise: one channel per group"};
+  } else if (WinogradPays(s)) {
+    plan.backward_weights = {ConvAlgorithm::kWinograd,
+                             "3x3 stride 1-2 with >= 32 channels per group each way"};
+  } else if (kg * crs * t.lanes <= (size_t{1} << 15)) {
+    // A small gradient per group (the stems: 1-3 input channels) whose vector partial sums
+    // (kg x crs vectors) stay within 128 KiB. Measured on Zen 4 (stride 1, dense mode) against
+    // the transposed GEMM: S1 (1 -> 32 channels, 5x5) 1.3x, S3 (3 -> 64, 3x3) 1.3x.
+    plan.backward_weights = {ConvAlgorithm::kDot,
+                             "few taps per output channel: partial sums fit in 128 KiB"};
+  } else if (ConvVirtualPixels(s) * 100 <= p * 115) {
+    // In place on the padded image unless the virtual grid has > 15% discarded columns.
+    plan.backward_weights = {ConvAlgorithm::kDirect,
+                             "the padded grid wastes <= 15% of the pixels: no im2col"};
+  } else {
+    plan.backward_weights = {ConvAlgorithm::kIm2colGemm,
+                             "the padded grid wastes > 15% of the pixels: gathered im2col"};
+  }
+  return plan;
+}
+
+bool ConvAlgorithmApplies(const Conv2dShape& s, ConvPass pass, ConvAlgorithm algorithm) {
+  switch (algorithm) {
+    case ConvAlgorithm::kIm2colGemm:
+      return true;
+    case ConvAlgorithm::kDirect:
+      return pass != ConvPass::kBackwardData;
+    case ConvAlgorithm::kFlippedForward:
+      return pass == ConvPass::kBackwardData && FlippedFits(s);
+    case ConvAlgorithm::kWinograd:
+      return WinogradFits(s) && (pass != ConvPass::kBackwardData || s.stride_h == 2);
+    case ConvAlgorithm::kDot:
+      return pass == ConvPass::kBackwardWeights;
+    case ConvAlgorithm::kDepthwise:
+      return IsDepthwise(s);
+  }
+  return false;
+}
+
+std::vector<ConvAlgorithm> ApplicableConvAlgorithms(const Conv2dShape& s, ConvPass pass) {
+  std::vector<ConvAlgorithm> out;
+  for (ConvAlgorithm a :
+       {ConvAlgorithm::kIm2colGemm, ConvAlgorithm::kDirect, ConvAlgorithm::kFlippedForward,
+        ConvAlgorithm::kWinograd, ConvAlgorithm::kDot, ConvAlgorithm::kDepthwise}) {
+    if (ConvAlgorithmApplies(s, pass, a)) out.push_back(a);
+  }
+  return out;
+}
+
+ConvPlan ForceConvAlgorithm(const Conv2dShape& s, const ConvTarget& t, ConvPass pass,
+                            ConvAlgorithm algorithm) {
+  SIMDNET_CHECK(ConvAlgorithmApplies(s, pass, algorithm));
+  ConvPlan plan = PlanConv2d(s, t);
+  const ConvPassPlan forced{algorithm, "forced"};
+  switch (pass) {
+    case ConvPass::kForward:
+      plan.forward = forced;
+      break;
+    case ConvPass::kBackwardData:
+      plan.backward_data = forced;
+      break;
+    case ConvPass::kBackwardWeights:
+      plan.backward_weights = forced;
+      break;
+  }
+  return plan;
+}
+
+const char* ConvAlgorithmName(ConvAlgorithm algorithm) {
+  switch (algorithm) {
+    case ConvAlgorithm::kIm2colGemm:
+      return "im2col-gemm";
+    case ConvAlgorithm::kDirect:
+      return "direct";
+    case ConvAlgorithm::kFlippedForward:
+      return "flipped-forward";
+    case ConvAlgorithm::kWinograd:
+      return "winograd";
+    case ConvAlgorithm::kDot:
+      return "dot";
+    case ConvAlgorithm::kDepthwise:
+      return "depthwise";
+  }
+  return "?";
+}
+
+const char* ConvPassName(ConvPass pass) {
+  switch (pass) {
+    case ConvPass::kForward:
+      return "forward";
+    case ConvPass::kBackwardData:
+      return "backward-data";
+    case ConvPass::kBackwardWeights:
+      break;
+  }
+  return "backward-weights";
+}
+
+const char* DirectLayoutName(DirectLayout layout) {
+  switch (layout) {
+    case DirectLayout::kRow:
+      return "row";
+    case DirectLayout::kDense:
+      return "dense";
+    case DirectLayout::kFlat:
+      return "flat";
+    case DirectLayout::kPair:
+      return "pair";
+    case DirectLayout::kScatter:
+      break;
+  }
+  return "scatter";
+}
+
+std::string ConvPassPlanString(const ConvPlan& plan, ConvPass pass) {
+  const ConvPassPlan& p = plan.Pass(pass);
+  std::string out = ConvAlgorithmName(p.algorithm);
+  if (pass == ConvPass::kForward && p.algorithm == ConvAlgorithm::kDirect) {
+    out += std::string("(") + DirectLayoutName(plan.forward_layout) + ")";
+  }
+  if (pass == ConvPass::kBackwardData && p.algorithm == ConvAlgorithm::kFlippedForward) {
+    out += std::string("(") + ConvAlgorithmName(plan.flipped.algorithm);
+    if (plan.flipped.algorithm == ConvAlgorithm::kDirect) {
+      out += std::string(" ") + DirectLayoutName(plan.flipped_layout);
+    }
+    out += ")";
+  }
+  return out;
+}
+
+}  // namespace simdnet

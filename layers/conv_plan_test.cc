@@ -1,0 +1,132 @@
+// Tests of the convolution plan: the algorithm each pass runs for the benchmark shapes
+// (bench/shapes/conv_s1_s8.txt, conv_torchvision.txt) on AVX-512 and AVX2 vector units, which
+// algorithms apply to which shapes, forcing, and the plan's text.
+#include "layers/conv_plan.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace simdnet {
+namespace {
+
+// A square convolution: hw x hw images, r x r kernel, no dilation.
+Conv2dShape Make(size_t n, size_t c, size_t hw, size_t k, size_t r, size_t stride, size_t pad,
+                 size_t groups = 1) {
+  return Conv2dShape{n, c, hw, hw, k, r, r, stride, stride, pad, pad, 1, 1, groups};
+}
+
+constexpr ConvTarget kAvx512{16, 8};
+constexpr ConvTarget kAvx2{8, 6};
+
+// "forward / backward-data / backward-weights" of the plan.
+std::string Describe(const Conv2dShape& s, const ConvTarget& t) {
+  const ConvPlan plan = PlanConv2d(s, t);
+  return ConvPassPlanString(plan, ConvPass::kForward) + " / " +
+         ConvPassPlanString(plan, ConvPass::kBackwardData) + " / " +
+         ConvPassPlanString(plan, ConvPass::kBackwardWeights);
+}
+
+TEST(ConvPlanTest, BenchmarkShapesS1ToS8OnAvx512) {
+  EXPECT_EQ(Describe(Make(64, 1, 28, 32, 5, 1, 2), kAvx512),
+            "direct(dense) / im2col-gemm / dot");  // S1: one input channel
+  EXPECT_EQ(Describe(Make(64, 32, 14, 64, 3, 1, 1), kAvx512),
+            "winograd / flipped-forward(winograd) / winograd");  // S2
+  EXPECT_EQ(Describe(Make(64, 3, 32, 64, 3, 1, 1), kAvx512),
+            "direct(row) / im2col-gemm / dot");  // S3: the RGB stem
+  EXPECT_EQ(Describe(Make(64, 64, 32, 64, 3, 1, 1), kAvx512),
+            "winograd / flipped-forward(winograd) / winograd");  // S4
+  EXPECT_EQ(Describe(Make(64, 256, 8, 256, 3, 1, 1), kAvx512),
+            "winograd / flipped-forward(winograd) / winograd");  // S6
+  EXPECT_EQ(Describe(Make(64, 64, 32, 128, 3, 2, 1), kAvx512),
+            "winograd / winograd / winograd");  // S7: stride 2
+  EXPECT_EQ(Describe(Make(64, 64, 16, 256, 1, 1, 0), kAvx512),
+            "im2col-gemm / flipped-forward(im2col-gemm) / direct");  // S8: pointwise
+}
+
+TEST(ConvPlanTest, NarrowerVectorsChangeTheDirectLayout) {
+  // 16x16 outputs are exactly one AVX-512 vector per row (pair layout); on AVX2 a row is one
+  // whole NR-wide block.
+  const Conv2dShape s = Make(1, 5, 33, 6, 3, 2, 0);
+  EXPECT_EQ(PlanDirectLayout(s, kAvx512), DirectLayout::kPair);
+  EXPECT_EQ(PlanDirectLayout(s, kAvx2), DirectLayout::kRow);
+  // Backward-data's flipped forward needs two register tiles of input channels (2 * MR: 16
+  // on AVX-512, 12 on AVX2).
+  const Conv2dShape c14 = Make(1, 14, 20, 40, 3, 1, 1);
+  EXPECT_EQ(PlanConv2d(c14, kAvx512).backward_data.algorithm, ConvAlgorithm::kIm2colGemm);
+  EXPECT_EQ(PlanConv2d(c14, kAvx2).backward_data.algorithm, ConvAlgorithm::kFlippedForward);
+}
+
+TEST(ConvPlanTest, TorchvisionShapesOnAvx512) {
+  EXPECT_EQ(Describe(Make(16, 3, 224, 64, 7, 2, 3), kAvx512),
+            "direct(scatter) / im2col-gemm / direct");  // resnet18 stem
+  EXPECT_EQ(Describe(Make(16, 64, 56, 128, 1, 2, 0), kAvx512),
+            "direct(flat) / im2col-gemm / direct");  // 1x1 stride-2 projection
+  EXPECT_EQ(Describe(Make(16, 512, 7, 512, 3, 1, 1), kAvx512),
+            "winograd / flipped-forward(winograd) / winograd");
+  EXPECT_EQ(Describe(Make(16, 144, 56, 144, 3, 2, 1, 144), kAvx512),
+            "depthwise / depthwise / depthwise");  // mobilenet_v2 depthwise, stride 2
+  EXPECT_EQ(Describe(Make(16, 960, 7, 960, 3, 1, 1, 960), kAvx512),
+            "depthwise / depthwise / depthwise");
+}
+
+TEST(ConvPlanTest, DepthwiseLayoutUsesTheVirtualGridForNarrowRows) {
+  // 7 outputs per row fill 7 of 16 lanes; the 9-wide padded grid fills 49 of 64.
+  EXPECT_EQ(PlanDepthwiseLayout(Make(1, 960, 7, 960, 3, 1, 1, 960), kAvx512),
+            DirectLayout::kScatter);
+  EXPECT_EQ(PlanDepthwiseLayout(Make(1, 32, 112, 32, 3, 1, 1, 32), kAvx512),
+            DirectLayout::kRow);
+}
+
+TEST(ConvPlanTest, WinogradNeedsThirtyTwoChannelsEachWay) {
+  EXPECT_EQ(PlanConv2d(Make(1, 32, 10, 32, 3, 1, 1), kAvx512).forward.algorithm,
+            ConvAlgorithm::kWinograd);
+  EXPECT_NE(PlanConv2d(Make(1, 31, 10, 32, 3, 1, 1), kAvx512).forward.algorithm,
+            ConvAlgorithm::kWinograd);
+  EXPECT_NE(PlanConv2d(Make(1, 32, 10, 32, 3, 3, 1), kAvx512).forward.algorithm,
+            ConvAlgorithm::kWinograd);  // stride 3
+}
+
+TEST(ConvPlanTest, ApplicableAlgorithms) {
+  const Conv2dShape s3 = Make(1, 4, 9, 4, 3, 1, 1);
+  EXPECT_TRUE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kWinograd));
+  EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kBackwardData, ConvAlgorithm::kWinograd));
+  EXPECT_TRUE(ConvAlgorithmApplies(s3, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward));
+  EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kDot));
+  EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kDepthwise));
+  EXPECT_EQ(ApplicableConvAlgorithms(s3, ConvPass::kBackwardWeights).size(), 4u);
+  const Conv2dShape s2 = Make(1, 4, 9, 4, 3, 2, 1, 4);  // depthwise, stride 2
+  EXPECT_TRUE(ConvAlgorithmApplies(s2, ConvPass::kBackwardData, ConvAlgorithm::kWinograd));
+  EXPECT_FALSE(ConvAlgorithmApplies(s2, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward));
+  EXPECT_TRUE(ConvAlgorithmApplies(s2, ConvPass::kBackwardData, ConvAlgorithm::kDepthwise));
+  const Conv2dShape dilated = Make(1, 4, 9, 4, 3, 1, 1);
+  Conv2dShape d2 = dilated;
+  d2.dilation_h = 2;
+  EXPECT_FALSE(ConvAlgorithmApplies(d2, ConvPass::kForward, ConvAlgorithm::kWinograd));
+}
+
+TEST(ConvPlanTest, ForcingChangesOnlyThatPass) {
+  const Conv2dShape s = Make(2, 64, 32, 64, 3, 1, 1);
+  const ConvPlan planned = PlanConv2d(s, kAvx512);
+  const ConvPlan forced = ForceConvAlgorithm(s, kAvx512, ConvPass::kForward, ConvAlgorithm::kDirect);
+  EXPECT_EQ(forced.forward.algorithm, ConvAlgorithm::kDirect);
+  EXPECT_EQ(std::string(forced.forward.reason), "forced");
+  EXPECT_EQ(forced.backward_data.algorithm, planned.backward_data.algorithm);
+  EXPECT_EQ(forced.backward_weights.algorithm, planned.backward_weights.algorithm);
+  EXPECT_EQ(ConvPassPlanString(forced, ConvPass::kForward), "direct(row)");
+  EXPECT_NE(std::string(planned.forward.reason), "");
+}
+
+TEST(ConvPlanTest, FlippedShapeSwapsChannelsAndPadding) {
+  const Conv2dShape s{2, 3, 9, 11, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1};  // 9x11, 5x5, pad 1
+  const Conv2dShape t = FlippedConvShape(s);
+  EXPECT_EQ(t.in_channels, 5u);
+  EXPECT_EQ(t.out_channels, 3u);
+  EXPECT_EQ(t.in_h, s.out_h());
+  EXPECT_EQ(t.pad_h, 3u);  // reach 4 - pad 1
+  EXPECT_EQ(t.out_h(), s.in_h);
+  EXPECT_EQ(t.out_w(), s.in_w);
+}
+
+}  // namespace
+}  // namespace simdnet

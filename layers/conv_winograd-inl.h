@@ -1,0 +1,436 @@
+// Per-target Winograd F(2x2, 3x3) convolution at stride 1 and 2: the transforms, the weight
+// packing, the input transform shared with the weight gradient, and the forward pass.
+
+// Non-SIMD part: included once per translation unit.
+#ifndef SIMDNET_LAYERS_CONV_WINOGRAD_INL_H_
+#define SIMDNET_LAYERS_CONV_WINOGRAD_INL_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#endif  // SIMDNET_LAYERS_CONV_WINOGRAD_INL_H_
+
+#if defined(SIMDNET_LAYERS_CONV_WINOGRAD_TOGGLE) == defined(HWY_TARGET_TOGGLE)
+#ifdef SIMDNET_LAYERS_CONV_WINOGRAD_TOGGLE
+#undef SIMDNET_LAYERS_CONV_WINOGRAD_TOGGLE
+#else
+#define SIMDNET_LAYERS_CONV_WINOGRAD_TOGGLE
+#endif
+
+#include "hwy/highway.h"
+#include "layers/conv_common-inl.h"
+#include "tensor/gemm-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace simdnet {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Winograd transforms for 3x3 kernels, 2x2 output tiles, per dimension (Lavin & Gray, "Fast
+// Algorithms for Convolutional Neural Networks", CVPR 2016). kStride 1 is F(2, 3): 4-pixel
+// input patches every 2 pixels, 4 transform points. kStride 2 covers the stride-2 convolution
+// y0 = w0 x0 + w1 x1 + w2 x2, y1 = w0 x2 + w1 x3 + w2 x4 with 5-pixel patches every 4 pixels:
+// the even taps (w0, w2 on x0, x2, x4) are F(2, 2) (3 points) and the odd tap w1 is multiplied
+// directly (2 points), 5 points for 6 multiplies. In 2D a tile costs kPoints multiplies instead
+// of 36 (stride 1: 2.25x fewer, stride 2: 1.44x fewer). The stride-2 transforms only add and
+// subtract, so they round less than F(2, 3)'s halvings.
+template <size_t kStride>
+struct Winograd {
+  static_assert(kStride == 1 || kStride == 2, "F(2, 3) at stride 1 or 2");
+  static constexpr size_t kP = kStride == 1 ? 4 : 5;  // patch side = points per dimension
+  static constexpr size_t kStep = 2 * kStride;        // input pixels from one tile to the next
+  static constexpr size_t kPoints = kP * kP;
+
+  // Input transform B^T d of one patch row or column.
+  template <class V>
+  static HWY_INLINE void Input(const V* d, V* o) {
+    if constexpr (kStride == 1) {  // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+      o[0] = hn::Sub(d[0], d[2]);
+      o[1] = hn::Add(d[1], d[2]);
+      o[2] = hn::Sub(d[2], d[1]);
+      o[3] = hn::Sub(d[1], d[3]);
+    } else {  // [x0 - x2, x2, x4 - x2, x1, x3]
+      o[0] = hn::Sub(d[0], d[2]);
+      o[1] = d[2];
+      o[2] = hn::Sub(d[4], d[2]);
+      o[3] = d[1];
+      o[4] = d[3];
+    }
+  }
+  // Output transform A^T m: the two outputs from the kP points.
+  template <class V>
+  static HWY_INLINE void Output(const V* m, V* y) {
+    if constexpr (kStride == 1) {  // A^T = [1 1 1 0; 0 1 -1 -1]
+      y[0] = hn::Add(hn::Add(m[0], m[1]), m[2]);
+      y[1] = hn::Sub(hn::Sub(m[1], m[2]), m[3]);
+    } else {  // A^T = [1 1 0 1 0; 0 1 1 0 1]
+      y[0] = hn::Add(hn::Add(m[0], m[1]), m[3]);
+      y[1] = hn::Add(hn::Add(m[1], m[2]), m[4]);
+    }
+  }
+  // Adjoint of Output, A y: the kP points of an output gradient pair.
+  template <class V>
+  static HWY_INLINE void OutputAdjoint(V y0, V y1, V* m) {
+    if constexpr (kStride == 1) {
+      m[0] = y0;
+      m[1] = hn::Add(y0, y1);
+      m[2] = hn::Sub(y0, y1);
+      m[3] = hn::Neg(y1);
+    } else {
+      m[0] = y0;
+      m[1] = hn::Add(y0, y1);
+      m[2] = y1;
+      m[3] = y0;
+      m[4] = y1;
+    }
+  }
+  // A Y A^T of N tiles' 2x2 output gradients (a b; c e): stores point xi = i * kP + l at
+  // dst + xi * stride.
+  template <class D, class V>
+  static HWY_INLINE void OutputAdjoint2D(D d, V a, V b, V c, V e, float* HWY_RESTRICT dst,
+                                         size_t stride) {
+    V left[kP], right[kP];  // the rows of A Y (left column a, c; right column b, e)
+    OutputAdjoint(a, c, left);
+    OutputAdjoint(b, e, right);
+    HWY_UNROLL(5)
+    for (size_t i = 0; i < kP; ++i) {
+      V m[kP];
+      OutputAdjoint(left[i], right[i], m);
+      HWY_UNROLL(5)
+      for (size_t l = 0; l < kP; ++l) hn::StoreU(m[l], d, dst + (i * kP + l) * stride);
+    }
+  }
+  // Adjoint of Input, B e: a patch row or column of the input gradient (stride 2 only; stride
+  // 1's backward-data runs as a forward convolution).
+  template <class V>
+  static HWY_INLINE void InputAdjoint(const V* e, V* dx) {
+    static_assert(kStride == 2, "stride 1 uses the flipped forward");
+    dx[0] = e[0];
+    dx[1] = e[3];
+    dx[2] = hn::Sub(hn::Sub(e[1], e[0]), e[2]);
+    dx[3] = e[4];
+    dx[4] = e[2];
+  }
+  // Weight transform G g of one kernel row or column.
+  static void Weight(const float* g, size_t stride, float* u) {
+    const float g0 = g[0], g1 = g[stride], g2 = g[2 * stride];
+    if constexpr (kStride == 1) {  // G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
+      u[0] = g0;
+      u[1] = 0.5f * (g0 + g1 + g2);
+      u[2] = 0.5f * (g0 - g1 + g2);
+      u[3] = g2;
+    } else {  // G = [1 0 0; 1 0 1; 0 0 1; 0 1 0; 0 1 0]
+      u[0] = g0;
+      u[1] = g0 + g2;
+      u[2] = g2;
+      u[3] = g1;
+      u[4] = g1;
+    }
+  }
+  // Adjoint of Weight, G^T u: a kernel row or column of the weight gradient (u[i * stride]).
+  template <class V>
+  static HWY_INLINE void WeightAdjoint(const V* u, size_t stride, V* g) {
+    const V u0 = u[0], u1 = u[stride], u2 = u[2 * stride], u3 = u[3 * stride];
+    if constexpr (kStride == 1) {
+      const V half = hn::Set(hn::DFromV<V>(), 0.5f);
+      const V sum = hn::Mul(half, hn::Add(u1, u2));
+      g[0] = hn::Add(u0, sum);
+      g[1] = hn::Mul(half, hn::Sub(u1, u2));
+      g[2] = hn::Add(sum, u3);
+    } else {
+      g[0] = hn::Add(u0, u1);
+      g[1] = hn::Add(u3, u[4 * stride]);
+      g[2] = hn::Add(u1, u2);
+    }
+  }
+};
+
+// Transforms 3x3 weights w (out_channels, cg, 3, 3) for Winograd<kStride> and packs them for
+// the GEMMs: U_xi = (G g G^T)[xi] per group and transform point xi as a kg x cg PackA matrix
+// (KC blocks over c, kGemmMR-row strips over k) at wpack + (g * kPoints + xi) * rkg * cg. With
+// `transposed`, packs U_xi^T (cg x kg, for the backward-data GEMMs) at
+// wpack + (g * kPoints + xi) * rcg * kg instead. Tasks are strips of kGemmMR rows.
+template <size_t kStride>
+inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool transposed,
+                                float* wpack, ThreadPool& pool, bool parallel) {
+  using W = Winograd<kStride>;
+  constexpr size_t kP = W::kP, kPoints = W::kPoints;
+  const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
+  // The packed matrix has `rows` rows (strips of MR) and `depth` columns (KC blocks).
+  const size_t rows = transposed ? cg : kg, depth = transposed ? kg : cg;
+  const size_t KC = GemmKC(), MR = kGemmMR;
+  const size_t rrows = detail::RoundUp(rows, MR), strips = rrows / MR;
+  detail::RunTasks(pool, parallel, s.groups * strips, [&](uint64_t task, size_t) {
+    const size_t g = task / strips, r0 = (task % strips) * MR;
+    for (size_t e = 0; e < depth; ++e) {
+      const size_t pc = e / KC * KC, kc = std::min(KC, depth - pc);
+      float* HWY_RESTRICT dst =
+          wpack + g * kPoints * rrows * depth + pc * rrows + r0 * kc + (e - pc) * MR;
+      for (size_t rr = 0; rr < MR; ++rr) {
+        const size_t r = r0 + rr;
+        if (r >= rows) {
+          for (size_t xi = 0; xi < kPoints; ++xi) dst[xi * rrows * depth + rr] = 0.0f;
+          continue;
+        }
+        const size_t k = transposed ? e : r, c = transposed ? r : e;
+        const float* g9 = w + ((g * kg + k) * cg + c) * 9;
+        float t[3][kP];  // t[col][i] = (G g)[i][col]
+        for (size_t col = 0; col < 3; ++col) W::Weight(g9 + col, 3, t[col]);
+        for (size_t i = 0; i < kP; ++i) {
+          const float ti[3] = {t[0][i], t[1][i], t[2][i]};
+          float u[kP];  // (G g G^T)[i][l]
+          W::Weight(ti, 1, u);
+          for (size_t l = 0; l < kP; ++l) dst[(i * kP + l) * rrows * depth + rr] = u[l];
+        }
+      }
+    }
+  });
+}
+
+// Winograd<kStride> input transform V = B^T d B of tiles [t0, t0 + ntr) of group g (tiles
+// numbered globally over the batch, row major per image; tiles from t0 + nt on are zero), N
+// tiles per vector. The input rows the tiles read are first copied zero-padded; then per
+// channel and patch row i, the runs of tiles of each tile row are laid end to end in two
+// staging rows, columns [0, kStep) of every patch and the same shifted by kStep, so that
+// deinterleaving loads (2 lanes per tile at stride 1, 4 at stride 2) yield the kP x kP patch
+// values of N consecutive tiles whatever the image width, without gathers. Transform point xi
+// of channel c and tiles [t0 + j, t0 + j + N) is stored (unaligned) at out(c, j) + xi * xstride.
+template <size_t kStride, class Out>
+HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RESTRICT x,
+                                       size_t g, size_t t0, size_t nt, size_t ntr,
+                                       size_t xstride, const Out& out) {
+  using W = Winograd<kStride>;
+  constexpr size_t kP = W::kP, kStep = W::kStep;
+  const size_t cg = s.in_channels / s.groups, hw = s.in_h * s.in_w;
+  const size_t tiles_h = detail::DivCeil(s.out_h(), 2), tiles_w = detail::DivCeil(s.out_w(), 2);
+  const size_t tiles = tiles_h * tiles_w;
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
+  // Zero-padded planes of the rows the tiles read, per image: padded rows [row0, row0 + rmax)
+  // of the wp columns the tiles read, plus slack for the vector copies' overrun.
+  const size_t hp = kStep * tiles_h + kP - kStep, wp = kStep * tiles_w + kP - kStep;
+  const size_t n_first = t0 / tiles, n_last = (t0 + nt - 1) / tiles;
+  const size_t images = n_last - n_first + 1;
+  size_t rmax = 0;
+  auto image_rows = [&](size_t n, size_t* first, size_t* count) {
+    const size_t ta = std::max(t0, n * tiles), tb = std::min(t0 + nt, (n + 1) * tiles);
+    const size_t tr_a = (ta - n * tiles) / tiles_w, tr_b = (tb - 1 - n * tiles) / tiles_w;
+    *first = kStep * tr_a;
+    *count = std::min(hp, kStep * tr_b + kP) - kStep * tr_a;
+  };
+  for (size_t n = n_first; n <= n_last; ++n) {
+    size_t first, count;
+    image_rows(n, &first, &count);
+    rmax = std::max(rmax, count);
+  }
+  const size_t pstride = PhasedLayout::ChannelStride(rmax * wp);
+  const size_t slack = 2 * N + 2 * kStep;
+  const size_t planes_end = images * cg * pstride;
+  // Input columns the tiles read (at stride 2 the padded row can be wider than wp).
+  const size_t copy_w = std::min(s.in_w, wp - std::min(wp, s.pad_w));
+  float* planes = ConvScratch(ConvSlot::kPlanes, planes_end + slack);
+  for (size_t n = n_first; n <= n_last; ++n) {
+    size_t first, count;
+    image_rows(n, &first, &count);
+    for (size_t c = 0; c < cg; ++c) {
+      const float* HWY_RESTRICT xc = x + (n * s.in_channels + g * cg + c) * hw;
+      // Padded row r of the image is at base + (r - first) * wp.
+      float* HWY_RESTRICT base = planes + ((n - n_first) * cg + c) * pstride;
+      for (size_t r = first; r < first + count; ++r) {
+        float* HWY_RESTRICT row = base + (r - first) * wp;
+        const long ih = static_cast<long>(r) - static_cast<long>(s.pad_h);
+        if (ih < 0 || ih >= static_cast<long>(s.in_h) || copy_w == 0) {
+          std::fill(row, row + wp, 0.0f);
+          continue;
+        }
+        std::fill(row, row + s.pad_w, 0.0f);
+        CopyRow(xc + ih * s.in_w, copy_w, row + s.pad_w);
+        std::fill(row + s.pad_w + copy_w, row + wp, 0.0f);
+      }
+      std::fill(base + count * wp, base + pstride, 0.0f);
+    }
+  }
+  std::fill(planes + planes_end, planes + planes_end + slack, 0.0f);
+  // Staging row i: columns [0, kStep) of patch row i; row kP + i: columns [kStep, 2 kStep).
+  const size_t rl = kStep * ntr + N;
+  float* rows = ConvScratch(ConvSlot::kRows, 2 * kP * rl);
+  using V = hn::Vec<GemmD>;
+  for (size_t c = 0; c < cg; ++c) {
+    for (size_t t = t0; t < t0 + nt;) {
+      const size_t n = t / tiles, tr = (t % tiles) / tiles_w, tc0 = t % tiles_w;
+      const size_t cnt = std::min(tiles_w - tc0, t0 + nt - t), j = t - t0;
+      size_t first, count;
+      image_rows(n, &first, &count);
+      const float* HWY_RESTRICT pl = planes + ((n - n_first) * cg + c) * pstride +
+                                     (kStep * tr - first) * wp + kStep * tc0;
+      for (size_t i = 0; i < kP; ++i) {
+        const float* HWY_RESTRICT src = pl + i * wp;
+        float* HWY_RESTRICT lo = rows + i * rl + kStep * j;
+        float* HWY_RESTRICT hi = rows + (kP + i) * rl + kStep * j;
+        // Whole vectors: the overrun is overwritten by the next run or lands in the slack.
+        for (size_t m = 0; m < kStep * cnt; m += N) {
+          hn::StoreU(hn::LoadU(d, src + m), d, lo + m);
+          hn::StoreU(hn::LoadU(d, src + kStep + m), d, hi + m);
+        }
+      }
+      t += cnt;
+    }
+    if (ntr > nt) {
+      for (size_t i = 0; i < 2 * kP; ++i) {
+        std::fill(rows + i * rl + kStep * nt, rows + i * rl + kStep * ntr, 0.0f);
+      }
+    }
+    for (size_t j = 0; j < ntr; j += N) {
+      // B^T d B: each patch row is loaded and transformed (d B), then each column (B^T),
+      // which keeps about kPoints vectors live.
+      V t[kP][kP];  // t[i][l] = (d B)[i][l]
+      HWY_UNROLL(5)
+      for (size_t i = 0; i < kP; ++i) {
+        const float* HWY_RESTRICT lo = rows + i * rl + kStep * j;
+        const float* HWY_RESTRICT hi = rows + (kP + i) * rl + kStep * j;
+        V dd[kP];
+        if constexpr (kStride == 1) {
+          hn::LoadInterleaved2(d, lo, dd[0], dd[1]);
+          hn::LoadInterleaved2(d, hi, dd[2], dd[3]);
+        } else {
+          V unused[3];
+          hn::LoadInterleaved4(d, lo, dd[0], dd[1], dd[2], dd[3]);
+          hn::LoadInterleaved4(d, hi, dd[4], unused[0], unused[1], unused[2]);
+        }
+        W::Input(dd, t[i]);
+      }
+      float* HWY_RESTRICT dst = out(c, j);
+      HWY_UNROLL(5)
+      for (size_t l = 0; l < kP; ++l) {
+        V col[kP], v[kP];
+        HWY_UNROLL(5)
+        for (size_t i = 0; i < kP; ++i) col[i] = t[i][l];
+        W::Input(col, v);
+        HWY_UNROLL(5)
+        for (size_t i = 0; i < kP; ++i) hn::StoreU(v[i], d, dst + (i * kP + l) * xstride);
+      }
+    }
+  }
+}
+
+// Most tiles per forward Winograd task (measured on Zen 4: 64 beats 128 for 64-128 channels on
+// 2 threads, where two threads share the L3). A multiple of every target's NR.
+constexpr size_t kMaxWinogradChunk = 64;
+
+// Winograd<kStride> forward for 3x3 kernels with no dilation: each 2x2 output tile is
+// A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A over its kP x kP input patch d, i.e. kPoints
+// independent GEMMs (one per transform point xi) of U_xi (kg x cg) by V_xi (cg x tiles): 16
+// (stride 1) or 25 (stride 2) multiplies per 4 outputs instead of 36 (GFLOPS are still reported
+// for the direct count). Tiles of all images are numbered globally, so small images still fill
+// whole NR-wide panels. The transforms only add/subtract and halve, so the rounding error stays
+// a small multiple of the direct method's.
+template <size_t kStride>
+inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const float* w,
+                                const float* bias, float* y, bool relu, ThreadPool& pool) {
+  using W = Winograd<kStride>;
+  constexpr size_t kP = W::kP, kPoints = W::kPoints;
+  const detail::ConvGeom geo(s);
+  const size_t NR = GemmNR(), KC = GemmKC(), MC = GemmMC();
+  const size_t cg = geo.cg, kg = geo.kg;
+  const size_t tiles_h = detail::DivCeil(geo.oh, 2), tiles_w = detail::DivCeil(geo.ow, 2);
+  const size_t tiles = tiles_h * tiles_w, total = s.batch * tiles;
+  const size_t rkg = detail::RoundUp(kg, kGemmMR);
+  const bool parallel = detail::ConvParallel(s, pool);
+  float* wpack = ConvScratch(ConvSlot::kWeights, s.groups * kPoints * rkg * cg);
+  WinogradPackWeights<kStride>(s, w, false, wpack, pool, parallel);
+  // Tasks: (group, chunk of NT global tiles), NT sized so that the transformed input and the
+  // GEMM results (kPoints x (cg + kg) x NT floats) stay within about 1 MiB (L2), and at most
+  // kMaxWinogradChunk.
+  const size_t NT = detail::RoundUp(
+      std::min(kMaxWinogradChunk, std::max(NR, (size_t{1} << 18) / (kPoints * (cg + kg)))), NR);
+  const size_t chunks = detail::DivCeil(total, NT);
+  detail::RunTasks(pool, parallel, s.groups * chunks, [&](uint64_t task, size_t) {
+    const size_t g = task / chunks, t0 = (task % chunks) * NT;
+    const size_t nt = std::min(NT, total - t0), ntr = detail::RoundUp(nt, NR);
+    // V_xi in PackB layout (KC blocks over c, NR-tile strips), then M_xi = U_xi V_xi.
+    // Odd cache-line counts between the points' matrices: the transforms touch all points of
+    // a few tiles, which would otherwise map to one L1 set (cg * ntr floats = 16 KiB and more).
+    const size_t bstride = PhasedLayout::ChannelStride(cg * ntr);
+    const size_t mstride = PhasedLayout::ChannelStride(kg * ntr);
+    float* bbuf = ConvScratch(ConvSlot::kPackB, kPoints * bstride);
+    float* mbuf = ConvScratch(ConvSlot::kAcc, kPoints * mstride);
+    WinogradInputTransform<kStride>(s, x, g, t0, nt, ntr, bstride, [&](size_t c, size_t j) {
+      const size_t pc = c / KC * KC, kcb = std::min(KC, cg - pc);
+      return bbuf + pc * ntr + (j / NR) * NR * kcb + (c - pc) * NR + j % NR;
+    });
+    for (size_t xi = 0; xi < kPoints; ++xi) {
+      for (size_t pc = 0; pc < cg; pc += KC) {
+        const size_t kc = std::min(KC, cg - pc);
+        const TileEpilogue ep{pc == 0 ? 0.0f : 1.0f, nullptr, false};
+        for (size_t ic = 0; ic < kg; ic += MC) {
+          const size_t mc = std::min(MC, kg - ic);
+          MacroKernel(mc, nt, kc, wpack + (g * kPoints + xi) * rkg * cg + pc * rkg + ic * kc,
+                      bbuf + xi * bstride + pc * ntr, mbuf + xi * mstride + ic * ntr, ntr, ep);
+        }
+      }
+    }
+    const GemmD d;
+    const size_t N = hn::Lanes(d);
+    // Y = A^T M A, N tiles at a time, plus bias and ReLU.
+    // The two output rows of consecutive tiles are interleaved (StoreInterleaved2) into two
+    // buffer rows, then each run of tiles in one tile row is copied to its pixels with vector
+    // stores (masked at the end; odd output sizes clip the last column / row).
+    struct OutRun {
+      size_t j, cols, off;  // first tile in the chunk, output columns, offset in y sans k
+      bool down;            // the tile row's bottom output row exists
+    };
+    OutRun runs[kMaxWinogradChunk];
+    size_t num_runs = 0;
+    for (size_t t = t0; t < t0 + nt;) {
+      const size_t n = t / tiles, tr = (t % tiles) / tiles_w, tc0 = t % tiles_w;
+      const size_t cnt = std::min(tiles_w - tc0, t0 + nt - t);
+      runs[num_runs++] = {t - t0, std::min(2 * cnt, geo.ow - 2 * tc0),
+                          (n * s.out_channels + g * kg) * geo.p + 2 * tr * geo.ow + 2 * tc0,
+                          2 * tr + 1 < geo.oh};
+      t += cnt;
+    }
+    float* top = ConvScratch(ConvSlot::kRows, 2 * (2 * ntr + 2 * N));
+    float* bottom = top + 2 * ntr + 2 * N;
+    for (size_t k = 0; k < kg; ++k) {
+      const auto vb = hn::Set(d, bias != nullptr ? bias[g * kg + k] : 0.0f);
+      const float* HWY_RESTRICT mk = mbuf + k * ntr;
+      for (size_t j = 0; j < nt; j += N) {
+        hn::Vec<GemmD> t[2][kP];
+        HWY_UNROLL(5)
+        for (size_t l = 0; l < kP; ++l) {
+          hn::Vec<GemmD> m[kP], tl[2];
+          HWY_UNROLL(5)
+          for (size_t i = 0; i < kP; ++i) m[i] = hn::LoadU(d, mk + (i * kP + l) * mstride + j);
+          W::Output(m, tl);
+          t[0][l] = tl[0];
+          t[1][l] = tl[1];
+        }
+        HWY_UNROLL(5)
+        for (size_t i = 0; i < 2; ++i) {
+          hn::Vec<GemmD> yv[2];
+          W::Output(t[i], yv);
+          auto v0 = hn::Add(yv[0], vb), v1 = hn::Add(yv[1], vb);
+          if (relu) {
+            v0 = hn::Max(v0, hn::Zero(d));
+            v1 = hn::Max(v1, hn::Zero(d));
+          }
+          hn::StoreInterleaved2(v0, v1, d, (i == 0 ? top : bottom) + 2 * j);
+        }
+      }
+      for (size_t r = 0; r < num_runs; ++r) {
+        const OutRun& run = runs[r];
+        float* HWY_RESTRICT dst = y + run.off + k * geo.p;
+        CopyRowPadded(top + 2 * run.j, run.cols, dst);
+        if (run.down) CopyRowPadded(bottom + 2 * run.j, run.cols, dst + geo.ow);
+      }
+    }
+  });
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace simdnet
+HWY_AFTER_NAMESPACE();
+
+#endif  // SIMDNET_LAYERS_CONV_WINOGRAD_TOGGLE
