@@ -49,7 +49,7 @@ absl::Status Communicator::WaitAll(absl::Span<const CollectiveId> ids, absl::str
       wait_seconds_ += waited;
       return absl::DeadlineExceededError(absl::StrFormat(
           "rank %d of %d: %s did not complete within %.0f s: another rank died, hangs or is "
-          "far behind (raise --dist_timeout if it is only slow); the last checkpoint is kept",
+          "far behind (raise the timeout if it is only slow); the last checkpoint is kept",
           rank(), size(), what, timeout_seconds_));
     }
     // Spin briefly (collectives of a few MiB take tens of microseconds to milliseconds on one

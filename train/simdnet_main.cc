@@ -331,6 +331,11 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
   }
   std::cerr << "simdnet: SIMD target " << BestTargetName() << ", "
             << DefaultThreadPool().NumThreads() << " threads\n";
+  if (command != "train" && LaunchedByMpiLauncher()) {
+    // Every rank would run the whole command and write the same files.
+    return absl::InvalidArgumentError(absl::StrCat(
+        command, ": only `train` runs data-parallel under mpirun; run it without mpirun"));
+  }
   if (IsInterpretCommand(command)) {
     InterpretCommonOptions c;
     c.checkpoint = absl::GetFlag(FLAGS_checkpoint);

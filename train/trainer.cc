@@ -333,22 +333,42 @@ absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector
   float loss = 0.0f;
   int64_t local_correct = 0;
   // The local batch's gradient enters the sum over ranks weighted by its share of the global
-  // batch: the sum is then the gradient of the global batch's mean loss.
-  if (sync_) sync_->BeginStep(static_cast<double>(n) / static_cast<double>(global_n));
-  if (n > 0) {  // a rank's share of a last, small batch may be empty
+  // batch: the sum is then the gradient of the global batch's mean loss. With class weights
+  // (xent / nll) that mean divides by the sum of the targets' weights, so the share is this
+  // rank's part of that sum (one more small allreduce, before the backward pass).
+  double share = static_cast<double>(n), total = static_cast<double>(global_n);
+  if (sync_ && !options_.class_weights.empty() && options_.loss != "svm") {
+    double weights[2] = {0.0, 0.0};  // this rank's sum, then the global sum
+    for (int64_t label : labels) {
+      weights[0] += options_.class_weights[static_cast<size_t>(label)];
+    }
+    weights[1] = weights[0];
+    SIMDNET_ASSIGN_OR_RETURN(CollectiveId id,
+                             options_.comm->StartSum(absl::MakeSpan(weights + 1, 1)));
+    SIMDNET_RETURN_IF_ERROR(options_.comm->Wait(id, "the exchange of class-weight sums"));
+    share = weights[0];
+    total = weights[1];
+  }
+  if (sync_) sync_->BeginStep(total > 0.0 ? share / total : 0.0);
+  if (n > 0 && share > 0.0) {
     SIMDNET_ASSIGN_OR_RETURN(loss, model_->ForwardBackward(images, loss_fn, &logits_));
     SIMDNET_ASSIGN_OR_RETURN(local_correct, CountTopKCorrect(logits_, labels, 1));
-  }
+  } else if (n > 0) {
+    // Only zero-weight classes in this rank's share: no loss term (the weighted mean would
+    // divide by zero), but the predictions still count for the accuracy.
+    SIMDNET_RETURN_IF_ERROR(model_->Forward(images, &logits_));
+    SIMDNET_ASSIGN_OR_RETURN(local_correct, CountTopKCorrect(logits_, labels, 1));
+  }  // else: a rank's share of a last, small batch may be empty
   *correct = local_correct;
   if (sync_) {
     SIMDNET_RETURN_IF_ERROR(sync_->FinishStep());
     // The global batch's loss and accuracy, and whether any rank was asked to stop.
     const bool stop = options_.stop != nullptr && options_.stop->requested();
-    double stats[3] = {static_cast<double>(loss) * static_cast<double>(n),
-                       static_cast<double>(local_correct), stop ? 1.0 : 0.0};
+    double stats[3] = {static_cast<double>(loss) * share, static_cast<double>(local_correct),
+                       stop ? 1.0 : 0.0};
     SIMDNET_ASSIGN_OR_RETURN(CollectiveId id, options_.comm->StartSum(absl::MakeSpan(stats)));
     SIMDNET_RETURN_IF_ERROR(options_.comm->Wait(id, "the exchange of batch statistics"));
-    loss = static_cast<float>(stats[0] / static_cast<double>(global_n));
+    loss = total > 0.0 ? static_cast<float>(stats[0] / total) : 0.0f;
     *correct = static_cast<int64_t>(std::lround(stats[1]));
     stop_agreed_ = stats[2] > 0.0;
   }
