@@ -17,7 +17,7 @@
 #include "data/grid.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
-#include "tensor/atomic_file.h"
+#include "tensor/image.h"
 #include "tensor/status_macros.h"
 
 ABSL_FLAG(std::string, source, "fashion",
@@ -74,9 +74,8 @@ absl::Status Run() {
   opt.first_sample = absl::GetFlag(FLAGS_first);
   opt.scale = absl::GetFlag(FLAGS_scale);
   opt.seed = absl::GetFlag(FLAGS_seed);
-  SIMDNET_ASSIGN_OR_RETURN(GridImage grid, RenderAugmentGrid(*source, augment, opt));
-  SIMDNET_ASSIGN_OR_RETURN(std::string png, EncodePng(grid));
-  SIMDNET_RETURN_IF_ERROR(WriteFileAtomically(absl::GetFlag(FLAGS_out), png));
+  SIMDNET_ASSIGN_OR_RETURN(Image grid, RenderAugmentGrid(*source, augment, opt));
+  SIMDNET_RETURN_IF_ERROR(WritePng(absl::GetFlag(FLAGS_out), grid));
   std::printf("wrote %s: %lld x %lld, %lld samples x %lld columns, augment \"%s\"\n",
               absl::GetFlag(FLAGS_out).c_str(), static_cast<long long>(grid.width),
               static_cast<long long>(grid.height), static_cast<long long>(opt.rows),

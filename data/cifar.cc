@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "data/file_util.h"
+#include "tensor/atomic_file.h"
 #include "tensor/status_macros.h"
 
 namespace simdnet {
@@ -24,7 +25,7 @@ absl::StatusOr<std::vector<std::string>> ReadClassNames(const std::string& path,
     for (int k = 0; k < num_classes; ++k) names.push_back(absl::StrCat("class_", k));
     return names;
   }
-  SIMDNET_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, 1 << 20));
+  SIMDNET_ASSIGN_OR_RETURN(std::string text, ReadFile(path, uint64_t{1} << 20));
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     line = absl::StripAsciiWhitespace(line);  // also strips CR of CRLF files
     if (!line.empty()) names.emplace_back(line);
@@ -119,7 +120,7 @@ absl::StatusOr<InMemoryDataset> LoadCifar(const std::string& dir, CifarKind kind
   SIMDNET_ASSIGN_OR_RETURN(out.classes, ReadClassNames(names_file, CifarNumClasses(kind)));
   for (const std::string& file : files) {
     // 256 MiB is above the 154 MB of CIFAR-100's train.bin and bounds hostile inputs.
-    SIMDNET_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(file, int64_t{256} << 20));
+    SIMDNET_ASSIGN_OR_RETURN(std::string bytes, ReadFile(file, uint64_t{256} << 20));
     SIMDNET_RETURN_IF_ERROR(ParseCifarBatch(bytes, file, kind, &out));
   }
   SIMDNET_RETURN_IF_ERROR(out.Validate(dir));

@@ -1,82 +1,15 @@
-// Implementation of the bounded file reads and capped gzip decompression.
+// Capped gzip decompression and the gzip-transparent whole-file read.
 #include "data/file_util.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "tensor/atomic_file.h"
 
 namespace simdnet {
-namespace {
-
-absl::Status ErrnoError(int err, absl::string_view what, absl::string_view path) {
-  const std::string msg = absl::StrCat(what, " '", path, "': ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(msg);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(msg);
-    default:
-      return absl::DataLossError(msg);
-  }
-}
-
-// Closes a file descriptor on scope exit.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() {
-    if (fd_ >= 0) close(fd_);
-  }
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-
- private:
-  int fd_;
-};
-
-}  // namespace
-
-absl::StatusOr<std::string> ReadFileToString(const std::string& path, int64_t max_bytes) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(errno, "cannot open", path);
-  FdCloser closer(fd);
-  struct stat st;
-  if (fstat(fd, &st) != 0) return ErrnoError(errno, "cannot stat", path);
-  if (S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "' is a directory, not a file"));
-  }
-  if (S_ISREG(st.st_mode) && st.st_size > max_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("file '", path, "' has ", st.st_size,
-                                                     " bytes, more than the limit of ",
-                                                     max_bytes));
-  }
-  std::string out;
-  if (S_ISREG(st.st_mode)) out.reserve(static_cast<size_t>(st.st_size));
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t got = read(fd, buf, sizeof(buf));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(errno, "cannot read", path);
-    }
-    if (got == 0) break;
-    if (static_cast<int64_t>(out.size()) + got > max_bytes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("file '", path, "' is larger than the limit of ", max_bytes, " bytes"));
-    }
-    out.append(buf, static_cast<size_t>(got));
-  }
-  return out;
-}
-
 bool IsGzip(absl::string_view bytes) {
   return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
          static_cast<unsigned char>(bytes[1]) == 0x8b;
@@ -159,7 +92,7 @@ absl::StatusOr<std::string> GunzipBytes(absl::string_view bytes, absl::string_vi
 }
 
 absl::StatusOr<std::string> ReadMaybeGzipFile(const std::string& path, int64_t max_bytes) {
-  absl::StatusOr<std::string> raw = ReadFileToString(path, max_bytes);
+  absl::StatusOr<std::string> raw = ReadFile(path, static_cast<uint64_t>(max_bytes));
   if (!raw.ok() || !IsGzip(*raw)) return raw;
   return GunzipBytes(*raw, path, max_bytes);
 }

@@ -1,5 +1,6 @@
-// File helpers for the data readers: bounded whole-file reads and in-memory gzip decompression
-// with an output cap (no gzip bombs). Atomic writes live in tensor/atomic_file.h.
+// File helpers for the data readers: in-memory gzip decompression with an output cap (no gzip
+// bombs) and a gzip-transparent whole-file read. Whole-file reads and atomic writes live in
+// tensor/atomic_file.h.
 #ifndef SIMDNET_DATA_FILE_UTIL_H_
 #define SIMDNET_DATA_FILE_UTIL_H_
 
@@ -9,17 +10,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "tensor/atomic_file.h"
 
 namespace simdnet {
 
-// Default cap on the bytes any reader loads or decompresses from one file (2 GiB).
-inline constexpr int64_t kDefaultMaxFileBytes = int64_t{2} << 30;
-
-// Reads the whole file at `path`. Returns NotFound / PermissionDenied / DataLoss naming the path
-// when it cannot be opened or read, and ResourceExhausted if it is larger than max_bytes.
-// Requires: max_bytes >= 0.
-absl::StatusOr<std::string> ReadFileToString(const std::string& path,
-                                             int64_t max_bytes = kDefaultMaxFileBytes);
+// Default cap on the bytes any reader loads or decompresses from one file: the one cap of
+// tensor/atomic_file.h's ReadFile, the one whole-file reader (over-cap files are
+// ResourceExhausted, as over-cap gzip output here).
+inline constexpr int64_t kDefaultMaxFileBytes = static_cast<int64_t>(kDefaultMaxReadBytes);
 
 // Returns true if `bytes` starts with the gzip magic (1f 8b).
 bool IsGzip(absl::string_view bytes);
@@ -31,7 +29,7 @@ absl::StatusOr<std::string> GunzipBytes(absl::string_view bytes, absl::string_vi
                                         int64_t max_output_bytes = kDefaultMaxFileBytes);
 
 // Reads `path` and, if it is gzip-compressed (by content, not by name), decompresses it.
-// Errors as ReadFileToString and GunzipBytes.
+// Errors as ReadFile (tensor/atomic_file.h) and GunzipBytes.
 absl::StatusOr<std::string> ReadMaybeGzipFile(const std::string& path,
                                               int64_t max_bytes = kDefaultMaxFileBytes);
 

@@ -61,20 +61,17 @@ TEST(FileUtilTest, GunzipEnforcesOutputCap) {
   EXPECT_THAT(std::string(out.status().message()), HasSubstr("bomb.gz"));
 }
 
-TEST(FileUtilTest, ReadMissingFileNamesPath) {
-  auto out = ReadFileToString("/nonexistent/dir/file.bin");
-  ASSERT_FALSE(out.ok());
-  EXPECT_EQ(out.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(out.status().message()), HasSubstr("/nonexistent/dir/file.bin"));
-}
-
-TEST(FileUtilTest, ReadEnforcesSizeCap) {
+TEST(FileUtilTest, ReadMaybeGzipUsesTheOneReaderCapAndErrors) {
+  auto missing = ReadMaybeGzipFile("/nonexistent/dir/file.bin");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("/nonexistent/dir/file.bin"));
   const std::string dir = test::TempDir("file_util_cap");
   test::WriteFile(dir + "/big", std::string(5000, 'z'));
-  auto out = ReadFileToString(dir + "/big", 4999);
+  auto out = ReadMaybeGzipFile(dir + "/big", 4999);
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_TRUE(ReadFileToString(dir + "/big", 5000).ok());
+  EXPECT_TRUE(ReadMaybeGzipFile(dir + "/big", 5000).ok());
 }
 
 TEST(FileUtilTest, ReadMaybeGzipDetectsByContent) {
@@ -90,7 +87,7 @@ TEST(FileUtilTest, WriteFileAtomicallyReplacesContents) {
   const std::string path = dir + "/out.bin";
   ASSERT_TRUE(WriteFileAtomically(path, "first").ok());
   ASSERT_TRUE(WriteFileAtomically(path, "second, longer").ok());
-  EXPECT_EQ(*ReadFileToString(path), "second, longer");
+  EXPECT_EQ(*ReadFile(path), "second, longer");
   const absl::Status bad = WriteFileAtomically("/nonexistent/dir/x.png", "data");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.message()), HasSubstr("/nonexistent/dir/x.png"));

@@ -4,17 +4,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include <stb/stb_image_write.h>
-
 #include "absl/strings/str_cat.h"
 #include "tensor/status_macros.h"
 
 namespace simdnet {
 namespace {
-
-void AppendBytes(void* ctx, void* data, int size) {
-  static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), static_cast<size_t>(size));
-}
 
 absl::Status CheckRange(const char* field, int64_t v, int64_t lo, int64_t hi) {
   if (v < lo || v > hi) {
@@ -26,8 +20,8 @@ absl::Status CheckRange(const char* field, int64_t v, int64_t lo, int64_t hi) {
 
 }  // namespace
 
-absl::StatusOr<GridImage> RenderAugmentGrid(const SampleSource& source, const Augmenter& augment,
-                                            const GridOptions& o) {
+absl::StatusOr<Image> RenderAugmentGrid(const SampleSource& source, const Augmenter& augment,
+                                        const GridOptions& o) {
   SIMDNET_RETURN_IF_ERROR(CheckRange("rows", o.rows, 1, 64));
   SIMDNET_RETURN_IF_ERROR(CheckRange("cols", o.cols, 1, 64));
   SIMDNET_RETURN_IF_ERROR(CheckRange("scale", o.scale, 1, 16));
@@ -43,12 +37,20 @@ absl::StatusOr<GridImage> RenderAugmentGrid(const SampleSource& source, const Au
     return absl::InvalidArgumentError(
         absl::StrCat("augment grid: samples have ", d.channels, " channels; expected 1 or 3"));
   }
-  GridImage g;
-  g.channels = d.channels;
+  Image g;
+  g.channels = static_cast<int>(d.channels);
   const int64_t cell_h = d.height * o.scale, cell_w = d.width * o.scale;
-  g.height = o.rows * cell_h + (o.rows + 1) * o.border;
-  g.width = o.cols * cell_w + (o.cols + 1) * o.border;
-  g.pixels.assign(static_cast<size_t>(g.height * g.width * g.channels), 255);
+  // At most 64 cells of 16x-scaled samples plus borders per side: fits an int for any sample
+  // size an image data set holds (Image sizes are int).
+  const int64_t height = o.rows * cell_h + (o.rows + 1) * o.border;
+  const int64_t width = o.cols * cell_w + (o.cols + 1) * o.border;
+  if (height > (int64_t{1} << 15) || width > (int64_t{1} << 15)) {
+    return absl::InvalidArgumentError(absl::StrCat("augment grid: the grid would be ", width, "x",
+                                                   height, " pixels (max 32768 per side)"));
+  }
+  g.height = static_cast<int>(height);
+  g.width = static_cast<int>(width);
+  g.pixels.assign(static_cast<size_t>(height * width * d.channels), 255);
   std::vector<float> original(static_cast<size_t>(d.size())), image(original.size()),
       scratch(original.size());
   for (int64_t r = 0; r < o.rows; ++r) {
@@ -67,7 +69,7 @@ absl::StatusOr<GridImage> RenderAugmentGrid(const SampleSource& source, const Au
           for (int64_t ch = 0; ch < d.channels; ++ch) {
             const float v = image[(ch * d.height + y / o.scale) * d.width + x / o.scale];
             const float clamped = std::min(std::max(v, 0.0f), 1.0f);
-            g.pixels[((y0 + y) * g.width + x0 + x) * g.channels + ch] =
+            g.pixels[static_cast<size_t>(((y0 + y) * width + x0 + x) * d.channels + ch)] =
                 static_cast<uint8_t>(std::lround(clamped * 255.0f));
           }
         }
@@ -75,17 +77,6 @@ absl::StatusOr<GridImage> RenderAugmentGrid(const SampleSource& source, const Au
     }
   }
   return g;
-}
-
-absl::StatusOr<std::string> EncodePng(const GridImage& image) {
-  std::string out;
-  if (!stbi_write_png_to_func(AppendBytes, &out, static_cast<int>(image.width),
-                              static_cast<int>(image.height), static_cast<int>(image.channels),
-                              image.pixels.data(),
-                              static_cast<int>(image.width * image.channels))) {
-    return absl::InternalError("stb_image_write failed to encode the grid PNG");
-  }
-  return out;
 }
 
 }  // namespace simdnet

@@ -1,5 +1,6 @@
 // Renders a grid of augmented samples (one row per sample: the original, then augmented
-// variants from successive epochs) and encodes it as PNG, for eyeballing an augmentation spec.
+// variants from successive epochs) as a gray or RGB image (tensor/image.h, which encodes PNG),
+// for eyeballing an augmentation spec.
 #ifndef SIMDNET_DATA_GRID_H_
 #define SIMDNET_DATA_GRID_H_
 
@@ -10,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "data/augment.h"
 #include "data/dataset.h"
+#include "tensor/image.h"
 
 namespace simdnet {
 
@@ -22,24 +24,13 @@ struct GridOptions {
   uint64_t seed = 0;
 };
 
-// An 8-bit interleaved image (H, W, C), C = 1 or 3.
-struct GridImage {
-  int64_t height = 0;
-  int64_t width = 0;
-  int64_t channels = 0;
-  std::vector<uint8_t> pixels;
-};
-
-// Renders the grid. Each augmented cell uses SampleRng(seed, epoch = col - 1, index), the same
+// Renders the grid (channels as the samples'). Each augmented cell uses SampleRng(seed, epoch = col - 1, index), the same
 // stream the batcher uses, so the grid shows exactly what training sees. InvalidArgument naming
 // the field if rows/cols/scale are out of [1, 64] / [1, 64] / [1, 16], border not in [0, 16],
 // the samples are not 1- or 3-channel, or first_sample + rows exceeds the data set. Errors from
 // ReadSample are returned.
-absl::StatusOr<GridImage> RenderAugmentGrid(const SampleSource& source, const Augmenter& augment,
+absl::StatusOr<Image> RenderAugmentGrid(const SampleSource& source, const Augmenter& augment,
                                             const GridOptions& options);
-
-// Encodes `image` as PNG bytes; InternalError if stb_image_write fails.
-absl::StatusOr<std::string> EncodePng(const GridImage& image);
 
 }  // namespace simdnet
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "data/augment_kernels.h"
 #include "data/file_util.h"
+#include "tensor/atomic_file.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
 
@@ -269,7 +270,8 @@ absl::StatusOr<std::vector<uint8_t>> ResizeToPlanar(const DecodedImage& image, i
 
 absl::StatusOr<std::vector<uint8_t>> LoadImageFile(const std::string& path,
                                                    const ImageFolderOptions& options) {
-  SIMDNET_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path, options.max_file_bytes));
+  SIMDNET_ASSIGN_OR_RETURN(std::string bytes,
+                           ReadFile(path, static_cast<uint64_t>(options.max_file_bytes)));
   SIMDNET_ASSIGN_OR_RETURN(DecodedImage image,
                            DecodeImage(bytes, path, options.channels, options.max_pixels));
   return ResizeToPlanar(image, options.height, options.width);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "data/file_util.h"
+#include "tensor/atomic_file.h"
 #include "tensor/status_macros.h"
 
 namespace simdnet {
@@ -159,7 +160,8 @@ absl::StatusOr<std::vector<uint8_t>> ResizeShortSideAndCenterCrop(const DecodedI
 absl::StatusOr<std::vector<float>> LoadImageNetImage(const std::string& path, int64_t resize,
                                                      int64_t crop) {
   ImageFolderOptions fo;
-  SIMDNET_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path, fo.max_file_bytes));
+  SIMDNET_ASSIGN_OR_RETURN(std::string bytes,
+                           ReadFile(path, static_cast<uint64_t>(fo.max_file_bytes)));
   SIMDNET_ASSIGN_OR_RETURN(DecodedImage image, DecodeImage(bytes, path, 3, fo.max_pixels));
   auto planar = ResizeShortSideAndCenterCrop(image, resize, crop);
   if (!planar.ok()) {

@@ -12,6 +12,7 @@
 #include <stb/stb_image_write.h>
 
 #include "absl/strings/str_cat.h"
+#include "tensor/image.h"
 #include "tensor/status_macros.h"
 
 namespace simdnet {
@@ -94,10 +95,14 @@ std::vector<uint8_t> MakePattern(int w, int h, int channels, int seed) {
 }
 
 std::string EncodePng(const std::vector<uint8_t>& pixels, int w, int h, int channels) {
-  std::string out;
-  SIMDNET_CHECK(stbi_write_png_to_func(AppendToString, &out, w, h, channels, pixels.data(),
-                                       w * channels) != 0);
-  return out;
+  Image image;
+  image.width = w;
+  image.height = h;
+  image.channels = channels;
+  image.pixels = pixels;
+  absl::StatusOr<std::string> png = simdnet::EncodePng(image);
+  SIMDNET_CHECK(png.ok());
+  return *std::move(png);
 }
 
 std::string EncodeJpeg(const std::vector<uint8_t>& pixels, int w, int h, int channels) {

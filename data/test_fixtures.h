@@ -34,7 +34,8 @@ std::string MakeCifarRecords(const std::vector<uint8_t>& labels,
 // pattern seeded by `seed`.
 std::vector<uint8_t> MakePattern(int w, int h, int channels, int seed);
 
-// Encodes interleaved pixels as PNG / JPEG (quality 90) / BMP bytes with stb_image_write.
+// Encodes interleaved pixels as PNG (tensor/image.h's encoder) / JPEG (quality 90) / BMP bytes
+// (stb_image_write: the formats the data readers must decode besides PNG).
 std::string EncodePng(const std::vector<uint8_t>& pixels, int w, int h, int channels);
 std::string EncodeJpeg(const std::vector<uint8_t>& pixels, int w, int h, int channels);
 std::string EncodeBmp(const std::vector<uint8_t>& pixels, int w, int h, int channels);

@@ -197,8 +197,9 @@ absl::StatusOr<std::string> ReadFile(absl::string_view path_view, uint64_t max_b
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size > max_bytes) {
     ::close(fd);
-    return absl::OutOfRangeError(absl::StrCat("ReadFile: '", path, "' has ", size,
-                                              " bytes, more than the limit of ", max_bytes));
+    return absl::ResourceExhaustedError(absl::StrCat("ReadFile: '", path, "' has ", size,
+                                                     " bytes, more than the limit of ",
+                                                     max_bytes));
   }
   std::string out;
   out.resize(static_cast<size_t>(size));
@@ -212,7 +213,7 @@ absl::StatusOr<std::string> ReadFile(absl::string_view path_view, uint64_t max_b
         if (n < 0 && errno == EINTR) continue;
         if (n > 0) {
           ::close(fd);
-          return absl::OutOfRangeError(absl::StrCat(
+          return absl::ResourceExhaustedError(absl::StrCat(
               "ReadFile: '", path, "' grew beyond the limit of ", max_bytes, " bytes"));
         }
         break;

@@ -12,7 +12,9 @@
 
 namespace simdnet {
 
-// Default cap for ReadFile: 4 GiB, well above any checkpoint or log this project writes.
+// Default cap for ReadFile: 4 GiB, well above any checkpoint, log or data file this project
+// reads. ReadFile is the one whole-file reader; callers with a tighter budget (model specs, CIFAR
+// metadata) pass their own cap.
 inline constexpr uint64_t kDefaultMaxReadBytes = uint64_t{4} << 30;
 
 // Replaces the file at `path` with exactly `bytes`. The data goes to a fresh temp file in the
@@ -28,7 +30,7 @@ absl::Status WriteFileAtomically(absl::string_view path, absl::string_view bytes
 
 // Reads the whole regular file at `path`.
 // Returns: NotFound / PermissionDenied / ... (errno-mapped, naming the path) if it cannot be
-// opened; InvalidArgument if it is not a regular file; OutOfRange if it is larger than
+// opened; InvalidArgument if it is not a regular file; ResourceExhausted if it is larger than
 // `max_bytes` (the message gives both sizes).
 absl::StatusOr<std::string> ReadFile(absl::string_view path,
                                      uint64_t max_bytes = kDefaultMaxReadBytes);
