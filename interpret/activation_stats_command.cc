@@ -71,7 +71,7 @@ absl::StatusOr<std::string> WriteModelActivationReport(Model& model, const Tenso
   }
   SIMDNET_ASSIGN_OR_RETURN(std::vector<LayerActivationStats> stats,
                            ComputeActivationStats(model, x, names, ActivationStatsOptions()));
-  SIMDNET_ASSIGN_OR_RETURN(RgbImage image, RenderActivationHistogramRows(stats, title));
+  SIMDNET_ASSIGN_OR_RETURN(Image image, RenderActivationHistogramRows(stats, title));
   const std::string png = JoinPath(out_dir, "activations.png");
   const std::string csv = JoinPath(out_dir, "activations.csv");
   SIMDNET_RETURN_IF_ERROR(WritePng(png, image));
@@ -82,15 +82,15 @@ absl::StatusOr<std::string> WriteModelActivationReport(Model& model, const Tenso
 
 absl::StatusOr<std::string> WriteInitExperimentReport(const InitExperimentResult& result,
                                                       const std::string& out_dir) {
-  SIMDNET_ASSIGN_OR_RETURN(RgbImage hist, RenderInitExperimentHistograms(result));
-  SIMDNET_ASSIGN_OR_RETURN(RgbImage std_plot, RenderInitExperimentCurve(result, true));
-  SIMDNET_ASSIGN_OR_RETURN(RgbImage mean_plot, RenderInitExperimentCurve(result, false));
+  SIMDNET_ASSIGN_OR_RETURN(Image hist, RenderInitExperimentHistograms(result));
+  SIMDNET_ASSIGN_OR_RETURN(std::string std_plot, RenderInitExperimentCurve(result, true));
+  SIMDNET_ASSIGN_OR_RETURN(std::string mean_plot, RenderInitExperimentCurve(result, false));
   const std::vector<std::string> paths = {
-      JoinPath(out_dir, "init_histograms.png"), JoinPath(out_dir, "init_std.png"),
-      JoinPath(out_dir, "init_mean.png"), JoinPath(out_dir, "init_experiment.csv")};
+      JoinPath(out_dir, "init_histograms.png"), JoinPath(out_dir, "init_std.svg"),
+      JoinPath(out_dir, "init_mean.svg"), JoinPath(out_dir, "init_experiment.csv")};
   SIMDNET_RETURN_IF_ERROR(WritePng(paths[0], hist));
-  SIMDNET_RETURN_IF_ERROR(WritePng(paths[1], std_plot));
-  SIMDNET_RETURN_IF_ERROR(WritePng(paths[2], mean_plot));
+  SIMDNET_RETURN_IF_ERROR(WriteSvgFile(paths[1], std::move(std_plot)));
+  SIMDNET_RETURN_IF_ERROR(WriteSvgFile(paths[2], std::move(mean_plot)));
   SIMDNET_RETURN_IF_ERROR(WriteCsvFile(paths[3], FormatInitExperimentCsv(result)));
   std::string out = FormatInitExperimentTable(result);
   for (const std::string& p : paths) absl::StrAppend(&out, "wrote ", p, "\n");

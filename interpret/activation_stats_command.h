@@ -30,7 +30,7 @@ struct ActivationsCommandOptions {
 // normalized with the checkpoint's statistics and the model's layer outputs summarized; writes
 // out_dir/activations.png and out_dir/activations.csv. With init_experiment: runs the
 // lecture's experiment (10 layers x 500 units, 1000 inputs) with `seed`; writes
-// out_dir/init_histograms.png, init_std.png, init_mean.png and init_experiment.csv.
+// out_dir/init_histograms.png, init_std.svg, init_mean.svg and init_experiment.csv.
 // Errors name the flag: "--samples=0: must be in [1, 10000]", "--out: ...",
 // "--checkpoint: ...", "--layers: ..." (listing the valid names), and the file for I/O errors.
 absl::StatusOr<std::string> RunActivationsCommand(const ActivationsCommandOptions& options);
@@ -45,7 +45,7 @@ absl::StatusOr<std::string> WriteModelActivationReport(Model& model, const Tenso
                                                        const std::string& out_dir,
                                                        const std::string& title);
 
-// The init-experiment half: writes init_histograms.png, init_std.png, init_mean.png and
+// The init-experiment half: writes init_histograms.png, init_std.svg, init_mean.svg and
 // init_experiment.csv for `result` into out_dir and returns FormatInitExperimentTable plus the
 // paths. Requires: out_dir exists.
 absl::StatusOr<std::string> WriteInitExperimentReport(const InitExperimentResult& result,

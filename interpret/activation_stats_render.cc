@@ -37,13 +37,13 @@ constexpr int kMaxHeight = 16384;
 std::string Num(double v) { return absl::StrFormat("%.3g", v); }
 std::string Percent(double f) { return absl::StrFormat("%.1f%%", 100.0 * f); }
 
-void FillRect(RgbImage* img, int x, int y, int w, int h, Rgb c) {
+void FillRect(Image* img, int x, int y, int w, int h, Rgb c) {
   for (int j = y; j < y + h; ++j) {
     for (int i = x; i < x + w; ++i) img->Set(i, j, c);
   }
 }
 
-void DrawFrame(RgbImage* img, int x, int y, int w, int h, Rgb c) {
+void DrawFrame(Image* img, int x, int y, int w, int h, Rgb c) {
   for (int i = x; i < x + w; ++i) {
     img->Set(i, y, c);
     img->Set(i, y + h - 1, c);
@@ -65,7 +65,7 @@ std::string Fit(absl::string_view text, int max_chars) {
 // a bin more than 4x taller than every other is clipped at 1.25x the runner-up, drawn darker
 // and labelled with its percentage (ReLU's spike of exact zeros would otherwise flatten the
 // rest). A thin red line marks 0 when it lies inside the range.
-void DrawHistogram(RgbImage* img, int x, int y, int w, int h, const LayerActivationStats& s) {
+void DrawHistogram(Image* img, int x, int y, int w, int h, const LayerActivationStats& s) {
   FillRect(img, x, y, w, h, kPanel);
   const int bins = static_cast<int>(s.histogram.size());
   int64_t total = 0, top = 0, second = 0;
@@ -120,7 +120,7 @@ void DrawHistogram(RgbImage* img, int x, int y, int w, int h, const LayerActivat
 }
 
 // Draws the histogram range under a box of width w at (x, y): lo at the left, hi at the right.
-void DrawRange(RgbImage* img, int x, int y, int w, const LayerActivationStats& s) {
+void DrawRange(Image* img, int x, int y, int w, const LayerActivationStats& s) {
   const std::string lo = Num(s.hist_lo), hi = Num(s.hist_hi);
   DrawText(img, x, y, lo, kMuted, kScale);
   DrawText(img, x + w - TextWidth(hi, kScale), y, hi, kMuted, kScale);
@@ -160,7 +160,7 @@ std::string G9(double v) { return absl::StrFormat("%.9g", v); }
 
 }  // namespace
 
-absl::StatusOr<RgbImage> RenderActivationHistogramRows(
+absl::StatusOr<Image> RenderActivationHistogramRows(
     const std::vector<LayerActivationStats>& stats, absl::string_view title) {
   if (stats.empty()) {
     return absl::InvalidArgumentError("RenderActivationHistogramRows: no layers");
@@ -177,7 +177,7 @@ absl::StatusOr<RgbImage> RenderActivationHistogramRows(
   absl::Status size_ok = CheckSize(width, height64, "RenderActivationHistogramRows");
   if (!size_ok.ok()) return size_ok;
   const int height = static_cast<int>(height64);
-  RgbImage img = RgbImage::Filled(width, height, kWhite);
+  Image img = Image::Filled(width, height, kWhite);
   DrawText(&img, kMargin, kMargin, Fit(title, (width - 2 * kMargin) / kCharW), kText, kScale);
   DrawText(&img, kMargin, kMargin + kLine + 4,
            Fit("histogram of each layer's outputs; red dashes = 0; dark bar = clipped bin (its %)",
@@ -206,7 +206,7 @@ absl::StatusOr<RgbImage> RenderActivationHistogramRows(
   return img;
 }
 
-absl::StatusOr<RgbImage> RenderInitExperimentHistograms(const InitExperimentResult& result) {
+absl::StatusOr<Image> RenderInitExperimentHistograms(const InitExperimentResult& result) {
   absl::Status ok = CheckExperiment(result, "RenderInitExperimentHistograms");
   if (!ok.ok()) return ok;
   constexpr int kMargin = 20, kPanelW = 160, kPanelH = 90, kGap = 20;
@@ -218,7 +218,7 @@ absl::StatusOr<RgbImage> RenderInitExperimentHistograms(const InitExperimentResu
   const int height = header_h + static_cast<int>(result.settings.size()) * strip_h + kMargin;
   absl::Status size_ok = CheckSize(width, height, "RenderInitExperimentHistograms");
   if (!size_ok.ok()) return size_ok;
-  RgbImage img = RgbImage::Filled(width, height, kWhite);
+  Image img = Image::Filled(width, height, kWhite);
   const InitExperimentOptions& o = result.options;
   DrawText(&img, kMargin, kMargin,
            absl::StrCat("Activations after each nonlinearity: ", o.layers, " layers x ", o.width,
@@ -261,7 +261,7 @@ absl::StatusOr<RgbImage> RenderInitExperimentHistograms(const InitExperimentResu
   return img;
 }
 
-absl::StatusOr<RgbImage> RenderInitExperimentCurve(const InitExperimentResult& result,
+absl::StatusOr<std::string> RenderInitExperimentCurve(const InitExperimentResult& result,
                                                    bool plot_std) {
   absl::Status ok = CheckExperiment(result, "RenderInitExperimentCurve");
   if (!ok.ok()) return ok;
@@ -283,7 +283,7 @@ absl::StatusOr<RgbImage> RenderInitExperimentCurve(const InitExperimentResult& r
   po.x_label = "layer";
   po.y_label = plot_std ? "std" : "mean";
   po.log_y = plot_std;
-  return RenderLinePlot(series, po);
+  return RenderLinePlotSvg(series, po);
 }
 
 std::string FormatActivationStatsCsv(const std::vector<LayerActivationStats>& stats) {

@@ -20,20 +20,20 @@ namespace simdnet {
 // on top. Text uses DrawText scale 2. A bin more than 4x taller than every other is clipped
 // (drawn darker, its percentage written beside it) so that ReLU's spike at 0 does not flatten
 // the rest. InvalidArgument if `stats` is empty or the image would exceed 4096 x 16384 pixels.
-absl::StatusOr<RgbImage> RenderActivationHistogramRows(
+absl::StatusOr<Image> RenderActivationHistogramRows(
     const std::vector<LayerActivationStats>& stats, absl::string_view title);
 
 // Renders the experiment's histograms: for each setting, a title and one row of small
 // histograms (layer 1 left), each with "layer k", mean, std and the zero (ReLU) or saturated
 // (|a| > threshold, tanh/sigmoid) fraction written under it. InvalidArgument if `result` has no
 // settings or no layers.
-absl::StatusOr<RgbImage> RenderInitExperimentHistograms(const InitExperimentResult& result);
+absl::StatusOr<Image> RenderInitExperimentHistograms(const InitExperimentResult& result);
 
-// Renders a line chart of the per-layer std (log y axis, since it spans many decades) or mean
-// (linear axis) of every setting, one series per setting. InvalidArgument as
-// RenderInitExperimentHistograms.
-absl::StatusOr<RgbImage> RenderInitExperimentCurve(const InitExperimentResult& result,
-                                                   bool plot_std);
+// Renders a line chart (an inline SVG element, train/plot.h) of the per-layer std (log y axis,
+// since it spans many decades) or mean (linear axis) of every setting, one series per setting.
+// InvalidArgument as RenderInitExperimentHistograms.
+absl::StatusOr<std::string> RenderInitExperimentCurve(const InitExperimentResult& result,
+                                                      bool plot_std);
 
 // Returns CSV text: the header "layer,mean,std,fraction_zero,min,max" then one line per layer,
 // numbers with 9 significant digits; a name containing ',', '"' or a newline is quoted

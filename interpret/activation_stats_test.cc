@@ -324,7 +324,7 @@ TEST(InitExperimentReportTest, WritesPicturesCsvAndTable) {
   EXPECT_TRUE(absl::StrContains(*table, "relu, He:"));
   EXPECT_TRUE(absl::StrContains(*table, "saturated (|a| > 0.99) up to 90."));  // tanh, std=1
   EXPECT_TRUE(absl::StrContains(*table, "exact zeros up to"));
-  for (const char* f : {"init_histograms.png", "init_std.png", "init_mean.png"}) {
+  for (const char* f : {"init_histograms.png", "init_std.svg", "init_mean.svg"}) {
     EXPECT_GT(std::filesystem::file_size(absl::StrCat(dir, "/", f)), 1000u) << f;
   }
   auto csv = ReadFile(dir + "/init_experiment.csv");

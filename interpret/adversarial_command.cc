@@ -136,7 +136,7 @@ absl::StatusOr<std::string> RunAdversarialCommand(const AdversarialCommandOption
   // Picture and table.
   const int64_t c = in.dim(0), h = in.dim(1), w = in.dim(2), plane = h * w;
   const int scale = ScaleFor(std::max(h, w), 112);
-  std::vector<RgbImage> tiles;
+  std::vector<Image> tiles;
   TileGridOptions grid;
   grid.cols = 3;
   grid.title = targeted ? absl::StrFormat("Targeted attack -> %s, eps %.3g",
@@ -234,9 +234,9 @@ absl::StatusOr<std::string> RunAdversarialCommand(const AdversarialCommandOption
     po.title = absl::StrFormat("Accuracy under attack (%d test images)", count);
     po.x_label = "epsilon (L_inf, pixels in [0, 1])";
     po.y_label = "accuracy (%)";
-    const std::string plot_path = (dir / "sweep.png").string();
+    const std::string plot_path = (dir / "sweep.svg").string();
     const std::vector<PlotSeries> series = {fgsm, iterative};
-    SIMDNET_RETURN_IF_ERROR(WriteLinePlotPng(plot_path, series, po));
+    SIMDNET_RETURN_IF_ERROR(WriteLinePlotSvg(plot_path, series, po));
     absl::StrAppend(&written, "\n  ", csv_path, "\n  ", plot_path);
   }
   absl::StrAppend(&out, "wrote ", written, "\n");

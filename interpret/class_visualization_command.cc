@@ -45,7 +45,7 @@ absl::StatusOr<std::string> RunClassVisCommand(const ClassVisCommandOptions& opt
   finals.title = absl::StrFormat("class visualization, %d steps", ascent.steps);
   TileGridOptions steps_grid;
   steps_grid.title = "ascent snapshots (step below each)";
-  std::vector<RgbImage> final_tiles, step_tiles;
+  std::vector<Image> final_tiles, step_tiles;
   std::vector<PlotSeries> series;
   std::string csv = "step,class,name,logit\n";
   std::string text = absl::StrFormat(
@@ -82,18 +82,18 @@ absl::StatusOr<std::string> RunClassVisCommand(const ClassVisCommandOptions& opt
   steps_grid.text_scale = 1;
   SIMDNET_RETURN_IF_ERROR(EnsureDirectory(options.out_dir));
   const std::string dir = options.out_dir;
-  const RgbImage final_image = ComposeGrid(final_tiles, finals);
+  const Image final_image = ComposeGrid(final_tiles, finals);
   SIMDNET_RETURN_IF_ERROR(WritePng(dir + "/classvis.png", final_image));
   SIMDNET_RETURN_IF_ERROR(WritePng(dir + "/classvis_steps.png", ComposeGrid(step_tiles, steps_grid)));
   PlotOptions plot;
   plot.title = "class logit during the ascent";
   plot.x_label = "step";
   plot.y_label = "logit";
-  SIMDNET_RETURN_IF_ERROR(WriteLinePlotPng(dir + "/classvis_scores.png", series, plot));
+  SIMDNET_RETURN_IF_ERROR(WriteLinePlotSvg(dir + "/classvis_scores.svg", series, plot));
   SIMDNET_RETURN_IF_ERROR(WriteFileAtomically(dir + "/classvis_scores.csv", csv));
   absl::StrAppendFormat(&text,
                         "  mean logit rise %.3f over %d classes in %.2f s\n  wrote %s/classvis.png "
-                        "(%dx%d), classvis_steps.png, classvis_scores.png, classvis_scores.csv\n",
+                        "(%dx%d), classvis_steps.png, classvis_scores.svg, classvis_scores.csv\n",
                         rise_sum / static_cast<double>(result.size()), result.size(), seconds,
                         dir, final_image.width, final_image.height);
   return text;

@@ -42,7 +42,8 @@ is_png "$TMP/run/activations/activations.png"
   || fail "activations.csv header"
 
 run init activations --init_experiment --out="$TMP/init"
-for f in init_histograms.png init_std.png init_mean.png; do is_png "$TMP/init/$f"; done
+is_png "$TMP/init/init_histograms.png"
+for f in init_std.svg init_mean.svg; do grep -q "</svg>" "$TMP/init/$f" || fail "$f"; done
 
 run tsne tsne "${COMMON[@]}" --samples=200 --iterations=300 --save_features
 is_png "$TMP/run/tsne/tsne.png"
@@ -60,7 +61,7 @@ is_png "$TMP/run/saliency/saliency.png"
 run adversarial adversarial "${COMMON[@]}" --indices=0,1 --target=1 --epsilon=0.2 \
   --sweep --samples=40 --epsilons=0,0.1
 is_png "$TMP/run/adversarial/adversarial.png"
-is_png "$TMP/run/adversarial/sweep.png"
+grep -q "</svg>" "$TMP/run/adversarial/sweep.svg" || fail "sweep.svg is not a complete SVG"
 [[ "$(wc -l < "$TMP/run/adversarial/sweep.csv")" == 3 ]] || fail "sweep.csv should have 2 rows"
 
 run classvis classvis "${COMMON[@]}" --class=0,1 --steps=20

@@ -14,8 +14,8 @@ namespace simdnet {
 namespace {
 
 // Cuts rows [y0, y0 + h) of `image` into a new image.
-RgbImage CropRows(const RgbImage& image, int y0, int h) {
-  RgbImage out = RgbImage::Filled(image.width, h, {});
+Image CropRows(const Image& image, int y0, int h) {
+  Image out = Image::Filled(image.width, h, {});
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < image.width; ++x) out.Set(x, y, image.Get(x, y0 + y));
   }
@@ -54,7 +54,7 @@ absl::StatusOr<Conv2d*> FindConvLayer(Model& model, absl::string_view name) {
   return static_cast<Conv2d*>(*layer);
 }
 
-absl::StatusOr<RgbImage> RenderFilters(Conv2d& conv, const FilterGridOptions& options) {
+absl::StatusOr<Image> RenderFilters(Conv2d& conv, const FilterGridOptions& options) {
   if (options.max_filters < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--max_filters=", options.max_filters, ": must be >= 1"));
@@ -76,7 +76,7 @@ absl::StatusOr<RgbImage> RenderFilters(Conv2d& conv, const FilterGridOptions& op
                         : std::max(8, ScaleFor(std::max(kh, kw), 30));
   const std::string name = options.layer_name.empty() ? "conv" : options.layer_name;
 
-  std::vector<RgbImage> tiles;
+  std::vector<Image> tiles;
   TileGridOptions grid;
   grid.gap = 4;
   if (cin == 1 || cin == 3) {
@@ -115,7 +115,7 @@ absl::StatusOr<RgbImage> RenderFilters(Conv2d& conv, const FilterGridOptions& op
   // drawn channels are cut out of it.
   const int64_t cols = std::min(cin, options.max_channels);
   for (int64_t f = 0; f < rows; ++f) {
-    const RgbImage whole = DivergingImage(w.data() + f * per_filter, cin * kh, kw, scale);
+    const Image whole = DivergingImage(w.data() + f * per_filter, cin * kh, kw, scale);
     for (int64_t c = 0; c < cols; ++c) {
       tiles.push_back(CropRows(whole, static_cast<int>(c * kh * scale),
                                static_cast<int>(kh * scale)));

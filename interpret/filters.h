@@ -48,7 +48,7 @@ struct FilterGridOptions {
 // The short title names the layer and the view (the caller prints the details). Signed views
 // have a gray background so that near-zero (white) weights keep their tile edges. InvalidArgument naming the flag for
 // max_filters / max_channels < 1 or pixels_per_weight < 0.
-absl::StatusOr<RgbImage> RenderFilters(Conv2d& conv, const FilterGridOptions& options);
+absl::StatusOr<Image> RenderFilters(Conv2d& conv, const FilterGridOptions& options);
 
 }  // namespace simdnet
 

@@ -23,7 +23,7 @@ absl::StatusOr<std::string> RunFiltersCommand(const FiltersCommandOptions& optio
   grid.channel_mean = options.channel_mean;
   grid.pixels_per_weight = options.pixels_per_weight;
   grid.layer_name = layer;
-  SIMDNET_ASSIGN_OR_RETURN(RgbImage image, RenderFilters(*conv, grid));
+  SIMDNET_ASSIGN_OR_RETURN(Image image, RenderFilters(*conv, grid));
   SIMDNET_RETURN_IF_ERROR(EnsureDirectory(options.out_dir));
   const bool mean_view = options.channel_mean && conv->weight().value.dim(1) != 1 &&
                          conv->weight().value.dim(1) != 3;

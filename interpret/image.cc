@@ -14,7 +14,7 @@ uint8_t ToByte(float v) {
 }
 
 // Fills the scale x scale block of image pixel (x, y).
-void Block(RgbImage* image, int64_t x, int64_t y, int scale, Rgb c) {
+void Block(Image* image, int64_t x, int64_t y, int scale, Rgb c) {
   for (int dy = 0; dy < scale; ++dy) {
     for (int dx = 0; dx < scale; ++dx) {
       image->Set(static_cast<int>(x * scale + dx), static_cast<int>(y * scale + dy), c);
@@ -30,9 +30,9 @@ float Normalized(float v, float lo, float hi) {
 
 }  // namespace
 
-RgbImage PixelsToImage(const float* chw, int64_t c, int64_t h, int64_t w, int scale) {
+Image PixelsToImage(const float* chw, int64_t c, int64_t h, int64_t w, int scale) {
   SIMDNET_CHECK((c == 1 || c == 3) && h >= 1 && w >= 1 && scale >= 1);
-  RgbImage image = RgbImage::Filled(static_cast<int>(w * scale), static_cast<int>(h * scale), {});
+  Image image = Image::Filled(static_cast<int>(w * scale), static_cast<int>(h * scale), {});
   const int64_t plane = h * w;
   for (int64_t y = 0; y < h; ++y) {
     for (int64_t x = 0; x < w; ++x) {
@@ -64,9 +64,9 @@ Rgb HeatColor(float t) {
   return Rgb{mix(0), mix(1), mix(2)};
 }
 
-RgbImage HeatMapImage(const float* map, int64_t h, int64_t w, float lo, float hi, int scale) {
+Image HeatMapImage(const float* map, int64_t h, int64_t w, float lo, float hi, int scale) {
   SIMDNET_CHECK(h >= 1 && w >= 1 && scale >= 1);
-  RgbImage image = RgbImage::Filled(static_cast<int>(w * scale), static_cast<int>(h * scale), {});
+  Image image = Image::Filled(static_cast<int>(w * scale), static_cast<int>(h * scale), {});
   for (int64_t y = 0; y < h; ++y) {
     for (int64_t x = 0; x < w; ++x) {
       Block(&image, x, y, scale, HeatColor(Normalized(map[y * w + x], lo, hi)));
@@ -75,12 +75,12 @@ RgbImage HeatMapImage(const float* map, int64_t h, int64_t w, float lo, float hi
   return image;
 }
 
-RgbImage OverlayHeatMap(const RgbImage& base, const float* map, int64_t h, int64_t w, float lo,
+Image OverlayHeatMap(const Image& base, const float* map, int64_t h, int64_t w, float lo,
                         float hi, float alpha) {
   SIMDNET_CHECK(h >= 1 && w >= 1 && base.width % w == 0 && base.height % h == 0 &&
                 base.width / w == base.height / h && base.width >= w);
   const int scale = static_cast<int>(base.width / w);
-  RgbImage out = base;
+  Image out = base;
   for (int y = 0; y < base.height; ++y) {
     for (int x = 0; x < base.width; ++x) {
       const float t = Normalized(map[(y / scale) * w + x / scale], lo, hi);
@@ -97,7 +97,7 @@ RgbImage OverlayHeatMap(const RgbImage& base, const float* map, int64_t h, int64
   return out;
 }
 
-RgbImage StretchToImage(const float* chw, int64_t c, int64_t h, int64_t w, int scale) {
+Image StretchToImage(const float* chw, int64_t c, int64_t h, int64_t w, int scale) {
   SIMDNET_CHECK((c == 1 || c == 3) && h >= 1 && w >= 1 && scale >= 1);
   const int64_t n = c * h * w;
   float lo = chw[0], hi = chw[0];
@@ -112,11 +112,11 @@ RgbImage StretchToImage(const float* chw, int64_t c, int64_t h, int64_t w, int s
   return PixelsToImage(stretched.data(), c, h, w, scale);
 }
 
-RgbImage DivergingImage(const float* values, int64_t h, int64_t w, int scale) {
+Image DivergingImage(const float* values, int64_t h, int64_t w, int scale) {
   SIMDNET_CHECK(h >= 1 && w >= 1 && scale >= 1);
   float m = 0.0f;
   for (int64_t i = 0; i < h * w; ++i) m = std::max(m, std::fabs(values[i]));
-  RgbImage image = RgbImage::Filled(static_cast<int>(w * scale), static_cast<int>(h * scale), {});
+  Image image = Image::Filled(static_cast<int>(w * scale), static_cast<int>(h * scale), {});
   for (int64_t y = 0; y < h; ++y) {
     for (int64_t x = 0; x < w; ++x) {
       const float v = values[y * w + x];
@@ -132,10 +132,10 @@ RgbImage DivergingImage(const float* values, int64_t h, int64_t w, int scale) {
   return image;
 }
 
-RgbImage ComposeGrid(const std::vector<RgbImage>& tiles, const TileGridOptions& o) {
+Image ComposeGrid(const std::vector<Image>& tiles, const TileGridOptions& o) {
   SIMDNET_CHECK(o.cols >= 1 && o.text_scale >= 1 && o.gap >= 0);
   int cell_w = 0, cell_h = 0;
-  for (const RgbImage& t : tiles) {
+  for (const Image& t : tiles) {
     cell_w = std::max(cell_w, t.width);
     cell_h = std::max(cell_h, t.height);
   }
@@ -153,13 +153,13 @@ RgbImage ComposeGrid(const std::vector<RgbImage>& tiles, const TileGridOptions& 
   int width = o.gap + label_w + cols * (cell_w + o.gap);
   width = std::max(width, 2 * o.gap + TextWidth(o.title, title_scale));
   const int height = o.gap + title_h + rows * (cell_h + caption_h + o.gap);
-  RgbImage out = RgbImage::Filled(width, std::max(height, 1), o.background);
+  Image out = Image::Filled(width, std::max(height, 1), o.background);
   if (!o.title.empty()) DrawText(&out, o.gap, o.gap, o.title, o.text, title_scale);
   for (int i = 0; i < n; ++i) {
     const int r = i / cols, c = i % cols;
     const int x0 = o.gap + label_w + c * (cell_w + o.gap);
     const int y0 = o.gap + title_h + r * (cell_h + caption_h + o.gap);
-    const RgbImage& t = tiles[static_cast<size_t>(i)];
+    const Image& t = tiles[static_cast<size_t>(i)];
     const int ox = x0 + (cell_w - t.width) / 2, oy = y0 + (cell_h - t.height) / 2;
     for (int y = 0; y < t.height; ++y) {
       for (int x = 0; x < t.width; ++x) out.Set(ox + x, oy + y, t.Get(x, y));
@@ -180,9 +180,9 @@ RgbImage ComposeGrid(const std::vector<RgbImage>& tiles, const TileGridOptions& 
   return out;
 }
 
-RgbImage Upscale(const RgbImage& image, int scale) {
+Image Upscale(const Image& image, int scale) {
   SIMDNET_CHECK(scale >= 1);
-  RgbImage out = RgbImage::Filled(image.width * scale, image.height * scale, {});
+  Image out = Image::Filled(image.width * scale, image.height * scale, {});
   for (int y = 0; y < out.height; ++y) {
     for (int x = 0; x < out.width; ++x) out.Set(x, y, image.Get(x / scale, y / scale));
   }

@@ -11,7 +11,7 @@ namespace {
 
 TEST(ImageTest, PixelsToImageReplicatesGrayAndScales) {
   const std::vector<float> px = {0.0f, 1.0f, 0.5f, 2.0f};  // 2x2, last clamped
-  const RgbImage img = PixelsToImage(px.data(), 1, 2, 2, 3);
+  const Image img = PixelsToImage(px.data(), 1, 2, 2, 3);
   ASSERT_EQ(img.width, 6);
   ASSERT_EQ(img.height, 6);
   EXPECT_EQ(img.Get(0, 0), (Rgb{0, 0, 0}));
@@ -22,7 +22,7 @@ TEST(ImageTest, PixelsToImageReplicatesGrayAndScales) {
 
 TEST(ImageTest, PixelsToImageReadsPlanarRgb) {
   const std::vector<float> px = {1.0f, 0.0f, 0.5f};  // 1x1, C=3
-  const RgbImage img = PixelsToImage(px.data(), 3, 1, 1, 1);
+  const Image img = PixelsToImage(px.data(), 3, 1, 1, 1);
   EXPECT_EQ(img.Get(0, 0), (Rgb{255, 0, 128}));
 }
 
@@ -42,25 +42,25 @@ TEST(ImageTest, HeatColorIsDarkToBrightAndMonotoneInLuminance) {
 
 TEST(ImageTest, HeatMapMapsTheRangeAndHandlesAConstantRange) {
   const std::vector<float> m = {0.0f, 10.0f};
-  const RgbImage img = HeatMapImage(m.data(), 1, 2, 0.0f, 10.0f, 2);
+  const Image img = HeatMapImage(m.data(), 1, 2, 0.0f, 10.0f, 2);
   EXPECT_EQ(img.Get(0, 0), HeatColor(0.0f));
   EXPECT_EQ(img.Get(3, 1), HeatColor(1.0f));
-  const RgbImage flat = HeatMapImage(m.data(), 1, 2, 5.0f, 5.0f, 1);
+  const Image flat = HeatMapImage(m.data(), 1, 2, 5.0f, 5.0f, 1);
   EXPECT_EQ(flat.Get(1, 0), HeatColor(0.0f));
 }
 
 TEST(ImageTest, OverlayKeepsColdPixelsAndColorsHotOnes) {
   const std::vector<float> px = {0.5f, 0.5f};
-  const RgbImage base = PixelsToImage(px.data(), 1, 1, 2, 2);
+  const Image base = PixelsToImage(px.data(), 1, 1, 2, 2);
   const std::vector<float> m = {0.0f, 1.0f};
-  const RgbImage out = OverlayHeatMap(base, m.data(), 1, 2, 0.0f, 1.0f, 1.0f);
+  const Image out = OverlayHeatMap(base, m.data(), 1, 2, 0.0f, 1.0f, 1.0f);
   EXPECT_EQ(out.Get(0, 0), base.Get(0, 0));
   EXPECT_EQ(out.Get(3, 1), HeatColor(1.0f));
 }
 
 TEST(ImageTest, StretchMapsMinToBlackAndMaxToWhite) {
   const std::vector<float> w = {-3.0f, 1.0f, 5.0f};
-  const RgbImage img = StretchToImage(w.data(), 1, 1, 3, 1);
+  const Image img = StretchToImage(w.data(), 1, 1, 3, 1);
   EXPECT_EQ(img.Get(0, 0), (Rgb{0, 0, 0}));
   EXPECT_EQ(img.Get(1, 0), (Rgb{128, 128, 128}));
   EXPECT_EQ(img.Get(2, 0), (Rgb{255, 255, 255}));
@@ -70,21 +70,21 @@ TEST(ImageTest, StretchMapsMinToBlackAndMaxToWhite) {
 
 TEST(ImageTest, DivergingIsWhiteAtZeroRedPositiveBlueNegative) {
   const std::vector<float> v = {0.0f, 2.0f, -2.0f};
-  const RgbImage img = DivergingImage(v.data(), 1, 3, 1);
+  const Image img = DivergingImage(v.data(), 1, 3, 1);
   EXPECT_EQ(img.Get(0, 0), (Rgb{255, 255, 255}));
   EXPECT_EQ(img.Get(1, 0), (Rgb{178, 24, 43}));
   EXPECT_EQ(img.Get(2, 0), (Rgb{33, 102, 172}));
 }
 
 TEST(ImageTest, GridPlacesTilesRowMajorWithTitleAndCaptions) {
-  std::vector<RgbImage> tiles;
-  for (int i = 0; i < 5; ++i) tiles.push_back(RgbImage::Filled(10, 10, Rgb{0, 0, 200}));
+  std::vector<Image> tiles;
+  for (int i = 0; i < 5; ++i) tiles.push_back(Image::Filled(10, 10, Rgb{0, 0, 200}));
   TileGridOptions o;
   o.cols = 2;
   o.gap = 4;
   o.title = "T";
   o.captions = {"a", "b", "c", "d", "e"};
-  const RgbImage g = ComposeGrid(tiles, o);
+  const Image g = ComposeGrid(tiles, o);
   // 3 rows of (10 + caption 12) + gaps; 2 columns.
   EXPECT_EQ(g.width, 4 + 2 * (10 + 4));
   const int title_h = 8 * 2 + 4;
@@ -92,14 +92,14 @@ TEST(ImageTest, GridPlacesTilesRowMajorWithTitleAndCaptions) {
   EXPECT_EQ(g.Get(4, 4 + title_h), (Rgb{0, 0, 200}));        // tile 0's corner
   EXPECT_EQ(g.Get(4 + 14, 4 + title_h), (Rgb{0, 0, 200}));   // tile 1
   EXPECT_EQ(g.Get(4 + 14, 4 + title_h + 2 * 26), (Rgb{255, 255, 255}));  // no tile 5
-  const RgbImage empty = ComposeGrid({}, TileGridOptions{});
+  const Image empty = ComposeGrid({}, TileGridOptions{});
   EXPECT_GE(empty.width, 1);
 }
 
 TEST(ImageTest, UpscaleAndScaleFor) {
-  RgbImage one = RgbImage::Filled(1, 2, Rgb{1, 2, 3});
+  Image one = Image::Filled(1, 2, Rgb{1, 2, 3});
   one.Set(0, 1, Rgb{9, 9, 9});
-  const RgbImage up = Upscale(one, 3);
+  const Image up = Upscale(one, 3);
   EXPECT_EQ(up.width, 3);
   EXPECT_EQ(up.height, 6);
   EXPECT_EQ(up.Get(2, 4), (Rgb{9, 9, 9}));

@@ -31,9 +31,9 @@ std::vector<float> Crop(const float* chw, int64_t c, int64_t h, int64_t w, const
 }
 
 // Places `inner` (the clipped box) into a full-field canvas at the box's place in the field.
-RgbImage PlaceInField(const RgbImage& inner, const PatchBox& full, const PatchBox& clipped,
+Image PlaceInField(const Image& inner, const PatchBox& full, const PatchBox& clipped,
                       int scale) {
-  RgbImage out = RgbImage::Filled(static_cast<int>(full.width()) * scale,
+  Image out = Image::Filled(static_cast<int>(full.width()) * scale,
                                   static_cast<int>(full.height()) * scale, kOutside);
   const int ox = static_cast<int>(clipped.x0 - full.x0) * scale;
   const int oy = static_cast<int>(clipped.y0 - full.y0) * scale;
@@ -44,15 +44,15 @@ RgbImage PlaceInField(const RgbImage& inner, const PatchBox& full, const PatchBo
 }
 
 // Joins images left to right with `gap` white pixels between them.
-RgbImage HStack(const std::vector<RgbImage>& images, int gap) {
+Image HStack(const std::vector<Image>& images, int gap) {
   int w = 0, h = 0;
-  for (const RgbImage& im : images) {
+  for (const Image& im : images) {
     w += im.width + gap;
     h = std::max(h, im.height);
   }
-  RgbImage out = RgbImage::Filled(std::max(1, w - gap), std::max(1, h), {255, 255, 255});
+  Image out = Image::Filled(std::max(1, w - gap), std::max(1, h), {255, 255, 255});
   int x0 = 0;
-  for (const RgbImage& im : images) {
+  for (const Image& im : images) {
     for (int y = 0; y < im.height; ++y) {
       for (int x = 0; x < im.width; ++x) out.Set(x0 + x, y, im.Get(x, y));
     }
@@ -118,11 +118,11 @@ absl::StatusOr<std::string> RunPatchesCommand(const PatchesCommandOptions& optio
                                    ? std::min(top_options.num_images, data.size())
                                    : data.size(),
                                rf.size_h, rf.size_w);
-  std::vector<RgbImage> strips;
+  std::vector<Image> strips;
   std::string csv = "channel,rank,image,label,class,activation,y,x,box_y0,box_x0,box_y1,box_x1\n";
   size_t s = 0;
   for (size_t j = 0; j < top.size(); ++j) {
-    std::vector<RgbImage> crops, deconvs, guideds;
+    std::vector<Image> crops, deconvs, guideds;
     for (size_t r = 0; r < top[j].size(); ++r, ++s) {
       const TopActivation& t = top[j][r];
       const PatchBox full = FullPatchBox(rf, t.y, t.x);
@@ -152,7 +152,7 @@ absl::StatusOr<std::string> RunPatchesCommand(const PatchesCommandOptions& optio
     grid.captions.push_back("deconvnet");
     grid.captions.push_back("guided backprop");
   }
-  const RgbImage image = ComposeGrid(strips, grid);
+  const Image image = ComposeGrid(strips, grid);
   SIMDNET_RETURN_IF_ERROR(EnsureDirectory(options.out_dir));
   const std::string png = absl::StrCat(options.out_dir, "/patches_", options.layer, ".png");
   const std::string csv_path = absl::StrCat(options.out_dir, "/patches_", options.layer, ".csv");

@@ -95,7 +95,7 @@ absl::StatusOr<std::string> RunSaliencyCommand(const SaliencyCommandOptions& opt
   const int64_t c = in.dim(0), h = in.dim(1), w = in.dim(2);
   const int64_t plane = h * w;
   const int scale = ScaleFor(std::max(h, w), 112);
-  std::vector<RgbImage> tiles;
+  std::vector<Image> tiles;
   TileGridOptions grid;
   grid.cols = 5;
   grid.title = absl::StrCat("Saliency maps, Grad-CAM at ", layer);
@@ -112,7 +112,7 @@ absl::StatusOr<std::string> RunSaliencyCommand(const SaliencyCommandOptions& opt
                                             loaded.ClassName(k), p,
                                             loaded.ClassName(predicted[static_cast<size_t>(s)])));
     const float* img = sel.pixels.data() + s * c * plane;
-    RgbImage base = PixelsToImage(img, c, h, w, scale);
+    Image base = PixelsToImage(img, c, h, w, scale);
     tiles.push_back(base);
     const float* v = vanilla.data() + s * plane;
     tiles.push_back(HeatMapImage(v, h, w, 0.0f, Percentile99(v, plane), scale));

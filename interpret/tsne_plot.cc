@@ -19,19 +19,19 @@ constexpr Rgb kWhite{255, 255, 255};
 constexpr Rgb kFrame{190, 190, 190};
 constexpr Rgb kText{30, 30, 30};
 
-void FillRect(RgbImage* image, int x0, int y0, int x1, int y1, Rgb c) {
+void FillRect(Image* image, int x0, int y0, int x1, int y1, Rgb c) {
   for (int y = y0; y < y1; ++y)
     for (int x = x0; x < x1; ++x) image->Set(x, y, c);
 }
 
-void DrawRectOutline(RgbImage* image, int x0, int y0, int x1, int y1, Rgb c, int thickness) {
+void DrawRectOutline(Image* image, int x0, int y0, int x1, int y1, Rgb c, int thickness) {
   FillRect(image, x0, y0, x1, y0 + thickness, c);
   FillRect(image, x0, y1 - thickness, x1, y1, c);
   FillRect(image, x0, y0, x0 + thickness, y1, c);
   FillRect(image, x1 - thickness, y0, x1, y1, c);
 }
 
-void DrawDisc(RgbImage* image, int cx, int cy, int r, Rgb c) {
+void DrawDisc(Image* image, int cx, int cy, int r, Rgb c) {
   const int limit = r * r + r;  // Slightly rounder discs than r^2 at small radii.
   for (int dy = -r; dy <= r; ++dy)
     for (int dx = -r; dx <= r; ++dx)
@@ -52,7 +52,7 @@ Rgb ClassColor(int64_t c) {
   return kPalette[c % 10];
 }
 
-absl::StatusOr<RgbImage> RenderScatter(const std::vector<float>& xy,
+absl::StatusOr<Image> RenderScatter(const std::vector<float>& xy,
                                        const std::vector<int32_t>& labels,
                                        const std::vector<std::string>& class_names,
                                        const ScatterOptions& options) {
@@ -107,7 +107,7 @@ absl::StatusOr<RgbImage> RenderScatter(const std::vector<float>& xy,
     }
   }
 
-  RgbImage image = RgbImage::Filled(options.width, options.height, kWhite);
+  Image image = Image::Filled(options.width, options.height, kWhite);
   constexpr int kMargin = 20;
   constexpr int kLegendScale = 2;
   int top = kMargin;
@@ -238,7 +238,7 @@ absl::Status WriteScatterPng(absl::string_view path, const std::vector<float>& x
                              const std::vector<int32_t>& labels,
                              const std::vector<std::string>& class_names,
                              const ScatterOptions& options) {
-  SIMDNET_ASSIGN_OR_RETURN(RgbImage image, RenderScatter(xy, labels, class_names, options));
+  SIMDNET_ASSIGN_OR_RETURN(Image image, RenderScatter(xy, labels, class_names, options));
   return WritePng(path, image);
 }
 

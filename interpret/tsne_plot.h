@@ -42,7 +42,7 @@ Rgb ClassColor(int64_t c);
 // value is not finite (naming the point), a label is negative or (with class_names) >=
 // class_names.size(), an option is out of range, or the thumbnail buffer size is not
 // n * channels * height * width.
-absl::StatusOr<RgbImage> RenderScatter(const std::vector<float>& xy,
+absl::StatusOr<Image> RenderScatter(const std::vector<float>& xy,
                                        const std::vector<int32_t>& labels,
                                        const std::vector<std::string>& class_names,
                                        const ScatterOptions& options);

@@ -12,7 +12,7 @@
 namespace simdnet {
 namespace {
 
-int64_t CountColor(const RgbImage& image, Rgb c, int x0, int y0, int x1, int y1) {
+int64_t CountColor(const Image& image, Rgb c, int x0, int y0, int x1, int y1) {
   int64_t count = 0;
   for (int y = y0; y < y1; ++y)
     for (int x = x0; x < x1; ++x) count += image.Get(x, y) == c;
@@ -38,7 +38,7 @@ TEST(TsnePlotTest, DrawsClassColorsLegendAndTitle) {
   options.width = 400;
   options.height = 300;
   options.title = "t-SNE test";
-  absl::StatusOr<RgbImage> image = RenderScatter(xy, labels, {"shirt", "shoe", "bag"}, options);
+  absl::StatusOr<Image> image = RenderScatter(xy, labels, {"shirt", "shoe", "bag"}, options);
   ASSERT_TRUE(image.ok()) << image.status();
   EXPECT_EQ(image->width, 400);
   EXPECT_EQ(image->height, 300);
@@ -72,7 +72,7 @@ TEST(TsnePlotTest, DrawsThumbnailsWithClassBorder) {
   options.thumb_width = 8;
   options.thumbnail_scale = 2;
   options.thumbnails.assign(30 * 64, 77);  // Uniform gray 77 images.
-  absl::StatusOr<RgbImage> image = RenderScatter(xy, labels, {}, options);
+  absl::StatusOr<Image> image = RenderScatter(xy, labels, {}, options);
   ASSERT_TRUE(image.ok()) << image.status();
   const int64_t gray = CountColor(*image, Rgb{77, 77, 77}, 0, 0, 400, 400);
   EXPECT_GE(gray, 3 * 16 * 16);    // At least one 16x16 thumbnail per cluster.
@@ -86,7 +86,7 @@ TEST(TsnePlotTest, DrawsThumbnailsWithClassBorder) {
 void ExpectRejected(const std::vector<float>& xy, const std::vector<int32_t>& labels,
                     const std::vector<std::string>& names, const ScatterOptions& options,
                     const std::string& needle) {
-  absl::StatusOr<RgbImage> image = RenderScatter(xy, labels, names, options);
+  absl::StatusOr<Image> image = RenderScatter(xy, labels, names, options);
   ASSERT_FALSE(image.ok()) << needle;
   EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(image.status().message().find(needle), std::string::npos)

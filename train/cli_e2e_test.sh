@@ -28,15 +28,16 @@ COMMON=(--model="$SPEC" --train_samples=600 --test_samples=200 --batch_size=32 -
 "$SIMDNET" train "${COMMON[@]}" --out="$TMP/a" > "$TMP/a.log" 2>&1 || { cat "$TMP/a.log"; fail "train"; }
 grep -q "final test accuracy" "$TMP/a.log" || fail "no final accuracy line"
 for f in checkpoint.safetensors best.safetensors metrics.csv iterations.csv report.html \
-         loss.png accuracy.png lr.png; do
+         loss.svg accuracy.svg lr.svg; do
   [[ -s "$TMP/a/$f" ]] || fail "missing $f"
 done
 [[ "$(wc -l < "$TMP/a/metrics.csv")" == 3 ]] || fail "metrics.csv should have 2 epoch rows"
 grep -q "<html" "$TMP/a/report.html" || fail "report is not HTML"
-grep -q "data:image/png;base64," "$TMP/a/report.html" || fail "report has no embedded plots"
+grep -q "<svg width=" "$TMP/a/report.html" || fail "report has no inline SVG curves"
 grep -q "Confusion" "$TMP/a/report.html" || grep -qi "confusion" "$TMP/a/report.html" \
   || fail "report has no confusion matrix"
-head -c 8 "$TMP/a/loss.png" | od -c | grep -q "P   N   G" || fail "loss.png is not a PNG"
+grep -q "<svg xmlns=\"http://www.w3.org/2000/svg\"" "$TMP/a/loss.svg" || fail "loss.svg is not SVG"
+grep -q "</svg>" "$TMP/a/loss.svg" || fail "loss.svg is truncated"
 
 # 2. Interrupted mid-epoch (as Ctrl-C does, at a batch boundary), then resumed: same weights.
 # An interrupted run exits 130 (as after Ctrl-C) and prints the command that resumes it; the

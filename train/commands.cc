@@ -276,12 +276,12 @@ absl::Status WriteRunReport(const std::string& run_dir, Model& model,
   PlotOptions po;
   po.x_label = "epoch";
   po.title = "loss";
-  SIMDNET_RETURN_IF_ERROR(WriteLinePlotPng(run_dir + "/loss.png", loss, po));
+  SIMDNET_RETURN_IF_ERROR(WriteLinePlotSvg(run_dir + "/loss.svg", loss, po));
   po.title = "accuracy";
-  SIMDNET_RETURN_IF_ERROR(WriteLinePlotPng(run_dir + "/accuracy.png", acc, po));
+  SIMDNET_RETURN_IF_ERROR(WriteLinePlotSvg(run_dir + "/accuracy.svg", acc, po));
   po.title = "learning rate (end of epoch)";
   po.log_y = true;
-  SIMDNET_RETURN_IF_ERROR(WriteLinePlotPng(run_dir + "/lr.png", lr, po));
+  SIMDNET_RETURN_IF_ERROR(WriteLinePlotSvg(run_dir + "/lr.svg", lr, po));
   return WriteHtmlReport(run_dir + "/report.html", rd);
 }
 

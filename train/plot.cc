@@ -1,16 +1,16 @@
-// Line-chart rasterizer: layout, nice ticks, Bresenham lines with a 2-pixel brush, a 5x7
-// bitmap font (hand-drawn for this project) and PNG encoding via stb_image_write.
+// SVG line charts (layout, nice ticks, legend) and the 5x7 bitmap font (hand-drawn for this
+// project) that the interpretation figures use for captions.
 #include "train/plot.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "stb/stb_image_write.h"
-#include "tensor/status_macros.h"
 #include "tensor/atomic_file.h"
+#include "tensor/status_macros.h"
 
 namespace simdnet {
 namespace {
@@ -115,8 +115,6 @@ constexpr int kGlyphW = 5;
 constexpr int kGlyphH = 7;
 constexpr int kAdvance = 6;  // Glyph width plus a 1-pixel gap.
 
-const Rgb kWhite{255, 255, 255};
-const Rgb kBlack{0, 0, 0};
 const Rgb kGrid{225, 225, 225};
 const Rgb kAxisText{60, 60, 60};
 
@@ -124,65 +122,6 @@ const Rgb kAxisText{60, 60, 60};
 constexpr uint8_t kBoxRows[7] = {0x1F, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1F};
 
 // Returns a pixel coordinate for a double, clamped far outside any image (no UB on casts).
-int ToPixel(double v) {
-  if (!(v > -1e6)) return -1000000;
-  if (!(v < 1e6)) return 1000000;
-  return static_cast<int>(std::lround(v));
-}
-
-struct Rect {
-  int x0, y0, x1, y1;  // Inclusive.
-  bool Contains(int x, int y) const { return x >= x0 && x <= x1 && y >= y0 && y <= y1; }
-};
-
-void FillRect(RgbImage* img, Rect r, Rgb c) {
-  for (int y = r.y0; y <= r.y1; ++y) {
-    for (int x = r.x0; x <= r.x1; ++x) img->Set(x, y, c);
-  }
-}
-
-// Draws a line with a 2x2 brush, clipped to `clip`.
-void DrawLine(RgbImage* img, int xa, int ya, int xb, int yb, Rgb c, const Rect& clip) {
-  const int dx = std::abs(xb - xa), sx = xa < xb ? 1 : -1;
-  const int dy = -std::abs(yb - ya), sy = ya < yb ? 1 : -1;
-  int err = dx + dy;
-  // Bounded: endpoints are clamped by ToPixel, and segments leaving the clip rect stop early.
-  for (int steps = 0; steps < 4000000; ++steps) {
-    for (int oy = 0; oy < 2; ++oy) {
-      for (int ox = 0; ox < 2; ++ox) {
-        if (clip.Contains(xa + ox, ya + oy)) img->Set(xa + ox, ya + oy, c);
-      }
-    }
-    if (xa == xb && ya == yb) break;
-    const int e2 = 2 * err;
-    if (e2 >= dy) {
-      err += dy;
-      xa += sx;
-    }
-    if (e2 <= dx) {
-      err += dx;
-      ya += sy;
-    }
-  }
-}
-
-// Draws text rotated 90 degrees counter-clockwise, reading bottom to top, starting at the
-// bottom-left corner (x, y).
-void DrawTextVertical(RgbImage* img, int x, int y, absl::string_view text, Rgb color) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    const uint8_t* rows = detail::GlyphRows(text[i]);
-    if (rows == nullptr) rows = kBoxRows;
-    for (int gy = 0; gy < kGlyphH; ++gy) {
-      for (int gx = 0; gx < kGlyphW; ++gx) {
-        if (rows[gy] & (0x10 >> gx)) {
-          img->Set(x + gy, y - static_cast<int>(i) * kAdvance - gx, color);
-        }
-      }
-    }
-  }
-}
-
-// Formats a linear-axis tick with as many decimals as the step needs.
 std::string FormatTick(double v, double step) {
   if (std::abs(v) < step * 1e-6) return "0";
   if (std::abs(v) >= 1e5 || step < 1e-4) return absl::StrFormat("%g", v);
@@ -233,6 +172,65 @@ Axis MakeLogAxis(double lo_log, double hi_log) {
   return a;
 }
 
+// Whether a point is drawn: finite, and positive on a log axis.
+bool Usable(const PlotOptions& options, double x, double y) {
+  return std::isfinite(x) && std::isfinite(y) && (!options.log_y || y > 0);
+}
+
+// Maps y to axis units (log10 on a log axis).
+double YMap(const PlotOptions& options, double y) { return options.log_y ? std::log10(y) : y; }
+
+// The axes of a chart, shared by the raster and the SVG renderers.
+struct ChartAxes {
+  Axis x, y;
+};
+
+// Validates the options and series (errors name `who`) and computes both axes from the usable
+// points.
+absl::StatusOr<ChartAxes> PrepareChart(absl::string_view who, absl::Span<const PlotSeries> series,
+                                       const PlotOptions& options) {
+  if (options.width < 160 || options.width > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(who, ": width ", options.width, " is outside [160, 4096]"));
+  }
+  if (options.height < 120 || options.height > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(who, ": height ", options.height, " is outside [120, 4096]"));
+  }
+  for (const PlotSeries& s : series) {
+    if (s.x.size() != s.y.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(who, ": series '", s.name, "' has ",
+                                                     s.x.size(), " x values but ", s.y.size(),
+                                                     " y values"));
+    }
+  }
+  double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin;
+  bool integer_x = true;  // Epochs and steps: ticks at whole numbers only.
+  double ymin = xmin, ymax = -xmin;
+  for (const PlotSeries& s : series) {
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!Usable(options, s.x[i], s.y[i])) continue;
+      integer_x &= std::floor(s.x[i]) == s.x[i];
+      xmin = std::min(xmin, s.x[i]);
+      xmax = std::max(xmax, s.x[i]);
+      ymin = std::min(ymin, YMap(options, s.y[i]));
+      ymax = std::max(ymax, YMap(options, s.y[i]));
+    }
+  }
+  if (!(xmin <= xmax)) {
+    xmin = 0;
+    xmax = 1;
+    ymin = 0;
+    ymax = options.log_y ? 0 : 1;
+  }
+  ChartAxes axes;
+  axes.x = MakeLinearAxis(xmin, xmax, std::max(2, options.width / 90), integer_x);
+  axes.y = options.log_y ? MakeLogAxis(ymin, ymax)
+                         : MakeLinearAxis(ymin, ymax, std::max(2, options.height / 60),
+                                          /*integer_steps=*/false);
+  return axes;
+}
+
 }  // namespace
 
 namespace detail {
@@ -244,65 +242,12 @@ const uint8_t* GlyphRows(char c) {
 }
 }  // namespace detail
 
-RgbImage RgbImage::Filled(int width, int height, Rgb fill) {
-  SIMDNET_CHECK(width >= 0 && height >= 0);
-  RgbImage img;
-  img.width = width;
-  img.height = height;
-  img.pixels.resize(static_cast<size_t>(width) * height * 3);
-  for (size_t i = 0; i < img.pixels.size(); i += 3) {
-    img.pixels[i] = fill.r;
-    img.pixels[i + 1] = fill.g;
-    img.pixels[i + 2] = fill.b;
-  }
-  return img;
-}
-
-void RgbImage::Set(int x, int y, Rgb c) {
-  if (x < 0 || y < 0 || x >= width || y >= height) return;
-  uint8_t* p = &pixels[(static_cast<size_t>(y) * width + x) * 3];
-  p[0] = c.r;
-  p[1] = c.g;
-  p[2] = c.b;
-}
-
-Rgb RgbImage::Get(int x, int y) const {
-  SIMDNET_CHECK(x >= 0 && y >= 0 && x < width && y < height);
-  const uint8_t* p = &pixels[(static_cast<size_t>(y) * width + x) * 3];
-  return Rgb{p[0], p[1], p[2]};
-}
-
-absl::StatusOr<std::string> EncodePng(const RgbImage& image) {
-  if (image.width <= 0 || image.height <= 0 ||
-      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
-    return absl::InvalidArgumentError(absl::StrCat("EncodePng: image ", image.width, "x",
-                                                   image.height, " with ", image.pixels.size(),
-                                                   " bytes is empty or inconsistent"));
-  }
-  std::string out;
-  auto sink = [](void* ctx, void* data, int size) {
-    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data),
-                                           static_cast<size_t>(size));
-  };
-  if (stbi_write_png_to_func(sink, &out, image.width, image.height, 3, image.pixels.data(),
-                             image.width * 3) == 0) {
-    return absl::InternalError(absl::StrCat("EncodePng: stb_image_write failed for a ", image.width,
-                                            "x", image.height, " image"));
-  }
-  return out;
-}
-
-absl::Status WritePng(absl::string_view path, const RgbImage& image) {
-  SIMDNET_ASSIGN_OR_RETURN(std::string png, EncodePng(image));
-  return WriteFileAtomically(path, png);
-}
-
 int TextWidth(absl::string_view text, int scale) {
   if (text.empty()) return 0;
   return (static_cast<int>(text.size()) * kAdvance - 1) * scale;
 }
 
-void DrawText(RgbImage* image, int x, int y, absl::string_view text, Rgb color, int scale) {
+void DrawText(Image* image, int x, int y, absl::string_view text, Rgb color, int scale) {
   SIMDNET_CHECK(scale >= 1);
   for (size_t i = 0; i < text.size(); ++i) {
     const uint8_t* rows = detail::GlyphRows(text[i]);
@@ -358,182 +303,179 @@ Rgb SeriesColor(size_t i) {
   return kPalette[i % 8];
 }
 
-absl::StatusOr<RgbImage> RenderLinePlot(absl::Span<const PlotSeries> series,
-                                        const PlotOptions& options) {
-  if (options.width < 160 || options.width > 4096) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("RenderLinePlot: width ", options.width, " is outside [160, 4096]"));
-  }
-  if (options.height < 120 || options.height > 4096) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("RenderLinePlot: height ", options.height, " is outside [120, 4096]"));
-  }
-  for (const PlotSeries& s : series) {
-    if (s.x.size() != s.y.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("RenderLinePlot: series '", s.name, "' has ",
-                                                     s.x.size(), " x values but ", s.y.size(),
-                                                     " y values"));
-    }
-  }
-  // Data ranges over usable points.
-  auto usable = [&](double x, double y) {
-    return std::isfinite(x) && std::isfinite(y) && (!options.log_y || y > 0);
-  };
-  auto ymap = [&](double y) { return options.log_y ? std::log10(y) : y; };
-  double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin;
-  bool integer_x = true;  // Epochs and steps: ticks at whole numbers only.
-  double ymin = xmin, ymax = -xmin;
-  for (const PlotSeries& s : series) {
-    for (size_t i = 0; i < s.x.size(); ++i) {
-      if (!usable(s.x[i], s.y[i])) continue;
-      integer_x &= std::floor(s.x[i]) == s.x[i];
-      xmin = std::min(xmin, s.x[i]);
-      xmax = std::max(xmax, s.x[i]);
-      ymin = std::min(ymin, ymap(s.y[i]));
-      ymax = std::max(ymax, ymap(s.y[i]));
-    }
-  }
-  if (!(xmin <= xmax)) {
-    xmin = 0;
-    xmax = 1;
-    ymin = 0;
-    ymax = options.log_y ? 0 : 1;
-  }
-  const Axis xa = MakeLinearAxis(xmin, xmax, std::max(2, options.width / 90), integer_x);
-  const Axis ya = options.log_y ? MakeLogAxis(ymin, ymax)
-                                : MakeLinearAxis(ymin, ymax, std::max(2, options.height / 60),
-                                                 /*integer_steps=*/false);
+namespace {
 
-  // Layout.
-  int label_w = 0;
-  for (const std::string& l : ya.labels) label_w = std::max(label_w, TextWidth(l));
-  const int left = 8 + (options.y_label.empty() ? 0 : kGlyphH + 8) + label_w + 8;
-  const int top = options.title.empty() ? 12 : 2 * kGlyphH + 16;
-  const int bottom = 6 + kGlyphH + 8 + (options.x_label.empty() ? 0 : kGlyphH + 8) + 4;
-  const int right = 16;
-  const Rect plot{left, top, options.width - right - 1, options.height - bottom - 1};
-  const int pw = plot.x1 - plot.x0, ph = plot.y1 - plot.y0;
-  if (pw < 40 || ph < 40) {
-    return absl::InvalidArgumentError(absl::StrCat("RenderLinePlot: ", options.width, "x",
+std::string SvgColor(Rgb c) { return absl::StrFormat("#%02x%02x%02x", c.r, c.g, c.b); }
+
+// Approximate advance of a 12 px sans-serif character, for layout only (the viewer draws text).
+constexpr double kSvgCharWidth = 7.0;
+
+}  // namespace
+
+absl::StatusOr<std::string> RenderLinePlotSvg(absl::Span<const PlotSeries> series,
+                                              const PlotOptions& options) {
+  SIMDNET_ASSIGN_OR_RETURN(const ChartAxes axes,
+                           PrepareChart("RenderLinePlotSvg", series, options));
+  const Axis& xa = axes.x;
+  const Axis& ya = axes.y;
+  double label_w = 0;
+  for (const std::string& l : ya.labels) label_w = std::max(label_w, l.size() * kSvgCharWidth);
+  const double left = 10 + (options.y_label.empty() ? 0 : 18) + label_w + 8;
+  const double top = options.title.empty() ? 12 : 34;
+  const double bottom = 26 + (options.x_label.empty() ? 0 : 18);
+  const double right = 16;
+  const double x0 = left, y0 = top, x1 = options.width - right, y1 = options.height - bottom;
+  if (x1 - x0 < 40 || y1 - y0 < 40) {
+    return absl::InvalidArgumentError(absl::StrCat("RenderLinePlotSvg: ", options.width, "x",
                                                    options.height, " leaves no room for the plot"));
   }
-  auto px = [&](double x) { return plot.x0 + (x - xa.lo) / (xa.hi - xa.lo) * pw; };
-  auto py = [&](double y) { return plot.y1 - (y - ya.lo) / (ya.hi - ya.lo) * ph; };
+  auto px = [&](double x) { return x0 + (x - xa.lo) / (xa.hi - xa.lo) * (x1 - x0); };
+  auto py = [&](double y) { return y1 - (y - ya.lo) / (ya.hi - ya.lo) * (y1 - y0); };
+  auto num = [](double v) { return absl::StrFormat("%.1f", v); };
 
-  RgbImage img = RgbImage::Filled(options.width, options.height, kWhite);
-  // Grid and tick labels.
+  std::string out = absl::StrFormat(
+      "<svg width=\"%d\" height=\"%d\" "
+      "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\" role=\"img\">\n",
+      options.width, options.height, options.width, options.height);
+  if (!options.title.empty()) {
+    absl::StrAppend(&out, "<title>", HtmlEscape(options.title), "</title>\n");
+  }
+  absl::StrAppend(&out, "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n");
+  // Grid, ticks and tick labels.
   for (size_t i = 0; i < xa.ticks.size(); ++i) {
-    const int x = ToPixel(px(xa.ticks[i]));
-    for (int y = plot.y0; y <= plot.y1; ++y) img.Set(x, y, kGrid);
-    for (int y = plot.y1 + 1; y <= plot.y1 + 4; ++y) img.Set(x, y, kBlack);
-    DrawText(&img, x - TextWidth(xa.labels[i]) / 2, plot.y1 + 8, xa.labels[i], kAxisText);
+    const std::string x = num(px(xa.ticks[i]));
+    absl::StrAppend(&out, "<line x1=\"", x, "\" y1=\"", num(y0), "\" x2=\"", x, "\" y2=\"",
+                    num(y1 + 4), "\" stroke=\"", SvgColor(kGrid), "\"/>\n");
+    absl::StrAppend(&out, "<text x=\"", x, "\" y=\"", num(y1 + 17),
+                    "\" text-anchor=\"middle\" fill=\"", SvgColor(kAxisText), "\">",
+                    HtmlEscape(xa.labels[i]), "</text>\n");
   }
   for (size_t i = 0; i < ya.ticks.size(); ++i) {
-    const int y = ToPixel(py(ya.ticks[i]));
-    for (int x = plot.x0; x <= plot.x1; ++x) img.Set(x, y, kGrid);
-    for (int x = plot.x0 - 4; x < plot.x0; ++x) img.Set(x, y, kBlack);
-    DrawText(&img, plot.x0 - 8 - TextWidth(ya.labels[i]), y - kGlyphH / 2, ya.labels[i], kAxisText);
+    const std::string y = num(py(ya.ticks[i]));
+    absl::StrAppend(&out, "<line x1=\"", num(x0 - 4), "\" y1=\"", y, "\" x2=\"", num(x1),
+                    "\" y2=\"", y, "\" stroke=\"", SvgColor(kGrid), "\"/>\n");
+    absl::StrAppend(&out, "<text x=\"", num(x0 - 8), "\" y=\"", y,
+                    "\" text-anchor=\"end\" dominant-baseline=\"middle\" fill=\"",
+                    SvgColor(kAxisText), "\">", HtmlEscape(ya.labels[i]), "</text>\n");
   }
-  // Axes.
-  for (int x = plot.x0; x <= plot.x1; ++x) img.Set(x, plot.y1, kBlack);
-  for (int y = plot.y0; y <= plot.y1; ++y) img.Set(plot.x0, y, kBlack);
-  // Labels and title.
+  // Axes, title and axis labels.
+  absl::StrAppend(&out, "<polyline points=\"", num(x0), ",", num(y0), " ", num(x0), ",", num(y1),
+                  " ", num(x1), ",", num(y1), "\" fill=\"none\" stroke=\"#000000\"/>\n");
   if (!options.title.empty()) {
-    DrawText(&img, (options.width - TextWidth(options.title, 2)) / 2, 6, options.title, kBlack, 2);
+    absl::StrAppend(&out, "<text x=\"", num(options.width / 2.0),
+                    "\" y=\"20\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">",
+                    HtmlEscape(options.title), "</text>\n");
   }
   if (!options.x_label.empty()) {
-    DrawText(&img, plot.x0 + (pw - TextWidth(options.x_label)) / 2, plot.y1 + 8 + kGlyphH + 8,
-             options.x_label, kBlack);
+    absl::StrAppend(&out, "<text x=\"", num((x0 + x1) / 2), "\" y=\"", num(options.height - 8.0),
+                    "\" text-anchor=\"middle\">", HtmlEscape(options.x_label), "</text>\n");
   }
   if (!options.y_label.empty()) {
-    DrawTextVertical(&img, 8, plot.y0 + (ph + TextWidth(options.y_label)) / 2, options.y_label,
-                     kBlack);
+    const std::string cy = num((y0 + y1) / 2);
+    absl::StrAppend(&out, "<text x=\"16\" y=\"", cy, "\" text-anchor=\"middle\" ",
+                    "transform=\"rotate(-90 16 ", cy, ")\">", HtmlEscape(options.y_label),
+                    "</text>\n");
   }
-  // Curves.
+  // Curves: one polyline per run of usable points; an isolated point is a small square.
   for (size_t si = 0; si < series.size(); ++si) {
     const PlotSeries& s = series[si];
-    const Rgb color = SeriesColor(si);
-    bool have_prev = false;
-    int prev_x = 0, prev_y = 0;
-    size_t usable_count = 0;
-    for (size_t i = 0; i < s.x.size(); ++i) usable_count += usable(s.x[i], s.y[i]);
+    const std::string color = SvgColor(SeriesColor(si));
+    std::vector<std::pair<double, double>> run;  // pixel coordinates
+    auto flush = [&]() {
+      if (run.size() == 1) {
+        absl::StrAppend(&out, "<rect x=\"", num(run[0].first - 2), "\" y=\"",
+                        num(run[0].second - 2), "\" width=\"4\" height=\"4\" fill=\"", color,
+                        "\"/>\n");
+      } else if (run.size() > 1) {
+        std::string points;
+        for (const auto& [x, y] : run) {
+          absl::StrAppend(&points, points.empty() ? "" : " ", num(x), ",", num(y));
+        }
+        absl::StrAppend(&out, "<polyline points=\"", points, "\" fill=\"none\" stroke=\"", color,
+                        "\" stroke-width=\"2\" stroke-linejoin=\"round\"/>\n");
+      }
+      run.clear();
+    };
     for (size_t i = 0; i < s.x.size(); ++i) {
-      if (!usable(s.x[i], s.y[i])) {
-        have_prev = false;
+      if (!Usable(options, s.x[i], s.y[i])) {
+        flush();
         continue;
       }
-      const int x = ToPixel(px(s.x[i])), y = ToPixel(py(ymap(s.y[i])));
-      if (have_prev) {
-        DrawLine(&img, prev_x, prev_y, x, y, color, plot);
-      } else if (usable_count == 1 || i + 1 == s.x.size() || !usable(s.x[i + 1], s.y[i + 1])) {
-        // An isolated point: a 4x4 marker so it is visible.
-        for (int oy = -1; oy <= 2; ++oy) {
-          for (int ox = -1; ox <= 2; ++ox) {
-            if (plot.Contains(x + ox, y + oy)) img.Set(x + ox, y + oy, color);
-          }
-        }
-      }
-      have_prev = true;
-      prev_x = x;
-      prev_y = y;
+      run.emplace_back(px(s.x[i]), py(YMap(options, s.y[i])));
     }
+    flush();
   }
-  // Legend (top-right inside the plot area).
-  int entries = 0, text_w = 0;
+  // Legend, top right inside the plot area.
+  size_t entries = 0, longest = 0;
   for (const PlotSeries& s : series) {
     if (s.name.empty()) continue;
     ++entries;
-    text_w = std::max(text_w, TextWidth(s.name));
+    longest = std::max(longest, s.name.size());
   }
   if (entries > 0) {
-    const int row_h = kGlyphH + 5;
-    const int box_w = text_w + 30, box_h = entries * row_h + 5;
-    // Put the legend in the plot corner that hides the fewest curve pixels (top-right first).
-    const Rect corners[4] = {{plot.x1 - 6 - box_w, plot.y0 + 6, plot.x1 - 6, plot.y0 + 6 + box_h},
-                             {plot.x1 - 6 - box_w, plot.y1 - 6 - box_h, plot.x1 - 6, plot.y1 - 6},
-                             {plot.x0 + 6, plot.y0 + 6, plot.x0 + 6 + box_w, plot.y0 + 6 + box_h},
-                             {plot.x0 + 6, plot.y1 - 6 - box_h, plot.x0 + 6 + box_w, plot.y1 - 6}};
-    Rect box = corners[0];
-    int64_t best_hidden = std::numeric_limits<int64_t>::max();
-    for (const Rect& r : corners) {
-      int64_t hidden = 0;
-      for (int y = std::max(0, r.y0); y <= std::min(img.height - 1, r.y1); ++y) {
-        for (int x = std::max(0, r.x0); x <= std::min(img.width - 1, r.x1); ++x) {
-          const Rgb c = img.Get(x, y);
-          hidden += c != kWhite && c != kGrid && c != kBlack && c != kAxisText;
-        }
-      }
-      if (hidden < best_hidden) {
-        best_hidden = hidden;
-        box = r;
-      }
-    }
-    FillRect(&img, box, kWhite);
-    for (int x = box.x0; x <= box.x1; ++x) {
-      img.Set(x, box.y0, kAxisText);
-      img.Set(x, box.y1, kAxisText);
-    }
-    for (int y = box.y0; y <= box.y1; ++y) {
-      img.Set(box.x0, y, kAxisText);
-      img.Set(box.x1, y, kAxisText);
-    }
-    int row = 0;
+    const double box_w = longest * kSvgCharWidth + 34, row_h = 16;
+    const double bx = x1 - 6 - box_w, by = y0 + 6;
+    absl::StrAppend(&out, "<rect x=\"", num(bx), "\" y=\"", num(by), "\" width=\"", num(box_w),
+                    "\" height=\"", num(entries * row_h + 6),
+                    "\" fill=\"#ffffff\" fill-opacity=\"0.85\" stroke=\"", SvgColor(kAxisText),
+                    "\"/>\n");
+    size_t row = 0;
     for (size_t si = 0; si < series.size(); ++si) {
       if (series[si].name.empty()) continue;
-      const int y = box.y0 + 5 + row * row_h;
-      const Rect sample{box.x0 + 5, y + 2, box.x0 + 21, y + 4};
-      FillRect(&img, sample, SeriesColor(si));
-      DrawText(&img, box.x0 + 27, y, series[si].name, kBlack);
+      const double y = by + 3 + row * row_h + row_h / 2;
+      absl::StrAppend(&out, "<line x1=\"", num(bx + 6), "\" y1=\"", num(y), "\" x2=\"",
+                      num(bx + 24), "\" y2=\"", num(y), "\" stroke=\"", SvgColor(SeriesColor(si)),
+                      "\" stroke-width=\"3\"/>\n");
+      absl::StrAppend(&out, "<text x=\"", num(bx + 30), "\" y=\"", num(y),
+                      "\" dominant-baseline=\"middle\">", HtmlEscape(series[si].name), "</text>\n");
       ++row;
     }
   }
-  return img;
+  absl::StrAppend(&out, "</svg>\n");
+  return out;
 }
 
-absl::Status WriteLinePlotPng(absl::string_view path, absl::Span<const PlotSeries> series,
+absl::Status WriteSvgFile(absl::string_view path, std::string svg) {
+  if (svg.rfind("<svg ", 0) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("WriteSvgFile: '", path, "': the text does not start with '<svg '"));
+  }
+  // A standalone SVG file needs the namespace that HTML5 implies for inline <svg>.
+  svg.insert(4, " xmlns=\"http://www.w3.org/2000/svg\"");
+  return WriteFileAtomically(path, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + svg);
+}
+
+absl::Status WriteLinePlotSvg(absl::string_view path, absl::Span<const PlotSeries> series,
                               const PlotOptions& options) {
-  SIMDNET_ASSIGN_OR_RETURN(RgbImage img, RenderLinePlot(series, options));
-  return WritePng(path, img);
+  SIMDNET_ASSIGN_OR_RETURN(std::string svg, RenderLinePlotSvg(series, options));
+  return WriteSvgFile(path, std::move(svg));
+}
+
+std::string HtmlEscape(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace simdnet

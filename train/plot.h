@@ -1,6 +1,6 @@
-// PNG line charts for training curves (loss, accuracy, learning rate): several series, axes
-// with "nice" ticks, grid, legend and labels drawn with a tiny built-in 5x7 bitmap font, encoded
-// with stb_image_write. Also the small RGB image type the HTML report reuses.
+// SVG line charts for training curves (loss, accuracy, learning rate): several series, axes with
+// "nice" ticks, grid and legend, for the HTML report (inline) and the CLI's curve files. Also the
+// 5x7 bitmap font that captions the interpretation figures (PNG images, tensor/image.h).
 #ifndef SIMDNET_TRAIN_PLOT_H_
 #define SIMDNET_TRAIN_PLOT_H_
 
@@ -12,35 +12,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "tensor/image.h"
 
 namespace simdnet {
-
-struct Rgb {
-  uint8_t r = 0, g = 0, b = 0;
-  friend bool operator==(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
-  friend bool operator!=(Rgb a, Rgb b) { return !(a == b); }
-};
-
-// An 8-bit RGB image, row-major, 3 bytes per pixel, no padding.
-struct RgbImage {
-  int width = 0;
-  int height = 0;
-  std::vector<uint8_t> pixels;  // width * height * 3 bytes.
-
-  // Returns a width x height image filled with `fill`. Requires: width, height >= 0.
-  static RgbImage Filled(int width, int height, Rgb fill);
-  // Sets pixel (x, y); silently ignores coordinates outside the image (drawing clips).
-  void Set(int x, int y, Rgb c);
-  // Returns pixel (x, y). Requires: 0 <= x < width, 0 <= y < height.
-  Rgb Get(int x, int y) const;
-};
-
-// Encodes `image` as PNG bytes. InvalidArgument for an empty or inconsistent image; Internal if
-// stb_image_write fails.
-absl::StatusOr<std::string> EncodePng(const RgbImage& image);
-
-// Encodes `image` as PNG and writes it to `path` atomically.
-absl::Status WritePng(absl::string_view path, const RgbImage& image);
 
 // Returns the width in pixels of `text` drawn by DrawText at `scale` (6 * scale per character,
 // minus the trailing 1-pixel gap).
@@ -48,7 +22,7 @@ int TextWidth(absl::string_view text, int scale = 1);
 // Draws `text` with its top-left corner at (x, y) using the 5x7 font, each font pixel a
 // scale x scale square; characters without a glyph are drawn as a hollow box. Clips to the
 // image. Requires: scale >= 1.
-void DrawText(RgbImage* image, int x, int y, absl::string_view text, Rgb color, int scale = 1);
+void DrawText(Image* image, int x, int y, absl::string_view text, Rgb color, int scale = 1);
 
 // Returns evenly spaced "nice" tick values (steps of 1, 2 or 5 times a power of ten) from
 // floor(lo / step) * step to ceil(hi / step) * step, with at most about `max_ticks` intervals.
@@ -73,16 +47,25 @@ struct PlotOptions {
   bool log_y = false;  // Log-scale y axis with decade ticks (learning-rate curves).
 };
 
-// Renders a line chart of `series` (colors from a fixed 8-color palette, in order).
-// With no finite points the axes span [0, 1]. A single point is drawn as a small square.
-// Returns InvalidArgument naming the series if x and y lengths differ, or naming the field if
-// the size is out of range.
-absl::StatusOr<RgbImage> RenderLinePlot(absl::Span<const PlotSeries> series,
-                                        const PlotOptions& options);
+// Renders a line chart of `series` (colors from a fixed 8-color palette, in order) as an <svg>
+// element for inlining in HTML5 (text drawn by the viewer; deterministic text, coordinates to
+// 0.1 pixel). With no finite points the axes span [0, 1]; a single point is a small square.
+// InvalidArgument naming the series if x and y lengths differ, or naming the field if the size
+// is out of range.
+absl::StatusOr<std::string> RenderLinePlotSvg(absl::Span<const PlotSeries> series,
+                                              const PlotOptions& options);
 
-// Renders with RenderLinePlot and writes the PNG to `path` atomically.
-absl::Status WriteLinePlotPng(absl::string_view path, absl::Span<const PlotSeries> series,
+// Writes an inline <svg> element (as RenderLinePlotSvg returns) to `path` atomically as a
+// standalone SVG file (XML declaration and SVG namespace added). InvalidArgument if `svg` does
+// not start with "<svg "; I/O errors as WriteFileAtomically.
+absl::Status WriteSvgFile(absl::string_view path, std::string svg);
+
+// Renders with RenderLinePlotSvg and writes it with WriteSvgFile.
+absl::Status WriteLinePlotSvg(absl::string_view path, absl::Span<const PlotSeries> series,
                               const PlotOptions& options);
+
+// Returns `text` with & < > " ' escaped, for HTML and SVG text and attribute values.
+std::string HtmlEscape(absl::string_view text);
 
 // Returns the palette color used for series `i` (cycles through 8 colors).
 Rgb SeriesColor(size_t i);

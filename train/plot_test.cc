@@ -1,16 +1,20 @@
-// Tests for the PNG line plots: ticks, font, curve placement and orientation, gaps, legend
-// colors, PNG round trip through stb_image, and argument errors.
+// Tests for the SVG line charts (ticks, curve placement and orientation, gaps, legend colors and
+// escaping, standalone files, argument errors) and the bitmap font.
 #include "train/plot.h"
 
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "stb/stb_image.h"
 #include "tensor/atomic_file.h"
 
 namespace simdnet {
@@ -24,7 +28,7 @@ struct Box {
 };
 
 // Returns the bounding box and count of pixels of exactly color c.
-Box FindColor(const RgbImage& img, Rgb c, int x_from = 0, int x_to = -1) {
+Box FindColor(const Image& img, Rgb c, int x_from = 0, int x_to = -1) {
   Box b;
   if (x_to < 0) x_to = img.width - 1;
   for (int y = 0; y < img.height; ++y) {
@@ -96,14 +100,14 @@ TEST(FontTest, GlyphsAreDistinct) {
 }
 
 TEST(FontTest, DrawTextSetsExactlyTheGlyphPixels) {
-  RgbImage img = RgbImage::Filled(20, 10, Rgb{255, 255, 255});
+  Image img = Image::Filled(20, 10, Rgb{255, 255, 255});
   DrawText(&img, 1, 1, "L", Rgb{0, 0, 0});
   // "L" is the left column (7 pixels) plus the bottom row (4 more).
   EXPECT_EQ(FindColor(img, Rgb{0, 0, 0}).count, 11);
   EXPECT_EQ(img.Get(1, 1), (Rgb{0, 0, 0}));
   EXPECT_EQ(img.Get(5, 7), (Rgb{0, 0, 0}));
   EXPECT_EQ(img.Get(2, 1), (Rgb{255, 255, 255}));
-  RgbImage big = RgbImage::Filled(40, 40, Rgb{255, 255, 255});
+  Image big = Image::Filled(40, 40, Rgb{255, 255, 255});
   DrawText(&big, 0, 0, "L", Rgb{0, 0, 0}, 3);
   EXPECT_EQ(FindColor(big, Rgb{0, 0, 0}).count, 11 * 9);
   EXPECT_EQ(TextWidth("abc"), 17);
@@ -113,124 +117,130 @@ TEST(FontTest, DrawTextSetsExactlyTheGlyphPixels) {
   DrawText(&img, -3, 8, "WWW", Rgb{1, 2, 3}, 2);
 }
 
-TEST(PlotTest, HorizontalLineIsFlatAndSpansThePlot) {
-  PlotSeries s{"flat", {0, 1, 2, 3, 4}, {0.5, 0.5, 0.5, 0.5, 0.5}};
-  PlotOptions o;
-  auto img = RenderLinePlot({s}, o);
-  ASSERT_TRUE(img.ok()) << img.status();
-  EXPECT_EQ(img->width, 640);
-  EXPECT_EQ(img->height, 400);
-  const Rgb c = SeriesColor(0);
-  // Exclude the legend sample (short, near the legend box) by looking at the left half.
-  const Box b = FindColor(*img, c, 0, img->width / 2);
-  ASSERT_GT(b.count, 0);
-  EXPECT_LE(b.y1 - b.y0, 2) << "line should be 2 pixels thick";
-  EXPECT_GT(b.y0, img->height / 4);
-  EXPECT_LT(b.y0, img->height * 3 / 4);
-  const Box all = FindColor(*img, c);
-  EXPECT_GT(all.x1 - all.x0, img->width * 3 / 4);
-}
-
-TEST(PlotTest, IncreasingSeriesRisesToTheRight) {
-  PlotSeries s{"", {1, 2, 3, 4, 5}, {0.1, 0.3, 0.5, 0.7, 0.9}};
-  auto img = RenderLinePlot({s}, PlotOptions());
-  ASSERT_TRUE(img.ok());
-  const Rgb c = SeriesColor(0);
-  int left_y = -1, right_y = -1;
-  const Box b = FindColor(*img, c);
-  for (int y = 0; y < img->height; ++y) {
-    if (img->Get(b.x0, y) == c && left_y < 0) left_y = y;
-    if (img->Get(b.x1, y) == c && right_y < 0) right_y = y;
+// Returns the number of non-overlapping occurrences of `needle` in `s`.
+int Count(const std::string& s, const std::string& needle) {
+  int n = 0;
+  for (size_t p = s.find(needle); p != std::string::npos; p = s.find(needle, p + needle.size())) {
+    ++n;
   }
-  EXPECT_GT(left_y, right_y + 100) << "larger y must be drawn higher";
+  return n;
 }
 
-TEST(PlotTest, NaNBreaksTheLine) {
+// Returns the (x, y) pixel points of the first curve polyline in `color` (series polylines
+// have stroke-width 2; the axes polyline has none).
+std::vector<std::pair<double, double>> CurvePoints(const std::string& svg, Rgb color,
+                                                   int which = 0) {
+  const std::string color_attr =
+      absl::StrFormat("stroke=\"#%02x%02x%02x\" stroke-width=\"2\"", color.r, color.g, color.b);
+  size_t at = 0;
+  for (int i = 0; i <= which; ++i) {
+    at = svg.find(color_attr, i == 0 ? 0 : at + 1);
+    if (at == std::string::npos) return {};
+  }
+  const size_t start = svg.rfind("points=\"", at) + 8;
+  const size_t end = svg.find('"', start);
+  std::vector<std::pair<double, double>> out;
+  for (absl::string_view p : absl::StrSplit(svg.substr(start, end - start), ' ')) {
+    std::pair<absl::string_view, absl::string_view> xy = absl::StrSplit(p, ',');
+    double x = 0, y = 0;
+    EXPECT_TRUE(absl::SimpleAtod(xy.first, &x) && absl::SimpleAtod(xy.second, &y)) << p;
+    out.emplace_back(x, y);
+  }
+  return out;
+}
+
+TEST(SvgPlotTest, HorizontalLineIsFlatAndSpansThePlot) {
+  PlotSeries s{"flat", {0, 1, 2, 3, 4}, {0.5, 0.5, 0.5, 0.5, 0.5}};
+  auto svg = RenderLinePlotSvg({s}, PlotOptions());
+  ASSERT_TRUE(svg.ok()) << svg.status();
+  EXPECT_TRUE(absl::StartsWith(*svg, "<svg width=\"640\" height=\"400\""));
+  EXPECT_TRUE(absl::EndsWith(*svg, "</svg>\n"));
+  const auto pts = CurvePoints(*svg, SeriesColor(0));
+  ASSERT_EQ(pts.size(), 5u);
+  for (const auto& [x, y] : pts) EXPECT_EQ(y, pts[0].second);
+  EXPECT_GT(pts[0].second, 400 / 4);
+  EXPECT_LT(pts[0].second, 400 * 3 / 4);
+  EXPECT_GT(pts.back().first - pts.front().first, 640 * 3 / 4);
+}
+
+TEST(SvgPlotTest, IncreasingSeriesRisesToTheRight) {
+  PlotSeries s{"", {1, 2, 3, 4, 5}, {0.1, 0.3, 0.5, 0.7, 0.9}};
+  auto svg = RenderLinePlotSvg({s}, PlotOptions());
+  ASSERT_TRUE(svg.ok());
+  const auto pts = CurvePoints(*svg, SeriesColor(0));
+  ASSERT_EQ(pts.size(), 5u);
+  for (size_t i = 1; i < pts.size(); ++i) {
+    EXPECT_GT(pts[i].first, pts[i - 1].first);
+    EXPECT_LT(pts[i].second, pts[i - 1].second) << "larger y must be drawn higher";
+  }
+}
+
+TEST(SvgPlotTest, NaNBreaksTheLineAndLonePointsAreSquares) {
   PlotSeries s{"", {0, 1, 2, 3, 4, 5, 6}, {1, 1, 1, kNaN, 1, 1, 1}};
-  auto img = RenderLinePlot({s}, PlotOptions());
-  ASSERT_TRUE(img.ok());
-  const Rgb c = SeriesColor(0);
-  const Box b = FindColor(*img, c);
-  // The column in the middle of the plot (x = 3) has no curve pixel.
-  const int mid = (b.x0 + b.x1) / 2;
-  bool any = false;
-  for (int y = 0; y < img->height; ++y) any |= img->Get(mid, y) == c;
-  EXPECT_FALSE(any);
+  auto svg = RenderLinePlotSvg({s}, PlotOptions());
+  ASSERT_TRUE(svg.ok());
+  EXPECT_EQ(CurvePoints(*svg, SeriesColor(0), 0).size(), 3u);
+  EXPECT_EQ(CurvePoints(*svg, SeriesColor(0), 1).size(), 3u);
+  auto one = RenderLinePlotSvg({PlotSeries{"", {1}, {0.5}}}, PlotOptions());
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(Count(*one, "width=\"4\" height=\"4\" fill=\"#1f77b4\""), 1);
 }
 
-TEST(PlotTest, SeveralSeriesGetDistinctColorsAndLegend) {
-  std::vector<PlotSeries> s = {{"train loss", {1, 2, 3}, {2.0, 1.0, 0.5}},
-                               {"test loss", {1, 2, 3}, {2.1, 1.3, 0.9}},
+TEST(SvgPlotTest, SeveralSeriesGetDistinctColorsAndAnEscapedLegend) {
+  std::vector<PlotSeries> s = {{"train <loss>", {1, 2, 3}, {2.0, 1.0, 0.5}},
+                               {"test & loss", {1, 2, 3}, {2.1, 1.3, 0.9}},
                                {"lr", {1, 2, 3}, {0.1, 0.1, 0.1}}};
   PlotOptions o;
-  o.title = "Loss";
+  o.title = "Loss \"curves\"";
   o.x_label = "epoch";
   o.y_label = "loss";
-  auto img = RenderLinePlot(s, o);
-  ASSERT_TRUE(img.ok());
-  for (size_t i = 0; i < 3; ++i) EXPECT_GT(FindColor(*img, SeriesColor(i)).count, 50) << i;
+  auto svg = RenderLinePlotSvg(s, o);
+  ASSERT_TRUE(svg.ok());
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(CurvePoints(*svg, SeriesColor(i)).size(), 3u) << i;
+  EXPECT_TRUE(absl::StrContains(*svg, ">train &lt;loss&gt;</text>"));
+  EXPECT_TRUE(absl::StrContains(*svg, ">test &amp; loss</text>"));
+  EXPECT_TRUE(absl::StrContains(*svg, "<title>Loss &quot;curves&quot;</title>"));
+  EXPECT_TRUE(absl::StrContains(*svg, "rotate(-90"));  // the y label
+  EXPECT_FALSE(absl::StrContains(*svg, "<loss>"));
   EXPECT_NE(SeriesColor(0), SeriesColor(1));
   EXPECT_EQ(SeriesColor(8), SeriesColor(0));
 }
 
-TEST(PlotTest, LogAxisSkipsNonPositiveValues) {
+TEST(SvgPlotTest, LogAxisSkipsNonPositiveValuesAndLabelsDecades) {
   PlotSeries s{"lr", {0, 1, 2, 3}, {0.1, 0.01, 0.0, 0.001}};
   PlotOptions o;
   o.log_y = true;
-  auto img = RenderLinePlot({s}, o);
-  ASSERT_TRUE(img.ok()) << img.status();
-  EXPECT_GT(FindColor(*img, SeriesColor(0)).count, 20);
+  auto svg = RenderLinePlotSvg({s}, o);
+  ASSERT_TRUE(svg.ok()) << svg.status();
+  EXPECT_EQ(CurvePoints(*svg, SeriesColor(0), 0).size(), 2u);
+  EXPECT_TRUE(absl::StrContains(*svg, "1e-3") || absl::StrContains(*svg, "0.001")) << *svg;
 }
 
-TEST(PlotTest, EmptyAndSinglePointSeriesRender) {
-  EXPECT_TRUE(RenderLinePlot({}, PlotOptions()).ok());
-  EXPECT_TRUE(RenderLinePlot({PlotSeries{"none", {}, {}}}, PlotOptions()).ok());
-  auto one = RenderLinePlot({PlotSeries{"", {1}, {0.5}}}, PlotOptions());
-  ASSERT_TRUE(one.ok());
-  EXPECT_EQ(FindColor(*one, SeriesColor(0)).count, 16);  // The 4x4 marker.
-}
-
-TEST(PlotTest, RejectsBadArgumentsNamingThem) {
-  auto r = RenderLinePlot({PlotSeries{"acc", {1, 2}, {1}}}, PlotOptions());
+TEST(SvgPlotTest, EmptySeriesRenderAndBadArgumentsAreNamed) {
+  EXPECT_TRUE(RenderLinePlotSvg({}, PlotOptions()).ok());
+  EXPECT_TRUE(RenderLinePlotSvg({PlotSeries{"none", {}, {}}}, PlotOptions()).ok());
+  auto r = RenderLinePlotSvg({PlotSeries{"acc", {1, 2}, {1}}}, PlotOptions());
   EXPECT_TRUE(absl::IsInvalidArgument(r.status()));
   EXPECT_TRUE(absl::StrContains(r.status().message(), "'acc' has 2 x values but 1 y values"));
   PlotOptions o;
   o.width = 10;
-  EXPECT_TRUE(absl::StrContains(RenderLinePlot({}, o).status().message(), "width 10"));
+  EXPECT_TRUE(absl::StrContains(RenderLinePlotSvg({}, o).status().message(), "width 10"));
   o.width = 640;
   o.height = 100000;
-  EXPECT_TRUE(absl::StrContains(RenderLinePlot({}, o).status().message(), "height 100000"));
+  EXPECT_TRUE(absl::StrContains(RenderLinePlotSvg({}, o).status().message(), "height 100000"));
 }
 
-TEST(PngTest, EncodesLosslesslyAndWritesFile) {
-  RgbImage img = RgbImage::Filled(7, 5, Rgb{10, 20, 30});
-  img.Set(3, 2, Rgb{200, 100, 0});
-  img.Set(100, 100, Rgb{1, 1, 1});  // Ignored (outside).
-  auto png = EncodePng(img);
-  ASSERT_TRUE(png.ok()) << png.status();
-  EXPECT_EQ(png->substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
-  int w = 0, h = 0, ch = 0;
-  unsigned char* px = stbi_load_from_memory(reinterpret_cast<const unsigned char*>(png->data()),
-                                            static_cast<int>(png->size()), &w, &h, &ch, 3);
-  ASSERT_NE(px, nullptr);
-  EXPECT_EQ(w, 7);
-  EXPECT_EQ(h, 5);
-  EXPECT_EQ(std::vector<uint8_t>(px, px + 7 * 5 * 3), img.pixels);
-  stbi_image_free(px);
-
+TEST(SvgPlotTest, WritesAStandaloneSvgFile) {
   const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string path = absl::StrCat(tmp ? tmp : "/tmp", "/loss.png");
-  ASSERT_TRUE(WriteLinePlotPng(path, {PlotSeries{"a", {0, 1}, {0, 1}}}, PlotOptions()).ok());
+  const std::string path = absl::StrCat(tmp ? tmp : "/tmp", "/loss.svg");
+  ASSERT_TRUE(WriteLinePlotSvg(path, {PlotSeries{"a", {0, 1}, {0, 1}}}, PlotOptions()).ok());
   auto bytes = ReadFile(path);
   ASSERT_TRUE(bytes.ok());
-  EXPECT_EQ(bytes->substr(1, 3), "PNG");
-}
-
-TEST(PngTest, RejectsEmptyOrInconsistentImage) {
-  EXPECT_TRUE(absl::IsInvalidArgument(EncodePng(RgbImage()).status()));
-  RgbImage bad = RgbImage::Filled(2, 2, Rgb{});
-  bad.pixels.pop_back();
-  EXPECT_TRUE(absl::StrContains(EncodePng(bad).status().message(), "inconsistent"));
+  EXPECT_TRUE(absl::StartsWith(*bytes,
+                               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\""))
+      << bytes->substr(0, 120);
+  EXPECT_FALSE(WriteSvgFile(path, "<html>").ok());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// HTML report renderer: plots and images become base64 PNG data URIs; everything else is
+// HTML report renderer: curves are inline SVG, images base64 PNG data URIs; everything else is
 // escaped text in a single file with inline CSS.
 #include "train/report.h"
 
@@ -23,7 +23,7 @@ margin-top:32px}.sub{color:#777;margin-top:4px}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin-top:16px}
 .card{border:1px solid #ddd;border-radius:6px;padding:10px 16px;min-width:140px}
 .card .v{font-size:1.5em;font-weight:600}.card .k{color:#666;font-size:.85em}
-.plots img{max-width:100%;border:1px solid #eee;margin:4px}
+.plots img,.plots svg{max-width:100%;height:auto;border:1px solid #eee;margin:4px}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ddd;padding:4px 8px}
 th{background:#f6f6f6}table.kv td:first-child{font-weight:600}
 table.cm td{text-align:right;min-width:2.5em}table.cm th.rowh{text-align:left}
@@ -48,7 +48,7 @@ std::string DataUri(const std::string& png) {
   return absl::StrCat("data:image/png;base64,", absl::Base64Escape(png));
 }
 
-absl::StatusOr<std::string> ImgTag(const RgbImage& img, absl::string_view alt,
+absl::StatusOr<std::string> ImgTag(const Image& img, absl::string_view alt,
                                    absl::string_view css_class = "") {
   SIMDNET_ASSIGN_OR_RETURN(std::string png, EncodePng(img));
   return absl::StrCat("<img", css_class.empty() ? "" : absl::StrCat(" class=\"", css_class, "\""),
@@ -121,9 +121,9 @@ absl::Status AppendCurves(const ReportData& d, std::string* out) {
                                 [](const PlotSeries& s) { return !AnyFinite(s.y); }),
                  series.end());
     if (series.empty()) return absl::OkStatus();
-    SIMDNET_ASSIGN_OR_RETURN(RgbImage img, RenderLinePlot(series, opt));
-    SIMDNET_ASSIGN_OR_RETURN(std::string tag, ImgTag(img, opt.title));
-    absl::StrAppend(out, tag, "\n");
+    // Inline SVG: the viewer draws the text, and the page needs no image decoding.
+    SIMDNET_ASSIGN_OR_RETURN(std::string svg, RenderLinePlotSvg(series, opt));
+    absl::StrAppend(out, svg);
     return absl::OkStatus();
   };
   if (!d.epochs.empty()) {
@@ -169,11 +169,11 @@ double CellAlpha(int64_t count, double row_fraction) {
 }
 
 // Renders the matrix as an image, one square block per cell, alpha-blended over white.
-RgbImage ConfusionHeatmap(const ConfusionMatrix& cm) {
+Image ConfusionHeatmap(const ConfusionMatrix& cm) {
   const int64_t n = cm.num_classes();
   const int cell = static_cast<int>(std::max<int64_t>(1, 800 / n));
   const int size = static_cast<int>(n) * cell;
-  RgbImage img = RgbImage::Filled(size, size, Rgb{255, 255, 255});
+  Image img = Image::Filled(size, size, Rgb{255, 255, 255});
   for (int64_t i = 0; i < n; ++i) {
     const int64_t support = cm.support(i);
     for (int64_t j = 0; j < n; ++j) {
@@ -329,34 +329,7 @@ absl::Status Validate(const ReportData& d) {
 
 }  // namespace
 
-std::string HtmlEscape(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-absl::StatusOr<RgbImage> TensorToImage(const Tensor& image, int scale) {
+absl::StatusOr<Image> TensorToImage(const Tensor& image, int scale) {
   if (scale < 1 || scale > 64) {
     return absl::InvalidArgumentError(
         absl::StrCat("TensorToImage: scale ", scale, " is outside [1, 64]"));
@@ -388,7 +361,7 @@ absl::StatusOr<RgbImage> TensorToImage(const Tensor& image, int scale) {
     if (!(hi > lo)) return 128;
     return static_cast<uint8_t>(std::lround(255.0 * (v - lo) / (hi - lo)));
   };
-  RgbImage out = RgbImage::Filled(static_cast<int>(w * scale), static_cast<int>(h * scale), Rgb{});
+  Image out = Image::Filled(static_cast<int>(w * scale), static_cast<int>(h * scale), Rgb{});
   for (int64_t y = 0; y < h; ++y) {
     for (int64_t x = 0; x < w; ++x) {
       Rgb px;
@@ -409,7 +382,7 @@ absl::StatusOr<RgbImage> TensorToImage(const Tensor& image, int scale) {
   return out;
 }
 
-absl::StatusOr<RgbImage> FilterGrid(const Tensor& filters, int scale, int pad) {
+absl::StatusOr<Image> FilterGrid(const Tensor& filters, int scale, int pad) {
   if (filters.rank() != 4 || filters.size() == 0) {
     return absl::InvalidArgumentError(absl::StrCat("FilterGrid: filters ",
                                                    filters.shape().ToString(),
@@ -444,8 +417,8 @@ absl::StatusOr<RgbImage> FilterGrid(const Tensor& filters, int scale, int pad) {
     return absl::InvalidArgumentError(
         absl::StrCat("FilterGrid: grid of ", width, "x", height, " pixels is too large"));
   }
-  RgbImage out =
-      RgbImage::Filled(static_cast<int>(width), static_cast<int>(height), Rgb{128, 128, 128});
+  Image out =
+      Image::Filled(static_cast<int>(width), static_cast<int>(height), Rgb{128, 128, 128});
   const int64_t plane = kh * kw;
   for (size_t t = 0; t < tiles.size(); ++t) {
     const auto [f, ch] = tiles[t];

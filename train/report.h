@@ -1,7 +1,7 @@
 // A self-contained HTML training report: curves, confusion matrix, misclassified test images,
 // first-layer filters and run metadata, viewable offline (inline CSS, no scripts or links).
 //
-// Curves are PNG plots embedded as base64 data URIs. The confusion matrix is a color-scaled
+// Curves are inline SVG charts (train/plot.h). The confusion matrix is a color-scaled
 // table, or a heatmap image plus a per-class accuracy list beyond 60 classes (keeps the file
 // small). Images and filters are min-max normalized PNGs.
 #ifndef SIMDNET_TRAIN_REPORT_H_
@@ -61,14 +61,13 @@ absl::StatusOr<std::string> RenderHtmlReport(const ReportData& data);
 // Renders the report and writes it to `path` atomically.
 absl::Status WriteHtmlReport(absl::string_view path, const ReportData& data);
 
-// Returns `text` with & < > " ' replaced by HTML entities.
-std::string HtmlEscape(absl::string_view text);
+// HtmlEscape (escaping & < > " ' for HTML) is in train/plot.h, shared with the SVG charts.
 
 // Converts an image tensor (C, H, W) with C in {1, 3}, or (H, W), to RGB, mapping its min to 0
 // and its max to 255 (a constant image becomes mid-gray), each pixel enlarged to a
 // scale x scale square. InvalidArgument for other shapes, an empty image or scale outside
 // [1, 64]. NaNs are drawn as 0.
-absl::StatusOr<RgbImage> TensorToImage(const Tensor& image, int scale = 1);
+absl::StatusOr<Image> TensorToImage(const Tensor& image, int scale = 1);
 
 // Lays out first-layer filters (O, I, kh, kw) as a grid of tiles on a gray background with
 // `pad` pixels between tiles, each filter pixel a scale x scale square. With I == 3 each filter
@@ -77,7 +76,7 @@ absl::StatusOr<RgbImage> TensorToImage(const Tensor& image, int scale = 1);
 // a near-square grid. Each tile (RGB: each filter) is min-max normalized on its own.
 // InvalidArgument for a tensor that is not rank 4, has a zero dim, or a scale/pad out of range
 // (scale in [1, 64], pad in [0, 16]).
-absl::StatusOr<RgbImage> FilterGrid(const Tensor& filters, int scale, int pad);
+absl::StatusOr<Image> FilterGrid(const Tensor& filters, int scale, int pad);
 
 }  // namespace simdnet
 

@@ -119,12 +119,26 @@ TEST(ReportTest, IsSelfContained) {
 TEST(ReportTest, EmbedsDecodablePngsOfExpectedSizes) {
   const std::string h = *RenderHtmlReport(FullReport());
   const auto sizes = EmbeddedPngSizes(h);
-  // 4 curves (loss, accuracy, lr, per-iteration) + 3 examples + 1 filter grid.
-  ASSERT_EQ(sizes.size(), 8u);
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(sizes[i], std::make_pair(520, 340));
-  for (int i = 4; i < 7; ++i) EXPECT_EQ(sizes[i], std::make_pair(64, 64));  // 8x8 at scale 8.
+  // 3 examples + 1 filter grid (the curves are inline SVG).
+  ASSERT_EQ(sizes.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(sizes[i], std::make_pair(64, 64));  // 8x8 at scale 8.
   // 8 gray 3x3 filters at scale 13, pad 2, in a 3x3 grid: 2 + 3 * (39 + 2) = 125.
-  EXPECT_EQ(sizes[7], std::make_pair(125, 125));
+  EXPECT_EQ(sizes[3], std::make_pair(125, 125));
+}
+
+TEST(ReportTest, CurvesAreInlineSvgWithTitlesAndLegends) {
+  const std::string h = *RenderHtmlReport(FullReport());
+  // 4 curves: loss, accuracy, learning rate, per-iteration loss.
+  EXPECT_EQ(CountOccurrences(h, "<svg width=\"520\" height=\"340\""), 4);
+  EXPECT_EQ(CountOccurrences(h, "<svg"), CountOccurrences(h, "</svg>"));
+  for (const char* title : {"<title>Loss</title>", "<title>Accuracy</title>",
+                            "<title>Learning rate</title>",
+                            "<title>Training loss per iteration</title>"}) {
+    EXPECT_TRUE(absl::StrContains(h, title)) << title;
+  }
+  EXPECT_TRUE(absl::StrContains(h, ">train</text>"));
+  EXPECT_TRUE(absl::StrContains(h, ">test</text>"));
+  EXPECT_GE(CountOccurrences(h, "<polyline points="), 4 + 5);  // axes + curves
 }
 
 TEST(ReportTest, EscapesUserText) {
@@ -226,13 +240,13 @@ TEST(ReportTest, WritesFileAtomically) {
 
 TEST(TensorToImageTest, NormalizesGrayAndRgb) {
   Tensor g = *Tensor::FromVector(Shape({1, 2, 2}), {0, 1, 2, 3});
-  RgbImage img = *TensorToImage(g);
+  Image img = *TensorToImage(g);
   EXPECT_EQ(img.width, 2);
   EXPECT_EQ(img.Get(0, 0), (Rgb{0, 0, 0}));
   EXPECT_EQ(img.Get(1, 0), (Rgb{85, 85, 85}));
   EXPECT_EQ(img.Get(1, 1), (Rgb{255, 255, 255}));
   Tensor c = *Tensor::FromVector(Shape({3, 1, 2}), {1, 0, 0, 1, 0.5f, 0.5f});
-  RgbImage rgb = *TensorToImage(c, 2);
+  Image rgb = *TensorToImage(c, 2);
   EXPECT_EQ(rgb.width, 4);
   EXPECT_EQ(rgb.height, 2);
   EXPECT_EQ(rgb.Get(0, 0), (Rgb{255, 0, 128}));
@@ -252,7 +266,7 @@ TEST(FilterGridTest, LaysOutGrayAndRgbTiles) {
   Tensor f(Shape({2, 1, 3, 3}));
   for (int64_t i = 0; i < 9; ++i) f[i] = static_cast<float>(i);    // Filter 0: ramp.
   for (int64_t i = 9; i < 18; ++i) f[i] = -static_cast<float>(i);  // Filter 1: reverse ramp.
-  RgbImage g = *FilterGrid(f, 1, 1);
+  Image g = *FilterGrid(f, 1, 1);
   EXPECT_EQ(g.width, 1 + 2 * 4);
   EXPECT_EQ(g.height, 1 + 1 * 4);
   EXPECT_EQ(g.Get(0, 0), (Rgb{128, 128, 128}));  // Padding.
@@ -261,13 +275,13 @@ TEST(FilterGridTest, LaysOutGrayAndRgbTiles) {
   EXPECT_EQ(g.Get(5, 1), (Rgb{255, 255, 255}));  // Filter 1 normalized on its own.
 
   Tensor multi(Shape({4, 5, 2, 2}));
-  RgbImage m = *FilterGrid(multi, 2, 0);
+  Image m = *FilterGrid(multi, 2, 0);
   EXPECT_EQ(m.width, 5 * 4);   // One column per input channel.
   EXPECT_EQ(m.height, 4 * 4);  // One row per filter.
 
   Tensor rgb(Shape({4, 3, 2, 2}));
   rgb[0] = 1;  // Filter 0, red channel, pixel (0, 0).
-  RgbImage r = *FilterGrid(rgb, 1, 0);
+  Image r = *FilterGrid(rgb, 1, 0);
   EXPECT_EQ(r.width, 4);  // 2x2 grid of 2x2 tiles.
   EXPECT_EQ(r.Get(0, 0), (Rgb{255, 0, 0}));
 }

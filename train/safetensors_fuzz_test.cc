@@ -16,16 +16,22 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tensor/atomic_file.h"
+#include "tensor/test_data.h"
 #include "train/safetensors.h"
 
 namespace simdnet {
 namespace {
 
-constexpr char kCorpusDir[] = "train/testdata/safetensors_corpus";
+// Found through runfiles (tensor/test_data.h).
+const std::string& CorpusDir() {
+  static const std::string* dir =
+      new std::string(TestDataPath("train/testdata/safetensors_corpus"));
+  return *dir;
+}
 
 std::vector<std::string> CorpusFiles() {
   std::vector<std::string> names;
-  DIR* d = ::opendir(kCorpusDir);
+  DIR* d = ::opendir(CorpusDir().c_str());
   if (d == nullptr) return names;
   while (dirent* e = ::readdir(d)) {
     const std::string n = e->d_name;
@@ -58,9 +64,9 @@ bool CheckOneInput(const std::string& bytes, const std::string& what) {
 
 TEST(SafetensorsCorpusTest, ReplaysCorpus) {
   const std::vector<std::string> files = CorpusFiles();
-  ASSERT_GE(files.size(), 10u) << "corpus missing at " << kCorpusDir;
+  ASSERT_GE(files.size(), 10u) << "corpus missing at " << CorpusDir();
   for (const std::string& name : files) {
-    const auto r = LoadSafetensors(absl::StrCat(kCorpusDir, "/", name));
+    const auto r = LoadSafetensors(absl::StrCat(CorpusDir(), "/", name));
     if (absl::StartsWith(name, "valid_")) {
       EXPECT_TRUE(r.ok()) << name << ": " << r.status();
     } else {
@@ -72,7 +78,7 @@ TEST(SafetensorsCorpusTest, ReplaysCorpus) {
 }
 
 TEST(SafetensorsCorpusTest, ReadsPythonWrittenTorchStateDict) {
-  const auto r = LoadSafetensors(absl::StrCat(kCorpusDir, "/valid_torch_state_dict.safetensors"));
+  const auto r = LoadSafetensors(absl::StrCat(CorpusDir(), "/valid_torch_state_dict.safetensors"));
   ASSERT_TRUE(r.ok()) << r.status();
   const Tensor& w = r->tensors.at("features.0.weight");
   EXPECT_EQ(w.shape(), Shape({2, 1, 2, 2}));
@@ -152,7 +158,7 @@ TEST(SafetensorsFuzzTest, MutatedFilesNeverCrash) {
     seeds.push_back(*SerializeSafetensors(c));
   }
   for (const std::string& name : CorpusFiles()) {
-    seeds.push_back(*ReadFile(absl::StrCat(kCorpusDir, "/", name)));
+    seeds.push_back(*ReadFile(absl::StrCat(CorpusDir(), "/", name)));
   }
   std::mt19937_64 rng(20261129);
   constexpr int kIterationsPerSeed = 1500;
