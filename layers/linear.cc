@@ -108,6 +108,14 @@ void Linear::Forward(const Tensor& x, Tensor* y) {
   // operands is several times faster for the usual shapes (e.g. 64 x 3136 by 3136 x 128).
   // With the bias the GEMM accumulates onto rows pre-loaded with it (beta = 1).
   const float beta = options_.bias ? 1.0f : 0.0f;
+  if (n == 1) {
+    // One sample: a GEMM with n = 1 would pad its column strips to the kernel width; the
+    // transposed-B product pads the single row to the kernel height instead, a smaller waste.
+    if (options_.bias) Copy(bias_.value.data(), y->data(), out);
+    Sgemm(/*trans_a=*/false, /*trans_b=*/true, 1, out, in, 1.0f, x.data(), in,
+          weight_.value.data(), in, beta, y->data(), out, pool);
+    return;
+  }
   if (n < out) {
     // y^T (out, n) = W (out, in) * x^T (in, n).
     float* yt = y->data();

@@ -46,9 +46,8 @@ class Linear : public Layer {
   int64_t out_features() const { return output_shape_.dim(0); }
 
   // x is (N, in_features); y becomes (N, out_features). Requires: N >= 1.
-  // Runs one non-transposed GEMM: y^T = W x^T after transposing x when N < out_features (x^T
-  // is x itself when N == 1), else y = x W^T after transposing W. Each output is the same
-  // k-ordered sum either way.
+  // N == 1: one GEMM on W transposed. Otherwise one non-transposed GEMM: y^T = W x^T after
+  // transposing x when N < out_features, else y = x W^T after transposing W.
   void Forward(const Tensor& x, Tensor* y) override;
   // dy is (N, out_features); dx is overwritten with (N, in_features); weight/bias gradients
   // accumulate (+=) unless frozen. Requires: a preceding Forward with the same N.

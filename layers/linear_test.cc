@@ -63,8 +63,9 @@ TEST(LinearTest, BatchOfOneAndLargerShapes) {
   EXPECT_TRUE(CheckLayerGradients(*big, 17, o));
 }
 
-// Forward transposes x (N < out_features; none at N == 1) or W (N >= out_features), split over
-// the pool when large: every path against the double reference, with and without bias.
+// Forward multiplies by W transposed (N == 1), transposes x (N < out_features) or W (N >=
+// out_features), split over the pool when large: every path against the double reference, with
+// and without bias.
 TEST(LinearTest, ForwardPathsMatchDoubleReference) {
   const int64_t in = 600, out = 70;
   for (bool bias : {true, false}) {
