@@ -1,11 +1,11 @@
 // The built-in model presets and the loading of spec text from a preset name or a file.
-#include <fstream>
 #include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "layers/model_spec.h"
+#include "tensor/atomic_file.h"
 #include "tensor/status_macros.h"
 
 namespace simdnet {
@@ -96,28 +96,12 @@ absl::StatusOr<std::string> PresetSpec(absl::string_view name) {
 absl::StatusOr<std::string> LoadModelSpecText(absl::string_view name_or_path) {
   absl::StatusOr<std::string> preset = PresetSpec(name_or_path);
   if (preset.ok()) return preset;
-  const std::string path(name_or_path);
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError(absl::StrCat("model spec '", path,
-                                            "' is neither a preset (", 
-                                            absl::StrJoin(PresetNames(), ", "),
-                                            ") nor a readable file"));
-  }
-  std::string text;
-  char buffer[4096];
-  while (file.read(buffer, sizeof(buffer)) || file.gcount() > 0) {
-    text.append(buffer, static_cast<size_t>(file.gcount()));
-    if (text.size() > kMaxModelSpecBytes) {
-      return absl::InvalidArgumentError(absl::StrCat("model spec file '", path,
-                                                     "' is larger than ", kMaxModelSpecBytes,
-                                                     " bytes"));
-    }
-  }
-  if (file.bad()) {
-    return absl::DataLossError(absl::StrCat("error reading model spec file '", path, "'"));
-  }
-  return text;
+  absl::StatusOr<std::string> text = ReadFile(name_or_path, kMaxModelSpecBytes);
+  if (text.ok() || absl::IsResourceExhausted(text.status())) return text;
+  return absl::NotFoundError(absl::StrCat("model spec '", name_or_path, "' is neither a preset (",
+                                          absl::StrJoin(PresetNames(), ", "),
+                                          ") nor a readable file (", text.status().message(),
+                                          ")"));
 }
 
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(absl::string_view name_or_path,

@@ -59,8 +59,8 @@ std::vector<std::string> PresetNames();
 absl::StatusOr<std::string> PresetSpec(absl::string_view name);
 
 // Returns the spec text for `name_or_path`: a preset name, else the contents of that file.
-// NotFound naming the path (and listing presets) if neither; InvalidArgument if the file is
-// larger than 1 MiB.
+// NotFound naming the path (and listing presets) if neither; ResourceExhausted (as
+// tensor/atomic_file.h's ReadFile) if the file is larger than kMaxModelSpecBytes.
 absl::StatusOr<std::string> LoadModelSpecText(absl::string_view name_or_path);
 
 // Builds a model from a preset name or a spec file path (LoadModelSpecText + ModelFromSpec with
