@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "layers/model_spec.h"
 #include "tensor/atomic_file.h"
+#include "layers/torchvision_specs.h"
 #include "tensor/status_macros.h"
 
 namespace simdnet {
@@ -85,10 +86,12 @@ std::vector<std::string> PresetNames() {
 }
 
 absl::StatusOr<std::string> PresetSpec(absl::string_view name) {
+  if (IsTorchvisionArch(name)) return TorchvisionSpec(name);
   auto it = Presets().find(std::string(name));
   if (it == Presets().end()) {
     return absl::NotFoundError(absl::StrCat("no preset named '", name, "' (presets: ",
-                                            absl::StrJoin(PresetNames(), ", "), ")"));
+                                            absl::StrJoin(PresetNames(), ", "), ", ",
+                                            absl::StrJoin(TorchvisionArchNames(), ", "), ")"));
   }
   return std::string(it->second);
 }

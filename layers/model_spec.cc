@@ -2,11 +2,13 @@
 // keyword dispatched through the layer registry (layers/layer_registry.h).
 #include "layers/model_spec.h"
 
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -19,7 +21,8 @@ namespace {
 
 constexpr size_t kMaxSpecBytes = kMaxModelSpecBytes;
 constexpr int kMaxDepth = 16;
-constexpr double kMaxParams = 64.0 * (1 << 20);
+// 256M parameters: room for VGG-16 (138M), still refusing absurd specs before allocating.
+constexpr double kMaxParams = 256.0 * (1 << 20);
 constexpr int64_t kMaxActivation = int64_t{64} << 20;
 
 // ---------------------------------------------------------------------------------------------
@@ -207,15 +210,41 @@ class Builder {
         SIMDNET_RETURN_IF_ERROR(BuildBlock(s, seq));
         continue;
       }
-      SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Layer> layer, BuildLayer(s, seq->OutputShape()));
+      // "name=NAME" on a layer statement names it in its block instead of its index
+      // (torchvision's "conv1", "fc", "downsample"-style names); maxpool also keeps it for
+      // maxunpool references, every other layer never sees it.
+      const SpecToken* name_token = nullptr;
+      SpecStatement stripped;
+      const SpecStatement* stmt = &s;
+      for (size_t i = 0; i < s.args.size(); ++i) {
+        if (!absl::StartsWith(s.args[i].text, "name=")) continue;
+        name_token = &s.args[i];
+        const std::string name = name_token->text.substr(5);
+        bool ok = !name.empty();
+        for (char c : name) {
+          ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+        }
+        if (!ok) return err_.At(*name_token, "layer names use letters, digits, '_' or '-'");
+        if (kw != "maxpool") {
+          stripped = s;
+          stripped.args.erase(stripped.args.begin() + static_cast<std::ptrdiff_t>(i));
+          stmt = &stripped;
+        }
+        break;
+      }
+      SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Layer> layer,
+                               BuildLayer(*stmt, seq->OutputShape()));
       if (layer->OutputShape().size() > kMaxActivation) {
         return err_.At(s.keyword, absl::StrCat("output shape ", layer->OutputShape().ToString(),
                                                " exceeds ", kMaxActivation,
                                                " elements per sample"));
       }
       params_ += static_cast<double>(layer->NumParams());
-      absl::Status added = seq->Add(std::move(layer));
-      if (!added.ok()) return err_.At(s.keyword, added.message());
+      absl::Status added = seq->Add(
+          std::move(layer), name_token == nullptr ? "" : name_token->text.substr(5));
+      if (!added.ok()) {
+        return err_.At(name_token == nullptr ? s.keyword : *name_token, added.message());
+      }
     }
     return absl::OkStatus();
   }

@@ -23,7 +23,7 @@
 // Errors are InvalidArgument naming the source, line and column, the offending token and the
 // reason, e.g. "model spec:3:6: 'q3': unknown or repeated option for 'conv' (expected ...)".
 // Limits (to reject hostile specs before allocating): sizes <= 65536 (kernel, stride, pad,
-// dilation <= 4096), nesting depth <= 16, 1 MiB of text, <= 64M parameters, <= 64M elements
+// dilation <= 4096), nesting depth <= 16, 1 MiB of text, <= 256M parameters, <= 64M elements
 // per sample activation.
 #ifndef SIMDNET_LAYERS_MODEL_SPEC_H_
 #define SIMDNET_LAYERS_MODEL_SPEC_H_
@@ -53,7 +53,9 @@ absl::StatusOr<std::unique_ptr<Model>> ModelFromSpec(
     absl::string_view spec, const std::optional<Shape>& input_shape, int64_t num_classes,
     uint64_t seed, absl::string_view source = "model spec");
 
-// Returns the names of the built-in presets: "lenet5", "vgg-small", "resnet-small".
+// Returns the names of the small built-in presets: "lenet5", "vgg-small", "resnet-small".
+// PresetSpec and LoadModel also take the torchvision architectures (layers/torchvision_specs.h:
+// "alexnet", "vgg11", ..., "resnet50", "mobilenet_v2"), listed by TorchvisionArchNames().
 std::vector<std::string> PresetNames();
 // Returns the spec text of a preset; NotFound listing the presets otherwise.
 absl::StatusOr<std::string> PresetSpec(absl::string_view name);

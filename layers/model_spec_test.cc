@@ -92,7 +92,7 @@ TEST(ModelSpecTest, InputShapeOverrideAndClassCount) {
   for (const std::string& name : PresetNames()) {
     EXPECT_TRUE(PresetSpec(name).ok()) << name;
   }
-  EXPECT_EQ(PresetSpec("alexnet").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(PresetSpec("googlenet").status().code(), absl::StatusCode::kNotFound);
 }
 
 // The same network written as a spec and built in C++ from Rng(seed) in the same order.

@@ -30,9 +30,23 @@ absl::StatusOr<std::string> PrintSequential(const Layer& layer) {
     } else if (child.name == absl::StrCat(i)) {
       out += text;
     } else {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "child ", i, " '", child.name, "' (", child.layer->Describe(),
-          ") is a named leaf layer; specs name only blocks (wrap it in a Sequential)"));
+      // A named leaf: "KEYWORD name=NAME ..." (a maxpool already prints its name=).
+      for (char c : child.name) {
+        if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("layer name '", child.name,
+                           "' has characters a spec cannot write (letters, digits, '_', '-')"));
+        }
+      }
+      const std::string tag = absl::StrCat("name=", child.name);
+      const size_t space = text.find_first_of(" \n");
+      if (text.find(tag) != std::string::npos) {
+        out += text;
+      } else if (space == std::string::npos) {
+        absl::StrAppend(&out, text, " ", tag);
+      } else {
+        absl::StrAppend(&out, text.substr(0, space), " ", tag, text.substr(space));
+      }
     }
   }
   return out;
