@@ -134,11 +134,30 @@ absl::Status SaveCheckpoint(absl::string_view path, Model& model, const Checkpoi
   return SaveSafetensors(path, c);
 }
 
+namespace {
+
+ForeignCheckpointReader& ForeignReader() {
+  static auto* reader = new ForeignCheckpointReader();
+  return *reader;
+}
+
+}  // namespace
+
+void SetForeignCheckpointReader(ForeignCheckpointReader reader) {
+  ForeignReader() = std::move(reader);
+}
+
 absl::StatusOr<Checkpoint> ReadCheckpoint(absl::string_view path) {
   Checkpoint ck;
   ck.path = std::string(path);
   SIMDNET_ASSIGN_OR_RETURN(ck.contents, LoadSafetensors(path));
   const SafetensorsContents& c = ck.contents;
+  auto format_it = c.metadata.find("format");
+  if ((format_it == c.metadata.end() || format_it->second != kCheckpointFormat) &&
+      ForeignReader()) {
+    std::optional<absl::StatusOr<Checkpoint>> foreign = ForeignReader()(path, c);
+    if (foreign.has_value()) return *std::move(foreign);
+  }
 
   SIMDNET_ASSIGN_OR_RETURN(std::string format, GetMeta(c, path, "format", true));
   if (format != kCheckpointFormat) {

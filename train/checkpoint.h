@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,8 +66,17 @@ struct Checkpoint {
 
 // Reads and validates a checkpoint: the safetensors structure (train/safetensors.h) and the
 // metadata above (format, version, shapes, JSON fields). InvalidArgument / NotFound naming the
-// path and the offending key.
+// path and the offending key. A file whose metadata "format" is not kCheckpointFormat (or
+// absent) goes to the foreign reader when one is installed (e.g. PyTorch state_dicts,
+// train/torch_checkpoint.h).
 absl::StatusOr<Checkpoint> ReadCheckpoint(absl::string_view path);
+
+// Converts a parsed safetensors file that is not a simdnet checkpoint into one, or returns
+// std::nullopt when it does not recognize the file (ReadCheckpoint then reports the format).
+using ForeignCheckpointReader = std::function<std::optional<absl::StatusOr<Checkpoint>>(
+    absl::string_view path, const SafetensorsContents& contents)>;
+// Installs the process's foreign reader (replacing any earlier one). Call at start-up.
+void SetForeignCheckpointReader(ForeignCheckpointReader reader);
 
 // Rebuilds the model from the checkpoint's spec and loads its weights, buffers, RNG states and
 // frozen flags (see LoadModelState).
