@@ -3,9 +3,12 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "layers/sequential.h"
 #include "tensor/elementwise.h"
 #include "tensor/status_macros.h"
 
@@ -37,24 +40,49 @@ absl::StatusOr<std::unique_ptr<GradientSync>> GradientSync::Create(
                                                    options.bucket_bytes, ": must be >= 1"));
   }
   std::unique_ptr<GradientSync> s(new GradientSync(model, comm));
-  struct Leaf {
+  // Carriers: the leaf layers that get a backward hook, each with the trainable parameters its
+  // hook completes, in forward order.
+  struct Carrier {
     Layer* layer;
     std::vector<NamedParameter> params;
   };
-  std::vector<Leaf> leaves;
-  model->ForEachLayer([&](const std::string& path, Layer& layer, int) {
-    if (!layer.Children().empty()) return;
-    Leaf leaf{&layer, {}};
-    for (NamedParameter& p : layer.Params()) {
-      if (p.param->frozen) continue;
-      leaf.params.push_back({path.empty() ? p.name : absl::StrCat(path, ".", p.name), p.param});
+  std::vector<Carrier> carriers;
+  // A Sequential runs its children's backward passes in reverse order, so a BatchNorm that
+  // follows (in a Sequential) another leaf with parameters has finished its backward pass when
+  // that leaf's hook runs: its parameters ride on that hook, and a BatchNorm followed by a ReLU
+  // keeps its fused one-pass backward (Sequential fuses only layers without hooks).
+  std::function<void(Layer&, const std::string&)> visit = [&](Layer& layer,
+                                                              const std::string& path) {
+    const bool in_sequential = dynamic_cast<Sequential*>(&layer) != nullptr;
+    int64_t carrier = -1;  // the carrier of the last child leaf with parameters here
+    for (const NamedLayer& child : layer.Children()) {
+      const std::string child_path =
+          path.empty() ? child.name : absl::StrCat(path, ".", child.name);
+      if (!child.layer->Children().empty()) {
+        visit(*child.layer, child_path);
+        carrier = -1;  // a container's leaves may run in any order relative to ours
+        continue;
+      }
+      std::vector<NamedParameter> params;
+      for (NamedParameter& p : child.layer->Params()) {
+        if (!p.param->frozen) params.push_back({absl::StrCat(child_path, ".", p.name), p.param});
+      }
+      if (params.empty()) continue;
+      const bool batch_norm = absl::StartsWith(child.layer->TypeName(), "batch_norm");
+      if (!in_sequential || carrier < 0 || !batch_norm) {
+        carriers.push_back({child.layer, std::move(params)});
+        if (in_sequential) carrier = static_cast<int64_t>(carriers.size()) - 1;
+        continue;
+      }
+      auto& into = carriers[static_cast<size_t>(carrier)].params;
+      into.insert(into.end(), params.begin(), params.end());
     }
-    if (!leaf.params.empty()) leaves.push_back(std::move(leaf));
-  });
+  };
+  visit(model->root(), "");
   // Backward runs the leaves (about) in reverse forward order: the first bucket holds the last
   // layers, whose gradients are ready first.
   int64_t bytes = 0;
-  for (auto it = leaves.rbegin(); it != leaves.rend(); ++it) {
+  for (auto it = carriers.rbegin(); it != carriers.rend(); ++it) {
     if (s->buckets_.empty() || bytes >= options.bucket_bytes) {
       s->buckets_.emplace_back();
       bytes = 0;

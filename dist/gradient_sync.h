@@ -27,9 +27,12 @@ struct GradientSyncOptions {
 class GradientSync {
  public:
   // Plans the buckets over the trainable (not frozen) parameters of `model` in backward order
-  // (the reverse of ForEachLayer's) and installs a backward hook on every leaf layer that has
-  // such parameters (replacing any hook it had; the destructor removes them). Neither pointer
-  // is owned; both must outlive this object. InvalidArgument for bucket_bytes < 1.
+  // (the reverse of the forward order) and installs a backward hook on every leaf layer that
+  // has such parameters (replacing any hook it had; the destructor removes them), except a
+  // BatchNorm that follows another such leaf in a Sequential: its parameters are complete when
+  // that leaf's hook runs, and without a hook it keeps the fused BatchNorm+ReLU backward.
+  // Neither pointer is owned; both must outlive this object. InvalidArgument for
+  // bucket_bytes < 1.
   static absl::StatusOr<std::unique_ptr<GradientSync>> Create(Model* model, Communicator* comm,
                                                               const GradientSyncOptions& options);
   ~GradientSync();

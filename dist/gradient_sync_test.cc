@@ -73,8 +73,16 @@ TEST(GradientSyncTest, BucketsCoverEveryTrainableParameterOnceInBackwardOrder) {
   o.bucket_bytes = 1;  // one bucket per layer with parameters
   auto sync = GradientSync::Create(model.get(), &comm, o);
   ASSERT_TRUE(sync.ok()) << sync.status();
-  // Leaves with parameters: features conv, bn, conv, bn, linear, linear = 6.
-  ASSERT_EQ((*sync)->num_buckets(), 6);
+  // Hooked leaves: conv (+ its bn), conv (+ its bn), linear, linear.
+  ASSERT_EQ((*sync)->num_buckets(), 4);
+  EXPECT_EQ((*sync)->BucketParams(2),
+            (std::vector<std::string>{"4.weight", "5.weight", "5.bias"}));
+  // The BatchNorm layers carry no hook (so Sequential may fuse them with their ReLU).
+  for (const NamedLayer& child : model->root().Children()) {
+    EXPECT_EQ(child.layer->has_hooks(), child.name == "0" || child.name == "4" ||
+                                            child.name == "8" || child.name == "10")
+        << child.name;
+  }
   std::vector<std::string> order;
   for (int64_t b = 0; b < (*sync)->num_buckets(); ++b) {
     for (const std::string& name : (*sync)->BucketParams(b)) order.push_back(name);
@@ -162,7 +170,7 @@ TEST(GradientSyncTest, FrozenParametersAreNotExchanged) {
       EXPECT_NE(name.substr(0, 2), "1.") << name;
     }
   }
-  EXPECT_EQ((*sync)->num_buckets(), 4);  // conv, bn and the two linear layers
+  EXPECT_EQ((*sync)->num_buckets(), 3);  // conv (+ bn) and the two linear layers
 }
 
 TEST(GradientSyncTest, BufferAverageBroadcastAndConsistencyCheckKeepIdenticalTwinsUnchanged) {
