@@ -20,6 +20,8 @@
 #include "data/cifar.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
+#include "layers/conv2d.h"
+#include "layers/conv_plan.h"
 #include "layers/model_spec.h"
 #include "nlohmann/json.hpp"
 #include "optim/optimizer.h"
@@ -615,6 +617,24 @@ absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& o) {
 
 namespace {
 
+// The `summary --plan` lines: per Conv2d, the algorithm of each pass and the plan's reason.
+std::string ConvPlanLines(Model& model) {
+  std::string out = absl::StrCat("Convolution plan (", CurrentConvTarget().lanes,
+                                 "-lane vectors; algorithm per pass, and why):\n");
+  model.ForEachLayer([&](const std::string& path, Layer& layer, int) {
+    const auto* conv = dynamic_cast<const Conv2d*>(&layer);
+    if (conv == nullptr) return;
+    absl::StrAppend(&out, "  ", path, "  ", conv->Describe(), "\n");
+    for (ConvPass pass :
+         {ConvPass::kForward, ConvPass::kBackwardData, ConvPass::kBackwardWeights}) {
+      absl::StrAppend(&out, absl::StrFormat("    %-17s %-32s %s\n", ConvPassName(pass),
+                                            ConvPassPlanString(conv->plan(), pass),
+                                            conv->plan().Pass(pass).reason));
+    }
+  });
+  return out;
+}
+
 // The memory estimate lines of `summary`: training at the default batch and evaluation.
 std::string MemoryLines(Model& model) {
   const MemoryEstimate train = EstimateMemory(model, 64, /*training=*/true);
@@ -629,15 +649,15 @@ std::string MemoryLines(Model& model) {
 
 absl::StatusOr<std::string> RunSummary(const std::string& model_or_checkpoint,
                                        const std::optional<Shape>& input_shape,
-                                       int64_t num_classes) {
+                                       int64_t num_classes, bool conv_plan) {
+  std::unique_ptr<Model> model;
   if (absl::EndsWith(model_or_checkpoint, ".safetensors")) {
     SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(model_or_checkpoint));
-    SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, ModelFromCheckpoint(ck));
-    return model->Summary() + MemoryLines(*model);
+    SIMDNET_ASSIGN_OR_RETURN(model, ModelFromCheckpoint(ck));
+  } else {
+    SIMDNET_ASSIGN_OR_RETURN(model, LoadModel(model_or_checkpoint, input_shape, num_classes, 1));
   }
-  SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                           LoadModel(model_or_checkpoint, input_shape, num_classes, 1));
-  return model->Summary() + MemoryLines(*model);
+  return model->Summary() + MemoryLines(*model) + (conv_plan ? ConvPlanLines(*model) : "");
 }
 
 }  // namespace simdnet

@@ -128,10 +128,11 @@ struct FinetuneResult {
 // the backbone (or gives it a smaller LR), fine-tunes, and compares with training from scratch.
 absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& options);
 
-// Returns the summary table of a preset / spec file / checkpoint.
+// Returns the summary table of a preset / spec file / checkpoint; with conv_plan, followed by
+// the convolution algorithm each Conv2d runs per pass and why (layers/conv_plan.h).
 absl::StatusOr<std::string> RunSummary(const std::string& model_or_checkpoint,
                                        const std::optional<Shape>& input_shape,
-                                       int64_t num_classes);
+                                       int64_t num_classes, bool conv_plan = false);
 
 // Writes report.html and the curve PNGs (loss.png, accuracy.png, lr.png) into run_dir.
 absl::Status WriteRunReport(const std::string& run_dir, Model& model,

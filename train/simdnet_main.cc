@@ -115,6 +115,8 @@ ABSL_FLAG(double, bench_seconds, 1.0, "bench: measuring time per batch size (and
 ABSL_FLAG(bool, profile, false,
           "train/bench: print the per-layer profile (forward/backward time, share, GFLOPS)");
 ABSL_FLAG(int64_t, num_classes, 10, "summary: classes of the model");
+ABSL_FLAG(bool, plan, false,
+          "summary: also print the convolution algorithm of each conv layer and pass, and why");
 
 namespace simdnet {
 namespace {
@@ -129,7 +131,8 @@ commands:
   predict   classify image files: simdnet predict --checkpoint=C a.png b.jpg
   finetune  replace the head of --checkpoint for the data's classes (e.g. --classes=0,6),
             freeze --freeze, fine-tune, and compare with training from scratch
-  summary   print the layer table of --model (or --checkpoint)
+  summary   print the layer table of --model (or --checkpoint); --plan adds the convolution
+            algorithm per conv layer and pass
   bench     inference images/s of --model (or --checkpoint) at --batch_sizes, latency at
             batch 1; --profile adds per-layer tables of inference and a training step
 
@@ -482,7 +485,8 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
     const std::string ckpt = absl::GetFlag(FLAGS_checkpoint);
     SIMDNET_ASSIGN_OR_RETURN(std::string table,
                              RunSummary(ckpt.empty() ? absl::GetFlag(FLAGS_model) : ckpt, shape,
-                                        absl::GetFlag(FLAGS_num_classes)));
+                                        absl::GetFlag(FLAGS_num_classes),
+                                        absl::GetFlag(FLAGS_plan)));
     std::cout << table;
     return 0;
   }
