@@ -224,7 +224,10 @@ class Builder {
         for (char c : name) {
           ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
         }
-        if (!ok) return err_.At(*name_token, "layer names use letters, digits, '_' or '-'");
+        // (A maxpool checks its own name, which maxunpool statements refer to.)
+        if (!ok && kw != "maxpool") {
+          return err_.At(*name_token, "layer names use letters, digits, '_' or '-'");
+        }
         if (kw != "maxpool") {
           stripped = s;
           stripped.args.erase(stripped.args.begin() + static_cast<std::ptrdiff_t>(i));

@@ -278,7 +278,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"PoolNameTwice", "input 1x8x8\nmaxpool k1 name=a\nmaxpool k1 name=a",
                 {":3:12", "already named 'a'"}},
         BadSpec{"PoolBadName", "input 1x8x8\nmaxpool k1 name=a.b", {":2:12", "maxpool names"}},
-        BadSpec{"AvgPoolName", "input 1x8x8\navgpool k2 name=a", {":2:12", "unknown or repeated"}}),
+        // name= names any layer in its block (only a maxpool can be a maxunpool target).
+        BadSpec{"AvgPoolNameNotAnUnpoolTarget",
+                "input 1x8x8\navgpool k2 name=a\nmaxunpool a\nflatten\nlinear classes",
+                {":3:11", "no earlier 'maxpool ... name=a'"}}),
     [](const ::testing::TestParamInfo<BadSpec>& info) { return info.param.name; });
 
 TEST(ModelSpecTest, ConvAsymmetricAndSamePaddingParse) {

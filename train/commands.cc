@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "data/imagenet_preprocess.h"
 #include "data/cifar.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
@@ -508,10 +509,20 @@ absl::StatusOr<std::vector<Prediction>> RunPredict(const std::string& checkpoint
   std::vector<Prediction> out;
   Tensor x(Shape({1, in.dim(0), in.dim(1), in.dim(2)}));
   Tensor logits;
+  // torchvision weights (train/torch_checkpoint.h): resize 256, centre crop 224, as torchvision.
+  auto preprocess = ck.info.extra.find("preprocess");
+  const bool imagenet = preprocess != ck.info.extra.end() && preprocess->second == "imagenet" &&
+                        in.dim(0) == 3 && in.dim(1) == in.dim(2);
   for (const std::string& f : files) {
-    SIMDNET_ASSIGN_OR_RETURN(std::vector<uint8_t> pixels, LoadImageFile(f, fo));
-    for (int64_t i = 0; i < x.size(); ++i) {
-      x[i] = static_cast<float>(pixels[static_cast<size_t>(i)]) / 255.0f;
+    if (imagenet) {
+      SIMDNET_ASSIGN_OR_RETURN(std::vector<float> planar,
+                               LoadImageNetImage(f, in.dim(1) * 256 / 224, in.dim(1)));
+      std::copy(planar.begin(), planar.end(), x.data());
+    } else {
+      SIMDNET_ASSIGN_OR_RETURN(std::vector<uint8_t> pixels, LoadImageFile(f, fo));
+      for (int64_t i = 0; i < x.size(); ++i) {
+        x[i] = static_cast<float>(pixels[static_cast<size_t>(i)]) / 255.0f;
+      }
     }
     ck.info.normalization.Apply(x.data(), 1);
     SIMDNET_RETURN_IF_ERROR(model->Forward(x, &logits));

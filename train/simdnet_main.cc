@@ -26,11 +26,13 @@
 #include "absl/strings/strip.h"
 #include "dist/mpi_communicator.h"
 #include "interpret/cli.h"
+#include "layers/torchvision_specs.h"
 #include "tensor/simd_targets.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
 #include "train/bench_command.h"
 #include "train/checkpoint.h"
+#include "train/torch_checkpoint.h"
 #include "train/commands.h"
 #include "train/flag_lists.h"
 
@@ -100,6 +102,10 @@ ABSL_FLAG(double, dist_timeout, 300,
 ABSL_FLAG(int64_t, dist_bucket_kib, 1024,
           "train under mpirun: gradient allreduce bucket size in KiB");
 // eval / predict / finetune / summary.
+ABSL_FLAG(std::string, weights, "",
+          "a PyTorch state_dict as safetensors (tools/interop/torchvision_export.py) used as "
+          "--checkpoint by every command that takes one; --model=ARCH names its torchvision "
+          "architecture when the file does not");
 ABSL_FLAG(std::string, checkpoint, "",
           "eval/predict/finetune/summary: checkpoint file(s), comma-separated for an ensemble");
 ABSL_FLAG(int64_t, top_k, 3, "predict: classes to print per image");
@@ -334,6 +340,15 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
   }
   std::cerr << "simdnet: SIMD target " << BestTargetName() << ", "
             << DefaultThreadPool().NumThreads() << " threads\n";
+  if (!absl::GetFlag(FLAGS_weights).empty()) {
+    if (!absl::GetFlag(FLAGS_checkpoint).empty()) {
+      return absl::InvalidArgumentError("--weights and --checkpoint: give one of them");
+    }
+    absl::SetFlag(&FLAGS_checkpoint, absl::GetFlag(FLAGS_weights));
+    if (IsTorchvisionArch(absl::GetFlag(FLAGS_model))) {
+      SetDefaultTorchArch(absl::GetFlag(FLAGS_model));
+    }
+  }
   if (command != "train" && LaunchedByMpiLauncher()) {
     // Every rank would run the whole command and write the same files.
     return absl::InvalidArgumentError(absl::StrCat(

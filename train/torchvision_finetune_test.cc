@@ -1,0 +1,98 @@
+// The "1000 classes to 2" workflow end to end on a tiny generated two-class image folder:
+// a MobileNetV2 state_dict file (hash-seeded, as tools/interop/torchvision_export.py writes it)
+// is fine-tuned through RunFinetune (--checkpoint / --weights path): the 1000-way head becomes
+// 2-way, the features stay frozen, accuracy is reported before and after, and the result is a
+// simdnet checkpoint that keeps torchvision's names and ImageNet normalization.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "data/test_fixtures.h"
+#include "gtest/gtest.h"
+#include "layers/model_spec.h"
+#include "train/checkpoint.h"
+#include "train/commands.h"
+#include "train/hash_weights.h"
+#include "train/safetensors.h"
+#include "train/torch_checkpoint.h"
+
+namespace simdnet {
+namespace {
+
+// Writes root/{train,test}/{dog,food}/*.png: "dog" images are bright on the left, "food" on
+// the right (a difference a linear head on frozen features can pick up), 40x48 pixels so the
+// loader resizes them to 224x224.
+void WriteTwoClassFolder(const std::string& root) {
+  for (const char* split : {"train", "test"}) {
+    for (int cls = 0; cls < 2; ++cls) {
+      const std::string dir = root + "/" + split + "/" + (cls == 0 ? "dog" : "food");
+      std::filesystem::create_directories(dir);
+      for (int i = 0; i < 4; ++i) {
+        const int w = 48, h = 40;
+        std::vector<uint8_t> px = test::MakePattern(w, h, 3, i + 10 * cls + (split[1] == 'e' ? 100 : 0));
+        for (int y = 0; y < h; ++y) {
+          for (int x = 0; x < w; ++x) {
+            const bool bright = cls == 0 ? x < w / 2 : x >= w / 2;
+            for (int c = 0; c < 3; ++c) {
+              uint8_t& v = px[static_cast<size_t>((y * w + x) * 3 + c)];
+              v = static_cast<uint8_t>(bright ? 200 + v % 56 : v % 56);
+            }
+          }
+        }
+        test::WriteFile(dir + "/" + std::to_string(i) + ".png", test::EncodePng(px, w, h, 3));
+      }
+    }
+  }
+}
+
+TEST(TorchvisionFinetuneTest, MobileNetV2FromAStateDictToATwoClassHead) {
+  const std::string root = test::TempDir("tv_finetune");
+  WriteTwoClassFolder(root + "/data");
+  // The state_dict file: hash-seeded MobileNetV2 under torchvision's names.
+  auto model = LoadModel("mobilenet_v2", std::nullopt, 1000, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  FillModelHashSeeded(**model);
+  SafetensorsContents sd;
+  for (NamedParameter& p : (*model)->Params()) sd.tensors[p.name] = p.param->value;
+  for (NamedBuffer& b : (*model)->Buffers()) sd.tensors[b.name] = *b.value;
+  sd.metadata["format"] = kTorchStateDictFormat;
+  sd.metadata["arch"] = "mobilenet_v2";
+  const std::string weights = root + "/mobilenet_v2.safetensors";
+  ASSERT_TRUE(SaveSafetensors(weights, sd).ok());
+  model->reset();
+
+  FinetuneOptions o;
+  o.checkpoint = weights;
+  o.freeze = "features";
+  o.compare_scratch = false;
+  o.train.write_report = false;
+  o.train.data.dataset = "folder";
+  o.train.data.data_dir = root + "/data";
+  o.train.data.image_height = o.train.data.image_width = 224;
+  o.train.trainer.epochs = 2;
+  o.train.trainer.batch_size = 4;
+  o.train.trainer.optimizer = "sgd:lr=0.05,momentum=0.9";
+  o.train.trainer.run_dir = root + "/run";
+  o.train.trainer.progress = false;
+  auto result = RunFinetune(o);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_GE(result->before_accuracy, 0.0);
+  EXPECT_LE(result->after_accuracy, 1.0);
+  std::cout << "accuracy before " << result->before_accuracy << ", after "
+            << result->after_accuracy << "\n";
+
+  auto ck = ReadCheckpoint(root + "/run/checkpoint.safetensors");
+  ASSERT_TRUE(ck.ok()) << ck.status();
+  EXPECT_EQ(ck->info.num_classes, 2);
+  EXPECT_EQ(ck->info.class_names, (std::vector<std::string>{"dog", "food"}));
+  EXPECT_EQ(ck->info.normalization.kind, Normalization::Kind::kPerChannel);
+  ASSERT_TRUE(ck->contents.tensors.count("classifier.1.weight"));
+  EXPECT_EQ(ck->contents.tensors.at("classifier.1.weight").shape(), Shape({2, 1280}));
+  // The frozen backbone is unchanged: the first convolution equals the imported weights.
+  const Tensor& conv = ck->contents.tensors.at("features.0.0.weight");
+  const Tensor& imported = sd.tensors.at("features.0.0.weight");
+  for (int64_t i = 0; i < conv.size(); ++i) ASSERT_EQ(conv[i], imported[i]) << i;
+}
+
+}  // namespace
+}  // namespace simdnet
