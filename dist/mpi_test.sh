@@ -5,7 +5,8 @@
 #      empty): the 2-rank weights equal the 1-rank ones to a relative 1e-4 of each tensor's
 #      largest value (measured 9e-6), the momentum buffers to 3e-3 (measured 1e-3: one element
 #      of the first conv's, a sum with heavy cancellation); float summation order only;
-#      the same with class weights (xent's mean divides by the batch's weight sum);
+#      the same with class weights (xent's mean divides by the batch's weight sum), and for a
+#      model with dropout (masks drawn per sample, 51 steps);
 #   2. a BatchNorm model, 101 steps: BatchNorm normalizes with each rank's local batch statistics
 #      (16 samples, not 32), so the weights are not expected to match; test accuracy within 4
 #      points and loss within 15% of the 1-rank run (measured 0.4 points, 4%);
@@ -57,6 +58,21 @@ W=("${L[@]}" --train_samples=1601 --class_weights=1,2,1,1,1,1,3,1,1,0.5)
   || { cat "$TMP/w2.log"; fail "2-rank class weights"; }
 same_weights "lenet5, class weights, 51 steps, 2 ranks vs 1" "$TMP/w1/checkpoint.safetensors" \
   "$TMP/w2/checkpoint.safetensors"
+
+# Dropout: masks are drawn per (epoch, sample), so a rank's share of a batch gets the masks the
+# single-process run draws for those samples.
+cat > "$TMP/drop.spec" <<'SPEC_EOF'
+input 1x28x28
+conv 6 k5 p2; relu; maxpool k2
+conv 16 k5; relu; maxpool k2
+flatten; linear 120; relu; dropout 0.5; linear 84; relu; dropout 0.3; linear classes
+SPEC_EOF
+D=(train --model="$TMP/drop.spec" "${COMMON[@]}" --train_samples=1601)
+"$SIMDNET" "${D[@]}" --out="$TMP/d1" > "$TMP/d1.log" 2>&1 || { cat "$TMP/d1.log"; fail "d1"; }
+"${MPIRUN[@]}" "$SIMDNET" "${D[@]}" --out="$TMP/d2" > "$TMP/d2.log" 2>&1 \
+  || { cat "$TMP/d2.log"; fail "2-rank dropout"; }
+same_weights "dropout model, 51 steps, 2 ranks vs 1" "$TMP/d1/checkpoint.safetensors" \
+  "$TMP/d2/checkpoint.safetensors"
 
 # Other commands refuse to run once per rank.
 "${MPIRUN[@]}" "$SIMDNET" eval --checkpoint="$TMP/l2/checkpoint.safetensors" > "$TMP/ev.log" 2>&1 \

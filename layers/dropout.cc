@@ -43,9 +43,29 @@ void Dropout::Forward(const Tensor& x, Tensor* y) {
   }
   mask_.EnsureShape(x.shape());
   const float keep = 1.0f - options_.drop_rate;
-  rng_.FillBernoulli(mask_.data(), n, keep, pool);
+  const size_t rows = static_cast<size_t>(x.dim(0));
+  if (!sample_ids_.empty() && sample_ids_.size() == rows) {
+    const size_t per_sample = n / rows;
+    const Rng epoch_rng = rng_.Split(key_epoch_);
+    auto fill_row = [&](uint64_t r, size_t) {
+      Rng row = epoch_rng.Split(static_cast<uint64_t>(sample_ids_[r]));
+      row.FillBernoulli(mask_.data() + r * per_sample, per_sample, keep);
+    };
+    if (n >= 4096) {
+      pool->ParallelFor(rows, fill_row);
+    } else {
+      for (size_t r = 0; r < rows; ++r) fill_row(r, 0);
+    }
+  } else {
+    rng_.FillBernoulli(mask_.data(), n, keep, pool);
+  }
   Scale(1.0f / keep, mask_.data(), n, pool);
   Mul(x.data(), mask_.data(), y->data(), n, pool);
+}
+
+void Dropout::SetSampleKeys(uint64_t epoch, absl::Span<const int64_t> ids) {
+  key_epoch_ = epoch;
+  sample_ids_.assign(ids.begin(), ids.end());
 }
 
 void Dropout::Backward(const Tensor& dy, Tensor* dx) {

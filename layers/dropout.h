@@ -3,11 +3,13 @@
 #ifndef SIMDNET_LAYERS_DROPOUT_H_
 #define SIMDNET_LAYERS_DROPOUT_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "layers/layer.h"
 #include "tensor/rng.h"
 #include "tensor/shape.h"
@@ -22,7 +24,8 @@ struct DropoutOptions {
 };
 
 // Training: y = x * m with m[i] = Bernoulli(1 - drop_rate) / (1 - drop_rate), a fresh mask per
-// Forward; Backward gives dx = dy * m (the mask of the last Forward is cached).
+// Forward (or per sample, see SetSampleKeys); Backward gives dx = dy * m (the mask of the last
+// Forward is cached).
 // Eval (or drop_rate == 0): y = x, dx = dy. No parameters; one Rng, reported as "rng".
 class Dropout : public Layer {
  public:
@@ -44,6 +47,13 @@ class Dropout : public Layer {
   void Backward(const Tensor& dy, Tensor* dx) override;
 
   std::vector<NamedRng> Rngs() override { return {{"rng", &rng_}}; }
+  // Per-sample masks: row r of the next training Forwards uses its own stream,
+  // Rng.Split(epoch).Split(ids[r]) of the layer's Rng, which is then not advanced. A sample's
+  // mask depends only on (seed, epoch, sample id), not on the batch it lands in, so a global
+  // batch split across data-parallel ranks gets the masks of the single-process run, and a run
+  // resumed mid-epoch draws the same masks. The trainer sets this before every step. Empty
+  // `ids` returns to one stream per batch (also used when a batch's size differs from ids').
+  void SetSampleKeys(uint64_t epoch, absl::Span<const int64_t> ids);
   // Returns the scaled mask of the last training Forward (empty before any).
   const Tensor& mask() const { return mask_; }
 
@@ -56,6 +66,8 @@ class Dropout : public Layer {
   Rng rng_;
   Tensor mask_;             // (N, ...): 0 or 1 / (1 - drop_rate)
   bool masked_ = false;     // whether the last Forward applied the mask
+  uint64_t key_epoch_ = 0;  // SetSampleKeys
+  std::vector<int64_t> sample_ids_;
 };
 
 }  // namespace simdnet

@@ -2,6 +2,7 @@
 // masks, gradient check with the drawn mask, and rejections.
 #include "layers/dropout.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -90,6 +91,56 @@ TEST(DropoutTest, FreshMaskEachForwardAndRngIsReported) {
   EXPECT_FALSE(*rngs[0].rng == before);
   EXPECT_NE(std::vector<float>(y1.data(), y1.data() + 128),
             std::vector<float>(y2.data(), y2.data() + 128));
+}
+
+// Per-sample keys: a sample's mask depends on (epoch, sample id) only, so splitting a batch
+// (data-parallel ranks) or reordering it gives each sample the mask of the whole batch's run.
+TEST(DropoutTest, SampleKeyedMasksDoNotDependOnTheBatch) {
+  constexpr int64_t kFeatures = 1000;  // large enough for the parallel fill path at batch 8
+  Rng rng(11);
+  auto whole = Dropout::Create({}, Shape({kFeatures}), rng);
+  ASSERT_TRUE(whole.ok());
+  const Rng layer_rng = *(*whole)->Rngs()[0].rng;
+  const std::vector<int64_t> ids = {7, 3, 12, 0, 5, 9, 1, 4};
+  const int64_t n = static_cast<int64_t>(ids.size());
+  Tensor x(Shape({n, kFeatures}));
+  x.SetAll(1.0f);
+  Tensor y;
+  (*whole)->SetSampleKeys(2, ids);
+  (*whole)->Forward(x, &y);
+  EXPECT_TRUE(*(*whole)->Rngs()[0].rng == layer_rng);  // keyed masks do not advance the Rng
+  // Each row is a mask (values 0 or 2) and rows differ.
+  for (int64_t i = 0; i < n * kFeatures; ++i) EXPECT_TRUE(y[i] == 0.0f || y[i] == 2.0f);
+  EXPECT_NE(std::vector<float>(y.data(), y.data() + kFeatures),
+            std::vector<float>(y.data() + kFeatures, y.data() + 2 * kFeatures));
+  // The same samples in halves, in another order, through a layer with the same Rng.
+  for (int64_t half = 0; half < 2; ++half) {
+    Rng rng2(11);
+    auto part = Dropout::Create({}, Shape({kFeatures}), rng2);
+    ASSERT_TRUE(part.ok());
+    std::vector<int64_t> part_ids(ids.begin() + half * n / 2, ids.begin() + (half + 1) * n / 2);
+    std::reverse(part_ids.begin(), part_ids.end());
+    Tensor xp(Shape({n / 2, kFeatures}));
+    xp.SetAll(1.0f);
+    Tensor yp;
+    (*part)->SetSampleKeys(2, part_ids);
+    (*part)->Forward(xp, &yp);
+    for (int64_t r = 0; r < n / 2; ++r) {
+      const int64_t whole_row = (half + 1) * n / 2 - 1 - r;
+      for (int64_t f = 0; f < kFeatures; ++f) {
+        ASSERT_EQ(yp[r * kFeatures + f], y[whole_row * kFeatures + f]) << "row " << r;
+      }
+    }
+  }
+  // Another epoch gives other masks; empty keys return to the per-batch stream.
+  Tensor y3;
+  (*whole)->SetSampleKeys(3, ids);
+  (*whole)->Forward(x, &y3);
+  EXPECT_NE(std::vector<float>(y.data(), y.data() + kFeatures),
+            std::vector<float>(y3.data(), y3.data() + kFeatures));
+  (*whole)->SetSampleKeys(0, {});
+  (*whole)->Forward(x, &y3);
+  EXPECT_FALSE(*(*whole)->Rngs()[0].rng == layer_rng);
 }
 
 TEST(DropoutTest, GradientsMatchReferenceWithDrawnMask) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "data/batcher.h"
 #include "data/loader.h"
+#include "layers/dropout.h"
 #include "layers/loss.h"
 #include "nlohmann/json.hpp"
 #include "optim/clip.h"
@@ -460,6 +461,13 @@ absl::StatusOr<bool> Trainer::TrainEpoch(DataLoader& loader, int64_t stop_at, do
     int64_t correct = 0;
     const int64_t n = distributed() ? GlobalBatchSize(batch->batch_index)
                                     : static_cast<int64_t>(labels.size());
+    // Dropout masks are keyed by (epoch, sample id): the same whatever the batch a sample lands
+    // in, the number of ranks, or where a resumed run starts.
+    model_->ForEachLayer([&](const std::string&, Layer& layer, int) {
+      if (auto* dropout = dynamic_cast<Dropout*>(&layer)) {
+        dropout->SetSampleKeys(batch->epoch, batch->indices);
+      }
+    });
     const double t0 = MonotonicSeconds();
     SIMDNET_ASSIGN_OR_RETURN(float loss, TrainStep(batch->images, labels, n, *lr, &correct));
     const double dt = MonotonicSeconds() - t0;
@@ -603,12 +611,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   if (distributed()) {
     // Every rank starts from rank 0's weights and statistics (a resumed run's too).
     SIMDNET_RETURN_IF_ERROR(sync_->BroadcastModel());
-    // Dropout: each rank draws its masks from its own stream, split from rank 0's (which a
-    // checkpoint stores), so that ranks do not share masks. See docs/dist.md.
-    const int rank = options_.comm->rank();
-    if (rank > 0) {
-      for (NamedRng& r : model_->Rngs()) *r.rng = r.rng->Split(static_cast<uint64_t>(rank));
-    }
+    // Dropout masks need nothing here: they are drawn per sample (see TrainEpoch).
   }
 
   DataLoaderOptions lo;
