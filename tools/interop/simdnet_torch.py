@@ -45,18 +45,18 @@ class SpecError(ValueError):
 
 
 # -------------------------------------------------------------------------------------------
-# Presets: read from layers/model_spec.cc so that they never drift from the C++ ones.
+# Presets: read from layers/model_presets.cc so that they never drift from the C++ ones.
 
 def _find_model_spec_cc():
     for root in (os.path.join(HERE, "..", ".."), os.getcwd()):
-        path = os.path.join(root, "layers", "model_spec.cc")
+        path = os.path.join(root, "layers", "model_presets.cc")
         if os.path.exists(path):
             return path
     return None
 
 
 def preset_specs():
-    """Returns {name: spec text} parsed from layers/model_spec.cc (empty if not found)."""
+    """Returns {name: spec text} parsed from layers/model_presets.cc (empty if not found)."""
     path = _find_model_spec_cc()
     if path is None:
         return {}
