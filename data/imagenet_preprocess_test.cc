@@ -9,6 +9,7 @@
 
 #include "data/imagenet_classes.h"
 #include "gtest/gtest.h"
+#include "tensor/test_data.h"
 
 namespace simdnet {
 namespace {
@@ -29,7 +30,7 @@ DecodedImage Synthetic(int64_t h, int64_t w) {
 }
 
 TEST(ImageNetPreprocessTest, MatchesTorchvisionPilPipelineByteForByte) {
-  std::ifstream f("data/testdata/imagenet_preprocess_golden.txt");
+  std::ifstream f(TestDataPath("data/testdata/imagenet_preprocess_golden.txt"));
   ASSERT_TRUE(f) << "missing golden file";
   std::string line;
   int cases = 0;
