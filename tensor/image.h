@@ -1,5 +1,5 @@
-// The one 8-bit image type (gray or RGB) and its PNG encoder (stb_image_write), used by the
-// data tools, the training report and the interpretation commands.
+// The one 8-bit image type (gray or RGB), its PNG encoder (stb_image_write) and a 5x7 bitmap
+// font for captions, used by the data tools, the training report and the interpretation commands.
 #ifndef SIMDNET_TENSOR_IMAGE_H_
 #define SIMDNET_TENSOR_IMAGE_H_
 
@@ -45,6 +45,20 @@ absl::StatusOr<std::string> EncodePng(const Image& image);
 // Encodes `image` as PNG and writes it to `path` atomically (tensor/atomic_file.h). Errors as
 // EncodePng and WriteFileAtomically.
 absl::Status WritePng(absl::string_view path, const Image& image);
+
+// Returns the width in pixels of `text` drawn by DrawText at `scale` (6 * scale per character,
+// minus the trailing 1-pixel gap).
+int TextWidth(absl::string_view text, int scale = 1);
+// Draws `text` with its top-left corner at (x, y) using the 5x7 font, each font pixel a
+// scale x scale square; characters without a glyph are drawn as a hollow box. Clips to the
+// image. Requires: scale >= 1.
+void DrawText(Image* image, int x, int y, absl::string_view text, Rgb color, int scale = 1);
+
+namespace detail {
+// Returns the 7 row bitmaps of the glyph for `c` (bit 4 = leftmost column), or nullptr if the
+// font has no glyph for it. Exposed for tests.
+const uint8_t* GlyphRows(char c);
+}  // namespace detail
 
 }  // namespace simdnet
 

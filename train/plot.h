@@ -1,6 +1,6 @@
 // SVG line charts for training curves (loss, accuracy, learning rate): several series, axes with
-// "nice" ticks, grid and legend, for the HTML report (inline) and the CLI's curve files. Also the
-// 5x7 bitmap font that captions the interpretation figures (PNG images, tensor/image.h).
+// "nice" ticks, grid and legend, for the HTML report (inline) and the CLI's curve files. (Text in
+// PNG figures: DrawText in tensor/image.h.)
 #ifndef SIMDNET_TRAIN_PLOT_H_
 #define SIMDNET_TRAIN_PLOT_H_
 
@@ -16,13 +16,6 @@
 
 namespace simdnet {
 
-// Returns the width in pixels of `text` drawn by DrawText at `scale` (6 * scale per character,
-// minus the trailing 1-pixel gap).
-int TextWidth(absl::string_view text, int scale = 1);
-// Draws `text` with its top-left corner at (x, y) using the 5x7 font, each font pixel a
-// scale x scale square; characters without a glyph are drawn as a hollow box. Clips to the
-// image. Requires: scale >= 1.
-void DrawText(Image* image, int x, int y, absl::string_view text, Rgb color, int scale = 1);
 
 // Returns evenly spaced "nice" tick values (steps of 1, 2 or 5 times a power of ten) from
 // floor(lo / step) * step to ceil(hi / step) * step, with at most about `max_ticks` intervals.
@@ -70,11 +63,6 @@ std::string HtmlEscape(absl::string_view text);
 // Returns the palette color used for series `i` (cycles through 8 colors).
 Rgb SeriesColor(size_t i);
 
-namespace detail {
-// Returns the 7 row bitmaps of the glyph for `c` (bit 4 = leftmost column), or nullptr if the
-// font has no glyph for it. Exposed for tests.
-const uint8_t* GlyphRows(char c);
-}  // namespace detail
 
 }  // namespace simdnet
 

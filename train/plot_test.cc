@@ -74,49 +74,6 @@ TEST(NiceTicksTest, WidensDegenerateRanges) {
   EXPECT_EQ(n.back(), 1.0);
 }
 
-TEST(FontTest, EveryPrintableAsciiGlyphFitsFiveColumns) {
-  int with_glyph = 0;
-  for (char c = 32; c < 127; ++c) {
-    const uint8_t* rows = detail::GlyphRows(c);
-    if (rows == nullptr) continue;
-    ++with_glyph;
-    for (int r = 0; r < 7; ++r) EXPECT_EQ(rows[r] & ~0x1F, 0) << "glyph '" << c << "'";
-  }
-  EXPECT_GE(with_glyph, 85);
-  for (char c : std::string("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-%")) {
-    EXPECT_NE(detail::GlyphRows(c), nullptr) << c;
-  }
-  EXPECT_EQ(detail::GlyphRows('\x01'), nullptr);
-}
-
-TEST(FontTest, GlyphsAreDistinct) {
-  std::set<std::vector<uint8_t>> seen;
-  for (char c = 33; c < 127; ++c) {
-    const uint8_t* rows = detail::GlyphRows(c);
-    if (rows == nullptr) continue;
-    EXPECT_TRUE(seen.insert(std::vector<uint8_t>(rows, rows + 7)).second)
-        << "duplicate '" << c << "'";
-  }
-}
-
-TEST(FontTest, DrawTextSetsExactlyTheGlyphPixels) {
-  Image img = Image::Filled(20, 10, Rgb{255, 255, 255});
-  DrawText(&img, 1, 1, "L", Rgb{0, 0, 0});
-  // "L" is the left column (7 pixels) plus the bottom row (4 more).
-  EXPECT_EQ(FindColor(img, Rgb{0, 0, 0}).count, 11);
-  EXPECT_EQ(img.Get(1, 1), (Rgb{0, 0, 0}));
-  EXPECT_EQ(img.Get(5, 7), (Rgb{0, 0, 0}));
-  EXPECT_EQ(img.Get(2, 1), (Rgb{255, 255, 255}));
-  Image big = Image::Filled(40, 40, Rgb{255, 255, 255});
-  DrawText(&big, 0, 0, "L", Rgb{0, 0, 0}, 3);
-  EXPECT_EQ(FindColor(big, Rgb{0, 0, 0}).count, 11 * 9);
-  EXPECT_EQ(TextWidth("abc"), 17);
-  EXPECT_EQ(TextWidth("abc", 2), 34);
-  EXPECT_EQ(TextWidth(""), 0);
-  // Clipping: drawing off the image is harmless.
-  DrawText(&img, -3, 8, "WWW", Rgb{1, 2, 3}, 2);
-}
-
 // Returns the number of non-overlapping occurrences of `needle` in `s`.
 int Count(const std::string& s, const std::string& needle) {
   int n = 0;
