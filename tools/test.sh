@@ -25,7 +25,8 @@ fi
 echo "=== examples/consumer (a separate workspace that depends on @simdnet) ==="
 if (cd examples/consumer &&
     bazel --output_base="${HOME}/.cache/simdnet-consumer-output" run \
-      --disk_cache="${HOME}/.cache/simdnet-bazel" //:train_tiny); then
+      --disk_cache="${HOME}/.cache/simdnet-bazel" --nosandbox_debug \
+      --show_progress_rate_limit=30 //:train_tiny); then
   echo "//examples/consumer:train_tiny PASSED"
   passed=$((passed + 1))
 else
