@@ -83,13 +83,7 @@ absl::StatusOr<std::string> PrintConv(const Layer& layer) {
   }
   if (o.groups != 1) words.push_back(absl::StrCat("g", o.groups));
   if (!o.bias) words.push_back("nobias");
-  const std::string default_init = FormatInitSpec(PyTorchDefaultInit());
-  if (FormatInitSpec(o.weight_init) != default_init) {
-    words.push_back(absl::StrCat("init=", FormatInitSpec(o.weight_init)));
-  }
-  if (o.bias && FormatInitSpec(o.bias_init) != default_init) {
-    words.push_back(absl::StrCat("bias_init=", FormatInitSpec(o.bias_init)));
-  }
+  AppendInitWords(o.weight_init, o.bias, o.bias_init, &words);
   return absl::StrJoin(words, " ");
 }
 

@@ -320,6 +320,17 @@ std::string FormatSpecPair(absl::string_view prefix, int64_t h, int64_t w) {
   return absl::StrCat(prefix, h, "x", w);
 }
 
+void AppendInitWords(const InitSpec& weight_init, bool bias, const InitSpec& bias_init,
+                     std::vector<std::string>* words) {
+  const std::string default_init = FormatInitSpec(PyTorchDefaultInit());
+  if (FormatInitSpec(weight_init) != default_init) {
+    words->push_back(absl::StrCat("init=", FormatInitSpec(weight_init)));
+  }
+  if (bias && FormatInitSpec(bias_init) != default_init) {
+    words->push_back(absl::StrCat("bias_init=", FormatInitSpec(bias_init)));
+  }
+}
+
 std::string IndentSpec(absl::string_view text) {
   std::string out;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {

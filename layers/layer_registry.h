@@ -237,6 +237,10 @@ std::string FormatSpecFloat(float v);
 std::string FormatSpecPair(absl::string_view prefix, int64_t h, int64_t w);
 // Returns `text` with every line indented by two spaces.
 std::string IndentSpec(absl::string_view text);
+// Appends "init=SPEC" and (with a bias) "bias_init=SPEC" to `words` where they differ from
+// PyTorch's default initialization (conv and linear statements).
+void AppendInitWords(const InitSpec& weight_init, bool bias, const InitSpec& bias_init,
+                     std::vector<std::string>* words);
 
 }  // namespace simdnet
 

@@ -34,13 +34,7 @@ absl::StatusOr<std::string> PrintLinear(const Layer& layer) {
   const LinearOptions& o = static_cast<const Linear&>(layer).options();
   std::vector<std::string> words = {"linear", absl::StrCat(o.out_features)};
   if (!o.bias) words.push_back("nobias");
-  const std::string default_init = FormatInitSpec(PyTorchDefaultInit());
-  if (FormatInitSpec(o.weight_init) != default_init) {
-    words.push_back(absl::StrCat("init=", FormatInitSpec(o.weight_init)));
-  }
-  if (o.bias && FormatInitSpec(o.bias_init) != default_init) {
-    words.push_back(absl::StrCat("bias_init=", FormatInitSpec(o.bias_init)));
-  }
+  AppendInitWords(o.weight_init, o.bias, o.bias_init, &words);
   return absl::StrJoin(words, " ");
 }
 
