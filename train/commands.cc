@@ -31,6 +31,7 @@
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
 #include "train/checkpoint.h"
+#include "train/class_groups.h"
 #include "train/memory.h"
 #include "train/profile.h"
 #include "train/plot.h"
@@ -450,7 +451,8 @@ absl::StatusOr<TrainCommandResult> RunTrain(const TrainCommandOptions& o) {
 }
 
 absl::StatusOr<EvalResult> RunEval(const std::vector<std::string>& checkpoints,
-                                   const DataOptions& data_options, int64_t batch_size) {
+                                   const DataOptions& data_options, int64_t batch_size,
+                                   const std::string& class_groups) {
   if (checkpoints.empty()) return absl::InvalidArgumentError("--checkpoint: none given");
   DataOptions d = data_options;
   d.normalize = "none";  // each checkpoint's own statistics are applied instead
@@ -477,6 +479,27 @@ absl::StatusOr<EvalResult> RunEval(const std::vector<std::string>& checkpoints,
     std::cout << absl::StrFormat("%-50s top-1 %6.2f%%  top-5 %6.2f%%  loss %.4f  (%d images)\n",
                                  path, 100 * r.accuracy, 100 * r.top5_accuracy, r.loss,
                                  r.samples);
+    if (!class_groups.empty()) {
+      SIMDNET_ASSIGN_OR_RETURN(std::vector<ClassGroup> groups,
+                               ParseClassGroups(class_groups, model->num_classes()));
+      std::vector<int32_t> labels(static_cast<size_t>(r.samples));
+      for (int64_t i = 0; i < r.samples; ++i) labels[static_cast<size_t>(i)] = eval->label(i);
+      SIMDNET_ASSIGN_OR_RETURN(
+          GroupedAccuracy g, ScoreClassGroups(r.probabilities.span(), model->num_classes(),
+                                              labels, eval->class_names(), groups));
+      std::vector<std::string> names;
+      for (const ClassGroup& group : groups) names.push_back(group.name);
+      std::cout << absl::StrFormat("%-50s grouped (%s): accuracy %6.2f%%  (%d of %d images)\n",
+                                   path, absl::StrJoin(names, " / "), 100 * g.accuracy,
+                                   g.correct, g.samples);
+      for (size_t t = 0; t < groups.size(); ++t) {
+        std::cout << absl::StrFormat("  true %-12s predicted:", groups[t].name);
+        for (size_t p = 0; p < groups.size(); ++p) {
+          std::cout << absl::StrFormat(" %s %d", groups[p].name, g.confusion[t][p]);
+        }
+        std::cout << "\n";
+      }
+    }
     results.push_back(std::move(r));
   }
   if (results.size() == 1) return std::move(results[0]);
@@ -489,7 +512,8 @@ absl::StatusOr<EvalResult> RunEval(const std::vector<std::string>& checkpoints,
 
 absl::StatusOr<std::vector<Prediction>> RunPredict(const std::string& checkpoint,
                                                    const std::vector<std::string>& files,
-                                                   int64_t top_k) {
+                                                   int64_t top_k,
+                                                   const std::string& class_groups) {
   if (files.empty()) return absl::InvalidArgumentError("predict: no image files given");
   SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(checkpoint));
   SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, ModelFromCheckpoint(ck));
@@ -502,6 +526,10 @@ absl::StatusOr<std::vector<Prediction>> RunPredict(const std::string& checkpoint
   }
   const int64_t k = model->num_classes();
   top_k = std::max<int64_t>(1, std::min(top_k, k));
+  std::vector<ClassGroup> groups;
+  if (!class_groups.empty()) {
+    SIMDNET_ASSIGN_OR_RETURN(groups, ParseClassGroups(class_groups, k));
+  }
   ImageFolderOptions fo;
   fo.channels = static_cast<int>(in.dim(0));
   fo.height = in.dim(1);
@@ -542,6 +570,8 @@ absl::StatusOr<std::vector<Prediction>> RunPredict(const std::string& checkpoint
                                    : absl::StrCat(c);
       pred.top.emplace_back(name, p[static_cast<size_t>(c)]);
     }
+    const std::vector<double> grouped = GroupProbabilities(p, groups);
+    for (size_t g = 0; g < groups.size(); ++g) pred.groups.emplace_back(groups[g].name, grouped[g]);
     out.push_back(std::move(pred));
   }
   return out;

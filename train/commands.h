@@ -98,19 +98,25 @@ absl::StatusOr<TrainCommandResult> RunTrain(const TrainCommandOptions& options);
 
 // Evaluates one or more checkpoints on the test split of `data` (or the validation split when
 // there is no test split); with several, also their ensemble (averaged probabilities).
-// Prints a table to stdout.
+// Prints a table to stdout. With `class_groups` (train/class_groups.h: "dog:151-268,food:924-969"
+// or a file), also the accuracy of each model as a grouped classifier (summed probabilities of
+// each group's classes) against the data's classes, which must be named after the groups.
 absl::StatusOr<EvalResult> RunEval(const std::vector<std::string>& checkpoints,
-                                   const DataOptions& data, int64_t batch_size);
+                                   const DataOptions& data, int64_t batch_size,
+                                   const std::string& class_groups = "");
 
 struct Prediction {
   std::string file;
   std::vector<std::pair<std::string, float>> top;  // class name, probability
+  std::vector<std::pair<std::string, double>> groups;  // with class_groups: name, probability
 };
 // Classifies image files with a checkpoint (resized and converted to its input shape,
-// normalized with its statistics). Errors name the file.
+// normalized with its statistics). Errors name the file. With `class_groups`, each prediction
+// also has the summed probability of every group.
 absl::StatusOr<std::vector<Prediction>> RunPredict(const std::string& checkpoint,
                                                    const std::vector<std::string>& files,
-                                                   int64_t top_k);
+                                                   int64_t top_k,
+                                                   const std::string& class_groups = "");
 
 struct FinetuneOptions {
   std::string checkpoint;            // pretrained model

@@ -109,6 +109,10 @@ ABSL_FLAG(std::string, weights, "",
 ABSL_FLAG(std::string, checkpoint, "",
           "eval/predict/finetune/summary: checkpoint file(s), comma-separated for an ensemble");
 ABSL_FLAG(int64_t, top_k, 3, "predict: classes to print per image");
+ABSL_FLAG(std::string, class_groups, "",
+          "eval / predict: sum the probabilities of groups of classes into a classifier of the "
+          "groups, e.g. dog:151-268,food:924-969 (ImageNet) or a file of 'NAME: RANGES' lines; "
+          "eval then scores it against data classes named after the groups");
 ABSL_FLAG(std::string, freeze, "features",
           "finetune: freeze parameters under this name prefix (empty = fine-tune all)");
 ABSL_FLAG(double, backbone_lr_scale, 0.0,
@@ -448,15 +452,20 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
     SIMDNET_ASSIGN_OR_RETURN(DataOptions d, DataFromFlags());
     std::vector<std::string> ckpts = absl::StrSplit(absl::GetFlag(FLAGS_checkpoint), ',',
                                                     absl::SkipEmpty());
-    SIMDNET_RETURN_IF_ERROR(RunEval(ckpts, d, 256).status());
+    SIMDNET_RETURN_IF_ERROR(RunEval(ckpts, d, 256, absl::GetFlag(FLAGS_class_groups)).status());
     return 0;
   }
   if (command == "predict") {
     SIMDNET_ASSIGN_OR_RETURN(auto preds, RunPredict(absl::GetFlag(FLAGS_checkpoint), args,
-                                                    absl::GetFlag(FLAGS_top_k)));
+                                                    absl::GetFlag(FLAGS_top_k),
+                                                    absl::GetFlag(FLAGS_class_groups)));
     for (const Prediction& p : preds) {
       std::cout << p.file << ":";
       for (const auto& [name, prob] : p.top) {
+        std::cout << absl::StrFormat("  %s %.1f%%", name, 100 * prob);
+      }
+      if (!p.groups.empty()) std::cout << "  | groups:";
+      for (const auto& [name, prob] : p.groups) {
         std::cout << absl::StrFormat("  %s %.1f%%", name, 100 * prob);
       }
       std::cout << "\n";

@@ -3,10 +3,13 @@
 // is fine-tuned through RunFinetune (--checkpoint / --weights path): the 1000-way head becomes
 // 2-way, the features stay frozen, accuracy is reported before and after, and the result is a
 // simdnet checkpoint that keeps torchvision's names and ImageNet normalization.
+#include <cstdio>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "data/imagenet_classes.h"
 #include "data/test_fixtures.h"
 #include "gtest/gtest.h"
 #include "layers/model_spec.h"
@@ -92,6 +95,67 @@ TEST(TorchvisionFinetuneTest, MobileNetV2FromAStateDictToATwoClassHead) {
   const Tensor& conv = ck->contents.tensors.at("features.0.0.weight");
   const Tensor& imported = sd.tensors.at("features.0.0.weight");
   for (int64_t i = 0; i < conv.size(); ++i) ASSERT_EQ(conv[i], imported[i]) << i;
+}
+
+// The other way from 1000 classes to 2: no training, the 1000-way model's probabilities summed
+// over ImageNet's dog classes and food classes, scored against the folders named after the groups.
+TEST(TorchvisionFinetuneTest, ClassGroupsTurnTheImageNetModelIntoATwoClassOne) {
+  const std::string root = test::TempDir("tv_groups");
+  WriteTwoClassFolder(root + "/data");
+  auto model = LoadModel("mobilenet_v2", std::nullopt, 1000, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  FillModelHashSeeded(**model);
+  SafetensorsContents sd;
+  for (NamedParameter& p : (*model)->Params()) sd.tensors[p.name] = p.param->value;
+  for (NamedBuffer& b : (*model)->Buffers()) sd.tensors[b.name] = *b.value;
+  sd.metadata["format"] = kTorchStateDictFormat;
+  sd.metadata["arch"] = "mobilenet_v2";
+  const std::string weights = root + "/mobilenet_v2.safetensors";
+  ASSERT_TRUE(SaveSafetensors(weights, sd).ok());
+
+  DataOptions d;
+  d.dataset = "folder";
+  d.data_dir = root + "/data";
+  d.image_height = d.image_width = 224;
+  testing::internal::CaptureStdout();
+  auto r = RunEval({weights}, d, 4, "dog:151-268,food:924-969");
+  const std::string out = testing::internal::GetCapturedStdout();
+  ASSERT_TRUE(r.ok()) << r.status();
+  // 8 test images, every one scored, with the confusion rows summing to each folder's 4.
+  EXPECT_NE(out.find("grouped (dog / food): accuracy"), std::string::npos) << out;
+  EXPECT_NE(out.find(" of 8 images)"), std::string::npos) << out;
+  int64_t dog_row = 0, food_row = 0, a = 0, b = 0;
+  ASSERT_EQ(sscanf(out.substr(out.find("true dog")).c_str(),
+                   "true dog predicted: dog %ld food %ld", &a, &b), 2) << out;
+  dog_row = a + b;
+  ASSERT_EQ(sscanf(out.substr(out.find("true food")).c_str(),
+                   "true food predicted: dog %ld food %ld", &a, &b), 2) << out;
+  food_row = a + b;
+  EXPECT_EQ(dog_row, 4);
+  EXPECT_EQ(food_row, 4);
+  // Groups that do not name the folders, and classes outside the model: clear errors.
+  testing::internal::CaptureStdout();
+  auto wrong = RunEval({weights}, d, 4, "dog:151-268,cat:281-285");
+  testing::internal::GetCapturedStdout();
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("data class 'food' is not a class group"),
+            std::string::npos) << wrong.status();
+  testing::internal::CaptureStdout();
+  auto outside = RunEval({weights}, d, 4, "dog:151-268,food:924-1000");
+  testing::internal::GetCapturedStdout();
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.status().message().find("not within [0, 999]"), std::string::npos)
+      << outside.status();
+  // predict: the group probabilities of one image sum the classes' probabilities.
+  auto preds = RunPredict(weights, {root + "/data/test/dog/0.png"}, 1000,
+                          "dog:151-268,food:924-969");
+  ASSERT_TRUE(preds.ok()) << preds.status();
+  ASSERT_EQ((*preds)[0].groups.size(), 2u);
+  const std::vector<std::string> names = ImageNetClassNames();
+  const std::set<std::string> dogs(names.begin() + 151, names.begin() + 269);
+  double dog = 0.0;
+  for (const auto& [name, prob] : (*preds)[0].top) dog += dogs.count(name) ? prob : 0.0;
+  EXPECT_NEAR((*preds)[0].groups[0].second, dog, 1e-5);
 }
 
 }  // namespace
