@@ -32,26 +32,6 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace simdnet {
-namespace {
-
-// Floats per parallel task, as tensor/elementwise.cc (64 KiB). Chunk boundaries depend only on
-// n and every element is independent, so any thread count gives identical outputs.
-constexpr size_t kChunkFloats = size_t{16} * 1024;
-
-template <class Fn>
-void ForEachChunk(size_t n, ThreadPool* pool, const Fn& fn) {
-  if (pool == nullptr || pool->NumThreads() <= 1 || n <= kChunkFloats) {
-    fn(size_t{0}, n);
-    return;
-  }
-  const uint64_t num_chunks = (n + kChunkFloats - 1) / kChunkFloats;
-  pool->ParallelFor(num_chunks, [&](uint64_t task, size_t /*thread*/) {
-    const size_t begin = static_cast<size_t>(task) * kChunkFloats;
-    fn(begin, std::min(kChunkFloats, n - begin));
-  });
-}
-
-}  // namespace
 
 HWY_EXPORT(ClampForwardT);
 HWY_EXPORT(ClampBackwardT);

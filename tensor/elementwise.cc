@@ -75,29 +75,6 @@ HWY_EXPORT(TanhBackwardT);
 HWY_EXPORT(SigmoidForwardT);
 HWY_EXPORT(SigmoidBackwardT);
 
-namespace {
-
-// Floats per parallel task (64 KiB: big enough to amortize a task, small enough to balance).
-// Chunk boundaries depend only on n, and every element is computed independently, so results
-// are identical for any thread count (and equal to the serial path).
-constexpr size_t kChunkFloats = size_t{16} * 1024;
-
-// Calls fn(begin, count) over [0, n): once when serial, else once per fixed chunk on the pool.
-template <class Fn>
-void ForEachChunk(size_t n, ThreadPool* pool, const Fn& fn) {
-  if (pool == nullptr || pool->NumThreads() <= 1 || n <= kChunkFloats) {
-    fn(size_t{0}, n);
-    return;
-  }
-  const uint64_t num_chunks = (n + kChunkFloats - 1) / kChunkFloats;
-  pool->ParallelFor(num_chunks, [&](uint64_t task, size_t /*thread*/) {
-    const size_t begin = static_cast<size_t>(task) * kChunkFloats;
-    fn(begin, std::min(kChunkFloats, n - begin));
-  });
-}
-
-}  // namespace
-
 void Fill(float* y, size_t n, float value, ThreadPool* pool) {
   ForEachChunk(n, pool, [&](size_t i, size_t c) { HWY_DYNAMIC_DISPATCH(FillT)(y + i, c, value); });
 }

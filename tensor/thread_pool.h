@@ -101,6 +101,27 @@ ThreadPool& DefaultThreadPool();
 // each other instead of adding any. Requires: n >= 1 and no ParallelFor running on the old pool.
 void SetDefaultThreadCount(size_t n, absl::string_view what = "--threads");
 
+// Floats per task of an element-wise loop (64 KiB: big enough to amortize a task, small enough
+// to balance).
+inline constexpr size_t kElementwiseChunkFloats = size_t{16} * 1024;
+
+// Calls fn(begin, count) over [0, n): once on the caller when `pool` is null or single-threaded
+// or n <= kElementwiseChunkFloats, else once per fixed chunk on the pool. Chunk boundaries depend
+// only on n, so a loop whose elements are independent gives identical results for any thread
+// count (and equal to the serial path).
+template <class Fn>
+void ForEachChunk(size_t n, ThreadPool* pool, const Fn& fn) {
+  if (pool == nullptr || pool->NumThreads() <= 1 || n <= kElementwiseChunkFloats) {
+    fn(size_t{0}, n);
+    return;
+  }
+  const uint64_t num_chunks = (n + kElementwiseChunkFloats - 1) / kElementwiseChunkFloats;
+  pool->ParallelFor(num_chunks, [&](uint64_t task, size_t /*thread*/) {
+    const size_t begin = static_cast<size_t>(task) * kElementwiseChunkFloats;
+    fn(begin, n - begin < kElementwiseChunkFloats ? n - begin : kElementwiseChunkFloats);
+  });
+}
+
 }  // namespace simdnet
 
 #endif  // SIMDNET_TENSOR_THREAD_POOL_H_
