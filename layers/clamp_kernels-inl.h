@@ -18,6 +18,7 @@
 #endif
 
 #include "hwy/highway.h"
+#include "tensor/elementwise-inl.h"  // MapUnary, MapBinary
 
 HWY_BEFORE_NAMESPACE();
 namespace simdnet {
@@ -38,41 +39,30 @@ HWY_INLINE V ClampBackwardVec(D d, V x, V lo, V hi, V dy) {
   return hn::IfThenElseZero(hn::And(hn::Gt(x, lo), hn::Lt(x, hi)), dy);
 }
 
-// Loop drivers: full vectors, then single lanes (CappedTag<float, 1>) for the tail, so no
-// access passes n and every element is computed by the same formula.
-HWY_INLINE void ClampForwardSpan(const float* x, float lo, float hi, float* y, size_t n) {
-  const hn::ScalableTag<float> d;
-  const size_t lanes = hn::Lanes(d);
-  const auto vlo = hn::Set(d, lo);
-  const auto vhi = hn::Set(d, hi);
-  size_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    hn::StoreU(ClampVec(d, hn::LoadU(d, x + i), vlo, vhi), d, y + i);
+struct ClampOp {
+  float lo, hi;
+  template <class D, class V>
+  HWY_INLINE V operator()(D d, V x) const {
+    return ClampVec(d, x, hn::Set(d, lo), hn::Set(d, hi));
   }
-  const hn::CappedTag<float, 1> d1;
-  const auto slo = hn::Set(d1, lo);
-  const auto shi = hn::Set(d1, hi);
-  for (; i < n; ++i) hn::StoreU(ClampVec(d1, hn::LoadU(d1, x + i), slo, shi), d1, y + i);
+};
+// (x, dy) -> (lo < x < hi) ? dy : 0.
+struct ClampBackwardOp {
+  float lo, hi;
+  template <class D, class V>
+  HWY_INLINE V operator()(D d, V x, V dy) const {
+    return ClampBackwardVec(d, x, hn::Set(d, lo), hn::Set(d, hi), dy);
+  }
+};
+
+// Span kernels on the element-wise loop drivers (tensor/elementwise-inl.h).
+HWY_INLINE void ClampForwardSpan(const float* x, float lo, float hi, float* y, size_t n) {
+  MapUnary(x, y, n, ClampOp{lo, hi});
 }
 
 HWY_INLINE void ClampBackwardSpan(const float* x, float lo, float hi, const float* dy, float* dx,
                                   size_t n) {
-  const hn::ScalableTag<float> d;
-  const size_t lanes = hn::Lanes(d);
-  const auto vlo = hn::Set(d, lo);
-  const auto vhi = hn::Set(d, hi);
-  size_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    hn::StoreU(ClampBackwardVec(d, hn::LoadU(d, x + i), vlo, vhi, hn::LoadU(d, dy + i)), d,
-               dx + i);
-  }
-  const hn::CappedTag<float, 1> d1;
-  const auto slo = hn::Set(d1, lo);
-  const auto shi = hn::Set(d1, hi);
-  for (; i < n; ++i) {
-    hn::StoreU(ClampBackwardVec(d1, hn::LoadU(d1, x + i), slo, shi, hn::LoadU(d1, dy + i)), d1,
-               dx + i);
-  }
+  MapBinary(x, dy, dx, n, ClampBackwardOp{lo, hi});
 }
 
 }  // namespace HWY_NAMESPACE
