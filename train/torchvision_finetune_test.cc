@@ -48,21 +48,26 @@ void WriteTwoClassFolder(const std::string& root) {
   }
 }
 
+// Writes a hash-seeded MobileNetV2 state_dict file (as tools/interop/torchvision_export.py
+// does) to `path`, and its tensors to *sd.
+void WriteHashSeededMobileNetV2(const std::string& path, SafetensorsContents* sd) {
+  auto model = LoadModel("mobilenet_v2", std::nullopt, 1000, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  FillModelHashSeeded(**model);
+  for (NamedParameter& p : (*model)->Params()) sd->tensors[p.name] = p.param->value;
+  for (NamedBuffer& b : (*model)->Buffers()) sd->tensors[b.name] = *b.value;
+  sd->metadata["format"] = kTorchStateDictFormat;
+  sd->metadata["arch"] = "mobilenet_v2";
+  ASSERT_TRUE(SaveSafetensors(path, *sd).ok());
+}
+
 TEST(TorchvisionFinetuneTest, MobileNetV2FromAStateDictToATwoClassHead) {
   const std::string root = test::TempDir("tv_finetune");
   WriteTwoClassFolder(root + "/data");
   // The state_dict file: hash-seeded MobileNetV2 under torchvision's names.
-  auto model = LoadModel("mobilenet_v2", std::nullopt, 1000, 1);
-  ASSERT_TRUE(model.ok()) << model.status();
-  FillModelHashSeeded(**model);
-  SafetensorsContents sd;
-  for (NamedParameter& p : (*model)->Params()) sd.tensors[p.name] = p.param->value;
-  for (NamedBuffer& b : (*model)->Buffers()) sd.tensors[b.name] = *b.value;
-  sd.metadata["format"] = kTorchStateDictFormat;
-  sd.metadata["arch"] = "mobilenet_v2";
   const std::string weights = root + "/mobilenet_v2.safetensors";
-  ASSERT_TRUE(SaveSafetensors(weights, sd).ok());
-  model->reset();
+  SafetensorsContents sd;
+  ASSERT_NO_FATAL_FAILURE(WriteHashSeededMobileNetV2(weights, &sd));
 
   FinetuneOptions o;
   o.checkpoint = weights;
@@ -102,16 +107,9 @@ TEST(TorchvisionFinetuneTest, MobileNetV2FromAStateDictToATwoClassHead) {
 TEST(TorchvisionFinetuneTest, ClassGroupsTurnTheImageNetModelIntoATwoClassOne) {
   const std::string root = test::TempDir("tv_groups");
   WriteTwoClassFolder(root + "/data");
-  auto model = LoadModel("mobilenet_v2", std::nullopt, 1000, 1);
-  ASSERT_TRUE(model.ok()) << model.status();
-  FillModelHashSeeded(**model);
-  SafetensorsContents sd;
-  for (NamedParameter& p : (*model)->Params()) sd.tensors[p.name] = p.param->value;
-  for (NamedBuffer& b : (*model)->Buffers()) sd.tensors[b.name] = *b.value;
-  sd.metadata["format"] = kTorchStateDictFormat;
-  sd.metadata["arch"] = "mobilenet_v2";
   const std::string weights = root + "/mobilenet_v2.safetensors";
-  ASSERT_TRUE(SaveSafetensors(weights, sd).ok());
+  SafetensorsContents sd;
+  ASSERT_NO_FATAL_FAILURE(WriteHashSeededMobileNetV2(weights, &sd));
 
   DataOptions d;
   d.dataset = "folder";
