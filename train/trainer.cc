@@ -463,11 +463,7 @@ absl::StatusOr<bool> Trainer::TrainEpoch(DataLoader& loader, int64_t stop_at, do
                                     : static_cast<int64_t>(labels.size());
     // Dropout masks are keyed by (epoch, sample id): the same whatever the batch a sample lands
     // in, the number of ranks, or where a resumed run starts.
-    model_->ForEachLayer([&](const std::string&, Layer& layer, int) {
-      if (auto* dropout = dynamic_cast<Dropout*>(&layer)) {
-        dropout->SetSampleKeys(batch->epoch, batch->indices);
-      }
-    });
+    for (Dropout* dropout : dropouts_) dropout->SetSampleKeys(batch->epoch, batch->indices);
     const double t0 = MonotonicSeconds();
     SIMDNET_ASSIGN_OR_RETURN(float loss, TrainStep(batch->images, labels, n, *lr, &correct));
     const double dt = MonotonicSeconds() - t0;
@@ -605,13 +601,16 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   };
   step_seconds_ = 0.0;
   stop_agreed_ = false;
+  dropouts_.clear();
+  model_->ForEachLayer([&](const std::string&, Layer& layer, int) {
+    if (auto* dropout = dynamic_cast<Dropout*>(&layer)) dropouts_.push_back(dropout);
+  });
   if (writes_files_) {
     SIMDNET_RETURN_IF_ERROR(OpenLogs(/*resumed=*/epoch_ > 0 || batch_in_epoch_ > 0));
   }
   if (distributed()) {
     // Every rank starts from rank 0's weights and statistics (a resumed run's too).
     SIMDNET_RETURN_IF_ERROR(sync_->BroadcastModel());
-    // Dropout masks need nothing here: they are drawn per sample (see TrainEpoch).
   }
 
   DataLoaderOptions lo;

@@ -42,6 +42,7 @@
 namespace simdnet {
 
 class DataLoader;
+class Dropout;
 class ThreadPool;
 
 // A stop request the caller owns and may set from anywhere, a signal handler included (a
@@ -265,6 +266,8 @@ class Trainer {
   double base_lr_ = 0.0;
   int64_t batches_per_epoch_ = 0;
   std::unique_ptr<CsvLog> epoch_log_, iteration_log_;
+  // The model's Dropout layers, keyed per sample before every step (see TrainEpoch).
+  std::vector<Dropout*> dropouts_;
 
   // Data-parallel state (null / defaults for one process).
   std::unique_ptr<GradientSync> sync_;
