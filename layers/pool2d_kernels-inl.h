@@ -1,7 +1,7 @@
 // Per-target pooling kernels: max (with argmax) and average pooling over NCHW planes. Forward
 // passes vectorize over output columns whose windows lie inside the input (contiguous loads
-// for stride 1, gathers otherwise); the few border columns use the same window loop in scalar
-// form. Backward passes scatter per plane.
+// for stride 1, deinterleaving loads for stride 2, gathers otherwise); the few border columns
+// use the same window loop in scalar form. Backward passes scatter per plane.
 
 #ifndef SIMDNET_LAYERS_POOL2D_KERNELS_INL_H_
 #define SIMDNET_LAYERS_POOL2D_KERNELS_INL_H_
@@ -118,39 +118,70 @@ HWY_INLINE void PoolRow(const Pool2dShape& s, const float* HWY_RESTRICT x, size_
       hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(s.stride_w)));
   const float inv_div =
       1.0f / static_cast<float>(count_include_pad ? s.kernel_h * s.kernel_w : rows * s.kernel_w);
-  for (; ow + N <= ow_hi; ow += N) {
-    const long w0 = static_cast<long>(ow * s.stride_w) - static_cast<long>(s.pad_w);
+  // Stride 2: taps (t, t + 1) of N outputs are the even / odd lanes of one deinterleaving load
+  // at column w0 + t (gathers cost several times more on AMD Zen). The load of the last tap
+  // pair reads up to column w0 + 2N + kernel_w - 2 (one past the window when kernel_w is odd),
+  // so vectors start at most at v_last; the last vector may overlap the previous one (it
+  // recomputes equal outputs) instead of leaving N - 1 columns to the scalar loop.
+  const bool pairs = s.stride_w == 2;
+  const long t_pair_max = static_cast<long>((s.kernel_w - 1) / 2 * 2);
+  const long reach = static_cast<long>(in_w + s.pad_w) - t_pair_max - 2 * static_cast<long>(N);
+  size_t v_last = ow_hi >= N ? ow_hi - N : 0;
+  if (pairs) v_last = reach < 0 ? 0 : std::min(v_last, static_cast<size_t>(reach / 2));
+  const bool any_vector = ow_hi >= ow_lo + N && v_last >= ow_lo;
+  auto vector_columns = [&](size_t ow0) {
+    const long w0 = static_cast<long>(ow0 * s.stride_w) - static_cast<long>(s.pad_w);
     auto acc = hn::Zero(df);
     auto best_i = hn::Zero(di);
     bool first = true;
+    auto take = [&](hn::Vec<decltype(df)> v, long base) {
+      if (kMax) {
+        const auto idx = hn::Add(hn::Set(di, static_cast<int32_t>(base)), lane_step);
+        if (first) {
+          acc = v;
+          best_i = idx;
+          first = false;
+        } else {
+          const auto greater = hn::Gt(v, acc);
+          acc = hn::IfThenElse(greater, v, acc);
+          best_i = hn::IfThenElse(hn::RebindMask(di, greater), idx, best_i);
+        }
+      } else {
+        acc = hn::Add(acc, v);
+      }
+    };
     for (size_t r = r_lo; r < r_hi; ++r) {
       const long row = (h0 + static_cast<long>(r)) * in_w + w0;
+      if (pairs) {
+        for (size_t t = 0; t < s.kernel_w; t += 2) {
+          const long base = row + static_cast<long>(t);
+          hn::Vec<decltype(df)> even, odd;
+          hn::LoadInterleaved2(df, x + base, even, odd);
+          take(even, base);
+          if (t + 1 < s.kernel_w) take(odd, base + 1);
+        }
+        continue;
+      }
       for (size_t t = 0; t < s.kernel_w; ++t) {
         const long base = row + static_cast<long>(t);
-        const auto v = s.stride_w == 1 ? hn::LoadU(df, x + base)
-                                       : hn::GatherIndex(df, x + base, lane_step);
-        if (kMax) {
-          const auto idx = hn::Add(hn::Set(di, static_cast<int32_t>(base)), lane_step);
-          if (first) {
-            acc = v;
-            best_i = idx;
-            first = false;
-          } else {
-            const auto greater = hn::Gt(v, acc);
-            acc = hn::IfThenElse(greater, v, acc);
-            best_i = hn::IfThenElse(hn::RebindMask(di, greater), idx, best_i);
-          }
-        } else {
-          acc = hn::Add(acc, v);
-        }
+        take(s.stride_w == 1 ? hn::LoadU(df, x + base) : hn::GatherIndex(df, x + base, lane_step),
+             base);
       }
     }
     if (kMax) {
-      hn::StoreU(acc, df, y + ow);
-      if (argmax != nullptr) hn::StoreU(best_i, di, argmax + ow);
+      hn::StoreU(acc, df, y + ow0);
+      if (argmax != nullptr) hn::StoreU(best_i, di, argmax + ow0);
     } else {
-      hn::StoreU(hn::Mul(acc, hn::Set(df, inv_div)), df, y + ow);
+      hn::StoreU(hn::Mul(acc, hn::Set(df, inv_div)), df, y + ow0);
     }
+  };
+  if (any_vector) {
+    for (;; ow += N) {
+      ow = std::min(ow, v_last);
+      vector_columns(ow);
+      if (ow == v_last) break;
+    }
+    ow += N;
   }
   for (; ow < s.out_w(); ++ow) scalar_column(ow);
 }

@@ -55,6 +55,13 @@ inline std::vector<NamedShape> TestShapes() {
       {"Window2Stride2OddNarrow", Make(2, 3, 7, 7, 2, 2, 2, 2, 0, 0)},
       {"Window2Stride2SingleOutput", Make(1, 1, 2, 2, 2, 2, 2, 2, 0, 0)},
       {"Window3Stride2Pad1", Make(2, 2, 11, 45, 3, 3, 2, 2, 1, 1)},
+      // Stride 2 runs on deinterleaving loads: rows with several vectors, an overlapping last
+      // vector, odd and even windows, with and without padding.
+      {"Window3Stride2Pad1ResNetStemWidth", Make(1, 2, 9, 112, 3, 3, 2, 2, 1, 1)},
+      {"Window3Stride2Pad1OddWide", Make(1, 2, 7, 113, 3, 3, 2, 2, 1, 1)},
+      {"Window3Stride2Pad0", Make(1, 2, 9, 70, 3, 3, 2, 2, 0, 0)},
+      {"Window2Stride2Pad1", Make(1, 2, 8, 71, 2, 2, 2, 2, 1, 1)},
+      {"Window5Stride2Pad2", Make(1, 2, 11, 77, 5, 5, 2, 2, 2, 2)},
       {"Window3Stride1Pad1", Make(1, 2, 7, 41, 3, 3, 1, 1, 1, 1)},
       {"RectangularWindow", Make(1, 2, 9, 50, 2, 3, 1, 2, 1, 1)},
       {"StrideGreaterThanWindow", Make(1, 3, 10, 53, 2, 2, 3, 3, 0, 0)},
