@@ -94,25 +94,27 @@ void Activation::Forward(const Tensor& x, Tensor* y) {
   switch (options_.kind) {
     case ActivationKind::kRelu:
       ReluForward(x.data(), y->data(), n, pool);
-      x_ = x;
+      x_ = KeptForBackward(x);
       break;
     case ActivationKind::kLeakyRelu:
       LeakyReluForward(x.data(), options_.negative_slope, y->data(), n, pool);
-      x_ = x;
+      x_ = KeptForBackward(x);
       break;
     case ActivationKind::kTanh:
       TanhForward(x.data(), y->data(), n, pool);
+      if (InferencePool() != nullptr) break;  // no Backward follows
       y_.EnsureShape(x.shape());
       Copy(y->data(), y_.data(), n, pool);
       break;
     case ActivationKind::kSigmoid:
       SigmoidForward(x.data(), y->data(), n, pool);
+      if (InferencePool() != nullptr) break;  // no Backward follows
       y_.EnsureShape(x.shape());
       Copy(y->data(), y_.data(), n, pool);
       break;
     case ActivationKind::kRelu6:
       ClampForward(x.data(), 0.0f, 6.0f, y->data(), n, pool);
-      x_ = x;
+      x_ = KeptForBackward(x);
       break;
   }
 }

@@ -105,7 +105,7 @@ void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, bool relu) {
   const size_t c = static_cast<size_t>(num_channels());
   const size_t s = static_cast<size_t>(shape_.SizeOf(1, shape_.rank()));
   y->EnsureShape(x.shape());
-  x_ = x;
+  x_ = KeptForBackward(x);
   ThreadPool& pool = DefaultThreadPool();
   last_forward_train_ = (mode_ == Mode::kTrain);
   if (last_forward_train_) {

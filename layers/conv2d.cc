@@ -250,6 +250,7 @@ void Conv2d::Forward(const Tensor& x, Tensor* y) {
   Conv2dForward(plan_, s, x_.data(), weight_.value.data(),
                 options_.bias ? bias_.value.data() : nullptr, y->data(), ConvEpilogue::kNone,
                 DefaultThreadPool());
+  x_ = KeptForBackward(x_);
 }
 
 void Conv2d::Backward(const Tensor& dy, Tensor* dx) {

@@ -7,17 +7,6 @@
 #include "tensor/thread_pool.h"
 
 namespace simdnet {
-namespace {
-
-// Returns (n, ...per_sample).
-Shape WithBatch(int64_t n, const Shape& per_sample) {
-  int64_t dims[Shape::kMaxRank];
-  dims[0] = n;
-  for (int i = 0; i < per_sample.rank(); ++i) dims[i + 1] = per_sample.dim(i);
-  return Shape(absl::Span<const int64_t>(dims, static_cast<size_t>(per_sample.rank() + 1)));
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<Flatten>> Flatten::Create(const Shape& in) {
   if (in.rank() == 0 || in.rank() >= Shape::kMaxRank || in.size() == 0) {
@@ -31,7 +20,7 @@ absl::StatusOr<std::unique_ptr<Flatten>> Flatten::Create(const Shape& in) {
 // Copies rather than aliasing x: the Layer contract lets the caller reuse y freely, and a view
 // would make y change whenever the producer of x overwrites it.
 void Flatten::Forward(const Tensor& x, Tensor* y) {
-  SIMDNET_CHECK(x.rank() >= 1 && x.shape() == WithBatch(x.dim(0), input_shape_));
+  SIMDNET_CHECK(x.rank() >= 1 && x.shape() == input_shape_.WithBatch(x.dim(0)));
   const Shape out({x.dim(0), output_shape_.dim(0)});
   y->EnsureShape(out);
   Copy(x.data(), y->data(), static_cast<size_t>(x.size()), &DefaultThreadPool());
@@ -39,7 +28,7 @@ void Flatten::Forward(const Tensor& x, Tensor* y) {
 
 void Flatten::Backward(const Tensor& dy, Tensor* dx) {
   SIMDNET_CHECK(dy.rank() == 2 && dy.dim(1) == output_shape_.dim(0));
-  const Shape in = WithBatch(dy.dim(0), input_shape_);
+  const Shape in = input_shape_.WithBatch(dy.dim(0));
   dx->EnsureShape(in);
   Copy(dy.data(), dx->data(), static_cast<size_t>(dy.size()), &DefaultThreadPool());
 }

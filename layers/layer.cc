@@ -22,6 +22,18 @@ double Now() {
 
 void SetLayerTimer(LayerTimer* timer) { g_layer_timer.store(timer); }
 
+namespace {
+thread_local TensorPool* t_inference_pool = nullptr;
+}  // namespace
+
+InferenceScope::InferenceScope(TensorPool* pool) : previous_(t_inference_pool) {
+  t_inference_pool = pool;
+}
+
+InferenceScope::~InferenceScope() { t_inference_pool = previous_; }
+
+TensorPool* InferencePool() { return t_inference_pool; }
+
 bool LayerTimerInstalled() { return g_layer_timer.load(std::memory_order_relaxed) != nullptr; }
 
 absl::StatusOr<std::string> Layer::ToSpec() const {

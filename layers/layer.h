@@ -29,6 +29,7 @@
 #include "tensor/rng.h"
 #include "tensor/shape.h"
 #include "tensor/tensor.h"
+#include "tensor/tensor_pool.h"
 
 namespace simdnet {
 
@@ -82,6 +83,32 @@ void SetLayerTimer(LayerTimer* timer);
 // Returns whether a LayerTimer is installed (containers then run every child on its own, never
 // fused with a neighbour, so that each is timed).
 bool LayerTimerInstalled();
+
+// Inference-only forward passes (what torch.inference_mode is to PyTorch). While an
+// InferenceScope is alive on a thread, the containers (Sequential, Residual) that run Forward on
+// that thread take their intermediate outputs from the scope's TensorPool and let go of each one
+// as soon as the next layer has consumed it, so a deep network's forward pass holds a few
+// activations at a time instead of all of them. No Backward (or BackwardBelowChild) may follow
+// such a Forward: nothing it needs was kept. Model::Predict opens one.
+class InferenceScope {
+ public:
+  explicit InferenceScope(TensorPool* pool);
+  ~InferenceScope();
+  InferenceScope(const InferenceScope&) = delete;
+  InferenceScope& operator=(const InferenceScope&) = delete;
+
+ private:
+  TensorPool* previous_;
+};
+
+// Returns the pool of the innermost InferenceScope alive on this thread, or nullptr.
+TensorPool* InferencePool();
+
+// Returns `t` when a Backward may follow, an empty tensor inside an InferenceScope: how a layer
+// caches its input for Backward (x_ = KeptForBackward(x)) without pinning a pooled activation.
+inline Tensor KeptForBackward(const Tensor& t) {
+  return InferencePool() == nullptr ? t : Tensor();
+}
 
 // A child of a container with its local name ("0", "features", "shortcut").
 struct NamedLayer {

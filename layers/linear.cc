@@ -101,7 +101,7 @@ void Linear::Forward(const Tensor& x, Tensor* y) {
   const size_t in = static_cast<size_t>(in_features());
   const size_t out = static_cast<size_t>(out_features());
   y->EnsureShape(Shape({x.dim(0), out_features()}));
-  x_ = x;
+  x_ = KeptForBackward(x);
   ThreadPool& pool = DefaultThreadPool();
   // The GEMM packs a transposed operand element by element; an explicit transpose of the
   // smaller of x and W (vectorizable, split over the pool) followed by a GEMM on plain

@@ -105,6 +105,14 @@ absl::Status Model::Forward(const Tensor& x, Tensor* logits) {
   return absl::OkStatus();
 }
 
+absl::Status Model::Predict(const Tensor& x, Tensor* logits) {
+  SIMDNET_RETURN_IF_ERROR(CheckInput(x));
+  InferenceScope scope(&inference_tensors_);
+  root_->Forward(x, logits);
+  last_batch_ = 0;  // nothing was kept for a backward pass
+  return absl::OkStatus();
+}
+
 void Model::ForEachLayer(
     const std::function<void(const std::string& path, Layer& layer, int depth)>& fn) {
   WalkChildren(*root_, "", 0, fn);
@@ -174,7 +182,8 @@ absl::Status Model::ForwardWithOutputs(const Tensor& x, absl::Span<const std::st
 
 absl::Status Model::InputGradient(const Tensor& dlogits, Tensor* dx) {
   if (last_batch_ == 0) {
-    return absl::FailedPreconditionError("Model::InputGradient: no Forward has run yet");
+    return absl::FailedPreconditionError("Model::InputGradient: no Forward has run yet (Predict keeps nothing to "
+                                           "differentiate)");
   }
   if (dlogits.shape() != Shape({last_batch_, num_classes_})) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -540,6 +540,73 @@ TEST(ModelTest, InputGradientFromAProjectionShortcutRunsOnlyTheLayersBelowIt) {
   ExpectGradientsUntouched(*model);
 }
 
+TEST(ModelTest, PredictGivesForwardsLogitsAndKeepsNothingForBackward) {
+  for (Mode mode : {Mode::kEval, Mode::kTrain}) {
+    auto model = MakeSmallNet(14);
+    model->SetMode(mode);
+    Tensor x(Shape({3, kC, kH, kW}));
+    Rng rng(15);
+    rng.FillUniform(x.data(), static_cast<size_t>(x.size()), -1.0f, 1.0f);
+    Tensor forward, predicted, again, dx;
+    ASSERT_TRUE(model->Forward(x, &forward).ok());
+    ASSERT_TRUE(model->Predict(x, &predicted).ok());
+    ASSERT_TRUE(model->Predict(x, &again).ok());  // reuses the pool's blocks
+    ASSERT_EQ(predicted.shape(), forward.shape());
+    for (int64_t i = 0; i < forward.size(); ++i) {
+      EXPECT_EQ(predicted[i], forward[i]) << i;
+      EXPECT_EQ(again[i], forward[i]) << i;
+    }
+    Tensor g(Shape({3, kClasses}));
+    g.SetAll(1.0f);
+    EXPECT_EQ(model->InputGradient(g, &dx).code(), absl::StatusCode::kFailedPrecondition);
+    // A Forward after Predict keeps its activations again: gradients work.
+    ASSERT_TRUE(model->Forward(x, &forward).ok());
+    EXPECT_TRUE(model->InputGradient(g, &dx).ok());
+    EXPECT_EQ(model->Predict(Tensor(Shape({2, kC, kH, kH + 1})), &again).code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(ModelTest, PredictHoldsTwoActivationsOfADeepChainAtATime) {
+  // Twelve same-shape convolutions and a projection residual: Forward keeps every output,
+  // Predict ping-pongs between pooled blocks.
+  Rng rng(16);
+  auto root = std::move(Sequential::Create(Shape({4, 8, 8}))).value();
+  Conv2dOptions c;
+  c.out_channels = 4;
+  c.kernel_h = c.kernel_w = 3;
+  c.pad_h = c.pad_w = 1;
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(root->Add(Conv2d::Create(c, root->OutputShape(), rng)).ok());
+  auto main = std::move(Sequential::Create(root->OutputShape())).value();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(main->Add(Conv2d::Create(c, main->OutputShape(), rng)).ok());
+  auto shortcut = std::move(Sequential::Create(root->OutputShape())).value();
+  Conv2dOptions c1 = c;
+  c1.kernel_h = c1.kernel_w = 1;
+  c1.pad_h = c1.pad_w = 0;
+  ASSERT_TRUE(shortcut->Add(Conv2d::Create(c1, shortcut->OutputShape(), rng)).ok());
+  ASSERT_TRUE(root->Add(Residual::Create(std::move(main), std::move(shortcut))).ok());
+  ASSERT_TRUE(root->Add(Flatten::Create(root->OutputShape())).ok());
+  LinearOptions lin;
+  lin.out_features = 3;
+  ASSERT_TRUE(root->Add(Linear::Create(lin, root->OutputShape(), rng)).ok());
+  auto model = std::move(Model::Create(std::move(root), 3)).value();
+  model->SetMode(Mode::kEval);
+  const int64_t n = 5;
+  Tensor x(Shape({n, 4, 8, 8}));
+  rng.FillUniform(x.data(), static_cast<size_t>(x.size()), -1.0f, 1.0f);
+  Tensor forward, predicted;
+  ASSERT_TRUE(model->Forward(x, &forward).ok());
+  ASSERT_TRUE(model->Predict(x, &predicted).ok());
+  for (int64_t i = 0; i < forward.size(); ++i) EXPECT_EQ(predicted[i], forward[i]) << i;
+  const int64_t activation_bytes = n * 4 * 8 * 8 * 4;
+  // Two blocks at the root; in the residual its branch outputs and the main branch's own two.
+  EXPECT_LE(model->inference_tensors().bytes(), 6 * activation_bytes);
+  EXPECT_GE(model->inference_tensors().bytes(), 2 * activation_bytes);
+  const int64_t bytes = model->inference_tensors().bytes();
+  ASSERT_TRUE(model->Predict(x, &predicted).ok());
+  EXPECT_EQ(model->inference_tensors().bytes(), bytes);  // steady state: no new blocks
+}
+
 TEST(ModelTest, InputGradientRejectsMisuseWithClearErrors) {
   auto model = MakeSmallNet(12);
   Tensor dx;

@@ -60,16 +60,30 @@ std::string Residual::Describe() const {
 }
 
 void Residual::Forward(const Tensor& x, Tensor* y) {
-  main_->Forward(x, &main_out_);
-  y->EnsureShape(main_out_.shape());
-  const size_t n = static_cast<size_t>(main_out_.size());
+  // Inside an InferenceScope the branch outputs are pooled and dropped at the end (nothing is
+  // kept for Backward); otherwise they are members, reused across calls.
+  TensorPool* tensors = InferencePool();
+  Tensor pooled_main, pooled_shortcut;
+  Tensor* main_out = &main_out_;
+  Tensor* shortcut_out = &shortcut_out_;
+  if (tensors != nullptr) {
+    main_out_ = Tensor();
+    shortcut_out_ = Tensor();
+    pooled_main = tensors->Acquire(main_->OutputShape().WithBatch(x.dim(0)));
+    main_out = &pooled_main;
+    shortcut_out = &pooled_shortcut;
+  }
+  main_->Forward(x, main_out);
+  y->EnsureShape(main_out->shape());
+  const size_t n = static_cast<size_t>(main_out->size());
   ThreadPool* pool = &DefaultThreadPool();
   if (shortcut_ == nullptr) {
-    SIMDNET_CHECK(x.shape() == main_out_.shape());
-    Add(main_out_.data(), x.data(), y->data(), n, pool);
+    SIMDNET_CHECK(x.shape() == main_out->shape());
+    Add(main_out->data(), x.data(), y->data(), n, pool);
   } else {
-    shortcut_->RunForward(x, &shortcut_out_);
-    Add(main_out_.data(), shortcut_out_.data(), y->data(), n, pool);
+    if (tensors != nullptr) *shortcut_out = tensors->Acquire(main_out->shape());
+    shortcut_->RunForward(x, shortcut_out);
+    Add(main_out->data(), shortcut_out->data(), y->data(), n, pool);
   }
 }
 

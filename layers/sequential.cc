@@ -76,8 +76,13 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
     return;
   }
   const size_t k = children_.size();
-  const Tensor* in = &x;
   fused_.assign(k, 0);
+  inference_forward_ = false;
+  if (TensorPool* pool = InferencePool()) {
+    ForwardInference(x, y, *pool);
+    return;
+  }
+  const Tensor* in = &x;
   for (size_t i = 0; i + 1 < k; ++i) {
     if (BatchNorm* bn = FusableBatchNorm(i)) {
       // BatchNorm + ReLU in one pass; the BatchNorm's own output (activations_[i]) is skipped.
@@ -92,7 +97,34 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
   children_[k - 1].layer->RunForward(*in, y);
 }
 
+void Sequential::ForwardInference(const Tensor& x, Tensor* y, TensorPool& pool) {
+  // Each intermediate output comes from the pool and is dropped (its block freed for reuse) as
+  // soon as the next child has consumed it; activations_ are not kept, and released if a
+  // training Forward left them.
+  inference_forward_ = true;
+  for (Tensor& a : activations_) a = Tensor();
+  const size_t k = children_.size();
+  const int64_t n = x.dim(0);
+  Tensor current;  // the output of the last child run, the input of the next
+  const Tensor* in = &x;
+  for (size_t i = 0; i + 1 < k; ++i) {
+    Tensor out;
+    if (BatchNorm* bn = FusableBatchNorm(i)) {
+      out = pool.Acquire(children_[i + 1].layer->OutputShape().WithBatch(n));
+      bn->ForwardRelu(*in, &out);
+      ++i;
+    } else {
+      out = pool.Acquire(children_[i].layer->OutputShape().WithBatch(n));
+      children_[i].layer->RunForward(*in, &out);
+    }
+    current = std::move(out);
+    in = &current;
+  }
+  children_[k - 1].layer->RunForward(*in, y);
+}
+
 void Sequential::Backward(const Tensor& dy, Tensor* dx) {
+  SIMDNET_CHECK(!inference_forward_);  // an InferenceScope's Forward keeps nothing to go back
   if (children_.empty()) {
     dx->EnsureShape(dy.shape());
     Copy(dy.data(), dx->data(), static_cast<size_t>(dy.size()), &DefaultThreadPool());
@@ -109,7 +141,7 @@ void Sequential::Backward(const Tensor& dy, Tensor* dx) {
 }
 
 void Sequential::BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx) {
-  SIMDNET_CHECK(index < children_.size());
+  SIMDNET_CHECK(index < children_.size() && !inference_forward_);
   if (index == 0) {
     dx->EnsureShape(grad.shape());
     Copy(grad.data(), dx->data(), static_cast<size_t>(grad.size()), &DefaultThreadPool());

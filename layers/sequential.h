@@ -92,12 +92,15 @@ class Sequential : public Layer {
   // Returns child i as a BatchNorm if children i and i + 1 may run fused (see the class
   // comment), else null.
   BatchNorm* FusableBatchNorm(size_t i);
+  // Forward inside an InferenceScope (layers/layer.h): intermediate outputs from `pool`.
+  void ForwardInference(const Tensor& x, Tensor* y, TensorPool& pool);
 
   Shape input_shape_, output_shape_;
   std::vector<Child> children_;
   std::vector<Tensor> activations_;  // output of child i, for i < size() - 1
   std::vector<Tensor> gradients_;    // gradient w.r.t. activations_[i]
   std::vector<char> fused_;          // fused_[i]: children i, i + 1 ran fused in the last Forward
+  bool inference_forward_ = false;   // the last Forward ran in an InferenceScope (no Backward)
 };
 
 }  // namespace simdnet

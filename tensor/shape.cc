@@ -58,6 +58,15 @@ int64_t Shape::SizeOf(int begin, int end) const {
   return n;
 }
 
+Shape Shape::WithBatch(int64_t n) const {
+  SIMDNET_CHECK(rank_ < kMaxRank && n >= 0);
+  Shape out;
+  out.rank_ = rank_ + 1;
+  out.dims_[0] = n;
+  for (int i = 0; i < rank_; ++i) out.dims_[static_cast<size_t>(i) + 1] = dims_[static_cast<size_t>(i)];
+  return out;
+}
+
 std::string Shape::ToString() const { return absl::StrCat("(", absl::StrJoin(dims(), ", "), ")"); }
 
 bool operator==(const Shape& a, const Shape& b) {

@@ -40,6 +40,10 @@ class Shape {
   // Returns the product of dims [begin, end).
   int64_t SizeOf(int begin, int end) const;
 
+  // Returns (n, ...this): a per-sample shape with a batch dim in front. Requires rank() <
+  // kMaxRank and n >= 0.
+  Shape WithBatch(int64_t n) const;
+
   // Returns "(2, 3, 4)"; "()" for a scalar.
   std::string ToString() const;
 

@@ -29,6 +29,12 @@ TEST(ShapeTest, DimsAndSize) {
   EXPECT_NE(s, Shape({2, 12}));
 }
 
+TEST(ShapeTest, WithBatchPrependsTheBatchDim) {
+  EXPECT_EQ(Shape({3, 28, 28}).WithBatch(16), Shape({16, 3, 28, 28}));
+  EXPECT_EQ(Shape({}).WithBatch(4), Shape({4}));
+  EXPECT_EQ(Shape({1, 2, 3, 4}).WithBatch(0), Shape({0, 1, 2, 3, 4}));
+}
+
 TEST(ShapeTest, ZeroDimMeansEmpty) { EXPECT_EQ(Shape({5, 0, 3}).size(), 0); }
 
 TEST(ShapeTest, CreateRejectsNegativeDimNamingIt) {

@@ -59,6 +59,9 @@ class Tensor {
 
   // Returns true if both share the same storage block.
   bool SharesStorageWith(const Tensor& other) const { return storage_ == other.storage_; }
+  // Returns how many tensors (this one and its views, copies) share this tensor's storage block;
+  // 0 for a tensor without storage. How TensorPool tells a free block from one in use.
+  long StorageUseCount() const { return storage_.use_count(); }
 
   // Returns a view with a new shape of the same element count, sharing storage.
   // InvalidArgument naming both shapes if the counts differ.

@@ -72,29 +72,30 @@ absl::StatusOr<std::string> RunBench(const BenchOptions& o) {
   const int64_t mult_adds = model->ForwardMultAdds();
   std::string out = absl::StrFormat(
       "%s: input %s, %d parameters, %d forward mult-adds per sample; SIMD target %s, %d "
-      "threads\n%8s  %12s  %10s  %s\n",
+      "threads\n%8s  %12s  %10s  %s  %s\n",
       what, model->InputShape().ToString(), model->ParameterCount(), mult_adds,
       BestTargetName(), DefaultThreadPool().NumThreads(), "batch", "images/s", "GFLOPS",
-      "latency per batch (ms): p50 / p90 / p99");
+      "latency per batch (ms): p50 / p90 / p99", "activations MB");
   Tensor logits;
   for (int64_t batch : o.batch_sizes) {
     const Tensor x = RandomBatch(model->InputShape(), batch, 1);
-    SIMDNET_RETURN_IF_ERROR(model->Forward(x, &logits));  // warm-up: workspaces grow once
+    SIMDNET_RETURN_IF_ERROR(model->Predict(x, &logits));  // warm-up: workspaces grow once
     std::vector<double> times;
     const double start = Seconds();
     while (times.size() < 5 || Seconds() - start < o.seconds) {
       const double t0 = Seconds();
-      SIMDNET_RETURN_IF_ERROR(model->Forward(x, &logits));
+      SIMDNET_RETURN_IF_ERROR(model->Predict(x, &logits));
       times.push_back(Seconds() - t0);
       if (times.size() >= 100000) break;
     }
     const double median = Quantile(times, 0.5);
     absl::StrAppend(
-        &out, absl::StrFormat("%8d  %12.0f  %10.1f  %.3f / %.3f / %.3f\n", batch,
+        &out, absl::StrFormat("%8d  %12.0f  %10.1f  %.3f / %.3f / %.3f  %.1f\n", batch,
                               static_cast<double>(batch) / median,
                               2.0 * static_cast<double>(mult_adds * batch) / median * 1e-9,
                               1e3 * median, 1e3 * Quantile(times, 0.9),
-                              1e3 * Quantile(times, 0.99)));
+                              1e3 * Quantile(times, 0.99),
+                              static_cast<double>(model->inference_tensors().bytes()) / 1e6));
   }
   if (!o.profile) return out;
 
@@ -104,7 +105,7 @@ absl::StatusOr<std::string> RunBench(const BenchOptions& o) {
     ModelProfiler profiler(*model);
     const double start = Seconds();
     while (calls < 3 || Seconds() - start < o.seconds) {
-      SIMDNET_RETURN_IF_ERROR(model->Forward(x, &logits));
+      SIMDNET_RETURN_IF_ERROR(model->Predict(x, &logits));
       ++calls;
     }
     absl::StrAppend(&out, "\ninference profile, batch ", largest, ":\n",

@@ -474,6 +474,7 @@ absl::StatusOr<EvalResult> RunEval(const std::vector<std::string>& checkpoints,
     EvalOptions eo;
     eo.batch_size = batch_size;
     eo.keep_probabilities = true;
+    eo.inference_only = true;
     SIMDNET_ASSIGN_OR_RETURN(EvalResult r,
                              Evaluate(*model, *eval, ck.info.normalization, eo));
     std::cout << absl::StrFormat("%-50s top-1 %6.2f%%  top-5 %6.2f%%  loss %.4f  (%d images)\n",
@@ -553,7 +554,7 @@ absl::StatusOr<std::vector<Prediction>> RunPredict(const std::string& checkpoint
       }
     }
     ck.info.normalization.Apply(x.data(), 1);
-    SIMDNET_RETURN_IF_ERROR(model->Forward(x, &logits));
+    SIMDNET_RETURN_IF_ERROR(model->Predict(x, &logits));
     std::vector<float> p(static_cast<size_t>(k));
     SoftmaxAxis(logits.data(), 1, static_cast<size_t>(k), 1, p.data());
     std::vector<int64_t> order(static_cast<size_t>(k));

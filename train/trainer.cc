@@ -684,7 +684,8 @@ absl::StatusOr<EvalResult> Evaluate(Model& model, const SampleSource& data,
     for (int64_t i = begin; i < end; ++i) indices.push_back(i);
     status = AssembleBatch(data, indices, nullptr, &norm, 0, 0, &DefaultThreadPool(), &batch);
     if (!status.ok()) break;
-    status = model.Forward(batch.images, &logits);
+    status = options.inference_only ? model.Predict(batch.images, &logits)
+                                    : model.Forward(batch.images, &logits);
     if (!status.ok()) break;
     const std::vector<int64_t> labels = ToInt64(batch.labels);
     auto loss = SoftmaxCrossEntropy(logits, labels, nullptr);

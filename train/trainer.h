@@ -140,6 +140,9 @@ struct EvalOptions {
   int64_t max_misclassified = 64;
   bool keep_probabilities = false;
   int64_t max_samples = 0;  // > 0: evaluate only the first max_samples
+  // Runs Model::Predict (pooled activations, a fraction of the memory) instead of Forward: for
+  // processes that evaluate without training afterwards (eval, predict).
+  bool inference_only = false;
 };
 
 // Evaluates `model` (switched to eval mode, then restored) on `data` with `norm` applied.
