@@ -114,6 +114,13 @@ inline std::vector<NamedShape> TestShapes() {
       {"WinogradStride2SplitByOutput", Make(1, 160, 6, 7, 160, 3, 3, 2, 1)},
       // Tiny inputs: one tile per image, padding wider than the image, phantom outputs.
       {"WinogradStride2TinyPad2", Make(3, 32, 1, 2, 33, 3, 3, 2, 2)},
+      // Transformed weights larger than the tiles' data: forward tasks of whole NR strips of
+      // cg * kg / (cg + kg) tiles (5x5 outputs, 36 tiles, both strides).
+      {"WinogradWideChunks", Make(4, 144, 5, 5, 160, 3, 3, 1, 1)},
+      {"WinogradStride2WideChunks", Make(4, 144, 9, 9, 160, 3, 3, 2, 1)},
+      // Small images, batch > 1: the im2col forward folds the batch into the GEMM's columns
+      // (panels and thread chunks start mid-image; 392 columns: two NC panels per chunk).
+      {"Im2colFoldedBatchAcrossPanels", Make(7, 20, 15, 13, 37, 3, 3, 2, 1)},
       {"WinogradStride2SingleOutputPad0", Make(2, 32, 3, 4, 32, 3, 3, 2, 0)},
       // Strides > 1 on wide rows: the direct path on the phase-split image.
       {"Stride2WideDirect", Make(2, 5, 20, 62, 6, 3, 3, 2, 1)},
@@ -167,7 +174,8 @@ inline std::vector<NamedShape> AlgorithmShapes() {
       "WinogradPad1OddSizes", "WinogradStride2Pad1OddSizes", "Pointwise1x1",
       "Pointwise1x1Stride2", "Kernel5Pad2Wide", "Kernel7Stride2Pad3", "Dilation2", "Groups2",
       "ManyInputChannelsCrossKBlocks", "Depthwise", "DepthwiseStride2Pad1OddSizes",
-      "DepthwiseRoundStride2", "Stride2OutputWidth16", "Stride1NarrowRowsVirtualGrid"};
+      "DepthwiseRoundStride2", "Stride2OutputWidth16", "Stride1NarrowRowsVirtualGrid",
+      "Im2colFoldedBatchAcrossPanels"};
   std::vector<NamedShape> out;
   for (const NamedShape& ns : TestShapes()) {
     if (std::find(names.begin(), names.end(), ns.name) != names.end()) out.push_back(ns);

@@ -37,6 +37,19 @@ bool WinogradPays(const Conv2dShape& s) {
          s.out_channels / s.groups >= kWinogradMinChannels;
 }
 
+// The stride-2 Winograd backward passes pay for the transformed weights (25 cg kg floats) per
+// image (backward-data) or per step of tiles against dU (backward-weights); with few tiles per
+// image they lose to the im2col GEMM. Winograd<2> keeps them while 4 x the tiles of an image is
+// at least cg kg / (cg + kg). Measured on Zen 5, batch 16, 2 threads (loaded machine, CPU-time
+// GFLOPS): 256 -> 512 channels on 14x14 (16 tiles per image vs 170) backward-data 106 ->
+// 198 with im2col, backward-weights 217 -> 250; 128 -> 256 on 28x28 (49 tiles vs 85) keeps
+// Winograd (296 vs 240 and 293 vs 257).
+bool WinogradStride2BackwardPays(const Conv2dShape& s) {
+  const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
+  const size_t tiles = ((s.out_h() + 1) / 2) * ((s.out_w() + 1) / 2);
+  return WinogradPays(s) && 4 * tiles * (cg + kg) >= cg * kg;
+}
+
 // The direct forward computes whole NR-pixel blocks of the virtual (padded) grid, the im2col
 // GEMM whole NR-pixel blocks of the output: direct (no packing) wins unless it wastes more than
 // 15% more lanes (small images with wide padding, e.g. 8x8 + pad 1 uses 64 of 96 lanes).
@@ -47,6 +60,13 @@ constexpr double kDirectMaxLaneWaste = 1.15;
 // streams than the prefetchers follow (64 -> 256 channels on 16x16, 2 threads: 185 -> 205
 // GFLOPS forward, and its backward-data 160 -> 162).
 constexpr size_t kPointwiseIm2colMinChannels = 64;
+
+// The direct weight gradient runs one GEMM per image into dW (kg x crs), so each image rereads
+// and rewrites dW: with few output pixels per image that traffic dominates. Measured on Zen 5,
+// batch 16, 2 threads (loaded machine, CPU-time GFLOPS), direct vs im2col: 7x7 outputs 512 ->
+// 512 3x3 167 vs 328, 256 -> 512 3x3 stride 2 160 vs 250, 256 -> 512 1x1 stride 2 31 vs 38;
+// 14x14 outputs: 128 -> 256 3x3 stride 2 258 vs 257, 1x1 33-35 vs 26 (direct kept).
+constexpr size_t kDirectWeightsMinPixels = 128;
 
 ConvPassPlan PlanForward(const Conv2dShape& s, const ConvTarget& t) {
   if (IsDepthwise(s)) {
@@ -138,9 +158,10 @@ ConvPlan PlanConv2d(const Conv2dShape& s, const ConvTarget& t) {
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
   if (IsDepthwise(s)) {
     plan.backward_data = {ConvAlgorithm::kDepthwise, "depthwise: one channel per group"};
-  } else if (WinogradPays(s) && s.stride_h == 2) {
+  } else if (WinogradStride2BackwardPays(s) && s.stride_h == 2) {
     plan.backward_data = {ConvAlgorithm::kWinograd,
-                          "3x3 stride 2 with >= 32 channels: the Winograd<2> adjoint"};
+                          "3x3 stride 2 with >= 32 channels and enough tiles per image: the "
+                          "Winograd<2> adjoint"};
   } else if (!FlippedFits(s)) {
     plan.backward_data = {ConvAlgorithm::kIm2colGemm,
                           "stride > 1 or padding beyond the kernel's reach: GEMM + col2im"};
@@ -163,15 +184,20 @@ ConvPlan PlanConv2d(const Conv2dShape& s, const ConvTarget& t) {
   const size_t crs = cg * s.kernel_h * s.kernel_w, p = s.out_h() * s.out_w();
   if (IsDepthwise(s)) {
     plan.backward_weights = {ConvAlgorithm::kDepthwise, "depthwise: one channel per group"};
-  } else if (WinogradPays(s)) {
+  } else if (WinogradPays(s) && (s.stride_h == 1 || WinogradStride2BackwardPays(s))) {
     plan.backward_weights = {ConvAlgorithm::kWinograd,
-                             "3x3 stride 1-2 with >= 32 channels per group each way"};
+                             "3x3 stride 1-2 with >= 32 channels per group each way (stride 2: "
+                             "enough tiles per image)"};
   } else if (kg * crs * t.lanes <= (size_t{1} << 15)) {
     // A small gradient per group (the stems: 1-3 input channels) whose vector partial sums
     // (kg x crs vectors) stay within 128 KiB. Measured on Zen 4 (stride 1, dense mode) against
     // the transposed GEMM: S1 (1 -> 32 channels, 5x5) 1.3x, S3 (3 -> 64, 3x3) 1.3x.
     plan.backward_weights = {ConvAlgorithm::kDot,
                              "few taps per output channel: partial sums fit in 128 KiB"};
+  } else if (p < kDirectWeightsMinPixels) {
+    plan.backward_weights = {ConvAlgorithm::kIm2colGemm,
+                             "< 128 output pixels per image: the direct GEMM per image would "
+                             "reread dW for few pixels"};
   } else if (ConvVirtualPixels(s) * 100 <= p * 115) {
     // In place on the padded image unless the virtual grid has > 15% discarded columns.
     plan.backward_weights = {ConvAlgorithm::kDirect,

@@ -62,8 +62,17 @@ TEST(ConvPlanTest, TorchvisionShapesOnAvx512) {
             "direct(scatter) / im2col-gemm / direct");  // resnet18 stem
   EXPECT_EQ(Describe(Make(16, 64, 56, 128, 1, 2, 0), kAvx512),
             "direct(flat) / im2col-gemm / direct");  // 1x1 stride-2 projection
+  // 7x7 outputs: the weight gradient rereads dW per image in the direct GEMM.
+  EXPECT_EQ(Describe(Make(16, 256, 14, 512, 1, 2, 0), kAvx512),
+            "direct(flat) / im2col-gemm / im2col-gemm");
   EXPECT_EQ(Describe(Make(16, 512, 7, 512, 3, 1, 1), kAvx512),
             "winograd / flipped-forward(winograd) / winograd");
+  // Stride 2: the Winograd<2> backward passes need enough tiles per image (WinogradStride2-
+  // BackwardPays): 16 tiles of 7x7 outputs for 256 -> 512 channels are not.
+  EXPECT_EQ(Describe(Make(16, 256, 14, 512, 3, 2, 1), kAvx512),
+            "winograd / im2col-gemm / im2col-gemm");  // layer4.0.conv1
+  EXPECT_EQ(Describe(Make(16, 128, 28, 256, 3, 2, 1), kAvx512),
+            "winograd / winograd / winograd");  // layer3.0.conv1: 49 tiles
   EXPECT_EQ(Describe(Make(16, 144, 56, 144, 3, 2, 1, 144), kAvx512),
             "depthwise / depthwise / depthwise");  // mobilenet_v2 depthwise, stride 2
   EXPECT_EQ(Describe(Make(16, 960, 7, 960, 3, 1, 1, 960), kAvx512),

@@ -128,6 +128,23 @@ struct Winograd {
       u[4] = g1;
     }
   }
+  // Weight on vectors (lanes = independent kernels), with Weight's operations in its order.
+  template <class V>
+  static HWY_INLINE void WeightVec(V g0, V g1, V g2, V* u) {
+    if constexpr (kStride == 1) {
+      const V half = hn::Set(hn::DFromV<V>(), 0.5f);
+      u[0] = g0;
+      u[1] = hn::Mul(half, hn::Add(hn::Add(g0, g1), g2));
+      u[2] = hn::Mul(half, hn::Add(hn::Sub(g0, g1), g2));
+      u[3] = g2;
+    } else {
+      u[0] = g0;
+      u[1] = hn::Add(g0, g2);
+      u[2] = g2;
+      u[3] = g1;
+      u[4] = g1;
+    }
+  }
   // Adjoint of Weight, G^T u: a kernel row or column of the weight gradient (u[i * stride]).
   template <class V>
   static HWY_INLINE void WeightAdjoint(const V* u, size_t stride, V* g) {
@@ -163,6 +180,55 @@ inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool trans
   const size_t rrows = detail::RoundUp(rows, MR), strips = rrows / MR;
   detail::RunTasks(pool, parallel, s.groups * strips, [&](uint64_t task, size_t) {
     const size_t g = task / strips, r0 = (task % strips) * MR;
+#if HWY_TARGET <= HWY_AVX2
+    if constexpr (kGemmMR <= 8) {
+      // One vector of 8 lanes per strip (lanes = the strip's rows, those past MR or `rows`
+      // masked off): 9 gathers, the transform on vectors and kPoints stores of MR floats per
+      // column e, instead of scalar code per element. (512 -> 512 channels, stride 1: the
+      // scalar loop took as long as the Winograd GEMMs.)
+      const hn::FixedTag<float, 8> d8;
+      const hn::RebindToSigned<decltype(d8)> di8;
+      using V8 = hn::Vec<decltype(d8)>;
+      const size_t valid = std::min(MR, rows - r0);
+      // Kernel (k, c) is at w + ((g * kg + k) * cg + c) * 9; row r is k (or c if transposed).
+      const size_t row_stride = transposed ? 9 : cg * 9, e_stride = transposed ? cg * 9 : 9;
+      const float* base = w + (g * kg * cg + (transposed ? r0 : r0 * cg)) * 9;
+      HWY_ALIGN int32_t idx[8];
+      for (size_t rr = 0; rr < 8; ++rr) {
+        idx[rr] = static_cast<int32_t>(rr < valid ? rr * row_stride : 0);
+      }
+      const auto vidx = hn::Load(di8, idx);
+      const auto ok = hn::FirstN(d8, valid);
+      const auto mr_lanes = hn::FirstN(d8, MR);
+      for (size_t e = 0; e < depth; ++e) {
+        const size_t pc = e / KC * KC, kc = std::min(KC, depth - pc);
+        float* HWY_RESTRICT dst =
+            wpack + g * kPoints * rrows * depth + pc * rrows + r0 * kc + (e - pc) * MR;
+        const float* src = base + e * e_stride;
+        V8 taps[9];
+        for (size_t j = 0; j < 9; ++j) {
+          taps[j] = hn::IfThenElseZero(ok, hn::GatherIndex(d8, src + j, vidx));
+        }
+        V8 t[3][kP];  // t[col][i] = (G g)[i][col]
+        for (size_t col = 0; col < 3; ++col) {
+          W::WeightVec(taps[col], taps[col + 3], taps[col + 6], t[col]);
+        }
+        for (size_t i = 0; i < kP; ++i) {
+          V8 u[kP];  // (G g G^T)[i][l]
+          W::WeightVec(t[0][i], t[1][i], t[2][i], u);
+          for (size_t l = 0; l < kP; ++l) {
+            float* HWY_RESTRICT out = dst + (i * kP + l) * rrows * depth;
+            if (MR == 8) {
+              hn::StoreU(u[l], d8, out);
+            } else {
+              hn::BlendedStore(u[l], mr_lanes, d8, out);
+            }
+          }
+        }
+      }
+      return;
+    }
+#endif
     for (size_t e = 0; e < depth; ++e) {
       const size_t pc = e / KC * KC, kc = std::min(KC, depth - pc);
       float* HWY_RESTRICT dst =
@@ -317,6 +383,48 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
 // Most tiles per forward Winograd task (measured on Zen 4: 64 beats 128 for 64-128 channels on
 // 2 threads, where two threads share the L3). A multiple of every target's NR.
 constexpr size_t kMaxWinogradChunk = 64;
+// Most tiles per task when the transformed weights are large (WinogradTileChunks).
+constexpr size_t kMaxWinogradWideChunk = 256;
+
+// How the forward Winograd splits the `total` tiles of a group into tasks: chunk i holds tiles
+// [Begin(i), End(i)), at most `max` of them, and starts at a multiple of NR.
+struct WinogradTileChunks {
+  // Every task reads all the transformed weights (kPoints * cg * kg floats) and its tiles'
+  // transformed input and GEMM results (kPoints * (cg + kg) floats per tile). The tiles' data
+  // is kept within about 1 MiB (L2) and kMaxWinogradChunk tiles, unless that makes the weights
+  // cost more than the tiles: then a task takes cg * kg / (cg + kg) tiles (up to
+  // kMaxWinogradWideChunk), in chunks of whole NR strips, as many as a multiple of the threads.
+  // (512 -> 512 channels on 7x7 outputs, batch 16: 8 tasks of 32 tiles read the 16 MiB of
+  // weights 8 times; now 2 tasks of 128 tiles.)
+  WinogradTileChunks(size_t points, size_t cg, size_t kg, size_t total, size_t nr, size_t threads)
+      : total_(total), nr_(nr) {
+    const size_t l2_tiles =
+        std::min(kMaxWinogradChunk, std::max(nr, (size_t{1} << 18) / (points * (cg + kg))));
+    const size_t wide_tiles = std::min(kMaxWinogradWideChunk, cg * kg / (cg + kg));
+    if (wide_tiles <= l2_tiles) {
+      step_ = detail::RoundUp(l2_tiles, nr);
+      count_ = detail::DivCeil(total, step_);
+      max_ = step_;
+      return;
+    }
+    strips_ = detail::DivCeil(total, nr);
+    count_ = detail::DivCeil(strips_, detail::DivCeil(wide_tiles, nr));
+    count_ = std::min(strips_, detail::RoundUp(count_, std::max<size_t>(threads, 1)));
+    max_ = detail::DivCeil(strips_, count_) * nr;
+  }
+  size_t Count() const { return count_; }
+  size_t Max() const { return max_; }
+  size_t Begin(size_t i) const {
+    return step_ != 0 ? i * step_ : std::min(total_, strips_ * i / count_ * nr_);
+  }
+  size_t End(size_t i) const {
+    return step_ != 0 ? std::min(total_, (i + 1) * step_)
+                      : std::min(total_, strips_ * (i + 1) / count_ * nr_);
+  }
+
+ private:
+  size_t total_, nr_, step_ = 0, strips_ = 0, count_ = 0, max_ = 0;
+};
 
 // Winograd<kStride> forward for 3x3 kernels with no dilation: each 2x2 output tile is
 // A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A over its kP x kP input patch d, i.e. kPoints
@@ -339,15 +447,13 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
   const bool parallel = detail::ConvParallel(s, pool);
   float* wpack = ConvScratch(ConvSlot::kWeights, s.groups * kPoints * rkg * cg);
   WinogradPackWeights<kStride>(s, w, false, wpack, pool, parallel);
-  // Tasks: (group, chunk of NT global tiles), NT sized so that the transformed input and the
-  // GEMM results (kPoints x (cg + kg) x NT floats) stay within about 1 MiB (L2), and at most
-  // kMaxWinogradChunk.
-  const size_t NT = detail::RoundUp(
-      std::min(kMaxWinogradChunk, std::max(NR, (size_t{1} << 18) / (kPoints * (cg + kg)))), NR);
-  const size_t chunks = detail::DivCeil(total, NT);
+  // Tasks: (group, chunk of global tiles); see WinogradTileChunks.
+  const WinogradTileChunks split(kPoints, cg, kg, total, NR, parallel ? pool.NumThreads() : 1);
+  const size_t chunks = split.Count();
   detail::RunTasks(pool, parallel, s.groups * chunks, [&](uint64_t task, size_t) {
-    const size_t g = task / chunks, t0 = (task % chunks) * NT;
-    const size_t nt = std::min(NT, total - t0), ntr = detail::RoundUp(nt, NR);
+    const size_t g = task / chunks, t0 = split.Begin(task % chunks);
+    const size_t nt = split.End(task % chunks) - t0, ntr = detail::RoundUp(nt, NR);
+    if (nt == 0) return;
     // V_xi in PackB layout (KC blocks over c, NR-tile strips), then M_xi = U_xi V_xi.
     // Odd cache-line counts between the points' matrices: the transforms touch all points of
     // a few tiles, which would otherwise map to one L1 set (cg * ntr floats = 16 KiB and more).
@@ -380,7 +486,7 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
       size_t j, cols, off;  // first tile in the chunk, output columns, offset in y sans k
       bool down;            // the tile row's bottom output row exists
     };
-    OutRun runs[kMaxWinogradChunk];
+    OutRun runs[kMaxWinogradWideChunk];
     size_t num_runs = 0;
     for (size_t t = t0; t < t0 + nt;) {
       const size_t n = t / tiles, tr = (t % tiles) / tiles_w, tc0 = t % tiles_w;

@@ -266,6 +266,15 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
   const bool ksplit = threads > 1 && acc_size * sizeof(float) > (size_t{2} << 20) &&
                       strips >= threads;
   const size_t kparts = ksplit ? threads : 1;
+  if (ksplit) {
+    // Each step reads and writes the thread's slice of dU (kPoints x cg x kw floats) and
+    // transforms kPoints x (cg + kw) floats per tile: steps of at least 2 cg kw / (cg + kw)
+    // tiles move no more of dU than of the tiles (512 -> 512 channels on 7x7 outputs: 8 steps
+    // of 32 tiles moved 8 MiB of dU each; now one step of 256).
+    const size_t kw = detail::DivCeil(strips, kparts) * NR;
+    T = std::max(T, std::min(detail::RoundUp(KC, N), detail::RoundUp(2 * cg * kw / (cg + kw), N)));
+    if (T > tiles && tiles % N == 0) T = T / tiles * tiles;
+  }
   const size_t parts = ksplit ? 1 : std::min(threads, detail::DivCeil(total, T));
   float* acc_all = ConvScratch(ConvSlot::kPartials, s.groups * parts * acc_size);
   detail::RunTasks(pool, parallel, s.groups * parts * kparts, [&](uint64_t task, size_t) {
