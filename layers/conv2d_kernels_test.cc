@@ -118,9 +118,8 @@ inline std::vector<NamedShape> TestShapes() {
       // cg * kg / (cg + kg) tiles (5x5 outputs, 36 tiles, both strides).
       {"WinogradWideChunks", Make(4, 144, 5, 5, 160, 3, 3, 1, 1)},
       {"WinogradStride2WideChunks", Make(4, 144, 9, 9, 160, 3, 3, 2, 1)},
-      // Small images, batch > 1: the im2col forward folds the batch into the GEMM's columns
-      // (panels and thread chunks start mid-image; 392 columns: two NC panels per chunk).
-      {"Im2colFoldedBatchAcrossPanels", Make(7, 20, 15, 13, 37, 3, 3, 2, 1)},
+      // Small stride-2 images, batch 7, channel counts not multiples of the tiles.
+      {"Im2colSmallImagesBatch7", Make(7, 20, 15, 13, 37, 3, 3, 2, 1)},
       {"WinogradStride2SingleOutputPad0", Make(2, 32, 3, 4, 32, 3, 3, 2, 0)},
       // Strides > 1 on wide rows: the direct path on the phase-split image.
       {"Stride2WideDirect", Make(2, 5, 20, 62, 6, 3, 3, 2, 1)},
@@ -149,12 +148,22 @@ inline std::vector<NamedShape> TestShapes() {
       {"DepthwiseThreadedManyChannels", Make(2, 96, 14, 14, 96, 3, 3, 1, 1, 1, 96)},
       {"DepthwiseThreadedStride2", Make(2, 64, 15, 15, 64, 3, 3, 2, 1, 1, 64)},
       {"DepthwiseRoundStride2", Make(1, 16, 16, 16, 16, 3, 3, 2, 1, 1, 16)},
+      // Stride-2 row kernels: rows of several vectors with an overlapping last one (out_w 23,
+      // 56), an even kernel, a kernel with more taps than the row kernels keep (phased path).
+      {"DepthwiseStride2WideOddRows", Make(2, 5, 9, 45, 5, 3, 3, 2, 1, 1, 5)},
+      {"DepthwiseStride2MobileNetWidth", Make(1, 3, 6, 112, 3, 3, 3, 2, 1, 1, 3)},
+      {"DepthwiseStride2EvenKernel", Make(1, 4, 10, 37, 4, 2, 2, 2, 1, 1, 4)},
+      {"DepthwiseStride2Kernel5Pad2", Make(1, 3, 11, 40, 3, 5, 5, 2, 2, 1, 3)},
   };
   v.insert(v.end(), depthwise.begin(), depthwise.end());
   Conv2dShape dw_rect = Make(2, 5, 9, 12, 5, 3, 3, 1, 1, 1, 5);
   dw_rect.stride_w = 2;
   dw_rect.pad_h = 0;
   v.push_back({"DepthwiseRectangularStridePad", dw_rect});
+  Conv2dShape dw_rows = Make(1, 3, 11, 41, 3, 3, 1, 1, 1, 1, 3);  // a 3x1 kernel, stride (1, 2)
+  dw_rows.stride_w = 2;
+  dw_rows.pad_w = 0;
+  v.push_back({"DepthwiseRowStride1ColumnStride2", dw_rows});
   // Rectangular stride / padding / dilation.
   Conv2dShape rect = Make(2, 3, 9, 7, 4, 3, 2, 1, 1);
   rect.stride_w = 2;
@@ -175,7 +184,7 @@ inline std::vector<NamedShape> AlgorithmShapes() {
       "Pointwise1x1Stride2", "Kernel5Pad2Wide", "Kernel7Stride2Pad3", "Dilation2", "Groups2",
       "ManyInputChannelsCrossKBlocks", "Depthwise", "DepthwiseStride2Pad1OddSizes",
       "DepthwiseRoundStride2", "Stride2OutputWidth16", "Stride1NarrowRowsVirtualGrid",
-      "Im2colFoldedBatchAcrossPanels"};
+      "Im2colSmallImagesBatch7"};
   std::vector<NamedShape> out;
   for (const NamedShape& ns : TestShapes()) {
     if (std::find(names.begin(), names.end(), ns.name) != names.end()) out.push_back(ns);
