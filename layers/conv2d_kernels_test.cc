@@ -148,12 +148,22 @@ inline std::vector<NamedShape> TestShapes() {
       {"DepthwiseThreadedManyChannels", Make(2, 96, 14, 14, 96, 3, 3, 1, 1, 1, 96)},
       {"DepthwiseThreadedStride2", Make(2, 64, 15, 15, 64, 3, 3, 2, 1, 1, 64)},
       {"DepthwiseRoundStride2", Make(1, 16, 16, 16, 16, 3, 3, 2, 1, 1, 16)},
+      // Stride-2 row kernels: rows of several vectors with an overlapping last one (out_w 23,
+      // 56), an even kernel, a kernel with more taps than the row kernels keep (phased path).
+      {"DepthwiseStride2WideOddRows", Make(2, 5, 9, 45, 5, 3, 3, 2, 1, 1, 5)},
+      {"DepthwiseStride2MobileNetWidth", Make(1, 3, 6, 112, 3, 3, 3, 2, 1, 1, 3)},
+      {"DepthwiseStride2EvenKernel", Make(1, 4, 10, 37, 4, 2, 2, 2, 1, 1, 4)},
+      {"DepthwiseStride2Kernel5Pad2", Make(1, 3, 11, 40, 3, 5, 5, 2, 2, 1, 3)},
   };
   v.insert(v.end(), depthwise.begin(), depthwise.end());
   Conv2dShape dw_rect = Make(2, 5, 9, 12, 5, 3, 3, 1, 1, 1, 5);
   dw_rect.stride_w = 2;
   dw_rect.pad_h = 0;
   v.push_back({"DepthwiseRectangularStridePad", dw_rect});
+  Conv2dShape dw_rows = Make(1, 3, 11, 41, 3, 3, 1, 1, 1, 1, 3);  // a 3x1 kernel, stride (1, 2)
+  dw_rows.stride_w = 2;
+  dw_rows.pad_w = 0;
+  v.push_back({"DepthwiseRowStride1ColumnStride2", dw_rows});
   // Rectangular stride / padding / dilation.
   Conv2dShape rect = Make(2, 3, 9, 7, 4, 3, 2, 1, 1);
   rect.stride_w = 2;
