@@ -3,6 +3,7 @@
 // forward and backward kernels, ReLU6 and max pooling 3x3 s2 p1, reporting the bytes each pass
 // must move (inputs read once, outputs written once) per second.
 // Usage: bazel run -c opt //bench:memory_bound_bench -- --benchmark_filter=AVX3 [--threads=2]
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -86,13 +87,27 @@ void RegisterDepthwise(const std::string& name, const Conv2dShape& s, ConvPass p
       }));
 }
 
-enum class BnPass { kTrainForward, kBackward, kAffineRelu6 };
+enum class BnPass { kTrainForward, kTrainForwardFused, kBackward, kAffineRelu6 };
+
+// Statistics with the layer's arithmetic (weight 1, bias 0).
+class BenchStats final : public BatchNormChannelStats {
+ public:
+  explicit BenchStats(double m) : m_(m) {}
+  float Mean(size_t, float sum) const override { return static_cast<float>(sum / m_); }
+  void ScaleShift(size_t, float sq, float* scale, float* shift) const override {
+    *scale = static_cast<float>(1.0 / std::sqrt(sq / m_ + 1e-5));
+    *shift = -0.1f * *scale;
+  }
+
+ private:
+  double m_;
+};
 
 // The kernels of one BatchNorm2d training step: forward = sums, centered dots, affine;
 // backward = backward sums, affine2.
 void RegisterBatchNorm(const std::string& name, size_t n, size_t c, size_t hw, BnPass pass) {
-  static const char* kNames[] = {"BatchNormTrainForward", "BatchNormBackward",
-                                 "BatchNormAffineRelu6"};
+  static const char* kNames[] = {"BatchNormTrainForward", "BatchNormTrainForwardFused",
+                                 "BatchNormBackward", "BatchNormAffineRelu6"};
   Configure(bench::RegisterPerTarget(
       kNames[static_cast<int>(pass)], name, [n, c, hw, pass](benchmark::State& state, int64_t) {
         const size_t s = hw * hw, size = n * c * s;
@@ -109,6 +124,10 @@ void RegisterBatchNorm(const std::string& name, size_t n, size_t c, size_t hw, B
               BatchNormChannelAffine(x.get(), scale.data(), shift.data(), n, c, s, y.get(),
                                      &pool);
               break;
+            case BnPass::kTrainForwardFused:
+              BatchNormTrainForward(x.get(), n, c, s, BenchStats(static_cast<double>(n * s)),
+                                    /*relu=*/false, y.get(), &pool);
+              break;
             case BnPass::kBackward:
               BatchNormChannelBackwardSums(dy.get(), nullptr, x.get(), mean.data(), n, c, s,
                                            mean.data(), sq.data(), &pool);
@@ -123,8 +142,7 @@ void RegisterBatchNorm(const std::string& name, size_t n, size_t c, size_t hw, B
           }
           benchmark::ClobberMemory();
         }
-        const double passes = pass == BnPass::kTrainForward ? 2.0 : pass == BnPass::kBackward ? 3.0
-                                                                                               : 2.0;
+        const double passes = pass == BnPass::kBackward ? 3.0 : 2.0;
         SetBytes(state, 4.0 * passes * static_cast<double>(size));
       }));
 }
@@ -184,7 +202,8 @@ void RegisterAll() {
       RegisterDepthwise(dw.name, Depthwise(n, dw.c, quick ? dw.hw / 4 + 1 : dw.hw, dw.stride), p);
     }
   }
-  for (BnPass p : {BnPass::kTrainForward, BnPass::kBackward, BnPass::kAffineRelu6}) {
+  for (BnPass p : {BnPass::kTrainForward, BnPass::kTrainForwardFused, BnPass::kBackward,
+                   BnPass::kAffineRelu6}) {
     RegisterBatchNorm("96ch_112", n, 96, quick ? 28 : 112, p);
     RegisterBatchNorm("144ch_56", n, 144, quick ? 14 : 56, p);
   }

@@ -12,6 +12,48 @@
 #include "tensor/thread_pool.h"
 
 namespace simdnet {
+namespace {
+
+// The layer's per-channel scalar arithmetic for BatchNormTrainForward (the same expressions as
+// the separate passes in BatchNorm::ForwardImpl): mean = sum / m, rstd = 1 / sqrt(sq / m + eps),
+// scale = weight * rstd, shift = bias - mean * scale; also keeps sq for the running variance.
+class TrainStats final : public BatchNormChannelStats {
+ public:
+  TrainStats(double m, float eps, const float* weight, const float* bias, float* mean, float* rstd,
+             float* scale, float* shift, float* centered_sq)
+      : m_(m), eps_(eps), weight_(weight), bias_(bias), mean_(mean), rstd_(rstd), scale_(scale),
+        shift_(shift), centered_sq_(centered_sq) {}
+
+  float Mean(size_t ch, float sum) const override {
+    mean_[ch] = static_cast<float>(sum / m_);
+    return mean_[ch];
+  }
+  void ScaleShift(size_t ch, float centered_sq, float* scale, float* shift) const override {
+    centered_sq_[ch] = centered_sq;
+    const double sq = centered_sq;
+    rstd_[ch] = static_cast<float>(1.0 / std::sqrt(sq / m_ + eps_));
+    const float g = weight_ != nullptr ? weight_[ch] : 1.0f;
+    const float b = bias_ != nullptr ? bias_[ch] : 0.0f;
+    scale_[ch] = g * rstd_[ch];
+    shift_[ch] = b - mean_[ch] * scale_[ch];
+    *scale = scale_[ch];
+    *shift = shift_[ch];
+  }
+
+ private:
+  double m_;
+  float eps_;
+  const float* weight_;
+  const float* bias_;
+  float* mean_;
+  float* rstd_;
+  float* scale_;
+  float* shift_;
+  float* centered_sq_;
+};
+
+}  // namespace
+
 BatchNorm::BatchNorm(const BatchNormOptions& options, const Shape& shape)
     : options_(options), shape_(shape) {
   const Shape c({shape.dim(0)});
@@ -108,6 +150,18 @@ void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, bool relu) {
   x_ = KeptForBackward(x);
   ThreadPool& pool = DefaultThreadPool();
   last_forward_train_ = (mode_ == Mode::kTrain);
+  if (last_forward_train_ && s > 1) {
+    // One channel at a time (statistics, then its output while it is in cache), with the same
+    // arithmetic as the passes below; sum_dy_xc_ (Backward's scratch) keeps the centered sums
+    // of squares for the running variance meanwhile.
+    const double m = static_cast<double>(n * s);
+    const TrainStats stats(m, options_.eps, options_.affine ? weight_.value.data() : nullptr,
+                           options_.affine ? bias_.value.data() : nullptr, mean_.data(),
+                           rstd_.data(), scale_.data(), shift_.data(), sum_dy_xc_.data());
+    BatchNormTrainForward(x.data(), n, c, s, stats, relu, y->data(), &pool);
+    UpdateRunningStats(m, sum_dy_xc_.data());
+    return;
+  }
   if (last_forward_train_) {
     const double m = static_cast<double>(n * s);
     BatchNormChannelSums(x.data(), n, c, s, mean_.data(), &pool);
@@ -115,19 +169,9 @@ void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, bool relu) {
     // Two-pass variance: sum of squared deviations from the mean (stable for large means).
     BatchNormChannelCenteredDots(x.data(), mean_.data(), x.data(), mean_.data(), n, c, s,
                                  rstd_.data(), &pool);
-    // keep * running + take * batch, in either momentum convention.
-    const bool pytorch = options_.momentum_convention == BatchNormMomentum::kPyTorch;
-    const float take = pytorch ? options_.momentum : 1.0f - options_.momentum;
-    const float keep = 1.0f - take;
-    const bool unbiased = options_.running_var == BatchNormRunningVar::kUnbiased;
+    UpdateRunningStats(m, rstd_.data());
     for (size_t ch = 0; ch < c; ++ch) {
-      const double sq = rstd_[ch];
-      running_mean_[ch] = keep * running_mean_[ch] + take * mean_[ch];
-      if (!unbiased || m > 1.0) {
-        const double var = sq / (unbiased ? m - 1.0 : m);
-        running_var_[ch] = keep * running_var_[ch] + take * static_cast<float>(var);
-      }
-      rstd_[ch] = static_cast<float>(1.0 / std::sqrt(sq / m + options_.eps));
+      rstd_[ch] = static_cast<float>(1.0 / std::sqrt(rstd_[ch] / m + options_.eps));
     }
   } else {
     for (size_t ch = 0; ch < c; ++ch) {
@@ -147,6 +191,25 @@ void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, bool relu) {
     BatchNormChannelAffineRelu(x.data(), scale_.data(), shift_.data(), n, c, s, y->data(), &pool);
   } else {
     BatchNormChannelAffine(x.data(), scale_.data(), shift_.data(), n, c, s, y->data(), &pool);
+  }
+}
+
+void BatchNorm::UpdateRunningStats(double m, const float* centered_sq) {
+  const size_t c = static_cast<size_t>(num_channels());
+  {
+    // keep * running + take * batch, in either momentum convention.
+    const bool pytorch = options_.momentum_convention == BatchNormMomentum::kPyTorch;
+    const float take = pytorch ? options_.momentum : 1.0f - options_.momentum;
+    const float keep = 1.0f - take;
+    const bool unbiased = options_.running_var == BatchNormRunningVar::kUnbiased;
+    for (size_t ch = 0; ch < c; ++ch) {
+      const double sq = centered_sq[ch];
+      running_mean_[ch] = keep * running_mean_[ch] + take * mean_[ch];
+      if (!unbiased || m > 1.0) {
+        const double var = sq / (unbiased ? m - 1.0 : m);
+        running_var_[ch] = keep * running_var_[ch] + take * static_cast<float>(var);
+      }
+    }
   }
 }
 

@@ -101,6 +101,8 @@ class BatchNorm : public Layer {
 
  private:
   void ForwardImpl(const Tensor& x, Tensor* y, bool relu);
+  // Moves running_mean_ / running_var_ towards mean_ and centered_sq / m (train mode).
+  void UpdateRunningStats(double m, const float* centered_sq);
   // relu_y: the fused ReLU's output, or null.
   void BackwardImpl(const float* relu_y, const Tensor& dy, Tensor* dx);
 

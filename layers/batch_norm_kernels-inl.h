@@ -270,6 +270,30 @@ HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, 
   }
 }
 
+// Writes y[i, ch, j] = x[i, ch, j] * scale + shift (kRelu: max(., 0)) for one channel of the
+// s > 1 layout, element for element as ChannelAffineRange<false, kRelu>.
+template <bool kRelu>
+HWY_INLINE void ChannelAffineOne(const float* x, float scale, float shift, size_t n, size_t c,
+                                 size_t s, size_t ch, float* y) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const hn::CappedTag<float, 1> d1;
+  const auto va = hn::Set(d, scale), vd = hn::Set(d, shift), zero = hn::Zero(d);
+  const auto sa = hn::Set(d1, scale), sd = hn::Set(d1, shift), zero1 = hn::Zero(d1);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t row = (i * c + ch) * s;
+    size_t j = 0;
+    for (; j + lanes <= s; j += lanes) {
+      hn::StoreU(AffineVec<false, kRelu>(d, hn::LoadU(d, x + row + j), va, zero, zero, vd), d,
+                 y + row + j);
+    }
+    for (; j < s; ++j) {
+      hn::StoreU(AffineVec<false, kRelu>(d1, hn::LoadU(d1, x + row + j), sa, zero1, zero1, sd), d1,
+                 y + row + j);
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace simdnet
 HWY_AFTER_NAMESPACE();

@@ -52,6 +52,20 @@ void ChannelAffine2MaskedT(const float* u, const float* mask, const float* a, co
   ChannelAffineRange<true, false, true>(u, a, v, b, d, n, c, s, c0, c1, out, mask);
 }
 
+void TrainForwardT(const float* x, size_t n, size_t c, size_t s, size_t c0, size_t c1,
+                   const BatchNormChannelStats& stats, bool relu, float* y) {
+  for (size_t ch = c0; ch < c1; ++ch) {
+    const float mean = stats.Mean(ch, ChannelReduceRows<false>(x, 0.0f, x, 0.0f, n, c, s, ch));
+    float scale, shift;
+    stats.ScaleShift(ch, ChannelReduceRows<true>(x, mean, x, mean, n, c, s, ch), &scale, &shift);
+    if (relu) {
+      ChannelAffineOne<true>(x, scale, shift, n, c, s, ch, y);
+    } else {
+      ChannelAffineOne<false>(x, scale, shift, n, c, s, ch, y);
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace simdnet
 HWY_AFTER_NAMESPACE();
@@ -68,6 +82,7 @@ HWY_EXPORT(ChannelAffine2T);
 HWY_EXPORT(ChannelAffineReluT);
 HWY_EXPORT(ChannelBackwardSumsT);
 HWY_EXPORT(ChannelAffine2MaskedT);
+HWY_EXPORT(TrainForwardT);
 
 namespace {
 
@@ -147,6 +162,14 @@ void BatchNormChannelAffine2Masked(const float* u, const float* mask, const floa
                                    size_t c, size_t s, float* out, ThreadPool* pool) {
   ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
     HWY_DYNAMIC_DISPATCH(ChannelAffine2MaskedT)(u, mask, a, v, b, d, n, c, s, c0, c1, out);
+  });
+}
+
+void BatchNormTrainForward(const float* x, size_t n, size_t c, size_t s,
+                           const BatchNormChannelStats& stats, bool relu, float* y,
+                           ThreadPool* pool) {
+  ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(TrainForwardT)(x, n, c, s, c0, c1, stats, relu, y);
   });
 }
 

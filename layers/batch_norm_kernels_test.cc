@@ -174,6 +174,82 @@ void TestAllFusedMatchUnfused() {
   }
 }
 
+// Test statistics: mean = sum / m, scale = gamma / sqrt(sq / m + eps), shift = beta - mean *
+// scale, recording what the kernel passed in.
+class RecordingStats final : public BatchNormChannelStats {
+ public:
+  RecordingStats(size_t c, double m) : m_(m), sums(c, -1.0f), sqs(c, -1.0f) {}
+  float Mean(size_t ch, float sum) const override {
+    sums[ch] = sum;
+    return static_cast<float>(sum / m_);
+  }
+  void ScaleShift(size_t ch, float centered_sq, float* scale, float* shift) const override {
+    sqs[ch] = centered_sq;
+    *scale = static_cast<float>(0.5 + 0.1 * static_cast<double>(ch)) /
+             static_cast<float>(std::sqrt(centered_sq / m_ + 1e-5));
+    *shift = 0.25f - static_cast<float>(sums[ch] / m_) * *scale;
+  }
+  double m_;
+  mutable std::vector<float> sums, sqs;
+};
+
+// BatchNormTrainForward: bit-identical to the separate sums, centered dots and affine (+ ReLU)
+// passes with the same scalar arithmetic, for any pool, in place too.
+void TestAllTrainForwardMatchesPasses() {
+  ThreadPool pool(2);
+  std::vector<Dims> dims;
+  for (const Dims& dm : TestDims()) {
+    if (dm.s > 1) dims.push_back(dm);
+  }
+  dims.push_back({16, 8, 300});  // large enough to split across the pool
+  dims.push_back({3, 5, 3136});  // round rows (56 x 56)
+  for (const Dims& dm : dims) {
+    for (size_t misalign : test::KernelTestMisalignments()) {
+      std::mt19937 gen(static_cast<unsigned>(dm.n * 37 + dm.c * 5 + dm.s + misalign));
+      const size_t total = dm.n * dm.c * dm.s;
+      const double m = static_cast<double>(dm.n * dm.s);
+      std::vector<float> xb;
+      const float* x = RandomBuffer(xb, total, misalign, gen, -2.0f, 3.0f);
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        for (const bool relu : {false, true}) {
+          const std::string where = "n=" + std::to_string(dm.n) + " c=" + std::to_string(dm.c) +
+                                    " s=" + std::to_string(dm.s) + (p ? " pool" : "") +
+                                    (relu ? " relu" : "");
+          RecordingStats stats(dm.c, m);
+          std::vector<float> fused(total);
+          BatchNormTrainForward(x, dm.n, dm.c, dm.s, stats, relu, fused.data(), p);
+          // The passes, with the same scalar arithmetic.
+          std::vector<float> sums(dm.c), mean(dm.c), sqs(dm.c), scale(dm.c), shift(dm.c);
+          BatchNormChannelSums(x, dm.n, dm.c, dm.s, sums.data(), p);
+          RecordingStats ref(dm.c, m);
+          for (size_t ch = 0; ch < dm.c; ++ch) mean[ch] = ref.Mean(ch, sums[ch]);
+          BatchNormChannelCenteredDots(x, mean.data(), x, mean.data(), dm.n, dm.c, dm.s,
+                                       sqs.data(), p);
+          for (size_t ch = 0; ch < dm.c; ++ch) {
+            ref.ScaleShift(ch, sqs[ch], &scale[ch], &shift[ch]);
+            ASSERT_EQ(stats.sums[ch], sums[ch]) << where << " ch " << ch;
+            ASSERT_EQ(stats.sqs[ch], sqs[ch]) << where << " ch " << ch;
+          }
+          std::vector<float> passes(total);
+          if (relu) {
+            BatchNormChannelAffineRelu(x, scale.data(), shift.data(), dm.n, dm.c, dm.s,
+                                       passes.data(), p);
+          } else {
+            BatchNormChannelAffine(x, scale.data(), shift.data(), dm.n, dm.c, dm.s, passes.data(),
+                                   p);
+          }
+          for (size_t k = 0; k < total; ++k) ASSERT_EQ(fused[k], passes[k]) << where << " " << k;
+          // In place.
+          std::vector<float> inplace(x, x + total);
+          RecordingStats stats2(dm.c, m);
+          BatchNormTrainForward(inplace.data(), dm.n, dm.c, dm.s, stats2, relu, inplace.data(), p);
+          for (size_t k = 0; k < total; ++k) ASSERT_EQ(inplace[k], passes[k]) << where << " " << k;
+        }
+      }
+    }
+  }
+}
+
 void TestAllThreadCountIndependence() {
   ThreadPool pool(3);
   for (const Dims& dm : {Dims{8, 16, 1024}, Dims{300, 512, 1}, Dims{64, 3, 257}}) {
@@ -209,5 +285,6 @@ HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllChannelReductions);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllChannelAffine);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllThreadCountIndependence);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllFusedMatchUnfused);
+HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllTrainForwardMatchesPasses);
 }  // namespace simdnet
 #endif  // HWY_ONCE
