@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -230,7 +231,11 @@ absl::Status Model::InputGradientFrom(absl::string_view name, const Tensor& grad
 
 void Model::Backward(const Tensor& dlogits, Tensor* dx) {
   SIMDNET_CHECK(dlogits.rank() == 2 && dlogits.dim(1) == num_classes_);
-  root_->Backward(dlogits, dx != nullptr ? dx : &dx_);
+  if (dx != nullptr) {
+    root_->Backward(dlogits, dx);
+  } else {
+    root_->BackwardParamsOnly(dlogits);
+  }
 }
 
 absl::StatusOr<float> Model::ForwardBackward(const Tensor& x, const LossFunction& loss,
@@ -281,6 +286,45 @@ absl::StatusOr<int64_t> Model::Freeze(absl::string_view prefix) {
 
 absl::StatusOr<int64_t> Model::Unfreeze(absl::string_view prefix) {
   return SetFrozen(prefix, false);
+}
+
+std::string Model::HeadName() {
+  const std::vector<NamedParameter> params = Params();
+  if (params.empty()) return "";
+  const std::string& last = params.back().name;
+  const size_t dot = last.rfind('.');
+  return dot == std::string::npos ? std::string() : last.substr(0, dot);
+}
+
+absl::StatusOr<int64_t> Model::FreezeList(absl::string_view spec) {
+  int64_t frozen = 0;
+  for (absl::string_view item : absl::StrSplit(spec, ',')) {
+    item = absl::StripAsciiWhitespace(item);
+    if (item.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("freeze list '", spec, "': empty item (prefixes separated by commas)"));
+    }
+    if (item == "backbone") {
+      const std::string head = HeadName();
+      for (NamedParameter& p : Params()) {
+        if (head.empty() || MatchesPrefix(p.name, head)) continue;
+        p.param->frozen = true;
+        ++frozen;
+      }
+      continue;
+    }
+    absl::StatusOr<int64_t> n = Freeze(item);
+    if (!n.ok()) {
+      std::vector<std::string> top;
+      for (const NamedLayer& c : root_->Children()) top.push_back(c.name);
+      return absl::NotFoundError(absl::StrCat(
+          "freeze: no parameter name starts with '", item, "' (top-level layers: ",
+          absl::StrJoin(top, ", "), "; 'backbone' freezes all but the head '", HeadName(),
+          "')"));
+    }
+    frozen += *n;
+  }
+  return frozen;
 }
 
 absl::Status Model::ReplaceHead(int64_t num_classes, Rng& rng) {

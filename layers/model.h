@@ -61,7 +61,9 @@ class Model {
   // The pool Predict draws from (its size is Predict's activation memory).
   const TensorPool& inference_tensors() const { return inference_tensors_; }
   // Back-propagates dlogits (N, num_classes): parameter gradients accumulate, *dx (if non-null)
-  // is overwritten with the gradient at the input. Requires: a preceding Forward with that N.
+  // is overwritten with the gradient at the input. Without dx the pass stops at the lowest
+  // layer that learns (Sequential::BackwardParamsOnly): a frozen backbone costs no backward
+  // time. Requires: a preceding Forward with that N.
   void Backward(const Tensor& dlogits, Tensor* dx = nullptr);
   // Runs Forward, `loss`, then Backward, and returns the data loss. Gradients ACCUMULATE (call
   // ZeroGrad first for a fresh step). logits / dx receive the logits / input gradient if
@@ -96,6 +98,14 @@ class Model {
   // naming the prefix if none.
   absl::StatusOr<int64_t> Freeze(absl::string_view prefix);
   absl::StatusOr<int64_t> Unfreeze(absl::string_view prefix);
+  // Returns the name of the head: the last layer that has parameters ("fc" in a ResNet,
+  // "classifier.1" in MobileNetV2, "classifier.6" in VGG); "" if no layer has any.
+  std::string HeadName();
+  // Freezes by `spec`, a comma-separated list of name prefixes (as Freeze) in which the word
+  // "backbone" stands for every parameter outside the head (HeadName). Returns the number of
+  // parameters frozen. NotFound naming the prefix and listing the top-level layers if a prefix
+  // matches nothing; InvalidArgument for an empty item.
+  absl::StatusOr<int64_t> FreezeList(absl::string_view spec);
 
   // Replaces the final Linear layer (the last leaf of the network) with a freshly initialized
   // Linear of the same input size, options and init specs but `num_classes` outputs, drawn from
@@ -157,7 +167,7 @@ class Model {
 
   std::unique_ptr<Sequential> root_;
   int64_t num_classes_;
-  Tensor logits_, dlogits_, dx_;  // reused by ForwardBackward / Backward
+  Tensor logits_, dlogits_;  // reused by ForwardBackward
   Tensor grad_a_, grad_b_;         // InputGradientFrom's ping-pong buffers
   TensorPool inference_tensors_;   // Predict's intermediate outputs
   int64_t last_batch_ = 0;         // N of the last Forward (0: none yet)

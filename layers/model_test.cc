@@ -289,6 +289,76 @@ TEST(ModelTest, FrozenParametersGetNoGradient) {
   EXPECT_EQ(model->TrainableParameterCount(), model->ParameterCount());
 }
 
+// Parameter gradients of one ForwardBackward, with or without the input gradient.
+std::vector<std::vector<float>> StepGradients(Model& model, const Tensor& x, bool with_dx) {
+  model.ZeroGrad();
+  const std::vector<int64_t> labels = {1, 2, 0};
+  Tensor dx;
+  EXPECT_TRUE(model
+                  .ForwardBackward(
+                      x, [&](const Tensor& z, Tensor* dz) { return SoftmaxCrossEntropy(z, labels, dz); },
+                      nullptr, with_dx ? &dx : nullptr)
+                  .ok());
+  std::vector<std::vector<float>> grads;
+  for (const NamedParameter& p : model.Params()) {
+    grads.emplace_back(p.param->grad.data(), p.param->grad.data() + p.param->grad.size());
+  }
+  return grads;
+}
+
+TEST(ModelTest, BackwardWithoutInputGradientStopsAtTheLowestLayerThatLearns) {
+  Tensor x(Shape({3, kC, kH, kW}));
+  Rng rng(3);
+  rng.FillUniform(x.data(), static_cast<size_t>(x.size()), -1.0f, 1.0f);
+  // Nothing frozen: the same gradients, bit for bit.
+  auto model = MakeSmallNet(6);
+  EXPECT_EQ(StepGradients(*model, x, false), StepGradients(*model, x, true));
+  // Everything but the residual block and the head frozen: layers 0-3 do not run backward.
+  ASSERT_TRUE(model->Freeze("0").ok());
+  ASSERT_TRUE(model->Freeze("1").ok());
+  int below = 0, residual = 0;
+  for (const char* name : {"0", "1", "2", "3"}) {
+    (*model->FindLayer(name))->set_backward_hook([&](const Tensor&, Tensor*) { ++below; });
+  }
+  (*model->FindLayer("4"))->set_backward_hook([&](const Tensor&, Tensor*) { ++residual; });
+  const auto with_dx = StepGradients(*model, x, true);
+  EXPECT_EQ(below, 4);
+  below = residual = 0;
+  const auto params_only = StepGradients(*model, x, false);
+  EXPECT_EQ(below, 0);
+  EXPECT_EQ(residual, 1);
+  EXPECT_EQ(params_only, with_dx);
+  // Only the head learns: the backward pass is the head's alone.
+  ASSERT_TRUE(model->Freeze("4").ok());
+  below = residual = 0;
+  EXPECT_EQ(StepGradients(*model, x, false), StepGradients(*model, x, true));
+  EXPECT_EQ(residual, 1);  // the run with dx
+  // Nothing learns: no backward at all, every gradient stays zero.
+  ASSERT_TRUE(model->Freeze("").ok());
+  below = residual = 0;
+  for (const auto& g : StepGradients(*model, x, false)) {
+    for (float v : g) EXPECT_EQ(v, 0.0f);
+  }
+  EXPECT_EQ(below + residual, 0);
+}
+
+TEST(ModelTest, FreezeListTakesPrefixesAndTheBackbone) {
+  auto model = MakeSmallNet(8);
+  EXPECT_EQ(model->HeadName(), "6");
+  EXPECT_EQ(*model->FreezeList("0, 4"), 4);
+  EXPECT_EQ(*model->Unfreeze(""), 8);
+  EXPECT_EQ(*model->FreezeList("backbone"), 6);
+  for (const NamedParameter& p : model->Params()) {
+    EXPECT_EQ(p.param->frozen, p.name.rfind("6.", 0) != 0) << p.name;
+  }
+  auto bad = model->FreezeList("features");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(bad.status().message().find("top-level layers: 0, 1, 2, 3, 4, 5, 6"),
+            std::string::npos)
+      << bad.status();
+  EXPECT_EQ(model->FreezeList("0,,4").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ModelTest, ReplaceHeadKeepsTheBodyAndChangesTheClassCount) {
   auto model = MakeSmallNet(6);
   const float body_w0 = model->Params()[0].param->value[0];

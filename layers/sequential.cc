@@ -137,7 +137,7 @@ void Sequential::Backward(const Tensor& dy, Tensor* dx) {
     return;
   }
   last.RunBackward(dy, &gradients_[k - 2]);
-  BackwardBelowChild(k - 1, gradients_[k - 2], dx);
+  BackwardChildren(k - 1, gradients_[k - 2], dx, 0);
 }
 
 void Sequential::BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx) {
@@ -147,12 +147,46 @@ void Sequential::BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx
     Copy(grad.data(), dx->data(), static_cast<size_t>(grad.size()), &DefaultThreadPool());
     return;
   }
+  BackwardChildren(index, grad, dx, 0);
+}
+
+namespace {
+
+// Returns whether Backward must run through `layer` for some parameter gradient.
+bool LearnsAny(Layer& layer) {
+  if (!layer.param_gradients()) return false;
+  for (const NamedParameter& p : layer.Params()) {
+    if (!p.param->frozen) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void Sequential::BackwardParamsOnly(const Tensor& dy) {
+  SIMDNET_CHECK(!inference_forward_);
+  const size_t k = children_.size();
+  size_t first = 0;
+  while (first < k && !LearnsAny(*children_[first].layer)) ++first;
+  if (first == k) return;  // nothing learns: no backward pass at all
+  Layer& last = *children_[k - 1].layer;
+  if (first == k - 1) {
+    last.RunBackward(dy, k == 1 ? &params_only_dx_ : &gradients_[k - 2]);
+    return;
+  }
+  last.RunBackward(dy, &gradients_[k - 2]);
+  BackwardChildren(k - 1, gradients_[k - 2], &params_only_dx_, first);
+}
+
+void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, size_t stop) {
+  // Child stop runs on its own: it cannot be a ReLU that ran fused with the BatchNorm below.
+  SIMDNET_CHECK(stop < index && index < children_.size() && (stop == 0 || !fused_[stop - 1]));
   // gradients_[i - 1] holds the gradient at child i's input (= child i-1's output); child 0's
   // goes to dx.
   const auto input_grad = [&](size_t i) { return i == 0 ? dx : &gradients_[i - 1]; };
   const Tensor* g = &grad;
-  for (size_t i = index; i-- > 0;) {
-    if (i >= 1 && fused_[i - 1]) {
+  for (size_t i = index; i-- > stop;) {
+    if (i >= stop + 1 && fused_[i - 1]) {
       // Child i is a ReLU that ran fused with the BatchNorm before it.
       auto* bn = static_cast<BatchNorm*>(children_[i - 1].layer.get());
       Layer& relu = *children_[i].layer;

@@ -7,8 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "layers/loss.h"
 #include "layers/model_spec.h"
+#include "optim/make_optimizer.h"
 #include "tensor/rng.h"
 #include "tensor/simd_targets.h"
 #include "tensor/status_macros.h"
@@ -39,6 +41,54 @@ Tensor RandomBatch(const Shape& sample, int64_t batch, uint64_t seed) {
   Rng rng(seed);
   rng.FillNormal(x.data(), static_cast<size_t>(x.size()), 0.0f, 1.0f);
   return x;
+}
+
+// Times training steps per o.train_modes and batch size; returns the table.
+absl::StatusOr<std::string> BenchTraining(Model& model, const BenchOptions& o) {
+  std::string out = absl::StrFormat(
+      "\ntraining steps (train mode: forward, backward, SGD momentum 0.9, weight decay 1e-4):\n"
+      "%-12s  %8s  %12s  %10s  %s\n",
+      "trained", "batch", "images/s", "trainable", "step time (ms): p50 / p90");
+  model.SetMode(Mode::kTrain);
+  for (const std::string& mode : o.train_modes) {
+    for (const NamedParameter& p : model.Params()) p.param->frozen = false;
+    if (mode != "full") {
+      SIMDNET_RETURN_IF_ERROR(
+          model.FreezeList(absl::StrReplaceAll(mode, {{"+", ","}})).status());
+    }
+    SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> sgd,
+                             MakeOptimizer("sgd:lr=0.001,momentum=0.9,weight_decay=1e-4"));
+    for (int64_t batch : o.batch_sizes) {
+      const Tensor x = RandomBatch(model.InputShape(), batch, 3);
+      std::vector<int64_t> labels(static_cast<size_t>(batch));
+      for (int64_t i = 0; i < batch; ++i) labels[static_cast<size_t>(i)] = i % model.num_classes();
+      const LossFunction loss = [&](const Tensor& z, Tensor* dz) {
+        return SoftmaxCrossEntropy(z, labels, dz);
+      };
+      const auto step = [&]() -> absl::Status {
+        model.ZeroGrad();
+        SIMDNET_RETURN_IF_ERROR(model.ForwardBackward(x, loss).status());
+        const std::vector<NamedParameter> params = model.Params();
+        return sgd->Step(params, sgd->base_lr());
+      };
+      SIMDNET_RETURN_IF_ERROR(step());  // warm-up: buffers and optimizer state grow once
+      std::vector<double> times;
+      const double start = Seconds();
+      while (times.size() < 3 || Seconds() - start < o.seconds) {
+        const double t0 = Seconds();
+        SIMDNET_RETURN_IF_ERROR(step());
+        times.push_back(Seconds() - t0);
+        if (times.size() >= 100000) break;
+      }
+      const double median = Quantile(times, 0.5);
+      absl::StrAppend(&out, absl::StrFormat("%-12s  %8d  %12.1f  %10d  %.1f / %.1f\n", mode,
+                                            batch, static_cast<double>(batch) / median,
+                                            model.TrainableParameterCount(), 1e3 * median,
+                                            1e3 * Quantile(times, 0.9)));
+    }
+  }
+  for (const NamedParameter& p : model.Params()) p.param->frozen = false;
+  return out;
 }
 
 }  // namespace
@@ -97,7 +147,13 @@ absl::StatusOr<std::string> RunBench(const BenchOptions& o) {
                               1e3 * Quantile(times, 0.99),
                               static_cast<double>(model->inference_tensors().bytes()) / 1e6));
   }
+  if (!o.train_modes.empty()) {
+    SIMDNET_ASSIGN_OR_RETURN(std::string table, BenchTraining(*model, o));
+    absl::StrAppend(&out, table);
+  }
   if (!o.profile) return out;
+  model->SetMode(Mode::kEval);
+  for (const NamedParameter& p : model->Params()) p.param->frozen = false;
 
   const Tensor x = RandomBatch(model->InputShape(), largest, 2);
   int64_t calls = 0;

@@ -597,7 +597,7 @@ absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& o) {
   Rng head_rng(o.train.model_seed, 0x4ead);
   SIMDNET_RETURN_IF_ERROR(model->ReplaceHead(classes, head_rng));
   for (const NamedParameter& p : model->Params()) p.param->frozen = false;
-  if (!o.freeze.empty()) SIMDNET_RETURN_IF_ERROR(model->Freeze(o.freeze).status());
+  if (!o.freeze.empty()) SIMDNET_RETURN_IF_ERROR(model->FreezeList(o.freeze).status());
 
   FinetuneResult result;
   const SampleSource* test = data.held_out();
@@ -624,9 +624,8 @@ absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& o) {
       auto trainer, TrainerStatusWithFlagNames(Trainer::Create(to, td, model.get(), info)));
   if (o.freeze.empty() && o.backbone_lr_scale > 0) {
     // The head is the last parameters' layer: everything else gets the smaller LR.
-    std::vector<NamedParameter> params = model->Params();
-    const std::string head = params.back().name.substr(0, params.back().name.rfind('.'));
-    for (const NamedParameter& p : params) {
+    const std::string head = model->HeadName();
+    for (const NamedParameter& p : model->Params()) {
       if (p.name.rfind(head, 0) == 0) continue;
       ParamGroup g;
       g.prefix = p.name;

@@ -114,7 +114,8 @@ ABSL_FLAG(std::string, class_groups, "",
           "groups, e.g. dog:151-268,food:924-969 (ImageNet) or a file of 'NAME: RANGES' lines; "
           "eval then scores it against data classes named after the groups");
 ABSL_FLAG(std::string, freeze, "features",
-          "finetune: freeze parameters under this name prefix (empty = fine-tune all)");
+          "finetune: freeze parameters under these name prefixes (comma-separated; 'backbone' = "
+          "all but the head, e.g. for a ResNet; empty = fine-tune all)");
 ABSL_FLAG(double, backbone_lr_scale, 0.0,
           "finetune with --freeze='': learning-rate scale for the non-head layers");
 ABSL_FLAG(bool, compare_scratch, true, "finetune: also train from scratch with the same budget");
@@ -122,6 +123,9 @@ ABSL_FLAG(std::string, input_shape, "",
           "summary/bench: override the input shape, e.g. 3x32x32");
 ABSL_FLAG(std::string, batch_sizes, "1,64,256", "bench: batch sizes to time, comma-separated");
 ABSL_FLAG(double, bench_seconds, 1.0, "bench: measuring time per batch size (and profile)");
+ABSL_FLAG(std::string, bench_train, "",
+          "bench: also time training steps, per comma-separated item: 'full' (every parameter "
+          "learns) or a freeze list ('backbone' = only the head learns; prefixes joined by '+')");
 ABSL_FLAG(bool, profile, false,
           "train/bench: print the per-layer profile (forward/backward time, share, GFLOPS)");
 ABSL_FLAG(int64_t, num_classes, 10, "summary: classes of the model");
@@ -500,6 +504,7 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
                              ParseIntList(absl::GetFlag(FLAGS_batch_sizes), "--batch_sizes"));
     b.seconds = absl::GetFlag(FLAGS_bench_seconds);
     b.profile = absl::GetFlag(FLAGS_profile);
+    b.train_modes = absl::StrSplit(absl::GetFlag(FLAGS_bench_train), ',', absl::SkipEmpty());
     SIMDNET_ASSIGN_OR_RETURN(std::string report, RunBench(b));
     std::cout << report;
     return 0;
