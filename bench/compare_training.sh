@@ -26,29 +26,8 @@ for arg in "$@"; do
 done
 [[ ${#presets[@]} -gt 0 ]] || presets=(lenet5 vgg-small)
 
-# PyTorch's best setting on this machine (as bench/pytorch_conv.py): OpenBLAS (pthread build)
-# single-threaded under torch's 2 intra-op threads, glibc malloc thresholds raised so that large
-# activation buffers are not mmap'ed and unmapped every step, and no OpenBLAS core-type
-# override (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, so OpenBLAS detects the CPU itself).
-malloc_env=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=17179869184)
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-  echo "compare_training: python3-torch is missing; run: tools/setup.sh tools/apt-packages-bench.txt" >&2
-  exit 1
-fi
-for pkg in libopenblas0-pthread time; do
-  if ! dpkg -s "${pkg}" >/dev/null 2>&1; then
-    if [[ $(id -u) -eq 0 ]]; then
-      apt-get install -y "${pkg}" >/dev/null
-    else
-      echo "compare_training: ${pkg} is missing; run: tools/setup.sh tools/apt-packages-bench.txt" >&2
-      exit 1
-    fi
-  fi
-done
-blas="$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo unknown)"
-if [[ "${blas}" != *openblas* ]]; then
-  echo "compare_training: warning: libblas.so.3 is ${blas}, not OpenBLAS" >&2
-fi
+source bench/bench_lib.sh
+require_torch compare_training
 
 if [[ -n "${SIMDNET_BINARY:-}" ]]; then
   # A prebuilt binary, e.g. to compare two builds: SIMDNET_BINARY=/path/to/simdnet.
@@ -56,7 +35,7 @@ if [[ -n "${SIMDNET_BINARY:-}" ]]; then
   [[ -x "${simdnet}" ]] || { echo "compare_training: SIMDNET_BINARY=${SIMDNET_BINARY} is not an executable" >&2; exit 1; }
 else
   bazel build -c opt //train:simdnet 2>/dev/null
-  simdnet="$(pwd)/bazel-bin/train/simdnet"
+  simdnet="$(bazel info -c opt bazel-bin 2>/dev/null)/train/simdnet"
 fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
@@ -75,8 +54,7 @@ for preset in "${presets[@]}"; do
   "${simdnet}" bench --checkpoint="${out}/checkpoint.safetensors" --batch_sizes=1,64 \
     --threads="${threads}" >"${tmp}/${preset}.simdnet.bench" 2>&1
   echo "== ${preset}: PyTorch =="
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "${malloc_env[@]}" \
-    /usr/bin/time -v -o "${tmp}/${preset}.torch.time" /usr/bin/python3 bench/torch_training.py \
+  torch_env /usr/bin/time -v -o "${tmp}/${preset}.torch.time" /usr/bin/python3 bench/torch_training.py \
     --model="${preset}" --epochs="${epochs}" --train_samples="${train_samples}" \
     --threads="${threads}" >"${tmp}/${preset}.torch.json"
   # Both "Maximum resident set size" figures cover the whole training process (data, model,
