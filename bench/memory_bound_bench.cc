@@ -87,7 +87,23 @@ void RegisterDepthwise(const std::string& name, const Conv2dShape& s, ConvPass p
       }));
 }
 
-enum class BnPass { kTrainForward, kTrainForwardFused, kBackward, kAffineRelu6 };
+enum class BnPass { kTrainForward, kTrainForwardFused, kBackward, kBackwardFused, kAffineRelu6 };
+
+// dx coefficients with the layer's arithmetic (scale 0.9).
+class BenchCoefs final : public BatchNormBackwardCoefs {
+ public:
+  BenchCoefs(double m, float* b, float* d) : m_(m), b_(b), d_(d) {}
+  void Coefs(size_t ch, float sum_g, float sum_gxc) const override {
+    const double bb = -0.9 * sum_gxc / m_;
+    b_[ch] = static_cast<float>(bb);
+    d_[ch] = static_cast<float>(-0.9 * sum_g / m_ - bb * 0.1);
+  }
+
+ private:
+  double m_;
+  float* b_;
+  float* d_;
+};
 
 // Statistics with the layer's arithmetic (weight 1, bias 0).
 class BenchStats final : public BatchNormChannelStats {
@@ -107,7 +123,8 @@ class BenchStats final : public BatchNormChannelStats {
 // backward = backward sums, affine2.
 void RegisterBatchNorm(const std::string& name, size_t n, size_t c, size_t hw, BnPass pass) {
   static const char* kNames[] = {"BatchNormTrainForward", "BatchNormTrainForwardFused",
-                                 "BatchNormBackward", "BatchNormAffineRelu6"};
+                                 "BatchNormBackward", "BatchNormBackwardFused",
+                                 "BatchNormAffineRelu6"};
   Configure(bench::RegisterPerTarget(
       kNames[static_cast<int>(pass)], name, [n, c, hw, pass](benchmark::State& state, int64_t) {
         const size_t s = hw * hw, size = n * c * s;
@@ -134,6 +151,12 @@ void RegisterBatchNorm(const std::string& name, size_t n, size_t c, size_t hw, B
               BatchNormChannelAffine2(dy.get(), scale.data(), x.get(), b.data(), d.data(), n, c,
                                       s, y.get(), &pool);
               break;
+            case BnPass::kBackwardFused:
+              BatchNormTrainBackward(dy.get(), nullptr, x.get(), mean.data(), scale.data(),
+                                     b.data(), d.data(), n, c, s,
+                                     BenchCoefs(static_cast<double>(n * s), b.data(), d.data()),
+                                     mean.data(), sq.data(), y.get(), &pool);
+              break;
             case BnPass::kAffineRelu6:
               BatchNormChannelAffine(x.get(), scale.data(), shift.data(), n, c, s, y.get(),
                                      &pool);
@@ -142,7 +165,8 @@ void RegisterBatchNorm(const std::string& name, size_t n, size_t c, size_t hw, B
           }
           benchmark::ClobberMemory();
         }
-        const double passes = pass == BnPass::kBackward ? 3.0 : 2.0;
+        const double passes =
+            pass == BnPass::kBackward || pass == BnPass::kBackwardFused ? 3.0 : 2.0;
         SetBytes(state, 4.0 * passes * static_cast<double>(size));
       }));
 }
@@ -203,7 +227,7 @@ void RegisterAll() {
     }
   }
   for (BnPass p : {BnPass::kTrainForward, BnPass::kTrainForwardFused, BnPass::kBackward,
-                   BnPass::kAffineRelu6}) {
+                   BnPass::kBackwardFused, BnPass::kAffineRelu6}) {
     RegisterBatchNorm("96ch_112", n, 96, quick ? 28 : 112, p);
     RegisterBatchNorm("144ch_56", n, 144, quick ? 14 : 56, p);
   }

@@ -52,6 +52,37 @@ class TrainStats final : public BatchNormChannelStats {
   float* centered_sq_;
 };
 
+// The layer's per-channel step for BatchNormTrainBackward (the same expressions as
+// BatchNorm::BackwardImpl's passes): parameter gradients (weight_grad / bias_grad null when not
+// learned) and the dx coefficients b, d of dx = scale * g + b * x + d.
+class TrainCoefs final : public BatchNormBackwardCoefs {
+ public:
+  TrainCoefs(double m, float* weight_grad, float* bias_grad, const float* mean, const float* rstd,
+             const float* scale, float* coef_b, float* coef_d)
+      : m_(m), weight_grad_(weight_grad), bias_grad_(bias_grad), mean_(mean), rstd_(rstd),
+        scale_(scale), coef_b_(coef_b), coef_d_(coef_d) {}
+
+  void Coefs(size_t ch, float sum_g, float sum_gxc) const override {
+    if (weight_grad_ != nullptr) weight_grad_[ch] += sum_gxc * rstd_[ch];
+    if (bias_grad_ != nullptr) bias_grad_[ch] += sum_g;
+    const double k = scale_[ch];
+    const double r = rstd_[ch];
+    const double b = -k * r * r * sum_gxc / m_;
+    coef_b_[ch] = static_cast<float>(b);
+    coef_d_[ch] = static_cast<float>(-k * sum_g / m_ - b * mean_[ch]);
+  }
+
+ private:
+  double m_;
+  float* weight_grad_;
+  float* bias_grad_;
+  const float* mean_;
+  const float* rstd_;
+  const float* scale_;
+  float* coef_b_;
+  float* coef_d_;
+};
+
 }  // namespace
 
 BatchNorm::BatchNorm(const BatchNormOptions& options, const Shape& shape)
@@ -252,6 +283,19 @@ void BatchNorm::BackwardImpl(const float* relu_y, const Tensor& dy, Tensor* dx) 
   if (!last_forward_train_ && !learns) {
     // Fixed statistics and no parameter gradient wanted (interpretation): only dx.
     fixed_statistics_dx();
+    return;
+  }
+  if (last_forward_train_ && s > 1) {
+    // One channel at a time (its sums, coefficients, dx while its dy and x are in cache), with
+    // the arithmetic of the passes below.
+    const TrainCoefs coefs(static_cast<double>(n * s),
+                           options_.affine && Learns(weight_) ? weight_.grad.data() : nullptr,
+                           options_.affine && Learns(bias_) ? bias_.grad.data() : nullptr,
+                           mean_.data(), rstd_.data(), scale_.data(), coef_b_.data(),
+                           coef_d_.data());
+    BatchNormTrainBackward(dy.data(), relu_y, x_.data(), mean_.data(), scale_.data(),
+                           coef_b_.data(), coef_d_.data(), n, c, s, coefs, sum_dy_.data(),
+                           sum_dy_xc_.data(), dx->data(), &pool);
     return;
   }
   // sum_dy = sum g; sum_dy_xc = sum g * (x - mean), so sum g * xhat = sum_dy_xc * rstd.

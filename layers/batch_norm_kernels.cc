@@ -66,6 +66,25 @@ void TrainForwardT(const float* x, size_t n, size_t c, size_t s, size_t c0, size
   }
 }
 
+void TrainBackwardT(const float* dy, const float* relu_y, const float* x, const float* mean,
+                    const float* a, const float* b, const float* d, size_t n, size_t c, size_t s,
+                    size_t c0, size_t c1, const BatchNormBackwardCoefs& coefs, float* sum_g,
+                    float* sum_gxc, float* dx) {
+  for (size_t ch = c0; ch < c1; ++ch) {
+    if (relu_y != nullptr) {
+      ChannelBackwardSums<true>(dy, relu_y, x, mean, n, c, s, ch, ch + 1, sum_g, sum_gxc);
+    } else {
+      ChannelBackwardSums<false>(dy, nullptr, x, mean, n, c, s, ch, ch + 1, sum_g, sum_gxc);
+    }
+    coefs.Coefs(ch, sum_g[ch], sum_gxc[ch]);
+    if (relu_y != nullptr) {
+      ChannelAffineRange<true, false, true>(dy, a, x, b, d, n, c, s, ch, ch + 1, dx, relu_y);
+    } else {
+      ChannelAffineRange<true>(dy, a, x, b, d, n, c, s, ch, ch + 1, dx);
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace simdnet
 HWY_AFTER_NAMESPACE();
@@ -83,6 +102,7 @@ HWY_EXPORT(ChannelAffineReluT);
 HWY_EXPORT(ChannelBackwardSumsT);
 HWY_EXPORT(ChannelAffine2MaskedT);
 HWY_EXPORT(TrainForwardT);
+HWY_EXPORT(TrainBackwardT);
 
 namespace {
 
@@ -170,6 +190,16 @@ void BatchNormTrainForward(const float* x, size_t n, size_t c, size_t s,
                            ThreadPool* pool) {
   ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
     HWY_DYNAMIC_DISPATCH(TrainForwardT)(x, n, c, s, c0, c1, stats, relu, y);
+  });
+}
+
+void BatchNormTrainBackward(const float* dy, const float* relu_y, const float* x,
+                            const float* mean, const float* a, const float* b, const float* d,
+                            size_t n, size_t c, size_t s, const BatchNormBackwardCoefs& coefs,
+                            float* sum_g, float* sum_gxc, float* dx, ThreadPool* pool) {
+  ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(TrainBackwardT)(dy, relu_y, x, mean, a, b, d, n, c, s, c0, c1, coefs,
+                                         sum_g, sum_gxc, dx);
   });
 }
 

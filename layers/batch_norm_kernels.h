@@ -78,6 +78,26 @@ void BatchNormTrainForward(const float* x, size_t n, size_t c, size_t s,
                            const BatchNormChannelStats& stats, bool relu, float* y,
                            ThreadPool* pool = nullptr);
 
+// The per-channel step of a batch-norm training backward between its reductions and dx,
+// supplied by the layer (parameter gradients and dx coefficients in its own arithmetic).
+class BatchNormBackwardCoefs {
+ public:
+  virtual ~BatchNormBackwardCoefs() = default;
+  // Given channel ch's sums of g and of g * (x - mean), sets b[ch] and d[ch] of the arrays
+  // passed to BatchNormTrainBackward.
+  virtual void Coefs(size_t ch, float sum_g, float sum_gxc) const = 0;
+};
+
+// The batch-norm training backward, one channel at a time: BatchNormChannelBackwardSums (g from
+// dy and, when relu_y is non-null, the ReLU mask) into sum_g / sum_gxc (c), coefs.Coefs, then
+// dx = a * g + b * x + d (BatchNormChannelAffine2 / Affine2Masked), bit-identical to those
+// passes, reading the channel's dy, x (and relu_y) from memory once and then from cache while
+// they fit. dx may alias dy or x. Requires: s > 1.
+void BatchNormTrainBackward(const float* dy, const float* relu_y, const float* x,
+                            const float* mean, const float* a, const float* b, const float* d,
+                            size_t n, size_t c, size_t s, const BatchNormBackwardCoefs& coefs,
+                            float* sum_g, float* sum_gxc, float* dx, ThreadPool* pool = nullptr);
+
 }  // namespace simdnet
 
 #endif  // SIMDNET_LAYERS_BATCH_NORM_KERNELS_H_

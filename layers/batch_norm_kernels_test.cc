@@ -250,6 +250,82 @@ void TestAllTrainForwardMatchesPasses() {
   }
 }
 
+// Test coefficients: b = 0.3 * sum_gxc / m - 0.1, d = -sum_g / m, recording the sums passed in.
+class RecordingCoefs final : public BatchNormBackwardCoefs {
+ public:
+  RecordingCoefs(size_t c, double m, float* b, float* d) : m_(m), b_(b), d_(d), seen(c, 0) {}
+  void Coefs(size_t ch, float sum_g, float sum_gxc) const override {
+    b_[ch] = static_cast<float>(0.3 * sum_gxc / m_ - 0.1);
+    d_[ch] = static_cast<float>(-sum_g / m_);
+    ++seen[ch];
+  }
+  double m_;
+  float* b_;
+  float* d_;
+  mutable std::vector<int> seen;
+};
+
+// BatchNormTrainBackward: bit-identical to BatchNormChannelBackwardSums then Affine2 (Masked)
+// with the same coefficients, for any pool, with and without the ReLU mask, dx aliasing dy.
+void TestAllTrainBackwardMatchesPasses() {
+  ThreadPool pool(2);
+  std::vector<Dims> dims;
+  for (const Dims& dm : TestDims()) {
+    if (dm.s > 1) dims.push_back(dm);
+  }
+  dims.push_back({16, 8, 300});
+  dims.push_back({3, 5, 3136});
+  for (const Dims& dm : dims) {
+    for (size_t misalign : test::KernelTestMisalignments()) {
+      std::mt19937 gen(static_cast<unsigned>(dm.n * 41 + dm.c * 3 + dm.s + misalign));
+      const size_t total = dm.n * dm.c * dm.s;
+      const double m = static_cast<double>(dm.n * dm.s);
+      std::vector<float> xb, yb, dyb, ab, mb;
+      const float* x = RandomBuffer(xb, total, misalign, gen, -2.0f, 2.0f);
+      const float* y = RandomBuffer(yb, total, misalign, gen, -1.0f, 1.0f);
+      const float* dy = RandomBuffer(dyb, total, misalign, gen, -1.0f, 1.0f);
+      const float* a = RandomBuffer(ab, dm.c, misalign, gen, -1.0f, 1.0f);
+      const float* mean = RandomBuffer(mb, dm.c, misalign, gen, -0.5f, 0.5f);
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        for (const bool masked : {false, true}) {
+          const std::string where = "n=" + std::to_string(dm.n) + " c=" + std::to_string(dm.c) +
+                                    " s=" + std::to_string(dm.s) + (p ? " pool" : "") +
+                                    (masked ? " masked" : "");
+          const float* mask = masked ? y : nullptr;
+          std::vector<float> b(dm.c), d(dm.c), sg(dm.c), sgx(dm.c), fused(total);
+          RecordingCoefs coefs(dm.c, m, b.data(), d.data());
+          BatchNormTrainBackward(dy, mask, x, mean, a, b.data(), d.data(), dm.n, dm.c, dm.s, coefs,
+                                 sg.data(), sgx.data(), fused.data(), p);
+          std::vector<float> rb(dm.c), rd(dm.c), rsg(dm.c), rsgx(dm.c), passes(total);
+          BatchNormChannelBackwardSums(dy, mask, x, mean, dm.n, dm.c, dm.s, rsg.data(),
+                                       rsgx.data(), p);
+          RecordingCoefs ref(dm.c, m, rb.data(), rd.data());
+          for (size_t ch = 0; ch < dm.c; ++ch) {
+            ref.Coefs(ch, rsg[ch], rsgx[ch]);
+            ASSERT_EQ(coefs.seen[ch], 1) << where << " ch " << ch;
+            ASSERT_EQ(sg[ch], rsg[ch]) << where << " ch " << ch;
+            ASSERT_EQ(sgx[ch], rsgx[ch]) << where << " ch " << ch;
+          }
+          if (masked) {
+            BatchNormChannelAffine2Masked(dy, y, a, x, rb.data(), rd.data(), dm.n, dm.c, dm.s,
+                                          passes.data(), p);
+          } else {
+            BatchNormChannelAffine2(dy, a, x, rb.data(), rd.data(), dm.n, dm.c, dm.s,
+                                    passes.data(), p);
+          }
+          for (size_t k = 0; k < total; ++k) ASSERT_EQ(fused[k], passes[k]) << where << " " << k;
+          // dx aliasing dy.
+          std::vector<float> inplace(dy, dy + total);
+          RecordingCoefs coefs2(dm.c, m, b.data(), d.data());
+          BatchNormTrainBackward(inplace.data(), mask, x, mean, a, b.data(), d.data(), dm.n, dm.c,
+                                 dm.s, coefs2, sg.data(), sgx.data(), inplace.data(), p);
+          for (size_t k = 0; k < total; ++k) ASSERT_EQ(inplace[k], passes[k]) << where << " " << k;
+        }
+      }
+    }
+  }
+}
+
 void TestAllThreadCountIndependence() {
   ThreadPool pool(3);
   for (const Dims& dm : {Dims{8, 16, 1024}, Dims{300, 512, 1}, Dims{64, 3, 257}}) {
@@ -286,5 +362,6 @@ HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllChannelAffine);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllThreadCountIndependence);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllFusedMatchUnfused);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllTrainForwardMatchesPasses);
+HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllTrainBackwardMatchesPasses);
 }  // namespace simdnet
 #endif  // HWY_ONCE
