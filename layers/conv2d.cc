@@ -277,6 +277,14 @@ void Conv2d::Backward(const Tensor& dy, Tensor* dx) {
   } else {
     Conv2dBackwardData(plan_, s, dy.data(), weight_.value.data(), dx->data(), pool);
   }
+  BackwardParamsOnly(dy, dx);
+}
+
+void Conv2d::BackwardParamsOnly(const Tensor& dy, Tensor* /*dx*/) {
+  const int64_t n = x_.dim(0);
+  SIMDNET_CHECK(dy.rank() == 4 && dy.dim(0) == n);
+  const Conv2dShape s = KernelShape(n);
+  ThreadPool& pool = DefaultThreadPool();
   const bool bias_trainable = options_.bias && Learns(bias_);
   float* dbias = bias_trainable ? bias_.grad.data() : nullptr;
   if (Learns(weight_)) {

@@ -97,6 +97,8 @@ class Conv2d : public Layer {
   // dy is (N, out_channels, OH, OW); dx is overwritten with (N, C, H, W); weight/bias gradients
   // accumulate (+=) unless frozen. Requires: a preceding Forward with the same N.
   void Backward(const Tensor& dy, Tensor* dx) override;
+  // The weight and bias gradients without the input gradient (half the backward work).
+  void BackwardParamsOnly(const Tensor& dy, Tensor* dx) override;
 
   // Returns {"weight"} plus {"bias"} when options().bias.
   std::vector<NamedParameter> Params() override;

@@ -62,6 +62,14 @@ void Layer::RunBackward(const Tensor& dy, Tensor* dx) {
   if (backward_hook_) backward_hook_(dy, dx);
 }
 
+void Layer::RunBackwardParamsOnly(const Tensor& dy, Tensor* dx) {
+  LayerTimer* timer = g_layer_timer.load(std::memory_order_relaxed);
+  const double start = timer != nullptr ? Now() : 0.0;
+  BackwardParamsOnly(dy, dx);
+  if (timer != nullptr) timer->Record(*this, /*backward=*/true, dy.dim(0), Now() - start);
+  if (backward_hook_) backward_hook_(dy, dx);
+}
+
 void Layer::ZeroGrad() {
   for (NamedParameter& p : Params()) p.param->grad.SetAll(0.0f);
 }

@@ -144,6 +144,11 @@ class Layer {
   // See the contract at the top of this file.
   virtual void Forward(const Tensor& x, Tensor* y) = 0;
   virtual void Backward(const Tensor& dy, Tensor* dx) = 0;
+  // Like Backward for the parameter gradients alone, when nobody reads the gradient at this
+  // layer's input (a training step's lowest learning layer, e.g. the stem convolution): *dx
+  // may be left as it is. Layers whose input gradient costs real work skip it; the default
+  // runs Backward. Containers run the children that feed a learning layer.
+  virtual void BackwardParamsOnly(const Tensor& dy, Tensor* dx) { Backward(dy, dx); }
 
   // Returns the multiply-adds one sample costs in this layer's forward pass (weight elements
   // times output positions, as torchinfo counts them); 0 for layers that do no products.
@@ -194,6 +199,8 @@ class Layer {
   // installed.
   void RunForward(const Tensor& x, Tensor* y);
   void RunBackward(const Tensor& dy, Tensor* dx);
+  // RunBackward with BackwardParamsOnly (the hook gets the *dx that was left as it is).
+  void RunBackwardParamsOnly(const Tensor& dy, Tensor* dx);
 
   // Sets every parameter gradient to zero.
   void ZeroGrad();

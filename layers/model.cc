@@ -234,7 +234,7 @@ void Model::Backward(const Tensor& dlogits, Tensor* dx) {
   if (dx != nullptr) {
     root_->Backward(dlogits, dx);
   } else {
-    root_->BackwardParamsOnly(dlogits);
+    root_->BackwardParamsOnly(dlogits, &unused_dx_);
   }
 }
 

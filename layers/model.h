@@ -168,6 +168,7 @@ class Model {
   std::unique_ptr<Sequential> root_;
   int64_t num_classes_;
   Tensor logits_, dlogits_;  // reused by ForwardBackward
+  Tensor unused_dx_;         // Backward without dx: the root's (unread) input gradient
   Tensor grad_a_, grad_b_;         // InputGradientFrom's ping-pong buffers
   TensorPool inference_tensors_;   // Predict's intermediate outputs
   int64_t last_batch_ = 0;         // N of the last Forward (0: none yet)

@@ -163,7 +163,7 @@ bool LearnsAny(Layer& layer) {
 
 }  // namespace
 
-void Sequential::BackwardParamsOnly(const Tensor& dy) {
+void Sequential::BackwardParamsOnly(const Tensor& dy, Tensor* dx) {
   SIMDNET_CHECK(!inference_forward_);
   const size_t k = children_.size();
   size_t first = 0;
@@ -171,14 +171,15 @@ void Sequential::BackwardParamsOnly(const Tensor& dy) {
   if (first == k) return;  // nothing learns: no backward pass at all
   Layer& last = *children_[k - 1].layer;
   if (first == k - 1) {
-    last.RunBackward(dy, k == 1 ? &params_only_dx_ : &gradients_[k - 2]);
+    last.RunBackwardParamsOnly(dy, k == 1 ? dx : &gradients_[k - 2]);
     return;
   }
   last.RunBackward(dy, &gradients_[k - 2]);
-  BackwardChildren(k - 1, gradients_[k - 2], &params_only_dx_, first);
+  BackwardChildren(k - 1, gradients_[k - 2], dx, first, /*params_only_at_stop=*/true);
 }
 
-void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, size_t stop) {
+void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, size_t stop,
+                                  bool params_only_at_stop) {
   // Child stop runs on its own: it cannot be a ReLU that ran fused with the BatchNorm below.
   SIMDNET_CHECK(stop < index && index < children_.size() && (stop == 0 || !fused_[stop - 1]));
   // gradients_[i - 1] holds the gradient at child i's input (= child i-1's output); child 0's
@@ -201,6 +202,10 @@ void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, 
       bn->RecomputeOutput(&activations_[i - 1]);
       relu.Forward(activations_[i - 1], &activations_[i]);
       fused_[i - 1] = 0;
+    }
+    if (params_only_at_stop && i == stop) {
+      children_[i].layer->RunBackwardParamsOnly(*g, input_grad(i));
+      return;
     }
     children_[i].layer->RunBackward(*g, input_grad(i));
     g = input_grad(i);

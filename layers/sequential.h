@@ -72,11 +72,11 @@ class Sequential : public Layer {
   void BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx) override;
   // Like Backward for the parameter gradients alone, as a training step needs them: the
   // children below the first one that learns (has a parameter that is not frozen, with
-  // parameter gradients on) do not run, and no gradient at the input is produced. With a frozen
-  // backbone the backward pass ends at the head, as in PyTorch (requires_grad = False). The
-  // gradients that are computed equal Backward's bit for bit. Requires: a preceding Forward
-  // (not in an InferenceScope) with that N.
-  void BackwardParamsOnly(const Tensor& dy);
+  // parameter gradients on) do not run, that child runs its own BackwardParamsOnly, and *dx is
+  // left as it is. With a frozen backbone the backward pass ends at the head, as in PyTorch
+  // (requires_grad = False). The parameter gradients equal Backward's bit for bit. Requires: a
+  // preceding Forward (not in an InferenceScope) with that N.
+  void BackwardParamsOnly(const Tensor& dy, Tensor* dx) override;
 
   size_t size() const { return children_.size(); }
   bool empty() const { return children_.empty(); }
@@ -101,7 +101,9 @@ class Sequential : public Layer {
   BatchNorm* FusableBatchNorm(size_t i);
   // Runs children index-1, ..., stop backward from `grad` (the gradient at child index's
   // input); child stop's input gradient goes to *dx when stop == 0, else to gradients_[stop - 1].
-  void BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, size_t stop);
+  // With params_only_at_stop child stop runs BackwardParamsOnly (its input gradient unread).
+  void BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, size_t stop,
+                        bool params_only_at_stop = false);
   // Forward inside an InferenceScope (layers/layer.h): intermediate outputs from `pool`.
   void ForwardInference(const Tensor& x, Tensor* y, TensorPool& pool);
 
@@ -110,7 +112,6 @@ class Sequential : public Layer {
   std::vector<Tensor> activations_;  // output of child i, for i < size() - 1
   std::vector<Tensor> gradients_;    // gradient w.r.t. activations_[i]
   std::vector<char> fused_;          // fused_[i]: children i, i + 1 ran fused in the last Forward
-  Tensor params_only_dx_;            // BackwardParamsOnly's unused input gradient of its last child
   bool inference_forward_ = false;   // the last Forward ran in an InferenceScope (no Backward)
 };
 
