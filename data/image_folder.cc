@@ -274,7 +274,18 @@ absl::StatusOr<std::vector<uint8_t>> LoadImageFile(const std::string& path,
                            ReadFile(path, static_cast<uint64_t>(options.max_file_bytes)));
   SIMDNET_ASSIGN_OR_RETURN(DecodedImage image,
                            DecodeImage(bytes, path, options.channels, options.max_pixels));
-  return ResizeToPlanar(image, options.height, options.width);
+  if (!options.preprocess) return ResizeToPlanar(image, options.height, options.width);
+  absl::StatusOr<std::vector<uint8_t>> planar = options.preprocess(image);
+  if (!planar.ok()) {
+    return absl::Status(planar.status().code(),
+                        absl::StrCat(path, ": ", planar.status().message()));
+  }
+  if (static_cast<int64_t>(planar->size()) != options.channels * options.height * options.width) {
+    return absl::InternalError(absl::StrCat(path, ": preprocessing gave ", planar->size(),
+                                            " bytes, not ", options.channels, " x ",
+                                            options.height, " x ", options.width));
+  }
+  return planar;
 }
 
 absl::Status ValidateImageFolderOptions(const ImageFolderOptions& options) {

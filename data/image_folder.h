@@ -5,6 +5,7 @@
 #define SIMDNET_DATA_IMAGE_FOLDER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +59,11 @@ struct ImageFolderOptions {
   // false: the first corrupt or non-image file fails the load with an error naming it.
   // true: such files are skipped and listed in InMemoryDataset::skipped with the reason.
   bool skip_bad_files = false;
+  // If set, turns each decoded image (`channels` channels) into planar (channels, height,
+  // width) bytes instead of the plain resize of the whole image, e.g. torchvision's resize of
+  // the short side and centre crop (data/imagenet_preprocess.h ImageNetFolderPreprocess).
+  // Its errors are reported with the file's path in front.
+  std::function<absl::StatusOr<std::vector<uint8_t>>(const DecodedImage& image)> preprocess;
 };
 
 // The files of an image folder and their labels, before decoding.

@@ -157,6 +157,13 @@ absl::StatusOr<std::vector<uint8_t>> ResizeShortSideAndCenterCrop(const DecodedI
   return out;
 }
 
+std::function<absl::StatusOr<std::vector<uint8_t>>(const DecodedImage&)> ImageNetFolderPreprocess(
+    int64_t crop) {
+  return [crop](const DecodedImage& image) {
+    return ResizeShortSideAndCenterCrop(image, crop * 256 / 224, crop);
+  };
+}
+
 absl::StatusOr<std::vector<float>> LoadImageNetImage(const std::string& path, int64_t resize,
                                                      int64_t crop) {
   ImageFolderOptions fo;

@@ -5,6 +5,7 @@
 #define SIMDNET_DATA_IMAGENET_PREPROCESS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,12 @@ Normalization ImageNetNormalization(int64_t crop = 224);
 // InvalidArgument if resize < crop, crop < 1, resize > 32768 or the image is empty.
 absl::StatusOr<std::vector<uint8_t>> ResizeShortSideAndCenterCrop(const DecodedImage& image,
                                                                   int64_t resize, int64_t crop);
+
+// Returns the ImageFolderOptions::preprocess that applies ResizeShortSideAndCenterCrop(image,
+// crop * 256 / 224, crop) (torchvision's evaluation transform at any crop size), so that image
+// folders are read as torchvision's classifiers expect. Requires: crop >= 1.
+std::function<absl::StatusOr<std::vector<uint8_t>>(const DecodedImage&)> ImageNetFolderPreprocess(
+    int64_t crop = 224);
 
 // Reads, decodes (3 channels) and preprocesses an image file; values in [0, 1] as planar
 // (3, crop, crop) floats. Errors name the file.

@@ -3,12 +3,14 @@
 // names, the normalization constants, and the rejections.
 #include "data/imagenet_preprocess.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "data/imagenet_classes.h"
 #include "gtest/gtest.h"
+#include "tensor/image.h"
 #include "tensor/test_data.h"
 
 namespace simdnet {
@@ -65,6 +67,47 @@ TEST(ImageNetPreprocessTest, RejectsCropLargerThanResizeAndEmptyImages) {
   auto missing = LoadImageNetImage("/nonexistent/cat.jpg");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("/nonexistent/cat.jpg"), std::string::npos);
+}
+
+TEST(ImageNetPreprocessTest, ImageFoldersLoadResizedAndCentreCropped) {
+  // Non-square images of two classes: each sample equals the transform of its decoded file,
+  // not a squeeze of the whole image.
+  const std::filesystem::path root =
+      std::filesystem::path(::testing::TempDir()) / "imagenet_folder";
+  std::filesystem::remove_all(root);
+  const int64_t sizes[][2] = {{30, 50}, {41, 23}, {16, 16}};
+  std::vector<DecodedImage> originals;
+  for (int k = 0; k < 3; ++k) {
+    const DecodedImage im = Synthetic(sizes[k][0], sizes[k][1]);
+    Image png;
+    png.width = static_cast<int>(im.width);
+    png.height = static_cast<int>(im.height);
+    png.pixels = im.pixels;
+    const std::filesystem::path dir = root / (k < 2 ? "dog" : "food");
+    std::filesystem::create_directories(dir);
+    ASSERT_TRUE(WritePng((dir / ("im" + std::to_string(k) + ".png")).string(), png).ok());
+    originals.push_back(im);
+  }
+  ImageFolderOptions fo;
+  fo.height = fo.width = 14;
+  fo.preprocess = ImageNetFolderPreprocess(14);  // short side to 16, crop 14
+  auto data = LoadImageFolder(root.string(), fo, nullptr);
+  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_EQ(data->num, 3);
+  for (int64_t i = 0; i < 3; ++i) {
+    auto expected = ResizeShortSideAndCenterCrop(originals[static_cast<size_t>(i)], 16, 14);
+    ASSERT_TRUE(expected.ok());
+    const std::vector<uint8_t> got(data->SamplePixels(i), data->SamplePixels(i) + 3 * 14 * 14);
+    EXPECT_EQ(got, *expected) << i;
+  }
+  // A preprocess error names the file.
+  fo.height = fo.width = 20;
+  fo.preprocess = [](const DecodedImage&) -> absl::StatusOr<std::vector<uint8_t>> {
+    return absl::InvalidArgumentError("too small");
+  };
+  auto bad = LoadImageFolder(root.string(), fo, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("im0.png: too small"), std::string::npos) << bad.status();
 }
 
 TEST(ImageNetPreprocessTest, ClassNamesAndNormalization) {

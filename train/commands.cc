@@ -121,6 +121,22 @@ std::string Describe(const InMemoryDataset& d) {
 
 }  // namespace
 
+namespace {
+
+// Makes an image folder load as the checkpoint's model expects it: at its input size and
+// channels, with torchvision's resize + centre crop for weights imported from torchvision
+// (extra "preprocess" = "imagenet"). Other data sets are left alone.
+void MatchFolderToCheckpoint(const CheckpointInfo& info, DataOptions* d) {
+  if (d->dataset != "folder" || info.input_shape.rank() != 3) return;
+  d->channels = static_cast<int>(info.input_shape.dim(0));
+  d->image_height = info.input_shape.dim(1);
+  d->image_width = info.input_shape.dim(2);
+  const auto it = info.extra.find("preprocess");
+  d->imagenet_preprocess = it != info.extra.end() && it->second == "imagenet";
+}
+
+}  // namespace
+
 absl::StatusOr<LoadedData> LoadData(const DataOptions& o) {
   LoadedData out;
   std::optional<InMemoryDataset> test;
@@ -150,6 +166,14 @@ absl::StatusOr<LoadedData> LoadData(const DataOptions& o) {
     fo.width = o.image_width;
     fo.skip_bad_files = o.skip_bad_files;
     SIMDNET_RETURN_IF_ERROR(ValidateImageFolderOptions(fo));
+    if (o.imagenet_preprocess) {
+      if (o.channels != 3 || o.image_height != o.image_width) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ImageNet preprocessing (resize + centre crop) needs 3 channels and a square size, "
+            "not ", o.channels, " x ", o.image_height, " x ", o.image_width));
+      }
+      fo.preprocess = ImageNetFolderPreprocess(o.image_height);
+    }
     std::error_code ec;
     const bool split_dirs = fs::is_directory(fs::path(o.data_dir) / "train", ec) &&
                             fs::is_directory(fs::path(o.data_dir) / "test", ec);
@@ -456,6 +480,11 @@ absl::StatusOr<EvalResult> RunEval(const std::vector<std::string>& checkpoints,
   if (checkpoints.empty()) return absl::InvalidArgumentError("--checkpoint: none given");
   DataOptions d = data_options;
   d.normalize = "none";  // each checkpoint's own statistics are applied instead
+  {
+    // A folder is read as the first checkpoint's model expects (the others must agree).
+    SIMDNET_ASSIGN_OR_RETURN(Checkpoint first, ReadCheckpoint(checkpoints[0]));
+    MatchFolderToCheckpoint(first.info, &d);
+  }
   SIMDNET_ASSIGN_OR_RETURN(LoadedData data, LoadData(d));
   // Without a test split (e.g. a folder with no test/), the whole data set is evaluated.
   const SampleSource* eval = data.test ? static_cast<const SampleSource*>(&*data.test)
@@ -583,6 +612,7 @@ absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& o) {
   SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(o.checkpoint));
   SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, ModelFromCheckpoint(ck));
   DataOptions dopt = o.train.data;
+  MatchFolderToCheckpoint(ck.info, &dopt);
   SIMDNET_ASSIGN_OR_RETURN(LoadedData data, LoadData(dopt));
   if (data.train.sample_shape() != model->InputShape()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -620,6 +650,9 @@ absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& o) {
   info.num_classes = classes;
   info.class_names = data.class_names();
   info.extra["finetuned_from"] = o.checkpoint;
+  if (auto it = ck.info.extra.find("preprocess"); it != ck.info.extra.end()) {
+    info.extra["preprocess"] = it->second;  // eval / predict read images as the backbone saw them
+  }
   SIMDNET_ASSIGN_OR_RETURN(
       auto trainer, TrainerStatusWithFlagNames(Trainer::Create(to, td, model.get(), info)));
   if (o.freeze.empty() && o.backbone_lr_scale > 0) {

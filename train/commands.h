@@ -30,6 +30,9 @@ struct DataOptions {
   int64_t image_height = 32, image_width = 32;  // folder only
   int channels = 3;                             // folder only
   bool skip_bad_files = false;                  // folder only
+  // folder only: torchvision's evaluation transform (short side resized to 256/224 of the
+  // size, centre crop) instead of resizing whole images; needs a square RGB size.
+  bool imagenet_preprocess = false;
   int64_t train_samples = 0;  // > 0: use only the first n training samples (after shuffling)
   int64_t test_samples = 0;   // > 0: use only the first n test samples
   double validation_fraction = 0.0;  // held out of train; evaluated each epoch

@@ -75,8 +75,7 @@ TEST(TorchvisionFinetuneTest, MobileNetV2FromAStateDictToATwoClassHead) {
   o.compare_scratch = false;
   o.train.write_report = false;
   o.train.data.dataset = "folder";
-  o.train.data.data_dir = root + "/data";
-  o.train.data.image_height = o.train.data.image_width = 224;
+  o.train.data.data_dir = root + "/data";  // read at the model's 224x224, resize + centre crop
   o.train.trainer.epochs = 2;
   o.train.trainer.batch_size = 4;
   o.train.trainer.optimizer = "sgd:lr=0.05,momentum=0.9";
@@ -94,6 +93,7 @@ TEST(TorchvisionFinetuneTest, MobileNetV2FromAStateDictToATwoClassHead) {
   EXPECT_EQ(ck->info.num_classes, 2);
   EXPECT_EQ(ck->info.class_names, (std::vector<std::string>{"dog", "food"}));
   EXPECT_EQ(ck->info.normalization.kind, Normalization::Kind::kPerChannel);
+  EXPECT_EQ(ck->info.extra.at("preprocess"), "imagenet");  // eval / predict crop as torchvision
   ASSERT_TRUE(ck->contents.tensors.count("classifier.1.weight"));
   EXPECT_EQ(ck->contents.tensors.at("classifier.1.weight").shape(), Shape({2, 1280}));
   // The frozen backbone is unchanged: the first convolution equals the imported weights.
@@ -113,8 +113,7 @@ TEST(TorchvisionFinetuneTest, ClassGroupsTurnTheImageNetModelIntoATwoClassOne) {
 
   DataOptions d;
   d.dataset = "folder";
-  d.data_dir = root + "/data";
-  d.image_height = d.image_width = 224;
+  d.data_dir = root + "/data";  // the size comes from the checkpoint (224), not from d
   testing::internal::CaptureStdout();
   auto r = RunEval({weights}, d, 4, "dog:151-268,food:924-969");
   const std::string out = testing::internal::GetCapturedStdout();
