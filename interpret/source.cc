@@ -94,6 +94,7 @@ absl::StatusOr<LoadedModel> LoadModelForInterpretation(const std::string& checkp
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(checkpoint, ": ", s.message()));
   }
   out.class_names = ck.info.class_names;
+  out.info = ck.info;
   const size_t k = static_cast<size_t>(out.model->num_classes());
   if (out.class_names.size() != k) {
     out.class_names.clear();
@@ -106,6 +107,7 @@ absl::StatusOr<InMemoryDataset> LoadHeldOutImages(const LoadedModel& model,
                                                   const DataOptions& data_options) {
   DataOptions d = data_options;
   d.normalize = "none";  // the checkpoint's statistics are applied by PixelModel
+  MatchFolderToCheckpoint(model.info, &d);
   SIMDNET_ASSIGN_OR_RETURN(LoadedData data, LoadData(d));
   InMemoryDataset held_out = data.test ? std::move(*data.test) : std::move(data.train);
   if (held_out.sample_shape() != model.model->InputShape()) {

@@ -69,6 +69,7 @@ struct LoadedModel {
   std::unique_ptr<Model> model;  // in eval mode
   Normalization normalization;
   std::vector<std::string> class_names;  // num_classes entries ("0", "1", ... if unnamed)
+  CheckpointInfo info;                   // the checkpoint's metadata (e.g. extra "preprocess")
 
   // Returns the pixel-space view of `model`.
   absl::StatusOr<PixelModel> Pixels() { return PixelModel::Create(model.get(), normalization); }

@@ -121,11 +121,6 @@ std::string Describe(const InMemoryDataset& d) {
 
 }  // namespace
 
-namespace {
-
-// Makes an image folder load as the checkpoint's model expects it: at its input size and
-// channels, with torchvision's resize + centre crop for weights imported from torchvision
-// (extra "preprocess" = "imagenet"). Other data sets are left alone.
 void MatchFolderToCheckpoint(const CheckpointInfo& info, DataOptions* d) {
   if (d->dataset != "folder" || info.input_shape.rank() != 3) return;
   d->channels = static_cast<int>(info.input_shape.dim(0));
@@ -134,8 +129,6 @@ void MatchFolderToCheckpoint(const CheckpointInfo& info, DataOptions* d) {
   const auto it = info.extra.find("preprocess");
   d->imagenet_preprocess = it != info.extra.end() && it->second == "imagenet";
 }
-
-}  // namespace
 
 absl::StatusOr<LoadedData> LoadData(const DataOptions& o) {
   LoadedData out;

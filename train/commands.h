@@ -59,6 +59,11 @@ struct LoadedData {
   }
 };
 
+// Makes an image folder load as the checkpoint's model expects it: at its input size and
+// channels, with torchvision's resize of the short side + centre crop for weights imported from
+// torchvision (extra "preprocess" = "imagenet"). Other data sets are left alone.
+void MatchFolderToCheckpoint(const CheckpointInfo& info, DataOptions* d);
+
 // Loads and prepares the data. Errors name the flag or the file.
 absl::StatusOr<LoadedData> LoadData(const DataOptions& options);
 
