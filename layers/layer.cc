@@ -54,18 +54,18 @@ void Layer::RunForward(const Tensor& x, Tensor* y) {
   if (forward_hook_) forward_hook_(*y);
 }
 
-void Layer::RunBackward(const Tensor& dy, Tensor* dx) {
-  LayerTimer* timer = g_layer_timer.load(std::memory_order_relaxed);
-  const double start = timer != nullptr ? Now() : 0.0;
-  Backward(dy, dx);
-  if (timer != nullptr) timer->Record(*this, /*backward=*/true, dy.dim(0), Now() - start);
-  if (backward_hook_) backward_hook_(dy, dx);
-}
+void Layer::RunBackward(const Tensor& dy, Tensor* dx) { TimedBackward(dy, dx, false); }
 
-void Layer::RunBackwardParamsOnly(const Tensor& dy, Tensor* dx) {
+void Layer::RunBackwardParamsOnly(const Tensor& dy, Tensor* dx) { TimedBackward(dy, dx, true); }
+
+void Layer::TimedBackward(const Tensor& dy, Tensor* dx, bool params_only) {
   LayerTimer* timer = g_layer_timer.load(std::memory_order_relaxed);
   const double start = timer != nullptr ? Now() : 0.0;
-  BackwardParamsOnly(dy, dx);
+  if (params_only) {
+    BackwardParamsOnly(dy, dx);
+  } else {
+    Backward(dy, dx);
+  }
   if (timer != nullptr) timer->Record(*this, /*backward=*/true, dy.dim(0), Now() - start);
   if (backward_hook_) backward_hook_(dy, dx);
 }

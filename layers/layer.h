@@ -215,6 +215,9 @@ class Layer {
   Mode mode_ = Mode::kTrain;
 
  private:
+  // RunBackward / RunBackwardParamsOnly: the pass, timed, then the hook.
+  void TimedBackward(const Tensor& dy, Tensor* dx, bool params_only);
+
   bool param_gradients_ = true;
   ForwardHook forward_hook_;
   BackwardHook backward_hook_;
