@@ -7,8 +7,6 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "data/file_util.h"
-#include "tensor/atomic_file.h"
 #include "tensor/status_macros.h"
 
 namespace simdnet {
@@ -166,16 +164,14 @@ std::function<absl::StatusOr<std::vector<uint8_t>>(const DecodedImage&)> ImageNe
 
 absl::StatusOr<std::vector<float>> LoadImageNetImage(const std::string& path, int64_t resize,
                                                      int64_t crop) {
-  ImageFolderOptions fo;
-  SIMDNET_ASSIGN_OR_RETURN(std::string bytes,
-                           ReadFile(path, static_cast<uint64_t>(fo.max_file_bytes)));
-  SIMDNET_ASSIGN_OR_RETURN(DecodedImage image, DecodeImage(bytes, path, 3, fo.max_pixels));
-  auto planar = ResizeShortSideAndCenterCrop(image, resize, crop);
-  if (!planar.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", planar.status().message()));
-  }
-  std::vector<float> out(planar->size());
-  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>((*planar)[i]) / 255.0f;
+  ImageFolderOptions fo;  // 3 channels; the size limits of image folders
+  fo.height = fo.width = crop;
+  fo.preprocess = [resize, crop](const DecodedImage& image) {
+    return ResizeShortSideAndCenterCrop(image, resize, crop);
+  };
+  SIMDNET_ASSIGN_OR_RETURN(std::vector<uint8_t> planar, LoadImageFile(path, fo));
+  std::vector<float> out(planar.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(planar[i]) / 255.0f;
   return out;
 }
 

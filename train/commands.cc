@@ -121,13 +121,23 @@ std::string Describe(const InMemoryDataset& d) {
 
 }  // namespace
 
+namespace {
+
+// Returns whether the checkpoint's model expects torchvision's ImageNet preprocessing (weights
+// imported from torchvision, or fine-tuned from them).
+bool ImageNetPreprocessed(const CheckpointInfo& info) {
+  const auto it = info.extra.find("preprocess");
+  return it != info.extra.end() && it->second == "imagenet";
+}
+
+}  // namespace
+
 void MatchFolderToCheckpoint(const CheckpointInfo& info, DataOptions* d) {
   if (d->dataset != "folder" || info.input_shape.rank() != 3) return;
   d->channels = static_cast<int>(info.input_shape.dim(0));
   d->image_height = info.input_shape.dim(1);
   d->image_width = info.input_shape.dim(2);
-  const auto it = info.extra.find("preprocess");
-  d->imagenet_preprocess = it != info.extra.end() && it->second == "imagenet";
+  d->imagenet_preprocess = ImageNetPreprocessed(info);
 }
 
 absl::StatusOr<LoadedData> LoadData(const DataOptions& o) {
@@ -473,18 +483,23 @@ absl::StatusOr<EvalResult> RunEval(const std::vector<std::string>& checkpoints,
   if (checkpoints.empty()) return absl::InvalidArgumentError("--checkpoint: none given");
   DataOptions d = data_options;
   d.normalize = "none";  // each checkpoint's own statistics are applied instead
-  {
-    // A folder is read as the first checkpoint's model expects (the others must agree).
-    SIMDNET_ASSIGN_OR_RETURN(Checkpoint first, ReadCheckpoint(checkpoints[0]));
-    MatchFolderToCheckpoint(first.info, &d);
-  }
+  // A folder is read as the first checkpoint's model expects (the others must agree); that
+  // checkpoint is read once, here, and evaluated first below.
+  SIMDNET_ASSIGN_OR_RETURN(Checkpoint first, ReadCheckpoint(checkpoints[0]));
+  MatchFolderToCheckpoint(first.info, &d);
   SIMDNET_ASSIGN_OR_RETURN(LoadedData data, LoadData(d));
   // Without a test split (e.g. a folder with no test/), the whole data set is evaluated.
   const SampleSource* eval = data.test ? static_cast<const SampleSource*>(&*data.test)
                                        : static_cast<const SampleSource*>(&data.train);
   std::vector<EvalResult> results;
-  for (const std::string& path : checkpoints) {
-    SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(path));
+  for (size_t i = 0; i < checkpoints.size(); ++i) {
+    const std::string& path = checkpoints[i];
+    Checkpoint ck;
+    if (i == 0) {
+      ck = std::move(first);
+    } else {
+      SIMDNET_ASSIGN_OR_RETURN(ck, ReadCheckpoint(path));
+    }
     SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, ModelFromCheckpoint(ck));
     SIMDNET_RETURN_IF_ERROR(CheckMemoryFits(*model, batch_size, /*training=*/false,
                                             AvailableMemory(), absl::StrCat("evaluating ", path)));
@@ -561,19 +576,13 @@ absl::StatusOr<std::vector<Prediction>> RunPredict(const std::string& checkpoint
   Tensor x(Shape({1, in.dim(0), in.dim(1), in.dim(2)}));
   Tensor logits;
   // torchvision weights (train/torch_checkpoint.h): resize 256, centre crop 224, as torchvision.
-  auto preprocess = ck.info.extra.find("preprocess");
-  const bool imagenet = preprocess != ck.info.extra.end() && preprocess->second == "imagenet" &&
-                        in.dim(0) == 3 && in.dim(1) == in.dim(2);
+  if (ImageNetPreprocessed(ck.info) && in.dim(0) == 3 && in.dim(1) == in.dim(2)) {
+    fo.preprocess = ImageNetFolderPreprocess(in.dim(1));
+  }
   for (const std::string& f : files) {
-    if (imagenet) {
-      SIMDNET_ASSIGN_OR_RETURN(std::vector<float> planar,
-                               LoadImageNetImage(f, in.dim(1) * 256 / 224, in.dim(1)));
-      std::copy(planar.begin(), planar.end(), x.data());
-    } else {
-      SIMDNET_ASSIGN_OR_RETURN(std::vector<uint8_t> pixels, LoadImageFile(f, fo));
-      for (int64_t i = 0; i < x.size(); ++i) {
-        x[i] = static_cast<float>(pixels[static_cast<size_t>(i)]) / 255.0f;
-      }
+    SIMDNET_ASSIGN_OR_RETURN(std::vector<uint8_t> pixels, LoadImageFile(f, fo));
+    for (int64_t i = 0; i < x.size(); ++i) {
+      x[i] = static_cast<float>(pixels[static_cast<size_t>(i)]) / 255.0f;
     }
     ck.info.normalization.Apply(x.data(), 1);
     SIMDNET_RETURN_IF_ERROR(model->Predict(x, &logits));
