@@ -77,48 +77,39 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
   }
   const size_t k = children_.size();
   fused_.assign(k, 0);
-  inference_forward_ = false;
-  if (TensorPool* pool = InferencePool()) {
-    ForwardInference(x, y, *pool);
-    return;
+  // Inside an InferenceScope each intermediate output comes from the pool and is let go as soon
+  // as the next child has consumed it: outputs alternate between two slots, and the slot written
+  // next holds an output already consumed. activations_ are not kept (and released if a training
+  // Forward left them).
+  TensorPool* pool = InferencePool();
+  inference_forward_ = pool != nullptr;
+  if (pool != nullptr) {
+    for (Tensor& a : activations_) a = Tensor();
   }
+  Tensor pooled[2];
+  int next_slot = 0;
+  const int64_t n = x.dim(0);
+  const auto output = [&](size_t i) -> Tensor* {  // where child i's output goes
+    if (pool == nullptr) return &activations_[i];
+    Tensor& slot = pooled[next_slot];
+    next_slot ^= 1;
+    slot = Tensor();  // its block may be reused right away
+    slot = pool->Acquire(children_[i].layer->OutputShape().WithBatch(n));
+    return &slot;
+  };
   const Tensor* in = &x;
   for (size_t i = 0; i + 1 < k; ++i) {
     if (BatchNorm* bn = FusableBatchNorm(i)) {
       // BatchNorm + ReLU in one pass; the BatchNorm's own output (activations_[i]) is skipped.
-      bn->ForwardRelu(*in, &activations_[i + 1]);
-      fused_[i] = 1;
-      in = &activations_[++i];
+      Tensor* out = output(i + 1);
+      bn->ForwardRelu(*in, out);
+      fused_[i++] = 1;
+      in = out;
       continue;
     }
-    children_[i].layer->RunForward(*in, &activations_[i]);
-    in = &activations_[i];
-  }
-  children_[k - 1].layer->RunForward(*in, y);
-}
-
-void Sequential::ForwardInference(const Tensor& x, Tensor* y, TensorPool& pool) {
-  // Each intermediate output comes from the pool and is dropped (its block freed for reuse) as
-  // soon as the next child has consumed it; activations_ are not kept, and released if a
-  // training Forward left them.
-  inference_forward_ = true;
-  for (Tensor& a : activations_) a = Tensor();
-  const size_t k = children_.size();
-  const int64_t n = x.dim(0);
-  Tensor current;  // the output of the last child run, the input of the next
-  const Tensor* in = &x;
-  for (size_t i = 0; i + 1 < k; ++i) {
-    Tensor out;
-    if (BatchNorm* bn = FusableBatchNorm(i)) {
-      out = pool.Acquire(children_[i + 1].layer->OutputShape().WithBatch(n));
-      bn->ForwardRelu(*in, &out);
-      ++i;
-    } else {
-      out = pool.Acquire(children_[i].layer->OutputShape().WithBatch(n));
-      children_[i].layer->RunForward(*in, &out);
-    }
-    current = std::move(out);
-    in = &current;
+    Tensor* out = output(i);
+    children_[i].layer->RunForward(*in, out);
+    in = out;
   }
   children_[k - 1].layer->RunForward(*in, y);
 }

@@ -104,8 +104,6 @@ class Sequential : public Layer {
   // With params_only_at_stop child stop runs BackwardParamsOnly (its input gradient unread).
   void BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, size_t stop,
                         bool params_only_at_stop = false);
-  // Forward inside an InferenceScope (layers/layer.h): intermediate outputs from `pool`.
-  void ForwardInference(const Tensor& x, Tensor* y, TensorPool& pool);
 
   Shape input_shape_, output_shape_;
   std::vector<Child> children_;
