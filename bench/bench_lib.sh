@@ -42,3 +42,16 @@ require_torch() {
     echo "${script}: warning: libblas.so.3 is ${blas}, not OpenBLAS" >&2
   fi
 }
+
+# simdnet_binary SCRIPT: sets ${simdnet} to $SIMDNET_BINARY (a prebuilt binary, e.g. to compare
+# two builds) or to //train:simdnet built with -c opt.
+simdnet_binary() {
+  local script="$1"
+  if [[ -n "${SIMDNET_BINARY:-}" ]]; then
+    simdnet="$(readlink -f "${SIMDNET_BINARY}")"
+    [[ -x "${simdnet}" ]] || { echo "${script}: SIMDNET_BINARY=${SIMDNET_BINARY} is not an executable" >&2; exit 1; }
+  else
+    bazel build -c opt //train:simdnet 2>/dev/null
+    simdnet="$(bazel info -c opt bazel-bin 2>/dev/null)/train/simdnet"
+  fi
+}

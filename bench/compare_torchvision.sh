@@ -37,13 +37,7 @@ if ! /usr/bin/python3 -c "import torchvision" 2>/dev/null; then
   echo "compare_torchvision: python3-torchvision is missing; run: tools/setup.sh tools/apt-packages-bench.txt" >&2
   exit 1
 fi
-if [[ -n "${SIMDNET_BINARY:-}" ]]; then
-  simdnet="$(readlink -f "${SIMDNET_BINARY}")"
-  [[ -x "${simdnet}" ]] || { echo "compare_torchvision: SIMDNET_BINARY=${SIMDNET_BINARY} is not an executable" >&2; exit 1; }
-else
-  bazel build -c opt //train:simdnet 2>/dev/null
-  simdnet="$(bazel info -c opt bazel-bin 2>/dev/null)/train/simdnet"
-fi
+simdnet_binary compare_torchvision
 tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
 

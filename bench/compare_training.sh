@@ -29,14 +29,7 @@ done
 source bench/bench_lib.sh
 require_torch compare_training
 
-if [[ -n "${SIMDNET_BINARY:-}" ]]; then
-  # A prebuilt binary, e.g. to compare two builds: SIMDNET_BINARY=/path/to/simdnet.
-  simdnet="$(readlink -f "${SIMDNET_BINARY}")"
-  [[ -x "${simdnet}" ]] || { echo "compare_training: SIMDNET_BINARY=${SIMDNET_BINARY} is not an executable" >&2; exit 1; }
-else
-  bazel build -c opt //train:simdnet 2>/dev/null
-  simdnet="$(bazel info -c opt bazel-bin 2>/dev/null)/train/simdnet"
-fi
+simdnet_binary compare_training
 tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
 

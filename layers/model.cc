@@ -183,8 +183,8 @@ absl::Status Model::ForwardWithOutputs(const Tensor& x, absl::Span<const std::st
 
 absl::Status Model::InputGradient(const Tensor& dlogits, Tensor* dx) {
   if (last_batch_ == 0) {
-    return absl::FailedPreconditionError("Model::InputGradient: no Forward has run yet (Predict keeps nothing to "
-                                           "differentiate)");
+    return absl::FailedPreconditionError(
+        "Model::InputGradient: no Forward has run yet (Predict keeps nothing to differentiate)");
   }
   if (dlogits.shape() != Shape({last_batch_, num_classes_})) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -43,6 +44,22 @@ Tensor RandomBatch(const Shape& sample, int64_t batch, uint64_t seed) {
   return x;
 }
 
+// Runs `call` once as a warm-up (workspaces and state grow once), then at least `min_calls`
+// times and for at least `seconds`; returns each timed call's seconds.
+absl::StatusOr<std::vector<double>> TimeCalls(double seconds, size_t min_calls,
+                                              const std::function<absl::Status()>& call) {
+  SIMDNET_RETURN_IF_ERROR(call());
+  std::vector<double> times;
+  const double start = Seconds();
+  while (times.size() < min_calls || Seconds() - start < seconds) {
+    const double t0 = Seconds();
+    SIMDNET_RETURN_IF_ERROR(call());
+    times.push_back(Seconds() - t0);
+    if (times.size() >= 100000) break;
+  }
+  return times;
+}
+
 // Times training steps per o.train_modes and batch size; returns the table.
 absl::StatusOr<std::string> BenchTraining(Model& model, const BenchOptions& o) {
   std::string out = absl::StrFormat(
@@ -71,15 +88,7 @@ absl::StatusOr<std::string> BenchTraining(Model& model, const BenchOptions& o) {
         const std::vector<NamedParameter> params = model.Params();
         return sgd->Step(params, sgd->base_lr());
       };
-      SIMDNET_RETURN_IF_ERROR(step());  // warm-up: buffers and optimizer state grow once
-      std::vector<double> times;
-      const double start = Seconds();
-      while (times.size() < 3 || Seconds() - start < o.seconds) {
-        const double t0 = Seconds();
-        SIMDNET_RETURN_IF_ERROR(step());
-        times.push_back(Seconds() - t0);
-        if (times.size() >= 100000) break;
-      }
+      SIMDNET_ASSIGN_OR_RETURN(const std::vector<double> times, TimeCalls(o.seconds, 3, step));
       const double median = Quantile(times, 0.5);
       absl::StrAppend(&out, absl::StrFormat("%-12s  %8d  %12.1f  %10d  %.1f / %.1f\n", mode,
                                             batch, static_cast<double>(batch) / median,
@@ -129,15 +138,9 @@ absl::StatusOr<std::string> RunBench(const BenchOptions& o) {
   Tensor logits;
   for (int64_t batch : o.batch_sizes) {
     const Tensor x = RandomBatch(model->InputShape(), batch, 1);
-    SIMDNET_RETURN_IF_ERROR(model->Predict(x, &logits));  // warm-up: workspaces grow once
-    std::vector<double> times;
-    const double start = Seconds();
-    while (times.size() < 5 || Seconds() - start < o.seconds) {
-      const double t0 = Seconds();
-      SIMDNET_RETURN_IF_ERROR(model->Predict(x, &logits));
-      times.push_back(Seconds() - t0);
-      if (times.size() >= 100000) break;
-    }
+    SIMDNET_ASSIGN_OR_RETURN(
+        const std::vector<double> times,
+        TimeCalls(o.seconds, 5, [&]() { return model->Predict(x, &logits); }));
     const double median = Quantile(times, 0.5);
     absl::StrAppend(
         &out, absl::StrFormat("%8d  %12.0f  %10.1f  %.3f / %.3f / %.3f  %.1f\n", batch,
