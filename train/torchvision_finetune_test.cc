@@ -61,13 +61,27 @@ void WriteHashSeededMobileNetV2(const std::string& path, SafetensorsContents* sd
   ASSERT_TRUE(SaveSafetensors(path, *sd).ok());
 }
 
-TEST(TorchvisionFinetuneTest, MobileNetV2FromAStateDictToATwoClassHead) {
-  const std::string root = test::TempDir("tv_finetune");
-  WriteTwoClassFolder(root + "/data");
-  // The state_dict file: hash-seeded MobileNetV2 under torchvision's names.
-  const std::string weights = root + "/mobilenet_v2.safetensors";
+// The workspace both tests start from: a fresh temporary directory `root` holding the two-class
+// folder (root/data) and a hash-seeded MobileNetV2 state_dict (`weights`, its tensors in *sd).
+struct Workspace {
+  std::string root;
+  std::string weights;
   SafetensorsContents sd;
-  ASSERT_NO_FATAL_FAILURE(WriteHashSeededMobileNetV2(weights, &sd));
+};
+void MakeWorkspace(const char* name, Workspace* ws) {
+  ws->root = test::TempDir(name);
+  WriteTwoClassFolder(ws->root + "/data");
+  ws->weights = ws->root + "/mobilenet_v2.safetensors";
+  ASSERT_NO_FATAL_FAILURE(WriteHashSeededMobileNetV2(ws->weights, &ws->sd));
+}
+
+TEST(TorchvisionFinetuneTest, MobileNetV2FromAStateDictToATwoClassHead) {
+  // The state_dict file: hash-seeded MobileNetV2 under torchvision's names.
+  Workspace ws;
+  ASSERT_NO_FATAL_FAILURE(MakeWorkspace("tv_finetune", &ws));
+  const std::string& root = ws.root;
+  const std::string& weights = ws.weights;
+  const SafetensorsContents& sd = ws.sd;
 
   FinetuneOptions o;
   o.checkpoint = weights;
@@ -105,11 +119,10 @@ TEST(TorchvisionFinetuneTest, MobileNetV2FromAStateDictToATwoClassHead) {
 // The other way from 1000 classes to 2: no training, the 1000-way model's probabilities summed
 // over ImageNet's dog classes and food classes, scored against the folders named after the groups.
 TEST(TorchvisionFinetuneTest, ClassGroupsTurnTheImageNetModelIntoATwoClassOne) {
-  const std::string root = test::TempDir("tv_groups");
-  WriteTwoClassFolder(root + "/data");
-  const std::string weights = root + "/mobilenet_v2.safetensors";
-  SafetensorsContents sd;
-  ASSERT_NO_FATAL_FAILURE(WriteHashSeededMobileNetV2(weights, &sd));
+  Workspace ws;
+  ASSERT_NO_FATAL_FAILURE(MakeWorkspace("tv_groups", &ws));
+  const std::string& root = ws.root;
+  const std::string& weights = ws.weights;
 
   DataOptions d;
   d.dataset = "folder";
