@@ -143,17 +143,17 @@ void RegisterBatchNorm(const std::string& name, size_t n, size_t c, size_t hw, B
               break;
             case BnPass::kTrainForwardFused:
               BatchNormTrainForward(x.get(), n, c, s, BenchStats(static_cast<double>(n * s)),
-                                    /*relu=*/false, y.get(), &pool);
+                                    BatchNormActivation::kNone, y.get(), &pool);
               break;
             case BnPass::kBackward:
-              BatchNormChannelBackwardSums(dy.get(), nullptr, x.get(), mean.data(), n, c, s,
-                                           mean.data(), sq.data(), &pool);
+              BatchNormChannelBackwardSums(dy.get(), nullptr, BatchNormActivation::kNone, x.get(),
+                                           mean.data(), n, c, s, mean.data(), sq.data(), &pool);
               BatchNormChannelAffine2(dy.get(), scale.data(), x.get(), b.data(), d.data(), n, c,
                                       s, y.get(), &pool);
               break;
             case BnPass::kBackwardFused:
-              BatchNormTrainBackward(dy.get(), nullptr, x.get(), mean.data(), scale.data(),
-                                     b.data(), d.data(), n, c, s,
+              BatchNormTrainBackward(dy.get(), nullptr, BatchNormActivation::kNone, x.get(),
+                                     mean.data(), scale.data(), b.data(), d.data(), n, c, s,
                                      BenchCoefs(static_cast<double>(n * s), b.data(), d.data()),
                                      mean.data(), sq.data(), y.get(), &pool);
               break;

@@ -167,11 +167,15 @@ std::vector<NamedBuffer> BatchNorm::Buffers() {
   return {{"running_mean", &running_mean_}, {"running_var", &running_var_}};
 }
 
-void BatchNorm::Forward(const Tensor& x, Tensor* y) { ForwardImpl(x, y, /*relu=*/false); }
+void BatchNorm::Forward(const Tensor& x, Tensor* y) {
+  ForwardImpl(x, y, BatchNormActivation::kNone);
+}
 
-void BatchNorm::ForwardRelu(const Tensor& x, Tensor* y) { ForwardImpl(x, y, /*relu=*/true); }
+void BatchNorm::ForwardActivation(const Tensor& x, BatchNormActivation act, Tensor* y) {
+  ForwardImpl(x, y, act);
+}
 
-void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, bool relu) {
+void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, BatchNormActivation act) {
   SIMDNET_CHECK(x.rank() == shape_.rank() + 1 && x.dim(0) >= 1);
   for (int i = 0; i < shape_.rank(); ++i) SIMDNET_CHECK(x.dim(i + 1) == shape_.dim(i));
   const size_t n = static_cast<size_t>(x.dim(0));
@@ -189,7 +193,7 @@ void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, bool relu) {
     const TrainStats stats(m, options_.eps, options_.affine ? weight_.value.data() : nullptr,
                            options_.affine ? bias_.value.data() : nullptr, mean_.data(),
                            rstd_.data(), scale_.data(), shift_.data(), sum_dy_xc_.data());
-    BatchNormTrainForward(x.data(), n, c, s, stats, relu, y->data(), &pool);
+    BatchNormTrainForward(x.data(), n, c, s, stats, act, y->data(), &pool);
     UpdateRunningStats(m, sum_dy_xc_.data());
     return;
   }
@@ -218,8 +222,9 @@ void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, bool relu) {
     scale_[ch] = g * rstd_[ch];
     shift_[ch] = b - mean_[ch] * scale_[ch];
   }
-  if (relu) {
-    BatchNormChannelAffineRelu(x.data(), scale_.data(), shift_.data(), n, c, s, y->data(), &pool);
+  if (act != BatchNormActivation::kNone) {
+    BatchNormChannelAffineAct(x.data(), scale_.data(), shift_.data(), act, n, c, s, y->data(),
+                              &pool);
   } else {
     BatchNormChannelAffine(x.data(), scale_.data(), shift_.data(), n, c, s, y->data(), &pool);
   }
@@ -253,14 +258,18 @@ void BatchNorm::RecomputeOutput(Tensor* y) const {
                          &DefaultThreadPool());
 }
 
-void BatchNorm::Backward(const Tensor& dy, Tensor* dx) { BackwardImpl(nullptr, dy, dx); }
-
-void BatchNorm::BackwardRelu(const Tensor& y, const Tensor& dy, Tensor* dx) {
-  SIMDNET_CHECK(y.shape() == dy.shape());
-  BackwardImpl(y.data(), dy, dx);
+void BatchNorm::Backward(const Tensor& dy, Tensor* dx) {
+  BackwardImpl(nullptr, BatchNormActivation::kNone, dy, dx);
 }
 
-void BatchNorm::BackwardImpl(const float* relu_y, const Tensor& dy, Tensor* dx) {
+void BatchNorm::BackwardActivation(const Tensor& y, BatchNormActivation act, const Tensor& dy,
+                                   Tensor* dx) {
+  SIMDNET_CHECK(y.shape() == dy.shape() && act != BatchNormActivation::kNone);
+  BackwardImpl(y.data(), act, dy, dx);
+}
+
+void BatchNorm::BackwardImpl(const float* act_y, BatchNormActivation act, const Tensor& dy,
+                             Tensor* dx) {
   SIMDNET_CHECK(dy.shape() == x_.shape());
   const size_t n = static_cast<size_t>(dy.dim(0));
   const size_t c = static_cast<size_t>(num_channels());
@@ -268,16 +277,16 @@ void BatchNorm::BackwardImpl(const float* relu_y, const Tensor& dy, Tensor* dx) 
   dx->EnsureShape(x_.shape());
   ThreadPool& pool = DefaultThreadPool();
   const bool learns = options_.affine && (Learns(weight_) || Learns(bias_));
-  // With relu_y, g = dy where relu_y > 0 (the gradient through the fused ReLU), else g = dy.
+  // With act, g = dy masked by the derivative of the fused activation at act_y, else g = dy.
   // Fixed statistics: y is affine in x, dx = g * weight * rstd (scale_ from Forward).
   const auto fixed_statistics_dx = [&] {
     Fill(coef_d_.data(), c, 0.0f);
-    if (relu_y == nullptr) {
+    if (act == BatchNormActivation::kNone) {
       BatchNormChannelAffine(dy.data(), scale_.data(), coef_d_.data(), n, c, s, dx->data(), &pool);
     } else {
       Fill(coef_b_.data(), c, 0.0f);
-      BatchNormChannelAffine2Masked(dy.data(), relu_y, scale_.data(), x_.data(), coef_b_.data(),
-                                    coef_d_.data(), n, c, s, dx->data(), &pool);
+      BatchNormChannelAffine2Masked(dy.data(), act_y, act, scale_.data(), x_.data(),
+                                    coef_b_.data(), coef_d_.data(), n, c, s, dx->data(), &pool);
     }
   };
   if (!last_forward_train_ && !learns) {
@@ -293,14 +302,14 @@ void BatchNorm::BackwardImpl(const float* relu_y, const Tensor& dy, Tensor* dx) 
                            options_.affine && Learns(bias_) ? bias_.grad.data() : nullptr,
                            mean_.data(), rstd_.data(), scale_.data(), coef_b_.data(),
                            coef_d_.data());
-    BatchNormTrainBackward(dy.data(), relu_y, x_.data(), mean_.data(), scale_.data(),
+    BatchNormTrainBackward(dy.data(), act_y, act, x_.data(), mean_.data(), scale_.data(),
                            coef_b_.data(), coef_d_.data(), n, c, s, coefs, sum_dy_.data(),
                            sum_dy_xc_.data(), dx->data(), &pool);
     return;
   }
   // sum_dy = sum g; sum_dy_xc = sum g * (x - mean), so sum g * xhat = sum_dy_xc * rstd.
-  BatchNormChannelBackwardSums(dy.data(), relu_y, x_.data(), mean_.data(), n, c, s, sum_dy_.data(),
-                               sum_dy_xc_.data(), &pool);
+  BatchNormChannelBackwardSums(dy.data(), act_y, act, x_.data(), mean_.data(), n, c, s,
+                               sum_dy_.data(), sum_dy_xc_.data(), &pool);
   if (options_.affine) {
     for (size_t ch = 0; ch < c; ++ch) {
       if (Learns(weight_)) weight_.grad[ch] += sum_dy_xc_[ch] * rstd_[ch];
@@ -322,11 +331,11 @@ void BatchNorm::BackwardImpl(const float* relu_y, const Tensor& dy, Tensor* dx) 
     coef_b_[ch] = static_cast<float>(b);
     coef_d_[ch] = static_cast<float>(-k * sum_dy_[ch] / m - b * mean_[ch]);
   }
-  if (relu_y == nullptr) {
+  if (act == BatchNormActivation::kNone) {
     BatchNormChannelAffine2(dy.data(), scale_.data(), x_.data(), coef_b_.data(), coef_d_.data(), n,
                             c, s, dx->data(), &pool);
   } else {
-    BatchNormChannelAffine2Masked(dy.data(), relu_y, scale_.data(), x_.data(), coef_b_.data(),
+    BatchNormChannelAffine2Masked(dy.data(), act_y, act, scale_.data(), x_.data(), coef_b_.data(),
                                   coef_d_.data(), n, c, s, dx->data(), &pool);
   }
 }

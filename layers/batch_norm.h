@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "layers/batch_norm_kernels.h"  // BatchNormActivation
 #include "layers/layer.h"
 #include "tensor/shape.h"
 #include "tensor/tensor.h"
@@ -68,17 +69,20 @@ class BatchNorm : public Layer {
   // through the batch statistics). Requires: a preceding Forward with the same N.
   void Backward(const Tensor& dy, Tensor* dx) override;
 
-  // Forward followed by a ReLU in one pass: y = max(BatchNorm(x), 0), bit-identical to Forward
-  // then a ReLU layer. The same caches as Forward.
-  void ForwardRelu(const Tensor& x, Tensor* y);
-  // The backward of ForwardRelu: y is its output, dy the gradient at y; dx is overwritten with
-  // the gradient at x (through the ReLU, whose derivative at 0 is 0, and the batch norm),
-  // parameter gradients accumulate as in Backward. Bit-identical to a ReLU layer's Backward
-  // followed by Backward. Requires: a preceding ForwardRelu with the same N that produced y.
-  void BackwardRelu(const Tensor& y, const Tensor& dy, Tensor* dx);
-  // Writes the output of the last Forward / ForwardRelu without the ReLU, recomputed from the
-  // cached input and statistics (bit-identical; running statistics untouched).
-  // Requires: a preceding Forward or ForwardRelu whose input is still alive.
+  // Forward followed by the activation `act` in one pass: y = act(BatchNorm(x)) (ReLU:
+  // max(., 0); ReLU6: min(max(., 0), 6)), bit-identical to Forward then a ReLU / ReLU6 layer.
+  // The same caches as Forward.
+  void ForwardActivation(const Tensor& x, BatchNormActivation act, Tensor* y);
+  // The backward of ForwardActivation: y is its output, dy the gradient at y; dx is overwritten
+  // with the gradient at x (through the activation, whose derivative at its kinks is 0 as
+  // PyTorch's, and the batch norm); parameter gradients accumulate as in Backward.
+  // Bit-identical to the activation layer's Backward followed by Backward.
+  // Requires: a preceding ForwardActivation(., act, .) with the same N that produced y.
+  void BackwardActivation(const Tensor& y, BatchNormActivation act, const Tensor& dy,
+                          Tensor* dx);
+  // Writes the output of the last Forward / ForwardActivation without the activation,
+  // recomputed from the cached input and statistics (bit-identical; running statistics
+  // untouched). Requires: a preceding Forward or ForwardActivation whose input is still alive.
   void RecomputeOutput(Tensor* y) const;
 
   // Returns {"weight", "bias"} when options().affine, else nothing.
@@ -100,11 +104,11 @@ class BatchNorm : public Layer {
   std::string DescribeAs(const char* name) const;
 
  private:
-  void ForwardImpl(const Tensor& x, Tensor* y, bool relu);
+  void ForwardImpl(const Tensor& x, Tensor* y, BatchNormActivation act);
   // Moves running_mean_ / running_var_ towards mean_ and centered_sq / m (train mode).
   void UpdateRunningStats(double m, const float* centered_sq);
-  // relu_y: the fused ReLU's output, or null.
-  void BackwardImpl(const float* relu_y, const Tensor& dy, Tensor* dx);
+  // act_y: the fused activation's output (null when act == kNone).
+  void BackwardImpl(const float* act_y, BatchNormActivation act, const Tensor& dy, Tensor* dx);
 
   BatchNormOptions options_;
   Shape shape_;

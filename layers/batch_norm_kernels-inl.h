@@ -13,6 +13,8 @@
 
 #include <cstddef>
 
+#include "layers/batch_norm_kernels.h"  // BatchNormActivation
+
 #endif  // SIMDNET_LAYERS_BATCH_NORM_KERNELS_INL_H_
 
 // Per-target include guard (toggled by foreach_target).
@@ -24,6 +26,7 @@
 #endif
 
 #include "hwy/highway.h"
+#include "layers/clamp_kernels-inl.h"  // ClampVec: the fused ReLU6 is the ReLU6 layer's clamp
 
 HWY_BEFORE_NAMESPACE();
 namespace simdnet {
@@ -126,20 +129,23 @@ HWY_INLINE void ChannelReduce(const float* HWY_RESTRICT a, const float* HWY_REST
   }
 }
 
-// g = dy, or dy where y > 0 and 0 elsewhere (kMask: the gradient through a following ReLU
-// whose output is y; ReLU's derivative at 0 is 0, as PyTorch's).
-// y may be null when !kMask (it is never offset then).
-template <bool kMask, class D, class V>
+// g = dy (kAct == kNone), or the gradient through the activation kAct whose output is y: dy
+// where y > 0 (ReLU) or 0 < y < 6 (ReLU6), 0 elsewhere (the derivative at the kinks is 0, as
+// PyTorch's; for ReLU6 the test on y equals hardtanh_backward's 0 < v < 6 on its input v, NaN
+// included). y may be null when kAct == kNone (it is never offset then).
+template <BatchNormActivation kAct, class D, class V>
 HWY_INLINE V MaskedGrad(D d, V dy, const float* HWY_RESTRICT y, size_t offset) {
-  if (!kMask) return dy;
-  return hn::IfThenElseZero(hn::Gt(hn::LoadU(d, y + offset), hn::Zero(d)), dy);
+  if (kAct == BatchNormActivation::kNone) return dy;
+  const V vy = hn::LoadU(d, y + offset);
+  if (kAct == BatchNormActivation::kRelu) return hn::IfThenElseZero(hn::Gt(vy, hn::Zero(d)), dy);
+  return ClampBackwardVec(d, vy, hn::Zero(d), hn::Set(d, 6.0f), dy);
 }
 
 // Overwrites sum_g[c0, c1) and sum_gxc[c0, c1) with the sums of g and of g * (x - mean) per
-// channel (g from MaskedGrad), in one pass. The two sums are accumulated exactly as
+// channel (g from MaskedGrad<kAct>), in one pass. The two sums are accumulated exactly as
 // ChannelReduce<false>(g) and ChannelReduce<true>(g, null, x, mean) accumulate them, so the
 // results are bit-identical to those two passes.
-template <bool kMask>
+template <BatchNormActivation kAct>
 HWY_INLINE void ChannelBackwardSums(const float* HWY_RESTRICT dy, const float* HWY_RESTRICT y,
                                     const float* HWY_RESTRICT x, const float* HWY_RESTRICT mean,
                                     size_t n, size_t c, size_t s, size_t c0, size_t c1,
@@ -157,21 +163,21 @@ HWY_INLINE void ChannelBackwardSums(const float* HWY_RESTRICT dy, const float* H
         const size_t row = (i * c + ch) * s;
         size_t j = 0;
         for (; j + 2 * lanes <= s; j += 2 * lanes) {
-          const auto g0 = MaskedGrad<kMask>(d, hn::LoadU(d, dy + row + j), y, row + j);
+          const auto g0 = MaskedGrad<kAct>(d, hn::LoadU(d, dy + row + j), y, row + j);
           const auto g1 =
-              MaskedGrad<kMask>(d, hn::LoadU(d, dy + row + j + lanes), y, row + j + lanes);
+              MaskedGrad<kAct>(d, hn::LoadU(d, dy + row + j + lanes), y, row + j + lanes);
           s0 = hn::Add(s0, g0);
           s1 = hn::Add(s1, g1);
           p0 = hn::MulAdd(g0, hn::Sub(hn::LoadU(d, x + row + j), vm), p0);
           p1 = hn::MulAdd(g1, hn::Sub(hn::LoadU(d, x + row + j + lanes), vm), p1);
         }
         for (; j + lanes <= s; j += lanes) {
-          const auto g0 = MaskedGrad<kMask>(d, hn::LoadU(d, dy + row + j), y, row + j);
+          const auto g0 = MaskedGrad<kAct>(d, hn::LoadU(d, dy + row + j), y, row + j);
           s0 = hn::Add(s0, g0);
           p0 = hn::MulAdd(g0, hn::Sub(hn::LoadU(d, x + row + j), vm), p0);
         }
         for (; j < s; ++j) {
-          const auto g = MaskedGrad<kMask>(d1, hn::LoadU(d1, dy + row + j), y, row + j);
+          const auto g = MaskedGrad<kAct>(d1, hn::LoadU(d1, dy + row + j), y, row + j);
           st = hn::Add(st, g);
           pt = hn::MulAdd(g, hn::Sub(hn::LoadU(d1, x + row + j), sm), pt);
         }
@@ -186,7 +192,7 @@ HWY_INLINE void ChannelBackwardSums(const float* HWY_RESTRICT dy, const float* H
     const auto vm = hn::LoadU(d, mean + ch);
     auto acc_s = hn::Zero(d), acc_p = hn::Zero(d);
     for (size_t i = 0; i < n; ++i) {
-      const auto g = MaskedGrad<kMask>(d, hn::LoadU(d, dy + i * c + ch), y, i * c + ch);
+      const auto g = MaskedGrad<kAct>(d, hn::LoadU(d, dy + i * c + ch), y, i * c + ch);
       acc_s = hn::Add(acc_s, g);
       acc_p = hn::MulAdd(g, hn::Sub(hn::LoadU(d, x + i * c + ch), vm), acc_p);
     }
@@ -197,7 +203,7 @@ HWY_INLINE void ChannelBackwardSums(const float* HWY_RESTRICT dy, const float* H
     const auto vm = hn::Set(d1, mean[ch]);
     auto acc_s = hn::Zero(d1), acc_p = hn::Zero(d1);
     for (size_t i = 0; i < n; ++i) {
-      const auto g = MaskedGrad<kMask>(d1, hn::LoadU(d1, dy + i * c + ch), y, i * c + ch);
+      const auto g = MaskedGrad<kAct>(d1, hn::LoadU(d1, dy + i * c + ch), y, i * c + ch);
       acc_s = hn::Add(acc_s, g);
       acc_p = hn::MulAdd(g, hn::Sub(hn::LoadU(d1, x + i * c + ch), vm), acc_p);
     }
@@ -207,18 +213,22 @@ HWY_INLINE void ChannelBackwardSums(const float* HWY_RESTRICT dy, const float* H
 }
 
 // out = a * u + b * v + d per lane (kTwo), or a * u + d (v, b unused).
-// kRelu: then max(out, 0) (the ReLU after a batch norm, bit-identical to a separate ReLU).
-template <bool kTwo, bool kRelu = false, class D, class V>
+// kAct: then act(out) (the activation after a batch norm, bit-identical to a separate layer:
+// ReLU's max(out, 0), ReLU6's ClampVec).
+template <bool kTwo, BatchNormActivation kAct = BatchNormActivation::kNone, class D, class V>
 HWY_INLINE V AffineVec(D d, V u, V a, V v, V b, V dd) {
   if (kTwo) return hn::MulAdd(a, u, hn::MulAdd(b, v, dd));
   const V out = hn::MulAdd(a, u, dd);
-  return kRelu ? hn::Max(out, hn::Zero(d)) : out;
+  if (kAct == BatchNormActivation::kRelu) return hn::Max(out, hn::Zero(d));
+  if (kAct == BatchNormActivation::kRelu6) return ClampVec(d, out, hn::Zero(d), hn::Set(d, 6.0f));
+  return out;
 }
 
 // Writes out[i, ch, j] = a[ch] * u + b[ch] * v + d[ch] (kTwo) or a[ch] * u + d[ch] for channels
-// [c0, c1) in either layout. b / v are unused when !kTwo. kRelu (with !kTwo): max(out, 0).
-// kMask (with kTwo): u is first replaced by MaskedGrad(u, mask).
-template <bool kTwo, bool kRelu = false, bool kMask = false>
+// [c0, c1) in either layout. b / v are unused when !kTwo. kAct (with !kTwo): act(out).
+// kMask (with kTwo): u is first replaced by MaskedGrad<kMask>(u, mask).
+template <bool kTwo, BatchNormActivation kAct = BatchNormActivation::kNone,
+          BatchNormActivation kMask = BatchNormActivation::kNone>
 HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, const float* v,
                                    const float* HWY_RESTRICT b, const float* HWY_RESTRICT dv,
                                    size_t n, size_t c, size_t s, size_t c0, size_t c1, float* out,
@@ -236,14 +246,14 @@ HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, 
         for (; j + lanes <= s; j += lanes) {
           const auto vv = kTwo ? hn::LoadU(d, v + row + j) : hn::Zero(d);
           const auto vu = MaskedGrad<kMask>(d, hn::LoadU(d, u + row + j), mask, row + j);
-          hn::StoreU(AffineVec<kTwo, kRelu>(d, vu, va, vv, vb, vd), d, out + row + j);
+          hn::StoreU(AffineVec<kTwo, kAct>(d, vu, va, vv, vb, vd), d, out + row + j);
         }
         const auto sa = hn::Set(d1, a[ch]), sd = hn::Set(d1, dv[ch]);
         const auto sb = hn::Set(d1, kTwo ? b[ch] : 0.0f);
         for (; j < s; ++j) {
           const auto sv = kTwo ? hn::LoadU(d1, v + row + j) : hn::Zero(d1);
           const auto su = MaskedGrad<kMask>(d1, hn::LoadU(d1, u + row + j), mask, row + j);
-          hn::StoreU(AffineVec<kTwo, kRelu>(d1, su, sa, sv, sb, sd), d1, out + row + j);
+          hn::StoreU(AffineVec<kTwo, kAct>(d1, su, sa, sv, sb, sd), d1, out + row + j);
         }
       }
     }
@@ -256,7 +266,7 @@ HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, 
       const auto vv = kTwo ? hn::LoadU(d, v + row + ch) : hn::Zero(d);
       const auto vb = kTwo ? hn::LoadU(d, b + ch) : hn::Zero(d);
       const auto vu = MaskedGrad<kMask>(d, hn::LoadU(d, u + row + ch), mask, row + ch);
-      hn::StoreU(AffineVec<kTwo, kRelu>(d, vu, hn::LoadU(d, a + ch), vv, vb, hn::LoadU(d, dv + ch)),
+      hn::StoreU(AffineVec<kTwo, kAct>(d, vu, hn::LoadU(d, a + ch), vv, vb, hn::LoadU(d, dv + ch)),
                  d, out + row + ch);
     }
     for (; ch < c1; ++ch) {
@@ -264,15 +274,15 @@ HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, 
       const auto sb = kTwo ? hn::LoadU(d1, b + ch) : hn::Zero(d1);
       const auto su = MaskedGrad<kMask>(d1, hn::LoadU(d1, u + row + ch), mask, row + ch);
       hn::StoreU(
-          AffineVec<kTwo, kRelu>(d1, su, hn::LoadU(d1, a + ch), sv, sb, hn::LoadU(d1, dv + ch)), d1,
+          AffineVec<kTwo, kAct>(d1, su, hn::LoadU(d1, a + ch), sv, sb, hn::LoadU(d1, dv + ch)), d1,
           out + row + ch);
     }
   }
 }
 
-// Writes y[i, ch, j] = x[i, ch, j] * scale + shift (kRelu: max(., 0)) for one channel of the
-// s > 1 layout, element for element as ChannelAffineRange<false, kRelu>.
-template <bool kRelu>
+// Writes y[i, ch, j] = kAct(x[i, ch, j] * scale + shift) for one channel of the s > 1 layout,
+// element for element as ChannelAffineRange<false, kAct>.
+template <BatchNormActivation kAct>
 HWY_INLINE void ChannelAffineOne(const float* x, float scale, float shift, size_t n, size_t c,
                                  size_t s, size_t ch, float* y) {
   const hn::ScalableTag<float> d;
@@ -284,11 +294,11 @@ HWY_INLINE void ChannelAffineOne(const float* x, float scale, float shift, size_
     const size_t row = (i * c + ch) * s;
     size_t j = 0;
     for (; j + lanes <= s; j += lanes) {
-      hn::StoreU(AffineVec<false, kRelu>(d, hn::LoadU(d, x + row + j), va, zero, zero, vd), d,
+      hn::StoreU(AffineVec<false, kAct>(d, hn::LoadU(d, x + row + j), va, zero, zero, vd), d,
                  y + row + j);
     }
     for (; j < s; ++j) {
-      hn::StoreU(AffineVec<false, kRelu>(d1, hn::LoadU(d1, x + row + j), sa, zero1, zero1, sd), d1,
+      hn::StoreU(AffineVec<false, kAct>(d1, hn::LoadU(d1, x + row + j), sa, zero1, zero1, sd), d1,
                  y + row + j);
     }
   }

@@ -33,55 +33,94 @@ void ChannelAffine2T(const float* u, const float* a, const float* v, const float
   ChannelAffineRange<true>(u, a, v, b, d, n, c, s, c0, c1, out);
 }
 
-void ChannelAffineReluT(const float* x, const float* scale, const float* shift, size_t n, size_t c,
-                        size_t s, size_t c0, size_t c1, float* y) {
-  ChannelAffineRange<false, true>(x, scale, nullptr, nullptr, shift, n, c, s, c0, c1, y);
-}
-void ChannelBackwardSumsT(const float* dy, const float* y, const float* x, const float* mean,
-                          size_t n, size_t c, size_t s, size_t c0, size_t c1, float* sum_g,
-                          float* sum_gxc) {
-  if (y != nullptr) {
-    ChannelBackwardSums<true>(dy, y, x, mean, n, c, s, c0, c1, sum_g, sum_gxc);
-  } else {
-    ChannelBackwardSums<false>(dy, nullptr, x, mean, n, c, s, c0, c1, sum_g, sum_gxc);
+void ChannelAffineActT(const float* x, const float* scale, const float* shift,
+                       BatchNormActivation act, size_t n, size_t c, size_t s, size_t c0, size_t c1,
+                       float* y) {
+  switch (act) {
+    case BatchNormActivation::kNone:
+      return ChannelAffineRange<false>(x, scale, nullptr, nullptr, shift, n, c, s, c0, c1, y);
+    case BatchNormActivation::kRelu:
+      return ChannelAffineRange<false, BatchNormActivation::kRelu>(x, scale, nullptr, nullptr,
+                                                                   shift, n, c, s, c0, c1, y);
+    case BatchNormActivation::kRelu6:
+      return ChannelAffineRange<false, BatchNormActivation::kRelu6>(x, scale, nullptr, nullptr,
+                                                                    shift, n, c, s, c0, c1, y);
   }
 }
-void ChannelAffine2MaskedT(const float* u, const float* mask, const float* a, const float* v,
-                           const float* b, const float* d, size_t n, size_t c, size_t s, size_t c0,
-                           size_t c1, float* out) {
-  ChannelAffineRange<true, false, true>(u, a, v, b, d, n, c, s, c0, c1, out, mask);
+
+// Runs ChannelBackwardSums<act>.
+void BackwardSumsRange(const float* dy, const float* y, BatchNormActivation act, const float* x,
+                       const float* mean, size_t n, size_t c, size_t s, size_t c0, size_t c1,
+                       float* sum_g, float* sum_gxc) {
+  switch (act) {
+    case BatchNormActivation::kNone:
+      return ChannelBackwardSums<BatchNormActivation::kNone>(dy, nullptr, x, mean, n, c, s, c0,
+                                                             c1, sum_g, sum_gxc);
+    case BatchNormActivation::kRelu:
+      return ChannelBackwardSums<BatchNormActivation::kRelu>(dy, y, x, mean, n, c, s, c0, c1,
+                                                             sum_g, sum_gxc);
+    case BatchNormActivation::kRelu6:
+      return ChannelBackwardSums<BatchNormActivation::kRelu6>(dy, y, x, mean, n, c, s, c0, c1,
+                                                              sum_g, sum_gxc);
+  }
+}
+
+// Runs ChannelAffineRange<true, kNone, act> (dx = a * g + b * v + d with g masked by act).
+void Affine2MaskedRange(const float* u, const float* mask, BatchNormActivation act,
+                        const float* a, const float* v, const float* b, const float* d, size_t n,
+                        size_t c, size_t s, size_t c0, size_t c1, float* out) {
+  constexpr BatchNormActivation kNone = BatchNormActivation::kNone;
+  switch (act) {
+    case BatchNormActivation::kNone:
+      return ChannelAffineRange<true>(u, a, v, b, d, n, c, s, c0, c1, out);
+    case BatchNormActivation::kRelu:
+      return ChannelAffineRange<true, kNone, BatchNormActivation::kRelu>(u, a, v, b, d, n, c, s,
+                                                                         c0, c1, out, mask);
+    case BatchNormActivation::kRelu6:
+      return ChannelAffineRange<true, kNone, BatchNormActivation::kRelu6>(u, a, v, b, d, n, c, s,
+                                                                          c0, c1, out, mask);
+  }
+}
+
+void ChannelBackwardSumsT(const float* dy, const float* y, BatchNormActivation act, const float* x,
+                          const float* mean, size_t n, size_t c, size_t s, size_t c0, size_t c1,
+                          float* sum_g, float* sum_gxc) {
+  BackwardSumsRange(dy, y, act, x, mean, n, c, s, c0, c1, sum_g, sum_gxc);
+}
+void ChannelAffine2MaskedT(const float* u, const float* mask, BatchNormActivation act,
+                           const float* a, const float* v, const float* b, const float* d,
+                           size_t n, size_t c, size_t s, size_t c0, size_t c1, float* out) {
+  Affine2MaskedRange(u, mask, act, a, v, b, d, n, c, s, c0, c1, out);
 }
 
 void TrainForwardT(const float* x, size_t n, size_t c, size_t s, size_t c0, size_t c1,
-                   const BatchNormChannelStats& stats, bool relu, float* y) {
+                   const BatchNormChannelStats& stats, BatchNormActivation act, float* y) {
   for (size_t ch = c0; ch < c1; ++ch) {
     const float mean = stats.Mean(ch, ChannelReduceRows<false>(x, 0.0f, x, 0.0f, n, c, s, ch));
     float scale, shift;
     stats.ScaleShift(ch, ChannelReduceRows<true>(x, mean, x, mean, n, c, s, ch), &scale, &shift);
-    if (relu) {
-      ChannelAffineOne<true>(x, scale, shift, n, c, s, ch, y);
-    } else {
-      ChannelAffineOne<false>(x, scale, shift, n, c, s, ch, y);
+    switch (act) {
+      case BatchNormActivation::kNone:
+        ChannelAffineOne<BatchNormActivation::kNone>(x, scale, shift, n, c, s, ch, y);
+        break;
+      case BatchNormActivation::kRelu:
+        ChannelAffineOne<BatchNormActivation::kRelu>(x, scale, shift, n, c, s, ch, y);
+        break;
+      case BatchNormActivation::kRelu6:
+        ChannelAffineOne<BatchNormActivation::kRelu6>(x, scale, shift, n, c, s, ch, y);
+        break;
     }
   }
 }
 
-void TrainBackwardT(const float* dy, const float* relu_y, const float* x, const float* mean,
-                    const float* a, const float* b, const float* d, size_t n, size_t c, size_t s,
-                    size_t c0, size_t c1, const BatchNormBackwardCoefs& coefs, float* sum_g,
-                    float* sum_gxc, float* dx) {
+void TrainBackwardT(const float* dy, const float* act_y, BatchNormActivation act, const float* x,
+                    const float* mean, const float* a, const float* b, const float* d, size_t n,
+                    size_t c, size_t s, size_t c0, size_t c1, const BatchNormBackwardCoefs& coefs,
+                    float* sum_g, float* sum_gxc, float* dx) {
   for (size_t ch = c0; ch < c1; ++ch) {
-    if (relu_y != nullptr) {
-      ChannelBackwardSums<true>(dy, relu_y, x, mean, n, c, s, ch, ch + 1, sum_g, sum_gxc);
-    } else {
-      ChannelBackwardSums<false>(dy, nullptr, x, mean, n, c, s, ch, ch + 1, sum_g, sum_gxc);
-    }
+    BackwardSumsRange(dy, act_y, act, x, mean, n, c, s, ch, ch + 1, sum_g, sum_gxc);
     coefs.Coefs(ch, sum_g[ch], sum_gxc[ch]);
-    if (relu_y != nullptr) {
-      ChannelAffineRange<true, false, true>(dy, a, x, b, d, n, c, s, ch, ch + 1, dx, relu_y);
-    } else {
-      ChannelAffineRange<true>(dy, a, x, b, d, n, c, s, ch, ch + 1, dx);
-    }
+    Affine2MaskedRange(dy, act_y, act, a, x, b, d, n, c, s, ch, ch + 1, dx);
   }
 }
 
@@ -98,7 +137,7 @@ HWY_EXPORT(ChannelSumsT);
 HWY_EXPORT(ChannelCenteredDotsT);
 HWY_EXPORT(ChannelAffineT);
 HWY_EXPORT(ChannelAffine2T);
-HWY_EXPORT(ChannelAffineReluT);
+HWY_EXPORT(ChannelAffineActT);
 HWY_EXPORT(ChannelBackwardSumsT);
 HWY_EXPORT(ChannelAffine2MaskedT);
 HWY_EXPORT(TrainForwardT);
@@ -162,43 +201,46 @@ void BatchNormChannelAffine2(const float* u, const float* a, const float* v, con
   });
 }
 
-void BatchNormChannelAffineRelu(const float* x, const float* scale, const float* shift, size_t n,
-                                size_t c, size_t s, float* y, ThreadPool* pool) {
+void BatchNormChannelAffineAct(const float* x, const float* scale, const float* shift,
+                               BatchNormActivation act, size_t n, size_t c, size_t s, float* y,
+                               ThreadPool* pool) {
   ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
-    HWY_DYNAMIC_DISPATCH(ChannelAffineReluT)(x, scale, shift, n, c, s, c0, c1, y);
+    HWY_DYNAMIC_DISPATCH(ChannelAffineActT)(x, scale, shift, act, n, c, s, c0, c1, y);
   });
 }
 
-void BatchNormChannelBackwardSums(const float* dy, const float* y, const float* x,
-                                  const float* mean, size_t n, size_t c, size_t s, float* sum_g,
-                                  float* sum_gxc, ThreadPool* pool) {
+void BatchNormChannelBackwardSums(const float* dy, const float* y, BatchNormActivation act,
+                                  const float* x, const float* mean, size_t n, size_t c, size_t s,
+                                  float* sum_g, float* sum_gxc, ThreadPool* pool) {
   ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
-    HWY_DYNAMIC_DISPATCH(ChannelBackwardSumsT)(dy, y, x, mean, n, c, s, c0, c1, sum_g, sum_gxc);
+    HWY_DYNAMIC_DISPATCH(ChannelBackwardSumsT)(dy, y, act, x, mean, n, c, s, c0, c1, sum_g,
+                                               sum_gxc);
   });
 }
 
-void BatchNormChannelAffine2Masked(const float* u, const float* mask, const float* a,
-                                   const float* v, const float* b, const float* d, size_t n,
-                                   size_t c, size_t s, float* out, ThreadPool* pool) {
+void BatchNormChannelAffine2Masked(const float* u, const float* mask, BatchNormActivation act,
+                                   const float* a, const float* v, const float* b, const float* d,
+                                   size_t n, size_t c, size_t s, float* out, ThreadPool* pool) {
   ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
-    HWY_DYNAMIC_DISPATCH(ChannelAffine2MaskedT)(u, mask, a, v, b, d, n, c, s, c0, c1, out);
+    HWY_DYNAMIC_DISPATCH(ChannelAffine2MaskedT)(u, mask, act, a, v, b, d, n, c, s, c0, c1, out);
   });
 }
 
 void BatchNormTrainForward(const float* x, size_t n, size_t c, size_t s,
-                           const BatchNormChannelStats& stats, bool relu, float* y,
+                           const BatchNormChannelStats& stats, BatchNormActivation act, float* y,
                            ThreadPool* pool) {
   ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
-    HWY_DYNAMIC_DISPATCH(TrainForwardT)(x, n, c, s, c0, c1, stats, relu, y);
+    HWY_DYNAMIC_DISPATCH(TrainForwardT)(x, n, c, s, c0, c1, stats, act, y);
   });
 }
 
-void BatchNormTrainBackward(const float* dy, const float* relu_y, const float* x,
-                            const float* mean, const float* a, const float* b, const float* d,
-                            size_t n, size_t c, size_t s, const BatchNormBackwardCoefs& coefs,
-                            float* sum_g, float* sum_gxc, float* dx, ThreadPool* pool) {
+void BatchNormTrainBackward(const float* dy, const float* act_y, BatchNormActivation act,
+                            const float* x, const float* mean, const float* a, const float* b,
+                            const float* d, size_t n, size_t c, size_t s,
+                            const BatchNormBackwardCoefs& coefs, float* sum_g, float* sum_gxc,
+                            float* dx, ThreadPool* pool) {
   ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
-    HWY_DYNAMIC_DISPATCH(TrainBackwardT)(dy, relu_y, x, mean, a, b, d, n, c, s, c0, c1, coefs,
+    HWY_DYNAMIC_DISPATCH(TrainBackwardT)(dy, act_y, act, x, mean, a, b, d, n, c, s, c0, c1, coefs,
                                          sum_g, sum_gxc, dx);
   });
 }

@@ -16,6 +16,18 @@ namespace simdnet {
 
 class ThreadPool;
 
+// The element-wise activation that the fused passes apply after a batch norm (forward), and
+// whose derivative masks the incoming gradient (backward), computed from the activation's
+// OUTPUT y:
+enum class BatchNormActivation {
+  kNone,
+  // max(v, 0) (bit-identical to a ReLU layer); gradient where y > 0.
+  kRelu,
+  // min(max(v, 0), 6) (bit-identical to a ReLU6 layer, layers/clamp_kernels.h, NaN kept);
+  // gradient where 0 < y < 6, which is where 0 < v < 6 (PyTorch's hardtanh_backward on v).
+  kRelu6,
+};
+
 // Computes sums[ch] = sum over (i, j) of x[i, ch, j]. sums (c) is overwritten.
 void BatchNormChannelSums(const float* x, size_t n, size_t c, size_t s, float* sums,
                           ThreadPool* pool = nullptr);
@@ -31,19 +43,20 @@ void BatchNormChannelCenteredDots(const float* a, const float* ca, const float* 
 void BatchNormChannelAffine(const float* x, const float* scale, const float* shift, size_t n,
                             size_t c, size_t s, float* y, ThreadPool* pool = nullptr);
 
-// Computes y[i, ch, j] = max(x[i, ch, j] * scale[ch] + shift[ch], 0): BatchNormChannelAffine
-// followed by a ReLU in one pass, bit-identical to the two. y may alias x.
-void BatchNormChannelAffineRelu(const float* x, const float* scale, const float* shift, size_t n,
-                                size_t c, size_t s, float* y, ThreadPool* pool = nullptr);
+// Computes y[i, ch, j] = act(x[i, ch, j] * scale[ch] + shift[ch]): BatchNormChannelAffine
+// followed by the activation in one pass, bit-identical to the two. y may alias x.
+void BatchNormChannelAffineAct(const float* x, const float* scale, const float* shift,
+                               BatchNormActivation act, size_t n, size_t c, size_t s, float* y,
+                               ThreadPool* pool = nullptr);
 
-// The batch-norm backward reductions in one pass: with g = dy, or (y non-null) g = dy where
-// y > 0 and 0 elsewhere (the gradient through a ReLU whose output is y), computes
-// sum_g[ch] = sum of g and sum_gxc[ch] = sum of g * (x - mean[ch]) over (i, j). Bit-identical
-// to BatchNormChannelSums(g) and BatchNormChannelCenteredDots(g, null, x, mean). sum_g and
-// sum_gxc (c) are overwritten.
-void BatchNormChannelBackwardSums(const float* dy, const float* y, const float* x,
-                                  const float* mean, size_t n, size_t c, size_t s, float* sum_g,
-                                  float* sum_gxc, ThreadPool* pool = nullptr);
+// The batch-norm backward reductions in one pass: with g = dy, or (act != kNone) g = dy where
+// the derivative of act at its output y is 1 and 0 elsewhere (the gradient through the
+// activation), computes sum_g[ch] = sum of g and sum_gxc[ch] = sum of g * (x - mean[ch]) over
+// (i, j). Bit-identical to BatchNormChannelSums(g) and BatchNormChannelCenteredDots(g, null, x,
+// mean). sum_g and sum_gxc (c) are overwritten. y may be null when act == kNone.
+void BatchNormChannelBackwardSums(const float* dy, const float* y, BatchNormActivation act,
+                                  const float* x, const float* mean, size_t n, size_t c, size_t s,
+                                  float* sum_g, float* sum_gxc, ThreadPool* pool = nullptr);
 
 // Computes out[i, ch, j] = a[ch] * u[i, ch, j] + b[ch] * v[i, ch, j] + d[ch] (the batch-norm
 // input gradient in closed form). out may alias u or v.
@@ -51,11 +64,13 @@ void BatchNormChannelAffine2(const float* u, const float* a, const float* v, con
                              const float* d, size_t n, size_t c, size_t s, float* out,
                              ThreadPool* pool = nullptr);
 
-// BatchNormChannelAffine2 with u replaced by u where mask > 0 and 0 elsewhere (the ReLU
-// gradient mask from the ReLU's output). out may alias u or v, not mask.
-void BatchNormChannelAffine2Masked(const float* u, const float* mask, const float* a,
-                                   const float* v, const float* b, const float* d, size_t n,
-                                   size_t c, size_t s, float* out, ThreadPool* pool = nullptr);
+// BatchNormChannelAffine2 with u masked by the derivative of act at its output `mask` (u where
+// that derivative is 1, 0 elsewhere; see BatchNormActivation). out may alias u or v, not mask.
+// Requires: act != kNone.
+void BatchNormChannelAffine2Masked(const float* u, const float* mask, BatchNormActivation act,
+                                   const float* a, const float* v, const float* b, const float* d,
+                                   size_t n, size_t c, size_t s, float* out,
+                                   ThreadPool* pool = nullptr);
 
 // The per-channel scalars of a batch-norm training forward, supplied by the layer so that they
 // round exactly as its own scalar code (and as the separate passes above did).
@@ -70,12 +85,12 @@ class BatchNormChannelStats {
 
 // The batch-norm training forward, one channel at a time: the channel's sum
 // (BatchNormChannelSums), its mean (stats.Mean), its centered sum of squares
-// (BatchNormChannelCenteredDots), stats.ScaleShift and y = x * scale + shift (with relu:
-// max(., 0)), bit-identical to those passes. A channel's n * s floats are read from memory once
-// and then, while they fit in the core's L2 cache (MobileNetV2's largest: 16 x 112 x 112 floats
+// (BatchNormChannelCenteredDots), stats.ScaleShift and y = act(x * scale + shift),
+// bit-identical to those passes. A channel's n * s floats are read from memory once and then,
+// while they fit in the core's L2 cache (MobileNetV2's largest: 16 x 112 x 112 floats
 // = 784 KiB), from there, instead of three times from memory. y may alias x. Requires: s > 1.
 void BatchNormTrainForward(const float* x, size_t n, size_t c, size_t s,
-                           const BatchNormChannelStats& stats, bool relu, float* y,
+                           const BatchNormChannelStats& stats, BatchNormActivation act, float* y,
                            ThreadPool* pool = nullptr);
 
 // The per-channel step of a batch-norm training backward between its reductions and dx,
@@ -89,14 +104,16 @@ class BatchNormBackwardCoefs {
 };
 
 // The batch-norm training backward, one channel at a time: BatchNormChannelBackwardSums (g from
-// dy and, when relu_y is non-null, the ReLU mask) into sum_g / sum_gxc (c), coefs.Coefs, then
-// dx = a * g + b * x + d (BatchNormChannelAffine2 / Affine2Masked), bit-identical to those
-// passes, reading the channel's dy, x (and relu_y) from memory once and then from cache while
-// they fit. dx may alias dy or x. Requires: s > 1.
-void BatchNormTrainBackward(const float* dy, const float* relu_y, const float* x,
-                            const float* mean, const float* a, const float* b, const float* d,
-                            size_t n, size_t c, size_t s, const BatchNormBackwardCoefs& coefs,
-                            float* sum_g, float* sum_gxc, float* dx, ThreadPool* pool = nullptr);
+// dy and, when act != kNone, the mask of act at its output act_y) into sum_g / sum_gxc (c),
+// coefs.Coefs, then dx = a * g + b * x + d (BatchNormChannelAffine2 / Affine2Masked),
+// bit-identical to those passes, reading the channel's dy, x (and act_y) from memory once and
+// then from cache while they fit. dx may alias dy or x. act_y may be null when act == kNone.
+// Requires: s > 1.
+void BatchNormTrainBackward(const float* dy, const float* act_y, BatchNormActivation act,
+                            const float* x, const float* mean, const float* a, const float* b,
+                            const float* d, size_t n, size_t c, size_t s,
+                            const BatchNormBackwardCoefs& coefs, float* sum_g, float* sum_gxc,
+                            float* dx, ThreadPool* pool = nullptr);
 
 }  // namespace simdnet
 

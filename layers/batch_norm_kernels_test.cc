@@ -1,7 +1,7 @@
 // Per-ISA tests of the batch-norm kernels (the -inl.h templates through the public dispatched
 // functions, pinned per target) against double loops, over odd shapes in both layouts
 // (s == 1 and s > 1) and misalignments; plus thread-count independence and the fused
-// BN + ReLU kernels against the unfused ones.
+// BN + ReLU / ReLU6 kernels against the unfused ones (the clamp kernels for ReLU6).
 #include "layers/batch_norm_kernels.h"
 
 #include <cmath>
@@ -18,6 +18,7 @@
 #include "hwy/highway.h"
 #include "hwy/tests/test_util-inl.h"
 #include "layers/batch_norm_kernels-inl.h"
+#include "layers/clamp_kernels.h"
 #include "tensor/test_util.h"
 #include "tensor/thread_pool.h"
 
@@ -120,9 +121,47 @@ void TestAllChannelAffine() {
   }
 }
 
-// The fused kernels (BN + ReLU forward, one-pass backward sums, masked backward affine) are
-// bit-identical to the unfused kernels (tested against double loops above) followed or
-// preceded by a scalar ReLU / ReLU-gradient mask; with and without a pool.
+constexpr BatchNormActivation kActs[] = {BatchNormActivation::kRelu,
+                                         BatchNormActivation::kRelu6};
+
+const char* ActName(BatchNormActivation act) {
+  switch (act) {
+    case BatchNormActivation::kNone:
+      return "none";
+    case BatchNormActivation::kRelu:
+      return "relu";
+    case BatchNormActivation::kRelu6:
+      return "relu6";
+  }
+  return "?";
+}
+
+// Applies act to v[0, count) in place as the unfused layers do: a ReLU (max(v, 0), the ReLU
+// layer's kernel on finite input) or the ReLU6 layer's ClampForward.
+void ApplyUnfused(BatchNormActivation act, float* v, size_t count) {
+  if (act == BatchNormActivation::kRelu) {
+    for (size_t k = 0; k < count; ++k) v[k] = v[k] > 0.0f ? v[k] : 0.0f;
+  } else if (act == BatchNormActivation::kRelu6) {
+    ClampForward(v, 0.0f, 6.0f, v, count);
+  }
+}
+
+// Writes g = the gradient dy through act at its INPUT v, as the unfused layers compute it (ReLU:
+// v > 0; ReLU6: ClampBackward's 0 < v < 6).
+void UnfusedGrad(BatchNormActivation act, const float* v, const float* dy, float* g,
+                 size_t count) {
+  if (act == BatchNormActivation::kRelu6) {
+    ClampBackward(v, 0.0f, 6.0f, dy, g, count);
+  } else {
+    for (size_t k = 0; k < count; ++k) g[k] = v[k] > 0.0f ? dy[k] : 0.0f;
+  }
+}
+
+// The fused kernels (BN + ReLU / ReLU6 forward, one-pass backward sums, masked backward affine)
+// are bit-identical to the unfused kernels (tested against double loops above) followed or
+// preceded by the activation layer's forward / gradient; the backward masks read the
+// activation's OUTPUT y = act(v), the unfused gradient its input v (values at the kinks 0 and 6
+// included). With and without a pool.
 void TestAllFusedMatchUnfused() {
   ThreadPool pool(2);
   std::vector<Dims> dims = TestDims();
@@ -132,50 +171,58 @@ void TestAllFusedMatchUnfused() {
     for (size_t misalign : test::KernelTestMisalignments()) {
       std::mt19937 gen(static_cast<unsigned>(dm.n * 31 + dm.c * 7 + dm.s + misalign));
       const size_t total = dm.n * dm.c * dm.s;
-      std::vector<float> xb, yb, dyb, scb, shb, mb;
-      const float* x = RandomBuffer(xb, total, misalign, gen, -2.0f, 2.0f);
-      const float* y = RandomBuffer(yb, total, misalign, gen, -1.0f, 1.0f);
+      std::vector<float> xb, vb, dyb, scb, shb, mb;
+      // x * scale + shift spans [-9, 9]: both kinks of ReLU6 are crossed.
+      const float* x = RandomBuffer(xb, total, misalign, gen, -6.0f, 6.0f);
+      float* v = RandomBuffer(vb, total, misalign, gen, -3.0f, 9.0f);
+      for (size_t k = 0; k < total; k += 7) v[k] = (k / 7) % 2 == 0 ? 0.0f : 6.0f;
       const float* dy = RandomBuffer(dyb, total, misalign, gen, -1.0f, 1.0f);
-      const float* scale = RandomBuffer(scb, dm.c, misalign, gen, -1.0f, 1.0f);
+      const float* scale = RandomBuffer(scb, dm.c, misalign, gen, -1.5f, 1.5f);
       const float* shift = RandomBuffer(shb, dm.c, misalign, gen, -1.0f, 1.0f);
       const float* mean = RandomBuffer(mb, dm.c, misalign, gen, -0.5f, 0.5f);
-      // g: dy through the ReLU whose output is y.
-      std::vector<float> g(total);
-      for (size_t k = 0; k < total; ++k) g[k] = y[k] > 0.0f ? dy[k] : 0.0f;
-      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
-        const std::string where = "n=" + std::to_string(dm.n) + " c=" + std::to_string(dm.c) +
-                                  " s=" + std::to_string(dm.s) + (p ? " pool" : "");
-        std::vector<float> unfused(total), fused(total);
-        BatchNormChannelAffine(x, scale, shift, dm.n, dm.c, dm.s, unfused.data(), p);
-        for (float& v : unfused) v = v > 0.0f ? v : 0.0f;
-        BatchNormChannelAffineRelu(x, scale, shift, dm.n, dm.c, dm.s, fused.data(), p);
-        for (size_t k = 0; k < total; ++k) ASSERT_EQ(fused[k], unfused[k]) << where << " " << k;
+      for (const BatchNormActivation act : kActs) {
+        // y: the activation's output for input v; g: dy through it.
+        std::vector<float> y(v, v + total), g(total);
+        ApplyUnfused(act, y.data(), total);
+        UnfusedGrad(act, v, dy, g.data(), total);
+        for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+          const std::string where = "n=" + std::to_string(dm.n) + " c=" + std::to_string(dm.c) +
+                                    " s=" + std::to_string(dm.s) + (p ? " pool " : " ") +
+                                    ActName(act);
+          std::vector<float> unfused(total), fused(total);
+          BatchNormChannelAffine(x, scale, shift, dm.n, dm.c, dm.s, unfused.data(), p);
+          ApplyUnfused(act, unfused.data(), total);
+          BatchNormChannelAffineAct(x, scale, shift, act, dm.n, dm.c, dm.s, fused.data(), p);
+          for (size_t k = 0; k < total; ++k) ASSERT_EQ(fused[k], unfused[k]) << where << " " << k;
 
-        std::vector<float> sums(dm.c), dots(dm.c), sums1(dm.c, -1.0f), dots1(dm.c, -1.0f);
-        for (const bool masked : {false, true}) {
-          const float* grad = masked ? g.data() : dy;
-          BatchNormChannelSums(grad, dm.n, dm.c, dm.s, sums.data(), p);
-          BatchNormChannelCenteredDots(grad, nullptr, x, mean, dm.n, dm.c, dm.s, dots.data(), p);
-          BatchNormChannelBackwardSums(dy, masked ? y : nullptr, x, mean, dm.n, dm.c, dm.s,
-                                       sums1.data(), dots1.data(), p);
-          for (size_t ch = 0; ch < dm.c; ++ch) {
-            ASSERT_EQ(sums1[ch], sums[ch]) << where << " masked=" << masked << " ch " << ch;
-            ASSERT_EQ(dots1[ch], dots[ch]) << where << " masked=" << masked << " ch " << ch;
+          std::vector<float> sums(dm.c), dots(dm.c), sums1(dm.c, -1.0f), dots1(dm.c, -1.0f);
+          for (const bool masked : {false, true}) {
+            const float* grad = masked ? g.data() : dy;
+            BatchNormChannelSums(grad, dm.n, dm.c, dm.s, sums.data(), p);
+            BatchNormChannelCenteredDots(grad, nullptr, x, mean, dm.n, dm.c, dm.s, dots.data(), p);
+            BatchNormChannelBackwardSums(dy, masked ? y.data() : nullptr,
+                                         masked ? act : BatchNormActivation::kNone, x, mean, dm.n,
+                                         dm.c, dm.s, sums1.data(), dots1.data(), p);
+            for (size_t ch = 0; ch < dm.c; ++ch) {
+              ASSERT_EQ(sums1[ch], sums[ch]) << where << " masked=" << masked << " ch " << ch;
+              ASSERT_EQ(dots1[ch], dots[ch]) << where << " masked=" << masked << " ch " << ch;
+            }
           }
-        }
 
-        BatchNormChannelAffine2(g.data(), scale, x, shift, mean, dm.n, dm.c, dm.s, unfused.data(),
-                                p);
-        BatchNormChannelAffine2Masked(dy, y, scale, x, shift, mean, dm.n, dm.c, dm.s, fused.data(),
-                                      p);
-        for (size_t k = 0; k < total; ++k) ASSERT_EQ(fused[k], unfused[k]) << where << " " << k;
+          BatchNormChannelAffine2(g.data(), scale, x, shift, mean, dm.n, dm.c, dm.s,
+                                  unfused.data(), p);
+          BatchNormChannelAffine2Masked(dy, y.data(), act, scale, x, shift, mean, dm.n, dm.c, dm.s,
+                                        fused.data(), p);
+          for (size_t k = 0; k < total; ++k) ASSERT_EQ(fused[k], unfused[k]) << where << " " << k;
+        }
       }
     }
   }
 }
 
 // Test statistics: mean = sum / m, scale = gamma / sqrt(sq / m + eps), shift = beta - mean *
-// scale, recording what the kernel passed in.
+// scale, recording what the kernel passed in. gamma = 1 + 0.7 ch, so that channels >= 4 of
+// uniform data (|x - mean| / std up to 1.73) reach both kinks of ReLU6.
 class RecordingStats final : public BatchNormChannelStats {
  public:
   RecordingStats(size_t c, double m) : m_(m), sums(c, -1.0f), sqs(c, -1.0f) {}
@@ -185,7 +232,7 @@ class RecordingStats final : public BatchNormChannelStats {
   }
   void ScaleShift(size_t ch, float centered_sq, float* scale, float* shift) const override {
     sqs[ch] = centered_sq;
-    *scale = static_cast<float>(0.5 + 0.1 * static_cast<double>(ch)) /
+    *scale = static_cast<float>(1.0 + 0.7 * static_cast<double>(ch)) /
              static_cast<float>(std::sqrt(centered_sq / m_ + 1e-5));
     *shift = 0.25f - static_cast<float>(sums[ch] / m_) * *scale;
   }
@@ -193,8 +240,8 @@ class RecordingStats final : public BatchNormChannelStats {
   mutable std::vector<float> sums, sqs;
 };
 
-// BatchNormTrainForward: bit-identical to the separate sums, centered dots and affine (+ ReLU)
-// passes with the same scalar arithmetic, for any pool, in place too.
+// BatchNormTrainForward: bit-identical to the separate sums, centered dots and affine (+ ReLU /
+// ReLU6) passes with the same scalar arithmetic, for any pool, in place too.
 void TestAllTrainForwardMatchesPasses() {
   ThreadPool pool(2);
   std::vector<Dims> dims;
@@ -211,13 +258,15 @@ void TestAllTrainForwardMatchesPasses() {
       std::vector<float> xb;
       const float* x = RandomBuffer(xb, total, misalign, gen, -2.0f, 3.0f);
       for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
-        for (const bool relu : {false, true}) {
+        for (const BatchNormActivation act :
+             {BatchNormActivation::kNone, BatchNormActivation::kRelu,
+              BatchNormActivation::kRelu6}) {
           const std::string where = "n=" + std::to_string(dm.n) + " c=" + std::to_string(dm.c) +
-                                    " s=" + std::to_string(dm.s) + (p ? " pool" : "") +
-                                    (relu ? " relu" : "");
+                                    " s=" + std::to_string(dm.s) + (p ? " pool " : " ") +
+                                    ActName(act);
           RecordingStats stats(dm.c, m);
           std::vector<float> fused(total);
-          BatchNormTrainForward(x, dm.n, dm.c, dm.s, stats, relu, fused.data(), p);
+          BatchNormTrainForward(x, dm.n, dm.c, dm.s, stats, act, fused.data(), p);
           // The passes, with the same scalar arithmetic.
           std::vector<float> sums(dm.c), mean(dm.c), sqs(dm.c), scale(dm.c), shift(dm.c);
           BatchNormChannelSums(x, dm.n, dm.c, dm.s, sums.data(), p);
@@ -231,18 +280,13 @@ void TestAllTrainForwardMatchesPasses() {
             ASSERT_EQ(stats.sqs[ch], sqs[ch]) << where << " ch " << ch;
           }
           std::vector<float> passes(total);
-          if (relu) {
-            BatchNormChannelAffineRelu(x, scale.data(), shift.data(), dm.n, dm.c, dm.s,
-                                       passes.data(), p);
-          } else {
-            BatchNormChannelAffine(x, scale.data(), shift.data(), dm.n, dm.c, dm.s, passes.data(),
-                                   p);
-          }
+          BatchNormChannelAffine(x, scale.data(), shift.data(), dm.n, dm.c, dm.s, passes.data(), p);
+          ApplyUnfused(act, passes.data(), total);
           for (size_t k = 0; k < total; ++k) ASSERT_EQ(fused[k], passes[k]) << where << " " << k;
           // In place.
           std::vector<float> inplace(x, x + total);
           RecordingStats stats2(dm.c, m);
-          BatchNormTrainForward(inplace.data(), dm.n, dm.c, dm.s, stats2, relu, inplace.data(), p);
+          BatchNormTrainForward(inplace.data(), dm.n, dm.c, dm.s, stats2, act, inplace.data(), p);
           for (size_t k = 0; k < total; ++k) ASSERT_EQ(inplace[k], passes[k]) << where << " " << k;
         }
       }
@@ -266,7 +310,8 @@ class RecordingCoefs final : public BatchNormBackwardCoefs {
 };
 
 // BatchNormTrainBackward: bit-identical to BatchNormChannelBackwardSums then Affine2 (Masked)
-// with the same coefficients, for any pool, with and without the ReLU mask, dx aliasing dy.
+// with the same coefficients, for any pool, with and without the ReLU / ReLU6 mask, dx aliasing
+// dy.
 void TestAllTrainBackwardMatchesPasses() {
   ThreadPool pool(2);
   std::vector<Dims> dims;
@@ -282,22 +327,26 @@ void TestAllTrainBackwardMatchesPasses() {
       const double m = static_cast<double>(dm.n * dm.s);
       std::vector<float> xb, yb, dyb, ab, mb;
       const float* x = RandomBuffer(xb, total, misalign, gen, -2.0f, 2.0f);
-      const float* y = RandomBuffer(yb, total, misalign, gen, -1.0f, 1.0f);
+      float* y = RandomBuffer(yb, total, misalign, gen, -1.0f, 7.0f);
+      for (size_t k = 0; k < total; k += 5) y[k] = (k / 5) % 2 == 0 ? 0.0f : 6.0f;
       const float* dy = RandomBuffer(dyb, total, misalign, gen, -1.0f, 1.0f);
       const float* a = RandomBuffer(ab, dm.c, misalign, gen, -1.0f, 1.0f);
       const float* mean = RandomBuffer(mb, dm.c, misalign, gen, -0.5f, 0.5f);
       for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
-        for (const bool masked : {false, true}) {
+        for (const BatchNormActivation act :
+             {BatchNormActivation::kNone, BatchNormActivation::kRelu,
+              BatchNormActivation::kRelu6}) {
+          const bool masked = act != BatchNormActivation::kNone;
           const std::string where = "n=" + std::to_string(dm.n) + " c=" + std::to_string(dm.c) +
-                                    " s=" + std::to_string(dm.s) + (p ? " pool" : "") +
-                                    (masked ? " masked" : "");
+                                    " s=" + std::to_string(dm.s) + (p ? " pool " : " ") +
+                                    ActName(act);
           const float* mask = masked ? y : nullptr;
           std::vector<float> b(dm.c), d(dm.c), sg(dm.c), sgx(dm.c), fused(total);
           RecordingCoefs coefs(dm.c, m, b.data(), d.data());
-          BatchNormTrainBackward(dy, mask, x, mean, a, b.data(), d.data(), dm.n, dm.c, dm.s, coefs,
-                                 sg.data(), sgx.data(), fused.data(), p);
+          BatchNormTrainBackward(dy, mask, act, x, mean, a, b.data(), d.data(), dm.n, dm.c, dm.s,
+                                 coefs, sg.data(), sgx.data(), fused.data(), p);
           std::vector<float> rb(dm.c), rd(dm.c), rsg(dm.c), rsgx(dm.c), passes(total);
-          BatchNormChannelBackwardSums(dy, mask, x, mean, dm.n, dm.c, dm.s, rsg.data(),
+          BatchNormChannelBackwardSums(dy, mask, act, x, mean, dm.n, dm.c, dm.s, rsg.data(),
                                        rsgx.data(), p);
           RecordingCoefs ref(dm.c, m, rb.data(), rd.data());
           for (size_t ch = 0; ch < dm.c; ++ch) {
@@ -307,7 +356,7 @@ void TestAllTrainBackwardMatchesPasses() {
             ASSERT_EQ(sgx[ch], rsgx[ch]) << where << " ch " << ch;
           }
           if (masked) {
-            BatchNormChannelAffine2Masked(dy, y, a, x, rb.data(), rd.data(), dm.n, dm.c, dm.s,
+            BatchNormChannelAffine2Masked(dy, y, act, a, x, rb.data(), rd.data(), dm.n, dm.c, dm.s,
                                           passes.data(), p);
           } else {
             BatchNormChannelAffine2(dy, a, x, rb.data(), rd.data(), dm.n, dm.c, dm.s,
@@ -317,8 +366,8 @@ void TestAllTrainBackwardMatchesPasses() {
           // dx aliasing dy.
           std::vector<float> inplace(dy, dy + total);
           RecordingCoefs coefs2(dm.c, m, b.data(), d.data());
-          BatchNormTrainBackward(inplace.data(), mask, x, mean, a, b.data(), d.data(), dm.n, dm.c,
-                                 dm.s, coefs2, sg.data(), sgx.data(), inplace.data(), p);
+          BatchNormTrainBackward(inplace.data(), mask, act, x, mean, a, b.data(), d.data(), dm.n,
+                                 dm.c, dm.s, coefs2, sg.data(), sgx.data(), inplace.data(), p);
           for (size_t k = 0; k < total; ++k) ASSERT_EQ(inplace[k], passes[k]) << where << " " << k;
         }
       }

@@ -50,17 +50,25 @@ absl::Status Sequential::Add(std::unique_ptr<Layer> layer, absl::string_view nam
     gradients_.emplace_back();
   }
   children_.push_back(Child{std::move(name), std::move(layer)});
-  fused_.assign(children_.size(), 0);
+  fused_.assign(children_.size(), BatchNormActivation::kNone);
   return absl::OkStatus();
 }
 
-BatchNorm* Sequential::FusableBatchNorm(size_t i) {
-  // The ReLU's output must be kept (activations_), so it is not the last child.
+BatchNorm* Sequential::FusableBatchNorm(size_t i, BatchNormActivation* act) {
+  // The activation's output must be kept (activations_), so it is not the last child.
   if (i + 2 >= children_.size() || LayerTimerInstalled()) return nullptr;
   auto* bn = dynamic_cast<BatchNorm*>(children_[i].layer.get());
   if (bn == nullptr || bn->has_hooks()) return nullptr;
-  const Layer& relu = *children_[i + 1].layer;
-  if (relu.has_hooks() || relu.TypeName() != "relu") return nullptr;
+  const Layer& next = *children_[i + 1].layer;
+  if (next.has_hooks()) return nullptr;
+  const std::string type = next.TypeName();
+  if (type == "relu") {
+    *act = BatchNormActivation::kRelu;
+  } else if (type == "relu6") {
+    *act = BatchNormActivation::kRelu6;
+  } else {
+    return nullptr;
+  }
   return bn;
 }
 
@@ -76,7 +84,7 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
     return;
   }
   const size_t k = children_.size();
-  fused_.assign(k, 0);
+  fused_.assign(k, BatchNormActivation::kNone);
   // Inside an InferenceScope each intermediate output comes from the pool and is let go as soon
   // as the next child has consumed it: outputs alternate between two slots, and the slot written
   // next holds an output already consumed. activations_ are not kept (and released if a training
@@ -99,11 +107,13 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
   };
   const Tensor* in = &x;
   for (size_t i = 0; i + 1 < k; ++i) {
-    if (BatchNorm* bn = FusableBatchNorm(i)) {
-      // BatchNorm + ReLU in one pass; the BatchNorm's own output (activations_[i]) is skipped.
+    BatchNormActivation act;
+    if (BatchNorm* bn = FusableBatchNorm(i, &act)) {
+      // BatchNorm + activation in one pass; the BatchNorm's own output (activations_[i]) is
+      // skipped.
       Tensor* out = output(i + 1);
-      bn->ForwardRelu(*in, out);
-      fused_[i++] = 1;
+      bn->ForwardActivation(*in, act, out);
+      fused_[i++] = act;
       in = out;
       continue;
     }
@@ -171,28 +181,30 @@ void Sequential::BackwardParamsOnly(const Tensor& dy, Tensor* dx) {
 
 void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, size_t stop,
                                   bool params_only_at_stop) {
-  // Child stop runs on its own: it cannot be a ReLU that ran fused with the BatchNorm below.
-  SIMDNET_CHECK(stop < index && index < children_.size() && (stop == 0 || !fused_[stop - 1]));
+  // Child stop runs on its own: it cannot be an activation that ran fused with the BatchNorm
+  // below.
+  SIMDNET_CHECK(stop < index && index < children_.size() &&
+                (stop == 0 || fused_[stop - 1] == BatchNormActivation::kNone));
   // gradients_[i - 1] holds the gradient at child i's input (= child i-1's output); child 0's
   // goes to dx.
   const auto input_grad = [&](size_t i) { return i == 0 ? dx : &gradients_[i - 1]; };
   const Tensor* g = &grad;
   for (size_t i = index; i-- > stop;) {
-    if (i >= stop + 1 && fused_[i - 1]) {
-      // Child i is a ReLU that ran fused with the BatchNorm before it.
+    if (i >= stop + 1 && fused_[i - 1] != BatchNormActivation::kNone) {
+      // Child i is an activation that ran fused with the BatchNorm before it.
       auto* bn = static_cast<BatchNorm*>(children_[i - 1].layer.get());
-      Layer& relu = *children_[i].layer;
-      if (!LayerTimerInstalled() && !bn->has_hooks() && !relu.has_hooks()) {
-        bn->BackwardRelu(activations_[i], *g, input_grad(i - 1));
+      Layer& act = *children_[i].layer;
+      if (!LayerTimerInstalled() && !bn->has_hooks() && !act.has_hooks()) {
+        bn->BackwardActivation(activations_[i], fused_[i - 1], *g, input_grad(i - 1));
         g = input_grad(--i);
         continue;
       }
       // Hooks or a timer installed since the fused Forward: run the two on their own. The
-      // BatchNorm's output is recomputed (bit-identical) and the ReLU's Forward re-run (without
-      // hooks) so that its Backward has its cached input.
+      // BatchNorm's output is recomputed (bit-identical) and the activation's Forward re-run
+      // (without hooks) so that its Backward has its cached input.
       bn->RecomputeOutput(&activations_[i - 1]);
-      relu.Forward(activations_[i - 1], &activations_[i]);
-      fused_[i - 1] = 0;
+      act.Forward(activations_[i - 1], &activations_[i]);
+      fused_[i - 1] = BatchNormActivation::kNone;
     }
     if (params_only_at_stop && i == stop) {
       children_[i].layer->RunBackwardParamsOnly(*g, input_grad(i));
@@ -260,7 +272,7 @@ absl::Status Sequential::ReplaceLastLeaf(
     }
     replacement->SetMode(mode_);
     last.layer = std::move(replacement);
-    fused_.assign(children_.size(), 0);
+    fused_.assign(children_.size(), BatchNormActivation::kNone);
   }
   output_shape_ = last.layer->OutputShape();
   return absl::OkStatus();

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "layers/batch_norm_kernels.h"  // BatchNormActivation
 #include "layers/layer.h"
 #include "tensor/shape.h"
 #include "tensor/tensor.h"
@@ -24,9 +25,10 @@ namespace simdnet {
 // Caches: every intermediate activation (the children read their inputs in Backward) and the
 // intermediate gradients; both are reused across calls while N is unchanged.
 // Runs each child with Layer::RunForward / RunBackward (hooks, timing), except that a BatchNorm
-// followed by a ReLU (not the last child) runs fused (BatchNorm::ForwardRelu / BackwardRelu,
-// bit-identical to the two layers) when neither has hooks and no LayerTimer is installed; the
-// BatchNorm's own output is then not kept (activation(i) of that BatchNorm is stale).
+// followed by a ReLU or ReLU6 (not the last child) runs fused (BatchNorm::ForwardActivation /
+// BackwardActivation, bit-identical to the two layers) when neither has hooks and no LayerTimer
+// is installed; the BatchNorm's own output is then not kept (activation(i) of that BatchNorm is
+// stale).
 class BatchNorm;
 
 class Sequential : public Layer {
@@ -96,9 +98,9 @@ class Sequential : public Layer {
 
  private:
   explicit Sequential(const Shape& in) : input_shape_(in), output_shape_(in) {}
-  // Returns child i as a BatchNorm if children i and i + 1 may run fused (see the class
-  // comment), else null.
-  BatchNorm* FusableBatchNorm(size_t i);
+  // Returns child i as a BatchNorm, and in *act the activation of child i + 1, if children i
+  // and i + 1 may run fused (see the class comment), else null.
+  BatchNorm* FusableBatchNorm(size_t i, BatchNormActivation* act);
   // Runs children index-1, ..., stop backward from `grad` (the gradient at child index's
   // input); child stop's input gradient goes to *dx when stop == 0, else to gradients_[stop - 1].
   // With params_only_at_stop child stop runs BackwardParamsOnly (its input gradient unread).
@@ -109,7 +111,8 @@ class Sequential : public Layer {
   std::vector<Child> children_;
   std::vector<Tensor> activations_;  // output of child i, for i < size() - 1
   std::vector<Tensor> gradients_;    // gradient w.r.t. activations_[i]
-  std::vector<char> fused_;          // fused_[i]: children i, i + 1 ran fused in the last Forward
+  // fused_[i] != kNone: children i, i + 1 ran fused (with that activation) in the last Forward.
+  std::vector<BatchNormActivation> fused_;
   bool inference_forward_ = false;   // the last Forward ran in an InferenceScope (no Backward)
 };
 
