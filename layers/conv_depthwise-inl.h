@@ -272,142 +272,359 @@ inline void DepthwiseRowsForward(const Conv2dShape& s, const float* x, const flo
   });
 }
 
-// Backward-data with the row kernels (see above): per padded dx row and column phase b, four
-// vectors of phase columns at a time gather their taps from the rows of the dy copy.
-inline void DepthwiseRowsBackwardData(const Conv2dShape& s, const float* dy, const float* w,
-                                      float* dx, ThreadPool& pool) {
+// Backward-data of one plane with the row kernels (see above): per padded dx row and column
+// phase b, four vectors of phase columns at a time gather their taps from the rows of the dy
+// copy `dypad`; `rows` is DepthwiseRowsScratch floats of staging.
+inline size_t DepthwiseRowsScratch(const DepthwiseRowGeom& g, const Conv2dShape& s) {
+  return (s.stride_w + 2) * g.mvec4 * g.N + 2 * g.N;
+}
+template <class V>
+HWY_INLINE void DepthwiseRowsDataPlane(const Conv2dShape& s, const DepthwiseRowGeom& g,
+                                       const float* HWY_RESTRICT dypad, const V* wv,
+                                       float* HWY_RESTRICT rows, float* HWY_RESTRICT dxu) {
   const GemmD d;
-  using V = hn::Vec<GemmD>;
-  const DepthwiseRowGeom g(s);
-  const size_t kh = s.kernel_h, kw = s.kernel_w, rs = kh * kw, N = g.N;
+  const size_t kh = s.kernel_h, kw = s.kernel_w, N = g.N;
   const size_t sh = s.stride_h, sw = s.stride_w;
-  const size_t in_plane = s.in_h * s.in_w, out_plane = g.oh * g.ow;
   const size_t phase_floats = g.mvec4 * N;
-  RunDepthwisePlanes(s, pool, [&](size_t u0, size_t u1) {
-    float* dypad = ConvScratch(ConvSlot::kPlanes, g.dy_floats);
-    std::fill(dypad, dypad + g.dy_floats, 0.0f);
-    // Phase rows, then the interleaved padded dx row.
-    float* rows = ConvScratch(ConvSlot::kRows, (sw + 2) * phase_floats + 2 * N);
-    float* padded_row = rows + sw * phase_floats;
-    V wv[kDepthwiseMaxTaps];
-    for (size_t u = u0; u < u1; ++u) {
-      const size_t c = u % s.in_channels;
-      for (size_t t = 0; t < rs; ++t) wv[t] = hn::Set(d, w[c * rs + t]);
-      DepthwisePadDy(g, dy + u * out_plane, dypad);
-      float* dxu = dx + u * in_plane;
-      for (size_t ih = 0; ih < s.in_h; ++ih) {
-        const size_t qh = ih + s.pad_h;
-        // dy rows feeding padded row qh: (qh - r) / sh for the taps r with a whole quotient.
-        const float* dy_rows[kDepthwiseMaxTaps];
-        size_t taps_r[kDepthwiseMaxTaps];
-        size_t nr = 0;
-        for (size_t r = 0; r < kh && r <= qh; ++r) {
-          if ((qh - r) % sh != 0 || (qh - r) / sh >= g.oh) continue;
-          dy_rows[nr] = dypad + (qh - r) / sh * g.ld + g.pl;
-          taps_r[nr++] = r;
-        }
-        for (size_t b = 0; b < sw; ++b) {
-          float* HWY_RESTRICT out = rows + b * phase_floats;
-          size_t m = 0;
-          for (; m + 3 * N < g.mq; m += 4 * N) {
-            V a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-            for (size_t i = 0; i < nr; ++i) {
-              const size_t r = taps_r[i];
-              for (size_t t = b; t < kw; t += sw) {
-                const V wt = wv[r * kw + t];
-                const float* HWY_RESTRICT src = dy_rows[i] + m - (t - b) / sw;
-                a0 = hn::MulAdd(wt, hn::LoadU(d, src), a0);
-                a1 = hn::MulAdd(wt, hn::LoadU(d, src + N), a1);
-                a2 = hn::MulAdd(wt, hn::LoadU(d, src + 2 * N), a2);
-                a3 = hn::MulAdd(wt, hn::LoadU(d, src + 3 * N), a3);
-              }
-            }
-            hn::StoreU(a0, d, out + m);
-            hn::StoreU(a1, d, out + m + N);
-            hn::StoreU(a2, d, out + m + 2 * N);
-            hn::StoreU(a3, d, out + m + 3 * N);
-          }
-          for (; m < g.mq; m += N) {
-            V a = hn::Zero(d);
-            for (size_t i = 0; i < nr; ++i) {
-              for (size_t t = b; t < kw; t += sw) {
-                a = hn::MulAdd(wv[taps_r[i] * kw + t], hn::LoadU(d, dy_rows[i] + m - (t - b) / sw),
-                               a);
-              }
-            }
-            hn::StoreU(a, d, out + m);
+  float* padded_row = rows + sw * phase_floats;
+  for (size_t ih = 0; ih < s.in_h; ++ih) {
+    const size_t qh = ih + s.pad_h;
+    // dy rows feeding padded row qh: (qh - r) / sh for the taps r with a whole quotient.
+    const float* dy_rows[kDepthwiseMaxTaps];
+    size_t taps_r[kDepthwiseMaxTaps];
+    size_t nr = 0;
+    for (size_t r = 0; r < kh && r <= qh; ++r) {
+      if ((qh - r) % sh != 0 || (qh - r) / sh >= g.oh) continue;
+      dy_rows[nr] = dypad + (qh - r) / sh * g.ld + g.pl;
+      taps_r[nr++] = r;
+    }
+    for (size_t b = 0; b < sw; ++b) {
+      float* HWY_RESTRICT out = rows + b * phase_floats;
+      size_t m = 0;
+      for (; m + 3 * N < g.mq; m += 4 * N) {
+        V a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+        for (size_t i = 0; i < nr; ++i) {
+          const size_t r = taps_r[i];
+          for (size_t t = b; t < kw; t += sw) {
+            const V wt = wv[r * kw + t];
+            const float* HWY_RESTRICT src = dy_rows[i] + m - (t - b) / sw;
+            a0 = hn::MulAdd(wt, hn::LoadU(d, src), a0);
+            a1 = hn::MulAdd(wt, hn::LoadU(d, src + N), a1);
+            a2 = hn::MulAdd(wt, hn::LoadU(d, src + 2 * N), a2);
+            a3 = hn::MulAdd(wt, hn::LoadU(d, src + 3 * N), a3);
           }
         }
-        const float* src_row = rows;  // sw == 1: the only phase is the padded row
-        if (sw == 2) {
-          for (size_t m = 0; m < g.mq; m += N) {
-            hn::StoreInterleaved2(hn::LoadU(d, rows + m), hn::LoadU(d, rows + phase_floats + m), d,
-                                  padded_row + 2 * m);
+        hn::StoreU(a0, d, out + m);
+        hn::StoreU(a1, d, out + m + N);
+        hn::StoreU(a2, d, out + m + 2 * N);
+        hn::StoreU(a3, d, out + m + 3 * N);
+      }
+      for (; m < g.mq; m += N) {
+        V a = hn::Zero(d);
+        for (size_t i = 0; i < nr; ++i) {
+          for (size_t t = b; t < kw; t += sw) {
+            a = hn::MulAdd(wv[taps_r[i] * kw + t], hn::LoadU(d, dy_rows[i] + m - (t - b) / sw),
+                           a);
           }
-          src_row = padded_row;
         }
-        CopyRowExact(src_row + s.pad_w, s.in_w, dxu + ih * s.in_w);
+        hn::StoreU(a, d, out + m);
       }
     }
-  });
+    const float* src_row = rows;  // sw == 1: the only phase is the padded row
+    if (sw == 2) {
+      for (size_t m = 0; m < g.mq; m += N) {
+        hn::StoreInterleaved2(hn::LoadU(d, rows + m), hn::LoadU(d, rows + phase_floats + m), d,
+                              padded_row + 2 * m);
+      }
+      src_row = padded_row;
+    }
+    CopyRowExact(src_row + s.pad_w, s.in_w, dxu + ih * s.in_w);
+  }
 }
 
-// Weight gradient with the row kernels: per channel (tasks over channel ranges, so sums do not
-// depend on the thread count), over every image, one vector of dy (zero past the row's end in
-// the dy copy) times the matching x vector of every tap, into kh * kw register accumulators.
-template <bool kStride2, size_t kK>
-inline void DepthwiseRowsBackwardWeights(const Conv2dShape& s, const float* x, const float* dy,
-                                         float* dw, float* dbias, ThreadPool& pool) {
+// Weight gradient of one plane with the row kernels: one vector of dy (zero past the row's end
+// in the dy copy) times the matching x vector of every tap, into kh * kw accumulators `acc`
+// and the bias sum `bacc`.
+template <bool kStride2, size_t kK, class V>
+HWY_INLINE void DepthwiseRowsWeightsPlane(const Conv2dShape& s, const DepthwiseRowGeom& g,
+                                          const float* HWY_RESTRICT xpad,
+                                          const float* HWY_RESTRICT dypad, V* acc, V& bacc) {
+  const GemmD d;
+  const size_t kh = kK != 0 ? kK : s.kernel_h, kw = kK != 0 ? kK : s.kernel_w, N = g.N;
+  for (size_t r0 = 0; r0 < g.oh; ++r0) {
+    const float* HWY_RESTRICT dyr = dypad + r0 * g.ld + g.pl;
+    const float* HWY_RESTRICT xr = xpad + r0 * s.stride_h * g.L;
+    for (size_t j = 0; j < g.nvec * N; j += N) {
+      const V v = hn::LoadU(d, dyr + j);
+      bacc = hn::Add(bacc, v);
+      const float* HWY_RESTRICT xb = xr + s.stride_w * j;
+      for (size_t r = 0; r < kh; ++r) {
+        const float* HWY_RESTRICT row = xb + r * g.L;
+        if (!kStride2) {
+          for (size_t t = 0; t < kw; ++t) {
+            acc[r * kw + t] = hn::MulAdd(v, hn::LoadU(d, row + t), acc[r * kw + t]);
+          }
+          continue;
+        }
+        for (size_t t = 0; t < kw; t += 2) {
+          V even, odd;
+          hn::LoadInterleaved2(d, row + t, even, odd);
+          acc[r * kw + t] = hn::MulAdd(v, even, acc[r * kw + t]);
+          if (t + 1 < kw) acc[r * kw + t + 1] = hn::MulAdd(v, odd, acc[r * kw + t + 1]);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward pass, data and weights in one pass (ConvBackwardDepthwise): per channel plane, x and
+// dy are copied once into zero-padded scratch planes, then dW and dbias accumulate from them
+// and dx is written from the dy copy while both planes are still in L1/L2. x and dy are read
+// from memory once and dx written once (the separate passes read dy twice and pad it twice).
+// Either part may be skipped (dx null: weight gradient only; dw null: backward-data only)
+// with bit-identical results for the part computed, so the separate passes run the same code.
+//
+// Stride 1 with padding within the kernel's reach: x padded by pad and dy padded by
+// kernel - 1 - pad are laid out with one row pitch W, so that on the "virtual grid" (rows W
+// apart, the floats past a row's end are zeros of the dy copy or discarded outputs) every tap
+// is a constant offset: dW[r][t] = sum_q dyz[q + a] * xpad[q + r W + t] over the dy grid, and
+// dx[v] = sum_(r,t) w[R-1-r][S-1-t] * dyz[v + r W + t] (the flipped forward) over the dx grid.
+// Whole vectors run over the grid, so 7x7 and 14x14 planes fill the lanes (61 of 64 for 7x7
+// on AVX-512, where one vector per row fills 7 of 16); dx rows of at least a vector are
+// written in place (the last vector of a row overlapping the previous one).
+// Column stride 2 (DepthwiseRowsApply): the row kernels' copies and loops, per plane.
+
+// Returns whether ConvBackwardDepthwise handles s.
+inline bool DepthwiseBackwardApplies(const Conv2dShape& s) {
+  if (!IsDepthwise(s) || s.kernel_h * s.kernel_w > kDepthwiseMaxTaps) return false;
+  if (DepthwiseRowsApply(s)) return true;
+  return s.stride_h == 1 && s.stride_w == 1 && s.dilation_h == 1 && s.dilation_w == 1 &&
+         s.pad_h < s.kernel_h && s.pad_w < s.kernel_w;
+}
+
+// Buffer geometry of the stride-1 backward (see above) for one shape and vector width.
+struct DepthwiseS1Geom {
+  explicit DepthwiseS1Geom(const Conv2dShape& s) : N(hn::Lanes(GemmD())) {
+    kh = s.kernel_h;
+    kw = s.kernel_w;
+    oh = s.out_h();
+    ow = s.out_w();
+    ah = kh - 1 - s.pad_h;
+    aw = kw - 1 - s.pad_w;
+    // Wide enough for the padded x row (in_w + 2 pad_w) and the padded dy row (in_w + kw - 1).
+    W = s.in_w + std::max(2 * s.pad_w, kw - 1);
+    hp = s.in_h + 2 * s.pad_h;
+    hz = oh + 2 * ah;
+    // The grids' last vectors read up to a vector past hp (hz) rows: 2 N floats of zeros.
+    x_floats = hp * W + 2 * N;
+    dy_floats = hz * W + 2 * N;
+    nq = detail::RoundUp((oh - 1) * W + ow, N);
+    nv = detail::RoundUp((s.in_h - 1) * W + s.in_w, N);
+    // dx on the grid (into a buffer, then rows copied out) when rows are narrower than a
+    // vector or the grid saves more than a fifth of the lanes, as PlanDepthwiseLayout.
+    const size_t row_lanes = s.in_h * detail::RoundUp(s.in_w, N);
+    dx_grid = s.in_w < N || 5 * nv < 4 * row_lanes;
+  }
+  size_t N, kh, kw, oh, ow, ah, aw, W, hp, hz, x_floats, dy_floats, nq, nv;
+  bool dx_grid;
+};
+
+// dst[0, n) = src[0, n) for a row of a zero-padded scratch plane with at least a vector of
+// room past dst + n whose contents may be overwritten with zeros (later rows rewrite theirs):
+// rows narrower than a vector take one masked load (AVX2 and up) instead of n scalar copies.
+HWY_INLINE void CopyRowIntoPadded(const float* HWY_RESTRICT src, size_t n, float* dst) {
+#if HWY_TARGET <= HWY_AVX2
+  const GemmD d;
+  if (n < hn::Lanes(d)) {
+    hn::StoreU(hn::MaskedLoad(hn::FirstN(d, n), d, src), d, dst);
+    return;
+  }
+#endif
+  CopyRowExact(src, n, dst);
+}
+
+// Stride-1 backward over the planes [i0, i1) of the order of RunDepthwiseBackward.
+template <size_t kK>
+inline void DepthwiseBackwardS1Planes(const Conv2dShape& s, const DepthwiseS1Geom& g,
+                                      bool by_channel, size_t i0, size_t i1, const float* x,
+                                      const float* dy, const float* w, float* dx, float* dw,
+                                      float* dbias) {
   const GemmD d;
   using V = hn::Vec<GemmD>;
-  const DepthwiseRowGeom g(s);
-  const size_t kh = kK != 0 ? kK : s.kernel_h, kw = kK != 0 ? kK : s.kernel_w;
-  const size_t rs = kh * kw, N = g.N;
-  const size_t in_plane = s.in_h * s.in_w, out_plane = g.oh * g.ow, channels = s.in_channels;
+  const size_t kh = kK != 0 ? kK : g.kh, kw = kK != 0 ? kK : g.kw, rs = kh * kw, N = g.N;
+  const size_t W = g.W, channels = s.in_channels;
+  const size_t in_plane = s.in_h * s.in_w, out_plane = g.oh * g.ow;
+  float* xpad = dw != nullptr ? ConvScratch(ConvSlot::kPackB, g.x_floats) : nullptr;
+  float* dyz = ConvScratch(ConvSlot::kPlanes, g.dy_floats);
+  float* dxv = dx != nullptr && g.dx_grid ? ConvScratch(ConvSlot::kAcc, g.nv + N) : nullptr;
+  if (xpad != nullptr) std::fill(xpad, xpad + g.x_floats, 0.0f);
+  std::fill(dyz, dyz + g.dy_floats, 0.0f);
+  // dx blocks: dyz offset of the first tap, dx (or grid buffer) offset; 4 at a time below.
+  std::vector<DepthwiseRowBlock> blocks;
+  if (dx != nullptr && g.dx_grid) {
+    for (size_t v = 0; v < g.nv; v += N) {
+      blocks.push_back({static_cast<uint32_t>(v), static_cast<uint32_t>(v), 0});
+    }
+  } else if (dx != nullptr) {
+    for (size_t ih = 0; ih < s.in_h; ++ih) {
+      for (size_t j = 0; j < s.in_w; j += N) {
+        const size_t j0 = std::min(j, s.in_w - N);  // the last one overlaps
+        blocks.push_back({static_cast<uint32_t>(ih * W + j0),
+                          static_cast<uint32_t>(ih * s.in_w + j0), 0});
+      }
+    }
+  }
+  const size_t nb = blocks.size();
+  V wf[kDepthwiseMaxTaps], acc[kDepthwiseMaxTaps];
+  V bacc = hn::Zero(d);
+  for (size_t i = i0; i < i1; ++i) {
+    const size_t c = by_channel ? i / s.batch : i % channels;
+    const size_t n = by_channel ? i % s.batch : i / channels;
+    const size_t u = n * channels + c;
+    if (!by_channel || n == 0) {
+      if (dx != nullptr) {
+        for (size_t t = 0; t < rs; ++t) wf[t] = hn::Set(d, w[c * rs + rs - 1 - t]);
+      }
+      for (size_t t = 0; t < kDepthwiseMaxTaps; ++t) acc[t] = hn::Zero(d);
+      bacc = hn::Zero(d);
+    }
+    const float* HWY_RESTRICT dyu = dy + u * out_plane;
+    for (size_t r = 0; r < g.oh; ++r) {
+      CopyRowIntoPadded(dyu + r * g.ow, g.ow, dyz + (r + g.ah) * W + g.aw);
+    }
+    if (dw != nullptr) {
+      const float* HWY_RESTRICT xu = x + u * in_plane;
+      for (size_t r = 0; r < s.in_h; ++r) {
+        CopyRowIntoPadded(xu + r * s.in_w, s.in_w, xpad + (r + s.pad_h) * W + s.pad_w);
+      }
+      // Nine accumulators of one FMA each per dy vector: independent chains.
+      const float* HWY_RESTRICT dz = dyz + g.ah * W + g.aw;
+      for (size_t q = 0; q < g.nq; q += N) {
+        const V v = hn::LoadU(d, dz + q);
+        bacc = hn::Add(bacc, v);
+        const float* HWY_RESTRICT xb = xpad + q;
+        for (size_t r = 0; r < kh; ++r) {
+          for (size_t t = 0; t < kw; ++t) {
+            acc[r * kw + t] = hn::MulAdd(v, hn::LoadU(d, xb + r * W + t), acc[r * kw + t]);
+          }
+        }
+      }
+      if (n + 1 == s.batch) {
+        for (size_t t = 0; t < rs; ++t) dw[c * rs + t] += hn::GetLane(hn::SumOfLanes(d, acc[t]));
+        if (dbias != nullptr) dbias[c] += hn::GetLane(hn::SumOfLanes(d, bacc));
+      }
+    }
+    if (dx != nullptr) {
+      float* HWY_RESTRICT out = g.dx_grid ? dxv : dx + u * in_plane;
+      const V z = hn::Zero(d);
+      size_t b = 0;
+      // Four independent vectors keep four FMA chains in flight.
+      for (; b + 4 <= nb; b += 4) {
+        const DepthwiseRowBlock* bl = &blocks[b];
+        const V a0 = DepthwiseTapSum<false, kK>(d, dyz + bl[0].x, W, kh, kw, wf, z);
+        const V a1 = DepthwiseTapSum<false, kK>(d, dyz + bl[1].x, W, kh, kw, wf, z);
+        const V a2 = DepthwiseTapSum<false, kK>(d, dyz + bl[2].x, W, kh, kw, wf, z);
+        const V a3 = DepthwiseTapSum<false, kK>(d, dyz + bl[3].x, W, kh, kw, wf, z);
+        hn::StoreU(a0, d, out + bl[0].y);
+        hn::StoreU(a1, d, out + bl[1].y);
+        hn::StoreU(a2, d, out + bl[2].y);
+        hn::StoreU(a3, d, out + bl[3].y);
+      }
+      for (; b < nb; ++b) {
+        const V a = DepthwiseTapSum<false, kK>(d, dyz + blocks[b].x, W, kh, kw, wf, z);
+        hn::StoreU(a, d, out + blocks[b].y);
+      }
+      if (g.dx_grid) {
+        float* HWY_RESTRICT dxu = dx + u * in_plane;
+        for (size_t r = 0; r < s.in_h; ++r) CopyRowPadded(dxv + r * W, s.in_w, dxu + r * s.in_w);
+      }
+    }
+  }
+}
+
+// Column-stride-2 backward (the row kernels) over the planes [i0, i1) of the order of
+// RunDepthwiseBackward.
+template <size_t kK>
+inline void DepthwiseBackwardRowsPlanes(const Conv2dShape& s, const DepthwiseRowGeom& g,
+                                        bool by_channel, size_t i0, size_t i1, const float* x,
+                                        const float* dy, const float* w, float* dx, float* dw,
+                                        float* dbias) {
+  const GemmD d;
+  using V = hn::Vec<GemmD>;
+  // A compile-time tap count keeps the accumulators in registers (constant indices).
+  const size_t rs = kK != 0 ? kK * kK : s.kernel_h * s.kernel_w, channels = s.in_channels;
+  const size_t in_plane = s.in_h * s.in_w, out_plane = g.oh * g.ow;
+  float* xpad = dw != nullptr ? ConvScratch(ConvSlot::kPackB, g.x_floats) : nullptr;
+  float* dypad = ConvScratch(ConvSlot::kPlanes, g.dy_floats);
+  float* rows = dx != nullptr ? ConvScratch(ConvSlot::kRows, DepthwiseRowsScratch(g, s)) : nullptr;
+  if (xpad != nullptr) std::fill(xpad, xpad + g.x_floats, 0.0f);
+  std::fill(dypad, dypad + g.dy_floats, 0.0f);
+  V wv[kDepthwiseMaxTaps], acc[kDepthwiseMaxTaps];
+  V bacc = hn::Zero(d);
+  for (size_t i = i0; i < i1; ++i) {
+    const size_t c = by_channel ? i / s.batch : i % channels;
+    const size_t n = by_channel ? i % s.batch : i / channels;
+    const size_t u = n * channels + c;
+    if (!by_channel || n == 0) {
+      if (dx != nullptr) {
+        for (size_t t = 0; t < rs; ++t) wv[t] = hn::Set(d, w[c * rs + t]);
+      }
+      for (size_t t = 0; t < kDepthwiseMaxTaps; ++t) acc[t] = hn::Zero(d);
+      bacc = hn::Zero(d);
+    }
+    DepthwisePadDy(g, dy + u * out_plane, dypad);
+    if (dw != nullptr) {
+      DepthwisePadPlane(s, g, x + u * in_plane, xpad);
+      DepthwiseRowsWeightsPlane<true, kK>(s, g, xpad, dypad, acc, bacc);
+      if (n + 1 == s.batch) {
+        for (size_t t = 0; t < rs; ++t) dw[c * rs + t] += hn::GetLane(hn::SumOfLanes(d, acc[t]));
+        if (dbias != nullptr) dbias[c] += hn::GetLane(hn::SumOfLanes(d, bacc));
+      }
+    }
+    if (dx != nullptr) DepthwiseRowsDataPlane(s, g, dypad, wv, rows, dx + u * in_plane);
+  }
+}
+
+// Runs fn(i0, i1) over ranges of the batch * channels planes in the order plane i = c * batch
+// + n (by_channel: tasks over channel ranges, each channel's images in order, so the weight
+// sums do not depend on the thread count) or i = n * channels + c (backward-data only).
+inline void RunDepthwiseBackward(const Conv2dShape& s, ThreadPool& pool, bool by_channel,
+                                 const std::function<void(size_t, size_t)>& fn) {
+  if (!by_channel) {
+    RunDepthwisePlanes(s, pool, fn);
+    return;
+  }
+  const size_t channels = s.in_channels;
   const bool parallel = channels > 1 && detail::ConvParallel(s, pool);
   const size_t tasks = parallel ? std::min(channels, 4 * pool.NumThreads()) : 1;
   detail::RunTasks(pool, parallel, tasks, [&](uint64_t task, size_t) {
-    const size_t c0 = channels * task / tasks, c1 = channels * (task + 1) / tasks;
-    float* xpad = ConvScratch(ConvSlot::kPackB, g.x_floats);
-    float* dypad = ConvScratch(ConvSlot::kPlanes, g.dy_floats);
-    std::fill(xpad, xpad + g.x_floats, 0.0f);
-    std::fill(dypad, dypad + g.dy_floats, 0.0f);
-    for (size_t c = c0; c < c1; ++c) {
-      V acc[kDepthwiseMaxTaps];
-      for (size_t i = 0; i < kDepthwiseMaxTaps; ++i) acc[i] = hn::Zero(d);
-      V bacc = hn::Zero(d);
-      for (size_t n = 0; n < s.batch; ++n) {
-        const size_t u = n * channels + c;
-        DepthwisePadPlane(s, g, x + u * in_plane, xpad);
-        DepthwisePadDy(g, dy + u * out_plane, dypad);
-        for (size_t r0 = 0; r0 < g.oh; ++r0) {
-          const float* HWY_RESTRICT dyr = dypad + r0 * g.ld + g.pl;
-          const float* HWY_RESTRICT xr = xpad + r0 * s.stride_h * g.L;
-          for (size_t j = 0; j < g.nvec * N; j += N) {
-            const V v = hn::LoadU(d, dyr + j);
-            bacc = hn::Add(bacc, v);
-            const float* HWY_RESTRICT xb = xr + s.stride_w * j;
-            for (size_t r = 0; r < kh; ++r) {
-              const float* HWY_RESTRICT row = xb + r * g.L;
-              if (!kStride2) {
-                for (size_t t = 0; t < kw; ++t) {
-                  acc[r * kw + t] = hn::MulAdd(v, hn::LoadU(d, row + t), acc[r * kw + t]);
-                }
-                continue;
-              }
-              for (size_t t = 0; t < kw; t += 2) {
-                V even, odd;
-                hn::LoadInterleaved2(d, row + t, even, odd);
-                acc[r * kw + t] = hn::MulAdd(v, even, acc[r * kw + t]);
-                if (t + 1 < kw) acc[r * kw + t + 1] = hn::MulAdd(v, odd, acc[r * kw + t + 1]);
-              }
-            }
-          }
-        }
-      }
-      for (size_t i = 0; i < rs; ++i) dw[c * rs + i] += hn::GetLane(hn::SumOfLanes(d, acc[i]));
-      if (dbias != nullptr) dbias[c] += hn::GetLane(hn::SumOfLanes(d, bacc));
-    }
+    fn(s.batch * (channels * task / tasks), s.batch * (channels * (task + 1) / tasks));
+  });
+}
+
+// Computes dx (when non-null; overwritten) and accumulates dw (+ dbias when both are
+// non-null) for a depthwise shape in one pass over x and dy (see above); at least one of dx
+// and dw is non-null. x is read only when dw is non-null.
+// Requires: DepthwiseBackwardApplies(s).
+inline void ConvBackwardDepthwise(const Conv2dShape& s, const float* x, const float* dy,
+                                  const float* w, float* dx, float* dw, float* dbias,
+                                  ThreadPool& pool) {
+  const bool by_channel = dw != nullptr;
+  if (dw == nullptr) dbias = nullptr;
+  const bool k3 = s.kernel_h == 3 && s.kernel_w == 3;
+  if (DepthwiseRowsApply(s)) {
+    const DepthwiseRowGeom g(s);
+    RunDepthwiseBackward(s, pool, by_channel, [&](size_t i0, size_t i1) {
+      (k3 ? DepthwiseBackwardRowsPlanes<3> : DepthwiseBackwardRowsPlanes<0>)(
+          s, g, by_channel, i0, i1, x, dy, w, dx, dw, dbias);
+    });
+    return;
+  }
+  const DepthwiseS1Geom g(s);
+  RunDepthwiseBackward(s, pool, by_channel, [&](size_t i0, size_t i1) {
+    (k3 ? DepthwiseBackwardS1Planes<3> : DepthwiseBackwardS1Planes<0>)(s, g, by_channel, i0, i1,
+                                                                      x, dy, w, dx, dw, dbias);
   });
 }
 
@@ -520,17 +737,15 @@ inline void UnphaseChannel(const Conv2dShape& s, const PhasedLayout& layout,
   }
 }
 
-// Computes dx for a depthwise shape. Stride 1 with padding within the kernel's reach: the
-// forward of dy with the flipped taps (FlippedConvShape). Otherwise each dy vector is
-// multiplied by each tap and added into the channel's zero-padded, phase-split accumulator at
-// the tap's offset (contiguous for any stride), which is then cropped into dx.
+// Computes dx for a depthwise shape: ConvBackwardDepthwise without the weight gradient where it
+// applies (stride 1 within the kernel's reach, column stride 2). Otherwise the forward of dy
+// with the flipped taps (FlippedConvShape) for stride 1, or each dy vector is multiplied by
+// each tap and added into the channel's zero-padded, phase-split accumulator at the tap's
+// offset (contiguous for any stride), which is then cropped into dx.
 inline void ConvBackwardDataDepthwise(const Conv2dShape& s, const float* dy, const float* w,
                                       float* dx, ThreadPool& pool) {
-  // Stride 1 within the kernel's reach: the flipped forward (below) reads each dy vector once
-  // per tap and writes dx once, as this gather does, without the phase rows' copy.
-  if (DepthwiseRowsApply(s) &&
-      !ConvAlgorithmApplies(s, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward)) {
-    DepthwiseRowsBackwardData(s, dy, w, dx, pool);
+  if (DepthwiseBackwardApplies(s)) {
+    ConvBackwardDepthwise(s, nullptr, dy, w, dx, nullptr, nullptr, pool);
     return;
   }
   if (ConvAlgorithmApplies(s, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward)) {
@@ -572,16 +787,15 @@ inline void ConvBackwardDataDepthwise(const Conv2dShape& s, const float* dy, con
   });
 }
 
-// Accumulates dw (and dbias) for a depthwise shape: per channel (one task per channel range,
-// so sums do not depend on the thread count), vector partial sums of dy * x for up to
+// Accumulates dw (and dbias) for a depthwise shape: ConvBackwardDepthwise without dx where it
+// applies. Otherwise per channel (one task per channel range, so sums do not depend on the
+// thread count), vector partial sums of dy * x for up to
 // kDepthwiseMaxTaps taps at a time over every image and output pixel, dy read once per vector
 // for all of them and for the bias sum.
 inline void ConvBackwardWeightsDepthwise(const Conv2dShape& s, const float* x, const float* dy,
                                          float* dw, float* dbias, ThreadPool& pool) {
-  if (DepthwiseRowsApply(s)) {
-    const bool k3 = s.kernel_h == 3 && s.kernel_w == 3;
-    (k3 ? DepthwiseRowsBackwardWeights<true, 3> : DepthwiseRowsBackwardWeights<true, 0>)(
-        s, x, dy, dw, dbias, pool);
+  if (DepthwiseBackwardApplies(s)) {
+    ConvBackwardDepthwise(s, x, dy, nullptr, nullptr, dw, dbias, pool);
     return;
   }
   const detail::ConvGeom geo(s);
