@@ -63,6 +63,14 @@ inline std::vector<NamedShape> TestShapes() {
       // >= 64 channels both ways: forward and flipped backward-data run the im2col GEMM.
       {"Pointwise1x1ManyChannelsIm2col", Make(2, 66, 5, 6, 68, 1, 1, 1, 0)},
       {"Pointwise1x1Pad1", Make(1, 3, 4, 5, 2, 1, 1, 1, 1)},
+      // 1x1 weight gradient as one GEMM over the batch's pixels (ConvBackwardWeightsPointwise):
+      // more input than output channels (dW^T accumulated, then added), several small images
+      // per reduction block, channel counts off the tile sizes; images above KC pixels in
+      // slices; groups.
+      {"Pointwise1x1TransposedGradient", Make(4, 100, 3, 3, 45, 1, 1, 1, 0)},
+      {"Pointwise1x1ImageSlicesAboveKC", Make(3, 41, 17, 19, 70, 1, 1, 1, 0)},
+      {"Pointwise1x1OddChannelsBatch7", Make(7, 37, 3, 5, 19, 1, 1, 1, 0)},
+      {"Pointwise1x1Groups2", Make(3, 38, 4, 5, 36, 1, 1, 1, 0, 1, 2)},
       {"Stride2Pad1", Make(1, 4, 9, 8, 6, 3, 3, 2, 1)},
       {"Pad2Kernel5", Make(2, 2, 6, 7, 3, 5, 5, 1, 2)},
       {"InputSmallerThanKernel", Make(1, 2, 2, 3, 3, 5, 5, 1, 2)},
@@ -184,7 +192,8 @@ inline std::vector<NamedShape> AlgorithmShapes() {
       "Pointwise1x1Stride2", "Kernel5Pad2Wide", "Kernel7Stride2Pad3", "Dilation2", "Groups2",
       "ManyInputChannelsCrossKBlocks", "Depthwise", "DepthwiseStride2Pad1OddSizes",
       "DepthwiseRoundStride2", "Stride2OutputWidth16", "Stride1NarrowRowsVirtualGrid",
-      "Im2colSmallImagesBatch7"};
+      "Im2colSmallImagesBatch7", "Pointwise1x1OddChannelsBatch7", "Pointwise1x1Groups2",
+      "Pointwise1x1TransposedGradient"};
   std::vector<NamedShape> out;
   for (const NamedShape& ns : TestShapes()) {
     if (std::find(names.begin(), names.end(), ns.name) != names.end()) out.push_back(ns);
@@ -399,6 +408,7 @@ void TestConvDeterministicForFixedThreads() {
   conv_test::CheckDeterministic(conv_test::Make(2, 32, 10, 12, 33, 3, 3, 1, 1), pool);  // Winograd
   conv_test::CheckDeterministic(conv_test::Make(2, 32, 12, 14, 40, 3, 3, 2, 1), pool);  // stride 2
   conv_test::CheckDeterministic(conv_test::Make(4, 1, 12, 12, 8, 5, 5, 1, 2), pool);    // dot
+  conv_test::CheckDeterministic(conv_test::Make(5, 70, 6, 7, 66, 1, 1, 1, 0), pool);  // 1x1
   conv_test::CheckDeterministic(conv_test::Make(2, 32, 9, 9, 32, 3, 3, 2, 1, 1, 32), pool);
 }
 

@@ -394,12 +394,115 @@ inline void ConvBackwardDataGemm(const Conv2dShape& s, const float* dy, const fl
   });
 }
 
+// Returns whether the im2col matrix of s is the image itself (1x1 kernel, stride 1, no
+// padding), so that the weight gradient is a plain GEMM over the images' pixels.
+inline bool ConvIsPlainPointwise(const Conv2dShape& s) {
+  return s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 && s.stride_w == 1 &&
+         s.pad_h == 0 && s.pad_w == 0;
+}
+
+// Accumulates dw for a 1x1 convolution with stride 1 and no padding: per group, dW_g (kg x cg)
+// += sum_n dY_ng (kg x P) X_ng^T, one GEMM whose reduction runs over the pixels of all the
+// task's images (blocks of whole small images, one segment each, or of equal slices of a
+// large one), so that the tile of C is loaded and stored once per ~KC pixels, not once per
+// image. Both operands are stored pixel-fastest: the one with more channels is the A operand
+// read in place (rows of pixels, broadcast per step), the other is transposed into PackB
+// strips (4x4 register transposes), which costs N floats per reduction step against M * N
+// multiply-adds. C is dW_g itself when A = dy, else dW_g^T in scratch added at the end. Tasks
+// are (group, image chunk) as in ConvBackwardWeightsIm2col, partials added in chunk order.
+inline void ConvBackwardWeightsPointwise(const Conv2dShape& s, const float* x, const float* dy,
+                                         float* dw, ThreadPool& pool, bool parallel) {
+  const detail::ConvGeom geo(s);
+  const size_t NR = GemmNR(), KC = GemmKC(), MC = GemmMC();
+  const size_t P = geo.p;
+  const bool a_is_dy = geo.kg >= geo.cg;
+  const size_t M = a_is_dy ? geo.kg : geo.cg, NN = a_is_dy ? geo.cg : geo.kg;
+  const size_t strips = detail::DivCeil(NN, NR);
+  // Per operand: base, channels per image, channels per group.
+  const float* a_base = a_is_dy ? dy : x;
+  const float* b_base = a_is_dy ? x : dy;
+  const size_t a_image = (a_is_dy ? s.out_channels : s.in_channels) * P;
+  const size_t b_image = (a_is_dy ? s.in_channels : s.out_channels) * P;
+  // Reduction blocks: up to KC / P whole images (one segment each), or a large image in equal
+  // slices of at most KC pixels.
+  const size_t images_per_block = P <= KC ? KC / P : 1;
+  const size_t slices = P <= KC ? 1 : detail::DivCeil(P, KC);
+  const size_t slice_len = detail::DivCeil(P, slices);
+  const size_t seg_max = images_per_block * std::min(P, slice_len);
+  const size_t threads = pool.NumThreads();
+  size_t img_chunks = 1;
+  if (parallel && s.groups < 2 * threads) img_chunks = std::min(s.batch, threads);
+  const ChunkPartials partials(s, img_chunks, dw, nullptr);
+  detail::RunTasks(pool, parallel, s.groups * img_chunks, [&](uint64_t task, size_t) {
+    const size_t ichunk = task % img_chunks, g = task / img_chunks;
+    const size_t n0 = s.batch * ichunk / img_chunks, n1 = s.batch * (ichunk + 1) / img_chunks;
+    if (n1 <= n0) return;
+    float* target = partials.Weights(ichunk) + g * geo.kg * geo.cg;
+    // C: dW_g (kg x cg) in place, or dW_g^T (cg x kg) in zeroed scratch.
+    float* c = target;
+    size_t ldc = geo.cg;
+    if (!a_is_dy) {
+      c = ConvScratch(ConvSlot::kAcc, geo.cg * geo.kg);
+      std::fill(c, c + geo.cg * geo.kg, 0.0f);
+      ldc = geo.kg;
+    }
+    float* bpack = ConvScratch(ConvSlot::kPackB, strips * NR * seg_max);
+    const TileEpilogue ep{1.0f, nullptr, false};
+    const float* a_group = a_base + g * M * P;
+    const float* b_group = b_base + g * NN * P;
+    for (size_t n = n0; n < n1; n += images_per_block) {
+      const size_t nseg = std::min(images_per_block, n1 - n);
+      for (size_t p0 = 0; p0 < P; p0 += slice_len) {
+        const size_t kc = std::min(slice_len, P - p0);
+        const size_t steps = nseg * kc;
+        // B: strip js holds `steps` rows of NR channels (zeros past NN), segment by segment.
+        for (size_t js = 0; js < strips; ++js) {
+          const size_t j0 = js * NR, cols = std::min(NR, NN - j0);
+          for (size_t sg = 0; sg < nseg; ++sg) {
+            TransposeBlock(b_group + (n + sg) * b_image + j0 * P + p0, P, cols, kc,
+                           bpack + js * NR * steps + sg * kc * NR, NR);
+          }
+        }
+        // A: rows of the first image's block, read in place, segments one image apart. Per
+        // block of MC rows, each B strip (in L1) meets every row tile in turn.
+        const float* a_block = a_group + n * a_image + p0;
+        for (size_t ic = 0; ic < M; ic += MC) {
+          const size_t mc = std::min(MC, M - ic);
+          for (size_t js = 0; js < NN; js += NR) {
+            const size_t cols = std::min(NR, NN - js);
+            for (size_t is = ic; is < ic + mc; is += kGemmMR) {
+              const size_t rows = std::min(kGemmMR, ic + mc - is);
+              InPlaceRowsA arows{{}, a_image, 0};
+              for (size_t r = 0; r < kGemmMR; ++r) {
+                arows.rows[r] = a_block + (is + (r < rows ? r : 0)) * P;
+              }
+              MicroKernelRows<kGemmMR, true>(nseg, kc, arows, PackedB{bpack + js * steps},
+                                             c + is * ldc + js, ldc, rows, cols, ep);
+            }
+          }
+        }
+      }
+    }
+    if (!a_is_dy) {
+      for (size_t k = 0; k < geo.kg; ++k) {
+        float* HWY_RESTRICT trow = target + k * geo.cg;
+        for (size_t ch = 0; ch < geo.cg; ++ch) trow[ch] += c[ch * geo.kg + k];
+      }
+    }
+  });
+  partials.AddToOutputs(pool);
+}
+
 // Accumulates dw: per group, dW_g += sum_n dY_ng (kg x P) * im2col(x_ng)^T (P x crs), the
 // transposed im2col packed with masked gathers. Tasks own column slices of dW; when there are
 // fewer slices than threads the batch is also split into one chunk per thread whose partial
 // sums are added in chunk order (fixed for a fixed thread count).
 inline void ConvBackwardWeightsIm2col(const Conv2dShape& s, const float* x, const float* dy,
                                       float* dw, ThreadPool& pool, bool parallel) {
+  if (ConvIsPlainPointwise(s)) {
+    ConvBackwardWeightsPointwise(s, x, dy, dw, pool, parallel);
+    return;
+  }
   const detail::ConvGeom geo(s);
   const size_t NR = GemmNR(), KC = GemmKC(), NC = ConvNC();
   const size_t threads = pool.NumThreads();

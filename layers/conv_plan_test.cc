@@ -41,7 +41,7 @@ TEST(ConvPlanTest, BenchmarkShapesS1ToS8OnAvx512) {
   EXPECT_EQ(Describe(Make(64, 64, 32, 128, 3, 2, 1), kAvx512),
             "winograd / winograd / winograd");  // S7: stride 2
   EXPECT_EQ(Describe(Make(64, 64, 16, 256, 1, 1, 0), kAvx512),
-            "im2col-gemm / flipped-forward(im2col-gemm) / direct");  // S8: pointwise
+            "im2col-gemm / flipped-forward(im2col-gemm) / im2col-gemm");  // S8: pointwise
 }
 
 TEST(ConvPlanTest, NarrowerVectorsChangeTheDirectLayout) {
