@@ -34,8 +34,10 @@ void Conv2dBackwardDataT(const ConvPlan& plan, const Conv2dShape& s, const float
       ConvBackwardDataGemm(s, dy, w, dx, pool);
       return;
     case ConvAlgorithm::kFlippedForward:
+    case ConvAlgorithm::kPixelRows:
     case ConvAlgorithm::kDirect:
     case ConvAlgorithm::kDot:
+    case ConvAlgorithm::kChannelLanes:
       break;
   }
   HWY_ABORT("Conv2dBackwardData: algorithm %s is not a per-target backward-data kernel",

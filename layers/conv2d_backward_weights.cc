@@ -1,5 +1,5 @@
 // Convolution backward-weights dispatch table: runs plan.backward_weights (im2col GEMM, direct,
-// Winograd, dot product or depthwise) on the best target the CPU supports.
+// Winograd, dot product, depthwise or channel lanes) on the best target the CPU supports.
 #include "layers/conv2d_kernels.h"
 
 #include "tensor/simd_targets.h"  // must come before foreach_target.h
@@ -11,6 +11,7 @@
 #include "layers/conv_depthwise-inl.h"
 #include "layers/conv_direct-inl.h"
 #include "layers/conv_gemm-inl.h"
+#include "layers/conv_small-inl.h"
 #include "layers/conv_weight_grad-inl.h"
 #include "layers/conv_winograd_backward-inl.h"
 #include "tensor/thread_pool.h"
@@ -40,11 +41,15 @@ void Conv2dBackwardWeightsT(const ConvPlan& plan, const Conv2dShape& s, const fl
     case ConvAlgorithm::kDepthwise:
       ConvBackwardWeightsDepthwise(s, x, dy, dw, dbias, pool);  // fuses the bias sums
       return;
+    case ConvAlgorithm::kChannelLanes:
+      ConvBackwardWeightsChannelLanes(s, x, dy, dw, dbias, pool, parallel);  // fuses the bias
+      return;
     case ConvAlgorithm::kIm2colGemm:
       if (dbias != nullptr) ConvBiasGradImpl(s, dy, dbias, pool, parallel);
       ConvBackwardWeightsIm2col(s, x, dy, dw, pool, parallel);
       return;
     case ConvAlgorithm::kFlippedForward:
+    case ConvAlgorithm::kPixelRows:
       break;
   }
   HWY_ABORT("Conv2dBackwardWeights: algorithm %s does not run backward-weights",

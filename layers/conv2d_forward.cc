@@ -1,5 +1,6 @@
-// Convolution forward dispatch table: runs plan.forward (im2col GEMM, direct, Winograd or
-// depthwise) on the best target the CPU supports; also reports that target's vector unit.
+// Convolution forward dispatch table: runs plan.forward (im2col GEMM, direct, Winograd,
+// depthwise or pixel rows) on the best target the CPU supports; also reports that target's
+// vector unit.
 #include "layers/conv2d_kernels.h"
 
 #include "tensor/simd_targets.h"  // must come before foreach_target.h
@@ -11,6 +12,7 @@
 #include "layers/conv_depthwise-inl.h"
 #include "layers/conv_direct-inl.h"
 #include "layers/conv_gemm-inl.h"
+#include "layers/conv_small-inl.h"
 #include "layers/conv_winograd-inl.h"
 #include "tensor/thread_pool.h"
 
@@ -47,8 +49,12 @@ void Conv2dForwardT(const ConvPlan& plan, const Conv2dShape& s, const float* x, 
     case ConvAlgorithm::kIm2colGemm:
       ConvForwardIm2col(s, x, w, bias, y, relu, pool);
       return;
+    case ConvAlgorithm::kPixelRows:
+      ConvForwardPixelRows(s, x, w, bias, y, relu, pool);
+      return;
     case ConvAlgorithm::kFlippedForward:
     case ConvAlgorithm::kDot:
+    case ConvAlgorithm::kChannelLanes:
       break;
   }
   HWY_ABORT("Conv2dForward: algorithm %s does not run the forward pass",

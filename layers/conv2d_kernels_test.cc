@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <deque>
 #include <limits>
 #include <string>
 #include <vector>
@@ -227,6 +228,94 @@ inline std::vector<double> ToDouble(const std::vector<float>& v) {
   return std::vector<double>(v.begin(), v.end());
 }
 
+// A shape with a generated name (NamedShape's is a static string).
+struct OwnedShape {
+  std::string name;
+  Conv2dShape s;
+};
+
+// Depthwise 3x3 shapes on odd channel counts (1, 3, 17) and planes (1x1, 5x7, 7x7, 13x13),
+// strides 1 and 2, padding 0 and 1, batch 2; then the fused backward's special cases: an even
+// kernel, padding kernel - 1 (no dy margin), a 1x5 kernel, stride (1, 2), and shapes with
+// enough work for two threads (rows of a vector and more: dx written in place).
+inline std::vector<OwnedShape> DepthwiseBackwardShapes() {
+  std::vector<OwnedShape> v;
+  const size_t planes[4][2] = {{1, 1}, {5, 7}, {7, 7}, {13, 13}};
+  for (size_t c : {1, 3, 17}) {
+    for (const auto& plane : planes) {
+      for (size_t stride : {1, 2}) {
+        for (size_t pad : {0, 1}) {
+          if (plane[0] + 2 * pad < 3 || plane[1] + 2 * pad < 3) continue;
+          v.push_back({"DepthwiseC" + std::to_string(c) + "Plane" + std::to_string(plane[0]) +
+                           "x" + std::to_string(plane[1]) + "Stride" + std::to_string(stride) +
+                           "Pad" + std::to_string(pad),
+                       Make(2, c, plane[0], plane[1], c, 3, 3, stride, pad, 1, c)});
+        }
+      }
+    }
+  }
+  v.push_back({"DepthwiseEvenKernelPad1", Make(2, 3, 6, 9, 3, 2, 2, 1, 1, 1, 3)});
+  v.push_back({"DepthwisePadKernelMinus1", Make(2, 5, 6, 11, 5, 3, 3, 1, 2, 1, 5)});
+  Conv2dShape row_kernel = Make(3, 4, 5, 19, 4, 1, 5, 1, 0, 1, 4);
+  row_kernel.pad_w = 2;
+  v.push_back({"DepthwiseKernel1x5", row_kernel});
+  Conv2dShape s12 = Make(2, 3, 9, 20, 3, 3, 3, 1, 1, 1, 3);
+  s12.stride_w = 2;
+  v.push_back({"DepthwiseStride1x2", s12});
+  v.push_back({"DepthwiseThreadedWideRows", Make(4, 40, 28, 37, 40, 3, 3, 1, 1, 1, 40)});
+  v.push_back({"DepthwiseThreadedStride2", Make(4, 40, 28, 37, 40, 3, 3, 2, 1, 1, 40)});
+  v.push_back({"DepthwiseThreaded7x7", Make(16, 96, 7, 7, 96, 3, 3, 1, 1, 1, 96)});
+  return v;
+}
+
+// Requires got == want bit for bit (NaNs equal).
+inline void ExpectSameBits(const std::string& what, const std::vector<float>& got,
+                           const std::vector<float>& want) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])))) {
+      ADD_FAILURE() << what << ": element " << i << " = " << got[i] << ", expected " << want[i];
+      return;
+    }
+  }
+}
+
+// Conv2dBackwardDataAndWeights on one and two threads equals Conv2dBackwardData followed by
+// Conv2dBackwardWeights (one thread) bit for bit, with and without the bias gradient, and
+// writes nothing past dx.
+inline void CheckFusedBackward(const NamedShape& ns, ThreadPool& one, ThreadPool& two,
+                               uint64_t seed) {
+  const Conv2dShape& s = ns.s;
+  const size_t x_size = s.batch * s.in_channels * s.in_h * s.in_w;
+  const size_t w_size =
+      s.out_channels * (s.in_channels / s.groups) * s.kernel_h * s.kernel_w;
+  const size_t y_size = s.batch * s.out_channels * s.out_h() * s.out_w();
+  Rng rng(seed);
+  const std::vector<float> x = Random(x_size, rng), w = Random(w_size, rng);
+  const std::vector<float> dy = Random(y_size, rng), dw0 = Random(w_size, rng),
+                           db0 = Random(s.out_channels, rng);
+  const ConvPlan plan = PlanConv2d(s);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> dx_want(x_size + 1, nan), dw_want = dw0, db_want = db0;
+  Conv2dBackwardData(plan, s, dy.data(), w.data(), dx_want.data(), one);
+  Conv2dBackwardWeights(plan, s, x.data(), dy.data(), dw_want.data(), db_want.data(), one);
+  for (ThreadPool* pool : {&one, &two}) {
+    const std::string what =
+        std::string(ns.name) + " fused threads=" + std::to_string(pool->NumThreads());
+    std::vector<float> dx(x_size + 1, nan), dw = dw0, db = db0;
+    Conv2dBackwardDataAndWeights(plan, s, x.data(), dy.data(), w.data(), dx.data(), dw.data(),
+                                 db.data(), *pool);
+    ExpectSameBits(what + " dx", dx, dx_want);
+    ExpectSameBits(what + " dw", dw, dw_want);
+    ExpectSameBits(what + " dbias", db, db_want);
+    std::vector<float> dx2(x_size + 1, nan), dw2 = dw0;
+    Conv2dBackwardDataAndWeights(plan, s, x.data(), dy.data(), w.data(), dx2.data(), dw2.data(),
+                                 nullptr, *pool);
+    ExpectSameBits(what + " no bias: dx", dx2, dx_want);
+    ExpectSameBits(what + " no bias: dw", dw2, dw_want);
+  }
+}
+
 // Runs the passes of one shape with `plan` on `pool` (only `pass` when given) and checks them
 // against the reference.
 inline void CheckShape(const NamedShape& ns, const ConvPlan& plan, ThreadPool& pool,
@@ -368,6 +457,63 @@ inline void CheckDeterministic(const Conv2dShape& s, ThreadPool& pool) {
   }
 }
 
+// Small-channel shapes for the channel-lanes and pixel-rows kernels: odd channel counts (1, 3,
+// 6, 17) on 1x1, 5x5, 14x14 and 13x11 planes, kernels 3 and 5, padding 0 and 2, batch 1 and 3,
+// and round ones (LeNet-5's two convolutions, 16 and 32 channels).
+inline std::vector<NamedShape> SmallChannelShapes() {
+  static const char* const kNames[] = {"Plane1x1", "Plane5x5", "Plane14x14", "Plane13x11"};
+  const size_t planes[4][2] = {{1, 1}, {5, 5}, {14, 14}, {13, 11}};
+  const size_t pairs[6][2] = {{1, 6}, {3, 17}, {6, 16}, {17, 3}, {6, 6}, {3, 1}};
+  std::vector<NamedShape> v;
+  static std::deque<std::string> names;  // NamedShape holds a const char*: stable strings
+  size_t i = 0;
+  for (size_t pl = 0; pl < 4; ++pl) {
+    for (size_t k : {3, 5}) {
+      for (size_t pad : {0, 2}) {
+        if (planes[pl][0] + 2 * pad < k || planes[pl][1] + 2 * pad < k) continue;
+        const size_t* c = pairs[i % 6];
+        const size_t batch = i % 2 == 0 ? 1 : 3;
+        ++i;
+        names.push_back(std::string(kNames[pl]) + "C" + std::to_string(c[0]) + "K" +
+                        std::to_string(c[1]) + "R" + std::to_string(k) + "Pad" +
+                        std::to_string(pad) + "N" + std::to_string(batch));
+        v.push_back({names.back().c_str(),
+                     Make(batch, c[0], planes[pl][0], planes[pl][1], c[1], k, k, 1, pad)});
+      }
+    }
+  }
+  v.push_back({"LeNetConv1", Make(3, 1, 28, 28, 6, 5, 5, 1, 2)});
+  v.push_back({"LeNetConv2", Make(3, 6, 14, 14, 16, 5, 5, 1, 0)});
+  v.push_back({"Round16Channels3x3", Make(2, 16, 16, 16, 16, 3, 3, 1, 1)});
+  v.push_back({"Round8To32Kernel5Pad2", Make(1, 8, 8, 8, 32, 5, 5, 1, 2)});
+  v.push_back({"Stride2Channels6To16", Make(3, 6, 15, 15, 16, 3, 3, 2, 1)});
+  v.push_back({"Groups2Channels6To12", Make(2, 6, 9, 10, 12, 3, 3, 1, 1, 1, 2)});
+  v.push_back({"Dilation2Channels5To7", Make(1, 5, 11, 13, 7, 3, 3, 1, 2, 2)});
+  return v;
+}
+
+// Checks the small-channel kernels on one shape: forward with pixel rows (stride_w 1),
+// backward-data as the flipped forward with pixel rows (when the flip applies), and the
+// channel-lanes weight gradient.
+inline void CheckSmallChannelKernels(const NamedShape& ns, ThreadPool& pool, uint64_t seed) {
+  const ConvTarget target = CurrentConvTarget();
+  ConvPlan plan =
+      ForceConvAlgorithm(ns.s, target, ConvPass::kBackwardWeights, ConvAlgorithm::kChannelLanes);
+  std::vector<ConvPass> passes = {ConvPass::kBackwardWeights};
+  if (ConvAlgorithmApplies(ns.s, ConvPass::kForward, ConvAlgorithm::kPixelRows)) {
+    plan.forward = {ConvAlgorithm::kPixelRows, "forced"};
+    passes.push_back(ConvPass::kForward);
+  }
+  const Conv2dShape flipped = FlippedConvShape(ns.s);
+  if (ConvAlgorithmApplies(ns.s, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward) &&
+      ConvAlgorithmApplies(flipped, ConvPass::kForward, ConvAlgorithm::kPixelRows)) {
+    plan.backward_data = {ConvAlgorithm::kFlippedForward, "forced"};
+    plan.flipped = {ConvAlgorithm::kPixelRows, "forced"};
+    passes.push_back(ConvPass::kBackwardData);
+  }
+  for (const ConvPass& pass : passes) CheckShape(ns, plan, pool, seed, &pass);
+}
+
 }  // namespace conv_test
 }  // namespace simdnet
 #endif  // SIMDNET_LAYERS_CONV2D_KERNELS_TEST_HELPERS_
@@ -401,6 +547,19 @@ void TestConvEveryAlgorithmForced() {
   }
 }
 
+// The depthwise backward passes on odd shapes against the reference (planned algorithms, one
+// or two threads), and the fused backward bit-identical to the separate passes.
+void TestDepthwiseBackwardOddShapes() {
+  ThreadPool one(1), two(2);
+  uint64_t seed = 4000;
+  for (const conv_test::OwnedShape& os : conv_test::DepthwiseBackwardShapes()) {
+    ++seed;
+    const conv_test::NamedShape ns{os.name.c_str(), os.s};
+    conv_test::CheckShape(ns, PlanConv2d(os.s), seed % 2 == 0 ? one : two, seed);
+    conv_test::CheckFusedBackward(ns, one, two, seed);
+  }
+}
+
 void TestConvDeterministicForFixedThreads() {
   ThreadPool pool(2);
   conv_test::CheckDeterministic(conv_test::Make(3, 12, 11, 10, 14, 3, 3, 1, 1), pool);
@@ -412,6 +571,21 @@ void TestConvDeterministicForFixedThreads() {
   conv_test::CheckDeterministic(conv_test::Make(2, 32, 9, 9, 32, 3, 3, 2, 1, 1, 32), pool);
 }
 
+void TestConvSmallChannelKernels() {
+  ThreadPool one(1), two(2);
+  uint64_t seed = 3000;
+  for (const auto& ns : conv_test::SmallChannelShapes()) {
+    ++seed;
+    conv_test::CheckSmallChannelKernels(ns, one, seed);
+    conv_test::CheckSmallChannelKernels(ns, two, seed);
+    conv_test::CheckShape(ns, PlanConv2d(ns.s), seed % 2 == 0 ? one : two, seed);
+  }
+  // LeNet-5's second convolution plans the small-channel kernels in every pass (AVX-512 and
+  // AVX2 vector units; see conv_plan_test), and they are bit-identical run to run.
+  conv_test::CheckDeterministic(conv_test::Make(5, 6, 14, 14, 16, 5, 5, 1, 0), two);
+  conv_test::CheckDeterministic(conv_test::Make(3, 1, 28, 28, 6, 5, 5, 1, 2), two);
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace simdnet
@@ -420,9 +594,11 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace simdnet {
 HWY_BEFORE_TEST(Conv2dKernelsTest);
+HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestDepthwiseBackwardOddShapes);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvAllShapesOneThread);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvAllShapesTwoThreads);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvDeterministicForFixedThreads);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvEveryAlgorithmForced);
+HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvSmallChannelKernels);
 }  // namespace simdnet
 #endif  // HWY_ONCE

@@ -68,6 +68,52 @@ constexpr size_t kPointwiseIm2colMinChannels = 64;
 // 14x14 outputs: 128 -> 256 3x3 stride 2 258 vs 257, 1x1 33-35 vs 26 (direct kept).
 constexpr size_t kDirectWeightsMinPixels = 128;
 
+// The channel-lanes weight gradient (output channels in the lanes, one register per tap and
+// vector of channels, accumulated over an image's pixels) against the GEMM-based ones on small
+// images, where those re-read dW or pack im2col for few pixels. Measured on Zen 5, batch 64,
+// 1 thread, CPU time (AVX-512 / AVX2, ms; loaded machine): LeNet's 6 -> 16 5x5 on 14x14 (100
+// pixels) 0.23 vs 0.40 (dot) / 0.33 vs 0.40 (direct); 32 -> 16 3x3 on 8x8 0.36 vs 0.50
+// (Winograd) / 0.44 vs 0.46; 16 -> 64 on 7x7 0.39 vs 0.45 / 0.68 vs 0.66; 24 -> 24 on 10x10
+// (24 of 32 lanes on AVX-512) 0.60 vs 0.64 / 0.80 vs 0.84; 6 -> 16 3x3 stride 2 on 15x15
+// 0.10 vs 0.20 / 0.10 vs 0.18. With 196 pixels (16 -> 32 5x5 on 14x14) it ties with direct
+// (1.89 vs 1.89), with 784 (8 -> 16 on 28x28) the dot product wins (0.99 vs 1.18). Checked
+// before the dot product, which it beats on these small images (LeNet's: 0.33 vs 0.50-0.62 on
+// AVX2; 32 -> 16 on 8x8: 0.36 vs 0.65 on AVX-512).
+constexpr size_t kChannelLanesMaxChannels = 64;
+
+bool ChannelLanesWeightsPay(const Conv2dShape& s, const ConvTarget& t) {
+  const size_t kg = s.out_channels / s.groups;
+  return !IsDepthwise(s) && s.out_h() * s.out_w() < kDirectWeightsMinPixels &&
+         kg <= kChannelLanesMaxChannels && 4 * kg >= 3 * RoundUp(kg, t.lanes);
+}
+
+// The pixel-rows forward (row segments of one vector x up to 8 output channels in registers,
+// reading a zero-padded copy of the image) against the direct paths, whose kGemmMR-row tile is
+// part empty with fewer output channels and whose dense layout copies the image kernel_w
+// times. Measured on Zen 5, batch 64, 1 thread, CPU time (AVX-512 / AVX2, ms; loaded machine):
+// LeNet's 1 -> 6 5x5 pad 2 on 28x28 0.13 vs 0.155 (dense) / 0.22 vs 0.20 (6 = MR on AVX2,
+// 18 KiB of copies: dense kept); the flipped backward-data of LeNet's 6 -> 16 (16 -> 6 on
+// 10x10, pad 4) 0.42-0.48 vs 0.66 / 0.70-0.75 vs 0.94-1.15 (80 KiB of copies); 64 -> 3 3x3 on
+// 32x32 2.5 vs 4.4-5.3 / 5.6-6.1 vs 5.9-6.8. With 16 output channels (two blocks of 8) it ties
+// (32 -> 16 5x5 on 14x14 2.1 vs 2.3 / 4.4 vs 4.4), and rows of 10 (16 -> 16 lanes) lose.
+// Below 4 output channels a tile does more loads than FMAs: as backward-data, S1's flip
+// (32 -> 1 on 28x28) 2.0 vs 1.5-1.6 with GEMM + col2im / 2.6 vs 2.0, S3's (64 -> 3 on 32x32)
+// 3.3 vs 3.4-3.6 / 6.5 vs 4.8.
+constexpr size_t kPixelRowsMinChannels = 4;
+constexpr size_t kPixelRowsMaxChannels = 8;
+constexpr size_t kL1Floats = 8192;  // 32 KiB (Zen 4's L1d; Zen 5 has 48 KiB)
+
+bool PixelRowsPay(const Conv2dShape& s, const ConvTarget& t) {
+  const size_t kg = s.out_channels / s.groups, ow = s.out_w();
+  if (s.stride_w != 1 || kg < kPixelRowsMinChannels || kg > kPixelRowsMaxChannels ||
+      4 * ow < 3 * RoundUp(ow, t.lanes)) {
+    return false;
+  }
+  const size_t dense_copies =
+      s.in_channels / s.groups * s.kernel_w * (s.in_h + 2 * s.pad_h) * ow;
+  return kg % t.mr != 0 || dense_copies > kL1Floats;
+}
+
 ConvPassPlan PlanForward(const Conv2dShape& s, const ConvTarget& t) {
   if (IsDepthwise(s)) {
     return {ConvAlgorithm::kDepthwise,
@@ -77,8 +123,20 @@ ConvPassPlan PlanForward(const Conv2dShape& s, const ConvTarget& t) {
   if (WinogradPays(s)) {
     return {ConvAlgorithm::kWinograd, "3x3 stride 1-2 with >= 32 channels per group each way"};
   }
+  if (PixelRowsPay(s, t)) {
+    return {ConvAlgorithm::kPixelRows,
+            "stride_w 1, 4-8 output channels, rows fill >= 3/4 of their vectors, and the "
+            "direct tile is part empty or its dense copies spill from L1"};
+  }
   const size_t nr = 2 * t.lanes;
-  const double direct_lanes = static_cast<double>(RoundUp(ConvVirtualPixels(s), nr));
+  // The dense layout (stride 1) fills the lanes as im2col does, from kernel_w shifted copies
+  // instead of kernel_h * kernel_w: measured on Zen 5, batch 64, 1 thread, CPU time (AVX-512,
+  // ms), dense vs im2col: LeNet's 6 -> 16 5x5 on 14x14 0.26 vs 0.84 (AVX2 0.47 vs 1.2),
+  // 16 -> 32 3x3 pad 1 on 8x8 0.29 vs 0.59, 24 -> 24 on 10x10 0.62 vs 1.43, 32 -> 16 5x5 pad 2
+  // on 14x14 2.3 vs 7.5.
+  const bool dense = PlanDirectLayout(s, t) == DirectLayout::kDense;
+  const double direct_lanes = static_cast<double>(
+      dense ? RoundUp(s.out_h() * s.out_w(), nr) : RoundUp(ConvVirtualPixels(s), nr));
   const double im2col_lanes = static_cast<double>(RoundUp(s.out_h() * s.out_w(), nr));
   const bool many_channel_pointwise =
       s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 && s.stride_w == 1 &&
@@ -165,6 +223,12 @@ ConvPlan PlanConv2d(const Conv2dShape& s, const ConvTarget& t) {
   } else if (!FlippedFits(s)) {
     plan.backward_data = {ConvAlgorithm::kIm2colGemm,
                           "stride > 1 or padding beyond the kernel's reach: GEMM + col2im"};
+  } else if (PlanForward(FlippedConvShape(s), t).algorithm == ConvAlgorithm::kPixelRows) {
+    // Few input channels: the flipped forward keeps them all in registers (LeNet's 6 -> 16
+    // 5x5 on 14x14, batch 64, 1 thread, Zen 5 AVX-512: 0.42-0.48 ms vs 0.9-1.4 with GEMM +
+    // col2im).
+    plan.backward_data = {ConvAlgorithm::kFlippedForward,
+                          "stride 1 with 4-8 input channels: the flipped forward's pixel rows"};
   } else if (cg < 2 * t.mr) {
     // The flipped convolution has in_channels / groups output rows per group; with fewer than
     // two register tiles of them the tile is mostly empty and GEMM + col2im (rows = C*R*S) wins.
@@ -188,6 +252,11 @@ ConvPlan PlanConv2d(const Conv2dShape& s, const ConvTarget& t) {
     plan.backward_weights = {ConvAlgorithm::kWinograd,
                              "3x3 stride 1-2 with >= 32 channels per group each way (stride 2: "
                              "enough tiles per image)"};
+  } else if (ChannelLanesWeightsPay(s, t)) {
+    plan.backward_weights = {ConvAlgorithm::kChannelLanes,
+                             "< 128 output pixels per image and <= 64 output channels filling "
+                             ">= 3/4 of their vectors: taps accumulate in registers over the "
+                             "pixels"};
   } else if (kg * crs * t.lanes <= (size_t{1} << 15)) {
     // A small gradient per group (the stems: 1-3 input channels) whose vector partial sums
     // (kg x crs vectors) stay within 128 KiB. Measured on Zen 4 (stride 1, dense mode) against
@@ -235,6 +304,10 @@ bool ConvAlgorithmApplies(const Conv2dShape& s, ConvPass pass, ConvAlgorithm alg
       return pass == ConvPass::kBackwardWeights;
     case ConvAlgorithm::kDepthwise:
       return IsDepthwise(s);
+    case ConvAlgorithm::kChannelLanes:
+      return pass == ConvPass::kBackwardWeights;
+    case ConvAlgorithm::kPixelRows:
+      return pass == ConvPass::kForward && s.stride_w == 1;
   }
   return false;
 }
@@ -243,7 +316,8 @@ std::vector<ConvAlgorithm> ApplicableConvAlgorithms(const Conv2dShape& s, ConvPa
   std::vector<ConvAlgorithm> out;
   for (ConvAlgorithm a :
        {ConvAlgorithm::kIm2colGemm, ConvAlgorithm::kDirect, ConvAlgorithm::kFlippedForward,
-        ConvAlgorithm::kWinograd, ConvAlgorithm::kDot, ConvAlgorithm::kDepthwise}) {
+        ConvAlgorithm::kWinograd, ConvAlgorithm::kDot, ConvAlgorithm::kDepthwise,
+        ConvAlgorithm::kChannelLanes, ConvAlgorithm::kPixelRows}) {
     if (ConvAlgorithmApplies(s, pass, a)) out.push_back(a);
   }
   return out;
@@ -282,6 +356,10 @@ const char* ConvAlgorithmName(ConvAlgorithm algorithm) {
       return "dot";
     case ConvAlgorithm::kDepthwise:
       return "depthwise";
+    case ConvAlgorithm::kChannelLanes:
+      return "channel-lanes";
+    case ConvAlgorithm::kPixelRows:
+      return "pixel-rows";
   }
   return "?";
 }

@@ -37,6 +37,14 @@ enum class ConvAlgorithm : uint8_t {
   kDot,
   // Depthwise direct (conv_depthwise-inl.h): groups == in_channels == out_channels, all passes.
   kDepthwise,
+  // Output channels in the vector lanes (conv_small-inl.h): backward-weights only, any shape;
+  // for few output channels per group (whole vectors of them) and few pixels per image.
+  kChannelLanes,
+  // Pixel rows (conv_small-inl.h): forward with stride_w 1, output-row segments of one vector
+  // and up to 8 output channels in registers, from a zero-padded copy of the image; for few
+  // output channels per group and rows of about a vector (the flipped backward-data of small
+  // convolutions).
+  kPixelRows,
 };
 
 // Layouts of the direct forward's pixel blocks (ConvForwardDirect in conv_direct-inl.h).

@@ -44,6 +44,41 @@ TEST(ConvPlanTest, BenchmarkShapesS1ToS8OnAvx512) {
             "im2col-gemm / flipped-forward(im2col-gemm) / im2col-gemm");  // S8: pointwise
 }
 
+TEST(ConvPlanTest, LeNet5ShapesRunTheSmallChannelKernels) {
+  // features.0: 1 -> 6 5x5 pad 2 on 28x28. On AVX2, 6 output channels fill the 6-row direct
+  // tile and its dense copies (18 KiB) stay in L1: dense kept.
+  EXPECT_EQ(Describe(Make(64, 1, 28, 6, 5, 1, 2), kAvx512), "pixel-rows / im2col-gemm / dot");
+  EXPECT_EQ(Describe(Make(64, 1, 28, 6, 5, 1, 2), kAvx2), "direct(dense) / im2col-gemm / dot");
+  // features.3: 6 -> 16 5x5 on 14x14 (100 output pixels).
+  EXPECT_EQ(Describe(Make(64, 6, 14, 16, 5, 1, 0), kAvx512),
+            "direct(dense) / flipped-forward(pixel-rows) / channel-lanes");
+  EXPECT_EQ(Describe(Make(64, 6, 14, 16, 5, 1, 0), kAvx2),
+            "direct(dense) / flipped-forward(pixel-rows) / channel-lanes");
+}
+
+TEST(ConvPlanTest, SmallChannelKernelBounds) {
+  // Channel lanes: < 128 output pixels, <= 64 output channels filling >= 3/4 of their vectors.
+  const auto weights = [](const Conv2dShape& s, const ConvTarget& t) {
+    return PlanConv2d(s, t).backward_weights.algorithm;
+  };
+  EXPECT_EQ(weights(Make(8, 24, 10, 24, 3, 1, 1), kAvx512), ConvAlgorithm::kChannelLanes);
+  EXPECT_EQ(weights(Make(8, 24, 10, 24, 3, 1, 1), kAvx2), ConvAlgorithm::kChannelLanes);
+  EXPECT_NE(weights(Make(8, 24, 10, 17, 3, 1, 1), kAvx512), ConvAlgorithm::kChannelLanes);
+  EXPECT_NE(weights(Make(8, 24, 10, 17, 3, 1, 1), kAvx2), ConvAlgorithm::kChannelLanes);
+  EXPECT_NE(weights(Make(8, 24, 10, 72, 3, 1, 1), kAvx2), ConvAlgorithm::kChannelLanes);
+  EXPECT_NE(weights(Make(8, 24, 14, 24, 3, 1, 1), kAvx512), ConvAlgorithm::kChannelLanes);
+  // Pixel rows: stride_w 1, 4-8 output channels, rows filling >= 3/4 of their vectors.
+  const auto forward = [](const Conv2dShape& s, const ConvTarget& t) {
+    return PlanConv2d(s, t).forward.algorithm;
+  };
+  EXPECT_EQ(forward(Make(8, 16, 14, 4, 3, 1, 1), kAvx512), ConvAlgorithm::kPixelRows);
+  EXPECT_NE(forward(Make(8, 16, 14, 3, 3, 1, 1), kAvx512), ConvAlgorithm::kPixelRows);
+  EXPECT_NE(forward(Make(8, 16, 14, 9, 3, 1, 1), kAvx512), ConvAlgorithm::kPixelRows);
+  EXPECT_NE(forward(Make(8, 16, 20, 4, 3, 1, 1), kAvx512), ConvAlgorithm::kPixelRows);  // 20/32
+  EXPECT_EQ(forward(Make(8, 16, 20, 4, 3, 1, 1), kAvx2), ConvAlgorithm::kPixelRows);  // 20/24
+  EXPECT_NE(forward(Make(8, 16, 29, 4, 3, 2, 1), kAvx512), ConvAlgorithm::kPixelRows);
+}
+
 TEST(ConvPlanTest, NarrowerVectorsChangeTheDirectLayout) {
   // 16x16 outputs are exactly one AVX-512 vector per row (pair layout); on AVX2 a row is one
   // whole NR-wide block.
@@ -103,7 +138,16 @@ TEST(ConvPlanTest, ApplicableAlgorithms) {
   EXPECT_TRUE(ConvAlgorithmApplies(s3, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward));
   EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kDot));
   EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kDepthwise));
-  EXPECT_EQ(ApplicableConvAlgorithms(s3, ConvPass::kBackwardWeights).size(), 4u);
+  // im2col-gemm, direct, winograd, dot, channel-lanes.
+  EXPECT_EQ(ApplicableConvAlgorithms(s3, ConvPass::kBackwardWeights).size(), 5u);
+  EXPECT_TRUE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kPixelRows));
+  EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kBackwardData, ConvAlgorithm::kPixelRows));
+  EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kChannelLanes));
+  Conv2dShape column_stride2 = s3;
+  column_stride2.stride_w = 2;
+  EXPECT_FALSE(ConvAlgorithmApplies(column_stride2, ConvPass::kForward, ConvAlgorithm::kPixelRows));
+  EXPECT_TRUE(
+      ConvAlgorithmApplies(column_stride2, ConvPass::kBackwardWeights, ConvAlgorithm::kChannelLanes));
   const Conv2dShape s2 = Make(1, 4, 9, 4, 3, 2, 1, 4);  // depthwise, stride 2
   EXPECT_TRUE(ConvAlgorithmApplies(s2, ConvPass::kBackwardData, ConvAlgorithm::kWinograd));
   EXPECT_FALSE(ConvAlgorithmApplies(s2, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward));

@@ -1,0 +1,388 @@
+// Per-target convolution kernels for few channels per group on small images: the weight
+// gradient with the output channels in the vector lanes (accumulated in registers per tap over
+// every output pixel of an image: no im2col, no re-read of dW per image), and the forward (and
+// so backward-data, flipped) with row segments of output pixels in the lanes and every output
+// channel of a block in registers.
+
+// Non-SIMD part: included once per translation unit.
+#ifndef SIMDNET_LAYERS_CONV_SMALL_INL_H_
+#define SIMDNET_LAYERS_CONV_SMALL_INL_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#endif  // SIMDNET_LAYERS_CONV_SMALL_INL_H_
+
+#if defined(SIMDNET_LAYERS_CONV_SMALL_TOGGLE) == defined(HWY_TARGET_TOGGLE)
+#ifdef SIMDNET_LAYERS_CONV_SMALL_TOGGLE
+#undef SIMDNET_LAYERS_CONV_SMALL_TOGGLE
+#else
+#define SIMDNET_LAYERS_CONV_SMALL_TOGGLE
+#endif
+
+#include "hwy/highway.h"
+#include "layers/conv_common-inl.h"
+#include "tensor/gemm-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace simdnet {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Accumulator vectors of one channel-lanes tile (taps x vectors of output channels), leaving
+// room for the dy vectors and a broadcast: AVX-512 25 (a whole 5x5 kernel plane of one input
+// channel for 16 output channels), AVX2 / SSE4 12, scalar 4.
+constexpr size_t kLanesAccVectors =
+    HWY_TARGET == HWY_SCALAR ? 4 : HWY_TARGET <= HWY_AVX3 ? 25 : 12;
+// At most this many vectors of output channels per tile (wider channel counts take several
+// passes over the pixels).
+constexpr size_t kLanesMaxVectors = 4;
+
+template <size_t kV>
+constexpr size_t LanesTaps() {
+  return kLanesAccVectors / kV >= 1 ? kLanesAccVectors / kV : 1;
+}
+
+// vacc[i * ldv + v * N + lane] += sum over output pixels (oh, ow) of
+// xs[oh * sh * wp + ow * sw + off[i]] * dyt[(oh * ow_n + ow) * ldd + v * N + lane], for taps
+// i < taps (<= kT) and vectors v < kV: each x value is broadcast once per tap and pixel, each
+// dy vector loaded once per pixel for all kT taps. Taps past `taps` repeat tap 0 and are
+// dropped. Not inlined: alone, its kT * kV accumulators get the register file.
+template <size_t kT, size_t kV>
+HWY_NOINLINE void ChannelLanesWeightTile(size_t taps, const int32_t* HWY_RESTRICT off,
+                                         const float* HWY_RESTRICT xs, size_t wp, size_t sh,
+                                         size_t sw, size_t oh_n, size_t ow_n,
+                                         const float* HWY_RESTRICT dyt, size_t ldd,
+                                         float* HWY_RESTRICT vacc, size_t ldv) {
+  const GemmD d;
+  using V = hn::Vec<GemmD>;
+  const size_t N = hn::Lanes(d);
+  V acc[kT][kV];
+  HWY_UNROLL(32)
+  for (size_t i = 0; i < kT; ++i) {
+    HWY_UNROLL(4)
+    for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::Zero(d);
+  }
+  int32_t o[kT];
+  for (size_t i = 0; i < kT; ++i) o[i] = off[i < taps ? i : 0];
+  for (size_t oh = 0; oh < oh_n; ++oh) {
+    const float* HWY_RESTRICT px = xs + oh * sh * wp;
+    const float* HWY_RESTRICT y = dyt + oh * ow_n * ldd;
+    for (size_t ow = 0; ow < ow_n; ++ow, px += sw, y += ldd) {
+      V yv[kV];
+      HWY_UNROLL(4)
+      for (size_t v = 0; v < kV; ++v) yv[v] = hn::LoadU(d, y + v * N);
+      HWY_UNROLL(32)
+      for (size_t i = 0; i < kT; ++i) {
+        const V b = hn::Set(d, px[o[i]]);
+        HWY_UNROLL(4)
+        for (size_t v = 0; v < kV; ++v) acc[i][v] = hn::MulAdd(b, yv[v], acc[i][v]);
+      }
+    }
+  }
+  for (size_t i = 0; i < taps; ++i) {
+    for (size_t v = 0; v < kV; ++v) {
+      float* HWY_RESTRICT dst = vacc + i * ldv + v * N;
+      hn::StoreU(hn::Add(hn::LoadU(d, dst), acc[i][v]), d, dst);
+    }
+  }
+}
+
+// Runs ChannelLanesWeightTile over taps [0, crs) for kV vectors of output channels.
+template <size_t kV>
+void ChannelLanesWeightTaps(size_t crs, const int32_t* off, const float* xs, size_t wp,
+                            size_t sh, size_t sw, size_t oh_n, size_t ow_n, const float* dyt,
+                            size_t ldd, float* vacc, size_t ldv) {
+  constexpr size_t kT = LanesTaps<kV>();
+  for (size_t i0 = 0; i0 < crs; i0 += kT) {
+    ChannelLanesWeightTile<kT, kV>(std::min(kT, crs - i0), off + i0, xs, wp, sh, sw, oh_n, ow_n,
+                                   dyt, ldd, vacc + i0 * ldv, ldv);
+  }
+}
+
+// Weight gradient (any stride, padding, dilation, groups) with the output channels in the
+// lanes: per image, dy is transposed to dyT (pixels x kg, rows padded to whole vectors) and
+// every tap (c, r, t) accumulates sum over pixels of x(tap, pixel) * dyT[pixel] in a register,
+// reading x in place (or from a zero-padded copy when padded). Tasks are (group, image chunk);
+// each accumulates its chunk of images in a transposed buffer (crs x kg) and adds it to dw or
+// its chunk's partial sum (ChunkPartials: a fixed order for a fixed thread count). Bias sums
+// ride along from dyT.
+inline void ConvBackwardWeightsChannelLanes(const Conv2dShape& s, const float* x,
+                                            const float* dy, float* dw, float* dbias,
+                                            ThreadPool& pool, bool parallel) {
+  const detail::ConvGeom geo(s);
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
+  const size_t kgn = detail::RoundUp(geo.kg, N), nvec = kgn / N;
+  const bool padded = s.pad_h > 0 || s.pad_w > 0;
+  const size_t hp = s.in_h + 2 * s.pad_h, wp = s.in_w + 2 * s.pad_w;
+  const size_t plane = padded ? hp * wp : geo.hw;
+  const size_t row = padded ? wp : s.in_w;
+  std::vector<int32_t> off(geo.crs);
+  for (size_t crs = 0; crs < geo.crs; ++crs) {
+    const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
+    off[crs] = static_cast<int32_t>(c * plane + r * s.dilation_h * row + t * s.dilation_w);
+  }
+  const size_t threads = pool.NumThreads();
+  size_t img_chunks = 1;
+  if (parallel && s.groups < 2 * threads) img_chunks = std::min(s.batch, threads);
+  const ChunkPartials partials(s, img_chunks, dw, dbias);
+  detail::RunTasks(pool, parallel, s.groups * img_chunks, [&](uint64_t task, size_t) {
+    const size_t ichunk = task % img_chunks, g = task / img_chunks;
+    const size_t n0 = s.batch * ichunk / img_chunks, n1 = s.batch * (ichunk + 1) / img_chunks;
+    if (n1 <= n0) return;
+    // acc: crs x kgn transposed dW, then kgn bias sums.
+    float* acc = ConvScratch(ConvSlot::kAcc, (geo.crs + 1) * kgn);
+    std::fill(acc, acc + (geo.crs + 1) * kgn, 0.0f);
+    float* bias_acc = acc + geo.crs * kgn;
+    float* xpad = padded ? ConvScratch(ConvSlot::kPackB, geo.cg * plane) : nullptr;
+    float* dyt = ConvScratch(ConvSlot::kColumns, geo.p * kgn);
+    for (size_t n = n0; n < n1; ++n) {
+      const float* xg = x + (n * s.in_channels + g * geo.cg) * geo.hw;
+      const float* xs = xg;
+      if (padded) {
+        std::fill(xpad, xpad + geo.cg * plane, 0.0f);
+        for (size_t c = 0; c < geo.cg; ++c) {
+          for (size_t i = 0; i < s.in_h; ++i) {
+            CopyRow(xg + (c * s.in_h + i) * s.in_w, s.in_w,
+                    xpad + c * plane + (i + s.pad_h) * wp + s.pad_w);
+          }
+        }
+        xs = xpad;
+      }
+      const float* dyg = dy + (n * s.out_channels + g * geo.kg) * geo.p;
+      TransposeBlock(dyg, geo.p, geo.kg, geo.p, dyt, kgn);
+      for (size_t v = 0; v < nvec; ++v) {
+        auto sum = hn::Zero(d);
+        for (size_t q = 0; q < geo.p; ++q) sum = hn::Add(sum, hn::LoadU(d, dyt + q * kgn + v * N));
+        hn::StoreU(hn::Add(hn::LoadU(d, bias_acc + v * N), sum), d, bias_acc + v * N);
+      }
+      for (size_t v0 = 0; v0 < nvec; v0 += kLanesMaxVectors) {
+        const size_t nv = std::min(kLanesMaxVectors, nvec - v0);
+        const float* y = dyt + v0 * N;
+        float* a = acc + v0 * N;
+        switch (nv) {
+          case 1:
+            ChannelLanesWeightTaps<1>(geo.crs, off.data(), xs, row, s.stride_h, s.stride_w,
+                                      geo.oh, geo.ow, y, kgn, a, kgn);
+            break;
+          case 2:
+            ChannelLanesWeightTaps<2>(geo.crs, off.data(), xs, row, s.stride_h, s.stride_w,
+                                      geo.oh, geo.ow, y, kgn, a, kgn);
+            break;
+          case 3:
+            ChannelLanesWeightTaps<3>(geo.crs, off.data(), xs, row, s.stride_h, s.stride_w,
+                                      geo.oh, geo.ow, y, kgn, a, kgn);
+            break;
+          default:
+            ChannelLanesWeightTaps<4>(geo.crs, off.data(), xs, row, s.stride_h, s.stride_w,
+                                      geo.oh, geo.ow, y, kgn, a, kgn);
+            break;
+        }
+      }
+    }
+    float* target = partials.Weights(ichunk) + g * geo.kg * geo.crs;
+    for (size_t k = 0; k < geo.kg; ++k) {
+      float* HWY_RESTRICT trow = target + k * geo.crs;
+      for (size_t crs = 0; crs < geo.crs; ++crs) trow[crs] += acc[crs * kgn + k];
+    }
+    if (float* btarget = partials.Bias(ichunk)) {
+      for (size_t k = 0; k < geo.kg; ++k) btarget[g * geo.kg + k] += bias_acc[k];
+    }
+  });
+  partials.AddToOutputs(pool);
+}
+
+// Pixel-rows forward tile: kC output channels x kR row segments of up to N output pixels
+// (one vector each) in registers. Per tap (c, r, t): one unaligned load per segment from the
+// padded input at seg_in[j] + off[tap], one broadcast weight per channel (wpack[tap * kC + i]),
+// kC * kR FMAs. kC <= 8 and kC * kR within the register file: AVX-512 24, AVX2 / SSE4 12.
+constexpr size_t kRowsAccVectors =
+    HWY_TARGET == HWY_SCALAR ? 4 : HWY_TARGET <= HWY_AVX3 ? 24 : 12;
+constexpr size_t kRowsMaxChannels = 8;
+
+template <size_t kC>
+constexpr size_t RowsSegments() {
+  return kRowsAccVectors / kC >= 4 ? 4 : kRowsAccVectors / kC >= 1 ? kRowsAccVectors / kC : 1;
+}
+
+// Output segment j (j < segs <= kR) starts at seg_out[j] in output channel 0's plane (planes
+// ldy apart) and has seg_len[j] <= N pixels; its inputs start at seg_in[j]. Segments past
+// `segs` repeat segment 0 and are not stored. Stores act(sum + bias[i]) for channels
+// i < channels (<= kC); bias may be null.
+template <size_t kC, size_t kR>
+HWY_NOINLINE void PixelRowsTile(size_t segs, const float* const* HWY_RESTRICT seg_in,
+                                float* const* HWY_RESTRICT seg_out,
+                                const size_t* HWY_RESTRICT seg_len, size_t taps,
+                                const int32_t* HWY_RESTRICT off, const float* HWY_RESTRICT wpack,
+                                size_t channels, size_t ldy, const float* HWY_RESTRICT bias,
+                                bool relu) {
+  const GemmD d;
+  using V = hn::Vec<GemmD>;
+  V acc[kC][kR];
+  HWY_UNROLL(8)
+  for (size_t i = 0; i < kC; ++i) {
+    HWY_UNROLL(4)
+    for (size_t j = 0; j < kR; ++j) acc[i][j] = hn::Zero(d);
+  }
+  const float* in[kR];
+  HWY_UNROLL(4)
+  for (size_t j = 0; j < kR; ++j) in[j] = seg_in[j < segs ? j : 0];
+  for (size_t tap = 0; tap < taps; ++tap, wpack += kC) {
+    const int32_t o = off[tap];
+    V xv[kR];
+    HWY_UNROLL(4)
+    for (size_t j = 0; j < kR; ++j) xv[j] = hn::LoadU(d, in[j] + o);
+    HWY_UNROLL(8)
+    for (size_t i = 0; i < kC; ++i) {
+      const V wv = hn::Set(d, wpack[i]);
+      HWY_UNROLL(4)
+      for (size_t j = 0; j < kR; ++j) acc[i][j] = hn::MulAdd(wv, xv[j], acc[i][j]);
+    }
+  }
+  const size_t N = hn::Lanes(d);
+  for (size_t i = 0; i < channels; ++i) {
+    const V b = hn::Set(d, bias != nullptr ? bias[i] : 0.0f);
+    for (size_t j = 0; j < segs; ++j) {
+      V v = hn::Add(acc[i][j], b);
+      if (relu) v = hn::Max(v, hn::Zero(d));
+      float* HWY_RESTRICT dst = seg_out[j] + i * ldy;
+      if (seg_len[j] == N) {
+        hn::StoreU(v, d, dst);
+      } else {
+        hn::BlendedStore(v, hn::FirstN(d, seg_len[j]), d, dst);
+      }
+    }
+  }
+}
+
+// Forward convolution with stride_w 1 (any stride_h, padding, dilation, groups) for few output
+// channels per group and short rows: each output row is cut into segments of up to N pixels
+// (one vector; the last may be partial), and a tile keeps up to 8 output channels x up to 4
+// segments in registers while every tap of the group's zero-padded input streams through: no
+// im2col and no shifted copies (the padded image of a few channels stays in L1). Tasks are
+// (image, group, segment chunk); weights are packed once per call as [group][channel block]
+// [tap][kC]. Runs backward-data as the forward of the flipped weights (kFlippedForward).
+inline void ConvForwardPixelRows(const Conv2dShape& s, const float* x, const float* w,
+                                 const float* bias, float* y, bool relu, ThreadPool& pool) {
+  const detail::ConvGeom geo(s);
+  const GemmD d;
+  const size_t N = hn::Lanes(d);
+  HWY_DASSERT(s.stride_w == 1);
+  const size_t hp = s.in_h + 2 * s.pad_h, wp = s.in_w + 2 * s.pad_w, plane = hp * wp;
+  // Channel blocks of kc <= 8: as even as possible (6 -> 6, 12 -> 6 + 6, 16 -> 8 + 8).
+  const size_t cblocks = detail::DivCeil(geo.kg, kRowsMaxChannels);
+  const size_t kc = detail::DivCeil(geo.kg, cblocks);
+  const size_t seg_per_row = detail::DivCeil(geo.ow, N);
+  const size_t nsegs = geo.oh * seg_per_row;
+  std::vector<int32_t> off(geo.crs);
+  for (size_t crs = 0; crs < geo.crs; ++crs) {
+    const size_t c = crs / geo.rs, r = (crs % geo.rs) / s.kernel_w, t = crs % s.kernel_w;
+    off[crs] = static_cast<int32_t>(c * plane + r * s.dilation_h * wp + t * s.dilation_w);
+  }
+  // wpack[g][block][tap][kc]: channel k = block * kc + i of the group (zero past kg).
+  float* wpack = ConvScratch(ConvSlot::kWeights, s.groups * cblocks * geo.crs * kc);
+  for (size_t g = 0; g < s.groups; ++g) {
+    for (size_t blk = 0; blk < cblocks; ++blk) {
+      float* dst = wpack + (g * cblocks + blk) * geo.crs * kc;
+      for (size_t tap = 0; tap < geo.crs; ++tap) {
+        for (size_t i = 0; i < kc; ++i) {
+          const size_t k = blk * kc + i;
+          dst[tap * kc + i] = k < geo.kg ? w[(g * geo.kg + k) * geo.crs + tap] : 0.0f;
+        }
+      }
+    }
+  }
+  const bool parallel = detail::ConvParallel(s, pool);
+  const size_t kr = [&] {
+    switch (kc) {
+      case 1: return RowsSegments<1>();
+      case 2: return RowsSegments<2>();
+      case 3: return RowsSegments<3>();
+      case 4: return RowsSegments<4>();
+      case 5: return RowsSegments<5>();
+      case 6: return RowsSegments<6>();
+      case 7: return RowsSegments<7>();
+      default: return RowsSegments<8>();
+    }
+  }();
+  const size_t tiles = detail::DivCeil(nsegs, kr);
+  const size_t chunks = detail::UnitChunks(s, pool, parallel, tiles);
+  detail::RunUnitChunks(s, pool, parallel, chunks, [&](size_t n, size_t g, size_t chunk) {
+    const size_t t0 = tiles * chunk / chunks, t1 = tiles * (chunk + 1) / chunks;
+    if (t1 <= t0) return;
+    // The padded input, plus a vector of slack: the last segment's load may run past it.
+    float* xpad = ConvScratch(ConvSlot::kPackB, geo.cg * plane + N);
+    std::fill(xpad, xpad + geo.cg * plane + N, 0.0f);
+    const float* xg = x + (n * s.in_channels + g * geo.cg) * geo.hw;
+    for (size_t c = 0; c < geo.cg; ++c) {
+      for (size_t i = 0; i < s.in_h; ++i) {
+        CopyRow(xg + (c * s.in_h + i) * s.in_w, s.in_w,
+                xpad + c * plane + (i + s.pad_h) * wp + s.pad_w);
+      }
+    }
+    float* yg = y + (n * s.out_channels + g * geo.kg) * geo.p;
+    const float* bg = bias != nullptr ? bias + g * geo.kg : nullptr;
+    const float* seg_in[4];
+    float* seg_out[4];
+    size_t seg_len[4];
+    for (size_t blk = 0; blk < cblocks; ++blk) {
+      const float* wb = wpack + (g * cblocks + blk) * geo.crs * kc;
+      const size_t channels = std::min(kc, geo.kg - blk * kc);
+      float* yb = yg + blk * kc * geo.p;
+      const float* bb = bg != nullptr ? bg + blk * kc : nullptr;
+      for (size_t tile = t0; tile < t1; ++tile) {
+        const size_t j0 = tile * kr, segs = std::min(kr, nsegs - j0);
+        for (size_t j = 0; j < segs; ++j) {
+          const size_t oh = (j0 + j) / seg_per_row, ow0 = (j0 + j) % seg_per_row * N;
+          seg_in[j] = xpad + oh * s.stride_h * wp + ow0;
+          seg_out[j] = yb + oh * geo.ow + ow0;
+          seg_len[j] = std::min(N, geo.ow - ow0);
+        }
+        switch (kc) {
+          case 1:
+            PixelRowsTile<1, RowsSegments<1>()>(segs, seg_in, seg_out, seg_len, geo.crs,
+                                                 off.data(), wb, channels, geo.p, bb, relu);
+            break;
+          case 2:
+            PixelRowsTile<2, RowsSegments<2>()>(segs, seg_in, seg_out, seg_len, geo.crs,
+                                                 off.data(), wb, channels, geo.p, bb, relu);
+            break;
+          case 3:
+            PixelRowsTile<3, RowsSegments<3>()>(segs, seg_in, seg_out, seg_len, geo.crs,
+                                                 off.data(), wb, channels, geo.p, bb, relu);
+            break;
+          case 4:
+            PixelRowsTile<4, RowsSegments<4>()>(segs, seg_in, seg_out, seg_len, geo.crs,
+                                                 off.data(), wb, channels, geo.p, bb, relu);
+            break;
+          case 5:
+            PixelRowsTile<5, RowsSegments<5>()>(segs, seg_in, seg_out, seg_len, geo.crs,
+                                                 off.data(), wb, channels, geo.p, bb, relu);
+            break;
+          case 6:
+            PixelRowsTile<6, RowsSegments<6>()>(segs, seg_in, seg_out, seg_len, geo.crs,
+                                                 off.data(), wb, channels, geo.p, bb, relu);
+            break;
+          case 7:
+            PixelRowsTile<7, RowsSegments<7>()>(segs, seg_in, seg_out, seg_len, geo.crs,
+                                                 off.data(), wb, channels, geo.p, bb, relu);
+            break;
+          default:
+            PixelRowsTile<8, RowsSegments<8>()>(segs, seg_in, seg_out, seg_len, geo.crs,
+                                                 off.data(), wb, channels, geo.p, bb, relu);
+            break;
+        }
+      }
+    }
+  });
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace simdnet
+HWY_AFTER_NAMESPACE();
+
+#endif  // SIMDNET_LAYERS_CONV_SMALL_TOGGLE
