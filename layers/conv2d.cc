@@ -274,6 +274,12 @@ void Conv2d::Backward(const Tensor& dy, Tensor* dx) {
              dx->data() + (plane * h + r) * w, w);
       }
     }
+  } else if (Learns(weight_)) {
+    // Both gradients in one pass where the kernels fuse them (depthwise: x and dy read once).
+    float* dbias = options_.bias && Learns(bias_) ? bias_.grad.data() : nullptr;
+    Conv2dBackwardDataAndWeights(plan_, s, x_.data(), dy.data(), weight_.value.data(),
+                                 dx->data(), weight_.grad.data(), dbias, pool);
+    return;
   } else {
     Conv2dBackwardData(plan_, s, dy.data(), weight_.value.data(), dx->data(), pool);
   }

@@ -56,6 +56,20 @@ void Conv2dBackwardWeightsT(const ConvPlan& plan, const Conv2dShape& s, const fl
             ConvAlgorithmName(plan.backward_weights.algorithm));
 }
 
+// Runs both backward passes in one when the plan's are depthwise and the fused kernel handles
+// s; returns whether it did.
+bool Conv2dBackwardFusedT(const ConvPlan& plan, const Conv2dShape& s, const float* x,
+                          const float* dy, const float* w, float* dx, float* dw, float* dbias,
+                          ThreadPool& pool) {
+  if (plan.backward_data.algorithm != ConvAlgorithm::kDepthwise ||
+      plan.backward_weights.algorithm != ConvAlgorithm::kDepthwise ||
+      !DepthwiseBackwardApplies(s)) {
+    return false;
+  }
+  ConvBackwardDepthwise(s, x, dy, w, dx, dw, dbias, pool);
+  return true;
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace simdnet
@@ -65,10 +79,19 @@ HWY_AFTER_NAMESPACE();
 namespace simdnet {
 
 HWY_EXPORT(Conv2dBackwardWeightsT);
+HWY_EXPORT(Conv2dBackwardFusedT);
 
 void Conv2dBackwardWeights(const ConvPlan& plan, const Conv2dShape& s, const float* x,
                            const float* dy, float* dw, float* dbias, ThreadPool& pool) {
   HWY_DYNAMIC_DISPATCH(Conv2dBackwardWeightsT)(plan, s, x, dy, dw, dbias, pool);
+}
+
+void Conv2dBackwardDataAndWeights(const ConvPlan& plan, const Conv2dShape& s, const float* x,
+                                  const float* dy, const float* w, float* dx, float* dw,
+                                  float* dbias, ThreadPool& pool) {
+  if (HWY_DYNAMIC_DISPATCH(Conv2dBackwardFusedT)(plan, s, x, dy, w, dx, dw, dbias, pool)) return;
+  Conv2dBackwardData(plan, s, dy, w, dx, pool);
+  Conv2dBackwardWeights(plan, s, x, dy, dw, dbias, pool);
 }
 
 void Conv2dBackwardWeights(const Conv2dShape& s, const float* x, const float* dy, float* dw,

@@ -38,6 +38,14 @@ void Conv2dBackwardData(const ConvPlan& plan, const Conv2dShape& s, const float*
 void Conv2dBackwardWeights(const ConvPlan& plan, const Conv2dShape& s, const float* x,
                            const float* dy, float* dw, float* dbias, ThreadPool& pool);
 
+// Computes dx as Conv2dBackwardData and accumulates dw (and dbias when non-null) as
+// Conv2dBackwardWeights, with bit-identical results; where both passes of the plan are
+// kDepthwise on a shape the fused kernel handles (stride 1 within the kernel's reach, column
+// stride 2, <= 9 taps), in one pass that reads x and dy once while each plane is in cache.
+void Conv2dBackwardDataAndWeights(const ConvPlan& plan, const Conv2dShape& s, const float* x,
+                                  const float* dy, const float* w, float* dx, float* dw,
+                                  float* dbias, ThreadPool& pool);
+
 // The same with PlanConv2d(s).
 void Conv2dForward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
                    float* y, ConvEpilogue epilogue, ThreadPool& pool);
