@@ -160,10 +160,12 @@ std::string BatchNorm::DescribeAs(const char* name) const {
 
 std::vector<NamedParameter> BatchNorm::Params() {
   if (!options_.affine) return {};
+  NoteParametersChanged();
   return {{"weight", &weight_}, {"bias", &bias_}};
 }
 
 std::vector<NamedBuffer> BatchNorm::Buffers() {
+  NoteParametersChanged();
   return {{"running_mean", &running_mean_}, {"running_var", &running_var_}};
 }
 
@@ -211,8 +213,7 @@ void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, BatchNormActivation act)
   } else {
     for (size_t ch = 0; ch < c; ++ch) {
       mean_[ch] = running_mean_[ch];
-      rstd_[ch] =
-          static_cast<float>(1.0 / std::sqrt(static_cast<double>(running_var_[ch]) + options_.eps));
+      rstd_[ch] = EvalRstd(ch);
     }
   }
   // y = x * scale + shift with scale = weight * rstd, shift = bias - mean * scale.
@@ -230,7 +231,23 @@ void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, BatchNormActivation act)
   }
 }
 
+float BatchNorm::EvalRstd(size_t ch) const {
+  return static_cast<float>(1.0 /
+                            std::sqrt(static_cast<double>(running_var_[ch]) + options_.eps));
+}
+
+void BatchNorm::EvalScaleShift(float* scale, float* shift) const {
+  // The expressions of ForwardImpl in eval mode, so that the values are those Forward uses.
+  for (size_t ch = 0; ch < static_cast<size_t>(num_channels()); ++ch) {
+    const float g = options_.affine ? weight_.value[ch] : 1.0f;
+    const float b = options_.affine ? bias_.value[ch] : 0.0f;
+    scale[ch] = g * EvalRstd(ch);
+    shift[ch] = b - running_mean_[ch] * scale[ch];
+  }
+}
+
 void BatchNorm::UpdateRunningStats(double m, const float* centered_sq) {
+  NoteParametersChanged();
   const size_t c = static_cast<size_t>(num_channels());
   {
     // keep * running + take * batch, in either momentum convention.

@@ -85,16 +85,34 @@ class BatchNorm : public Layer {
   // untouched). Requires: a preceding Forward or ForwardActivation whose input is still alive.
   void RecomputeOutput(Tensor* y) const;
 
+  // Writes the per-channel (C) scale and shift of the eval-mode map y = x * scale + shift
+  // (running statistics), with the arithmetic of Forward in eval mode: scale = weight /
+  // sqrt(running_var + eps), shift = bias - running_mean * scale.
+  void EvalScaleShift(float* scale, float* shift) const;
+
+  // The writable accessors below call NoteParametersChanged (layers/layer.h).
   // Returns {"weight", "bias"} when options().affine, else nothing.
   std::vector<NamedParameter> Params() override;
   // Returns {"running_mean", "running_var"}.
   std::vector<NamedBuffer> Buffers() override;
   // Return the per-channel (C) scale and shift. Requires: options().affine.
-  Parameter& weight() { return weight_; }
-  Parameter& bias() { return bias_; }
+  Parameter& weight() {
+    NoteParametersChanged();
+    return weight_;
+  }
+  Parameter& bias() {
+    NoteParametersChanged();
+    return bias_;
+  }
   // Return the running statistics (C) used in eval mode (writable, e.g. for loading).
-  Tensor& running_mean() { return running_mean_; }
-  Tensor& running_var() { return running_var_; }
+  Tensor& running_mean() {
+    NoteParametersChanged();
+    return running_mean_;
+  }
+  Tensor& running_var() {
+    NoteParametersChanged();
+    return running_var_;
+  }
 
  protected:
   BatchNorm(const BatchNormOptions& options, const Shape& shape);
@@ -105,6 +123,8 @@ class BatchNorm : public Layer {
 
  private:
   void ForwardImpl(const Tensor& x, Tensor* y, BatchNormActivation act);
+  // Returns 1 / sqrt(running_var + eps) of channel ch, as eval mode uses it.
+  float EvalRstd(size_t ch) const;
   // Moves running_mean_ / running_var_ towards mean_ and centered_sq / m (train mode).
   void UpdateRunningStats(double m, const float* centered_sq);
   // act_y: the fused activation's output (null when act == kNone).

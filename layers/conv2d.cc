@@ -193,6 +193,7 @@ int64_t Conv2d::ScratchBytes(int64_t batch) const {
 int64_t Conv2d::ForwardMultAdds() const { return weight_.value.size() * output_shape_.dim(1) * output_shape_.dim(2); }
 
 std::vector<NamedParameter> Conv2d::Params() {
+  NoteParametersChanged();
   std::vector<NamedParameter> params = {{"weight", &weight_}};
   if (options_.bias) params.push_back({"bias", &bias_});
   return params;
@@ -223,6 +224,12 @@ Conv2dShape Conv2d::KernelShape(int64_t n) const {
 }
 
 void Conv2d::Forward(const Tensor& x, Tensor* y) {
+  ForwardWith(x, weight_.value.data(), options_.bias ? bias_.value.data() : nullptr,
+              ConvEpilogue::kNone, y);
+}
+
+void Conv2d::ForwardWith(const Tensor& x, const float* weight, const float* bias,
+                         ConvEpilogue epilogue, Tensor* y) {
   SIMDNET_CHECK(x.rank() == 4 && x.dim(0) >= 1 && x.dim(1) == input_shape_.dim(0) &&
                 x.dim(2) == input_shape_.dim(1) && x.dim(3) == input_shape_.dim(2));
   const int64_t n = x.dim(0);
@@ -247,9 +254,7 @@ void Conv2d::Forward(const Tensor& x, Tensor* y) {
   } else {
     x_ = x;
   }
-  Conv2dForward(plan_, s, x_.data(), weight_.value.data(),
-                options_.bias ? bias_.value.data() : nullptr, y->data(), ConvEpilogue::kNone,
-                DefaultThreadPool());
+  Conv2dForward(plan_, s, x_.data(), weight, bias, y->data(), epilogue, DefaultThreadPool());
   x_ = KeptForBackward(x_);
 }
 

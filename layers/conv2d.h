@@ -94,22 +94,38 @@ class Conv2d : public Layer {
 
   // x is (N, C, H, W); y becomes (N, out_channels, OH, OW). Requires: N >= 1.
   void Forward(const Tensor& x, Tensor* y) override;
+  // Forward with `weight` (as many floats as weight(), same layout) and `bias` (out_channels
+  // floats, or null: none) in place of the layer's parameters, and `epilogue` applied to the
+  // output: how Sequential runs this layer folded with the BatchNorm (and ReLU) after it in an
+  // inference pass. Caches as Forward.
+  void ForwardWith(const Tensor& x, const float* weight, const float* bias, ConvEpilogue epilogue,
+                   Tensor* y);
   // dy is (N, out_channels, OH, OW); dx is overwritten with (N, C, H, W); weight/bias gradients
   // accumulate (+=) unless frozen. Requires: a preceding Forward with the same N.
   void Backward(const Tensor& dy, Tensor* dx) override;
   // The weight and bias gradients without the input gradient (half the backward work).
   void BackwardParamsOnly(const Tensor& dy, Tensor* dx) override;
 
-  // Returns {"weight"} plus {"bias"} when options().bias.
+  // Returns {"weight"} plus {"bias"} when options().bias (NoteParametersChanged: they are
+  // writable).
   std::vector<NamedParameter> Params() override;
   int64_t ForwardMultAdds() const override;
   // The lowered input of one image per thread (C/groups * kh * kw * OH * OW floats each) and
   // the per-batch weight-gradient partials: an upper estimate of the kernels' scratch.
   int64_t ScratchBytes(int64_t batch) const override;
-  // Returns the weight (out_channels, C / groups, kernel_h, kernel_w) and its gradient.
-  Parameter& weight() { return weight_; }
+  // Returns the weight (out_channels, C / groups, kernel_h, kernel_w) and its gradient
+  // (the writable one calls NoteParametersChanged).
+  Parameter& weight() {
+    NoteParametersChanged();
+    return weight_;
+  }
+  const Parameter& weight() const { return weight_; }
   // Returns the bias (out_channels). Requires: options().bias.
-  Parameter& bias() { return bias_; }
+  Parameter& bias() {
+    NoteParametersChanged();
+    return bias_;
+  }
+  const Parameter& bias() const { return bias_; }
 
  private:
   Conv2d(const Conv2dOptions& options, const Conv2dPads& pads, const Shape& input_shape,

@@ -36,6 +36,14 @@ TensorPool* InferencePool() { return t_inference_pool; }
 
 bool LayerTimerInstalled() { return g_layer_timer.load(std::memory_order_relaxed) != nullptr; }
 
+namespace {
+std::atomic<uint64_t> g_parameter_version{1};
+}  // namespace
+
+uint64_t ParameterVersion() { return g_parameter_version.load(std::memory_order_acquire); }
+
+void NoteParametersChanged() { g_parameter_version.fetch_add(1, std::memory_order_acq_rel); }
+
 absl::StatusOr<std::string> Layer::ToSpec() const {
   const SpecPrinter* printer = FindSpecPrinter(TypeName());
   if (printer == nullptr) {

@@ -104,6 +104,18 @@ class InferenceScope {
 // Returns the pool of the innermost InferenceScope alive on this thread, or nullptr.
 TensorPool* InferencePool();
 
+// Returns a process-wide counter that advances whenever parameter values or buffers may have
+// changed. Caches derived from them (Sequential's Conv2d weights folded with the following
+// BatchNorm) stay valid while it is unchanged.
+uint64_t ParameterVersion();
+// Advances ParameterVersion(). Called by what may write parameters or buffers: the optimizers'
+// Step, BatchNorm's running-statistics update, and the accessors that hand out writable
+// parameters or buffers (Params() / Buffers() of Sequential, Conv2d and BatchNorm, and their
+// weight() / bias() / running_*()), so that loading a checkpoint or setting weights through
+// them invalidates such caches. Code that writes through pointers it kept from before the last
+// Model::Predict must call it after writing.
+void NoteParametersChanged();
+
 // Returns `t` when a Backward may follow, an empty tensor inside an InferenceScope: how a layer
 // caches its input for Backward (x_ = KeptForBackward(x)) without pinning a pooled activation.
 inline Tensor KeptForBackward(const Tensor& t) {

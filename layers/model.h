@@ -51,7 +51,9 @@ class Model {
   // Computes logits (N, num_classes) for x (N, ...InputShape()) in the current mode.
   // InvalidArgument from CheckInput.
   absl::Status Forward(const Tensor& x, Tensor* logits);
-  // Computes the same logits as Forward, for inference only (like torch.inference_mode): the
+  // Computes the same logits as Forward (up to float rounding in eval mode, where Sequential
+  // folds each Conv2d + BatchNorm into one convolution), for inference only (like
+  // torch.inference_mode): the
   // containers keep no activations for a backward pass and take their intermediate outputs from
   // a pool the model owns, so the pass holds a few activations at a time instead of every
   // layer's (a 224x224 ResNet-18 at batch 16: about a quarter of the memory). No Backward may

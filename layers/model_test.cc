@@ -623,8 +623,13 @@ TEST(ModelTest, PredictGivesForwardsLogitsAndKeepsNothingForBackward) {
     ASSERT_TRUE(model->Predict(x, &again).ok());  // reuses the pool's blocks
     ASSERT_EQ(predicted.shape(), forward.shape());
     for (int64_t i = 0; i < forward.size(); ++i) {
-      EXPECT_EQ(predicted[i], forward[i]) << i;
-      EXPECT_EQ(again[i], forward[i]) << i;
+      if (mode == Mode::kEval) {
+        // Eval mode folds Conv2d + BatchNorm (Sequential): equal up to float rounding.
+        EXPECT_NEAR(predicted[i], forward[i], 1e-5 * (1.0 + std::fabs(forward[i]))) << i;
+      } else {
+        EXPECT_EQ(predicted[i], forward[i]) << i;
+      }
+      EXPECT_EQ(again[i], predicted[i]) << i;
     }
     Tensor g(Shape({3, kClasses}));
     g.SetAll(1.0f);

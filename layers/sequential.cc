@@ -2,11 +2,16 @@
 // hierarchical names.
 #include "layers/sequential.h"
 
+#include <cstdint>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "layers/batch_norm.h"
+#include "layers/clamp_kernels.h"
+#include "layers/conv2d.h"
 #include "tensor/elementwise.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
@@ -51,25 +56,99 @@ absl::Status Sequential::Add(std::unique_ptr<Layer> layer, absl::string_view nam
   }
   children_.push_back(Child{std::move(name), std::move(layer)});
   fused_.assign(children_.size(), BatchNormActivation::kNone);
+  folded_.resize(children_.size());
   return absl::OkStatus();
 }
+
+namespace {
+
+// Returns whether `layer` is an activation that runs fused after a BatchNorm or a Conv2d (a ReLU
+// or ReLU6 without hooks), with its kind in *act.
+bool FusedActivation(const Layer& layer, BatchNormActivation* act) {
+  if (layer.has_hooks()) return false;
+  const std::string type = layer.TypeName();
+  if (type == "relu") {
+    *act = BatchNormActivation::kRelu;
+    return true;
+  }
+  if (type == "relu6") {
+    *act = BatchNormActivation::kRelu6;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 BatchNorm* Sequential::FusableBatchNorm(size_t i, BatchNormActivation* act) {
   // The activation's output must be kept (activations_), so it is not the last child.
   if (i + 2 >= children_.size() || LayerTimerInstalled()) return nullptr;
   auto* bn = dynamic_cast<BatchNorm*>(children_[i].layer.get());
   if (bn == nullptr || bn->has_hooks()) return nullptr;
-  const Layer& next = *children_[i + 1].layer;
-  if (next.has_hooks()) return nullptr;
-  const std::string type = next.TypeName();
-  if (type == "relu") {
-    *act = BatchNormActivation::kRelu;
-  } else if (type == "relu6") {
-    *act = BatchNormActivation::kRelu6;
-  } else {
-    return nullptr;
-  }
+  if (!FusedActivation(*children_[i + 1].layer, act)) return nullptr;
   return bn;
+}
+
+size_t Sequential::FoldableConv(size_t i, Conv2d** conv, BatchNorm** bn,
+                                BatchNormActivation* act) {
+  const size_t k = children_.size();
+  if (i + 1 >= k || LayerTimerInstalled()) return 1;
+  auto* c = dynamic_cast<Conv2d*>(children_[i].layer.get());
+  if (c == nullptr || c->has_hooks()) return 1;
+  size_t next = i + 1;
+  auto* b = dynamic_cast<BatchNorm2d*>(children_[next].layer.get());
+  if (b != nullptr) {
+    // Train mode normalizes with the batch's statistics: nothing to fold.
+    if (b->has_hooks() || b->mode() != Mode::kEval) return 1;
+    ++next;
+  }
+  *act = BatchNormActivation::kNone;
+  if (next < k && FusedActivation(*children_[next].layer, act)) ++next;
+  if (next == i + 1) return 1;
+  *conv = c;
+  *bn = b;
+  return next - i;
+}
+
+void Sequential::ForwardFolded(size_t i, Conv2d& conv, const BatchNorm* bn,
+                               BatchNormActivation act, const Tensor& x, Tensor* y) {
+  const Conv2d& cconv = conv;  // the const accessors do not invalidate the cache
+  const float* weight = cconv.weight().value.data();
+  const float* bias = cconv.options().bias ? cconv.bias().value.data() : nullptr;
+  if (bn != nullptr) {
+    FoldedConv& f = folded_[i];
+    const uint64_t version = ParameterVersion();
+    if (f.version != version) {
+      // w' = w * scale per output channel, b' = b * scale + shift: conv(x, w') + b' is
+      // BatchNorm(conv(x, w) + b) in eval mode.
+      const Tensor& w = cconv.weight().value;
+      const int64_t out_channels = w.dim(0);
+      const size_t per_channel = static_cast<size_t>(w.size() / out_channels);
+      f.weight.EnsureShape(w.shape());
+      f.bias.EnsureShape(Shape({out_channels}));
+      std::vector<float> scale(static_cast<size_t>(out_channels));
+      bn->EvalScaleShift(scale.data(), f.bias.data());  // shift into f.bias
+      for (int64_t o = 0; o < out_channels; ++o) {
+        const float s = scale[static_cast<size_t>(o)];
+        const float* src = w.data() + static_cast<size_t>(o) * per_channel;
+        float* dst = f.weight.data() + static_cast<size_t>(o) * per_channel;
+        for (size_t j = 0; j < per_channel; ++j) dst[j] = src[j] * s;
+        if (bias != nullptr) f.bias[o] += bias[o] * s;
+      }
+      f.version = version;
+      ++folded_weight_computations_;
+    }
+    weight = f.weight.data();
+    bias = f.bias.data();
+  }
+  conv.ForwardWith(x, weight, bias,
+                   act == BatchNormActivation::kRelu ? ConvEpilogue::kRelu : ConvEpilogue::kNone,
+                   y);
+  if (act == BatchNormActivation::kRelu6) {
+    // The ReLU6 layer's clamp, in place (the conv kernels have no clamp epilogue).
+    ClampForward(y->data(), 0.0f, 6.0f, y->data(), static_cast<size_t>(y->size()),
+                 &DefaultThreadPool());
+  }
 }
 
 std::string Sequential::Describe() const {
@@ -106,22 +185,37 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
     return &slot;
   };
   const Tensor* in = &x;
-  for (size_t i = 0; i + 1 < k; ++i) {
-    BatchNormActivation act;
-    if (BatchNorm* bn = FusableBatchNorm(i, &act)) {
+  size_t i = 0;
+  while (i + 1 < k) {
+    BatchNormActivation act = BatchNormActivation::kNone;
+    Conv2d* conv = nullptr;
+    BatchNorm* bn = nullptr;
+    const size_t span = pool != nullptr ? FoldableConv(i, &conv, &bn, &act) : 1;
+    if (span > 1) {
+      // Conv2d [+ BatchNorm] [+ activation] as one convolution (inference only).
+      const size_t end = i + span - 1;
+      Tensor* out = end + 1 == k ? y : output(end);
+      ForwardFolded(i, *conv, bn, act, *in, out);
+      i += span;
+      in = out;
+      continue;
+    }
+    if (BatchNorm* fusable = FusableBatchNorm(i, &act)) {
       // BatchNorm + activation in one pass; the BatchNorm's own output (activations_[i]) is
       // skipped.
       Tensor* out = output(i + 1);
-      bn->ForwardActivation(*in, act, out);
-      fused_[i++] = act;
+      fusable->ForwardActivation(*in, act, out);
+      fused_[i] = act;
+      i += 2;
       in = out;
       continue;
     }
     Tensor* out = output(i);
     children_[i].layer->RunForward(*in, out);
     in = out;
+    ++i;
   }
-  children_[k - 1].layer->RunForward(*in, y);
+  if (i + 1 == k) children_[k - 1].layer->RunForward(*in, y);
 }
 
 void Sequential::Backward(const Tensor& dy, Tensor* dx) {
@@ -223,6 +317,7 @@ std::vector<NamedLayer> Sequential::Children() {
 }
 
 std::vector<NamedParameter> Sequential::Params() {
+  NoteParametersChanged();  // the caller may write them
   std::vector<NamedParameter> out;
   for (Child& c : children_) {
     for (NamedParameter& p : c.layer->Params()) {
@@ -233,6 +328,7 @@ std::vector<NamedParameter> Sequential::Params() {
 }
 
 std::vector<NamedBuffer> Sequential::Buffers() {
+  NoteParametersChanged();  // the caller may write them
   std::vector<NamedBuffer> out;
   for (Child& c : children_) {
     for (NamedBuffer& b : c.layer->Buffers()) {
@@ -273,6 +369,7 @@ absl::Status Sequential::ReplaceLastLeaf(
     replacement->SetMode(mode_);
     last.layer = std::move(replacement);
     fused_.assign(children_.size(), BatchNormActivation::kNone);
+    folded_.back() = FoldedConv();
   }
   output_shape_ = last.layer->OutputShape();
   return absl::OkStatus();

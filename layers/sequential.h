@@ -29,7 +29,14 @@ namespace simdnet {
 // BackwardActivation, bit-identical to the two layers) when neither has hooks and no LayerTimer
 // is installed; the BatchNorm's own output is then not kept (activation(i) of that BatchNorm is
 // stale).
+// Inside an InferenceScope (Model::Predict), with no hooks on them and no LayerTimer installed,
+// a Conv2d followed by a BatchNorm2d in eval mode and/or a ReLU or ReLU6 runs as one
+// convolution: the weights scaled by the BatchNorm's per-channel scale and the bias folded
+// with its shift (cached until ParameterVersion() changes), the ReLU as the convolution's
+// epilogue, the ReLU6 as a clamp of its output in place. The result equals the layers run on
+// their own up to float rounding (the folded products round differently).
 class BatchNorm;
+class Conv2d;
 
 class Sequential : public Layer {
  public:
@@ -87,6 +94,9 @@ class Sequential : public Layer {
   // Returns the output of child i from the last Forward (child size()-1's is y, not kept).
   // Requires: i + 1 < size().
   const Tensor& activation(size_t i) const { return activations_[i]; }
+  // Returns how many times the folded Conv2d + BatchNorm weights of this container (not of
+  // its children) have been computed (see the class comment), for tests of the cache.
+  int64_t folded_weight_computations() const { return folded_weight_computations_; }
 
   // Replaces the LAST leaf layer (descending into a trailing child Sequential) by
   // make(old_leaf); the new layer must take the same input shape and may change the output
@@ -101,6 +111,13 @@ class Sequential : public Layer {
   // Returns child i as a BatchNorm, and in *act the activation of child i + 1, if children i
   // and i + 1 may run fused (see the class comment), else null.
   BatchNorm* FusableBatchNorm(size_t i, BatchNormActivation* act);
+  // Returns the number of children starting at i that run as one folded convolution in an
+  // inference pass (see the class comment): 2 or 3, with *conv, *bn (null: no BatchNorm) and
+  // *act (the activation after them, or kNone) set; 1 if child i runs on its own.
+  size_t FoldableConv(size_t i, Conv2d** conv, BatchNorm** bn, BatchNormActivation* act);
+  // Runs the fold that starts at child i (FoldableConv's results) on x into *y.
+  void ForwardFolded(size_t i, Conv2d& conv, const BatchNorm* bn, BatchNormActivation act,
+                     const Tensor& x, Tensor* y);
   // Runs children index-1, ..., stop backward from `grad` (the gradient at child index's
   // input); child stop's input gradient goes to *dx when stop == 0, else to gradients_[stop - 1].
   // With params_only_at_stop child stop runs BackwardParamsOnly (its input gradient unread).
@@ -114,6 +131,14 @@ class Sequential : public Layer {
   // fused_[i] != kNone: children i, i + 1 ran fused (with that activation) in the last Forward.
   std::vector<BatchNormActivation> fused_;
   bool inference_forward_ = false;   // the last Forward ran in an InferenceScope (no Backward)
+  // Conv2d child i's weights and bias folded with the BatchNorm after it, valid while
+  // ParameterVersion() equals version (0: never computed).
+  struct FoldedConv {
+    uint64_t version = 0;
+    Tensor weight, bias;
+  };
+  std::vector<FoldedConv> folded_;  // one per child
+  int64_t folded_weight_computations_ = 0;
 };
 
 }  // namespace simdnet

@@ -150,7 +150,8 @@ absl::Status Optimizer::Step(absl::Span<const NamedParameter> params, double lr,
     work.push_back({&p, &np.name, settings});
   }
 
-  // Pass 2: update.
+  // Pass 2: update (caches derived from parameter values become stale).
+  NoteParametersChanged();
   for (const Work& w : work) {
     ParamState& st = state_[*w.name];
     if (st.slots.size() != slot_names.size()) {
