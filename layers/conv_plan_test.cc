@@ -143,11 +143,10 @@ TEST(ConvPlanTest, ApplicableAlgorithms) {
   EXPECT_TRUE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kPixelRows));
   EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kBackwardData, ConvAlgorithm::kPixelRows));
   EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kChannelLanes));
-  Conv2dShape column_stride2 = s3;
-  column_stride2.stride_w = 2;
-  EXPECT_FALSE(ConvAlgorithmApplies(column_stride2, ConvPass::kForward, ConvAlgorithm::kPixelRows));
-  EXPECT_TRUE(
-      ConvAlgorithmApplies(column_stride2, ConvPass::kBackwardWeights, ConvAlgorithm::kChannelLanes));
+  Conv2dShape cs2 = s3;  // column stride 2
+  cs2.stride_w = 2;
+  EXPECT_FALSE(ConvAlgorithmApplies(cs2, ConvPass::kForward, ConvAlgorithm::kPixelRows));
+  EXPECT_TRUE(ConvAlgorithmApplies(cs2, ConvPass::kBackwardWeights, ConvAlgorithm::kChannelLanes));
   const Conv2dShape s2 = Make(1, 4, 9, 4, 3, 2, 1, 4);  // depthwise, stride 2
   EXPECT_TRUE(ConvAlgorithmApplies(s2, ConvPass::kBackwardData, ConvAlgorithm::kWinograd));
   EXPECT_FALSE(ConvAlgorithmApplies(s2, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward));

@@ -210,15 +210,17 @@ constexpr size_t RowsSegments() {
 
 // Output segment j (j < segs <= kR) starts at seg_out[j] in output channel 0's plane (planes
 // ldy apart) and has seg_len[j] <= N pixels; its inputs start at seg_in[j]. Segments past
-// `segs` repeat segment 0 and are not stored. Stores act(sum + bias[i]) for channels
+// `segs` repeat segment 0 and are not stored. The taps are those of kernel rows [r0, r1) of
+// each of the cg input channels (taps (c, r, t) = c * rs + r * kw + t, in crs order; the other
+// rows read only padding for these segments). Stores act(sum + bias[i]) for channels
 // i < channels (<= kC); bias may be null.
 template <size_t kC, size_t kR>
 HWY_NOINLINE void PixelRowsTile(size_t segs, const float* const* HWY_RESTRICT seg_in,
                                 float* const* HWY_RESTRICT seg_out,
-                                const size_t* HWY_RESTRICT seg_len, size_t taps,
-                                const int32_t* HWY_RESTRICT off, const float* HWY_RESTRICT wpack,
-                                size_t channels, size_t ldy, const float* HWY_RESTRICT bias,
-                                bool relu) {
+                                const size_t* HWY_RESTRICT seg_len, size_t cg, size_t rs,
+                                size_t kw, size_t r0, size_t r1, const int32_t* HWY_RESTRICT off,
+                                const float* HWY_RESTRICT wpack, size_t channels, size_t ldy,
+                                const float* HWY_RESTRICT bias, bool relu) {
   const GemmD d;
   using V = hn::Vec<GemmD>;
   V acc[kC][kR];
@@ -230,16 +232,20 @@ HWY_NOINLINE void PixelRowsTile(size_t segs, const float* const* HWY_RESTRICT se
   const float* in[kR];
   HWY_UNROLL(4)
   for (size_t j = 0; j < kR; ++j) in[j] = seg_in[j < segs ? j : 0];
-  for (size_t tap = 0; tap < taps; ++tap, wpack += kC) {
-    const int32_t o = off[tap];
-    V xv[kR];
-    HWY_UNROLL(4)
-    for (size_t j = 0; j < kR; ++j) xv[j] = hn::LoadU(d, in[j] + o);
-    HWY_UNROLL(8)
-    for (size_t i = 0; i < kC; ++i) {
-      const V wv = hn::Set(d, wpack[i]);
+  for (size_t c = 0; c < cg; ++c) {
+    const size_t tap_end = c * rs + r1 * kw;
+    for (size_t tap = c * rs + r0 * kw; tap < tap_end; ++tap) {
+      const int32_t o = off[tap];
+      const float* HWY_RESTRICT wt = wpack + tap * kC;
+      V xv[kR];
       HWY_UNROLL(4)
-      for (size_t j = 0; j < kR; ++j) acc[i][j] = hn::MulAdd(wv, xv[j], acc[i][j]);
+      for (size_t j = 0; j < kR; ++j) xv[j] = hn::LoadU(d, in[j] + o);
+      HWY_UNROLL(8)
+      for (size_t i = 0; i < kC; ++i) {
+        const V wv = hn::Set(d, wt[i]);
+        HWY_UNROLL(4)
+        for (size_t j = 0; j < kR; ++j) acc[i][j] = hn::MulAdd(wv, xv[j], acc[i][j]);
+      }
     }
   }
   const size_t N = hn::Lanes(d);
@@ -335,44 +341,62 @@ inline void ConvForwardPixelRows(const Conv2dShape& s, const float* x, const flo
       const float* bb = bg != nullptr ? bg + blk * kc : nullptr;
       for (size_t tile = t0; tile < t1; ++tile) {
         const size_t j0 = tile * kr, segs = std::min(kr, nsegs - j0);
+        // Kernel rows that reach the image (not only padding) for some segment of the tile:
+        // padded row oh * stride_h + r * dilation_h in [pad_h, pad_h + in_h).
+        size_t r0 = s.kernel_h, r1 = 0;
         for (size_t j = 0; j < segs; ++j) {
           const size_t oh = (j0 + j) / seg_per_row, ow0 = (j0 + j) % seg_per_row * N;
           seg_in[j] = xpad + oh * s.stride_h * wp + ow0;
           seg_out[j] = yb + oh * geo.ow + ow0;
           seg_len[j] = std::min(N, geo.ow - ow0);
+          const size_t top = oh * s.stride_h, dh = s.dilation_h;
+          const size_t lo = top >= s.pad_h ? 0 : detail::DivCeil(s.pad_h - top, dh);
+          const size_t end = s.pad_h + s.in_h;
+          const size_t hi = top >= end ? 0 : std::min(s.kernel_h, detail::DivCeil(end - top, dh));
+          r0 = std::min(r0, lo);
+          r1 = std::max(r1, hi);
         }
+        if (r1 < r0) r1 = r0;  // every row in the padding: bias only
         switch (kc) {
           case 1:
-            PixelRowsTile<1, RowsSegments<1>()>(segs, seg_in, seg_out, seg_len, geo.crs,
-                                                 off.data(), wb, channels, geo.p, bb, relu);
+            PixelRowsTile<1, RowsSegments<1>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
+                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
+                                                 geo.p, bb, relu);
             break;
           case 2:
-            PixelRowsTile<2, RowsSegments<2>()>(segs, seg_in, seg_out, seg_len, geo.crs,
-                                                 off.data(), wb, channels, geo.p, bb, relu);
+            PixelRowsTile<2, RowsSegments<2>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
+                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
+                                                 geo.p, bb, relu);
             break;
           case 3:
-            PixelRowsTile<3, RowsSegments<3>()>(segs, seg_in, seg_out, seg_len, geo.crs,
-                                                 off.data(), wb, channels, geo.p, bb, relu);
+            PixelRowsTile<3, RowsSegments<3>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
+                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
+                                                 geo.p, bb, relu);
             break;
           case 4:
-            PixelRowsTile<4, RowsSegments<4>()>(segs, seg_in, seg_out, seg_len, geo.crs,
-                                                 off.data(), wb, channels, geo.p, bb, relu);
+            PixelRowsTile<4, RowsSegments<4>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
+                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
+                                                 geo.p, bb, relu);
             break;
           case 5:
-            PixelRowsTile<5, RowsSegments<5>()>(segs, seg_in, seg_out, seg_len, geo.crs,
-                                                 off.data(), wb, channels, geo.p, bb, relu);
+            PixelRowsTile<5, RowsSegments<5>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
+                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
+                                                 geo.p, bb, relu);
             break;
           case 6:
-            PixelRowsTile<6, RowsSegments<6>()>(segs, seg_in, seg_out, seg_len, geo.crs,
-                                                 off.data(), wb, channels, geo.p, bb, relu);
+            PixelRowsTile<6, RowsSegments<6>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
+                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
+                                                 geo.p, bb, relu);
             break;
           case 7:
-            PixelRowsTile<7, RowsSegments<7>()>(segs, seg_in, seg_out, seg_len, geo.crs,
-                                                 off.data(), wb, channels, geo.p, bb, relu);
+            PixelRowsTile<7, RowsSegments<7>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
+                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
+                                                 geo.p, bb, relu);
             break;
           default:
-            PixelRowsTile<8, RowsSegments<8>()>(segs, seg_in, seg_out, seg_len, geo.crs,
-                                                 off.data(), wb, channels, geo.p, bb, relu);
+            PixelRowsTile<8, RowsSegments<8>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
+                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
+                                                 geo.p, bb, relu);
             break;
         }
       }
