@@ -484,9 +484,18 @@ inline void ConvBackwardWeightsPointwise(const Conv2dShape& s, const float* x, c
       }
     }
     if (!a_is_dy) {
-      for (size_t k = 0; k < geo.kg; ++k) {
-        float* HWY_RESTRICT trow = target + k * geo.cg;
-        for (size_t ch = 0; ch < geo.cg; ++ch) trow[ch] += c[ch * geo.kg + k];
+      // target += c^T in 16 x 16 blocks: both sides stay in L1 (c is up to MiBs, and a plain
+      // loop down its columns missed the cache on every element: 2048 -> 512 on 7x7 lost 25%).
+      constexpr size_t kBlock = 16;
+      for (size_t k0 = 0; k0 < geo.kg; k0 += kBlock) {
+        const size_t k1 = std::min(geo.kg, k0 + kBlock);
+        for (size_t c0 = 0; c0 < geo.cg; c0 += kBlock) {
+          const size_t c1 = std::min(geo.cg, c0 + kBlock);
+          for (size_t k = k0; k < k1; ++k) {
+            float* HWY_RESTRICT trow = target + k * geo.cg;
+            for (size_t ch = c0; ch < c1; ++ch) trow[ch] += c[ch * geo.kg + k];
+          }
+        }
       }
     }
   });
