@@ -2,7 +2,8 @@
 // shapes in bench/shapes/conv_s1_s8.txt (or --shapes=FILE) at 1 and 2 threads, reporting
 // effective GFLOPS (2 * N * K * C * R * S * OH * OW / groups per pass) and the fraction of the
 // measured peak. "<pass>/<shape>/threads:T/<ISA>" runs the planned algorithm (its name is the
-// label); with --algorithms=all (the default) "<pass>/<shape>@<algorithm>/..." also times every
+// label), and "Conv2dBackwardDataAndWeights/<shape>/..." both backward passes in one call;
+// with --algorithms=all (the default) "<pass>/<shape>@<algorithm>/..." also times every
 // applicable algorithm forced on the same shape (--algorithms=planned: the plan only).
 // Usage: bazel run -c opt //bench:conv2d_bench -- [--shapes=FILE] [--algorithms=all|planned]
 //        [--benchmark_filter=...]
@@ -155,6 +156,54 @@ void RegisterConv(const NamedConv& nc, ConvPass pass, size_t threads,
   });
 }
 
+// Registers both backward passes of one shape in one call (Conv2dBackwardDataAndWeights: one
+// pass over x and dy for depthwise shapes) per ISA, with the planned algorithms; its GFLOPS
+// count both passes.
+void RegisterBackwardDataAndWeights(const NamedConv& nc, size_t threads) {
+  const Conv2dShape s = nc.s;
+  auto group = bench::RegisterPerTarget(
+      "Conv2dBackwardDataAndWeights", nc.name + "/threads:" + std::to_string(threads),
+      [s, threads](benchmark::State& state, int64_t target) {
+        const ConvPlan plan = PlanConv2d(s);
+        state.SetLabel(ConvPassPlanString(plan, ConvPass::kBackwardData) + "+" +
+                       ConvPassPlanString(plan, ConvPass::kBackwardWeights));
+        const size_t x_size = s.batch * s.in_channels * s.in_h * s.in_w;
+        const size_t w_size =
+            s.out_channels * (s.in_channels / s.groups) * s.kernel_h * s.kernel_w;
+        const size_t y_size = s.batch * s.out_channels * s.out_h() * s.out_w();
+        auto x = hwy::AllocateAligned<float>(x_size);
+        auto dx = hwy::AllocateAligned<float>(x_size);
+        auto w = hwy::AllocateAligned<float>(w_size);
+        auto dw = hwy::AllocateAligned<float>(w_size);
+        auto dbias = hwy::AllocateAligned<float>(s.out_channels);
+        auto dy = hwy::AllocateAligned<float>(y_size);
+        Rng rng(1);
+        rng.FillUniform(x.get(), x_size, -1.0f, 1.0f);
+        rng.FillUniform(w.get(), w_size, -0.1f, 0.1f);
+        rng.FillUniform(dy.get(), y_size, -1.0f, 1.0f);
+        rng.FillUniform(dw.get(), w_size, -1.0f, 1.0f);
+        rng.FillUniform(dbias.get(), s.out_channels, -1.0f, 1.0f);
+        rng.FillUniform(dx.get(), x_size, -1.0f, 1.0f);  // faults its pages in before timing
+        ThreadPool& pool = bench::SharedPool(threads);
+        const double cpu0 = bench::ProcessCpuSeconds();
+        for (auto _ : state) {
+          Conv2dBackwardDataAndWeights(plan, s, x.get(), dy.get(), w.get(), dx.get(), dw.get(),
+                                       dbias.get(), pool);
+          benchmark::ClobberMemory();
+        }
+        const double flops = 4.0 * s.batch * s.out_channels * s.in_channels * s.kernel_h *
+                             s.kernel_w * s.out_h() * s.out_w() / s.groups;
+        const double gflop = flops * 1e-9 * static_cast<double>(state.iterations());
+        bench::SetCpuGflopsCounter(state, gflop, bench::ProcessCpuSeconds() - cpu0, threads);
+        state.counters["GFLOPS"] = benchmark::Counter(gflop, benchmark::Counter::kIsRate);
+        state.counters["peak_frac"] = benchmark::Counter(
+            gflop / bench::MeasurePeakGflops(target, threads), benchmark::Counter::kIsRate);
+      });
+  bench::ForAll(group, [](benchmark::internal::Benchmark* b) {
+    b->UseRealTime()->Unit(benchmark::kMillisecond);
+  });
+}
+
 }  // namespace
 }  // namespace simdnet
 
@@ -190,6 +239,7 @@ int main(int argc, char** argv) {
   using simdnet::ConvPass;
   for (const auto& nc : shapes) {
     for (size_t threads : {1, 2}) {
+      simdnet::RegisterBackwardDataAndWeights(nc, threads);
       for (ConvPass pass :
            {ConvPass::kForward, ConvPass::kBackwardData, ConvPass::kBackwardWeights}) {
         simdnet::RegisterConv(nc, pass, threads, nullptr);

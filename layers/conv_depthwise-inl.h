@@ -156,7 +156,9 @@ inline void DepthwisePadPlane(const Conv2dShape& s, const DepthwiseRowGeom& g,
 // Copies dy plane (oh x ow) into the zero-margined dy copy (rows g.ld apart, column 0 at g.pl).
 inline void DepthwisePadDy(const DepthwiseRowGeom& g, const float* HWY_RESTRICT dy,
                            float* HWY_RESTRICT dypad) {
-  for (size_t r = 0; r < g.oh; ++r) CopyRowExact(dy + r * g.ow, g.ow, dypad + r * g.ld + g.pl);
+  for (size_t r = 0; r < g.oh; ++r) {
+    CopyRowExact(dy + r * g.ow, g.ow, dypad + r * g.ld + g.pl);
+  }
 }
 
 // Returns the tap sum of N outputs whose first tap (0, 0) is at xb in the padded plane (rows L
@@ -430,18 +432,44 @@ struct DepthwiseS1Geom {
   bool dx_grid;
 };
 
-// dst[0, n) = src[0, n) for a row of a zero-padded scratch plane with at least a vector of
-// room past dst + n whose contents may be overwritten with zeros (later rows rewrite theirs):
-// rows narrower than a vector take one masked load (AVX2 and up) instead of n scalar copies.
-HWY_INLINE void CopyRowIntoPadded(const float* HWY_RESTRICT src, size_t n, float* dst) {
-#if HWY_TARGET <= HWY_AVX2
-  const GemmD d;
-  if (n < hn::Lanes(d)) {
-    hn::StoreU(hn::MaskedLoad(hn::FirstN(d, n), d, src), d, dst);
+// Fills `order` with the planes u = n * channels + c of [i0, i1) in the order they are run.
+// Backward-data only (by_channel false): i = u, consecutive planes in memory. By channel: [i0,
+// i1) = [batch * c0, batch * c1) and each block of up to kDepthwiseChannelBlock channels runs
+// image by image (the block's planes of one image are contiguous, so the loads stream as in
+// the forward instead of jumping between images every plane); each channel still sees its
+// images in order, so its sums are those of a channel-by-channel loop, bit for bit.
+constexpr size_t kDepthwiseChannelBlock = 16;
+inline void DepthwisePlaneOrder(const Conv2dShape& s, bool by_channel, size_t i0, size_t i1,
+                                std::vector<uint32_t>* order) {
+  order->clear();
+  if (!by_channel) {
+    for (size_t i = i0; i < i1; ++i) order->push_back(static_cast<uint32_t>(i));
     return;
   }
-#endif
-  CopyRowExact(src, n, dst);
+  const size_t c0 = i0 / s.batch, c1 = i1 / s.batch;
+  for (size_t cb = c0; cb < c1; cb += kDepthwiseChannelBlock) {
+    const size_t ce = std::min(c1, cb + kDepthwiseChannelBlock);
+    for (size_t n = 0; n < s.batch; ++n) {
+      for (size_t c = cb; c < ce; ++c) order->push_back(static_cast<uint32_t>(n * s.in_channels + c));
+    }
+  }
+}
+
+// Per-channel weight-gradient partial sums of one task between its planes: rs tap vectors and
+// the bias vector per channel, in `buf` at (c - c0) * (kDepthwiseMaxTaps + 1) vectors.
+template <size_t kRs, class V>
+HWY_INLINE void LoadDepthwiseAcc(GemmD d, const float* HWY_RESTRICT buf, size_t rs_rt, V* acc,
+                                 V& bacc) {
+  const size_t rs = kRs != 0 ? kRs : rs_rt, N = hn::Lanes(d);
+  for (size_t t = 0; t < rs; ++t) acc[t] = hn::Load(d, buf + t * N);
+  bacc = hn::Load(d, buf + kDepthwiseMaxTaps * N);
+}
+template <size_t kRs, class V>
+HWY_INLINE void StoreDepthwiseAcc(GemmD d, const V* acc, V bacc, size_t rs_rt,
+                                  float* HWY_RESTRICT buf) {
+  const size_t rs = kRs != 0 ? kRs : rs_rt, N = hn::Lanes(d);
+  for (size_t t = 0; t < rs; ++t) hn::Store(acc[t], d, buf + t * N);
+  hn::Store(bacc, d, buf + kDepthwiseMaxTaps * N);
 }
 
 // Stride-1 backward over the planes [i0, i1) of the order of RunDepthwiseBackward.
@@ -478,25 +506,32 @@ inline void DepthwiseBackwardS1Planes(const Conv2dShape& s, const DepthwiseS1Geo
   const size_t nb = blocks.size();
   V wf[kDepthwiseMaxTaps], acc[kDepthwiseMaxTaps];
   V bacc = hn::Zero(d);
-  for (size_t i = i0; i < i1; ++i) {
-    const size_t c = by_channel ? i / s.batch : i % channels;
-    const size_t n = by_channel ? i % s.batch : i / channels;
-    const size_t u = n * channels + c;
-    if (!by_channel || n == 0) {
-      if (dx != nullptr) {
-        for (size_t t = 0; t < rs; ++t) wf[t] = hn::Set(d, w[c * rs + rs - 1 - t]);
+  const size_t acc_stride = (kDepthwiseMaxTaps + 1) * N, c0 = i0 / s.batch;
+  float* accbuf = by_channel ? ConvScratch(ConvSlot::kColumns, (i1 - i0) / s.batch * acc_stride)
+                             : nullptr;
+  std::vector<uint32_t> order;
+  DepthwisePlaneOrder(s, by_channel, i0, i1, &order);
+  for (const uint32_t u : order) {
+    const size_t c = u % channels, n = u / channels;
+    if (dx != nullptr) {
+      for (size_t t = 0; t < rs; ++t) wf[t] = hn::Set(d, w[c * rs + rs - 1 - t]);
+    }
+    if (dw != nullptr) {
+      if (n == 0) {
+        for (size_t t = 0; t < kDepthwiseMaxTaps; ++t) acc[t] = hn::Zero(d);
+        bacc = hn::Zero(d);
+      } else {
+        LoadDepthwiseAcc<kK * kK>(d, accbuf + (c - c0) * acc_stride, rs, acc, bacc);
       }
-      for (size_t t = 0; t < kDepthwiseMaxTaps; ++t) acc[t] = hn::Zero(d);
-      bacc = hn::Zero(d);
     }
     const float* HWY_RESTRICT dyu = dy + u * out_plane;
     for (size_t r = 0; r < g.oh; ++r) {
-      CopyRowIntoPadded(dyu + r * g.ow, g.ow, dyz + (r + g.ah) * W + g.aw);
+      CopyRowExact(dyu + r * g.ow, g.ow, dyz + (r + g.ah) * W + g.aw);
     }
     if (dw != nullptr) {
       const float* HWY_RESTRICT xu = x + u * in_plane;
       for (size_t r = 0; r < s.in_h; ++r) {
-        CopyRowIntoPadded(xu + r * s.in_w, s.in_w, xpad + (r + s.pad_h) * W + s.pad_w);
+        CopyRowExact(xu + r * s.in_w, s.in_w, xpad + (r + s.pad_h) * W + s.pad_w);
       }
       // Nine accumulators of one FMA each per dy vector: independent chains.
       const float* HWY_RESTRICT dz = dyz + g.ah * W + g.aw;
@@ -513,6 +548,8 @@ inline void DepthwiseBackwardS1Planes(const Conv2dShape& s, const DepthwiseS1Geo
       if (n + 1 == s.batch) {
         for (size_t t = 0; t < rs; ++t) dw[c * rs + t] += hn::GetLane(hn::SumOfLanes(d, acc[t]));
         if (dbias != nullptr) dbias[c] += hn::GetLane(hn::SumOfLanes(d, bacc));
+      } else {
+        StoreDepthwiseAcc<kK * kK>(d, acc, bacc, rs, accbuf + (c - c0) * acc_stride);
       }
     }
     if (dx != nullptr) {
@@ -562,16 +599,23 @@ inline void DepthwiseBackwardRowsPlanes(const Conv2dShape& s, const DepthwiseRow
   std::fill(dypad, dypad + g.dy_floats, 0.0f);
   V wv[kDepthwiseMaxTaps], acc[kDepthwiseMaxTaps];
   V bacc = hn::Zero(d);
-  for (size_t i = i0; i < i1; ++i) {
-    const size_t c = by_channel ? i / s.batch : i % channels;
-    const size_t n = by_channel ? i % s.batch : i / channels;
-    const size_t u = n * channels + c;
-    if (!by_channel || n == 0) {
-      if (dx != nullptr) {
-        for (size_t t = 0; t < rs; ++t) wv[t] = hn::Set(d, w[c * rs + t]);
+  const size_t N = g.N, acc_stride = (kDepthwiseMaxTaps + 1) * N, c0 = i0 / s.batch;
+  float* accbuf = by_channel ? ConvScratch(ConvSlot::kColumns, (i1 - i0) / s.batch * acc_stride)
+                             : nullptr;
+  std::vector<uint32_t> order;
+  DepthwisePlaneOrder(s, by_channel, i0, i1, &order);
+  for (const uint32_t u : order) {
+    const size_t c = u % channels, n = u / channels;
+    if (dx != nullptr) {
+      for (size_t t = 0; t < rs; ++t) wv[t] = hn::Set(d, w[c * rs + t]);
+    }
+    if (dw != nullptr) {
+      if (n == 0) {
+        for (size_t t = 0; t < kDepthwiseMaxTaps; ++t) acc[t] = hn::Zero(d);
+        bacc = hn::Zero(d);
+      } else {
+        LoadDepthwiseAcc<kK * kK>(d, accbuf + (c - c0) * acc_stride, rs, acc, bacc);
       }
-      for (size_t t = 0; t < kDepthwiseMaxTaps; ++t) acc[t] = hn::Zero(d);
-      bacc = hn::Zero(d);
     }
     DepthwisePadDy(g, dy + u * out_plane, dypad);
     if (dw != nullptr) {
@@ -580,6 +624,8 @@ inline void DepthwiseBackwardRowsPlanes(const Conv2dShape& s, const DepthwiseRow
       if (n + 1 == s.batch) {
         for (size_t t = 0; t < rs; ++t) dw[c * rs + t] += hn::GetLane(hn::SumOfLanes(d, acc[t]));
         if (dbias != nullptr) dbias[c] += hn::GetLane(hn::SumOfLanes(d, bacc));
+      } else {
+        StoreDepthwiseAcc<kK * kK>(d, acc, bacc, rs, accbuf + (c - c0) * acc_stride);
       }
     }
     if (dx != nullptr) DepthwiseRowsDataPlane(s, g, dypad, wv, rows, dx + u * in_plane);
