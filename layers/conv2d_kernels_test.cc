@@ -95,8 +95,9 @@ inline std::vector<NamedShape> TestShapes() {
       {"Stride1GroupsDirect", Make(2, 8, 16, 30, 12, 3, 3, 1, 1, 1, 4)},
       // Rows narrower than a tile: blocks run over the virtual pixel grid and are scattered.
       {"Stride1NarrowRowsVirtualGrid", Make(1, 6, 20, 13, 9, 3, 3, 1, 1)},
-      // Stride 1 on a small padded image: the im2col path wastes fewer lanes.
-      {"Stride1SmallImageIm2col", Make(2, 5, 8, 8, 7, 3, 3, 1, 1)},
+      // Stride 1 on a small padded image: the dense layout fills the lanes the padded grid
+      // would waste (im2col before the plan counted dense lanes).
+      {"Stride1SmallImageDense", Make(2, 5, 8, 8, 7, 3, 3, 1, 1)},
       // Many input channels: backward-data runs as a flipped-weight forward convolution.
       {"BackwardDataFlippedIm2col", Make(1, 26, 10, 12, 5, 3, 3, 1, 1)},
       {"BackwardDataFlippedDirect", Make(1, 30, 16, 30, 4, 3, 3, 1, 1)},
