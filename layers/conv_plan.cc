@@ -147,7 +147,8 @@ ConvPassPlan PlanForward(const Conv2dShape& s, const ConvTarget& t) {
   if (direct_lanes > kDirectMaxLaneWaste * im2col_lanes) {
     return {ConvAlgorithm::kIm2colGemm, "the padded grid wastes > 15% more lanes than im2col"};
   }
-  return {ConvAlgorithm::kDirect, "no packing; the padded grid wastes <= 15% more lanes"};
+  return {ConvAlgorithm::kDirect,
+          "no packing; its layout (dense: kernel_w shifted copies) wastes <= 15% more lanes"};
 }
 
 }  // namespace
