@@ -1,7 +1,10 @@
 // Per-target depthwise convolution (groups == in_channels == out_channels): each channel plane
-// is convolved with its own R x S taps, vectorized along the output pixels of the zero-padded,
-// stride-phase-split plane (conv_common-inl.h PhasedLayout), in all three passes. The GEMM
-// paths would fill one row of their kGemmMR-row register tile per group.
+// is convolved with its own R x S taps, vectorized along the output pixels of a zero-padded
+// copy of the plane. Forward: the stride-phase-split plane (conv_common-inl.h PhasedLayout) or
+// row kernels (column stride 2). Backward: ConvBackwardDepthwise computes dx and dW from one
+// copy of each x and dy plane (stride 1 on a virtual grid, column stride 2 on the row
+// kernels), with the phased layout as the fallback for other shapes. The GEMM paths would
+// fill one row of their kGemmMR-row register tile per group.
 
 // Non-SIMD part: included once per translation unit.
 #ifndef SIMDNET_LAYERS_CONV_DEPTHWISE_INL_H_
@@ -48,8 +51,8 @@ inline std::vector<DepthwiseBlock> DepthwiseBlocks(const Conv2dShape& s, size_t 
   std::vector<DepthwiseBlock> blocks;
   if (virtual_grid) {
     for (size_t q = 0; q < nv; q += N) {
-      blocks.push_back({static_cast<uint32_t>(q), static_cast<uint32_t>(q),
-                        static_cast<uint32_t>(N)});
+      blocks.push_back(
+          {static_cast<uint32_t>(q), static_cast<uint32_t>(q), static_cast<uint32_t>(N)});
     }
     return blocks;
   }
@@ -325,8 +328,7 @@ HWY_INLINE void DepthwiseRowsDataPlane(const Conv2dShape& s, const DepthwiseRowG
         V a = hn::Zero(d);
         for (size_t i = 0; i < nr; ++i) {
           for (size_t t = b; t < kw; t += sw) {
-            a = hn::MulAdd(wv[taps_r[i] * kw + t], hn::LoadU(d, dy_rows[i] + m - (t - b) / sw),
-                           a);
+            a = hn::MulAdd(wv[taps_r[i] * kw + t], hn::LoadU(d, dy_rows[i] + m - (t - b) / sw), a);
           }
         }
         hn::StoreU(a, d, out + m);
@@ -450,7 +452,8 @@ inline void DepthwisePlaneOrder(const Conv2dShape& s, bool by_channel, size_t i0
   for (size_t cb = c0; cb < c1; cb += kDepthwiseChannelBlock) {
     const size_t ce = std::min(c1, cb + kDepthwiseChannelBlock);
     for (size_t n = 0; n < s.batch; ++n) {
-      for (size_t c = cb; c < ce; ++c) order->push_back(static_cast<uint32_t>(n * s.in_channels + c));
+      for (size_t c = cb; c < ce; ++c)
+        order->push_back(static_cast<uint32_t>(n * s.in_channels + c));
     }
   }
 }
@@ -498,8 +501,8 @@ inline void DepthwiseBackwardS1Planes(const Conv2dShape& s, const DepthwiseS1Geo
     for (size_t ih = 0; ih < s.in_h; ++ih) {
       for (size_t j = 0; j < s.in_w; j += N) {
         const size_t j0 = std::min(j, s.in_w - N);  // the last one overlaps
-        blocks.push_back({static_cast<uint32_t>(ih * W + j0),
-                          static_cast<uint32_t>(ih * s.in_w + j0), 0});
+        blocks.push_back(
+            {static_cast<uint32_t>(ih * W + j0), static_cast<uint32_t>(ih * s.in_w + j0), 0});
       }
     }
   }
@@ -507,8 +510,8 @@ inline void DepthwiseBackwardS1Planes(const Conv2dShape& s, const DepthwiseS1Geo
   V wf[kDepthwiseMaxTaps], acc[kDepthwiseMaxTaps];
   V bacc = hn::Zero(d);
   const size_t acc_stride = (kDepthwiseMaxTaps + 1) * N, c0 = i0 / s.batch;
-  float* accbuf = by_channel ? ConvScratch(ConvSlot::kColumns, (i1 - i0) / s.batch * acc_stride)
-                             : nullptr;
+  float* accbuf =
+      by_channel ? ConvScratch(ConvSlot::kColumns, (i1 - i0) / s.batch * acc_stride) : nullptr;
   std::vector<uint32_t> order;
   DepthwisePlaneOrder(s, by_channel, i0, i1, &order);
   for (const uint32_t u : order) {
@@ -600,8 +603,8 @@ inline void DepthwiseBackwardRowsPlanes(const Conv2dShape& s, const DepthwiseRow
   V wv[kDepthwiseMaxTaps], acc[kDepthwiseMaxTaps];
   V bacc = hn::Zero(d);
   const size_t N = g.N, acc_stride = (kDepthwiseMaxTaps + 1) * N, c0 = i0 / s.batch;
-  float* accbuf = by_channel ? ConvScratch(ConvSlot::kColumns, (i1 - i0) / s.batch * acc_stride)
-                             : nullptr;
+  float* accbuf =
+      by_channel ? ConvScratch(ConvSlot::kColumns, (i1 - i0) / s.batch * acc_stride) : nullptr;
   std::vector<uint32_t> order;
   DepthwisePlaneOrder(s, by_channel, i0, i1, &order);
   for (const uint32_t u : order) {
@@ -662,15 +665,15 @@ inline void ConvBackwardDepthwise(const Conv2dShape& s, const float* x, const fl
   if (DepthwiseRowsApply(s)) {
     const DepthwiseRowGeom g(s);
     RunDepthwiseBackward(s, pool, by_channel, [&](size_t i0, size_t i1) {
-      (k3 ? DepthwiseBackwardRowsPlanes<3> : DepthwiseBackwardRowsPlanes<0>)(
-          s, g, by_channel, i0, i1, x, dy, w, dx, dw, dbias);
+      (k3 ? DepthwiseBackwardRowsPlanes<3>
+          : DepthwiseBackwardRowsPlanes<0>)(s, g, by_channel, i0, i1, x, dy, w, dx, dw, dbias);
     });
     return;
   }
   const DepthwiseS1Geom g(s);
   RunDepthwiseBackward(s, pool, by_channel, [&](size_t i0, size_t i1) {
-    (k3 ? DepthwiseBackwardS1Planes<3> : DepthwiseBackwardS1Planes<0>)(s, g, by_channel, i0, i1,
-                                                                      x, dy, w, dx, dw, dbias);
+    (k3 ? DepthwiseBackwardS1Planes<3> : DepthwiseBackwardS1Planes<0>)(s, g, by_channel, i0, i1, x,
+                                                                       dy, w, dx, dw, dbias);
   });
 }
 
@@ -683,7 +686,7 @@ inline void ConvForwardDepthwise(const Conv2dShape& s, const float* x, const flo
   if (DepthwiseRowsApply(s)) {
     const bool k3 = s.kernel_h == 3 && s.kernel_w == 3;
     (k3 ? DepthwiseRowsForward<true, 3> : DepthwiseRowsForward<true, 0>)(s, x, w, bias, y, relu,
-                                                                       flip_taps, pool);
+                                                                         flip_taps, pool);
     return;
   }
   const detail::ConvGeom geo(s);
