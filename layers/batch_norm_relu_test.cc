@@ -112,6 +112,84 @@ TEST(BatchNormReluTest, FusedIsBitIdenticalToSeparateLayers) {
   }
 }
 
+// [BatchNorm, activation]: the fused pair is the container's tail, so the activation writes the
+// caller's tensor and Backward reads its mask from there. Wrapped in an outer [inner, BatchNorm]
+// (as MobileNetV2's Conv-BN-ReLU6 blocks sit inside its inverted residuals) when `nested`.
+std::unique_ptr<Sequential> MakeBnActTail(const Shape& shape, uint64_t seed, ActivationKind kind,
+                                          bool nested) {
+  auto inner = Sequential::Create(shape);
+  SIMDNET_CHECK(inner.ok());
+  SIMDNET_CHECK((*inner)->Add(MakeBatchNorm(shape)).ok());
+  ActivationOptions act;
+  act.kind = kind;
+  SIMDNET_CHECK((*inner)->Add(Activation::Create(act, shape)).ok());
+  std::unique_ptr<Sequential> seq = std::move(inner).value();
+  if (nested) {
+    auto outer = Sequential::Create(shape);
+    SIMDNET_CHECK(outer.ok());
+    SIMDNET_CHECK((*outer)->Add(std::move(seq)).ok());
+    SIMDNET_CHECK((*outer)->Add(MakeBatchNorm(shape)).ok());
+    seq = std::move(outer).value();
+  }
+  Rng rng(seed);
+  std::vector<NamedParameter> params = seq->Params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const bool wide = kind == ActivationKind::kRelu6 && i < 2;
+    rng.FillUniform(params[i].param->value.data(), params[i].param->value.size(),
+                    wide ? 1.5f : -0.5f, wide ? 4.0f : 1.5f);
+  }
+  return seq;
+}
+
+TEST(BatchNormReluTest, FusedTailIsBitIdenticalToSeparateLayers) {
+  for (ActivationKind kind : {ActivationKind::kRelu, ActivationKind::kRelu6}) {
+    for (bool nested : {false, true}) {
+      for (const Shape& shape : {Shape({3, 5, 7}), Shape({37})}) {
+        auto fused = MakeBnActTail(shape, 9, kind, nested);
+        auto plain = MakeBnActTail(shape, 9, kind, nested);
+        Sequential& fused_inner = nested ? static_cast<Sequential&>(fused->layer(0)) : *fused;
+        Sequential& plain_inner = nested ? static_cast<Sequential&>(plain->layer(0)) : *plain;
+        plain_inner.layer(1).set_forward_hook([](const Tensor&) {});
+        Tensor x(WithBatch(5, shape)), dy(WithBatch(5, shape));
+        Rng rng(static_cast<uint64_t>(shape.size()));
+        rng.FillUniform(x.data(), x.size(), -2.0f, 3.0f);
+        rng.FillUniform(dy.data(), dy.size(), -1.0f, 1.0f);
+        for (Mode mode : {Mode::kTrain, Mode::kEval, Mode::kTrain}) {
+          SCOPED_TRACE(testing::Message() << ActivationKindName(kind) << " " << shape.ToString()
+                                          << (nested ? " nested" : "")
+                                          << (mode == Mode::kTrain ? " train" : " eval"));
+          fused->SetMode(mode);
+          plain->SetMode(mode);
+          Tensor y1, y2, dx1, dx2;
+          fused->Forward(x, &y1);
+          plain->Forward(x, &y2);
+          // The fused pair did not write the BatchNorm's own output; the plain one did.
+          EXPECT_EQ(fused_inner.activation(0).size(), 0);
+          EXPECT_EQ(plain_inner.activation(0).size(), x.size());
+          ExpectBitIdentical(y1, y2, "y");
+          fused->ZeroGrad();
+          plain->ZeroGrad();
+          fused->Backward(dy, &dx1);
+          plain->Backward(dy, &dx2);
+          ExpectBitIdentical(dx1, dx2, "dx");
+          std::vector<NamedParameter> p1 = fused->Params(), p2 = plain->Params();
+          for (size_t i = 0; i < p1.size(); ++i)
+            ExpectBitIdentical(p1[i].param->grad, p2[i].param->grad, "grad");
+          // Parameter gradients only (no dx): the same gradients.
+          fused->ZeroGrad();
+          plain->ZeroGrad();
+          fused->BackwardParamsOnly(dy, &dx1);
+          plain->BackwardParamsOnly(dy, &dx2);
+          p1 = fused->Params();
+          p2 = plain->Params();
+          for (size_t i = 0; i < p1.size(); ++i)
+            ExpectBitIdentical(p1[i].param->grad, p2[i].param->grad, "params-only grad");
+        }
+      }
+    }
+  }
+}
+
 // The ReLU6 test data reaches both clamps (so the fused mask's upper edge is exercised).
 TEST(BatchNormReluTest, Relu6TestDataCrossesBothClamps) {
   const Shape shape({8, 16, 16});
@@ -207,6 +285,15 @@ TEST(BatchNormReluTest, FusedRelu6GradientsMatchDoubleReference) {
   check.input_low = -2.0f;
   check.input_high = 2.0f;
   EXPECT_TRUE(CheckLayerGradients(*eval, 3, check));
+}
+
+TEST(BatchNormReluTest, FusedTailGradientsMatchDoubleReference) {
+  for (ActivationKind kind : {ActivationKind::kRelu, ActivationKind::kRelu6}) {
+    SCOPED_TRACE(ActivationKindName(kind));
+    const bool relu6 = kind == ActivationKind::kRelu6;
+    auto seq = MakeBnActTail(Shape({3, 5, 5}), 5, kind, /*nested=*/true);
+    EXPECT_TRUE(CheckLayerGradients(*seq, 4, BnActBnCheck(3, 25, true, relu6)));
+  }
 }
 
 }  // namespace

@@ -81,8 +81,9 @@ bool FusedActivation(const Layer& layer, BatchNormActivation* act) {
 }  // namespace
 
 BatchNorm* Sequential::FusableBatchNorm(size_t i, BatchNormActivation* act) {
-  // The activation's output must be kept (activations_), so it is not the last child.
-  if (i + 2 >= children_.size() || LayerTimerInstalled()) return nullptr;
+  // The activation's output is kept for Backward: activations_[i + 1], or last_output_ (a
+  // reference to the caller's tensor) when the activation is the last child.
+  if (i + 2 > children_.size() || LayerTimerInstalled()) return nullptr;
   auto* bn = dynamic_cast<BatchNorm*>(children_[i].layer.get());
   if (bn == nullptr || bn->has_hooks()) return nullptr;
   if (!FusedActivation(*children_[i + 1].layer, act)) return nullptr;
@@ -172,6 +173,7 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
   inference_forward_ = pool != nullptr;
   if (pool != nullptr) {
     for (Tensor& a : activations_) a = Tensor();
+    last_output_ = Tensor();
   }
   Tensor pooled[2];
   int next_slot = 0;
@@ -202,9 +204,11 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
     }
     if (BatchNorm* fusable = FusableBatchNorm(i, &act)) {
       // BatchNorm + activation in one pass; the BatchNorm's own output (activations_[i]) is
-      // skipped.
-      Tensor* out = output(i + 1);
+      // skipped. An activation that is the last child writes y, which Backward reads back
+      // through last_output_ (the caller keeps y until then, as it keeps every output).
+      Tensor* out = i + 2 == k ? y : output(i + 1);
       fusable->ForwardActivation(*in, act, out);
+      if (i + 2 == k && pool == nullptr) last_output_ = *y;
       fused_[i] = act;
       i += 2;
       in = out;
@@ -225,14 +229,7 @@ void Sequential::Backward(const Tensor& dy, Tensor* dx) {
     Copy(dy.data(), dx->data(), static_cast<size_t>(dy.size()), &DefaultThreadPool());
     return;
   }
-  const size_t k = children_.size();
-  Layer& last = *children_[k - 1].layer;
-  if (k == 1) {
-    last.RunBackward(dy, dx);
-    return;
-  }
-  last.RunBackward(dy, &gradients_[k - 2]);
-  BackwardChildren(k - 1, gradients_[k - 2], dx, 0);
+  BackwardChildren(children_.size(), dy, dx, 0);
 }
 
 void Sequential::BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx) {
@@ -264,24 +261,22 @@ void Sequential::BackwardParamsOnly(const Tensor& dy, Tensor* dx) {
   size_t first = 0;
   while (first < k && !LearnsAny(*children_[first].layer)) ++first;
   if (first == k) return;  // nothing learns: no backward pass at all
-  Layer& last = *children_[k - 1].layer;
-  if (first == k - 1) {
-    last.RunBackwardParamsOnly(dy, k == 1 ? dx : &gradients_[k - 2]);
-    return;
-  }
-  last.RunBackward(dy, &gradients_[k - 2]);
-  BackwardChildren(k - 1, gradients_[k - 2], dx, first, /*params_only_at_stop=*/true);
+  BackwardChildren(k, dy, dx, first, /*params_only_at_stop=*/true);
 }
 
 void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, size_t stop,
                                   bool params_only_at_stop) {
   // Child stop runs on its own: it cannot be an activation that ran fused with the BatchNorm
   // below.
-  SIMDNET_CHECK(stop < index && index < children_.size() &&
+  SIMDNET_CHECK(stop < index && index <= children_.size() &&
                 (stop == 0 || fused_[stop - 1] == BatchNormActivation::kNone));
   // gradients_[i - 1] holds the gradient at child i's input (= child i-1's output); child 0's
   // goes to dx.
   const auto input_grad = [&](size_t i) { return i == 0 ? dx : &gradients_[i - 1]; };
+  // The output of child i as Forward left it (the last child's: the caller's tensor).
+  const auto output_of = [&](size_t i) -> Tensor& {
+    return i + 1 == children_.size() ? last_output_ : activations_[i];
+  };
   const Tensor* g = &grad;
   for (size_t i = index; i-- > stop;) {
     if (i >= stop + 1 && fused_[i - 1] != BatchNormActivation::kNone) {
@@ -289,7 +284,7 @@ void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, 
       auto* bn = static_cast<BatchNorm*>(children_[i - 1].layer.get());
       Layer& act = *children_[i].layer;
       if (!LayerTimerInstalled() && !bn->has_hooks() && !act.has_hooks()) {
-        bn->BackwardActivation(activations_[i], fused_[i - 1], *g, input_grad(i - 1));
+        bn->BackwardActivation(output_of(i), fused_[i - 1], *g, input_grad(i - 1));
         g = input_grad(--i);
         continue;
       }
@@ -297,7 +292,7 @@ void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, 
       // BatchNorm's output is recomputed (bit-identical) and the activation's Forward re-run
       // (without hooks) so that its Backward has its cached input.
       bn->RecomputeOutput(&activations_[i - 1]);
-      act.Forward(activations_[i - 1], &activations_[i]);
+      act.Forward(activations_[i - 1], &output_of(i));
       fused_[i - 1] = BatchNormActivation::kNone;
     }
     if (params_only_at_stop && i == stop) {

@@ -25,7 +25,7 @@ namespace simdnet {
 // Caches: every intermediate activation (the children read their inputs in Backward) and the
 // intermediate gradients; both are reused across calls while N is unchanged.
 // Runs each child with Layer::RunForward / RunBackward (hooks, timing), except that a BatchNorm
-// followed by a ReLU or ReLU6 (not the last child) runs fused (BatchNorm::ForwardActivation /
+// followed by a ReLU or ReLU6 (also as the last child) runs fused (BatchNorm::ForwardActivation /
 // BackwardActivation, bit-identical to the two layers) when neither has hooks and no LayerTimer
 // is installed; the BatchNorm's own output is then not kept (activation(i) of that BatchNorm is
 // stale).
@@ -127,6 +127,9 @@ class Sequential : public Layer {
   Shape input_shape_, output_shape_;
   std::vector<Child> children_;
   std::vector<Tensor> activations_;  // output of child i, for i < size() - 1
+  // The last child's output (the caller's y, shared) when that child is an activation that ran
+  // fused with the BatchNorm before it: its Backward reads the mask from it.
+  Tensor last_output_;
   std::vector<Tensor> gradients_;    // gradient w.r.t. activations_[i]
   // fused_[i] != kNone: children i, i + 1 ran fused (with that activation) in the last Forward.
   std::vector<BatchNormActivation> fused_;
