@@ -85,6 +85,19 @@ bool ReadShapes(const std::string& path, std::vector<NamedConv>* out) {
   return true;
 }
 
+// Sets the GFLOPS counters of `passes` direct-convolution passes of s per iteration (the
+// direct algorithm's multiply-adds, whatever the algorithm run), timed since cpu0.
+void SetConvCounters(benchmark::State& state, const Conv2dShape& s, double passes, double cpu0,
+                     int64_t target, size_t threads) {
+  const double flops = 2.0 * passes * s.batch * s.out_channels * s.in_channels * s.kernel_h *
+                       s.kernel_w * s.out_h() * s.out_w() / s.groups;
+  const double gflop = flops * 1e-9 * static_cast<double>(state.iterations());
+  bench::SetCpuGflopsCounter(state, gflop, bench::ProcessCpuSeconds() - cpu0, threads);
+  state.counters["GFLOPS"] = benchmark::Counter(gflop, benchmark::Counter::kIsRate);
+  state.counters["peak_frac"] = benchmark::Counter(
+      gflop / bench::MeasurePeakGflops(target, threads), benchmark::Counter::kIsRate);
+}
+
 // Registers one pass of one shape per ISA: the planned algorithm, or `forced` when non-null.
 void RegisterConv(const NamedConv& nc, ConvPass pass, size_t threads,
                   const ConvAlgorithm* forced) {
@@ -143,13 +156,7 @@ void RegisterConv(const NamedConv& nc, ConvPass pass, size_t threads,
           run();
           benchmark::ClobberMemory();
         }
-        const double flops = 2.0 * s.batch * s.out_channels * s.in_channels * s.kernel_h *
-                             s.kernel_w * s.out_h() * s.out_w() / s.groups;
-        const double gflop = flops * 1e-9 * static_cast<double>(state.iterations());
-        bench::SetCpuGflopsCounter(state, gflop, bench::ProcessCpuSeconds() - cpu0, threads);
-        state.counters["GFLOPS"] = benchmark::Counter(gflop, benchmark::Counter::kIsRate);
-        state.counters["peak_frac"] = benchmark::Counter(
-            gflop / bench::MeasurePeakGflops(target, threads), benchmark::Counter::kIsRate);
+        SetConvCounters(state, s, /*passes=*/1, cpu0, target, threads);
       });
   bench::ForAll(group, [](benchmark::internal::Benchmark* b) {
     b->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -191,13 +198,7 @@ void RegisterBackwardDataAndWeights(const NamedConv& nc, size_t threads) {
                                        dbias.get(), pool);
           benchmark::ClobberMemory();
         }
-        const double flops = 4.0 * s.batch * s.out_channels * s.in_channels * s.kernel_h *
-                             s.kernel_w * s.out_h() * s.out_w() / s.groups;
-        const double gflop = flops * 1e-9 * static_cast<double>(state.iterations());
-        bench::SetCpuGflopsCounter(state, gflop, bench::ProcessCpuSeconds() - cpu0, threads);
-        state.counters["GFLOPS"] = benchmark::Counter(gflop, benchmark::Counter::kIsRate);
-        state.counters["peak_frac"] = benchmark::Counter(
-            gflop / bench::MeasurePeakGflops(target, threads), benchmark::Counter::kIsRate);
+        SetConvCounters(state, s, /*passes=*/2, cpu0, target, threads);
       });
   bench::ForAll(group, [](benchmark::internal::Benchmark* b) {
     b->UseRealTime()->Unit(benchmark::kMillisecond);

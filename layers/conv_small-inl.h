@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #endif  // SIMDNET_LAYERS_CONV_SMALL_INL_H_
@@ -203,6 +204,19 @@ constexpr size_t kRowsAccVectors =
     HWY_TARGET == HWY_SCALAR ? 4 : HWY_TARGET <= HWY_AVX3 ? 24 : 12;
 constexpr size_t kRowsMaxChannels = 8;
 
+// Calls f(std::integral_constant<size_t, K>()) with K = k clamped to [K, kMax]: a run-time
+// count as the template argument of a kernel.
+template <size_t K, size_t kMax, class F>
+HWY_INLINE void WithCount(size_t k, const F& f) {
+  if constexpr (K < kMax) {
+    if (k > K) {
+      WithCount<K + 1, kMax>(k, f);
+      return;
+    }
+  }
+  f(std::integral_constant<size_t, K>());
+}
+
 template <size_t kC>
 constexpr size_t RowsSegments() {
   return kRowsAccVectors / kC >= 4 ? 4 : kRowsAccVectors / kC >= 1 ? kRowsAccVectors / kC : 1;
@@ -357,48 +371,12 @@ inline void ConvForwardPixelRows(const Conv2dShape& s, const float* x, const flo
           r1 = std::max(r1, hi);
         }
         if (r1 < r0) r1 = r0;  // every row in the padding: bias only
-        switch (kc) {
-          case 1:
-            PixelRowsTile<1, RowsSegments<1>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
-                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
-                                                 geo.p, bb, relu);
-            break;
-          case 2:
-            PixelRowsTile<2, RowsSegments<2>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
-                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
-                                                 geo.p, bb, relu);
-            break;
-          case 3:
-            PixelRowsTile<3, RowsSegments<3>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
-                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
-                                                 geo.p, bb, relu);
-            break;
-          case 4:
-            PixelRowsTile<4, RowsSegments<4>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
-                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
-                                                 geo.p, bb, relu);
-            break;
-          case 5:
-            PixelRowsTile<5, RowsSegments<5>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
-                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
-                                                 geo.p, bb, relu);
-            break;
-          case 6:
-            PixelRowsTile<6, RowsSegments<6>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
-                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
-                                                 geo.p, bb, relu);
-            break;
-          case 7:
-            PixelRowsTile<7, RowsSegments<7>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
-                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
-                                                 geo.p, bb, relu);
-            break;
-          default:
-            PixelRowsTile<8, RowsSegments<8>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
-                                                 s.kernel_w, r0, r1, off.data(), wb, channels,
-                                                 geo.p, bb, relu);
-            break;
-        }
+        WithCount<1, 8>(kc, [&](auto count) {
+          constexpr size_t K = decltype(count)::value;
+          PixelRowsTile<K, RowsSegments<K>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
+                                              s.kernel_w, r0, r1, off.data(), wb, channels, geo.p,
+                                              bb, relu);
+        });
       }
     }
   });
