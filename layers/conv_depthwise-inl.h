@@ -228,7 +228,9 @@ HWY_INLINE void StoreDepthwiseRow(GemmD d, hn::Vec<GemmD> v, bool relu, float* d
     return;
   }
   hn::StoreU(v, d, tmp);
-  for (size_t i = 0; i < count; ++i) dst[i] = tmp[i];
+  // count < Lanes(d); saying so lets the compiler see that tmp is not read past its end.
+  const size_t n = std::min(count, hn::Lanes(d));
+  for (size_t i = 0; i < n; ++i) dst[i] = tmp[i];
 }
 
 // Forward with the row kernels (see above); flip_taps as in ConvForwardDepthwise.
