@@ -131,9 +131,8 @@ void Sequential::ForwardFolded(size_t i, Conv2d& conv, const BatchNorm* bn,
       bn->EvalScaleShift(scale.data(), f.bias.data());  // shift into f.bias
       for (int64_t o = 0; o < out_channels; ++o) {
         const float s = scale[static_cast<size_t>(o)];
-        const float* src = w.data() + static_cast<size_t>(o) * per_channel;
-        float* dst = f.weight.data() + static_cast<size_t>(o) * per_channel;
-        for (size_t j = 0; j < per_channel; ++j) dst[j] = src[j] * s;
+        const size_t offset = static_cast<size_t>(o) * per_channel;
+        MulScalar(w.data() + offset, s, f.weight.data() + offset, per_channel);
         if (bias != nullptr) f.bias[o] += bias[o] * s;
       }
       f.version = version;
