@@ -301,6 +301,12 @@ struct DenseShifted {
   }
 };
 
+// The number of image chunks a weight-gradient kernel splits the batch into (one ChunkPartials
+// slot each): one per thread when the groups alone cannot keep the threads busy, else 1.
+HWY_INLINE size_t WeightGradImageChunks(const Conv2dShape& s, bool parallel, size_t threads) {
+  return parallel && s.groups < 2 * threads ? std::min(s.batch, threads) : 1;
+}
+
 // Per-image-chunk partial gradients of the weight-gradient kernels that split the batch: chunk
 // c accumulates into Weights(c) (laid out like dw) and Bias(c) (like dbias; null without
 // dbias). With one chunk these are dw and dbias themselves; with more, zeroed scratch that

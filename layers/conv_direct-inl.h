@@ -192,8 +192,7 @@ inline void ConvBackwardWeightsDirect(const Conv2dShape& s, const float* x, cons
   const size_t wp = layout.wq;  // width of the virtual pixel grid
   const size_t rkg = detail::RoundUp(geo.kg, NR);
   const std::vector<int32_t> off = layout.Offsets(s, geo);
-  size_t img_chunks = 1;
-  if (parallel && s.groups < 2 * threads) img_chunks = std::min(s.batch, threads);
+  const size_t img_chunks = WeightGradImageChunks(s, parallel, threads);
   const ChunkPartials partials(s, img_chunks, dw, dbias);
   const GemmD d;
   const size_t N = hn::Lanes(d);

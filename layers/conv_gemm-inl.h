@@ -430,8 +430,7 @@ inline void ConvBackwardWeightsPointwise(const Conv2dShape& s, const float* x, c
   const size_t slice_len = detail::DivCeil(P, slices);
   const size_t seg_max = images_per_block * std::min(P, slice_len);
   const size_t threads = pool.NumThreads();
-  size_t img_chunks = 1;
-  if (parallel && s.groups < 2 * threads) img_chunks = std::min(s.batch, threads);
+  const size_t img_chunks = WeightGradImageChunks(s, parallel, threads);
   const ChunkPartials partials(s, img_chunks, dw, nullptr);
   detail::RunTasks(pool, parallel, s.groups * img_chunks, [&](uint64_t task, size_t) {
     const size_t ichunk = task % img_chunks, g = task / img_chunks;

@@ -127,8 +127,7 @@ inline void ConvBackwardWeightsChannelLanes(const Conv2dShape& s, const float* x
     off[crs] = static_cast<int32_t>(c * plane + r * s.dilation_h * row + t * s.dilation_w);
   }
   const size_t threads = pool.NumThreads();
-  size_t img_chunks = 1;
-  if (parallel && s.groups < 2 * threads) img_chunks = std::min(s.batch, threads);
+  const size_t img_chunks = WeightGradImageChunks(s, parallel, threads);
   const ChunkPartials partials(s, img_chunks, dw, dbias);
   detail::RunTasks(pool, parallel, s.groups * img_chunks, [&](uint64_t task, size_t) {
     const size_t ichunk = task % img_chunks, g = task / img_chunks;

@@ -138,8 +138,7 @@ inline void ConvBackwardWeightsDot(const Conv2dShape& s, const float* x, const f
   const size_t wq = layout.wq, nv = layout.nv, nvr = detail::RoundUp(nv, N);
   const std::vector<int32_t> off = layout.Offsets(s, geo);
   const size_t threads = pool.NumThreads();
-  size_t img_chunks = 1;
-  if (parallel && s.groups < 2 * threads) img_chunks = std::min(s.batch, threads);
+  const size_t img_chunks = WeightGradImageChunks(s, parallel, threads);
   const ChunkPartials partials(s, img_chunks, dw, dbias);
   const float* dy_end = dy + s.batch * s.out_channels * geo.p;
   const auto tail = hn::FirstN(d, geo.ow % N);
