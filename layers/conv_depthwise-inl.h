@@ -460,22 +460,54 @@ inline void DepthwisePlaneOrder(const Conv2dShape& s, bool by_channel, size_t i0
   }
 }
 
-// Per-channel weight-gradient partial sums of one task between its planes: rs tap vectors and
-// the bias vector per channel, in `buf` at (c - c0) * (kDepthwiseMaxTaps + 1) vectors.
-template <size_t kRs, class V>
-HWY_INLINE void LoadDepthwiseAcc(GemmD d, const float* HWY_RESTRICT buf, size_t rs_rt, V* acc,
-                                 V& bacc) {
-  const size_t rs = kRs != 0 ? kRs : rs_rt, N = hn::Lanes(d);
-  for (size_t t = 0; t < rs; ++t) acc[t] = hn::Load(d, buf + t * N);
-  bacc = hn::Load(d, buf + kDepthwiseMaxTaps * N);
-}
-template <size_t kRs, class V>
-HWY_INLINE void StoreDepthwiseAcc(GemmD d, const V* acc, V bacc, size_t rs_rt,
-                                  float* HWY_RESTRICT buf) {
-  const size_t rs = kRs != 0 ? kRs : rs_rt, N = hn::Lanes(d);
-  for (size_t t = 0; t < rs; ++t) hn::Store(acc[t], d, buf + t * N);
-  hn::Store(bacc, d, buf + kDepthwiseMaxTaps * N);
-}
+// The weight-gradient accumulators of one backward task (planes [i0, i1) in channel order):
+// rs tap vectors and a bias vector, kept in registers over a plane and parked in scratch
+// between planes, at (c - c0) * (kDepthwiseMaxTaps + 1) vectors per channel. Each channel
+// starts from zero at image 0 and is reduced into dw (and dbias) after its last image, so the
+// sums do not depend on the thread count.
+template <size_t kRs>
+class DepthwiseWeightAcc {
+ public:
+  using V = hn::Vec<GemmD>;
+  DepthwiseWeightAcc(const Conv2dShape& s, bool by_channel, size_t i0, size_t i1)
+      : batch_(s.batch),
+        rs_(kRs != 0 ? kRs : s.kernel_h * s.kernel_w),
+        stride_((kDepthwiseMaxTaps + 1) * hn::Lanes(GemmD())),
+        c0_(i0 / s.batch),
+        buf_(by_channel ? ConvScratch(ConvSlot::kColumns, (i1 - i0) / s.batch * stride_)
+                        : nullptr) {}
+  // Sets acc and bacc to channel c's sums before image n.
+  HWY_INLINE void Begin(size_t c, size_t n, V* acc, V& bacc) const {
+    const GemmD d;
+    if (n == 0) {
+      for (size_t t = 0; t < kDepthwiseMaxTaps; ++t) acc[t] = hn::Zero(d);
+      bacc = hn::Zero(d);
+      return;
+    }
+    const float* HWY_RESTRICT buf = buf_ + (c - c0_) * stride_;
+    const size_t rs = kRs != 0 ? kRs : rs_;  // a constant keeps acc in registers
+    for (size_t t = 0; t < rs; ++t) acc[t] = hn::Load(d, buf + t * hn::Lanes(d));
+    bacc = hn::Load(d, buf + kDepthwiseMaxTaps * hn::Lanes(d));
+  }
+  // Parks channel c's sums after image n, or adds them to dw (and dbias when non-null) after
+  // the last image.
+  HWY_INLINE void End(size_t c, size_t n, const V* acc, V bacc, float* dw, float* dbias) const {
+    const GemmD d;
+    const size_t rs = kRs != 0 ? kRs : rs_;
+    if (n + 1 == batch_) {
+      for (size_t t = 0; t < rs; ++t) dw[c * rs + t] += hn::GetLane(hn::SumOfLanes(d, acc[t]));
+      if (dbias != nullptr) dbias[c] += hn::GetLane(hn::SumOfLanes(d, bacc));
+      return;
+    }
+    float* HWY_RESTRICT buf = buf_ + (c - c0_) * stride_;
+    for (size_t t = 0; t < rs; ++t) hn::Store(acc[t], d, buf + t * hn::Lanes(d));
+    hn::Store(bacc, d, buf + kDepthwiseMaxTaps * hn::Lanes(d));
+  }
+
+ private:
+  size_t batch_, rs_, stride_, c0_;
+  float* buf_;
+};
 
 // Stride-1 backward over the planes [i0, i1) of the order of RunDepthwiseBackward.
 template <size_t kK>
@@ -511,9 +543,7 @@ inline void DepthwiseBackwardS1Planes(const Conv2dShape& s, const DepthwiseS1Geo
   const size_t nb = blocks.size();
   V wf[kDepthwiseMaxTaps], acc[kDepthwiseMaxTaps];
   V bacc = hn::Zero(d);
-  const size_t acc_stride = (kDepthwiseMaxTaps + 1) * N, c0 = i0 / s.batch;
-  float* accbuf =
-      by_channel ? ConvScratch(ConvSlot::kColumns, (i1 - i0) / s.batch * acc_stride) : nullptr;
+  const DepthwiseWeightAcc<kK * kK> sums(s, by_channel, i0, i1);
   std::vector<uint32_t> order;
   DepthwisePlaneOrder(s, by_channel, i0, i1, &order);
   for (const uint32_t u : order) {
@@ -521,14 +551,7 @@ inline void DepthwiseBackwardS1Planes(const Conv2dShape& s, const DepthwiseS1Geo
     if (dx != nullptr) {
       for (size_t t = 0; t < rs; ++t) wf[t] = hn::Set(d, w[c * rs + rs - 1 - t]);
     }
-    if (dw != nullptr) {
-      if (n == 0) {
-        for (size_t t = 0; t < kDepthwiseMaxTaps; ++t) acc[t] = hn::Zero(d);
-        bacc = hn::Zero(d);
-      } else {
-        LoadDepthwiseAcc<kK * kK>(d, accbuf + (c - c0) * acc_stride, rs, acc, bacc);
-      }
-    }
+    if (dw != nullptr) sums.Begin(c, n, acc, bacc);
     const float* HWY_RESTRICT dyu = dy + u * out_plane;
     for (size_t r = 0; r < g.oh; ++r) {
       CopyRowExact(dyu + r * g.ow, g.ow, dyz + (r + g.ah) * W + g.aw);
@@ -550,12 +573,7 @@ inline void DepthwiseBackwardS1Planes(const Conv2dShape& s, const DepthwiseS1Geo
           }
         }
       }
-      if (n + 1 == s.batch) {
-        for (size_t t = 0; t < rs; ++t) dw[c * rs + t] += hn::GetLane(hn::SumOfLanes(d, acc[t]));
-        if (dbias != nullptr) dbias[c] += hn::GetLane(hn::SumOfLanes(d, bacc));
-      } else {
-        StoreDepthwiseAcc<kK * kK>(d, acc, bacc, rs, accbuf + (c - c0) * acc_stride);
-      }
+      sums.End(c, n, acc, bacc, dw, dbias);
     }
     if (dx != nullptr) {
       float* HWY_RESTRICT out = g.dx_grid ? dxv : dx + u * in_plane;
@@ -604,9 +622,7 @@ inline void DepthwiseBackwardRowsPlanes(const Conv2dShape& s, const DepthwiseRow
   std::fill(dypad, dypad + g.dy_floats, 0.0f);
   V wv[kDepthwiseMaxTaps], acc[kDepthwiseMaxTaps];
   V bacc = hn::Zero(d);
-  const size_t N = g.N, acc_stride = (kDepthwiseMaxTaps + 1) * N, c0 = i0 / s.batch;
-  float* accbuf =
-      by_channel ? ConvScratch(ConvSlot::kColumns, (i1 - i0) / s.batch * acc_stride) : nullptr;
+  const DepthwiseWeightAcc<kK * kK> sums(s, by_channel, i0, i1);
   std::vector<uint32_t> order;
   DepthwisePlaneOrder(s, by_channel, i0, i1, &order);
   for (const uint32_t u : order) {
@@ -614,24 +630,12 @@ inline void DepthwiseBackwardRowsPlanes(const Conv2dShape& s, const DepthwiseRow
     if (dx != nullptr) {
       for (size_t t = 0; t < rs; ++t) wv[t] = hn::Set(d, w[c * rs + t]);
     }
-    if (dw != nullptr) {
-      if (n == 0) {
-        for (size_t t = 0; t < kDepthwiseMaxTaps; ++t) acc[t] = hn::Zero(d);
-        bacc = hn::Zero(d);
-      } else {
-        LoadDepthwiseAcc<kK * kK>(d, accbuf + (c - c0) * acc_stride, rs, acc, bacc);
-      }
-    }
+    if (dw != nullptr) sums.Begin(c, n, acc, bacc);
     DepthwisePadDy(g, dy + u * out_plane, dypad);
     if (dw != nullptr) {
       DepthwisePadPlane(s, g, x + u * in_plane, xpad);
       DepthwiseRowsWeightsPlane<true, kK>(s, g, xpad, dypad, acc, bacc);
-      if (n + 1 == s.batch) {
-        for (size_t t = 0; t < rs; ++t) dw[c * rs + t] += hn::GetLane(hn::SumOfLanes(d, acc[t]));
-        if (dbias != nullptr) dbias[c] += hn::GetLane(hn::SumOfLanes(d, bacc));
-      } else {
-        StoreDepthwiseAcc<kK * kK>(d, acc, bacc, rs, accbuf + (c - c0) * acc_stride);
-      }
+      sums.End(c, n, acc, bacc, dw, dbias);
     }
     if (dx != nullptr) DepthwiseRowsDataPlane(s, g, dypad, wv, rows, dx + u * in_plane);
   }
