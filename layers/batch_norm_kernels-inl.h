@@ -27,6 +27,7 @@
 
 #include "hwy/highway.h"
 #include "layers/clamp_kernels-inl.h"  // ClampVec: the fused ReLU6 is the ReLU6 layer's clamp
+#include "layers/pool2d_kernels-inl.h"  // PoolRow2x2Stride2: the fused max pooling
 
 HWY_BEFORE_NAMESPACE();
 namespace simdnet {
@@ -141,6 +142,59 @@ HWY_INLINE V MaskedGrad(D d, V dy, const float* HWY_RESTRICT y, size_t offset) {
   return ClampBackwardVec(d, vy, hn::Zero(d), hn::Set(d, 6.0f), dy);
 }
 
+// The sums of ChannelBackwardSums for one channel of the s > 1 layout, row by row: Row adds the
+// row's g (MaskedGrad<kAct> of dy_row at y_row) and g * (x - mean); Finish writes the two sums.
+// Every row goes through the same accumulators in the same order, wherever the row comes from,
+// so a caller that builds g rows in scratch gets the sums bit for bit.
+template <class D>
+struct BackwardSumsAcc {
+  using V = hn::Vec<D>;
+  using D1 = hn::CappedTag<float, 1>;
+  using V1 = hn::Vec<D1>;
+  BackwardSumsAcc(D d, float mean)
+      : vm(hn::Set(d, mean)), sm(hn::Set(D1(), mean)), s0(hn::Zero(d)), s1(hn::Zero(d)),
+        p0(hn::Zero(d)), p1(hn::Zero(d)), st(hn::Zero(D1())), pt(hn::Zero(D1())) {}
+
+  // y_row may be null when kAct == kNone.
+  template <BatchNormActivation kAct>
+  HWY_INLINE void Row(const float* HWY_RESTRICT dy_row, const float* HWY_RESTRICT y_row,
+                      const float* HWY_RESTRICT x_row, size_t s) {
+    const D d;
+    const D1 d1;
+    const size_t lanes = hn::Lanes(d);
+    size_t j = 0;
+    for (; j + 2 * lanes <= s; j += 2 * lanes) {
+      const auto g0 = MaskedGrad<kAct>(d, hn::LoadU(d, dy_row + j), y_row, j);
+      const auto g1 = MaskedGrad<kAct>(d, hn::LoadU(d, dy_row + j + lanes), y_row, j + lanes);
+      s0 = hn::Add(s0, g0);
+      s1 = hn::Add(s1, g1);
+      p0 = hn::MulAdd(g0, hn::Sub(hn::LoadU(d, x_row + j), vm), p0);
+      p1 = hn::MulAdd(g1, hn::Sub(hn::LoadU(d, x_row + j + lanes), vm), p1);
+    }
+    for (; j + lanes <= s; j += lanes) {
+      const auto g0 = MaskedGrad<kAct>(d, hn::LoadU(d, dy_row + j), y_row, j);
+      s0 = hn::Add(s0, g0);
+      p0 = hn::MulAdd(g0, hn::Sub(hn::LoadU(d, x_row + j), vm), p0);
+    }
+    for (; j < s; ++j) {
+      const auto g = MaskedGrad<kAct>(d1, hn::LoadU(d1, dy_row + j), y_row, j);
+      st = hn::Add(st, g);
+      pt = hn::MulAdd(g, hn::Sub(hn::LoadU(d1, x_row + j), sm), pt);
+    }
+  }
+
+  HWY_INLINE void Finish(float* sum_g, float* sum_gxc) const {
+    const D d;
+    *sum_g = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1))) + hn::GetLane(st);
+    *sum_gxc = hn::GetLane(hn::SumOfLanes(d, hn::Add(p0, p1))) + hn::GetLane(pt);
+  }
+
+  V vm;
+  V1 sm;
+  V s0, s1, p0, p1;
+  V1 st, pt;
+};
+
 // Overwrites sum_g[c0, c1) and sum_gxc[c0, c1) with the sums of g and of g * (x - mean) per
 // channel (g from MaskedGrad<kAct>), in one pass. The two sums are accumulated exactly as
 // ChannelReduce<false>(g) and ChannelReduce<true>(g, null, x, mean) accumulate them, so the
@@ -155,35 +209,13 @@ HWY_INLINE void ChannelBackwardSums(const float* HWY_RESTRICT dy, const float* H
   const hn::CappedTag<float, 1> d1;
   if (s != 1) {
     for (size_t ch = c0; ch < c1; ++ch) {
-      const auto vm = hn::Set(d, mean[ch]);
-      const auto sm = hn::Set(d1, mean[ch]);
-      auto s0 = hn::Zero(d), s1 = hn::Zero(d), p0 = hn::Zero(d), p1 = hn::Zero(d);
-      auto st = hn::Zero(d1), pt = hn::Zero(d1);
+      BackwardSumsAcc<decltype(d)> acc(d, mean[ch]);
       for (size_t i = 0; i < n; ++i) {
         const size_t row = (i * c + ch) * s;
-        size_t j = 0;
-        for (; j + 2 * lanes <= s; j += 2 * lanes) {
-          const auto g0 = MaskedGrad<kAct>(d, hn::LoadU(d, dy + row + j), y, row + j);
-          const auto g1 =
-              MaskedGrad<kAct>(d, hn::LoadU(d, dy + row + j + lanes), y, row + j + lanes);
-          s0 = hn::Add(s0, g0);
-          s1 = hn::Add(s1, g1);
-          p0 = hn::MulAdd(g0, hn::Sub(hn::LoadU(d, x + row + j), vm), p0);
-          p1 = hn::MulAdd(g1, hn::Sub(hn::LoadU(d, x + row + j + lanes), vm), p1);
-        }
-        for (; j + lanes <= s; j += lanes) {
-          const auto g0 = MaskedGrad<kAct>(d, hn::LoadU(d, dy + row + j), y, row + j);
-          s0 = hn::Add(s0, g0);
-          p0 = hn::MulAdd(g0, hn::Sub(hn::LoadU(d, x + row + j), vm), p0);
-        }
-        for (; j < s; ++j) {
-          const auto g = MaskedGrad<kAct>(d1, hn::LoadU(d1, dy + row + j), y, row + j);
-          st = hn::Add(st, g);
-          pt = hn::MulAdd(g, hn::Sub(hn::LoadU(d1, x + row + j), sm), pt);
-        }
+        acc.template Row<kAct>(dy + row, kAct == BatchNormActivation::kNone ? nullptr : y + row,
+                               x + row, s);
       }
-      sum_g[ch] = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1))) + hn::GetLane(st);
-      sum_gxc[ch] = hn::GetLane(hn::SumOfLanes(d, hn::Add(p0, p1))) + hn::GetLane(pt);
+      acc.Finish(&sum_g[ch], &sum_gxc[ch]);
     }
     return;
   }
@@ -224,6 +256,33 @@ HWY_INLINE V AffineVec(D d, V u, V a, V v, V b, V dd) {
   return out;
 }
 
+// One row of ChannelAffineRange's s > 1 layout: out_row[j] = a * u_row[j] + b * v_row[j] + d
+// (kTwo) or a * u_row[j] + d, with the same kAct / kMask (mask_row) options; v_row / mask_row
+// may be null when unused.
+template <bool kTwo, BatchNormActivation kAct = BatchNormActivation::kNone,
+          BatchNormActivation kMask = BatchNormActivation::kNone>
+HWY_INLINE void AffineRow(const float* u_row, float a, const float* v_row, float b, float dv,
+                          size_t s, float* out_row, const float* mask_row) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const hn::CappedTag<float, 1> d1;
+  const auto va = hn::Set(d, a), vd = hn::Set(d, dv);
+  const auto vb = hn::Set(d, b);
+  size_t j = 0;
+  for (; j + lanes <= s; j += lanes) {
+    const auto vv = kTwo ? hn::LoadU(d, v_row + j) : hn::Zero(d);
+    const auto vu = MaskedGrad<kMask>(d, hn::LoadU(d, u_row + j), mask_row, j);
+    hn::StoreU(AffineVec<kTwo, kAct>(d, vu, va, vv, vb, vd), d, out_row + j);
+  }
+  const auto sa = hn::Set(d1, a), sd = hn::Set(d1, dv);
+  const auto sb = hn::Set(d1, b);
+  for (; j < s; ++j) {
+    const auto sv = kTwo ? hn::LoadU(d1, v_row + j) : hn::Zero(d1);
+    const auto su = MaskedGrad<kMask>(d1, hn::LoadU(d1, u_row + j), mask_row, j);
+    hn::StoreU(AffineVec<kTwo, kAct>(d1, su, sa, sv, sb, sd), d1, out_row + j);
+  }
+}
+
 // Writes out[i, ch, j] = a[ch] * u + b[ch] * v + d[ch] (kTwo) or a[ch] * u + d[ch] for channels
 // [c0, c1) in either layout. b / v are unused when !kTwo. kAct (with !kTwo): act(out).
 // kMask (with kTwo): u is first replaced by MaskedGrad<kMask>(u, mask).
@@ -240,21 +299,9 @@ HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, 
     for (size_t i = 0; i < n; ++i) {
       for (size_t ch = c0; ch < c1; ++ch) {
         const size_t row = (i * c + ch) * s;
-        const auto va = hn::Set(d, a[ch]), vd = hn::Set(d, dv[ch]);
-        const auto vb = hn::Set(d, kTwo ? b[ch] : 0.0f);
-        size_t j = 0;
-        for (; j + lanes <= s; j += lanes) {
-          const auto vv = kTwo ? hn::LoadU(d, v + row + j) : hn::Zero(d);
-          const auto vu = MaskedGrad<kMask>(d, hn::LoadU(d, u + row + j), mask, row + j);
-          hn::StoreU(AffineVec<kTwo, kAct>(d, vu, va, vv, vb, vd), d, out + row + j);
-        }
-        const auto sa = hn::Set(d1, a[ch]), sd = hn::Set(d1, dv[ch]);
-        const auto sb = hn::Set(d1, kTwo ? b[ch] : 0.0f);
-        for (; j < s; ++j) {
-          const auto sv = kTwo ? hn::LoadU(d1, v + row + j) : hn::Zero(d1);
-          const auto su = MaskedGrad<kMask>(d1, hn::LoadU(d1, u + row + j), mask, row + j);
-          hn::StoreU(AffineVec<kTwo, kAct>(d1, su, sa, sv, sb, sd), d1, out + row + j);
-        }
+        AffineRow<kTwo, kAct, kMask>(u + row, a[ch], kTwo ? v + row : nullptr,
+                                     kTwo ? b[ch] : 0.0f, dv[ch], s, out + row,
+                                     kMask == BatchNormActivation::kNone ? nullptr : mask + row);
       }
     }
     return;
@@ -301,6 +348,81 @@ HWY_INLINE void ChannelAffineOne(const float* x, float scale, float shift, size_
       hn::StoreU(AffineVec<false, kAct>(d1, hn::LoadU(d1, x + row + j), sa, zero1, zero1, sd), d1,
                  y + row + j);
     }
+  }
+}
+
+// The 2x2 stride-2 max pooling (no padding) of an in_h x in_w plane, as Pool2d runs it.
+HWY_INLINE Pool2dShape MaxPool2x2Shape(size_t in_h, size_t in_w) {
+  Pool2dShape ps;
+  ps.in_h = in_h;
+  ps.in_w = in_w;
+  return ps;  // batch 1, channel 1, kernel 2, stride 2, pad 0
+}
+
+// Writes pooled[i, ch] and argmax[i, ch] (n, c, h / 2, w / 2) = the 2x2 stride-2 max pooling of
+// kAct(x[i, ch] * scale + shift) for one channel of (n, c, h, w) data: each activated plane
+// goes through `plane` (h * w floats, in L1) with ChannelAffineOne's arithmetic, then through
+// the pooling kernel's own row function (PoolRow2x2Stride2), so pooled and argmax are those of
+// the unfused passes bit for bit. Requires: h, w >= 2.
+template <BatchNormActivation kAct>
+HWY_INLINE void AffineActMaxPoolChannel(const float* x, float scale, float shift, size_t n,
+                                        size_t c, size_t h, size_t w, size_t ch, float* plane,
+                                        float* pooled, int32_t* argmax) {
+  const Pool2dShape ps = MaxPool2x2Shape(h, w);
+  const size_t s = h * w, ow_n = ps.out_w(), p = ps.out_h() * ow_n;
+  for (size_t i = 0; i < n; ++i) {
+    ChannelAffineOne<kAct>(x + (i * c + ch) * s, scale, shift, 1, 1, s, 0, plane);
+    const size_t o = (i * c + ch) * p;
+    for (size_t oh = 0; oh < ps.out_h(); ++oh) {
+      PoolRow2x2Stride2<true>(ps, plane, plane + s, oh, pooled + o + oh * ow_n,
+                              argmax + o + oh * ow_n);
+    }
+  }
+}
+
+// Writes into `plane` (s floats) the gradient at one plane of the activation's output from the
+// pooled gradient dy (p floats): 0 + MaskedGrad<kAct>(dy[k], pooled[k]) at argmax[k], 0
+// elsewhere, which is MaxPool2dBackward's scatter masked as ChannelBackwardSums masks it (the
+// activation's output at argmax[k] is pooled[k]; the windows do not overlap).
+template <BatchNormActivation kAct>
+HWY_INLINE void UnpoolMaskedPlane(const float* HWY_RESTRICT dy, const float* HWY_RESTRICT pooled,
+                                  const int32_t* HWY_RESTRICT argmax, size_t p, size_t s,
+                                  float* HWY_RESTRICT plane) {
+  const hn::CappedTag<float, 1> d1;
+  for (size_t j = 0; j < s; ++j) plane[j] = 0.0f;
+  for (size_t k = 0; k < p; ++k) {
+    plane[argmax[k]] += hn::GetLane(MaskedGrad<kAct>(d1, hn::LoadU(d1, dy + k), pooled, k));
+  }
+}
+
+// The batch-norm training backward of one channel behind AffineActMaxPoolChannel: dy, pooled and
+// argmax are (n, c, h / 2, w / 2). Two passes over the channel's planes, each rebuilding the
+// plane's gradient in `plane` (UnpoolMaskedPlane): the sums (BackwardSumsAcc), coefs.Coefs,
+// then dx = a * g + b * x + d (AffineRow), the arithmetic of ChannelBackwardSums and
+// ChannelAffineRange on the unfused full-size gradient.
+template <BatchNormActivation kAct>
+HWY_INLINE void MaxPoolBackwardChannel(const float* dy, const float* pooled,
+                                       const int32_t* argmax, const float* x, const float* mean,
+                                       const float* a, const float* b, const float* dv, size_t n,
+                                       size_t c, size_t h, size_t w, size_t ch,
+                                       const BatchNormBackwardCoefs& coefs, float* sum_g,
+                                       float* sum_gxc, float* plane, float* dx) {
+  const hn::ScalableTag<float> d;
+  const Pool2dShape ps = MaxPool2x2Shape(h, w);
+  const size_t s = h * w, p = ps.out_h() * ps.out_w();
+  BackwardSumsAcc<decltype(d)> acc(d, mean[ch]);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t o = (i * c + ch) * p;
+    UnpoolMaskedPlane<kAct>(dy + o, pooled + o, argmax + o, p, s, plane);
+    acc.template Row<BatchNormActivation::kNone>(plane, nullptr, x + (i * c + ch) * s, s);
+  }
+  acc.Finish(&sum_g[ch], &sum_gxc[ch]);
+  coefs.Coefs(ch, sum_g[ch], sum_gxc[ch]);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t o = (i * c + ch) * p;
+    const size_t row = (i * c + ch) * s;
+    UnpoolMaskedPlane<kAct>(dy + o, pooled + o, argmax + o, p, s, plane);
+    AffineRow<true>(plane, a[ch], x + row, b[ch], dv[ch], s, dx + row, nullptr);
   }
 }
 

@@ -9,6 +9,7 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "layers/batch_norm_kernels.cc"
+#include "hwy/aligned_allocator.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "layers/batch_norm_kernels-inl.h"
@@ -124,6 +125,60 @@ void TrainBackwardT(const float* dy, const float* act_y, BatchNormActivation act
   }
 }
 
+void TrainForwardMaxPoolT(const float* x, size_t n, size_t c, size_t h, size_t w, size_t c0,
+                          size_t c1, const BatchNormChannelStats& stats, BatchNormActivation act,
+                          float* pooled, int32_t* argmax) {
+  const size_t s = h * w;
+  const hwy::AlignedFreeUniquePtr<float[]> plane = hwy::AllocateAligned<float>(s);
+  for (size_t ch = c0; ch < c1; ++ch) {
+    const float mean = stats.Mean(ch, ChannelReduceRows<false>(x, 0.0f, x, 0.0f, n, c, s, ch));
+    float scale, shift;
+    stats.ScaleShift(ch, ChannelReduceRows<true>(x, mean, x, mean, n, c, s, ch), &scale, &shift);
+    switch (act) {
+      case BatchNormActivation::kNone:
+        AffineActMaxPoolChannel<BatchNormActivation::kNone>(x, scale, shift, n, c, h, w, ch,
+                                                            plane.get(), pooled, argmax);
+        break;
+      case BatchNormActivation::kRelu:
+        AffineActMaxPoolChannel<BatchNormActivation::kRelu>(x, scale, shift, n, c, h, w, ch,
+                                                            plane.get(), pooled, argmax);
+        break;
+      case BatchNormActivation::kRelu6:
+        AffineActMaxPoolChannel<BatchNormActivation::kRelu6>(x, scale, shift, n, c, h, w, ch,
+                                                             plane.get(), pooled, argmax);
+        break;
+    }
+  }
+}
+
+void TrainBackwardMaxPoolT(const float* dy, const float* pooled, const int32_t* argmax,
+                           BatchNormActivation act, const float* x, const float* mean,
+                           const float* a, const float* b, const float* d, size_t n, size_t c,
+                           size_t h, size_t w, size_t c0, size_t c1,
+                           const BatchNormBackwardCoefs& coefs, float* sum_g, float* sum_gxc,
+                           float* dx) {
+  const hwy::AlignedFreeUniquePtr<float[]> plane = hwy::AllocateAligned<float>(h * w);
+  for (size_t ch = c0; ch < c1; ++ch) {
+    switch (act) {
+      case BatchNormActivation::kNone:
+        MaxPoolBackwardChannel<BatchNormActivation::kNone>(dy, pooled, argmax, x, mean, a, b, d,
+                                                           n, c, h, w, ch, coefs, sum_g, sum_gxc,
+                                                           plane.get(), dx);
+        break;
+      case BatchNormActivation::kRelu:
+        MaxPoolBackwardChannel<BatchNormActivation::kRelu>(dy, pooled, argmax, x, mean, a, b, d,
+                                                           n, c, h, w, ch, coefs, sum_g, sum_gxc,
+                                                           plane.get(), dx);
+        break;
+      case BatchNormActivation::kRelu6:
+        MaxPoolBackwardChannel<BatchNormActivation::kRelu6>(dy, pooled, argmax, x, mean, a, b, d,
+                                                            n, c, h, w, ch, coefs, sum_g,
+                                                            sum_gxc, plane.get(), dx);
+        break;
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace simdnet
 HWY_AFTER_NAMESPACE();
@@ -142,6 +197,8 @@ HWY_EXPORT(ChannelBackwardSumsT);
 HWY_EXPORT(ChannelAffine2MaskedT);
 HWY_EXPORT(TrainForwardT);
 HWY_EXPORT(TrainBackwardT);
+HWY_EXPORT(TrainForwardMaxPoolT);
+HWY_EXPORT(TrainBackwardMaxPoolT);
 
 namespace {
 
@@ -242,6 +299,26 @@ void BatchNormTrainBackward(const float* dy, const float* act_y, BatchNormActiva
   ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
     HWY_DYNAMIC_DISPATCH(TrainBackwardT)(dy, act_y, act, x, mean, a, b, d, n, c, s, c0, c1, coefs,
                                          sum_g, sum_gxc, dx);
+  });
+}
+
+void BatchNormTrainForwardMaxPool2x2(const float* x, size_t n, size_t c, size_t h, size_t w,
+                                     const BatchNormChannelStats& stats, BatchNormActivation act,
+                                     float* pooled, int32_t* argmax, ThreadPool* pool) {
+  ForChannelBlocks(n, c, h * w, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(TrainForwardMaxPoolT)(x, n, c, h, w, c0, c1, stats, act, pooled, argmax);
+  });
+}
+
+void BatchNormTrainBackwardMaxPool2x2(const float* dy, const float* pooled,
+                                      const int32_t* argmax, BatchNormActivation act,
+                                      const float* x, const float* mean, const float* a,
+                                      const float* b, const float* d, size_t n, size_t c,
+                                      size_t h, size_t w, const BatchNormBackwardCoefs& coefs,
+                                      float* sum_g, float* sum_gxc, float* dx, ThreadPool* pool) {
+  ForChannelBlocks(n, c, h * w, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(TrainBackwardMaxPoolT)(dy, pooled, argmax, act, x, mean, a, b, d, n, c,
+                                                h, w, c0, c1, coefs, sum_g, sum_gxc, dx);
   });
 }
 

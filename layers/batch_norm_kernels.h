@@ -11,6 +11,7 @@
 #define SIMDNET_LAYERS_BATCH_NORM_KERNELS_H_
 
 #include <cstddef>
+#include <cstdint>
 
 namespace simdnet {
 
@@ -114,6 +115,33 @@ void BatchNormTrainBackward(const float* dy, const float* act_y, BatchNormActiva
                             const float* d, size_t n, size_t c, size_t s,
                             const BatchNormBackwardCoefs& coefs, float* sum_g, float* sum_gxc,
                             float* dx, ThreadPool* pool = nullptr);
+
+// BatchNormTrainForward with the activation followed by a max pooling over 2x2 windows with
+// stride 2 and no padding (an odd last row / column is dropped, PyTorch's floor mode), for
+// (n, c, h, w) data: writes only the pooled output (n, c, h / 2, w / 2) and its argmax (the
+// index row * w + col inside the plane, as MaxPool2dForward), not the full-size
+// act(x * scale + shift), whose planes go through a plane-sized scratch in L1. A channel's x is
+// read from memory once. Bit-identical to BatchNormTrainForward(act) then MaxPool2dForward.
+// Requires: h, w >= 2.
+void BatchNormTrainForwardMaxPool2x2(const float* x, size_t n, size_t c, size_t h, size_t w,
+                                     const BatchNormChannelStats& stats, BatchNormActivation act,
+                                     float* pooled, int32_t* argmax, ThreadPool* pool = nullptr);
+
+// The batch-norm training backward behind BatchNormTrainForwardMaxPool2x2: dy is the gradient
+// at its pooled output `pooled` (both (n, c, h / 2, w / 2)), argmax its argmax. The gradient at
+// the activation's output (dy at the argmax positions, 0 elsewhere) is masked by the
+// activation's derivative at the pooled value (which is the activation's output there) and
+// rebuilt plane by plane in scratch for each of BatchNormTrainBackward's two passes, instead
+// of being written full-size. Bit-identical to MaxPool2dBackward then BatchNormTrainBackward
+// (act, act_y = the activation's output), sums, coefficients and dx (n, c, h, w).
+// Requires: h, w >= 2; dx does not alias dy, pooled or argmax.
+void BatchNormTrainBackwardMaxPool2x2(const float* dy, const float* pooled,
+                                      const int32_t* argmax, BatchNormActivation act,
+                                      const float* x, const float* mean, const float* a,
+                                      const float* b, const float* d, size_t n, size_t c,
+                                      size_t h, size_t w, const BatchNormBackwardCoefs& coefs,
+                                      float* sum_g, float* sum_gxc, float* dx,
+                                      ThreadPool* pool = nullptr);
 
 }  // namespace simdnet
 

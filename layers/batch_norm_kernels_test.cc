@@ -1,11 +1,13 @@
 // Per-ISA tests of the batch-norm kernels (the -inl.h templates through the public dispatched
 // functions, pinned per target) against double loops, over odd shapes in both layouts
 // (s == 1 and s > 1) and misalignments; plus thread-count independence and the fused
-// BN + ReLU / ReLU6 kernels against the unfused ones (the clamp kernels for ReLU6).
+// BN + ReLU / ReLU6 kernels against the unfused ones (the clamp kernels for ReLU6), and the
+// fused BN + activation + 2x2 max pooling against the batch-norm and pooling kernels.
 #include "layers/batch_norm_kernels.h"
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -19,6 +21,7 @@
 #include "hwy/tests/test_util-inl.h"
 #include "layers/batch_norm_kernels-inl.h"
 #include "layers/clamp_kernels.h"
+#include "layers/pool2d_kernels.h"
 #include "tensor/test_util.h"
 #include "tensor/thread_pool.h"
 
@@ -375,6 +378,90 @@ void TestAllTrainBackwardMatchesPasses() {
   }
 }
 
+// BatchNormTrainForwardMaxPool2x2 / BatchNormTrainBackwardMaxPool2x2: bit-identical to
+// BatchNormTrainForward then MaxPool2dForward, and MaxPool2dBackward then BatchNormTrainBackward
+// (pooled output, argmax, statistics, sums, coefficients, dx), on channels 1, 3, 17, planes
+// 2x2, 3x3, 5x7, 7x5 (odd: the last row / column is dropped), 28x28, batches 1 and 3, without
+// and with the pool, every activation.
+void TestAllTrainMaxPoolMatchesPasses() {
+  ThreadPool pool(2);
+  struct Plane {
+    size_t h, w;
+  };
+  for (const size_t n : {1, 3}) {
+    for (const size_t c : {1, 3, 17}) {
+      for (const Plane pl : {Plane{2, 2}, Plane{3, 3}, Plane{5, 7}, Plane{7, 5}, Plane{28, 28}}) {
+        const size_t misalign = (n + c + pl.h) % 3;
+        std::mt19937 gen(static_cast<unsigned>(n * 101 + c * 7 + pl.h * 3 + pl.w));
+        const size_t s = pl.h * pl.w, total = n * c * s;
+        Pool2dShape ps;
+        ps.batch = n;
+        ps.channels = c;
+        ps.in_h = pl.h;
+        ps.in_w = pl.w;
+        const size_t ptotal = n * c * ps.out_h() * ps.out_w();
+        const double m = static_cast<double>(n * s);
+        std::vector<float> xb, dyb, ab, bb, db;
+        const float* x = RandomBuffer(xb, total, misalign, gen, -2.0f, 3.0f);
+        const float* dy = RandomBuffer(dyb, ptotal, misalign, gen, -1.0f, 1.0f);
+        const float* a = RandomBuffer(ab, c, misalign, gen, -1.0f, 1.0f);
+        for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+          for (const BatchNormActivation act :
+               {BatchNormActivation::kNone, BatchNormActivation::kRelu,
+                BatchNormActivation::kRelu6}) {
+            const std::string where = "n=" + std::to_string(n) + " c=" + std::to_string(c) +
+                                      " plane=" + std::to_string(pl.h) + "x" +
+                                      std::to_string(pl.w) + (p ? " pool " : " ") +
+                                      ActName(act);
+            // Forward.
+            RecordingStats stats(c, m), ref_stats(c, m);
+            std::vector<float> pooled(ptotal, -9.0f), ref_full(total), ref_pooled(ptotal);
+            std::vector<int32_t> argmax(ptotal, -7), ref_argmax(ptotal);
+            BatchNormTrainForwardMaxPool2x2(x, n, c, pl.h, pl.w, stats, act, pooled.data(),
+                                            argmax.data(), p);
+            BatchNormTrainForward(x, n, c, s, ref_stats, act, ref_full.data(), p);
+            ThreadPool one(1);
+            MaxPool2dForward(ps, ref_full.data(), ref_pooled.data(), ref_argmax.data(),
+                             p != nullptr ? *p : one);
+            for (size_t ch = 0; ch < c; ++ch) {
+              ASSERT_EQ(stats.sums[ch], ref_stats.sums[ch]) << where << " ch " << ch;
+              ASSERT_EQ(stats.sqs[ch], ref_stats.sqs[ch]) << where << " ch " << ch;
+            }
+            for (size_t k = 0; k < ptotal; ++k) {
+              ASSERT_EQ(pooled[k], ref_pooled[k]) << where << " " << k;
+              ASSERT_EQ(argmax[k], ref_argmax[k]) << where << " " << k;
+            }
+            // Backward from the pooled gradient dy; mean / a from the forward's statistics.
+            std::vector<float> mean(c);
+            for (size_t ch = 0; ch < c; ++ch) {
+              mean[ch] = static_cast<float>(ref_stats.sums[ch] / m);
+            }
+            std::vector<float> b(c), d(c), sg(c), sgx(c), dx(total, -5.0f);
+            RecordingCoefs coefs(c, m, b.data(), d.data());
+            BatchNormTrainBackwardMaxPool2x2(dy, pooled.data(), argmax.data(), act, x,
+                                             mean.data(), a, b.data(), d.data(), n, c, pl.h,
+                                             pl.w, coefs, sg.data(), sgx.data(), dx.data(), p);
+            std::vector<float> full_dy(total), rb(c), rd(c), rsg(c), rsgx(c), ref_dx(total);
+            MaxPool2dBackward(ps, dy, ref_argmax.data(), full_dy.data(), p != nullptr ? *p : one);
+            RecordingCoefs ref(c, m, rb.data(), rd.data());
+            BatchNormTrainBackward(full_dy.data(),
+                                   act == BatchNormActivation::kNone ? nullptr : ref_full.data(),
+                                   act, x, mean.data(), a, rb.data(), rd.data(), n, c, s, ref,
+                                   rsg.data(), rsgx.data(), ref_dx.data(), p);
+            for (size_t ch = 0; ch < c; ++ch) {
+              ASSERT_EQ(coefs.seen[ch], 1) << where << " ch " << ch;
+              ASSERT_EQ(sg[ch], rsg[ch]) << where << " ch " << ch;
+              ASSERT_EQ(sgx[ch], rsgx[ch]) << where << " ch " << ch;
+              ASSERT_EQ(b[ch], rb[ch]) << where << " ch " << ch;
+            }
+            for (size_t k = 0; k < total; ++k) ASSERT_EQ(dx[k], ref_dx[k]) << where << " " << k;
+          }
+        }
+      }
+    }
+  }
+}
+
 void TestAllThreadCountIndependence() {
   ThreadPool pool(3);
   for (const Dims& dm : {Dims{8, 16, 1024}, Dims{300, 512, 1}, Dims{64, 3, 257}}) {
@@ -412,5 +499,6 @@ HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllThreadCountIndependence);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllFusedMatchUnfused);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllTrainForwardMatchesPasses);
 HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllTrainBackwardMatchesPasses);
+HWY_EXPORT_AND_TEST_P(BatchNormKernelsTest, TestAllTrainMaxPoolMatchesPasses);
 }  // namespace simdnet
 #endif  // HWY_ONCE
