@@ -222,9 +222,25 @@ std::mutex& DefaultPoolMutex() {
   static auto* mu = new std::mutex();
   return *mu;
 }
+
+thread_local ThreadPool* t_default_pool_override = nullptr;
+
 }  // namespace
 
+ThreadPool& SerialThreadPool() {
+  static auto* serial = new ThreadPool(1);
+  return *serial;
+}
+
+ScopedDefaultThreadPool::ScopedDefaultThreadPool(ThreadPool& pool)
+    : previous_(t_default_pool_override) {
+  t_default_pool_override = &pool;
+}
+
+ScopedDefaultThreadPool::~ScopedDefaultThreadPool() { t_default_pool_override = previous_; }
+
 ThreadPool& DefaultThreadPool() {
+  if (t_default_pool_override != nullptr) return *t_default_pool_override;
   std::lock_guard<std::mutex> lock(DefaultPoolMutex());
   auto& slot = DefaultPoolSlot();
   if (!slot) {

@@ -92,8 +92,29 @@ size_t DefaultThreadCount();
 absl::StatusOr<size_t> ParseThreadCount(absl::string_view text, absl::string_view what);
 
 // Returns the process-wide pool, created on first use with DefaultThreadCount() threads (and the
-// oversubscription warning below if SIMDNET_THREADS asks for more threads than cores).
+// oversubscription warning below if SIMDNET_THREADS asks for more threads than cores), or the
+// calling thread's ScopedDefaultThreadPool override while one is alive.
 ThreadPool& DefaultThreadPool();
+
+// Returns a pool of one thread (no workers; ParallelFor runs every task inline, in order),
+// shared by every thread: it holds no state that its ParallelFor writes.
+ThreadPool& SerialThreadPool();
+
+// Makes DefaultThreadPool() return `pool` on the constructing thread until destroyed (restoring
+// the previous override, so scopes nest). For work already split across threads at a coarser
+// level: train/batch_split.h runs one model replica per thread, and each replica's layers, which
+// take their pool from DefaultThreadPool(), then run one-thread kernels (SerialThreadPool())
+// instead of nesting parallel loops. Other threads are not affected.
+class ScopedDefaultThreadPool {
+ public:
+  explicit ScopedDefaultThreadPool(ThreadPool& pool);
+  ~ScopedDefaultThreadPool();
+  ScopedDefaultThreadPool(const ScopedDefaultThreadPool&) = delete;
+  ScopedDefaultThreadPool& operator=(const ScopedDefaultThreadPool&) = delete;
+
+ private:
+  ThreadPool* previous_;
+};
 
 // Replaces the process-wide pool with one of n threads, set by the user through `what` (a flag
 // such as --threads). If n > AvailableCores(), prints OversubscriptionWarning to stderr, at most

@@ -91,6 +91,45 @@ TEST(ThreadPoolTest, NestedCallRunsInline) {
   EXPECT_EQ(inner.load(), 12);
 }
 
+TEST(ThreadPoolTest, SerialPoolRunsTasksInOrderOnTheCaller) {
+  ThreadPool& serial = SerialThreadPool();
+  EXPECT_EQ(serial.NumThreads(), 1u);
+  // Two threads use it at once: it has no shared state to race on.
+  std::vector<std::vector<uint64_t>> order(2);
+  std::thread other([&] {
+    serial.ParallelFor(1000, [&](uint64_t task, size_t thread) {
+      if (thread == 0) order[1].push_back(task);
+    });
+  });
+  serial.ParallelFor(1000, [&](uint64_t task, size_t thread) {
+    if (thread == 0) order[0].push_back(task);
+  });
+  other.join();
+  for (const std::vector<uint64_t>& o : order) {
+    ASSERT_EQ(o.size(), 1000u);
+    for (uint64_t i = 0; i < 1000; ++i) EXPECT_EQ(o[i], i);
+  }
+}
+
+TEST(ThreadPoolTest, ScopedOverrideAppliesToItsThreadAndNests) {
+  ThreadPool& global = DefaultThreadPool();
+  ThreadPool a(1), b(2);
+  {
+    ScopedDefaultThreadPool outer(a);
+    EXPECT_EQ(&DefaultThreadPool(), &a);
+    ThreadPool* seen_by_other = nullptr;
+    std::thread other([&] { seen_by_other = &DefaultThreadPool(); });
+    other.join();
+    EXPECT_EQ(seen_by_other, &global);
+    {
+      ScopedDefaultThreadPool inner(b);
+      EXPECT_EQ(&DefaultThreadPool(), &b);
+    }
+    EXPECT_EQ(&DefaultThreadPool(), &a);
+  }
+  EXPECT_EQ(&DefaultThreadPool(), &global);
+}
+
 TEST(ThreadPoolTest, ParseThreadCount) {
   EXPECT_EQ(*ParseThreadCount("4", "--threads"), 4u);
   for (const char* bad : {"0", "-1", "abc", "", "2x", "5000"}) {
