@@ -8,7 +8,9 @@
 // Usage: bazel run -c opt //bench:conv2d_bench -- [--shapes=FILE] [--algorithms=all|planned]
 //        [--benchmark_filter=...]
 // Shape files: conv_s1_s8.txt (default), conv_torchvision.txt (resnet18 / mobilenet_v2 /
-// resnet50 layers), conv_pointwise.txt (mobilenet_v2's 1x1s and resnet18's projections).
+// resnet50 layers), conv_pointwise.txt (mobilenet_v2's 1x1s and resnet18's projections),
+// conv_winograd.txt (3x3 stride-1 layers of vgg-small and resnet18 and odd planes: F(4x4, 3x3)
+// against F(2x2, 3x3)).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

@@ -38,6 +38,7 @@ void Conv2dBackwardDataT(const ConvPlan& plan, const Conv2dShape& s, const float
     case ConvAlgorithm::kDirect:
     case ConvAlgorithm::kDot:
     case ConvAlgorithm::kChannelLanes:
+    case ConvAlgorithm::kWinograd4:
       break;
   }
   HWY_ABORT("Conv2dBackwardData: algorithm %s is not a per-target backward-data kernel",

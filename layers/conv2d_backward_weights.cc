@@ -50,6 +50,7 @@ void Conv2dBackwardWeightsT(const ConvPlan& plan, const Conv2dShape& s, const fl
       return;
     case ConvAlgorithm::kFlippedForward:
     case ConvAlgorithm::kPixelRows:
+    case ConvAlgorithm::kWinograd4:
       break;
   }
   HWY_ABORT("Conv2dBackwardWeights: algorithm %s does not run backward-weights",

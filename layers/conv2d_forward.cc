@@ -38,6 +38,9 @@ void Conv2dForwardT(const ConvPlan& plan, const Conv2dShape& s, const float* x, 
         ConvForwardWinograd<2>(s, x, w, bias, y, relu, pool);
       }
       return;
+    case ConvAlgorithm::kWinograd4:
+      ConvForwardWinograd<1, 4>(s, x, w, bias, y, relu, pool);
+      return;
     case ConvAlgorithm::kDirect:
       // The layout depends on this target's vector width (plan.forward_layout may have been
       // planned for another one).

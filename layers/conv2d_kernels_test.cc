@@ -5,6 +5,7 @@
 // applicable algorithm forced on odd and round shapes.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstddef>
 #include <deque>
 #include <limits>
@@ -317,6 +318,120 @@ inline void CheckFusedBackward(const NamedShape& ns, ThreadPool& one, ThreadPool
   }
 }
 
+// Returns, per output of the convolution s (3x3, stride 1, no dilation), F(4x4, 3x3) computed
+// in double on absolute values: |A^T| [ sum_c (|G| |g_kc| |G^T|) .* (|B^T| |d_c| |B|) ] |A|
+// (+ |bias|), over the zero-padded 6x6 patch of the output's 4x4 tile. Every intermediate of the
+// float kernel (transformed input and weights, their products, the GEMM's partial sums, the
+// output transform's terms) is bounded by the matching entry of this computation, so its
+// error is at most about (cg + 16) eps times it (4 eps per transform direction and for the
+// product, cg eps for the sums over the channels).
+inline std::vector<double> Winograd4AbsTerms(const Conv2dShape& s, const float* x,
+                                             const float* w, const float* bias) {
+  static const double kBT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0},
+                                   {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0},
+                                   {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+  static const double kG[6][3] = {{0.25, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+  static const double kAT[4][6] = {
+      {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+  const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
+  const size_t oh = s.out_h(), ow = s.out_w(), th = (oh + 3) / 4, tw = (ow + 3) / 4;
+  std::vector<double> out(s.batch * s.out_channels * oh * ow + 1, 0.0);
+  // |G| |g| |G^T| per (k, c).
+  std::vector<double> u(s.out_channels * cg * 36);
+  for (size_t kc = 0; kc < s.out_channels * cg; ++kc) {
+    double t[6][3];
+    for (size_t i = 0; i < 6; ++i) {
+      for (size_t b = 0; b < 3; ++b) {
+        t[i][b] = 0.0;
+        for (size_t a = 0; a < 3; ++a) t[i][b] += std::abs(kG[i][a] * w[kc * 9 + a * 3 + b]);
+      }
+    }
+    for (size_t i = 0; i < 6; ++i) {
+      for (size_t l = 0; l < 6; ++l) {
+        double sum = 0.0;
+        for (size_t b = 0; b < 3; ++b) sum += t[i][b] * std::abs(kG[l][b]);
+        u[kc * 36 + i * 6 + l] = sum;
+      }
+    }
+  }
+  std::vector<double> v(cg * 36);
+  for (size_t n = 0; n < s.batch; ++n) {
+    for (size_t g = 0; g < s.groups; ++g) {
+      for (size_t tr = 0; tr < th; ++tr) {
+        for (size_t tc = 0; tc < tw; ++tc) {
+          for (size_t c = 0; c < cg; ++c) {  // |B^T| |d| |B|
+            const float* xc = x + ((n * s.in_channels + g * cg + c) * s.in_h) * s.in_w;
+            double d[6][6], t[6][6];
+            for (size_t a = 0; a < 6; ++a) {
+              for (size_t b = 0; b < 6; ++b) {
+                const long ih = static_cast<long>(4 * tr + a) - static_cast<long>(s.pad_h);
+                const long iw = static_cast<long>(4 * tc + b) - static_cast<long>(s.pad_w);
+                const bool in = ih >= 0 && iw >= 0 && ih < static_cast<long>(s.in_h) &&
+                                iw < static_cast<long>(s.in_w);
+                d[a][b] = in ? std::abs(xc[ih * static_cast<long>(s.in_w) + iw]) : 0.0;
+              }
+            }
+            for (size_t i = 0; i < 6; ++i) {
+              for (size_t b = 0; b < 6; ++b) {
+                t[i][b] = 0.0;
+                for (size_t a = 0; a < 6; ++a) t[i][b] += std::abs(kBT[i][a]) * d[a][b];
+              }
+            }
+            for (size_t i = 0; i < 6; ++i) {
+              for (size_t l = 0; l < 6; ++l) {
+                double sum = 0.0;
+                for (size_t b = 0; b < 6; ++b) sum += t[i][b] * std::abs(kBT[l][b]);
+                v[c * 36 + i * 6 + l] = sum;
+              }
+            }
+          }
+          for (size_t k = 0; k < kg; ++k) {
+            double m[36] = {};
+            for (size_t c = 0; c < cg; ++c) {
+              const double* uk = u.data() + ((g * kg + k) * cg + c) * 36;
+              for (size_t xi = 0; xi < 36; ++xi) m[xi] += uk[xi] * v[c * 36 + xi];
+            }
+            const size_t ko = n * s.out_channels + g * kg + k;
+            for (size_t r = 0; r < 4 && 4 * tr + r < oh; ++r) {
+              for (size_t q = 0; q < 4 && 4 * tc + q < ow; ++q) {
+                double sum = 0.0;
+                for (size_t i = 0; i < 6; ++i) {
+                  for (size_t l = 0; l < 6; ++l) {
+                    sum += std::abs(kAT[r][i]) * m[i * 6 + l] * std::abs(kAT[q][l]);
+                  }
+                }
+                if (bias != nullptr) sum += std::abs(bias[g * kg + k]);
+                out[(ko * oh + 4 * tr + r) * ow + 4 * tc + q] = sum;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// Weights w (out_channels, cg, R, S) of s flipped and channel-transposed for the flipped
+// convolution (FlippedConvShape(s)), as the backward-data dispatch builds them.
+inline std::vector<float> FlippedWeights(const Conv2dShape& s, const std::vector<float>& w) {
+  const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
+  const size_t rs = s.kernel_h * s.kernel_w;
+  std::vector<float> wt(s.out_channels * cg * rs + 1);
+  for (size_t g = 0; g < s.groups; ++g) {
+    for (size_t c = 0; c < cg; ++c) {
+      for (size_t k = 0; k < kg; ++k) {
+        for (size_t i = 0; i < rs; ++i) {
+          wt[((g * cg + c) * kg + k) * rs + rs - 1 - i] = w[((g * kg + k) * cg + c) * rs + i];
+        }
+      }
+    }
+  }
+  return wt;
+}
+
 // Runs the passes of one shape with `plan` on `pool` (only `pass` when given) and checks them
 // against the reference.
 inline void CheckShape(const NamedShape& ns, const ConvPlan& plan, ThreadPool& pool,
@@ -337,6 +452,8 @@ inline void CheckShape(const NamedShape& ns, const ConvPlan& plan, ThreadPool& p
 
   if (runs(ConvPass::kForward)) {
     const std::string fname = name + " " + ConvPassPlanString(plan, ConvPass::kForward);
+    // F(4x4, 3x3): bounded by its absolute-value computation (see Winograd4AbsTerms).
+    const bool wino4 = plan.forward.algorithm == ConvAlgorithm::kWinograd4;
     for (bool relu : {false, true}) {
       std::vector<float> y(y_size + 1, std::numeric_limits<float>::quiet_NaN());
       Conv2dForward(plan, s, x.data(), w.data(), bias.data(), y.data(),
@@ -344,6 +461,12 @@ inline void CheckShape(const NamedShape& ns, const ConvPlan& plan, ThreadPool& p
       std::vector<double> ref(y_size + 1), abs_terms(y_size + 1);
       Conv2dForwardReference<double>(s, xd.data(), wd.data(), bd.data(), relu, ref.data(),
                                      abs_terms.data());
+      if (wino4) {
+        ExpectWithinBound(fname + (relu ? " forward+bias+relu" : " forward+bias"), y.data(),
+                          ref.data(), Winograd4AbsTerms(s, x.data(), w.data(), bias.data()).data(),
+                          y_size, cg + 16);
+        continue;
+      }
       ExpectWithinBound(fname + (relu ? " forward+bias+relu" : " forward+bias"), y.data(),
                         ref.data(), abs_terms.data(), y_size, cg * s.kernel_h * s.kernel_w + 1);
     }
@@ -352,8 +475,14 @@ inline void CheckShape(const NamedShape& ns, const ConvPlan& plan, ThreadPool& p
     std::vector<double> ref(y_size + 1), abs_terms(y_size + 1);
     Conv2dForwardReference<double>(s, xd.data(), wd.data(), nullptr, false, ref.data(),
                                    abs_terms.data());
-    ExpectWithinBound(fname + " forward", y.data(), ref.data(), abs_terms.data(), y_size,
-                      cg * s.kernel_h * s.kernel_w);
+    if (wino4) {
+      ExpectWithinBound(fname + " forward", y.data(), ref.data(),
+                        Winograd4AbsTerms(s, x.data(), w.data(), nullptr).data(), y_size,
+                        cg + 16);
+    } else {
+      ExpectWithinBound(fname + " forward", y.data(), ref.data(), abs_terms.data(), y_size,
+                        cg * s.kernel_h * s.kernel_w);
+    }
   }
   if (runs(ConvPass::kBackwardData)) {
     std::vector<float> dx(x_size + 1, std::numeric_limits<float>::quiet_NaN());
@@ -379,6 +508,14 @@ inline void CheckShape(const NamedShape& ns, const ConvPlan& plan, ThreadPool& p
       }
       ExpectWithinBound(bname, dx.data(), ref.data(), window.data(), x_size,
                         kg * s.kernel_h * s.kernel_w + 8);
+    } else if (plan.backward_data.algorithm == ConvAlgorithm::kFlippedForward &&
+               plan.flipped.algorithm == ConvAlgorithm::kWinograd4) {
+      // The flipped forward with F(4x4, 3x3): its bound on the flipped convolution.
+      const std::vector<float> wt = FlippedWeights(s, w);
+      ExpectWithinBound(bname, dx.data(), ref.data(),
+                        Winograd4AbsTerms(FlippedConvShape(s), dy.data(), wt.data(), nullptr)
+                            .data(),
+                        x_size, kg + 16);
     } else {
       ExpectWithinBound(bname, dx.data(), ref.data(), abs_terms.data(), x_size,
                         kg * s.kernel_h * s.kernel_w);
@@ -520,6 +657,80 @@ inline void CheckSmallChannelKernels(const NamedShape& ns, ThreadPool& pool, uin
   for (const ConvPass& pass : passes) CheckShape(ns, plan, pool, seed, &pass);
 }
 
+// F(4x4, 3x3) shapes: planes 1x1, 3x5, 7x7, 13x13, 17x17 (sides 1-3 past a multiple of 4),
+// channels 1, 3, 17, 32, 33 each way, padding 0, 1 and 2, batch 1-2; then round ones
+// (vgg-small's 32 -> 32 and 64 -> 64, 16x16 with 64 channels), groups, both channel counts
+// above KC, and enough tiles for wide chunks.
+inline std::vector<OwnedShape> Winograd4Shapes() {
+  std::vector<OwnedShape> v;
+  const size_t planes[5][2] = {{1, 1}, {3, 5}, {7, 7}, {13, 13}, {17, 17}};
+  const size_t channels[5] = {1, 3, 17, 32, 33};
+  size_t i = 0;
+  for (const auto& plane : planes) {
+    for (size_t pad : {0, 1, 2}) {
+      if (plane[0] + 2 * pad < 3 || plane[1] + 2 * pad < 3) continue;
+      const size_t c = channels[i % 5], k = channels[(i + 2) % 5], batch = 1 + i % 2;
+      ++i;
+      v.push_back({"Winograd4Plane" + std::to_string(plane[0]) + "x" +
+                       std::to_string(plane[1]) + "C" + std::to_string(c) + "K" +
+                       std::to_string(k) + "Pad" + std::to_string(pad) + "N" +
+                       std::to_string(batch),
+                   Make(batch, c, plane[0], plane[1], k, 3, 3, 1, pad)});
+    }
+  }
+  v.push_back({"Winograd4VggSmall32To32", Make(2, 32, 28, 28, 32, 3, 3, 1, 1)});
+  v.push_back({"Winograd4VggSmall64To64", Make(2, 64, 14, 14, 64, 3, 3, 1, 1)});
+  v.push_back({"Winograd4Round16x16", Make(1, 64, 16, 16, 64, 3, 3, 1, 1)});
+  v.push_back({"Winograd4Groups2OddPlane", Make(2, 66, 9, 11, 64, 3, 3, 1, 1, 1, 2)});
+  v.push_back({"Winograd4CrossKBlocks", Make(1, 260, 5, 6, 264, 3, 3, 1, 1)});
+  v.push_back({"Winograd4WideChunks", Make(4, 144, 9, 9, 160, 3, 3, 1, 1)});
+  return v;
+}
+
+// Forward with F(4x4, 3x3) forced, and backward-data as the flipped forward with F(4x4, 3x3)
+// forced, against the reference within Winograd4AbsTerms' bound.
+inline void CheckWinograd4(const NamedShape& ns, ThreadPool& pool, uint64_t seed) {
+  ConvPlan plan = ForceConvAlgorithm(ns.s, CurrentConvTarget(), ConvPass::kForward,
+                                     ConvAlgorithm::kWinograd4);
+  std::vector<ConvPass> passes = {ConvPass::kForward};
+  if (ConvAlgorithmApplies(ns.s, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward) &&
+      ConvAlgorithmApplies(FlippedConvShape(ns.s), ConvPass::kForward,
+                           ConvAlgorithm::kWinograd4)) {
+    plan.backward_data = {ConvAlgorithm::kFlippedForward, "forced"};
+    plan.flipped = {ConvAlgorithm::kWinograd4, "forced"};
+    passes.push_back(ConvPass::kBackwardData);
+  }
+  for (const ConvPass& pass : passes) CheckShape(ns, plan, pool, seed, &pass);
+}
+
+// Largest |y - reference| / sum |w| |x| (the output's abs terms) of the forward of s with
+// `algorithm` forced, on activations-like data: x after a ReLU (half zeros, the rest uniform in
+// [0, 2)), w uniform with He's scale (+- sqrt(6 / (9 cg))).
+inline double ForwardRelativeError(const Conv2dShape& s, ConvAlgorithm algorithm,
+                                   ThreadPool& pool) {
+  const size_t cg = s.in_channels / s.groups;
+  const size_t x_size = s.batch * s.in_channels * s.in_h * s.in_w;
+  const size_t w_size = s.out_channels * cg * 9;
+  const size_t y_size = s.batch * s.out_channels * s.out_h() * s.out_w();
+  Rng rng(7);
+  std::vector<float> x = Random(x_size, rng), w = Random(w_size, rng);
+  for (float& v : x) v = std::max(0.0f, 2.0f * v);
+  const float scale = std::sqrt(6.0f / (9.0f * static_cast<float>(cg)));
+  for (float& v : w) v *= scale;
+  std::vector<float> y(y_size + 1);
+  Conv2dForward(ForceConvAlgorithm(s, CurrentConvTarget(), ConvPass::kForward, algorithm), s,
+                x.data(), w.data(), nullptr, y.data(), ConvEpilogue::kNone, pool);
+  const std::vector<double> xd = ToDouble(x), wd = ToDouble(w);
+  std::vector<double> ref(y_size + 1), abs_terms(y_size + 1);
+  Conv2dForwardReference<double>(s, xd.data(), wd.data(), nullptr, false, ref.data(),
+                                 abs_terms.data());
+  double worst = 0.0;
+  for (size_t i = 0; i < y_size; ++i) {
+    if (abs_terms[i] > 0.0) worst = std::max(worst, std::abs(y[i] - ref[i]) / abs_terms[i]);
+  }
+  return worst;
+}
+
 }  // namespace conv_test
 }  // namespace simdnet
 #endif  // SIMDNET_LAYERS_CONV2D_KERNELS_TEST_HELPERS_
@@ -592,6 +803,40 @@ void TestConvSmallChannelKernels() {
   conv_test::CheckDeterministic(conv_test::Make(3, 1, 28, 28, 6, 5, 5, 1, 2), two);
 }
 
+// F(4x4, 3x3) forward and flipped backward-data on odd and round shapes, one and two threads,
+// and bit-identical results run to run at a fixed thread count.
+void TestWinograd4OddShapes() {
+  ThreadPool one(1), two(2);
+  uint64_t seed = 5000;
+  for (const conv_test::OwnedShape& os : conv_test::Winograd4Shapes()) {
+    ++seed;
+    conv_test::CheckWinograd4({os.name.c_str(), os.s}, seed % 2 == 0 ? one : two, seed);
+  }
+  conv_test::CheckDeterministic(conv_test::Make(3, 32, 28, 28, 32, 3, 3, 1, 1), two);
+  conv_test::CheckDeterministic(conv_test::Make(2, 64, 13, 11, 33, 3, 3, 1, 1), two);
+}
+
+// F(4x4, 3x3)'s rounding on vgg-small's convolutions with activations-like data, relative to
+// sum |w| |x| per output, against F(2x2, 3x3) and the im2col GEMM (the direct sum). Measured
+// (32 -> 32 on 28x28 / 64 -> 64 on 14x14, batch 4): F(4x4) 2.4e-6 / 1.8e-6 on AVX3 and AVX2,
+// 2.9e-6 / 1.7e-6 on SSE4 and SCALAR (no FMA); F(2x2) 1.4-1.8e-7, im2col 1.3-3.1e-7. About 15x
+// F(2x2)'s error, i.e. 15-25 float epsilons; the tolerance, 5e-6 (42 epsilons), is still far
+// below what training tolerates (bf16 training rounds each product to 4e-3).
+void TestWinograd4ErrorOnVggSmall() {
+  ThreadPool pool(2);
+  for (const Conv2dShape& s : {conv_test::Make(4, 32, 28, 28, 32, 3, 3, 1, 1),
+                               conv_test::Make(4, 64, 14, 14, 64, 3, 3, 1, 1)}) {
+    const double e4 = conv_test::ForwardRelativeError(s, ConvAlgorithm::kWinograd4, pool);
+    const double e2 = conv_test::ForwardRelativeError(s, ConvAlgorithm::kWinograd, pool);
+    const double eg = conv_test::ForwardRelativeError(s, ConvAlgorithm::kIm2colGemm, pool);
+    fprintf(stderr, "%s %zu -> %zu on %zux%zu: max |error| / sum |w||x|: F(4x4) %.3g, F(2x2) "
+            "%.3g, im2col %.3g\n", hwy::TargetName(HWY_TARGET), s.in_channels, s.out_channels,
+            s.in_h, s.in_w, e4, e2, eg);
+    EXPECT_LT(e4, 5e-6);
+    EXPECT_GT(e4, 0.0);  // F(4x4) does round: the measurement is not vacuous
+  }
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace simdnet
@@ -606,5 +851,7 @@ HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvAllShapesTwoThreads);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvDeterministicForFixedThreads);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvEveryAlgorithmForced);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvSmallChannelKernels);
+HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestWinograd4OddShapes);
+HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestWinograd4ErrorOnVggSmall);
 }  // namespace simdnet
 #endif  // HWY_ONCE

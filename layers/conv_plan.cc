@@ -37,6 +37,29 @@ bool WinogradPays(const Conv2dShape& s) {
          s.out_channels / s.groups >= kWinogradMinChannels;
 }
 
+// Winograd F(4x4, 3x3) against F(2x2, 3x3) at stride 1 (both run by ConvForwardWinograd): 36
+// points per 4x4 tile instead of 16 per 2x2 (1.78x fewer GEMM multiplies when the sides are
+// multiples of 4) and 2.25 transformed input values per output instead of 4. It needs (a) at
+// most 3/4 of F(2x2)'s points over the plane (4x4 tiles waste more outputs: 7x7 and 14x14 keep
+// 0.56 and 0.73 of the points, 10x10 0.81, 5x5 1.0) and (b) at least twice cg kg / (cg + kg)
+// tiles in the batch: its transformed weights are 2.25x larger and with few tiles per task the
+// GEMMs stream them from L3. Measured on Zen 5, 2 threads (load 2-4, ranges of CPU-time
+// GFLOPS, AVX-512 / AVX2), F(2x2) -> F(4x4): vgg-small's 32 -> 32 on 28x28 (batch 64) 293-339
+// -> 431-511 / 201-213 -> 342-359, 64 -> 64 on 14x14 395-484 -> 472-580 / 310-320 -> 398-405;
+// resnet18 (batch 16) 64 on 56x56 396-488 -> 637-694 / 309-312 -> 445-456, 128 on 28x28 597-611
+// -> 833-870, 256 on 14x14 552-585 -> 536-571 / 354-384 -> 410-425; rejected by (b): 512 on
+// 7x7 (64 tiles) 361-403 -> 332-382 / 250-261 -> 236-237, 128 on 3x3 batch 64 (64 tiles)
+// 186-221 -> 169-185 / 162-166 -> 180-182; by (a): 64 on 5x5 214-238 -> 168-214, 32 on 10x10
+// 238-296 -> 236-282. bench/shapes/conv_winograd.txt has these shapes.
+bool Winograd4Pays(const Conv2dShape& s) {
+  if (!WinogradPays(s) || s.stride_h != 1) return false;
+  const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
+  const size_t oh = s.out_h(), ow = s.out_w();
+  const size_t tiles2 = s.batch * ((oh + 1) / 2) * ((ow + 1) / 2);
+  const size_t tiles4 = s.batch * ((oh + 3) / 4) * ((ow + 3) / 4);
+  return 4 * 36 * tiles4 <= 3 * 16 * tiles2 && tiles4 * (cg + kg) >= 2 * cg * kg;
+}
+
 // The stride-2 Winograd backward passes pay for the transformed weights (25 cg kg floats) per
 // image (backward-data) or per step of tiles against dU (backward-weights); with few tiles per
 // image they lose to the im2col GEMM. Winograd<2> keeps them while 4 x the tiles of an image is
@@ -119,6 +142,11 @@ ConvPassPlan PlanForward(const Conv2dShape& s, const ConvTarget& t) {
     return {ConvAlgorithm::kDepthwise,
             "depthwise: one channel per group, per-channel vectors (the GEMM tile would be 1 "
             "row of kGemmMR)"};
+  }
+  if (Winograd4Pays(s)) {
+    return {ConvAlgorithm::kWinograd4,
+            "3x3 stride 1, >= 32 channels per group each way, 4x4 tiles keep <= 3/4 of the "
+            "points and the batch has >= 2 cg kg / (cg + kg) of them: F(4x4, 3x3)"};
   }
   if (WinogradPays(s)) {
     return {ConvAlgorithm::kWinograd, "3x3 stride 1-2 with >= 32 channels per group each way"};
@@ -309,6 +337,8 @@ bool ConvAlgorithmApplies(const Conv2dShape& s, ConvPass pass, ConvAlgorithm alg
       return pass == ConvPass::kBackwardWeights;
     case ConvAlgorithm::kPixelRows:
       return pass == ConvPass::kForward && s.stride_w == 1;
+    case ConvAlgorithm::kWinograd4:
+      return pass == ConvPass::kForward && WinogradFits(s) && s.stride_h == 1;
   }
   return false;
 }
@@ -318,7 +348,7 @@ std::vector<ConvAlgorithm> ApplicableConvAlgorithms(const Conv2dShape& s, ConvPa
   for (ConvAlgorithm a :
        {ConvAlgorithm::kIm2colGemm, ConvAlgorithm::kDirect, ConvAlgorithm::kFlippedForward,
         ConvAlgorithm::kWinograd, ConvAlgorithm::kDot, ConvAlgorithm::kDepthwise,
-        ConvAlgorithm::kChannelLanes, ConvAlgorithm::kPixelRows}) {
+        ConvAlgorithm::kChannelLanes, ConvAlgorithm::kPixelRows, ConvAlgorithm::kWinograd4}) {
     if (ConvAlgorithmApplies(s, pass, a)) out.push_back(a);
   }
   return out;
@@ -361,6 +391,8 @@ const char* ConvAlgorithmName(ConvAlgorithm algorithm) {
       return "channel-lanes";
     case ConvAlgorithm::kPixelRows:
       return "pixel-rows";
+    case ConvAlgorithm::kWinograd4:
+      return "winograd4x4";
   }
   return "?";
 }

@@ -45,6 +45,10 @@ enum class ConvAlgorithm : uint8_t {
   // output channels per group and rows of about a vector (the flipped backward-data of small
   // convolutions).
   kPixelRows,
+  // Winograd F(4x4, 3x3) (conv_winograd-inl.h): forward only, 3x3 stride 1, no dilation,
+  // padding <= 2 (also the flipped backward-data of such convolutions). 6x6 = 36 points per
+  // 4x4 output tile (F(2x2, 3x3): 16 per 2x2), rounding more than F(2x2, 3x3).
+  kWinograd4,
 };
 
 // Layouts of the direct forward's pixel blocks (ConvForwardDirect in conv_direct-inl.h).

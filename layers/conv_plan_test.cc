@@ -31,13 +31,13 @@ TEST(ConvPlanTest, BenchmarkShapesS1ToS8OnAvx512) {
   EXPECT_EQ(Describe(Make(64, 1, 28, 32, 5, 1, 2), kAvx512),
             "direct(dense) / im2col-gemm / dot");  // S1: one input channel
   EXPECT_EQ(Describe(Make(64, 32, 14, 64, 3, 1, 1), kAvx512),
-            "winograd / flipped-forward(winograd) / winograd");  // S2
+            "winograd4x4 / flipped-forward(winograd4x4) / winograd");  // S2
   EXPECT_EQ(Describe(Make(64, 3, 32, 64, 3, 1, 1), kAvx512),
             "direct(row) / im2col-gemm / dot");  // S3: the RGB stem
   EXPECT_EQ(Describe(Make(64, 64, 32, 64, 3, 1, 1), kAvx512),
-            "winograd / flipped-forward(winograd) / winograd");  // S4
+            "winograd4x4 / flipped-forward(winograd4x4) / winograd");  // S4
   EXPECT_EQ(Describe(Make(64, 256, 8, 256, 3, 1, 1), kAvx512),
-            "winograd / flipped-forward(winograd) / winograd");  // S6
+            "winograd4x4 / flipped-forward(winograd4x4) / winograd");  // S6
   EXPECT_EQ(Describe(Make(64, 64, 32, 128, 3, 2, 1), kAvx512),
             "winograd / winograd / winograd");  // S7: stride 2
   EXPECT_EQ(Describe(Make(64, 64, 16, 256, 1, 1, 0), kAvx512),
@@ -129,6 +129,40 @@ TEST(ConvPlanTest, WinogradNeedsThirtyTwoChannelsEachWay) {
             ConvAlgorithm::kWinograd);
   EXPECT_NE(PlanConv2d(Make(1, 32, 10, 32, 3, 3, 1), kAvx512).forward.algorithm,
             ConvAlgorithm::kWinograd);  // stride 3
+}
+
+TEST(ConvPlanTest, Winograd4x4NeedsFewWastedPointsAndEnoughTiles) {
+  const auto forward = [](const Conv2dShape& s) {
+    return PlanConv2d(s, kAvx512).forward.algorithm;
+  };
+  // vgg-small's 3x3 convolutions with >= 32 channels, batch 64, and their flipped backward-data.
+  EXPECT_EQ(forward(Make(64, 32, 28, 32, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  EXPECT_EQ(forward(Make(64, 32, 14, 64, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  EXPECT_EQ(forward(Make(64, 64, 14, 64, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  EXPECT_EQ(PlanConv2d(Make(64, 32, 28, 32, 3, 1, 1), kAvx2).flipped.algorithm,
+            ConvAlgorithm::kWinograd4);
+  // resnet18 at batch 16: 56x56 to 14x14 (256 tiles of 256 channels: exactly enough).
+  EXPECT_EQ(forward(Make(16, 64, 56, 64, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  EXPECT_EQ(forward(Make(16, 256, 14, 256, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  EXPECT_EQ(forward(Make(15, 256, 14, 256, 3, 1, 1)), ConvAlgorithm::kWinograd);
+  // Too few tiles for the transformed weights: 512 channels on 7x7, 128 on 3x3.
+  EXPECT_EQ(forward(Make(16, 512, 7, 512, 3, 1, 1)), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(forward(Make(64, 128, 3, 128, 3, 1, 1)), ConvAlgorithm::kWinograd);
+  // 4x4 tiles keep more than 3/4 of the points: 5x5 (1.0), 10x10 (0.81).
+  EXPECT_EQ(forward(Make(64, 64, 5, 64, 3, 1, 1)), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(forward(Make(64, 32, 10, 32, 3, 1, 1)), ConvAlgorithm::kWinograd);
+  // Stride 2 and < 32 channels never plan it; forcing applies to the stride-1 forward only.
+  EXPECT_EQ(forward(Make(64, 64, 32, 64, 3, 2, 1)), ConvAlgorithm::kWinograd);
+  EXPECT_NE(forward(Make(64, 31, 28, 32, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  const Conv2dShape s = Make(1, 3, 5, 4, 3, 1, 2);
+  EXPECT_TRUE(ConvAlgorithmApplies(s, ConvPass::kForward, ConvAlgorithm::kWinograd4));
+  EXPECT_FALSE(ConvAlgorithmApplies(s, ConvPass::kBackwardData, ConvAlgorithm::kWinograd4));
+  EXPECT_FALSE(ConvAlgorithmApplies(s, ConvPass::kBackwardWeights, ConvAlgorithm::kWinograd4));
+  EXPECT_FALSE(ConvAlgorithmApplies(Make(1, 3, 5, 4, 3, 2, 1), ConvPass::kForward,
+                                    ConvAlgorithm::kWinograd4));
+  EXPECT_FALSE(ConvAlgorithmApplies(Make(1, 3, 5, 4, 3, 1, 3), ConvPass::kForward,
+                                    ConvAlgorithm::kWinograd4));
+  EXPECT_STREQ(ConvAlgorithmName(ConvAlgorithm::kWinograd4), "winograd4x4");
 }
 
 TEST(ConvPlanTest, ApplicableAlgorithms) {

@@ -1,5 +1,6 @@
-// Per-target Winograd F(2x2, 3x3) convolution at stride 1 and 2: the transforms, the weight
-// packing, the input transform shared with the weight gradient, and the forward pass.
+// Per-target Winograd convolution, F(2x2, 3x3) at stride 1 and 2 and F(4x4, 3x3) at stride 1:
+// the transforms, the weight packing, the input transform shared with the weight gradient, and
+// the forward pass.
 
 // Non-SIMD part: included once per translation unit.
 #ifndef SIMDNET_LAYERS_CONV_WINOGRAD_INL_H_
@@ -27,25 +28,41 @@ namespace simdnet {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Winograd transforms for 3x3 kernels, 2x2 output tiles, per dimension (Lavin & Gray, "Fast
-// Algorithms for Convolutional Neural Networks", CVPR 2016). kStride 1 is F(2, 3): 4-pixel
+// Winograd transforms for 3x3 kernels, kM x kM output tiles, per dimension (Lavin & Gray, "Fast
+// Algorithms for Convolutional Neural Networks", CVPR 2016). kStride 1, kM 2 is F(2, 3): 4-pixel
 // input patches every 2 pixels, 4 transform points. kStride 2 covers the stride-2 convolution
 // y0 = w0 x0 + w1 x1 + w2 x2, y1 = w0 x2 + w1 x3 + w2 x4 with 5-pixel patches every 4 pixels:
 // the even taps (w0, w2 on x0, x2, x4) are F(2, 2) (3 points) and the odd tap w1 is multiplied
-// directly (2 points), 5 points for 6 multiplies. In 2D a tile costs kPoints multiplies instead
-// of 36 (stride 1: 2.25x fewer, stride 2: 1.44x fewer). The stride-2 transforms only add and
-// subtract, so they round less than F(2, 3)'s halvings.
-template <size_t kStride>
+// directly (2 points), 5 points for 6 multiplies. kStride 1, kM 4 is F(4, 3): 6-pixel patches
+// every 4 pixels, points 0, +-1, +-2 and infinity. In 2D a tile costs kPoints multiplies
+// instead of 9 kM^2 (stride 1: 2.25x fewer with kM 2, 4x with kM 4; stride 2: 1.44x fewer).
+// The stride-2 transforms only add and subtract, so they round less than F(2, 3)'s halvings;
+// F(4, 3)'s coefficients (up to 8 in A, 5 in B, 1/24 in G) round more (see conv2d_kernels_test).
+template <size_t kStride, size_t kM = 2>
 struct Winograd {
-  static_assert(kStride == 1 || kStride == 2, "F(2, 3) at stride 1 or 2");
-  static constexpr size_t kP = kStride == 1 ? 4 : 5;  // patch side = points per dimension
-  static constexpr size_t kStep = 2 * kStride;        // input pixels from one tile to the next
+  static_assert(((kStride == 1 || kStride == 2) && kM == 2) || (kStride == 1 && kM == 4),
+                "F(2, 3) at stride 1 or 2, F(4, 3) at stride 1");
+  static constexpr size_t kTile = kM;  // outputs per tile side
+  static constexpr size_t kP = kM == 4 ? 6 : (kStride == 1 ? 4 : 5);  // points per dimension
+  static constexpr size_t kStep = kM * kStride;  // input pixels from one tile to the next
   static constexpr size_t kPoints = kP * kP;
 
   // Input transform B^T d of one patch row or column.
   template <class V>
   static HWY_INLINE void Input(const V* d, V* o) {
-    if constexpr (kStride == 1) {  // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+    if constexpr (kM == 4) {
+      // B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+      //        0 4 0 -5 0 1]
+      const hn::DFromV<V> df;
+      const V two = hn::Set(df, 2.0f), four = hn::Set(df, 4.0f), five = hn::Set(df, 5.0f);
+      const V d31 = hn::Sub(d[3], d[1]), d42 = hn::Sub(d[4], d[2]);
+      o[0] = hn::MulAdd(four, d[0], hn::NegMulAdd(five, d[2], d[4]));
+      o[1] = hn::NegMulAdd(four, hn::Add(d[1], d[2]), hn::Add(d[3], d[4]));
+      o[2] = hn::MulAdd(four, hn::Sub(d[1], d[2]), hn::Sub(d[4], d[3]));
+      o[3] = hn::MulAdd(two, d31, d42);
+      o[4] = hn::NegMulAdd(two, d31, d42);
+      o[5] = hn::MulAdd(four, d[1], hn::NegMulAdd(five, d[3], d[5]));
+    } else if constexpr (kStride == 1) {  // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
       o[0] = hn::Sub(d[0], d[2]);
       o[1] = hn::Add(d[1], d[2]);
       o[2] = hn::Sub(d[2], d[1]);
@@ -58,10 +75,18 @@ struct Winograd {
       o[4] = d[3];
     }
   }
-  // Output transform A^T m: the two outputs from the kP points.
+  // Output transform A^T m: the kM outputs from the kP points.
   template <class V>
   static HWY_INLINE void Output(const V* m, V* y) {
-    if constexpr (kStride == 1) {  // A^T = [1 1 1 0; 0 1 -1 -1]
+    if constexpr (kM == 4) {  // A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+      const hn::DFromV<V> df;
+      const V s12 = hn::Add(m[1], m[2]), d12 = hn::Sub(m[1], m[2]);
+      const V s34 = hn::Add(m[3], m[4]), d34 = hn::Sub(m[3], m[4]);
+      y[0] = hn::Add(hn::Add(m[0], s12), s34);
+      y[1] = hn::MulAdd(hn::Set(df, 2.0f), d34, d12);
+      y[2] = hn::MulAdd(hn::Set(df, 4.0f), s34, s12);
+      y[3] = hn::Add(hn::MulAdd(hn::Set(df, 8.0f), d34, d12), m[5]);
+    } else if constexpr (kStride == 1) {  // A^T = [1 1 1 0; 0 1 -1 -1]
       y[0] = hn::Add(hn::Add(m[0], m[1]), m[2]);
       y[1] = hn::Sub(hn::Sub(m[1], m[2]), m[3]);
     } else {  // A^T = [1 1 0 1 0; 0 1 1 0 1]
@@ -72,6 +97,7 @@ struct Winograd {
   // Adjoint of Output, A y: the kP points of an output gradient pair.
   template <class V>
   static HWY_INLINE void OutputAdjoint(V y0, V y1, V* m) {
+    static_assert(kM == 2, "the weight gradient runs 2x2 tiles");
     if constexpr (kStride == 1) {
       m[0] = y0;
       m[1] = hn::Add(y0, y1);
@@ -105,7 +131,7 @@ struct Winograd {
   // 1's backward-data runs as a forward convolution).
   template <class V>
   static HWY_INLINE void InputAdjoint(const V* e, V* dx) {
-    static_assert(kStride == 2, "stride 1 uses the flipped forward");
+    static_assert(kStride == 2 && kM == 2, "stride 1 uses the flipped forward");
     dx[0] = e[0];
     dx[1] = e[3];
     dx[2] = hn::Sub(hn::Sub(e[1], e[0]), e[2]);
@@ -115,7 +141,16 @@ struct Winograd {
   // Weight transform G g of one kernel row or column.
   static void Weight(const float* g, size_t stride, float* u) {
     const float g0 = g[0], g1 = g[stride], g2 = g[2 * stride];
-    if constexpr (kStride == 1) {  // G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
+    if constexpr (kM == 4) {
+      // G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+      const float q = 0.25f * g0 + g2, h = 0.5f * g1;
+      u[0] = 0.25f * g0;
+      u[1] = (-1.0f / 6.0f) * (g0 + g2 + g1);
+      u[2] = (-1.0f / 6.0f) * (g0 + g2 - g1);
+      u[3] = (1.0f / 6.0f) * (q + h);
+      u[4] = (1.0f / 6.0f) * (q - h);
+      u[5] = g2;
+    } else if constexpr (kStride == 1) {  // G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
       u[0] = g0;
       u[1] = 0.5f * (g0 + g1 + g2);
       u[2] = 0.5f * (g0 - g1 + g2);
@@ -131,7 +166,19 @@ struct Winograd {
   // Weight on vectors (lanes = independent kernels), with Weight's operations in its order.
   template <class V>
   static HWY_INLINE void WeightVec(V g0, V g1, V g2, V* u) {
-    if constexpr (kStride == 1) {
+    if constexpr (kM == 4) {
+      const hn::DFromV<V> df;
+      const V quarter = hn::Set(df, 0.25f), sixth = hn::Set(df, 1.0f / 6.0f);
+      const V neg_sixth = hn::Set(df, -1.0f / 6.0f);
+      const V q = hn::Add(hn::Mul(quarter, g0), g2), h = hn::Mul(hn::Set(df, 0.5f), g1);
+      const V g02 = hn::Add(g0, g2);
+      u[0] = hn::Mul(quarter, g0);
+      u[1] = hn::Mul(neg_sixth, hn::Add(g02, g1));
+      u[2] = hn::Mul(neg_sixth, hn::Sub(g02, g1));
+      u[3] = hn::Mul(sixth, hn::Add(q, h));
+      u[4] = hn::Mul(sixth, hn::Sub(q, h));
+      u[5] = g2;
+    } else if constexpr (kStride == 1) {
       const V half = hn::Set(hn::DFromV<V>(), 0.5f);
       u[0] = g0;
       u[1] = hn::Mul(half, hn::Add(hn::Add(g0, g1), g2));
@@ -148,6 +195,7 @@ struct Winograd {
   // Adjoint of Weight, G^T u: a kernel row or column of the weight gradient (u[i * stride]).
   template <class V>
   static HWY_INLINE void WeightAdjoint(const V* u, size_t stride, V* g) {
+    static_assert(kM == 2, "the weight gradient runs 2x2 tiles");
     const V u0 = u[0], u1 = u[stride], u2 = u[2 * stride], u3 = u[3 * stride];
     if constexpr (kStride == 1) {
       const V half = hn::Set(hn::DFromV<V>(), 0.5f);
@@ -163,15 +211,15 @@ struct Winograd {
   }
 };
 
-// Transforms 3x3 weights w (out_channels, cg, 3, 3) for Winograd<kStride> and packs them for
+// Transforms 3x3 weights w (out_channels, cg, 3, 3) for Winograd<kStride, kM> and packs them for
 // the GEMMs: U_xi = (G g G^T)[xi] per group and transform point xi as a kg x cg PackA matrix
 // (KC blocks over c, kGemmMR-row strips over k) at wpack + (g * kPoints + xi) * rkg * cg. With
 // `transposed`, packs U_xi^T (cg x kg, for the backward-data GEMMs) at
 // wpack + (g * kPoints + xi) * rcg * kg instead. Tasks are strips of kGemmMR rows.
-template <size_t kStride>
+template <size_t kStride, size_t kM = 2>
 inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool transposed,
                                 float* wpack, ThreadPool& pool, bool parallel) {
-  using W = Winograd<kStride>;
+  using W = Winograd<kStride, kM>;
   constexpr size_t kP = W::kP, kPoints = W::kPoints;
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
   // The packed matrix has `rows` rows (strips of MR) and `depth` columns (KC blocks).
@@ -254,22 +302,23 @@ inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool trans
   });
 }
 
-// Winograd<kStride> input transform V = B^T d B of tiles [t0, t0 + ntr) of group g (tiles
+// Winograd<kStride, kM> input transform V = B^T d B of tiles [t0, t0 + ntr) of group g (tiles
 // numbered globally over the batch, row major per image; tiles from t0 + nt on are zero), N
 // tiles per vector. The input rows the tiles read are first copied zero-padded; then per
 // channel and patch row i, the runs of tiles of each tile row are laid end to end in two
 // staging rows, columns [0, kStep) of every patch and the same shifted by kStep, so that
-// deinterleaving loads (2 lanes per tile at stride 1, 4 at stride 2) yield the kP x kP patch
+// deinterleaving loads (2 lanes per tile for F(2, 3), 4 for the others) yield the kP x kP patch
 // values of N consecutive tiles whatever the image width, without gathers. Transform point xi
 // of channel c and tiles [t0 + j, t0 + j + N) is stored (unaligned) at out(c, j) + xi * xstride.
-template <size_t kStride, class Out>
+template <size_t kStride, size_t kM = 2, class Out>
 HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RESTRICT x,
                                        size_t g, size_t t0, size_t nt, size_t ntr,
                                        size_t xstride, const Out& out) {
-  using W = Winograd<kStride>;
+  using W = Winograd<kStride, kM>;
   constexpr size_t kP = W::kP, kStep = W::kStep;
   const size_t cg = s.in_channels / s.groups, hw = s.in_h * s.in_w;
-  const size_t tiles_h = detail::DivCeil(s.out_h(), 2), tiles_w = detail::DivCeil(s.out_w(), 2);
+  const size_t tiles_h = detail::DivCeil(s.out_h(), kM);
+  const size_t tiles_w = detail::DivCeil(s.out_w(), kM);
   const size_t tiles = tiles_h * tiles_w;
   const GemmD d;
   const size_t N = hn::Lanes(d);
@@ -351,29 +400,28 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
       // B^T d B: each patch row is loaded and transformed (d B), then each column (B^T),
       // which keeps about kPoints vectors live.
       V t[kP][kP];  // t[i][l] = (d B)[i][l]
-      HWY_UNROLL(5)
+      HWY_UNROLL(6)
       for (size_t i = 0; i < kP; ++i) {
         const float* HWY_RESTRICT lo = rows + i * rl + kStep * j;
         const float* HWY_RESTRICT hi = rows + (kP + i) * rl + kStep * j;
-        V dd[kP];
-        if constexpr (kStride == 1) {
+        V dd[2 * kStep];  // the first kP are the patch row
+        if constexpr (kStep == 2) {
           hn::LoadInterleaved2(d, lo, dd[0], dd[1]);
           hn::LoadInterleaved2(d, hi, dd[2], dd[3]);
         } else {
-          V unused[3];
           hn::LoadInterleaved4(d, lo, dd[0], dd[1], dd[2], dd[3]);
-          hn::LoadInterleaved4(d, hi, dd[4], unused[0], unused[1], unused[2]);
+          hn::LoadInterleaved4(d, hi, dd[4], dd[5], dd[6], dd[7]);
         }
         W::Input(dd, t[i]);
       }
       float* HWY_RESTRICT dst = out(c, j);
-      HWY_UNROLL(5)
+      HWY_UNROLL(6)
       for (size_t l = 0; l < kP; ++l) {
         V col[kP], v[kP];
-        HWY_UNROLL(5)
+        HWY_UNROLL(6)
         for (size_t i = 0; i < kP; ++i) col[i] = t[i][l];
         W::Input(col, v);
-        HWY_UNROLL(5)
+        HWY_UNROLL(6)
         for (size_t i = 0; i < kP; ++i) hn::StoreU(v[i], d, dst + (i * kP + l) * xstride);
       }
     }
@@ -426,27 +474,28 @@ struct WinogradTileChunks {
   size_t total_, nr_, step_ = 0, strips_ = 0, count_ = 0, max_ = 0;
 };
 
-// Winograd<kStride> forward for 3x3 kernels with no dilation: each 2x2 output tile is
+// Winograd<kStride, kM> forward for 3x3 kernels with no dilation: each kM x kM output tile is
 // A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A over its kP x kP input patch d, i.e. kPoints
 // independent GEMMs (one per transform point xi) of U_xi (kg x cg) by V_xi (cg x tiles): 16
-// (stride 1) or 25 (stride 2) multiplies per 4 outputs instead of 36 (GFLOPS are still reported
-// for the direct count). Tiles of all images are numbered globally, so small images still fill
-// whole NR-wide panels. The transforms only add/subtract and halve, so the rounding error stays
-// a small multiple of the direct method's.
-template <size_t kStride>
+// (F(2, 3)) or 25 (stride 2) multiplies per 4 outputs, or 36 per 16 (F(4, 3)), instead of 36
+// per 4 (GFLOPS are still reported for the direct count). Tiles of all images are numbered
+// globally, so small images still fill whole NR-wide panels. F(2, 3)'s transforms only
+// add/subtract and halve, so its rounding error stays a small multiple of the direct method's;
+// F(4, 3)'s is larger (see conv2d_kernels_test).
+template <size_t kStride, size_t kM = 2>
 inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const float* w,
                                 const float* bias, float* y, bool relu, ThreadPool& pool) {
-  using W = Winograd<kStride>;
+  using W = Winograd<kStride, kM>;
   constexpr size_t kP = W::kP, kPoints = W::kPoints;
   const detail::ConvGeom geo(s);
   const size_t NR = GemmNR(), KC = GemmKC(), MC = GemmMC();
   const size_t cg = geo.cg, kg = geo.kg;
-  const size_t tiles_h = detail::DivCeil(geo.oh, 2), tiles_w = detail::DivCeil(geo.ow, 2);
+  const size_t tiles_h = detail::DivCeil(geo.oh, kM), tiles_w = detail::DivCeil(geo.ow, kM);
   const size_t tiles = tiles_h * tiles_w, total = s.batch * tiles;
   const size_t rkg = detail::RoundUp(kg, kGemmMR);
   const bool parallel = detail::ConvParallel(s, pool);
   float* wpack = ConvScratch(ConvSlot::kWeights, s.groups * kPoints * rkg * cg);
-  WinogradPackWeights<kStride>(s, w, false, wpack, pool, parallel);
+  WinogradPackWeights<kStride, kM>(s, w, false, wpack, pool, parallel);
   // Tasks: (group, chunk of global tiles); see WinogradTileChunks.
   const WinogradTileChunks split(kPoints, cg, kg, total, NR, parallel ? pool.NumThreads() : 1);
   const size_t chunks = split.Count();
@@ -461,7 +510,7 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
     const size_t mstride = PhasedLayout::ChannelStride(kg * ntr);
     float* bbuf = ConvScratch(ConvSlot::kPackB, kPoints * bstride);
     float* mbuf = ConvScratch(ConvSlot::kAcc, kPoints * mstride);
-    WinogradInputTransform<kStride>(s, x, g, t0, nt, ntr, bstride, [&](size_t c, size_t j) {
+    WinogradInputTransform<kStride, kM>(s, x, g, t0, nt, ntr, bstride, [&](size_t c, size_t j) {
       const size_t pc = c / KC * KC, kcb = std::min(KC, cg - pc);
       return bbuf + pc * ntr + (j / NR) * NR * kcb + (c - pc) * NR + j % NR;
     });
@@ -479,56 +528,63 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
     const GemmD d;
     const size_t N = hn::Lanes(d);
     // Y = A^T M A, N tiles at a time, plus bias and ReLU.
-    // The two output rows of consecutive tiles are interleaved (StoreInterleaved2) into two
+    // The kM output rows of consecutive tiles are interleaved (StoreInterleaved2 / 4) into kM
     // buffer rows, then each run of tiles in one tile row is copied to its pixels with vector
-    // stores (masked at the end; odd output sizes clip the last column / row).
+    // stores (masked at the end; output sizes that are not multiples of kM clip the last
+    // columns / rows).
     struct OutRun {
       size_t j, cols, off;  // first tile in the chunk, output columns, offset in y sans k
-      bool down;            // the tile row's bottom output row exists
+      size_t rows;          // output rows of the tile row that exist (<= kM)
     };
     OutRun runs[kMaxWinogradWideChunk];
     size_t num_runs = 0;
     for (size_t t = t0; t < t0 + nt;) {
       const size_t n = t / tiles, tr = (t % tiles) / tiles_w, tc0 = t % tiles_w;
       const size_t cnt = std::min(tiles_w - tc0, t0 + nt - t);
-      runs[num_runs++] = {t - t0, std::min(2 * cnt, geo.ow - 2 * tc0),
-                          (n * s.out_channels + g * kg) * geo.p + 2 * tr * geo.ow + 2 * tc0,
-                          2 * tr + 1 < geo.oh};
+      runs[num_runs++] = {t - t0, std::min(kM * cnt, geo.ow - kM * tc0),
+                          (n * s.out_channels + g * kg) * geo.p + kM * tr * geo.ow + kM * tc0,
+                          std::min(kM, geo.oh - kM * tr)};
       t += cnt;
     }
-    float* top = ConvScratch(ConvSlot::kRows, 2 * (2 * ntr + 2 * N));
-    float* bottom = top + 2 * ntr + 2 * N;
+    const size_t row_len = kM * ntr + kM * N;
+    float* out_rows = ConvScratch(ConvSlot::kRows, kM * row_len);
     for (size_t k = 0; k < kg; ++k) {
       const auto vb = hn::Set(d, bias != nullptr ? bias[g * kg + k] : 0.0f);
       const float* HWY_RESTRICT mk = mbuf + k * ntr;
       for (size_t j = 0; j < nt; j += N) {
-        hn::Vec<GemmD> t[2][kP];
-        HWY_UNROLL(5)
+        hn::Vec<GemmD> t[kM][kP];  // t[r][l] = (A^T M)[r][l]
+        HWY_UNROLL(6)
         for (size_t l = 0; l < kP; ++l) {
-          hn::Vec<GemmD> m[kP], tl[2];
-          HWY_UNROLL(5)
+          hn::Vec<GemmD> m[kP], tl[kM];
+          HWY_UNROLL(6)
           for (size_t i = 0; i < kP; ++i) m[i] = hn::LoadU(d, mk + (i * kP + l) * mstride + j);
           W::Output(m, tl);
-          t[0][l] = tl[0];
-          t[1][l] = tl[1];
+          HWY_UNROLL(4)
+          for (size_t r = 0; r < kM; ++r) t[r][l] = tl[r];
         }
-        HWY_UNROLL(5)
-        for (size_t i = 0; i < 2; ++i) {
-          hn::Vec<GemmD> yv[2];
-          W::Output(t[i], yv);
-          auto v0 = hn::Add(yv[0], vb), v1 = hn::Add(yv[1], vb);
-          if (relu) {
-            v0 = hn::Max(v0, hn::Zero(d));
-            v1 = hn::Max(v1, hn::Zero(d));
+        HWY_UNROLL(4)
+        for (size_t r = 0; r < kM; ++r) {
+          hn::Vec<GemmD> yv[kM];
+          W::Output(t[r], yv);
+          HWY_UNROLL(4)
+          for (size_t q = 0; q < kM; ++q) {
+            yv[q] = hn::Add(yv[q], vb);
+            if (relu) yv[q] = hn::Max(yv[q], hn::Zero(d));
           }
-          hn::StoreInterleaved2(v0, v1, d, (i == 0 ? top : bottom) + 2 * j);
+          float* HWY_RESTRICT dst = out_rows + r * row_len + kM * j;
+          if constexpr (kM == 2) {
+            hn::StoreInterleaved2(yv[0], yv[1], d, dst);
+          } else {
+            hn::StoreInterleaved4(yv[0], yv[1], yv[2], yv[3], d, dst);
+          }
         }
       }
-      for (size_t r = 0; r < num_runs; ++r) {
-        const OutRun& run = runs[r];
+      for (size_t ri = 0; ri < num_runs; ++ri) {
+        const OutRun& run = runs[ri];
         float* HWY_RESTRICT dst = y + run.off + k * geo.p;
-        CopyRowPadded(top + 2 * run.j, run.cols, dst);
-        if (run.down) CopyRowPadded(bottom + 2 * run.j, run.cols, dst + geo.ow);
+        for (size_t r = 0; r < run.rows; ++r) {
+          CopyRowPadded(out_rows + r * row_len + kM * run.j, run.cols, dst + r * geo.ow);
+        }
       }
     }
   });
