@@ -32,6 +32,10 @@ void Conv2dBackwardWeightsT(const ConvPlan& plan, const Conv2dShape& s, const fl
         ConvBackwardWeightsWinograd<2>(s, x, dy, dw, pool, parallel);
       }
       return;
+    case ConvAlgorithm::kWinograd4:
+      if (dbias != nullptr) ConvBiasGradImpl(s, dy, dbias, pool, parallel);
+      ConvBackwardWeightsWinograd<1, 4>(s, x, dy, dw, pool, parallel);
+      return;
     case ConvAlgorithm::kDot:
       ConvBackwardWeightsDot(s, x, dy, dw, dbias, pool, parallel);  // fuses the bias sums
       return;
@@ -50,7 +54,6 @@ void Conv2dBackwardWeightsT(const ConvPlan& plan, const Conv2dShape& s, const fl
       return;
     case ConvAlgorithm::kFlippedForward:
     case ConvAlgorithm::kPixelRows:
-    case ConvAlgorithm::kWinograd4:
       break;
   }
   HWY_ABORT("Conv2dBackwardWeights: algorithm %s does not run backward-weights",

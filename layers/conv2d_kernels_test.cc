@@ -414,6 +414,88 @@ inline std::vector<double> Winograd4AbsTerms(const Conv2dShape& s, const float* 
   return out;
 }
 
+// Per tap of dW (out_channels, cg, 3, 3) of the convolution s (3x3, stride 1, no dilation), the
+// F(4x4, 3x3) weight gradient computed in double on absolute values:
+// |G^T| [ sum over 4x4 tiles (|A| |dY| |A^T|) .* (|B^T| |d| |B|) ] |G|, the bound of its
+// rounded intermediates (the float kernel's error is within about (tiles + 16) eps times it).
+inline std::vector<double> Winograd4WeightAbsTerms(const Conv2dShape& s, const float* x,
+                                                   const float* dy) {
+  static const double kBT[6][6] = {{4, 0, 5, 0, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 4, 4, 1, 1, 0},
+                                   {0, 2, 1, 2, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 4, 0, 5, 0, 1}};
+  static const double kG[6][3] = {{0.25, 0, 0},           {1.0 / 6, 1.0 / 6, 1.0 / 6},
+                                  {1.0 / 6, 1.0 / 6, 1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+  static const double kAT[4][6] = {
+      {1, 1, 1, 1, 1, 0}, {0, 1, 1, 2, 2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, 1, 8, 8, 1}};
+  const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
+  const size_t oh = s.out_h(), ow = s.out_w(), th = (oh + 3) / 4, tw = (ow + 3) / 4;
+  std::vector<double> du(s.out_channels * cg * 36, 0.0), v(cg * 36);
+  for (size_t n = 0; n < s.batch; ++n) {
+    for (size_t g = 0; g < s.groups; ++g) {
+      for (size_t tr = 0; tr < th; ++tr) {
+        for (size_t tc = 0; tc < tw; ++tc) {
+          for (size_t c = 0; c < cg; ++c) {  // |B^T| |d| |B|
+            const float* xc = x + ((n * s.in_channels + g * cg + c) * s.in_h) * s.in_w;
+            double t[6][6] = {};
+            for (size_t a = 0; a < 6; ++a) {
+              for (size_t b = 0; b < 6; ++b) {
+                const long ih = static_cast<long>(4 * tr + a) - static_cast<long>(s.pad_h);
+                const long iw = static_cast<long>(4 * tc + b) - static_cast<long>(s.pad_w);
+                if (ih < 0 || iw < 0 || ih >= static_cast<long>(s.in_h) ||
+                    iw >= static_cast<long>(s.in_w)) {
+                  continue;
+                }
+                const double d = std::abs(xc[ih * static_cast<long>(s.in_w) + iw]);
+                for (size_t i = 0; i < 6; ++i) t[i][b] += kBT[i][a] * d;
+              }
+            }
+            for (size_t i = 0; i < 6; ++i) {
+              for (size_t l = 0; l < 6; ++l) {
+                double sum = 0.0;
+                for (size_t b = 0; b < 6; ++b) sum += t[i][b] * kBT[l][b];
+                v[c * 36 + i * 6 + l] = sum;
+              }
+            }
+          }
+          for (size_t k = 0; k < kg; ++k) {  // |A| |dY| |A^T|, then the products
+            const float* yk = dy + ((n * s.out_channels + g * kg + k) * oh) * ow;
+            double t[6][4] = {}, m[36];
+            for (size_t r = 0; r < 4 && 4 * tr + r < oh; ++r) {
+              for (size_t q = 0; q < 4 && 4 * tc + q < ow; ++q) {
+                const double y = std::abs(yk[(4 * tr + r) * ow + 4 * tc + q]);
+                for (size_t i = 0; i < 6; ++i) t[i][q] += kAT[r][i] * y;
+              }
+            }
+            for (size_t i = 0; i < 6; ++i) {
+              for (size_t l = 0; l < 6; ++l) {
+                m[i * 6 + l] = 0.0;
+                for (size_t q = 0; q < 4; ++q) m[i * 6 + l] += t[i][q] * kAT[q][l];
+              }
+            }
+            double* duk = du.data() + (g * kg + k) * cg * 36;
+            for (size_t c = 0; c < cg; ++c) {
+              for (size_t xi = 0; xi < 36; ++xi) duk[c * 36 + xi] += m[xi] * v[c * 36 + xi];
+            }
+          }
+        }
+      }
+    }
+  }
+  std::vector<double> out(s.out_channels * cg * 9 + 1, 0.0);
+  for (size_t kc = 0; kc < s.out_channels * cg; ++kc) {
+    for (size_t a = 0; a < 3; ++a) {
+      for (size_t b = 0; b < 3; ++b) {
+        double sum = 0.0;
+        for (size_t i = 0; i < 6; ++i) {
+          for (size_t l = 0; l < 6; ++l) sum += kG[i][a] * du[kc * 36 + i * 6 + l] * kG[l][b];
+        }
+        out[kc * 9 + a * 3 + b] = sum;
+      }
+    }
+  }
+  return out;
+}
+
 // Weights w (out_channels, cg, R, S) of s flipped and channel-transposed for the flipped
 // convolution (FlippedConvShape(s)), as the backward-data dispatch builds them.
 inline std::vector<float> FlippedWeights(const Conv2dShape& s, const std::vector<float>& w) {
@@ -551,6 +633,14 @@ inline void CheckShape(const NamedShape& ns, const ConvPlan& plan, ThreadPool& p
         for (size_t t = 0; t < rs; ++t) window[i] += 4.0 * abs_terms[i / rs * rs + t];
       }
       ExpectWithinBound(name, dw.data(), ref.data(), window.data(), w_size, len + 4);
+    } else if (plan.backward_weights.algorithm == ConvAlgorithm::kWinograd4) {
+      // F(4x4, 3x3): bounded by its absolute-value computation (Winograd4WeightAbsTerms)
+      // plus the existing dw.
+      std::vector<double> bound = Winograd4WeightAbsTerms(s, x.data(), dy.data());
+      for (size_t i = 0; i < w_size; ++i) bound[i] += abs_terms[i];
+      const size_t tiles = s.batch * ((s.out_h() + 3) / 4) * ((s.out_w() + 3) / 4);
+      ExpectWithinBound(name, dw.data(), ref.data(), bound.data(), w_size,
+                        tiles + pool.NumThreads() + 16);
     } else {
       ExpectWithinBound(name, dw.data(), ref.data(), abs_terms.data(), w_size, len);
     }
@@ -687,12 +777,14 @@ inline std::vector<OwnedShape> Winograd4Shapes() {
   return v;
 }
 
-// Forward with F(4x4, 3x3) forced, and backward-data as the flipped forward with F(4x4, 3x3)
-// forced, against the reference within Winograd4AbsTerms' bound.
+// Forward and backward-weights with F(4x4, 3x3) forced, and backward-data as the flipped
+// forward with F(4x4, 3x3) forced, against the reference within the bounds of
+// Winograd4AbsTerms and Winograd4WeightAbsTerms.
 inline void CheckWinograd4(const NamedShape& ns, ThreadPool& pool, uint64_t seed) {
   ConvPlan plan = ForceConvAlgorithm(ns.s, CurrentConvTarget(), ConvPass::kForward,
                                      ConvAlgorithm::kWinograd4);
-  std::vector<ConvPass> passes = {ConvPass::kForward};
+  plan.backward_weights = {ConvAlgorithm::kWinograd4, "forced"};
+  std::vector<ConvPass> passes = {ConvPass::kForward, ConvPass::kBackwardWeights};
   if (ConvAlgorithmApplies(ns.s, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward) &&
       ConvAlgorithmApplies(FlippedConvShape(ns.s), ConvPass::kForward,
                            ConvAlgorithm::kWinograd4)) {
@@ -803,8 +895,8 @@ void TestConvSmallChannelKernels() {
   conv_test::CheckDeterministic(conv_test::Make(3, 1, 28, 28, 6, 5, 5, 1, 2), two);
 }
 
-// F(4x4, 3x3) forward and flipped backward-data on odd and round shapes, one and two threads,
-// and bit-identical results run to run at a fixed thread count.
+// F(4x4, 3x3) forward, flipped backward-data and weight gradient on odd and round shapes, one
+// and two threads, and bit-identical results run to run at a fixed thread count.
 void TestWinograd4OddShapes() {
   ThreadPool one(1), two(2);
   uint64_t seed = 5000;

@@ -338,7 +338,7 @@ bool ConvAlgorithmApplies(const Conv2dShape& s, ConvPass pass, ConvAlgorithm alg
     case ConvAlgorithm::kPixelRows:
       return pass == ConvPass::kForward && s.stride_w == 1;
     case ConvAlgorithm::kWinograd4:
-      return pass == ConvPass::kForward && WinogradFits(s) && s.stride_h == 1;
+      return pass != ConvPass::kBackwardData && WinogradFits(s) && s.stride_h == 1;
   }
   return false;
 }

@@ -151,13 +151,14 @@ TEST(ConvPlanTest, Winograd4x4NeedsFewWastedPointsAndEnoughTiles) {
   // 4x4 tiles keep more than 3/4 of the points: 5x5 (1.0), 10x10 (0.81).
   EXPECT_EQ(forward(Make(64, 64, 5, 64, 3, 1, 1)), ConvAlgorithm::kWinograd);
   EXPECT_EQ(forward(Make(64, 32, 10, 32, 3, 1, 1)), ConvAlgorithm::kWinograd);
-  // Stride 2 and < 32 channels never plan it; forcing applies to the stride-1 forward only.
+  // Stride 2 and < 32 channels never plan it; forcing applies to the stride-1 forward and
+  // weight gradient (backward-data runs it as the flipped forward).
   EXPECT_EQ(forward(Make(64, 64, 32, 64, 3, 2, 1)), ConvAlgorithm::kWinograd);
   EXPECT_NE(forward(Make(64, 31, 28, 32, 3, 1, 1)), ConvAlgorithm::kWinograd4);
   const Conv2dShape s = Make(1, 3, 5, 4, 3, 1, 2);
   EXPECT_TRUE(ConvAlgorithmApplies(s, ConvPass::kForward, ConvAlgorithm::kWinograd4));
   EXPECT_FALSE(ConvAlgorithmApplies(s, ConvPass::kBackwardData, ConvAlgorithm::kWinograd4));
-  EXPECT_FALSE(ConvAlgorithmApplies(s, ConvPass::kBackwardWeights, ConvAlgorithm::kWinograd4));
+  EXPECT_TRUE(ConvAlgorithmApplies(s, ConvPass::kBackwardWeights, ConvAlgorithm::kWinograd4));
   EXPECT_FALSE(ConvAlgorithmApplies(Make(1, 3, 5, 4, 3, 2, 1), ConvPass::kForward,
                                     ConvAlgorithm::kWinograd4));
   EXPECT_FALSE(ConvAlgorithmApplies(Make(1, 3, 5, 4, 3, 1, 3), ConvPass::kForward,
@@ -172,8 +173,8 @@ TEST(ConvPlanTest, ApplicableAlgorithms) {
   EXPECT_TRUE(ConvAlgorithmApplies(s3, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward));
   EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kDot));
   EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kDepthwise));
-  // im2col-gemm, direct, winograd, dot, channel-lanes.
-  EXPECT_EQ(ApplicableConvAlgorithms(s3, ConvPass::kBackwardWeights).size(), 5u);
+  // im2col-gemm, direct, winograd, dot, channel-lanes, winograd4x4.
+  EXPECT_EQ(ApplicableConvAlgorithms(s3, ConvPass::kBackwardWeights).size(), 6u);
   EXPECT_TRUE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kPixelRows));
   EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kBackwardData, ConvAlgorithm::kPixelRows));
   EXPECT_FALSE(ConvAlgorithmApplies(s3, ConvPass::kForward, ConvAlgorithm::kChannelLanes));

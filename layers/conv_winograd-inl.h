@@ -111,6 +111,41 @@ struct Winograd {
       m[4] = y1;
     }
   }
+  // Adjoint of Output for F(4, 3), A y: the 6 points of an output gradient run of 4.
+  template <class V>
+  static HWY_INLINE void OutputAdjoint4(const V* y, V* m) {
+    static_assert(kM == 4, "F(4, 3)");
+    const hn::DFromV<V> df;
+    const V two = hn::Set(df, 2.0f), four = hn::Set(df, 4.0f);
+    const V s02 = hn::Add(y[0], y[2]), s13 = hn::Add(y[1], y[3]);
+    const V a = hn::MulAdd(four, y[2], y[0]), b = hn::MulAdd(four, y[3], y[1]);
+    m[0] = y[0];
+    m[1] = hn::Add(s02, s13);
+    m[2] = hn::Sub(s02, s13);
+    m[3] = hn::MulAdd(two, b, a);
+    m[4] = hn::NegMulAdd(two, b, a);
+    m[5] = y[3];
+  }
+  // A Y A^T of N tiles' 4x4 output gradients y[r * 4 + q] (F(4, 3)): stores point
+  // xi = i * kP + l at dst + xi * stride.
+  template <class D, class V>
+  static HWY_INLINE void OutputAdjointTile4(D d, const V* y, float* HWY_RESTRICT dst,
+                                            size_t stride) {
+    V cols[4][kP];  // cols[q] = A (column q of Y)
+    HWY_UNROLL(4)
+    for (size_t q = 0; q < 4; ++q) {
+      const V col[4] = {y[q], y[4 + q], y[8 + q], y[12 + q]};
+      OutputAdjoint4(col, cols[q]);
+    }
+    HWY_UNROLL(6)
+    for (size_t i = 0; i < kP; ++i) {
+      const V row[4] = {cols[0][i], cols[1][i], cols[2][i], cols[3][i]};
+      V m[kP];
+      OutputAdjoint4(row, m);
+      HWY_UNROLL(6)
+      for (size_t l = 0; l < kP; ++l) hn::StoreU(m[l], d, dst + (i * kP + l) * stride);
+    }
+  }
   // A Y A^T of N tiles' 2x2 output gradients (a b; c e): stores point xi = i * kP + l at
   // dst + xi * stride.
   template <class D, class V>
@@ -195,9 +230,17 @@ struct Winograd {
   // Adjoint of Weight, G^T u: a kernel row or column of the weight gradient (u[i * stride]).
   template <class V>
   static HWY_INLINE void WeightAdjoint(const V* u, size_t stride, V* g) {
-    static_assert(kM == 2, "the weight gradient runs 2x2 tiles");
     const V u0 = u[0], u1 = u[stride], u2 = u[2 * stride], u3 = u[3 * stride];
-    if constexpr (kStride == 1) {
+    if constexpr (kM == 4) {
+      // G^T = [1/4 -1/6 -1/6 1/24 1/24 0; 0 -1/6 1/6 1/12 -1/12 0; 0 -1/6 -1/6 1/6 1/6 1]
+      const hn::DFromV<V> df;
+      const V quarter = hn::Set(df, 0.25f), sixth = hn::Set(df, 1.0f / 6.0f);
+      const V u4 = u[4 * stride], u5 = u[5 * stride];
+      const V s12 = hn::Add(u1, u2), s34 = hn::Add(u3, u4);
+      g[0] = hn::MulAdd(quarter, u0, hn::Mul(sixth, hn::MulSub(quarter, s34, s12)));
+      g[1] = hn::Mul(sixth, hn::MulAdd(hn::Set(df, 0.5f), hn::Sub(u3, u4), hn::Sub(u2, u1)));
+      g[2] = hn::MulAdd(sixth, hn::Sub(s34, s12), u5);
+    } else if constexpr (kStride == 1) {
       const V half = hn::Set(hn::DFromV<V>(), 0.5f);
       const V sum = hn::Mul(half, hn::Add(u1, u2));
       g[0] = hn::Add(u0, sum);

@@ -224,26 +224,26 @@ inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* d
   });
 }
 
-// Winograd<kStride> weight gradient for 3x3 kernels with no dilation. With V = B^T d B (the
+// Winograd<kStride, kM> weight gradient for 3x3 kernels with no dilation. With V = B^T d B (the
 // forward's input transform) and dM = A dY A^T (the adjoint of the output transform),
 // dU_xi (kg x cg) = sum over tiles dM_xi * V_xi^T is kPoints GEMMs whose reduction runs over the
 // tiles, and dw += G^T dU G. Computed transposed, dU_xi^T (cg x rkg) += V_xi (cg x tiles, rows
 // read in place) * dM_xi^T (tiles x kg, PackB strips built from dy transposed per image):
-// kPoints multiplies per 2x2 output tile instead of 36.
+// kPoints multiplies per kM x kM output tile instead of 9 kM^2.
 // The tiles are split into one contiguous range per part (a fixed function of the thread
 // count); each part sums its own dU, and the parts are added in order.
-template <size_t kStride>
+template <size_t kStride, size_t kM = 2>
 inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, const float* dy,
                                         float* dw, ThreadPool& pool, bool parallel) {
-  using W = Winograd<kStride>;
+  using W = Winograd<kStride, kM>;
   constexpr size_t kP = W::kP, kPoints = W::kPoints;
   const detail::ConvGeom geo(s);
   const GemmD d;
   const size_t N = hn::Lanes(d);
   const size_t NR = GemmNR(), KC = GemmKC();
   const size_t cg = geo.cg, kg = geo.kg;
-  const size_t tiles_w = detail::DivCeil(geo.ow, 2);
-  const size_t tiles = detail::DivCeil(geo.oh, 2) * tiles_w, total = s.batch * tiles;
+  const size_t tiles_w = detail::DivCeil(geo.ow, kM);
+  const size_t tiles = detail::DivCeil(geo.oh, kM) * tiles_w, total = s.batch * tiles;
   const size_t rkg = detail::RoundUp(kg, NR);
   // Tiles per step: both transforms (kPoints x (cg + rkg) x T floats) within about 2 MiB
   // (L2 and L3: each step also reads and writes the whole dU, so longer steps move less of it;
@@ -300,29 +300,47 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
     InPlaceRowsA arows{{}, 0, 0};
     for (size_t t0 = p0; t0 < p1; t0 += T) {
       const size_t nt = std::min(T, p1 - t0), ntr = detail::RoundUp(nt, N);
-      WinogradInputTransform<kStride>(s, x, g, t0, nt, ntr, vstride,
+      WinogradInputTransform<kStride, kM>(s, x, g, t0, nt, ntr, vstride,
                              [&](size_t c, size_t j) { return vbuf + c * T + j; });
-      // dM^T: per tile, the 2x2 block of dy (all kg channels, from dy transposed to pixel-major
+      // dM^T: per tile, the kM x kM block of dy (all kg channels, from dy transposed to pixel-major
       // rows of rkg) becomes kPoints rows of the PackB strips of transform point xi.
       for (size_t j = 0; j < nt; ++j) {
         const size_t tile = t0 + j, n = tile / tiles;
-        const size_t oh0 = 2 * ((tile % tiles) / tiles_w), ow0 = 2 * (tile % tiles_w);
+        const size_t oh0 = kM * ((tile % tiles) / tiles_w), ow0 = kM * (tile % tiles_w);
         if (n != dyt_image) {
           // Pixel-major rows of this task's kw output channels (zeros past kg).
           TransposeBlock(dy + (n * s.out_channels + g * kg + js0) * geo.p, geo.p, k1 - js0,
                          geo.p, dyt, kw);
           dyt_image = n;
         }
-        const bool right = ow0 + 1 < geo.ow, down = oh0 + 1 < geo.oh;
         const float* HWY_RESTRICT y00 = dyt + (oh0 * geo.ow + ow0) * kw;
-        for (size_t k = js0; k < js1; k += N) {
-          const auto zero = hn::Zero(d);
-          const size_t kk = k - js0;
-          const auto a = hn::LoadU(d, y00 + kk);
-          const auto b = right ? hn::LoadU(d, y00 + kw + kk) : zero;
-          const auto c = down ? hn::LoadU(d, y00 + geo.ow * kw + kk) : zero;
-          const auto e = right && down ? hn::LoadU(d, y00 + (geo.ow + 1) * kw + kk) : zero;
-          W::OutputAdjoint2D(d, a, b, c, e, dmt + (k / NR) * NR * T + j * NR + k % NR, dstride);
+        if constexpr (kM == 4) {
+          const size_t rows = std::min<size_t>(4, geo.oh - oh0);
+          const size_t cols = std::min<size_t>(4, geo.ow - ow0);
+          for (size_t k = js0; k < js1; k += N) {
+            const size_t kk = k - js0;
+            hn::Vec<GemmD> yt[16];  // the tile's outputs (zero past the plane)
+            for (size_t r = 0; r < 4; ++r) {
+              for (size_t q = 0; q < 4; ++q) {
+                yt[r * 4 + q] = r < rows && q < cols
+                                    ? hn::LoadU(d, y00 + (r * geo.ow + q) * kw + kk)
+                                    : hn::Zero(d);
+              }
+            }
+            W::OutputAdjointTile4(d, yt, dmt + (k / NR) * NR * T + j * NR + k % NR, dstride);
+          }
+        } else {
+          const bool right = ow0 + 1 < geo.ow, down = oh0 + 1 < geo.oh;
+          for (size_t k = js0; k < js1; k += N) {
+            const auto zero = hn::Zero(d);
+            const size_t kk = k - js0;
+            const auto a = hn::LoadU(d, y00 + kk);
+            const auto b = right ? hn::LoadU(d, y00 + kw + kk) : zero;
+            const auto c = down ? hn::LoadU(d, y00 + geo.ow * kw + kk) : zero;
+            const auto e = right && down ? hn::LoadU(d, y00 + (geo.ow + 1) * kw + kk) : zero;
+            W::OutputAdjoint2D(d, a, b, c, e, dmt + (k / NR) * NR * T + j * NR + k % NR,
+                               dstride);
+          }
         }
       }
       const TileEpilogue ep{t0 == p0 ? 0.0f : 1.0f, nullptr, false};
