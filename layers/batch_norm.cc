@@ -177,8 +177,54 @@ void BatchNorm::ForwardActivation(const Tensor& x, BatchNormActivation act, Tens
   ForwardImpl(x, y, act);
 }
 
+void BatchNorm::ForwardActivationMaxPool2x2(const Tensor& x, BatchNormActivation act, Tensor* y,
+                                            int32_t* argmax) {
+  SIMDNET_CHECK(mode_ == Mode::kTrain && shape_.rank() == 3 && shape_.dim(1) >= 2 &&
+                shape_.dim(2) >= 2);
+  SIMDNET_CHECK(x.rank() == 4 && x.dim(0) >= 1 && x.dim(1) == shape_.dim(0) &&
+                x.dim(2) == shape_.dim(1) && x.dim(3) == shape_.dim(2));
+  const size_t n = static_cast<size_t>(x.dim(0));
+  const size_t c = static_cast<size_t>(num_channels());
+  const size_t h = static_cast<size_t>(shape_.dim(1)), w = static_cast<size_t>(shape_.dim(2));
+  y->EnsureShape(Shape({x.dim(0), x.dim(1), x.dim(2) / 2, x.dim(3) / 2}));
+  x_ = KeptForBackward(x);
+  last_forward_train_ = true;
+  last_forward_pooled_ = true;
+  // ForwardImpl's train-mode statistics (TrainStats), then the pooled activation.
+  const double m = static_cast<double>(n * h * w);
+  const TrainStats stats(m, options_.eps, options_.affine ? weight_.value.data() : nullptr,
+                         options_.affine ? bias_.value.data() : nullptr, mean_.data(),
+                         rstd_.data(), scale_.data(), shift_.data(), sum_dy_xc_.data());
+  BatchNormTrainForwardMaxPool2x2(x.data(), n, c, h, w, stats, act, y->data(), argmax,
+                                  &DefaultThreadPool());
+  UpdateRunningStats(m, sum_dy_xc_.data());
+}
+
+void BatchNorm::BackwardActivationMaxPool2x2(const Tensor& y, const int32_t* argmax,
+                                             BatchNormActivation act, const Tensor& dy,
+                                             Tensor* dx) {
+  SIMDNET_CHECK(last_forward_pooled_ && y.shape() == dy.shape() && y.rank() == 4 &&
+                y.dim(0) == x_.dim(0) && y.dim(1) == x_.dim(1) && y.dim(2) == x_.dim(2) / 2 &&
+                y.dim(3) == x_.dim(3) / 2);
+  const size_t n = static_cast<size_t>(x_.dim(0));
+  const size_t c = static_cast<size_t>(num_channels());
+  const size_t h = static_cast<size_t>(shape_.dim(1)), w = static_cast<size_t>(shape_.dim(2));
+  dx->EnsureShape(x_.shape());
+  // BackwardImpl's train-mode coefficients (TrainCoefs).
+  const TrainCoefs coefs(static_cast<double>(n * h * w),
+                         options_.affine && Learns(weight_) ? weight_.grad.data() : nullptr,
+                         options_.affine && Learns(bias_) ? bias_.grad.data() : nullptr,
+                         mean_.data(), rstd_.data(), scale_.data(), coef_b_.data(),
+                         coef_d_.data());
+  BatchNormTrainBackwardMaxPool2x2(dy.data(), y.data(), argmax, act, x_.data(), mean_.data(),
+                                   scale_.data(), coef_b_.data(), coef_d_.data(), n, c, h, w,
+                                   coefs, sum_dy_.data(), sum_dy_xc_.data(), dx->data(),
+                                   &DefaultThreadPool());
+}
+
 void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, BatchNormActivation act) {
   SIMDNET_CHECK(x.rank() == shape_.rank() + 1 && x.dim(0) >= 1);
+  last_forward_pooled_ = false;
   for (int i = 0; i < shape_.rank(); ++i) SIMDNET_CHECK(x.dim(i + 1) == shape_.dim(i));
   const size_t n = static_cast<size_t>(x.dim(0));
   const size_t c = static_cast<size_t>(num_channels());

@@ -80,6 +80,20 @@ class BatchNorm : public Layer {
   // Requires: a preceding ForwardActivation(., act, .) with the same N that produced y.
   void BackwardActivation(const Tensor& y, BatchNormActivation act, const Tensor& dy,
                           Tensor* dx);
+  // ForwardActivation followed by a max pooling over 2x2 windows with stride 2 and no padding
+  // (Pool2d::IsMaxPool2x2) in train mode, without the full-size activation output: y becomes
+  // (N, C, H / 2, W / 2) (floor), argmax (N * C * (H / 2) * (W / 2) entries) the pooling's
+  // indices (Pool2d::indices()). Bit-identical to ForwardActivation then that pooling's
+  // Forward; the same caches as Forward. Requires: a BatchNorm2d in train mode, H, W >= 2.
+  void ForwardActivationMaxPool2x2(const Tensor& x, BatchNormActivation act, Tensor* y,
+                                   int32_t* argmax);
+  // The backward of ForwardActivationMaxPool2x2: y and argmax are its outputs, dy the gradient
+  // at y; dx is overwritten with the gradient at x, parameter gradients accumulate as in
+  // Backward. Bit-identical to the pooling's Backward, the activation's Backward and Backward.
+  // Requires: a preceding ForwardActivationMaxPool2x2(., act, ., .) with the same N that
+  // produced y and argmax.
+  void BackwardActivationMaxPool2x2(const Tensor& y, const int32_t* argmax,
+                                    BatchNormActivation act, const Tensor& dy, Tensor* dx);
   // Writes the output of the last Forward / ForwardActivation without the activation,
   // recomputed from the cached input and statistics (bit-identical; running statistics
   // untouched). Requires: a preceding Forward or ForwardActivation whose input is still alive.
@@ -136,6 +150,9 @@ class BatchNorm : public Layer {
   Tensor running_mean_, running_var_;
   Tensor x_;  // view of the last input
   bool last_forward_train_ = true;
+  // The last forward was ForwardActivationMaxPool2x2 (Backward must go through
+  // BackwardActivationMaxPool2x2 or RecomputeOutput).
+  bool last_forward_pooled_ = false;
   // Per-channel (C) working vectors, kept across calls.
   Tensor mean_, rstd_, scale_, shift_, sum_dy_, sum_dy_xc_, coef_b_, coef_d_;
 };

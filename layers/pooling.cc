@@ -202,6 +202,22 @@ Pool2dGeometry Pool2d::Geometry(int64_t batch) const {
   return g;
 }
 
+bool Pool2d::IsMaxPool2x2() const {
+  const Pool2dOptions& o = options_;
+  return o.kind == PoolKind::kMax && o.kernel_h == 2 && o.kernel_w == 2 && o.stride_h == 2 &&
+         o.stride_w == 2 && o.pad_h == 0 && o.pad_w == 0 && *o.pad_bottom == 0 &&
+         *o.pad_right == 0 && o.dilation_h == 1 && o.dilation_w == 1 &&
+         output_shape_.dim(1) == input_shape_.dim(1) / 2 &&
+         output_shape_.dim(2) == input_shape_.dim(2) / 2;
+}
+
+int32_t* Pool2d::ArgmaxForFusedForward(int64_t batch) {
+  SIMDNET_CHECK(IsMaxPool2x2() && batch >= 1);
+  batch_ = batch;
+  argmax_.resize(static_cast<size_t>(batch * output_shape_.size()));
+  return argmax_.data();
+}
+
 void Pool2d::Forward(const Tensor& x, Tensor* y) {
   SIMDNET_CHECK(x.rank() == 4 && x.dim(1) == input_shape_.dim(0) &&
                 x.dim(2) == input_shape_.dim(1) && x.dim(3) == input_shape_.dim(2));

@@ -88,8 +88,17 @@ class Pool2d : public Layer {
   // x is (N, C, H, W); y becomes (N, C, out_h, out_w).
   void Forward(const Tensor& x, Tensor* y) override;
   // dy is (N, C, out_h, out_w); dx is overwritten with (N, C, H, W).
-  // Requires: a preceding Forward with the same N.
+  // Requires: a preceding Forward (or ArgmaxForFusedForward) with the same N.
   void Backward(const Tensor& dy, Tensor* dx) override;
+
+  // Returns whether this is a max pooling over 2x2 windows with stride 2, no padding or
+  // dilation and the floor output size (H / 2, W / 2), the pooling that
+  // BatchNorm::ForwardActivationMaxPool2x2 computes.
+  bool IsMaxPool2x2() const;
+  // For a Forward computed by another layer (Sequential's fused BatchNorm + activation + this
+  // pooling): records N as Forward does, sizes indices() for it and returns its storage, which
+  // the caller fills as Forward would. Requires: IsMaxPool2x2(), N >= 1.
+  int32_t* ArgmaxForFusedForward(int64_t batch);
 
  private:
   Pool2d(const Pool2dOptions& options, const Shape& in, const Shape& out)

@@ -12,6 +12,7 @@
 #include "layers/batch_norm.h"
 #include "layers/clamp_kernels.h"
 #include "layers/conv2d.h"
+#include "layers/pooling.h"
 #include "tensor/elementwise.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
@@ -56,6 +57,7 @@ absl::Status Sequential::Add(std::unique_ptr<Layer> layer, absl::string_view nam
   }
   children_.push_back(Child{std::move(name), std::move(layer)});
   fused_.assign(children_.size(), BatchNormActivation::kNone);
+  fused_pool_.assign(children_.size(), 0);
   folded_.resize(children_.size());
   return absl::OkStatus();
 }
@@ -88,6 +90,26 @@ BatchNorm* Sequential::FusableBatchNorm(size_t i, BatchNormActivation* act) {
   if (bn == nullptr || bn->has_hooks()) return nullptr;
   if (!FusedActivation(*children_[i + 1].layer, act)) return nullptr;
   return bn;
+}
+
+Pool2d* Sequential::FusableMaxPool(size_t i, const BatchNorm& bn) {
+  // Only the training forward has a fused kernel (eval mode folds or runs BatchNorm + ReLU).
+  if (i + 3 > children_.size() || bn.mode() != Mode::kTrain ||
+      dynamic_cast<const BatchNorm2d*>(&bn) == nullptr) {
+    return nullptr;
+  }
+  auto* pool = dynamic_cast<Pool2d*>(children_[i + 2].layer.get());
+  if (pool == nullptr || pool->has_hooks() || !pool->IsMaxPool2x2()) return nullptr;
+  return pool;
+}
+
+void Sequential::UnfuseMaxPool(size_t i) {
+  auto* bn = static_cast<BatchNorm*>(children_[i].layer.get());
+  bn->RecomputeOutput(&activations_[i]);
+  // The activation's Forward (without hooks) caches what its Backward reads.
+  children_[i + 1].layer->Forward(activations_[i], &activations_[i + 1]);
+  fused_[i] = BatchNormActivation::kNone;
+  fused_pool_[i] = 0;
 }
 
 size_t Sequential::FoldableConv(size_t i, Conv2d** conv, BatchNorm** bn,
@@ -164,6 +186,7 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
   }
   const size_t k = children_.size();
   fused_.assign(k, BatchNormActivation::kNone);
+  fused_pool_.assign(k, 0);
   // Inside an InferenceScope each intermediate output comes from the pool and is let go as soon
   // as the next child has consumed it: outputs alternate between two slots, and the slot written
   // next holds an output already consumed. activations_ are not kept (and released if a training
@@ -202,6 +225,19 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
       continue;
     }
     if (BatchNorm* fusable = FusableBatchNorm(i, &act)) {
+      if (Pool2d* max_pool = FusableMaxPool(i, *fusable)) {
+        // BatchNorm + activation + max pooling: only the pooled output (and the pooling's
+        // indices) are written; the last child's output is read back as below.
+        Tensor* out = i + 3 == k ? y : output(i + 2);
+        fusable->ForwardActivationMaxPool2x2(*in, act, out,
+                                             max_pool->ArgmaxForFusedForward(n));
+        if (i + 3 == k && pool == nullptr) last_output_ = *y;
+        fused_[i] = act;
+        fused_pool_[i] = 1;
+        i += 3;
+        in = out;
+        continue;
+      }
       // BatchNorm + activation in one pass; the BatchNorm's own output (activations_[i]) is
       // skipped. An activation that is the last child writes y, which Backward reads back
       // through last_output_ (the caller keeps y until then, as it keeps every output).
@@ -268,7 +304,8 @@ void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, 
   // Child stop runs on its own: it cannot be an activation that ran fused with the BatchNorm
   // below.
   SIMDNET_CHECK(stop < index && index <= children_.size() &&
-                (stop == 0 || fused_[stop - 1] == BatchNormActivation::kNone));
+                (stop == 0 || fused_[stop - 1] == BatchNormActivation::kNone) &&
+                (stop < 2 || !fused_pool_[stop - 2]));
   // gradients_[i - 1] holds the gradient at child i's input (= child i-1's output); child 0's
   // goes to dx.
   const auto input_grad = [&](size_t i) { return i == 0 ? dx : &gradients_[i - 1]; };
@@ -278,6 +315,28 @@ void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, 
   };
   const Tensor* g = &grad;
   for (size_t i = index; i-- > stop;) {
+    if (i >= stop + 2 && fused_pool_[i - 2]) {
+      // Child i is a max pooling that ran fused with the BatchNorm and activation before it.
+      auto* bn = static_cast<BatchNorm*>(children_[i - 2].layer.get());
+      Layer& pool = *children_[i].layer;
+      if (!LayerTimerInstalled() && !bn->has_hooks() && !children_[i - 1].layer->has_hooks() &&
+          !pool.has_hooks()) {
+        bn->BackwardActivationMaxPool2x2(output_of(i),
+                                         static_cast<Pool2d&>(pool).indices().data(),
+                                         fused_[i - 2], *g, input_grad(i - 2));
+        i -= 2;
+        g = input_grad(i);
+        continue;
+      }
+      // Hooks or a timer installed since the fused Forward: the three run on their own (the
+      // pooling's indices and output are those its Forward would have left).
+      UnfuseMaxPool(i - 2);
+    }
+    if (i >= stop + 1 && fused_[i - 1] != BatchNormActivation::kNone && fused_pool_[i - 1]) {
+      // Starting at the activation of a fused BatchNorm + activation + pooling
+      // (BackwardBelowChild): its input and output were not written.
+      UnfuseMaxPool(i - 1);
+    }
     if (i >= stop + 1 && fused_[i - 1] != BatchNormActivation::kNone) {
       // Child i is an activation that ran fused with the BatchNorm before it.
       auto* bn = static_cast<BatchNorm*>(children_[i - 1].layer.get());
@@ -363,6 +422,7 @@ absl::Status Sequential::ReplaceLastLeaf(
     replacement->SetMode(mode_);
     last.layer = std::move(replacement);
     fused_.assign(children_.size(), BatchNormActivation::kNone);
+    fused_pool_.assign(children_.size(), 0);
     folded_.back() = FoldedConv();
   }
   output_shape_ = last.layer->OutputShape();

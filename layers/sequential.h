@@ -28,7 +28,12 @@ namespace simdnet {
 // followed by a ReLU or ReLU6 (also as the last child) runs fused (BatchNorm::ForwardActivation /
 // BackwardActivation, bit-identical to the two layers) when neither has hooks and no LayerTimer
 // is installed; the BatchNorm's own output is then not kept (activation(i) of that BatchNorm is
-// stale).
+// stale). A BatchNorm2d in train mode followed by a ReLU / ReLU6 and a 2x2 stride-2 max pooling
+// (Pool2d::IsMaxPool2x2), none with hooks and no LayerTimer, runs as one layer
+// (BatchNorm::ForwardActivationMaxPool2x2 / BackwardActivationMaxPool2x2, bit-identical to the
+// three): the BatchNorm's and the activation's outputs are not written (activation(i) of both is
+// stale; the pooling's indices() are its own), and Backward never writes their full-size
+// gradients.
 // Inside an InferenceScope (Model::Predict), with no hooks on them and no LayerTimer installed,
 // a Conv2d followed by a BatchNorm2d in eval mode and/or a ReLU or ReLU6 runs as one
 // convolution: the weights scaled by the BatchNorm's per-channel scale and the bias folded
@@ -37,6 +42,7 @@ namespace simdnet {
 // their own up to float rounding (the folded products round differently).
 class BatchNorm;
 class Conv2d;
+class Pool2d;
 
 class Sequential : public Layer {
  public:
@@ -111,6 +117,13 @@ class Sequential : public Layer {
   // Returns child i as a BatchNorm, and in *act the activation of child i + 1, if children i
   // and i + 1 may run fused (see the class comment), else null.
   BatchNorm* FusableBatchNorm(size_t i, BatchNormActivation* act);
+  // Returns child i + 2 as a Pool2d if it may run fused with the BatchNorm `bn` (child i) and
+  // the activation after it (see the class comment), else null.
+  Pool2d* FusableMaxPool(size_t i, const BatchNorm& bn);
+  // Writes the outputs of the BatchNorm child i and the activation child i + 1 that ran fused
+  // with the pooling after them (recomputed, bit-identical) and marks the three as unfused, so
+  // that they can run backward on their own.
+  void UnfuseMaxPool(size_t i);
   // Returns the number of children starting at i that run as one folded convolution in an
   // inference pass (see the class comment): 2 or 3, with *conv, *bn (null: no BatchNorm) and
   // *act (the activation after them, or kNone) set; 1 if child i runs on its own.
@@ -133,6 +146,9 @@ class Sequential : public Layer {
   std::vector<Tensor> gradients_;    // gradient w.r.t. activations_[i]
   // fused_[i] != kNone: children i, i + 1 ran fused (with that activation) in the last Forward.
   std::vector<BatchNormActivation> fused_;
+  // fused_pool_[i]: children i, i + 1, i + 2 (BatchNorm, activation fused_[i], max pooling) ran
+  // as one in the last Forward.
+  std::vector<char> fused_pool_;
   bool inference_forward_ = false;   // the last Forward ran in an InferenceScope (no Backward)
   // Conv2d child i's weights and bias folded with the BatchNorm after it, valid while
   // ParameterVersion() equals version (0: never computed).
