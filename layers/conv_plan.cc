@@ -51,13 +51,24 @@ bool WinogradPays(const Conv2dShape& s) {
 // 7x7 (64 tiles) 361-403 -> 332-382 / 250-261 -> 236-237, 128 on 3x3 batch 64 (64 tiles)
 // 186-221 -> 169-185 / 162-166 -> 180-182; by (a): 64 on 5x5 214-238 -> 168-214, 32 on 10x10
 // 238-296 -> 236-282. bench/shapes/conv_winograd.txt has these shapes.
-bool Winograd4Pays(const Conv2dShape& s) {
+//
+// The weight gradient (dU: 36 cg kg floats summed over the tiles, written back per step of
+// tiles) needs (b) with 4 cg kg / (cg + kg) tiles. Measured on Zen 5, 2 threads (load 5-8,
+// CPU-time GFLOPS, AVX-512 / AVX2), F(2x2) -> F(4x4): vgg-small 32 -> 32 on 28x28 277-296 ->
+// 352-357 / 209-215 -> 257-267, 64 -> 64 on 14x14 349-393 -> 386-412 / 247-257 -> 281-301,
+// 32 -> 64 on 14x14 298-312 -> 300-344 / 206-226 -> 228-240; resnet18 64 on 56x56 437-458 ->
+// 548-598 / 273-291 -> 321-395, 128 on 28x28 508-525 -> 606-647 / 279-320 -> 353-420;
+// rejected: 256 on 14x14 (256 tiles) 473-474 -> 409-455 / 257-306 -> 292-331, 512 on 7x7
+// 355-360 -> 363-374 / 247-250 -> 280-285, 128 on 3x3 163-171 -> 146 (AVX-512), 64 on 5x5
+// 168-180 -> 148-161 (AVX-512).
+bool Winograd4Pays(const Conv2dShape& s, size_t min_tiles_factor) {
   if (!WinogradPays(s) || s.stride_h != 1) return false;
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
   const size_t oh = s.out_h(), ow = s.out_w();
   const size_t tiles2 = s.batch * ((oh + 1) / 2) * ((ow + 1) / 2);
   const size_t tiles4 = s.batch * ((oh + 3) / 4) * ((ow + 3) / 4);
-  return 4 * 36 * tiles4 <= 3 * 16 * tiles2 && tiles4 * (cg + kg) >= 2 * cg * kg;
+  return 4 * 36 * tiles4 <= 3 * 16 * tiles2 &&
+         tiles4 * (cg + kg) >= min_tiles_factor * cg * kg;
 }
 
 // The stride-2 Winograd backward passes pay for the transformed weights (25 cg kg floats) per
@@ -143,7 +154,7 @@ ConvPassPlan PlanForward(const Conv2dShape& s, const ConvTarget& t) {
             "depthwise: one channel per group, per-channel vectors (the GEMM tile would be 1 "
             "row of kGemmMR)"};
   }
-  if (Winograd4Pays(s)) {
+  if (Winograd4Pays(s, 2)) {
     return {ConvAlgorithm::kWinograd4,
             "3x3 stride 1, >= 32 channels per group each way, 4x4 tiles keep <= 3/4 of the "
             "points and the batch has >= 2 cg kg / (cg + kg) of them: F(4x4, 3x3)"};
@@ -277,6 +288,11 @@ ConvPlan PlanConv2d(const Conv2dShape& s, const ConvTarget& t) {
   const size_t crs = cg * s.kernel_h * s.kernel_w, p = s.out_h() * s.out_w();
   if (IsDepthwise(s)) {
     plan.backward_weights = {ConvAlgorithm::kDepthwise, "depthwise: one channel per group"};
+  } else if (Winograd4Pays(s, 4)) {
+    plan.backward_weights = {ConvAlgorithm::kWinograd4,
+                             "3x3 stride 1, >= 32 channels per group each way, 4x4 tiles keep "
+                             "<= 3/4 of the points and the batch has >= 4 cg kg / (cg + kg) of "
+                             "them: F(4x4, 3x3)"};
   } else if (WinogradPays(s) && (s.stride_h == 1 || WinogradStride2BackwardPays(s))) {
     plan.backward_weights = {ConvAlgorithm::kWinograd,
                              "3x3 stride 1-2 with >= 32 channels per group each way (stride 2: "

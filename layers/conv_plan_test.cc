@@ -31,11 +31,11 @@ TEST(ConvPlanTest, BenchmarkShapesS1ToS8OnAvx512) {
   EXPECT_EQ(Describe(Make(64, 1, 28, 32, 5, 1, 2), kAvx512),
             "direct(dense) / im2col-gemm / dot");  // S1: one input channel
   EXPECT_EQ(Describe(Make(64, 32, 14, 64, 3, 1, 1), kAvx512),
-            "winograd4x4 / flipped-forward(winograd4x4) / winograd");  // S2
+            "winograd4x4 / flipped-forward(winograd4x4) / winograd4x4");  // S2
   EXPECT_EQ(Describe(Make(64, 3, 32, 64, 3, 1, 1), kAvx512),
             "direct(row) / im2col-gemm / dot");  // S3: the RGB stem
   EXPECT_EQ(Describe(Make(64, 64, 32, 64, 3, 1, 1), kAvx512),
-            "winograd4x4 / flipped-forward(winograd4x4) / winograd");  // S4
+            "winograd4x4 / flipped-forward(winograd4x4) / winograd4x4");  // S4
   EXPECT_EQ(Describe(Make(64, 256, 8, 256, 3, 1, 1), kAvx512),
             "winograd4x4 / flipped-forward(winograd4x4) / winograd");  // S6
   EXPECT_EQ(Describe(Make(64, 64, 32, 128, 3, 2, 1), kAvx512),
@@ -164,6 +164,16 @@ TEST(ConvPlanTest, Winograd4x4NeedsFewWastedPointsAndEnoughTiles) {
   EXPECT_FALSE(ConvAlgorithmApplies(Make(1, 3, 5, 4, 3, 1, 3), ConvPass::kForward,
                                     ConvAlgorithm::kWinograd4));
   EXPECT_STREQ(ConvAlgorithmName(ConvAlgorithm::kWinograd4), "winograd4x4");
+  // The weight gradient needs twice the tiles: resnet18's 256 channels on 14x14 keep F(2x2).
+  const auto weights = [](const Conv2dShape& s) {
+    return PlanConv2d(s, kAvx512).backward_weights.algorithm;
+  };
+  EXPECT_EQ(weights(Make(64, 32, 28, 32, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  EXPECT_EQ(weights(Make(64, 64, 14, 64, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  EXPECT_EQ(weights(Make(16, 128, 28, 128, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  EXPECT_EQ(weights(Make(16, 256, 14, 256, 3, 1, 1)), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(weights(Make(32, 256, 14, 256, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  EXPECT_EQ(weights(Make(64, 64, 5, 64, 3, 1, 1)), ConvAlgorithm::kWinograd);
 }
 
 TEST(ConvPlanTest, ApplicableAlgorithms) {
