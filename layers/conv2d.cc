@@ -254,6 +254,10 @@ void Conv2d::ForwardWith(const Tensor& x, const float* weight, const float* bias
   } else {
     x_ = x;
   }
+  if (n != plan_batch_) {  // the plan depends on the batch size (PlanConv2d)
+    plan_ = PlanConv2d(s);
+    plan_batch_ = n;
+  }
   Conv2dForward(plan_, s, x_.data(), weight, bias, y->data(), epilogue, DefaultThreadPool());
   x_ = KeptForBackward(x_);
 }

@@ -88,8 +88,9 @@ class Conv2d : public Layer {
   const Conv2dOptions& options() const { return options_; }
   // Returns the zero padding actually applied (SAME paddings resolved for InputShape()).
   const Conv2dPads& resolved_pads() const { return pads_; }
-  // Returns the algorithm each pass runs (PlanConv2d for this layer's shape on this CPU's best
-  // target; it does not depend on the batch size).
+  // Returns the algorithm each pass runs: PlanConv2d for this layer's shape on this CPU's best
+  // target, at the batch size of the last Forward (1 before any; Winograd F(4x4, 3x3) needs
+  // enough tiles in the batch).
   const ConvPlan& plan() const { return plan_; }
 
   // x is (N, C, H, W); y becomes (N, out_channels, OH, OW). Requires: N >= 1.
@@ -145,6 +146,7 @@ class Conv2d : public Layer {
   Shape input_shape_, output_shape_;
   Parameter weight_, bias_;
   ConvPlan plan_;            // what Forward and Backward run
+  int64_t plan_batch_ = 1;   // the batch size plan_ was made for
   Tensor x_;                 // view of the last input
   Tensor scratch_weight_;    // weight-sized scratch when only the bias is trainable
   Tensor padded_x_;          // asymmetric pads only: the zero-padded input copy

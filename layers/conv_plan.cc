@@ -61,13 +61,23 @@ bool WinogradPays(const Conv2dShape& s) {
 // rejected: 256 on 14x14 (256 tiles) 473-474 -> 409-455 / 257-306 -> 292-331, 512 on 7x7
 // 355-360 -> 363-374 / 247-250 -> 280-285, 128 on 3x3 163-171 -> 146 (AVX-512), 64 on 5x5
 // 168-180 -> 148-161 (AVX-512).
+//
+// Both need (c) at least 96 tiles in the batch: with fewer the GEMMs' NR-wide panels are part
+// empty and the weight transform is not amortized (the layer plans for the batch it runs).
+// Measured as above (AVX-512, forward / weights): 32 -> 32 on 28x28 at batch 1 (49 tiles)
+// 187-214 -> 175-197, at batch 2 (98) 184-227 -> 208-236 / 185-220 -> 247-276; 64 -> 64 on
+// 14x14 at batch 1 (16) 137-152 -> 74-91, batch 4 (64) 217-273 -> 214-240 / 209-238 -> 225-228,
+// batch 8 (128) 264-273 -> 279-286 / 254-258 -> 245-247, batch 16 (256) 292-312 -> 310-331 /
+// 278-281 -> 285-300; 64 on 7x7 at batch 8 (32) 124-171 -> 116-133.
+constexpr size_t kWinograd4MinTiles = 96;
+
 bool Winograd4Pays(const Conv2dShape& s, size_t min_tiles_factor) {
   if (!WinogradPays(s) || s.stride_h != 1) return false;
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
   const size_t oh = s.out_h(), ow = s.out_w();
   const size_t tiles2 = s.batch * ((oh + 1) / 2) * ((ow + 1) / 2);
   const size_t tiles4 = s.batch * ((oh + 3) / 4) * ((ow + 3) / 4);
-  return 4 * 36 * tiles4 <= 3 * 16 * tiles2 &&
+  return 4 * 36 * tiles4 <= 3 * 16 * tiles2 && tiles4 >= kWinograd4MinTiles &&
          tiles4 * (cg + kg) >= min_tiles_factor * cg * kg;
 }
 
@@ -157,7 +167,7 @@ ConvPassPlan PlanForward(const Conv2dShape& s, const ConvTarget& t) {
   if (Winograd4Pays(s, 2)) {
     return {ConvAlgorithm::kWinograd4,
             "3x3 stride 1, >= 32 channels per group each way, 4x4 tiles keep <= 3/4 of the "
-            "points and the batch has >= 2 cg kg / (cg + kg) of them: F(4x4, 3x3)"};
+            "points and the batch has >= 96 and >= 2 cg kg / (cg + kg) of them: F(4x4, 3x3)"};
   }
   if (WinogradPays(s)) {
     return {ConvAlgorithm::kWinograd, "3x3 stride 1-2 with >= 32 channels per group each way"};
@@ -291,8 +301,8 @@ ConvPlan PlanConv2d(const Conv2dShape& s, const ConvTarget& t) {
   } else if (Winograd4Pays(s, 4)) {
     plan.backward_weights = {ConvAlgorithm::kWinograd4,
                              "3x3 stride 1, >= 32 channels per group each way, 4x4 tiles keep "
-                             "<= 3/4 of the points and the batch has >= 4 cg kg / (cg + kg) of "
-                             "them: F(4x4, 3x3)"};
+                             "<= 3/4 of the points and the batch has >= 96 and >= 4 cg kg / "
+                             "(cg + kg) of them: F(4x4, 3x3)"};
   } else if (WinogradPays(s) && (s.stride_h == 1 || WinogradStride2BackwardPays(s))) {
     plan.backward_weights = {ConvAlgorithm::kWinograd,
                              "3x3 stride 1-2 with >= 32 channels per group each way (stride 2: "

@@ -145,6 +145,11 @@ TEST(ConvPlanTest, Winograd4x4NeedsFewWastedPointsAndEnoughTiles) {
   EXPECT_EQ(forward(Make(16, 64, 56, 64, 3, 1, 1)), ConvAlgorithm::kWinograd4);
   EXPECT_EQ(forward(Make(16, 256, 14, 256, 3, 1, 1)), ConvAlgorithm::kWinograd4);
   EXPECT_EQ(forward(Make(15, 256, 14, 256, 3, 1, 1)), ConvAlgorithm::kWinograd);
+  // Fewer than 96 tiles in the batch: vgg-small at batch 1 (49 and 16 tiles), 64 on 7x7.
+  EXPECT_EQ(forward(Make(1, 32, 28, 32, 3, 1, 1)), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(forward(Make(2, 32, 28, 32, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  EXPECT_EQ(forward(Make(1, 64, 14, 64, 3, 1, 1)), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(forward(Make(8, 64, 7, 64, 3, 1, 1)), ConvAlgorithm::kWinograd);
   // Too few tiles for the transformed weights: 512 channels on 7x7, 128 on 3x3.
   EXPECT_EQ(forward(Make(16, 512, 7, 512, 3, 1, 1)), ConvAlgorithm::kWinograd);
   EXPECT_EQ(forward(Make(64, 128, 3, 128, 3, 1, 1)), ConvAlgorithm::kWinograd);

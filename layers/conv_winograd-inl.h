@@ -97,7 +97,7 @@ struct Winograd {
   // Adjoint of Output, A y: the kP points of an output gradient pair.
   template <class V>
   static HWY_INLINE void OutputAdjoint(V y0, V y1, V* m) {
-    static_assert(kM == 2, "the weight gradient runs 2x2 tiles");
+    static_assert(kM == 2, "F(4, 3) uses OutputAdjoint4");
     if constexpr (kStride == 1) {
       m[0] = y0;
       m[1] = hn::Add(y0, y1);
