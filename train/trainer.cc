@@ -23,6 +23,7 @@
 #include "tensor/reduce.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
+#include "train/batch_split.h"
 #include "train/progress.h"
 
 namespace simdnet {
@@ -112,6 +113,9 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
     return bad("max_batches_per_epoch", o.max_batches_per_epoch, "must be >= 0 (0 = all)");
   }
   if (o.log_every < 1) return bad("log_every", o.log_every, "must be >= 1");
+  if (o.batch_split != "auto" && o.batch_split != "on" && o.batch_split != "off") {
+    return bad("batch_split", o.batch_split, "must be 'auto', 'on' or 'off'");
+  }
   if (o.prefetch < 1 || o.prefetch > 64) return bad("prefetch", o.prefetch, "must be in [1, 64]");
   if (o.snapshot_every < 0) return bad("snapshot_every", o.snapshot_every, "must be >= 0");
   if (o.stop_after < 0) return bad("stop_after", o.stop_after, "must be >= 0");
@@ -351,7 +355,48 @@ absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector
     total = weights[1];
   }
   if (sync_) sync_->BeginStep(total > 0.0 ? share / total : 0.0);
-  if (n > 0 && share > 0.0) {
+  if (split_ != nullptr && !LayerTimerInstalled()) {
+    // One replica per thread (no sync_: only in one process). Each slice's loss is a sum over
+    // its rows; BatchSplit divides by the batch's divisor (the rows, or their class weights).
+    SliceLoss slice_loss;
+    double divisor = static_cast<double>(n);
+    if (options_.loss == "svm") {
+      slice_loss = [](const Tensor& z, absl::Span<const int64_t> l,
+                      Tensor* dz) -> absl::StatusOr<float> {
+        SIMDNET_ASSIGN_OR_RETURN(const float mean, MulticlassSvm(z, l, dz));
+        const float rows = static_cast<float>(l.size());
+        Scale(rows, dz->data(), static_cast<size_t>(dz->size()));
+        return mean * rows;
+      };
+    } else {
+      if (!options_.class_weights.empty()) {
+        divisor = 0.0;
+        for (int64_t label : labels) {
+          if (label >= 0 && label < static_cast<int64_t>(options_.class_weights.size())) {
+            divisor += options_.class_weights[static_cast<size_t>(label)];
+          }
+        }
+      }
+      if (options_.loss == "nll") {
+        NllLossOptions no;
+        no.class_weights = options_.class_weights;
+        no.reduction = LossReduction::kSum;
+        slice_loss = [no](const Tensor& z, absl::Span<const int64_t> l, Tensor* dz) {
+          return NllLoss(z, l, dz, no);
+        };
+      } else {
+        SoftmaxCrossEntropyOptions xo;
+        xo.label_smoothing = options_.label_smoothing;
+        xo.class_weights = options_.class_weights;
+        xo.reduction = LossReduction::kSum;
+        slice_loss = [xo](const Tensor& z, absl::Span<const int64_t> l, Tensor* dz) {
+          return SoftmaxCrossEntropy(z, l, dz, xo);
+        };
+      }
+    }
+    SIMDNET_ASSIGN_OR_RETURN(loss, split_->ForwardBackward(images, labels, slice_loss, divisor,
+                                                           &local_correct, DefaultThreadPool()));
+  } else if (n > 0 && share > 0.0) {
     SIMDNET_ASSIGN_OR_RETURN(loss, model_->ForwardBackward(images, loss_fn, &logits_));
     SIMDNET_ASSIGN_OR_RETURN(local_correct, CountTopKCorrect(logits_, labels, 1));
   } else if (n > 0) {
@@ -464,6 +509,7 @@ absl::StatusOr<bool> Trainer::TrainEpoch(DataLoader& loader, int64_t stop_at, do
     // Dropout masks are keyed by (epoch, sample id): the same whatever the batch a sample lands
     // in, the number of ranks, or where a resumed run starts.
     for (Dropout* dropout : dropouts_) dropout->SetSampleKeys(batch->epoch, batch->indices);
+    if (split_ != nullptr) split_->SetSampleKeys(batch->epoch, batch->indices);
     const double t0 = MonotonicSeconds();
     SIMDNET_ASSIGN_OR_RETURN(float loss, TrainStep(batch->images, labels, n, *lr, &correct));
     const double dt = MonotonicSeconds() - t0;
@@ -605,6 +651,25 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   model_->ForEachLayer([&](const std::string&, Layer& layer, int) {
     if (auto* dropout = dynamic_cast<Dropout*>(&layer)) dropouts_.push_back(dropout);
   });
+  split_.reset();
+  const size_t threads = DefaultThreadPool().NumThreads();
+  if (!distributed() && threads > 1 && options_.batch_split != "off") {
+    const std::string unsupported = BatchSplit::Unsupported(*model_);
+    if (options_.batch_split == "on" && !unsupported.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("TrainerOptions.batch_split=on: ", unsupported));
+    }
+    if (unsupported.empty() && (options_.batch_split == "on" ||
+                                model_->ParameterCount() <= kAutoBatchSplitMaxParams)) {
+      absl::StatusOr<std::unique_ptr<BatchSplit>> split = BatchSplit::Create(model_, threads);
+      if (split.ok()) {
+        split_ = std::move(*split);
+      } else if (options_.batch_split == "on") {
+        return absl::FailedPreconditionError(
+            absl::StrCat("TrainerOptions.batch_split=on: ", split.status().message()));
+      }
+    }
+  }
   if (writes_files_) {
     SIMDNET_RETURN_IF_ERROR(OpenLogs(/*resumed=*/epoch_ > 0 || batch_in_epoch_ > 0));
   }

@@ -41,6 +41,7 @@
 
 namespace simdnet {
 
+class BatchSplit;
 class DataLoader;
 class Dropout;
 class ThreadPool;
@@ -106,7 +107,17 @@ struct TrainerOptions {
   // Run with DeadlineExceeded.
   Communicator* comm = nullptr;
   int64_t dist_bucket_bytes = int64_t{1} << 20;
+  // Splitting each batch across the threads, one model replica per thread (train/batch_split.h;
+  // one process, more than one thread): "auto" splits when the model allows it (no BatchNorm,
+  // see BatchSplit::Unsupported) and has at most kAutoBatchSplitMaxParams parameters (each
+  // replica holds a copy of the gradients); "on" whenever the model allows it (FailedPrecondition
+  // from Run otherwise); "off" never. Results depend on it (the gradient sums run in another
+  // order), not on which thread runs which slice.
+  std::string batch_split = "auto";
 };
+
+// The largest model (in parameters) that TrainerOptions::batch_split = "auto" splits.
+inline constexpr int64_t kAutoBatchSplitMaxParams = int64_t{1} << 22;
 
 // Returns OK if the options are usable; InvalidArgument naming the field otherwise
 // ("TrainerOptions.batch_size=0: must be in [1, 65536]").
@@ -271,6 +282,9 @@ class Trainer {
   std::unique_ptr<CsvLog> epoch_log_, iteration_log_;
   // The model's Dropout layers, keyed per sample before every step (see TrainEpoch).
   std::vector<Dropout*> dropouts_;
+
+  // Set by Run when TrainerOptions::batch_split applies; null otherwise.
+  std::unique_ptr<BatchSplit> split_;
 
   // Data-parallel state (null / defaults for one process).
   std::unique_ptr<GradientSync> sync_;

@@ -17,6 +17,7 @@
 #include "layers/model_spec.h"
 #include "tensor/rng.h"
 #include "tensor/atomic_file.h"
+#include "tensor/thread_pool.h"
 #include "train/checkpoint.h"
 #include "train/safetensors.h"
 
@@ -64,13 +65,14 @@ struct TrainRun {
   std::unique_ptr<Trainer> trainer;
 };
 
-TrainRun MakeRun(const TrainingData& data, const TrainerOptions& options) {
+TrainRun MakeRun(const TrainingData& data, const TrainerOptions& options,
+                 const char* spec = kSpec) {
   TrainRun r;
-  auto model = ModelFromSpec(kSpec, std::nullopt, 2, /*seed=*/7);
+  auto model = ModelFromSpec(spec, std::nullopt, 2, /*seed=*/7);
   EXPECT_TRUE(model.ok()) << model.status();
   r.model = std::move(model).value();
   CheckpointInfo info;
-  info.model_spec = kSpec;
+  info.model_spec = spec;
   info.input_shape = r.model->InputShape();
   info.num_classes = 2;
   info.class_names = {"left", "right"};
@@ -313,6 +315,88 @@ TEST_F(TrainerTest, RejectsBadOptionsNamingTheField) {
   EXPECT_NE(t.status().message().find("TrainerOptions.optimizer: "), std::string::npos)
       << t.status();
   EXPECT_NE(t.status().message().find("lr"), std::string::npos) << t.status();
+}
+
+// kSpec without BatchNorm: a model BatchSplit can split.
+constexpr char kSplitSpec[] = R"(input 1x8x8
+conv 4 k3 p1 nobias; relu; maxpool k2
+flatten; dropout 0.25; linear classes
+)";
+
+std::vector<float> Weights(Model& model) {
+  std::vector<float> out;
+  for (const NamedParameter& p : model.Params()) {
+    out.insert(out.end(), p.param->value.data(), p.param->value.data() + p.param->value.size());
+  }
+  return out;
+}
+
+// Runs the test body with a default pool of `threads` threads, restored afterwards.
+class ScopedThreadCount {
+ public:
+  explicit ScopedThreadCount(size_t threads) : saved_(DefaultThreadPool().NumThreads()) {
+    SetDefaultThreadCount(threads, "test");
+  }
+  ~ScopedThreadCount() { SetDefaultThreadCount(saved_, "test"); }
+
+ private:
+  size_t saved_;
+};
+
+TEST_F(TrainerTest, BatchSplitTrainsAsTheUnsplitModelAndResumesBitIdentically) {
+  ScopedThreadCount two(2);
+  TrainerOptions on = BaseOptions(TempDir("split_on")), off = BaseOptions(TempDir("split_off"));
+  on.batch_split = "on";
+  off.batch_split = "off";
+  TrainRun a = MakeRun(data_, on, kSplitSpec), b = MakeRun(data_, off, kSplitSpec);
+  auto ra = a.trainer->Run();
+  auto rb = b.trainer->Run();
+  ASSERT_TRUE(ra.ok() && rb.ok()) << ra.status() << rb.status();
+  ASSERT_EQ(ra->history.size(), rb->history.size());
+  for (size_t e = 0; e < ra->history.size(); ++e) {
+    // The same steps up to the order of the gradient sums.
+    EXPECT_NEAR(ra->history[e].train_loss, rb->history[e].train_loss,
+                1e-3 * rb->history[e].train_loss);
+  }
+  EXPECT_GT(ra->history.back().test_accuracy, 0.9);
+
+  // Interrupted and resumed in a fresh trainer: the weights of the uninterrupted split run.
+  StopToken stop;
+  TrainerOptions oc = on;
+  oc.run_dir = TempDir("split_interrupted");
+  oc.stop = &stop;
+  TrainRun c = MakeRun(data_, oc, kSplitSpec);
+  c.trainer->on_iteration = [&stop](int64_t it, float) {
+    if (it == 17) stop.Request();
+  };
+  ASSERT_TRUE(c.trainer->Run().ok());
+  oc.stop = nullptr;
+  TrainRun d = MakeRun(data_, oc, kSplitSpec);
+  auto ck = ReadCheckpoint(oc.run_dir + "/checkpoint.safetensors");
+  ASSERT_TRUE(ck.ok()) << ck.status();
+  ASSERT_TRUE(LoadModelState(*ck, *d.model).ok());
+  ASSERT_TRUE(d.trainer->Resume(*ck).ok());
+  auto rd = d.trainer->Run();
+  ASSERT_TRUE(rd.ok()) << rd.status();
+  EXPECT_EQ(rd->iterations, ra->iterations);
+  EXPECT_EQ(Weights(*d.model), Weights(*a.model));
+}
+
+TEST_F(TrainerTest, BatchSplitOnRejectsBatchNormModelsNamingTheOption) {
+  ScopedThreadCount two(2);
+  TrainerOptions o = BaseOptions(TempDir("split_bn"));
+  o.batch_split = "on";
+  TrainRun r = MakeRun(data_, o);
+  auto result = r.trainer->Run();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(result.status().message().find("TrainerOptions.batch_split=on"), std::string::npos)
+      << result.status();
+  EXPECT_NE(result.status().message().find("batch_norm2d"), std::string::npos)
+      << result.status();
+  o.batch_split = "always";
+  EXPECT_NE(ValidateTrainerOptions(o).message().find("TrainerOptions.batch_split=always"),
+            std::string::npos);
 }
 
 TEST_F(TrainerTest, NllOnALogSoftmaxModelWithClassWeightsLearns) {
