@@ -1,7 +1,8 @@
 // Per-ISA benchmarks of the memory-bound layers of MobileNetV2 / ResNet-18 at 224x224, batch 16:
 // depthwise 3x3 convolution (forward, backward-data, backward-weights), BatchNorm2d training
-// forward and backward kernels, ReLU6 and max pooling 3x3 s2 p1, reporting the bytes each pass
-// must move (inputs read once, outputs written once) per second.
+// forward and backward kernels, ReLU6 and max pooling 3x3 s2 p1, and vgg-small's BatchNorm +
+// ReLU + 2x2 max pooling (unfused and fused), reporting the bytes each pass must move (inputs
+// read once, outputs written once) per second.
 // Usage: bazel run -c opt //bench:memory_bound_bench -- --benchmark_filter=AVX3 [--threads=2]
 #include <cmath>
 #include <cstddef>
@@ -171,6 +172,68 @@ void RegisterBatchNorm(const std::string& name, size_t n, size_t c, size_t hw, B
       }));
 }
 
+enum class BnPoolPass { kForward, kForwardFused, kBackward, kBackwardFused };
+
+// vgg-small's BatchNorm2d + ReLU + 2x2 stride-2 max pooling in training: the unfused layers'
+// kernels (BatchNormTrainForward writing the full-size ReLU output, MaxPool2dForward reading
+// it; MaxPool2dBackward writing the full-size gradient, BatchNormTrainBackward reading it and
+// the ReLU output) against BatchNormTrainForwardMaxPool2x2 / BatchNormTrainBackwardMaxPool2x2.
+// Bytes: what the fused passes must move (x read, pooled output and argmax written; backward:
+// dy, pooled output, argmax and x read, dx written), so the rates compare directly.
+void RegisterBnReluPool(const std::string& name, size_t n, size_t c, size_t hw, BnPoolPass pass) {
+  static const char* kNames[] = {"BnReluPoolForward", "BnReluPoolForwardFused",
+                                 "BnReluPoolBackward", "BnReluPoolBackwardFused"};
+  Configure(bench::RegisterPerTarget(
+      kNames[static_cast<int>(pass)], name, [n, c, hw, pass](benchmark::State& state, int64_t) {
+        const size_t s = hw * hw, size = n * c * s;
+        Pool2dShape ps;
+        ps.batch = n;
+        ps.channels = c;
+        ps.in_h = ps.in_w = hw;
+        const size_t ys = n * c * ps.out_h() * ps.out_w();
+        auto x = Random(size, 1), y = Random(size, 2), full = Random(size, 3);
+        auto pooled = Random(ys, 4), dy = Random(ys, 5);
+        auto argmax = hwy::AllocateAligned<int32_t>(ys);
+        std::vector<float> mean(c, 0.0f), sq(c), scale(c, 0.9f), b(c, 0.01f), d(c, 0.02f);
+        ThreadPool& pool = bench::SharedPool(kThreads);
+        const double m = static_cast<double>(n * s);
+        BatchNormTrainForward(x.get(), n, c, s, BenchStats(m), BatchNormActivation::kRelu,
+                              full.get(), &pool);
+        MaxPool2dForward(ps, full.get(), pooled.get(), argmax.get(), pool);
+        for (auto _ : state) {
+          switch (pass) {
+            case BnPoolPass::kForward:
+              BatchNormTrainForward(x.get(), n, c, s, BenchStats(m), BatchNormActivation::kRelu,
+                                    full.get(), &pool);
+              MaxPool2dForward(ps, full.get(), pooled.get(), argmax.get(), pool);
+              break;
+            case BnPoolPass::kForwardFused:
+              BatchNormTrainForwardMaxPool2x2(x.get(), n, c, hw, hw, BenchStats(m),
+                                              BatchNormActivation::kRelu, pooled.get(),
+                                              argmax.get(), &pool);
+              break;
+            case BnPoolPass::kBackward:
+              MaxPool2dBackward(ps, dy.get(), argmax.get(), y.get(), pool);
+              BatchNormTrainBackward(y.get(), full.get(), BatchNormActivation::kRelu, x.get(),
+                                     mean.data(), scale.data(), b.data(), d.data(), n, c, s,
+                                     BenchCoefs(m, b.data(), d.data()), mean.data(), sq.data(),
+                                     y.get(), &pool);
+              break;
+            case BnPoolPass::kBackwardFused:
+              BatchNormTrainBackwardMaxPool2x2(
+                  dy.get(), pooled.get(), argmax.get(), BatchNormActivation::kRelu, x.get(),
+                  mean.data(), scale.data(), b.data(), d.data(), n, c, hw, hw,
+                  BenchCoefs(m, b.data(), d.data()), mean.data(), sq.data(), y.get(), &pool);
+              break;
+          }
+          benchmark::ClobberMemory();
+        }
+        const bool backward = pass == BnPoolPass::kBackward || pass == BnPoolPass::kBackwardFused;
+        SetBytes(state, backward ? 8.0 * static_cast<double>(size) + 12.0 * static_cast<double>(ys)
+                                 : 4.0 * static_cast<double>(size) + 8.0 * static_cast<double>(ys));
+      }));
+}
+
 enum class ElementPass { kRelu6Backward, kMaxPoolForward, kMaxPoolBackward };
 
 void RegisterElement(const std::string& name, size_t n, size_t c, size_t hw, ElementPass pass) {
@@ -230,6 +293,12 @@ void RegisterAll() {
                    BnPass::kBackwardFused, BnPass::kAffineRelu6}) {
     RegisterBatchNorm("96ch_112", n, 96, quick ? 28 : 112, p);
     RegisterBatchNorm("144ch_56", n, 144, quick ? 14 : 56, p);
+  }
+  // vgg-small's two BatchNorm + ReLU + max pooling triples at batch 64 (quick: batch 1).
+  for (BnPoolPass p : {BnPoolPass::kForward, BnPoolPass::kForwardFused, BnPoolPass::kBackward,
+                       BnPoolPass::kBackwardFused}) {
+    RegisterBnReluPool("32ch_28", quick ? 1 : 64, 32, 28, p);
+    RegisterBnReluPool("64ch_14", quick ? 1 : 64, 64, 14, p);
   }
   RegisterElement("96ch_112", n, 96, quick ? 28 : 112, ElementPass::kRelu6Backward);
   RegisterElement("64ch_112", n, 64, quick ? 28 : 112, ElementPass::kMaxPoolForward);

@@ -11,6 +11,7 @@
 #ifndef SIMDNET_LAYERS_BATCH_NORM_KERNELS_INL_H_
 #define SIMDNET_LAYERS_BATCH_NORM_KERNELS_INL_H_
 
+#include <algorithm>
 #include <cstddef>
 
 #include "layers/batch_norm_kernels.h"  // BatchNormActivation
@@ -359,11 +360,19 @@ HWY_INLINE Pool2dShape MaxPool2x2Shape(size_t in_h, size_t in_w) {
   return ps;  // batch 1, channel 1, kernel 2, stride 2, pad 0
 }
 
+// Returns how many floats past a plane's h * w the scratch of AffineActMaxPoolChannel holds,
+// so that PoolRow2x2Stride2's loads past the end of the plane's last rows stay inside it.
+HWY_INLINE size_t MaxPoolPlanePadding() {
+  return 4 * hn::Lanes(hn::ScalableTag<float>());
+}
+
 // Writes pooled[i, ch] and argmax[i, ch] (n, c, h / 2, w / 2) = the 2x2 stride-2 max pooling of
 // kAct(x[i, ch] * scale + shift) for one channel of (n, c, h, w) data: each activated plane
-// goes through `plane` (h * w floats, in L1) with ChannelAffineOne's arithmetic, then through
-// the pooling kernel's own row function (PoolRow2x2Stride2), so pooled and argmax are those of
-// the unfused passes bit for bit. Requires: h, w >= 2.
+// goes through `plane` (h * w + MaxPoolPlanePadding() floats, in L1, the padding initialized)
+// with ChannelAffineOne's arithmetic, then through the pooling kernel's own row function
+// (PoolRow2x2Stride2; its loads past the plane's end land in the padding, whose lanes it
+// discards), so pooled and argmax are those of the unfused passes bit for bit.
+// Requires: h, w >= 2.
 template <BatchNormActivation kAct>
 HWY_INLINE void AffineActMaxPoolChannel(const float* x, float scale, float shift, size_t n,
                                         size_t c, size_t h, size_t w, size_t ch, float* plane,
@@ -374,7 +383,8 @@ HWY_INLINE void AffineActMaxPoolChannel(const float* x, float scale, float shift
     ChannelAffineOne<kAct>(x + (i * c + ch) * s, scale, shift, 1, 1, s, 0, plane);
     const size_t o = (i * c + ch) * p;
     for (size_t oh = 0; oh < ps.out_h(); ++oh) {
-      PoolRow2x2Stride2<true>(ps, plane, plane + s, oh, pooled + o + oh * ow_n,
+      PoolRow2x2Stride2<true>(ps, plane, plane + s + MaxPoolPlanePadding(), oh,
+                              pooled + o + oh * ow_n,
                               argmax + o + oh * ow_n);
     }
   }
@@ -383,22 +393,24 @@ HWY_INLINE void AffineActMaxPoolChannel(const float* x, float scale, float shift
 // Writes into `plane` (s floats) the gradient at one plane of the activation's output from the
 // pooled gradient dy (p floats): 0 + MaskedGrad<kAct>(dy[k], pooled[k]) at argmax[k], 0
 // elsewhere, which is MaxPool2dBackward's scatter masked as ChannelBackwardSums masks it (the
-// activation's output at argmax[k] is pooled[k]; the windows do not overlap).
+// activation's output at argmax[k] is pooled[k]; the windows do not overlap, so each position
+// receives at most one value, and g + 0.0f is 0 + g, -0 included).
 template <BatchNormActivation kAct>
 HWY_INLINE void UnpoolMaskedPlane(const float* HWY_RESTRICT dy, const float* HWY_RESTRICT pooled,
                                   const int32_t* HWY_RESTRICT argmax, size_t p, size_t s,
                                   float* HWY_RESTRICT plane) {
   const hn::CappedTag<float, 1> d1;
-  for (size_t j = 0; j < s; ++j) plane[j] = 0.0f;
+  std::fill(plane, plane + s, 0.0f);
   for (size_t k = 0; k < p; ++k) {
-    plane[argmax[k]] += hn::GetLane(MaskedGrad<kAct>(d1, hn::LoadU(d1, dy + k), pooled, k));
+    plane[argmax[k]] = hn::GetLane(MaskedGrad<kAct>(d1, hn::LoadU(d1, dy + k), pooled, k)) + 0.0f;
   }
 }
 
 // The batch-norm training backward of one channel behind AffineActMaxPoolChannel: dy, pooled and
-// argmax are (n, c, h / 2, w / 2). Two passes over the channel's planes, each rebuilding the
-// plane's gradient in `plane` (UnpoolMaskedPlane): the sums (BackwardSumsAcc), coefs.Coefs,
-// then dx = a * g + b * x + d (AffineRow), the arithmetic of ChannelBackwardSums and
+// argmax are (n, c, h / 2, w / 2). The channel's gradient at the activation's output is built
+// once in `planes` (n * h * w floats, sized for L2 like BatchNormTrainForward's channel) with
+// UnpoolMaskedPlane, then read by the two passes: the sums (BackwardSumsAcc), coefs.Coefs, then
+// dx = a * g + b * x + d (AffineRow), the arithmetic of ChannelBackwardSums and
 // ChannelAffineRange on the unfused full-size gradient.
 template <BatchNormActivation kAct>
 HWY_INLINE void MaxPoolBackwardChannel(const float* dy, const float* pooled,
@@ -406,23 +418,26 @@ HWY_INLINE void MaxPoolBackwardChannel(const float* dy, const float* pooled,
                                        const float* a, const float* b, const float* dv, size_t n,
                                        size_t c, size_t h, size_t w, size_t ch,
                                        const BatchNormBackwardCoefs& coefs, float* sum_g,
-                                       float* sum_gxc, float* plane, float* dx) {
+                                       float* sum_gxc, float* planes, float* dx) {
   const hn::ScalableTag<float> d;
   const Pool2dShape ps = MaxPool2x2Shape(h, w);
   const size_t s = h * w, p = ps.out_h() * ps.out_w();
-  BackwardSumsAcc<decltype(d)> acc(d, mean[ch]);
+  // All planes first: vector loads right after the scalar stores of the same plane would wait
+  // for the stores to retire (no store forwarding from several stores to one load).
   for (size_t i = 0; i < n; ++i) {
     const size_t o = (i * c + ch) * p;
-    UnpoolMaskedPlane<kAct>(dy + o, pooled + o, argmax + o, p, s, plane);
-    acc.template Row<BatchNormActivation::kNone>(plane, nullptr, x + (i * c + ch) * s, s);
+    UnpoolMaskedPlane<kAct>(dy + o, pooled + o, argmax + o, p, s, planes + i * s);
+  }
+  BackwardSumsAcc<decltype(d)> acc(d, mean[ch]);
+  for (size_t i = 0; i < n; ++i) {
+    acc.template Row<BatchNormActivation::kNone>(planes + i * s, nullptr, x + (i * c + ch) * s,
+                                                 s);
   }
   acc.Finish(&sum_g[ch], &sum_gxc[ch]);
   coefs.Coefs(ch, sum_g[ch], sum_gxc[ch]);
   for (size_t i = 0; i < n; ++i) {
-    const size_t o = (i * c + ch) * p;
     const size_t row = (i * c + ch) * s;
-    UnpoolMaskedPlane<kAct>(dy + o, pooled + o, argmax + o, p, s, plane);
-    AffineRow<true>(plane, a[ch], x + row, b[ch], dv[ch], s, dx + row, nullptr);
+    AffineRow<true>(planes + i * s, a[ch], x + row, b[ch], dv[ch], s, dx + row, nullptr);
   }
 }
 

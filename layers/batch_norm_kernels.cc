@@ -129,7 +129,9 @@ void TrainForwardMaxPoolT(const float* x, size_t n, size_t c, size_t h, size_t w
                           size_t c1, const BatchNormChannelStats& stats, BatchNormActivation act,
                           float* pooled, int32_t* argmax) {
   const size_t s = h * w;
-  const hwy::AlignedFreeUniquePtr<float[]> plane = hwy::AllocateAligned<float>(s);
+  const hwy::AlignedFreeUniquePtr<float[]> plane =
+      hwy::AllocateAligned<float>(s + MaxPoolPlanePadding());
+  for (size_t j = s; j < s + MaxPoolPlanePadding(); ++j) plane[j] = 0.0f;
   for (size_t ch = c0; ch < c1; ++ch) {
     const float mean = stats.Mean(ch, ChannelReduceRows<false>(x, 0.0f, x, 0.0f, n, c, s, ch));
     float scale, shift;
@@ -157,7 +159,7 @@ void TrainBackwardMaxPoolT(const float* dy, const float* pooled, const int32_t* 
                            size_t h, size_t w, size_t c0, size_t c1,
                            const BatchNormBackwardCoefs& coefs, float* sum_g, float* sum_gxc,
                            float* dx) {
-  const hwy::AlignedFreeUniquePtr<float[]> plane = hwy::AllocateAligned<float>(h * w);
+  const hwy::AlignedFreeUniquePtr<float[]> plane = hwy::AllocateAligned<float>(n * h * w);
   for (size_t ch = c0; ch < c1; ++ch) {
     switch (act) {
       case BatchNormActivation::kNone:

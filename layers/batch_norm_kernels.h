@@ -131,8 +131,8 @@ void BatchNormTrainForwardMaxPool2x2(const float* x, size_t n, size_t c, size_t 
 // at its pooled output `pooled` (both (n, c, h / 2, w / 2)), argmax its argmax. The gradient at
 // the activation's output (dy at the argmax positions, 0 elsewhere) is masked by the
 // activation's derivative at the pooled value (which is the activation's output there) and
-// rebuilt plane by plane in scratch for each of BatchNormTrainBackward's two passes, instead
-// of being written full-size. Bit-identical to MaxPool2dBackward then BatchNormTrainBackward
+// built one channel at a time in an L2-sized scratch (n * h * w floats) that
+// BatchNormTrainBackward's two passes read, instead of being written full-size. Bit-identical to MaxPool2dBackward then BatchNormTrainBackward
 // (act, act_y = the activation's output), sums, coefficients and dx (n, c, h, w).
 // Requires: h, w >= 2; dx does not alias dy, pooled or argmax.
 void BatchNormTrainBackwardMaxPool2x2(const float* dy, const float* pooled,
