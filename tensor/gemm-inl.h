@@ -43,9 +43,9 @@ inline float* ThreadScratch(Slot slot, size_t n) {
   return buffers.ptr[i].get();
 }
 
-// SgemmImpl's scratch: the packed block of A (per task) and the packed panel of B shared by
-// all threads (the calling thread's slot).
-enum class GemmSlot : size_t { kPackA, kSharedB, kNumSlots };
+// SgemmImpl's scratch: the packed block of A (per task), the packed panel of B shared by all
+// threads (the calling thread's slot), and SgemmInPlace's one packed strip of B.
+enum class GemmSlot : size_t { kPackA, kSharedB, kStripB, kNumSlots };
 
 inline size_t DivCeil(size_t a, size_t b) { return (a + b - 1) / b; }
 inline size_t RoundUp(size_t a, size_t b) { return DivCeil(a, b) * b; }
@@ -53,6 +53,12 @@ inline size_t RoundUp(size_t a, size_t b) { return DivCeil(a, b) * b; }
 // Below this many multiply-adds a GEMM runs on the calling thread only: waking workers costs
 // more than it saves.
 constexpr size_t kMinParallelMacs = size_t{1} << 18;
+
+// A GEMM on one thread whose A and B together hold at most this many floats (1 MiB: they stay in
+// L2) reads its operands in place (SgemmInPlace) instead of packing them: for the small
+// matrices of a small network (LeNet-5's 400 -> 120 Linear at 32 samples) packing A cost as
+// much as the multiply.
+constexpr size_t kInPlaceMaxFloats = size_t{1} << 18;
 
 }  // namespace detail
 }  // namespace simdnet
@@ -253,6 +259,31 @@ struct InPlaceRowsA {
   }
 };
 
+// op(A) read in place, unscaled: row-major A(r, p) = a[r * lda + p], or transposed (kTrans)
+// A(r, p) = a[p * lda + r] (the kGemmMR values of a step are then adjacent).
+template <bool kTrans>
+struct InPlaceA {
+  const float* HWY_RESTRICT a;
+  size_t lda;
+  HWY_INLINE float Get(size_t r) const { return kTrans ? a[r] : a[r * lda]; }
+  HWY_INLINE void Step() { a += kTrans ? lda : 1; }
+  HWY_INLINE void NextSegment() {}
+};
+
+// B rows read in place: step p reads the NR floats at b + p * ldb (a full strip of a row-major
+// B, unaligned).
+struct InPlaceRowsB {
+  const float* HWY_RESTRICT b;
+  size_t ldb;
+  template <class D, class V = hn::Vec<D>>
+  HWY_INLINE void Next(D d, V& b0, V& b1) {
+    const size_t N = hn::Lanes(d);
+    b0 = hn::LoadU(d, b);
+    b1 = hn::LoadU(d, b + N);
+    b += ldb;
+  }
+};
+
 // B in PackB layout: NR floats per step, aligned.
 struct PackedB {
   const float* HWY_RESTRICT bp;
@@ -375,13 +406,58 @@ inline void ScaleMatrix(size_t m, size_t n, float beta, float* HWY_RESTRICT c, s
   }
 }
 
+// Computes C = op(A) * op(B) + beta * C on the calling thread without packing A, and without
+// packing B except strips that are transposed or narrower than NR (packed one at a time into a
+// kc x NR buffer). The same K blocks, tiles and k order as SgemmImpl's packed path, so the same
+// bits. Requires: m, n, k >= 1 (alpha is 1: PackA would fold any other alpha into A).
+inline void SgemmInPlace(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, const float* a,
+                         size_t lda, const float* b, size_t ldb, float beta, float* c, size_t ldc) {
+  const size_t NR = GemmNR();
+  const size_t KC = GemmKC();
+  for (size_t pc = 0; pc < k; pc += KC) {
+    const size_t kc = std::min(KC, k - pc);
+    const TileEpilogue ep{pc == 0 ? beta : 1.0f, nullptr, false};
+    for (size_t js = 0; js < n; js += NR) {
+      const size_t cols = std::min(NR, n - js);
+      const bool rows_b = !trans_b && cols == NR;
+      const float* strip = nullptr;
+      if (!rows_b) {
+        float* packed = detail::ThreadScratch(detail::GemmSlot::kStripB, kc * NR);
+        PackB(trans_b, trans_b ? b + js * ldb + pc : b + pc * ldb + js, ldb, kc, cols, packed);
+        strip = packed;
+      }
+      // The B strip (kc x NR floats, at most 32 KiB) stays in L1 while the rows of A stream.
+      for (size_t is = 0; is < m; is += kGemmMR) {
+        const size_t rows = std::min(kGemmMR, m - is);
+        float* ct = c + is * ldc + js;
+        const auto with_a = [&](auto areader) {
+          if (rows_b) {
+            MicroKernelRows<kGemmMR, false>(1, kc, areader, InPlaceRowsB{b + pc * ldb + js, ldb},
+                                            ct, ldc, rows, cols, ep);
+          } else {
+            MicroKernelRows<kGemmMR, false>(1, kc, areader, PackedB{strip}, ct, ldc, rows, cols,
+                                            ep);
+          }
+        };
+        if (trans_a) {
+          with_a(InPlaceA<true>{a + pc * lda + is, lda});
+        } else {
+          with_a(InPlaceA<false>{a + is * lda + pc, lda});
+        }
+      }
+    }
+  }
+}
+
 // Computes C = alpha * op(A) * op(B) + beta * C (the contract of simdnet::Sgemm in gemm.h).
+// On one thread, with alpha == 1 and small operands (kInPlaceMaxFloats), SgemmInPlace unless
+// in_place is false (tests compare the two paths).
 // Work split: for each (NC, KC) panel of B, packed once and shared, tasks are MC-row blocks of C
 // (times column slices when there are too few blocks for the threads). Each C element is summed
 // in the same k order whatever the split, so results do not depend on the thread count.
 inline void SgemmImpl(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, float alpha,
-                      const float* a, size_t lda, const float* b, size_t ldb, float beta,
-                      float* c, size_t ldc, ThreadPool& pool) {
+                      const float* a, size_t lda, const float* b, size_t ldb, float beta, float* c,
+                      size_t ldc, ThreadPool& pool, bool in_place = true) {
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == 0.0f) {
     ScaleMatrix(m, n, beta, c, ldc);
@@ -390,9 +466,12 @@ inline void SgemmImpl(bool trans_a, bool trans_b, size_t m, size_t n, size_t k, 
   const size_t NR = GemmNR();
   const size_t KC = GemmKC();
   const size_t MC = GemmMC();
-  const bool parallel =
-      pool.NumThreads() > 1 && m * n * k >= detail::kMinParallelMacs;
+  const bool parallel = pool.NumThreads() > 1 && m * n * k >= detail::kMinParallelMacs;
   const size_t threads = parallel ? pool.NumThreads() : 1;
+  if (in_place && !parallel && alpha == 1.0f && m * k + k * n <= detail::kInPlaceMaxFloats) {
+    SgemmInPlace(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   auto run = [&](uint64_t tasks, const std::function<void(uint64_t, size_t)>& fn) {
     if (parallel) {
       pool.ParallelFor(tasks, fn);
