@@ -35,6 +35,10 @@ namespace simdnet {
 using SliceLoss = std::function<absl::StatusOr<float>(
     const Tensor& logits, absl::Span<const int64_t> labels, Tensor* dlogits)>;
 
+// The largest model (in parameters) that the trainer's batch_split = "auto" splits: each replica
+// holds its own copy of the gradients.
+inline constexpr int64_t kAutoBatchSplitMaxParams = int64_t{1} << 22;
+
 class BatchSplit {
  public:
   // Returns "" if `model` can be trained with BatchSplit, else why not (the first layer whose

@@ -16,6 +16,7 @@
 #include "tensor/simd_targets.h"
 #include "tensor/status_macros.h"
 #include "tensor/thread_pool.h"
+#include "train/batch_split.h"
 #include "train/checkpoint.h"
 #include "train/memory.h"
 #include "train/profile.h"
@@ -75,6 +76,13 @@ absl::StatusOr<std::string> BenchTraining(Model& model, const BenchOptions& o) {
     }
     SIMDNET_ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> sgd,
                              MakeOptimizer("sgd:lr=0.001,momentum=0.9,weight_decay=1e-4"));
+    // As `train` does by default (TrainerOptions::batch_split "auto").
+    std::unique_ptr<BatchSplit> split;
+    const size_t threads = DefaultThreadPool().NumThreads();
+    if (threads > 1 && BatchSplit::Unsupported(model).empty() &&
+        model.ParameterCount() <= kAutoBatchSplitMaxParams) {
+      SIMDNET_ASSIGN_OR_RETURN(split, BatchSplit::Create(&model, threads));
+    }
     for (int64_t batch : o.batch_sizes) {
       const Tensor x = RandomBatch(model.InputShape(), batch, 3);
       std::vector<int64_t> labels(static_cast<size_t>(batch));
@@ -82,18 +90,32 @@ absl::StatusOr<std::string> BenchTraining(Model& model, const BenchOptions& o) {
       const LossFunction loss = [&](const Tensor& z, Tensor* dz) {
         return SoftmaxCrossEntropy(z, labels, dz);
       };
+      SoftmaxCrossEntropyOptions sum;
+      sum.reduction = LossReduction::kSum;
+      const SliceLoss slice_loss = [&](const Tensor& z, absl::Span<const int64_t> l, Tensor* dz) {
+        return SoftmaxCrossEntropy(z, l, dz, sum);
+      };
       const auto step = [&]() -> absl::Status {
         model.ZeroGrad();
-        SIMDNET_RETURN_IF_ERROR(model.ForwardBackward(x, loss).status());
+        if (split != nullptr) {
+          SIMDNET_RETURN_IF_ERROR(split
+                                      ->ForwardBackward(x, labels, slice_loss,
+                                                        static_cast<double>(batch), nullptr,
+                                                        DefaultThreadPool())
+                                      .status());
+        } else {
+          SIMDNET_RETURN_IF_ERROR(model.ForwardBackward(x, loss).status());
+        }
         const std::vector<NamedParameter> params = model.Params();
         return sgd->Step(params, sgd->base_lr());
       };
       SIMDNET_ASSIGN_OR_RETURN(const std::vector<double> times, TimeCalls(o.seconds, 3, step));
       const double median = Quantile(times, 0.5);
-      absl::StrAppend(&out, absl::StrFormat("%-12s  %8d  %12.1f  %10d  %.1f / %.1f\n", mode,
+      absl::StrAppend(&out, absl::StrFormat("%-12s  %8d  %12.1f  %10d  %.2f / %.2f%s\n", mode,
                                             batch, static_cast<double>(batch) / median,
                                             model.TrainableParameterCount(), 1e3 * median,
-                                            1e3 * Quantile(times, 0.9)));
+                                            1e3 * Quantile(times, 0.9),
+                                            split != nullptr ? "  (batch split)" : ""));
     }
   }
   for (const NamedParameter& p : model.Params()) p.param->frozen = false;

@@ -87,6 +87,11 @@ ABSL_FLAG(double, clip_value, 0.0, "Clamp gradient elements to +-this (0 = off)"
 ABSL_FLAG(int64_t, early_stopping, 0,
           "Stop after this many epochs without a better eval accuracy (0 = off)");
 ABSL_FLAG(int64_t, max_batches, 0, "Cap batches per epoch (0 = all)");
+ABSL_FLAG(std::string, batch_split, "auto",
+          "auto | on | off: split each training batch across the --threads, one model replica "
+          "per thread (one parallel loop per step instead of one per layer); auto does it for "
+          "models without BatchNorm of up to 4M parameters. Results differ from off in float "
+          "rounding only");
 ABSL_FLAG(int64_t, ensemble, 1, "Train this many models with different seeds and ensemble");
 ABSL_FLAG(bool, snapshots, false,
           "Snapshot ensemble: save a snapshot at the end of every SGDR/cyclic LR cycle");
@@ -327,6 +332,7 @@ absl::StatusOr<TrainCommandOptions> TrainFromFlags() {
   t.run_dir = absl::GetFlag(FLAGS_out);
   t.early_stopping_patience = absl::GetFlag(FLAGS_early_stopping);
   t.max_batches_per_epoch = absl::GetFlag(FLAGS_max_batches);
+  t.batch_split = absl::GetFlag(FLAGS_batch_split);
   t.progress = absl::GetFlag(FLAGS_progress);
   t.snapshots = absl::GetFlag(FLAGS_snapshots);
   t.snapshot_every = absl::GetFlag(FLAGS_snapshot_every);

@@ -109,15 +109,13 @@ struct TrainerOptions {
   int64_t dist_bucket_bytes = int64_t{1} << 20;
   // Splitting each batch across the threads, one model replica per thread (train/batch_split.h;
   // one process, more than one thread): "auto" splits when the model allows it (no BatchNorm,
-  // see BatchSplit::Unsupported) and has at most kAutoBatchSplitMaxParams parameters (each
-  // replica holds a copy of the gradients); "on" whenever the model allows it (FailedPrecondition
+  // see BatchSplit::Unsupported) and has at most kAutoBatchSplitMaxParams parameters
+  // (train/batch_split.h); "on" whenever the model allows it (FailedPrecondition
   // from Run otherwise); "off" never. Results depend on it (the gradient sums run in another
   // order), not on which thread runs which slice.
   std::string batch_split = "auto";
 };
 
-// The largest model (in parameters) that TrainerOptions::batch_split = "auto" splits.
-inline constexpr int64_t kAutoBatchSplitMaxParams = int64_t{1} << 22;
 
 // Returns OK if the options are usable; InvalidArgument naming the field otherwise
 // ("TrainerOptions.batch_size=0: must be in [1, 65536]").
