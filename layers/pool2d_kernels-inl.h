@@ -190,7 +190,9 @@ HWY_INLINE void PoolRow(const Pool2dShape& s, const float* HWY_RESTRICT x, size_
 // downsampling pool): N outputs per step from deinterleaving loads (even / odd columns) of the
 // two input rows, also when a row has fewer than N outputs (the loads then run into the next
 // row; near x_end, the end of the whole input, they go through a buffer instead).
-template <bool kMax>
+// kIdx false (max pooling without argmax, i.e. inference): the same maxima without the index
+// bookkeeping.
+template <bool kMax, bool kIdx = kMax>
 HWY_INLINE void PoolRow2x2Stride2(const Pool2dShape& s, const float* HWY_RESTRICT x,
                                   const float* x_end, size_t oh, float* HWY_RESTRICT y,
                                   int32_t* HWY_RESTRICT argmax) {
@@ -232,19 +234,19 @@ HWY_INLINE void PoolRow2x2Stride2(const Pool2dShape& s, const float* HWY_RESTRIC
       for (int k = 0; k < 3; ++k) {
         const auto greater = hn::Gt(cand[k], acc);
         acc = hn::IfThenElse(greater, cand[k], acc);
-        idx = hn::IfThenElse(hn::RebindMask(di, greater), cand_i[k], idx);
+        if (kIdx) idx = hn::IfThenElse(hn::RebindMask(di, greater), cand_i[k], idx);
       }
     } else {
       acc = hn::Mul(hn::Add(hn::Add(a, b), hn::Add(c, e)), hn::Set(df, 0.25f));
     }
     if (cnt == N) {
       hn::StoreU(acc, df, y + ow);
-      if (kMax && argmax != nullptr) hn::StoreU(idx, di, argmax + ow);
+      if (kIdx && argmax != nullptr) hn::StoreU(idx, di, argmax + ow);
     } else {
       // A masked store (rows of fewer than N outputs, e.g. 14 on 28x28 with AVX-512, end here
       // every time): cheaper than a copy through a buffer, and it writes nothing past cnt.
       hn::BlendedStore(acc, hn::FirstN(df, cnt), df, y + ow);
-      if (kMax && argmax != nullptr) hn::BlendedStore(idx, hn::FirstN(di, cnt), di, argmax + ow);
+      if (kIdx && argmax != nullptr) hn::BlendedStore(idx, hn::FirstN(di, cnt), di, argmax + ow);
     }
   }
 }
@@ -266,8 +268,12 @@ void PoolForwardImpl(const Pool2dShape& s, const float* x, float* y, int32_t* ar
           for (size_t oh = 0; oh < oh_n; ++oh) {
             const size_t o = (plane * oh_n + oh) * ow_n;
             if (window2x2) {
-              PoolRow2x2Stride2<kMax>(s, x + plane * hw, x_end, oh, y + o,
-                                      argmax != nullptr ? argmax + o : nullptr);
+              if (kMax && argmax == nullptr) {
+                PoolRow2x2Stride2<kMax, false>(s, x + plane * hw, x_end, oh, y + o, nullptr);
+              } else {
+                PoolRow2x2Stride2<kMax>(s, x + plane * hw, x_end, oh, y + o,
+                                        argmax != nullptr ? argmax + o : nullptr);
+              }
               continue;
             }
             PoolRow<kMax>(s, x + plane * hw, oh, y + o, argmax != nullptr ? argmax + o : nullptr,

@@ -224,11 +224,17 @@ void Pool2d::Forward(const Tensor& x, Tensor* y) {
   batch_ = x.dim(0);
   y->EnsureShape(Shape({batch_, output_shape_.dim(0), output_shape_.dim(1), output_shape_.dim(2)}));
   const bool max = options_.kind == PoolKind::kMax;
-  if (max) argmax_.resize(static_cast<size_t>(y->size()));
+  // Inside an InferenceScope no Backward follows: the argmax is only computed for a paired
+  // MaxUnpool2d (inference pooling without it skips the index bookkeeping and stores).
+  int32_t* argmax = nullptr;
+  if (max && (InferencePool() == nullptr || indices_read_)) {
+    argmax_.resize(static_cast<size_t>(y->size()));
+    argmax = argmax_.data();
+  }
   if (!UsesSimdKernels()) {
     const Pool2dGeometry g = Geometry(batch_);
     if (max) {
-      MaxPool2dForwardGeneral(g, x.data(), y->data(), argmax_.data());
+      MaxPool2dForwardGeneral(g, x.data(), y->data(), argmax);
     } else {
       AvgPool2dForwardGeneral(g, x.data(), y->data(), options_.count_include_pad,
                               options_.divisor_override);
@@ -237,7 +243,7 @@ void Pool2d::Forward(const Tensor& x, Tensor* y) {
   }
   const Pool2dShape s = KernelShape(batch_);
   if (max) {
-    MaxPool2dForward(s, x.data(), y->data(), argmax_.data(), DefaultThreadPool());
+    MaxPool2dForward(s, x.data(), y->data(), argmax, DefaultThreadPool());
   } else {
     AvgPool2dForward(s, x.data(), y->data(), options_.count_include_pad, DefaultThreadPool());
   }
@@ -277,6 +283,7 @@ absl::StatusOr<std::unique_ptr<MaxUnpool2d>> MaxUnpool2d::Create(const Pool2d* p
         "MaxUnpool2d: input_shape ", in.ToString(), " differs from the output shape ",
         pool->OutputShape().ToString(), " of its paired ", pool->Describe()));
   }
+  pool->indices_read_ = true;
   return std::unique_ptr<MaxUnpool2d>(new MaxUnpool2d(pool));
 }
 

@@ -83,6 +83,8 @@ class Pool2d : public Layer {
   // Max pooling: the argmax of each output of the last Forward, (N, C, out_h, out_w) row-major,
   // as the flat index h * W + w into the unpadded input plane (PyTorch's return_indices; -1 for
   // a window holding only padding). Empty for average pooling and before the first Forward.
+  // A Forward inside an InferenceScope (no Backward follows) leaves them as they were unless a
+  // MaxUnpool2d is paired with this layer.
   const std::vector<int32_t>& indices() const { return argmax_; }
 
   // x is (N, C, H, W); y becomes (N, C, out_h, out_w).
@@ -112,6 +114,9 @@ class Pool2d : public Layer {
   Pool2dOptions options_;
   Shape input_shape_, output_shape_;
   std::vector<int32_t> argmax_;  // max pooling: (N, C, out_h, out_w) indices of the last Forward
+  // A MaxUnpool2d reads indices() (set by MaxUnpool2d::Create): every Forward writes them.
+  mutable bool indices_read_ = false;
+  friend class MaxUnpool2d;
   int64_t batch_ = 0;            // N of the last Forward
 };
 

@@ -14,6 +14,8 @@
 #include "gtest/gtest.h"
 #include "layers/gradient_check.h"
 #include "layers/testdata/pool2d_golden.h"
+#include "tensor/rng.h"
+#include "tensor/tensor_pool.h"
 
 namespace simdnet {
 namespace {
@@ -341,6 +343,45 @@ TEST(Pool2dTest, GeneralPathMatchesSimdPathOnPlainOptions) {
   (*a)->Backward(ya, &dxa);  // any upstream gradient will do
   (*b)->Backward(ya, &dxb);
   EXPECT_TRUE(AllNear("dx", dxb.data(), dxa.data(), dxa.size(), 0.0, 0.0));
+}
+
+// Inside an InferenceScope (no Backward follows) a max pooling computes the same output without
+// its indices, which keep the last training Forward's, unless a MaxUnpool2d is paired with it.
+TEST(Pool2dTest, InferenceForwardSkipsIndicesUnlessUnpoolPaired) {
+  for (const int64_t kernel : {2, 3}) {  // the 2x2 stride-2 row kernel and the general rows
+    SCOPED_TRACE(kernel);
+    Pool2dOptions o;
+    o.kernel_h = o.kernel_w = kernel;
+    o.stride_h = o.stride_w = 2;
+    const Shape in({3, 7, 9});
+    auto pool = Pool2d::Create(o, in);
+    auto paired = Pool2d::Create(o, in);
+    ASSERT_TRUE(pool.ok() && paired.ok());
+    auto unpool = MaxUnpool2d::Create(paired->get(), (*paired)->OutputShape());
+    ASSERT_TRUE(unpool.ok());
+    Tensor a(in.WithBatch(2)), b(in.WithBatch(2)), y_train, y_infer, y_paired;
+    Rng rng(3);
+    rng.FillUniform(a.data(), a.size(), -1.0f, 1.0f);
+    rng.FillUniform(b.data(), b.size(), -1.0f, 1.0f);
+    (*pool)->Forward(a, &y_train);
+    (*paired)->Forward(a, &y_train);
+    const std::vector<int32_t> train_indices = (*pool)->indices();
+    Tensor y_ref;
+    (*pool)->Forward(b, &y_ref);
+    const std::vector<int32_t> b_indices = (*pool)->indices();
+    ASSERT_NE(train_indices, b_indices);
+    (*pool)->Forward(a, &y_train);
+    TensorPool tensors;
+    {
+      InferenceScope scope(&tensors);
+      (*pool)->Forward(b, &y_infer);
+      (*paired)->Forward(b, &y_paired);
+    }
+    ASSERT_EQ(y_infer.size(), y_ref.size());
+    EXPECT_EQ(std::memcmp(y_infer.data(), y_ref.data(), sizeof(float) * y_ref.size()), 0);
+    EXPECT_EQ((*pool)->indices(), train_indices);
+    EXPECT_EQ((*paired)->indices(), b_indices);
+  }
 }
 
 TEST(Pool2dTest, OptionRejectionsNameTheOption) {
