@@ -221,6 +221,49 @@ constexpr size_t RowsSegments() {
   return kRowsAccVectors / kC >= 4 ? 4 : kRowsAccVectors / kC >= 1 ? kRowsAccVectors / kC : 1;
 }
 
+// Returns RowsSegments<kc>() for a run-time kc in [1, 8].
+inline size_t RowsSegmentsFor(size_t kc) {
+  size_t kr = 1;
+  WithCount<1, kRowsMaxChannels>(kc, [&](auto count) {
+    kr = RowsSegments<decltype(count)::value>();
+  });
+  return kr;
+}
+
+// Cuts segments [0, lo.size()) (in order) into tiles of 1 to kr consecutive segments, where
+// segment j needs kernel rows [lo[j], hi[j]) and a tile computes the union of its segments'
+// rows for every segment: returns the tiles' first segments (and lo.size() at the end),
+// minimizing the FMAs of the tiles (a tile of len segments over u kernel rows costs u * len,
+// one of a single segment 4/3 as much: its kc accumulator chains cannot hide the FMA latency)
+// plus a small cost per tile. Zero-padded rows far from the image (the flipped forward of
+// backward-data pads by kernel - 1) differ per output row: tiles of rows with like ranges, and
+// no last tile of repeated segments.
+inline std::vector<size_t> PixelRowsTiles(const std::vector<size_t>& lo,
+                                          const std::vector<size_t>& hi, size_t kr) {
+  const size_t n = lo.size();
+  std::vector<size_t> best(n + 1, 0), from(n + 1, 0);
+  for (size_t j = 1; j <= n; ++j) {
+    best[j] = ~size_t{0};
+    size_t u_lo = ~size_t{0}, u_hi = 0;
+    for (size_t len = 1; len <= kr && len <= j; ++len) {
+      const size_t i = j - len;  // the tile [i, j)
+      u_lo = std::min(u_lo, lo[i]);
+      u_hi = std::max(u_hi, hi[i]);
+      const size_t rows = u_hi > u_lo ? u_hi - u_lo : 0;
+      const size_t cost = best[i] + rows * len * (len == 1 ? 4 : 3) + 2;
+      if (cost < best[j]) {
+        best[j] = cost;
+        from[j] = i;
+      }
+    }
+  }
+  std::vector<size_t> starts;
+  for (size_t j = n; j > 0; j = from[j]) starts.push_back(from[j]);
+  std::reverse(starts.begin(), starts.end());
+  starts.push_back(n);
+  return starts;
+}
+
 // Output segment j (j < segs <= kR) starts at seg_out[j] in output channel 0's plane (planes
 // ldy apart) and has seg_len[j] <= N pixels; its inputs start at seg_in[j]. Segments past
 // `segs` repeat segment 0 and are not stored. The taps are those of kernel rows [r0, r1) of
@@ -315,19 +358,18 @@ inline void ConvForwardPixelRows(const Conv2dShape& s, const float* x, const flo
     }
   }
   const bool parallel = detail::ConvParallel(s, pool);
-  const size_t kr = [&] {
-    switch (kc) {
-      case 1: return RowsSegments<1>();
-      case 2: return RowsSegments<2>();
-      case 3: return RowsSegments<3>();
-      case 4: return RowsSegments<4>();
-      case 5: return RowsSegments<5>();
-      case 6: return RowsSegments<6>();
-      case 7: return RowsSegments<7>();
-      default: return RowsSegments<8>();
-    }
-  }();
-  const size_t tiles = detail::DivCeil(nsegs, kr);
+  const size_t kr = RowsSegmentsFor(kc);
+  // Kernel rows that reach the image (not only padding) for each segment: padded row
+  // oh * stride_h + r * dilation_h in [pad_h, pad_h + in_h). The same for every image.
+  std::vector<size_t> seg_lo(nsegs), seg_hi(nsegs);
+  for (size_t j = 0; j < nsegs; ++j) {
+    const size_t top = j / seg_per_row * s.stride_h, dh = s.dilation_h;
+    const size_t end = s.pad_h + s.in_h;
+    seg_lo[j] = std::min(s.kernel_h, top >= s.pad_h ? 0 : detail::DivCeil(s.pad_h - top, dh));
+    seg_hi[j] = top >= end ? 0 : std::min(s.kernel_h, detail::DivCeil(end - top, dh));
+  }
+  const std::vector<size_t> starts = PixelRowsTiles(seg_lo, seg_hi, kr);
+  const size_t tiles = starts.size() - 1;
   const size_t chunks = detail::UnitChunks(s, pool, parallel, tiles);
   detail::RunUnitChunks(s, pool, parallel, chunks, [&](size_t n, size_t g, size_t chunk) {
     const size_t t0 = tiles * chunk / chunks, t1 = tiles * (chunk + 1) / chunks;
@@ -353,28 +395,24 @@ inline void ConvForwardPixelRows(const Conv2dShape& s, const float* x, const flo
       float* yb = yg + blk * kc * geo.p;
       const float* bb = bg != nullptr ? bg + blk * kc : nullptr;
       for (size_t tile = t0; tile < t1; ++tile) {
-        const size_t j0 = tile * kr, segs = std::min(kr, nsegs - j0);
-        // Kernel rows that reach the image (not only padding) for some segment of the tile:
-        // padded row oh * stride_h + r * dilation_h in [pad_h, pad_h + in_h).
+        const size_t j0 = starts[tile], segs = starts[tile + 1] - j0;
         size_t r0 = s.kernel_h, r1 = 0;
         for (size_t j = 0; j < segs; ++j) {
           const size_t oh = (j0 + j) / seg_per_row, ow0 = (j0 + j) % seg_per_row * N;
           seg_in[j] = xpad + oh * s.stride_h * wp + ow0;
           seg_out[j] = yb + oh * geo.ow + ow0;
           seg_len[j] = std::min(N, geo.ow - ow0);
-          const size_t top = oh * s.stride_h, dh = s.dilation_h;
-          const size_t lo = top >= s.pad_h ? 0 : detail::DivCeil(s.pad_h - top, dh);
-          const size_t end = s.pad_h + s.in_h;
-          const size_t hi = top >= end ? 0 : std::min(s.kernel_h, detail::DivCeil(end - top, dh));
-          r0 = std::min(r0, lo);
-          r1 = std::max(r1, hi);
+          r0 = std::min(r0, seg_lo[j0 + j]);
+          r1 = std::max(r1, seg_hi[j0 + j]);
         }
         if (r1 < r0) r1 = r0;  // every row in the padding: bias only
-        WithCount<1, 8>(kc, [&](auto count) {
+        WithCount<1, kRowsMaxChannels>(kc, [&](auto count) {
           constexpr size_t K = decltype(count)::value;
-          PixelRowsTile<K, RowsSegments<K>()>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs,
-                                              s.kernel_w, r0, r1, off.data(), wb, channels, geo.p,
-                                              bb, relu);
+          WithCount<1, RowsSegments<K>()>(segs, [&](auto seg_count) {
+            constexpr size_t R = decltype(seg_count)::value;
+            PixelRowsTile<K, R>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs, s.kernel_w, r0,
+                                r1, off.data(), wb, channels, geo.p, bb, relu);
+          });
         });
       }
     }
