@@ -224,9 +224,8 @@ constexpr size_t RowsSegments() {
 // Returns RowsSegments<kc>() for a run-time kc in [1, 8].
 inline size_t RowsSegmentsFor(size_t kc) {
   size_t kr = 1;
-  WithCount<1, kRowsMaxChannels>(kc, [&](auto count) {
-    kr = RowsSegments<decltype(count)::value>();
-  });
+  WithCount<1, kRowsMaxChannels>(kc,
+                                 [&](auto count) { kr = RowsSegments<decltype(count)::value>(); });
   return kr;
 }
 
@@ -410,8 +409,8 @@ inline void ConvForwardPixelRows(const Conv2dShape& s, const float* x, const flo
           constexpr size_t K = decltype(count)::value;
           WithCount<1, RowsSegments<K>()>(segs, [&](auto seg_count) {
             constexpr size_t R = decltype(seg_count)::value;
-            PixelRowsTile<K, R>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs, s.kernel_w, r0,
-                                r1, off.data(), wb, channels, geo.p, bb, relu);
+            PixelRowsTile<K, R>(segs, seg_in, seg_out, seg_len, geo.cg, geo.rs, s.kernel_w, r0, r1,
+                                off.data(), wb, channels, geo.p, bb, relu);
           });
         });
       }
