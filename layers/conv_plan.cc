@@ -71,14 +71,26 @@ bool WinogradPays(const Conv2dShape& s) {
 // 278-281 -> 285-300; 64 on 7x7 at batch 8 (32) 124-171 -> 116-133.
 constexpr size_t kWinograd4MinTiles = 96;
 
+// With transformed weights over 1 MiB (36 cg kg floats; they no longer stay in L2 between
+// tasks) both passes also need F(4x4) to save at least 5120 points over the batch (20 x 256:
+// packing and streaming its 20 cg kg more weight floats costs about 256 points' GEMM work
+// each). Measured as above, 2 threads, AVX-512, F(2x2) -> F(4x4): resnet18's 256 channels on
+// 14x14 at batch 16 (3328 points saved) forward 586-617 -> 516-590, flipped backward-data
+// 534-619 -> 497-522: rejected; 256 on 8x8 at batch 64 (7168 saved) forward 581-629 ->
+// 684-698, backward-data 561-577 -> 668-690: kept.
+constexpr size_t kWinograd4LargeWeightFloats = size_t{1} << 18;
+constexpr size_t kWinograd4LargeWeightMinSavedPoints = 5120;
+
 bool Winograd4Pays(const Conv2dShape& s, size_t min_tiles_factor) {
   if (!WinogradPays(s) || s.stride_h != 1) return false;
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
   const size_t oh = s.out_h(), ow = s.out_w();
   const size_t tiles2 = s.batch * ((oh + 1) / 2) * ((ow + 1) / 2);
   const size_t tiles4 = s.batch * ((oh + 3) / 4) * ((ow + 3) / 4);
+  const bool large_weights = 36 * cg * kg > kWinograd4LargeWeightFloats;
   return 4 * 36 * tiles4 <= 3 * 16 * tiles2 && tiles4 >= kWinograd4MinTiles &&
-         tiles4 * (cg + kg) >= min_tiles_factor * cg * kg;
+         tiles4 * (cg + kg) >= min_tiles_factor * cg * kg &&
+         (!large_weights || 16 * tiles2 >= 36 * tiles4 + kWinograd4LargeWeightMinSavedPoints);
 }
 
 // The stride-2 Winograd backward passes pay for the transformed weights (25 cg kg floats) per

@@ -141,10 +141,12 @@ TEST(ConvPlanTest, Winograd4x4NeedsFewWastedPointsAndEnoughTiles) {
   EXPECT_EQ(forward(Make(64, 64, 14, 64, 3, 1, 1)), ConvAlgorithm::kWinograd4);
   EXPECT_EQ(PlanConv2d(Make(64, 32, 28, 32, 3, 1, 1), kAvx2).flipped.algorithm,
             ConvAlgorithm::kWinograd4);
-  // resnet18 at batch 16: 56x56 to 14x14 (256 tiles of 256 channels: exactly enough).
+  // resnet18 at batch 16: 56x56 and 28x28; on 14x14 its 256 channels' 9 MiB of transformed
+  // weights need 5120 points saved (3328 at batch 16, 6656 at batch 32).
   EXPECT_EQ(forward(Make(16, 64, 56, 64, 3, 1, 1)), ConvAlgorithm::kWinograd4);
-  EXPECT_EQ(forward(Make(16, 256, 14, 256, 3, 1, 1)), ConvAlgorithm::kWinograd4);
-  EXPECT_EQ(forward(Make(15, 256, 14, 256, 3, 1, 1)), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(forward(Make(16, 128, 28, 128, 3, 1, 1)), ConvAlgorithm::kWinograd4);
+  EXPECT_EQ(forward(Make(16, 256, 14, 256, 3, 1, 1)), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(forward(Make(32, 256, 14, 256, 3, 1, 1)), ConvAlgorithm::kWinograd4);
   // Fewer than 96 tiles in the batch: vgg-small at batch 1 (49 and 16 tiles), 64 on 7x7.
   EXPECT_EQ(forward(Make(1, 32, 28, 32, 3, 1, 1)), ConvAlgorithm::kWinograd);
   EXPECT_EQ(forward(Make(2, 32, 28, 32, 3, 1, 1)), ConvAlgorithm::kWinograd4);
