@@ -134,7 +134,8 @@ absl::Status BatchSplit::SyncReplicas() {
 
 absl::StatusOr<float> BatchSplit::ForwardBackward(const Tensor& x, absl::Span<const int64_t> labels,
                                                   const SliceLoss& loss, double divisor,
-                                                  int64_t* correct, ThreadPool& pool) {
+                                                  int64_t* correct, ThreadPool& pool,
+                                                  bool zero_grad) {
   SIMDNET_RETURN_IF_ERROR(model_->CheckInput(x));
   const int64_t n = x.dim(0);
   if (static_cast<int64_t>(labels.size()) != n) {
@@ -167,7 +168,7 @@ absl::StatusOr<float> BatchSplit::ForwardBackward(const Tensor& x, absl::Span<co
     // The slices already occupy the threads: every kernel of this replica runs on this one.
     ScopedDefaultThreadPool serial(SerialThreadPool());
     Model& m = s == 0 ? *model_ : *replicas_[s - 1].model;
-    if (s > 0) m.ZeroGrad();
+    if (s > 0 || zero_grad) m.ZeroGrad();
     const int64_t r0 = row(s), r1 = row(s + 1);
     const absl::Span<const int64_t> slice_labels =
         labels.subspan(static_cast<size_t>(r0), static_cast<size_t>(r1 - r0));

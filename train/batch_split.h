@@ -72,10 +72,12 @@ class BatchSplit {
   // whichever thread ran which slice). Returns the batch loss; *correct (if non-null) gets the
   // number of rows whose largest logit is at the label. InvalidArgument, before any gradient is
   // touched, if x does not fit the model, labels.size() != N, a label is outside
-  // [0, num_classes) or divisor is negative or not finite; errors of `loss`.
+  // [0, num_classes) or divisor is negative or not finite; errors of `loss`. zero_grad: the
+  // model's gradients are first set to zero (Model::ZeroGrad, by slice 0's task, so that it
+  // overlaps the other slices' work) and then receive the batch's gradient.
   absl::StatusOr<float> ForwardBackward(const Tensor& x, absl::Span<const int64_t> labels,
                                         const SliceLoss& loss, double divisor, int64_t* correct,
-                                        ThreadPool& pool);
+                                        ThreadPool& pool, bool zero_grad = false);
 
  private:
   BatchSplit() = default;

@@ -225,6 +225,28 @@ TEST(BatchSplitTest, GradientsAccumulateAndFrozenParametersGetNone) {
   }
 }
 
+TEST(BatchSplitTest, ZeroGradReplacesEarlierGradients) {
+  std::unique_ptr<Model> plain = MakeModel(), split_model = MakeModel();
+  auto split = BatchSplit::Create(split_model.get(), 2);
+  ASSERT_TRUE(split.ok()) << split.status();
+  for (const NamedParameter& p : split_model->Params()) p.param->grad.SetAll(7.0f);
+  const Tensor x = RandomInput(*plain, 9, 11);
+  const std::vector<int64_t> labels = Labels(9);
+  plain->ZeroGrad();
+  KeyDropouts(*plain, Ids(9));
+  ASSERT_TRUE(
+      plain
+          ->ForwardBackward(
+              x, [&](const Tensor& z, Tensor* dz) { return SoftmaxCrossEntropy(z, labels, dz); })
+          .ok());
+  (*split)->SetSampleKeys(2, Ids(9));
+  ASSERT_TRUE((*split)
+                  ->ForwardBackward(x, labels, CrossEntropy(), 9.0, nullptr, DefaultThreadPool(),
+                                    /*zero_grad=*/true)
+                  .ok());
+  EXPECT_LT(GradientDifference(*split_model, *plain), 1e-5);
+}
+
 TEST(BatchSplitTest, BatchNormModelsAreNotSplit) {
   std::unique_ptr<Model> model =
       MakeModel("input 2x9x7\nconv 5 k3; bn; relu\nflatten; linear classes\n");

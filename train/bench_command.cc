@@ -96,14 +96,14 @@ absl::StatusOr<std::string> BenchTraining(Model& model, const BenchOptions& o) {
         return SoftmaxCrossEntropy(z, l, dz, sum);
       };
       const auto step = [&]() -> absl::Status {
-        model.ZeroGrad();
         if (split != nullptr) {
           SIMDNET_RETURN_IF_ERROR(split
                                       ->ForwardBackward(x, labels, slice_loss,
                                                         static_cast<double>(batch), nullptr,
-                                                        DefaultThreadPool())
+                                                        DefaultThreadPool(), /*zero_grad=*/true)
                                       .status());
         } else {
+          model.ZeroGrad();
           SIMDNET_RETURN_IF_ERROR(model.ForwardBackward(x, loss).status());
         }
         const std::vector<NamedParameter> params = model.Params();

@@ -318,7 +318,8 @@ absl::Status Trainer::CheckFinite(float loss) const {
 
 absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector<int64_t>& labels,
                                          int64_t global_n, double lr, int64_t* correct) {
-  model_->ZeroGrad();
+  const bool split = split_ != nullptr && !LayerTimerInstalled();
+  if (!split) model_->ZeroGrad();  // BatchSplit zeroes them in its parallel loop
   const int64_t n = static_cast<int64_t>(labels.size());
   LossFunction loss_fn;
   if (options_.loss == "svm") {
@@ -355,7 +356,7 @@ absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector
     total = weights[1];
   }
   if (sync_) sync_->BeginStep(total > 0.0 ? share / total : 0.0);
-  if (split_ != nullptr && !LayerTimerInstalled()) {
+  if (split) {
     // One replica per thread (no sync_: only in one process). Each slice's loss is a sum over
     // its rows; BatchSplit divides by the batch's divisor (the rows, or their class weights).
     SliceLoss slice_loss;
@@ -395,7 +396,8 @@ absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector
       }
     }
     SIMDNET_ASSIGN_OR_RETURN(loss, split_->ForwardBackward(images, labels, slice_loss, divisor,
-                                                           &local_correct, DefaultThreadPool()));
+                                                           &local_correct, DefaultThreadPool(),
+                                                           /*zero_grad=*/true));
   } else if (n > 0 && share > 0.0) {
     SIMDNET_ASSIGN_OR_RETURN(loss, model_->ForwardBackward(images, loss_fn, &logits_));
     SIMDNET_ASSIGN_OR_RETURN(local_correct, CountTopKCorrect(logits_, labels, 1));
