@@ -193,8 +193,8 @@ void BatchNorm::ForwardActivationMaxPool2x2(const Tensor& x, BatchNormActivation
   // ForwardImpl's train-mode statistics (TrainStats), then the pooled activation.
   const double m = static_cast<double>(n * h * w);
   const TrainStats stats(m, options_.eps, options_.affine ? weight_.value.data() : nullptr,
-                         options_.affine ? bias_.value.data() : nullptr, mean_.data(),
-                         rstd_.data(), scale_.data(), shift_.data(), sum_dy_xc_.data());
+                         options_.affine ? bias_.value.data() : nullptr, mean_.data(), rstd_.data(),
+                         scale_.data(), shift_.data(), sum_dy_xc_.data());
   BatchNormTrainForwardMaxPool2x2(x.data(), n, c, h, w, stats, act, y->data(), argmax,
                                   &DefaultThreadPool());
   UpdateRunningStats(m, sum_dy_xc_.data());
@@ -214,11 +214,10 @@ void BatchNorm::BackwardActivationMaxPool2x2(const Tensor& y, const int32_t* arg
   const TrainCoefs coefs(static_cast<double>(n * h * w),
                          options_.affine && Learns(weight_) ? weight_.grad.data() : nullptr,
                          options_.affine && Learns(bias_) ? bias_.grad.data() : nullptr,
-                         mean_.data(), rstd_.data(), scale_.data(), coef_b_.data(),
-                         coef_d_.data());
+                         mean_.data(), rstd_.data(), scale_.data(), coef_b_.data(), coef_d_.data());
   BatchNormTrainBackwardMaxPool2x2(dy.data(), y.data(), argmax, act, x_.data(), mean_.data(),
-                                   scale_.data(), coef_b_.data(), coef_d_.data(), n, c, h, w,
-                                   coefs, sum_dy_.data(), sum_dy_xc_.data(), dx->data(),
+                                   scale_.data(), coef_b_.data(), coef_d_.data(), n, c, h, w, coefs,
+                                   sum_dy_.data(), sum_dy_xc_.data(), dx->data(),
                                    &DefaultThreadPool());
 }
 

@@ -92,8 +92,8 @@ class BatchNorm : public Layer {
   // Backward. Bit-identical to the pooling's Backward, the activation's Backward and Backward.
   // Requires: a preceding ForwardActivationMaxPool2x2(., act, ., .) with the same N that
   // produced y and argmax.
-  void BackwardActivationMaxPool2x2(const Tensor& y, const int32_t* argmax,
-                                    BatchNormActivation act, const Tensor& dy, Tensor* dx);
+  void BackwardActivationMaxPool2x2(const Tensor& y, const int32_t* argmax, BatchNormActivation act,
+                                    const Tensor& dy, Tensor* dx);
   // Writes the output of the last Forward / ForwardActivation without the activation,
   // recomputed from the cached input and statistics (bit-identical; running statistics
   // untouched). Requires: a preceding Forward or ForwardActivation whose input is still alive.

@@ -153,8 +153,14 @@ struct BackwardSumsAcc {
   using D1 = hn::CappedTag<float, 1>;
   using V1 = hn::Vec<D1>;
   BackwardSumsAcc(D d, float mean)
-      : vm(hn::Set(d, mean)), sm(hn::Set(D1(), mean)), s0(hn::Zero(d)), s1(hn::Zero(d)),
-        p0(hn::Zero(d)), p1(hn::Zero(d)), st(hn::Zero(D1())), pt(hn::Zero(D1())) {}
+      : vm(hn::Set(d, mean)),
+        sm(hn::Set(D1(), mean)),
+        s0(hn::Zero(d)),
+        s1(hn::Zero(d)),
+        p0(hn::Zero(d)),
+        p1(hn::Zero(d)),
+        st(hn::Zero(D1())),
+        pt(hn::Zero(D1())) {}
 
   // y_row may be null when kAct == kNone.
   template <BatchNormActivation kAct>
@@ -300,8 +306,8 @@ HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, 
     for (size_t i = 0; i < n; ++i) {
       for (size_t ch = c0; ch < c1; ++ch) {
         const size_t row = (i * c + ch) * s;
-        AffineRow<kTwo, kAct, kMask>(u + row, a[ch], kTwo ? v + row : nullptr,
-                                     kTwo ? b[ch] : 0.0f, dv[ch], s, out + row,
+        AffineRow<kTwo, kAct, kMask>(u + row, a[ch], kTwo ? v + row : nullptr, kTwo ? b[ch] : 0.0f,
+                                     dv[ch], s, out + row,
                                      kMask == BatchNormActivation::kNone ? nullptr : mask + row);
       }
     }
@@ -362,9 +368,7 @@ HWY_INLINE Pool2dShape MaxPool2x2Shape(size_t in_h, size_t in_w) {
 
 // Returns how many floats past a plane's h * w the scratch of AffineActMaxPoolChannel holds,
 // so that PoolRow2x2Stride2's loads past the end of the plane's last rows stay inside it.
-HWY_INLINE size_t MaxPoolPlanePadding() {
-  return 4 * hn::Lanes(hn::ScalableTag<float>());
-}
+HWY_INLINE size_t MaxPoolPlanePadding() { return 4 * hn::Lanes(hn::ScalableTag<float>()); }
 
 // Writes pooled[i, ch] and argmax[i, ch] (n, c, h / 2, w / 2) = the 2x2 stride-2 max pooling of
 // kAct(x[i, ch] * scale + shift) for one channel of (n, c, h, w) data: each activated plane
@@ -384,8 +388,7 @@ HWY_INLINE void AffineActMaxPoolChannel(const float* x, float scale, float shift
     const size_t o = (i * c + ch) * p;
     for (size_t oh = 0; oh < ps.out_h(); ++oh) {
       PoolRow2x2Stride2<true>(ps, plane, plane + s + MaxPoolPlanePadding(), oh,
-                              pooled + o + oh * ow_n,
-                              argmax + o + oh * ow_n);
+                              pooled + o + oh * ow_n, argmax + o + oh * ow_n);
     }
   }
 }
@@ -413,10 +416,10 @@ HWY_INLINE void UnpoolMaskedPlane(const float* HWY_RESTRICT dy, const float* HWY
 // dx = a * g + b * x + d (AffineRow), the arithmetic of ChannelBackwardSums and
 // ChannelAffineRange on the unfused full-size gradient.
 template <BatchNormActivation kAct>
-HWY_INLINE void MaxPoolBackwardChannel(const float* dy, const float* pooled,
-                                       const int32_t* argmax, const float* x, const float* mean,
-                                       const float* a, const float* b, const float* dv, size_t n,
-                                       size_t c, size_t h, size_t w, size_t ch,
+HWY_INLINE void MaxPoolBackwardChannel(const float* dy, const float* pooled, const int32_t* argmax,
+                                       const float* x, const float* mean, const float* a,
+                                       const float* b, const float* dv, size_t n, size_t c,
+                                       size_t h, size_t w, size_t ch,
                                        const BatchNormBackwardCoefs& coefs, float* sum_g,
                                        float* sum_gxc, float* planes, float* dx) {
   const hn::ScalableTag<float> d;
@@ -430,8 +433,7 @@ HWY_INLINE void MaxPoolBackwardChannel(const float* dy, const float* pooled,
   }
   BackwardSumsAcc<decltype(d)> acc(d, mean[ch]);
   for (size_t i = 0; i < n; ++i) {
-    acc.template Row<BatchNormActivation::kNone>(planes + i * s, nullptr, x + (i * c + ch) * s,
-                                                 s);
+    acc.template Row<BatchNormActivation::kNone>(planes + i * s, nullptr, x + (i * c + ch) * s, s);
   }
   acc.Finish(&sum_g[ch], &sum_gxc[ch]);
   coefs.Coefs(ch, sum_g[ch], sum_gxc[ch]);

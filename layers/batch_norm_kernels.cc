@@ -163,19 +163,19 @@ void TrainBackwardMaxPoolT(const float* dy, const float* pooled, const int32_t* 
   for (size_t ch = c0; ch < c1; ++ch) {
     switch (act) {
       case BatchNormActivation::kNone:
-        MaxPoolBackwardChannel<BatchNormActivation::kNone>(dy, pooled, argmax, x, mean, a, b, d,
-                                                           n, c, h, w, ch, coefs, sum_g, sum_gxc,
+        MaxPoolBackwardChannel<BatchNormActivation::kNone>(dy, pooled, argmax, x, mean, a, b, d, n,
+                                                           c, h, w, ch, coefs, sum_g, sum_gxc,
                                                            plane.get(), dx);
         break;
       case BatchNormActivation::kRelu:
-        MaxPoolBackwardChannel<BatchNormActivation::kRelu>(dy, pooled, argmax, x, mean, a, b, d,
-                                                           n, c, h, w, ch, coefs, sum_g, sum_gxc,
+        MaxPoolBackwardChannel<BatchNormActivation::kRelu>(dy, pooled, argmax, x, mean, a, b, d, n,
+                                                           c, h, w, ch, coefs, sum_g, sum_gxc,
                                                            plane.get(), dx);
         break;
       case BatchNormActivation::kRelu6:
-        MaxPoolBackwardChannel<BatchNormActivation::kRelu6>(dy, pooled, argmax, x, mean, a, b, d,
-                                                            n, c, h, w, ch, coefs, sum_g,
-                                                            sum_gxc, plane.get(), dx);
+        MaxPoolBackwardChannel<BatchNormActivation::kRelu6>(dy, pooled, argmax, x, mean, a, b, d, n,
+                                                            c, h, w, ch, coefs, sum_g, sum_gxc,
+                                                            plane.get(), dx);
         break;
     }
   }
@@ -312,15 +312,15 @@ void BatchNormTrainForwardMaxPool2x2(const float* x, size_t n, size_t c, size_t 
   });
 }
 
-void BatchNormTrainBackwardMaxPool2x2(const float* dy, const float* pooled,
-                                      const int32_t* argmax, BatchNormActivation act,
-                                      const float* x, const float* mean, const float* a,
-                                      const float* b, const float* d, size_t n, size_t c,
-                                      size_t h, size_t w, const BatchNormBackwardCoefs& coefs,
-                                      float* sum_g, float* sum_gxc, float* dx, ThreadPool* pool) {
+void BatchNormTrainBackwardMaxPool2x2(const float* dy, const float* pooled, const int32_t* argmax,
+                                      BatchNormActivation act, const float* x, const float* mean,
+                                      const float* a, const float* b, const float* d, size_t n,
+                                      size_t c, size_t h, size_t w,
+                                      const BatchNormBackwardCoefs& coefs, float* sum_g,
+                                      float* sum_gxc, float* dx, ThreadPool* pool) {
   ForChannelBlocks(n, c, h * w, pool, [&](size_t c0, size_t c1) {
-    HWY_DYNAMIC_DISPATCH(TrainBackwardMaxPoolT)(dy, pooled, argmax, act, x, mean, a, b, d, n, c,
-                                                h, w, c0, c1, coefs, sum_g, sum_gxc, dx);
+    HWY_DYNAMIC_DISPATCH(TrainBackwardMaxPoolT)
+    (dy, pooled, argmax, act, x, mean, a, b, d, n, c, h, w, c0, c1, coefs, sum_g, sum_gxc, dx);
   });
 }
 

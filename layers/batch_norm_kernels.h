@@ -132,16 +132,15 @@ void BatchNormTrainForwardMaxPool2x2(const float* x, size_t n, size_t c, size_t 
 // the activation's output (dy at the argmax positions, 0 elsewhere) is masked by the
 // activation's derivative at the pooled value (which is the activation's output there) and
 // built one channel at a time in an L2-sized scratch (n * h * w floats) that
-// BatchNormTrainBackward's two passes read, instead of being written full-size. Bit-identical to MaxPool2dBackward then BatchNormTrainBackward
-// (act, act_y = the activation's output), sums, coefficients and dx (n, c, h, w).
-// Requires: h, w >= 2; dx does not alias dy, pooled or argmax.
-void BatchNormTrainBackwardMaxPool2x2(const float* dy, const float* pooled,
-                                      const int32_t* argmax, BatchNormActivation act,
-                                      const float* x, const float* mean, const float* a,
-                                      const float* b, const float* d, size_t n, size_t c,
-                                      size_t h, size_t w, const BatchNormBackwardCoefs& coefs,
-                                      float* sum_g, float* sum_gxc, float* dx,
-                                      ThreadPool* pool = nullptr);
+// BatchNormTrainBackward's two passes read, instead of being written full-size. Bit-identical to
+// MaxPool2dBackward then BatchNormTrainBackward (act, act_y = the activation's output), sums,
+// coefficients and dx (n, c, h, w). Requires: h, w >= 2; dx does not alias dy, pooled or argmax.
+void BatchNormTrainBackwardMaxPool2x2(const float* dy, const float* pooled, const int32_t* argmax,
+                                      BatchNormActivation act, const float* x, const float* mean,
+                                      const float* a, const float* b, const float* d, size_t n,
+                                      size_t c, size_t h, size_t w,
+                                      const BatchNormBackwardCoefs& coefs, float* sum_g,
+                                      float* sum_gxc, float* dx, ThreadPool* pool = nullptr);
 
 }  // namespace simdnet
 

@@ -411,8 +411,7 @@ void TestAllTrainMaxPoolMatchesPasses() {
                 BatchNormActivation::kRelu6}) {
             const std::string where = "n=" + std::to_string(n) + " c=" + std::to_string(c) +
                                       " plane=" + std::to_string(pl.h) + "x" +
-                                      std::to_string(pl.w) + (p ? " pool " : " ") +
-                                      ActName(act);
+                                      std::to_string(pl.w) + (p ? " pool " : " ") + ActName(act);
             // Forward.
             RecordingStats stats(c, m), ref_stats(c, m);
             std::vector<float> pooled(ptotal, -9.0f), ref_full(total), ref_pooled(ptotal);
@@ -438,9 +437,9 @@ void TestAllTrainMaxPoolMatchesPasses() {
             }
             std::vector<float> b(c), d(c), sg(c), sgx(c), dx(total, -5.0f);
             RecordingCoefs coefs(c, m, b.data(), d.data());
-            BatchNormTrainBackwardMaxPool2x2(dy, pooled.data(), argmax.data(), act, x,
-                                             mean.data(), a, b.data(), d.data(), n, c, pl.h,
-                                             pl.w, coefs, sg.data(), sgx.data(), dx.data(), p);
+            BatchNormTrainBackwardMaxPool2x2(dy, pooled.data(), argmax.data(), act, x, mean.data(),
+                                             a, b.data(), d.data(), n, c, pl.h, pl.w, coefs,
+                                             sg.data(), sgx.data(), dx.data(), p);
             std::vector<float> full_dy(total), rb(c), rd(c), rsg(c), rsgx(c), ref_dx(total);
             MaxPool2dBackward(ps, dy, ref_argmax.data(), full_dy.data(), p != nullptr ? *p : one);
             RecordingCoefs ref(c, m, rb.data(), rd.data());

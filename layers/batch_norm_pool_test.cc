@@ -104,7 +104,7 @@ TEST(BatchNormPoolTest, FusedIsBitIdenticalToSeparateLayers) {
     int64_t n;
   };
   // Channels 1, 3, 17; planes 2x2, 3x3, 5x7 (odd: the last row and column are dropped), 28x28.
-  const Case cases[] = {{Shape({1, 2, 2}), 1},  {Shape({3, 3, 3}), 4},  {Shape({17, 5, 7}), 3},
+  const Case cases[] = {{Shape({1, 2, 2}), 1},   {Shape({3, 3, 3}), 4}, {Shape({17, 5, 7}), 3},
                         {Shape({3, 28, 28}), 2}, {Shape({1, 7, 5}), 5}, {Shape({17, 28, 28}), 1}};
   for (ActivationKind kind : {ActivationKind::kRelu, ActivationKind::kRelu6}) {
     for (Place place : {Place::kMiddle, Place::kTail, Place::kNested}) {

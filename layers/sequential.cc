@@ -229,8 +229,7 @@ void Sequential::Forward(const Tensor& x, Tensor* y) {
         // BatchNorm + activation + max pooling: only the pooled output (and the pooling's
         // indices) are written; the last child's output is read back as below.
         Tensor* out = i + 3 == k ? y : output(i + 2);
-        fusable->ForwardActivationMaxPool2x2(*in, act, out,
-                                             max_pool->ArgmaxForFusedForward(n));
+        fusable->ForwardActivationMaxPool2x2(*in, act, out, max_pool->ArgmaxForFusedForward(n));
         if (i + 3 == k && pool == nullptr) last_output_ = *y;
         fused_[i] = act;
         fused_pool_[i] = 1;
@@ -321,8 +320,7 @@ void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, 
       Layer& pool = *children_[i].layer;
       if (!LayerTimerInstalled() && !bn->has_hooks() && !children_[i - 1].layer->has_hooks() &&
           !pool.has_hooks()) {
-        bn->BackwardActivationMaxPool2x2(output_of(i),
-                                         static_cast<Pool2d&>(pool).indices().data(),
+        bn->BackwardActivationMaxPool2x2(output_of(i), static_cast<Pool2d&>(pool).indices().data(),
                                          fused_[i - 2], *g, input_grad(i - 2));
         i -= 2;
         g = input_grad(i);
