@@ -5,8 +5,8 @@
 // applicable algorithm forced on odd and round shapes.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstddef>
+#include <cstdio>
 #include <deque>
 #include <limits>
 #include <string>
@@ -325,14 +325,16 @@ inline void CheckFusedBackward(const NamedShape& ns, ThreadPool& one, ThreadPool
 // output transform's terms) is bounded by the matching entry of this computation, so its
 // error is at most about (cg + 16) eps times it (4 eps per transform direction and for the
 // product, cg eps for the sums over the channels).
-inline std::vector<double> Winograd4AbsTerms(const Conv2dShape& s, const float* x,
-                                             const float* w, const float* bias) {
-  static const double kBT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0},
-                                   {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0},
-                                   {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-  static const double kG[6][3] = {{0.25, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                  {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+inline std::vector<double> Winograd4AbsTerms(const Conv2dShape& s, const float* x, const float* w,
+                                             const float* bias) {
+  static const double kBT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                   {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+  static const double kG[6][3] = {{0.25, 0, 0},
+                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                  {0, 0, 1}};
   static const double kAT[4][6] = {
       {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
@@ -422,9 +424,12 @@ inline std::vector<double> Winograd4WeightAbsTerms(const Conv2dShape& s, const f
                                                    const float* dy) {
   static const double kBT[6][6] = {{4, 0, 5, 0, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 4, 4, 1, 1, 0},
                                    {0, 2, 1, 2, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 4, 0, 5, 0, 1}};
-  static const double kG[6][3] = {{0.25, 0, 0},           {1.0 / 6, 1.0 / 6, 1.0 / 6},
-                                  {1.0 / 6, 1.0 / 6, 1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                  {1.0 / 24, 1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+  static const double kG[6][3] = {{0.25, 0, 0},
+                                  {1.0 / 6, 1.0 / 6, 1.0 / 6},
+                                  {1.0 / 6, 1.0 / 6, 1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {0, 0, 1}};
   static const double kAT[4][6] = {
       {1, 1, 1, 1, 1, 0}, {0, 1, 1, 2, 2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, 1, 8, 8, 1}};
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
@@ -559,8 +564,7 @@ inline void CheckShape(const NamedShape& ns, const ConvPlan& plan, ThreadPool& p
                                    abs_terms.data());
     if (wino4) {
       ExpectWithinBound(fname + " forward", y.data(), ref.data(),
-                        Winograd4AbsTerms(s, x.data(), w.data(), nullptr).data(), y_size,
-                        cg + 16);
+                        Winograd4AbsTerms(s, x.data(), w.data(), nullptr).data(), y_size, cg + 16);
     } else {
       ExpectWithinBound(fname + " forward", y.data(), ref.data(), abs_terms.data(), y_size,
                         cg * s.kernel_h * s.kernel_w);
@@ -594,10 +598,10 @@ inline void CheckShape(const NamedShape& ns, const ConvPlan& plan, ThreadPool& p
                plan.flipped.algorithm == ConvAlgorithm::kWinograd4) {
       // The flipped forward with F(4x4, 3x3): its bound on the flipped convolution.
       const std::vector<float> wt = FlippedWeights(s, w);
-      ExpectWithinBound(bname, dx.data(), ref.data(),
-                        Winograd4AbsTerms(FlippedConvShape(s), dy.data(), wt.data(), nullptr)
-                            .data(),
-                        x_size, kg + 16);
+      ExpectWithinBound(
+          bname, dx.data(), ref.data(),
+          Winograd4AbsTerms(FlippedConvShape(s), dy.data(), wt.data(), nullptr).data(), x_size,
+          kg + 16);
     } else {
       ExpectWithinBound(bname, dx.data(), ref.data(), abs_terms.data(), x_size,
                         kg * s.kernel_h * s.kernel_w);
@@ -761,10 +765,9 @@ inline std::vector<OwnedShape> Winograd4Shapes() {
       if (plane[0] + 2 * pad < 3 || plane[1] + 2 * pad < 3) continue;
       const size_t c = channels[i % 5], k = channels[(i + 2) % 5], batch = 1 + i % 2;
       ++i;
-      v.push_back({"Winograd4Plane" + std::to_string(plane[0]) + "x" +
-                       std::to_string(plane[1]) + "C" + std::to_string(c) + "K" +
-                       std::to_string(k) + "Pad" + std::to_string(pad) + "N" +
-                       std::to_string(batch),
+      v.push_back({"Winograd4Plane" + std::to_string(plane[0]) + "x" + std::to_string(plane[1]) +
+                       "C" + std::to_string(c) + "K" + std::to_string(k) + "Pad" +
+                       std::to_string(pad) + "N" + std::to_string(batch),
                    Make(batch, c, plane[0], plane[1], k, 3, 3, 1, pad)});
     }
   }
@@ -781,13 +784,12 @@ inline std::vector<OwnedShape> Winograd4Shapes() {
 // forward with F(4x4, 3x3) forced, against the reference within the bounds of
 // Winograd4AbsTerms and Winograd4WeightAbsTerms.
 inline void CheckWinograd4(const NamedShape& ns, ThreadPool& pool, uint64_t seed) {
-  ConvPlan plan = ForceConvAlgorithm(ns.s, CurrentConvTarget(), ConvPass::kForward,
-                                     ConvAlgorithm::kWinograd4);
+  ConvPlan plan =
+      ForceConvAlgorithm(ns.s, CurrentConvTarget(), ConvPass::kForward, ConvAlgorithm::kWinograd4);
   plan.backward_weights = {ConvAlgorithm::kWinograd4, "forced"};
   std::vector<ConvPass> passes = {ConvPass::kForward, ConvPass::kBackwardWeights};
   if (ConvAlgorithmApplies(ns.s, ConvPass::kBackwardData, ConvAlgorithm::kFlippedForward) &&
-      ConvAlgorithmApplies(FlippedConvShape(ns.s), ConvPass::kForward,
-                           ConvAlgorithm::kWinograd4)) {
+      ConvAlgorithmApplies(FlippedConvShape(ns.s), ConvPass::kForward, ConvAlgorithm::kWinograd4)) {
     plan.backward_data = {ConvAlgorithm::kFlippedForward, "forced"};
     plan.flipped = {ConvAlgorithm::kWinograd4, "forced"};
     passes.push_back(ConvPass::kBackwardData);
@@ -922,9 +924,10 @@ void TestWinograd4ErrorOnVggSmall() {
     const double e4 = conv_test::ForwardRelativeError(s, ConvAlgorithm::kWinograd4, pool);
     const double e2 = conv_test::ForwardRelativeError(s, ConvAlgorithm::kWinograd, pool);
     const double eg = conv_test::ForwardRelativeError(s, ConvAlgorithm::kIm2colGemm, pool);
-    fprintf(stderr, "%s %zu -> %zu on %zux%zu: max |error| / sum |w||x|: F(4x4) %.3g, F(2x2) "
-            "%.3g, im2col %.3g\n", hwy::TargetName(HWY_TARGET), s.in_channels, s.out_channels,
-            s.in_h, s.in_w, e4, e2, eg);
+    fprintf(stderr,
+            "%s %zu -> %zu on %zux%zu: max |error| / sum |w||x|: F(4x4) %.3g, F(2x2) "
+            "%.3g, im2col %.3g\n",
+            hwy::TargetName(HWY_TARGET), s.in_channels, s.out_channels, s.in_h, s.in_w, e4, e2, eg);
     EXPECT_LT(e4, 5e-6);
     EXPECT_GT(e4, 0.0);  // F(4x4) does round: the measurement is not vacuous
   }

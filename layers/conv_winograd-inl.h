@@ -42,7 +42,6 @@ template <size_t kStride, size_t kM = 2>
 struct Winograd {
   static_assert(((kStride == 1 || kStride == 2) && kM == 2) || (kStride == 1 && kM == 4),
                 "F(2, 3) at stride 1 or 2, F(4, 3) at stride 1");
-  static constexpr size_t kTile = kM;  // outputs per tile side
   static constexpr size_t kP = kM == 4 ? 6 : (kStride == 1 ? 4 : 5);  // points per dimension
   static constexpr size_t kStep = kM * kStride;  // input pixels from one tile to the next
   static constexpr size_t kPoints = kP * kP;
@@ -260,8 +259,8 @@ struct Winograd {
 // `transposed`, packs U_xi^T (cg x kg, for the backward-data GEMMs) at
 // wpack + (g * kPoints + xi) * rcg * kg instead. Tasks are strips of kGemmMR rows.
 template <size_t kStride, size_t kM = 2>
-inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool transposed,
-                                float* wpack, ThreadPool& pool, bool parallel) {
+inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool transposed, float* wpack,
+                                ThreadPool& pool, bool parallel) {
   using W = Winograd<kStride, kM>;
   constexpr size_t kP = W::kP, kPoints = W::kPoints;
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
@@ -354,9 +353,9 @@ inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool trans
 // values of N consecutive tiles whatever the image width, without gathers. Transform point xi
 // of channel c and tiles [t0 + j, t0 + j + N) is stored (unaligned) at out(c, j) + xi * xstride.
 template <size_t kStride, size_t kM = 2, class Out>
-HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RESTRICT x,
-                                       size_t g, size_t t0, size_t nt, size_t ntr,
-                                       size_t xstride, const Out& out) {
+HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RESTRICT x, size_t g,
+                                       size_t t0, size_t nt, size_t ntr, size_t xstride,
+                                       const Out& out) {
   using W = Winograd<kStride, kM>;
   constexpr size_t kP = W::kP, kStep = W::kStep;
   const size_t cg = s.in_channels / s.groups, hw = s.in_h * s.in_w;

@@ -301,7 +301,7 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
     for (size_t t0 = p0; t0 < p1; t0 += T) {
       const size_t nt = std::min(T, p1 - t0), ntr = detail::RoundUp(nt, N);
       WinogradInputTransform<kStride, kM>(s, x, g, t0, nt, ntr, vstride,
-                             [&](size_t c, size_t j) { return vbuf + c * T + j; });
+                                          [&](size_t c, size_t j) { return vbuf + c * T + j; });
       // dM^T: per tile, the kM x kM block of dy (all kg channels, from dy transposed to pixel-major
       // rows of rkg) becomes kPoints rows of the PackB strips of transform point xi.
       for (size_t j = 0; j < nt; ++j) {
@@ -338,8 +338,7 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
             const auto b = right ? hn::LoadU(d, y00 + kw + kk) : zero;
             const auto c = down ? hn::LoadU(d, y00 + geo.ow * kw + kk) : zero;
             const auto e = right && down ? hn::LoadU(d, y00 + (geo.ow + 1) * kw + kk) : zero;
-            W::OutputAdjoint2D(d, a, b, c, e, dmt + (k / NR) * NR * T + j * NR + k % NR,
-                               dstride);
+            W::OutputAdjoint2D(d, a, b, c, e, dmt + (k / NR) * NR * T + j * NR + k % NR, dstride);
           }
         }
       }
