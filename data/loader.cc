@@ -94,6 +94,18 @@ void DataLoader::Produce(uint64_t epoch) {
       if (stop_) break;
     }
     Item item;
+    {
+      // The oldest recycled batch whose images nobody else holds any more.
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = spare_.begin(); it != spare_.end(); ++it) {
+        if (it->images.StorageUseCount() == 1) {
+          item.batch = std::move(*it);
+          spare_.erase(it);
+          break;
+        }
+      }
+      while (spare_.size() > static_cast<size_t>(options_.prefetch) + 1) spare_.pop_front();
+    }
     item.batch.batch_index = b;
     item.status = AssembleBatch(
         *source_,
@@ -119,6 +131,12 @@ void DataLoader::Produce(uint64_t epoch) {
     producer_done_ = true;
   }
   cv_.notify_all();
+}
+
+void DataLoader::Recycle(Batch batch) {
+  if (batch.images.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  spare_.push_back(std::move(batch));
 }
 
 absl::StatusOr<std::optional<Batch>> DataLoader::Next() {

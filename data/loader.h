@@ -61,6 +61,12 @@ class DataLoader {
   // FailedPrecondition if StartEpoch was never called.
   absl::StatusOr<std::optional<Batch>> Next();
 
+  // Gives back a batch that Next() returned, once the caller is done with it: a later batch is
+  // assembled into its storage (no allocation and zero fill per batch) if by then nothing else
+  // shares its images (a layer may keep a view of its last input until its next Forward), else
+  // it is dropped. Optional.
+  void Recycle(Batch batch);
+
   // Stops the current epoch early: the producer exits at its next check, queued batches are
   // dropped, and the thread is joined. Next() then returns nullopt. Idempotent.
   void Stop();
@@ -87,6 +93,7 @@ class DataLoader {
     Batch batch;
   };
   std::deque<Item> queue_;    // guarded by mu_
+  std::deque<Batch> spare_;   // guarded by mu_: recycled batches, oldest first
   bool stop_ = false;         // guarded by mu_
   bool producer_done_ = true; // guarded by mu_
   bool started_ = false;      // guarded by mu_

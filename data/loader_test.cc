@@ -255,6 +255,47 @@ TEST(DataLoaderTest, EarlyStopAndDestructionDoNotHang) {
   }
 }
 
+TEST(DataLoaderTest, RecycledBatchesAreReusedUnlessStillShared) {
+  const InMemoryDataset d = MakeData(101);
+  DataLoaderOptions opt;
+  opt.batch_size = 4;
+  opt.prefetch = 1;
+  opt.seed = 5;
+  auto plain = DataLoader::Create(&d, nullptr, nullptr, opt);
+  auto recycling = DataLoader::Create(&d, nullptr, nullptr, opt);
+  ASSERT_TRUE(plain.ok() && recycling.ok());
+  (*plain)->StartEpoch(3);
+  (*recycling)->StartEpoch(3);
+  std::vector<const float*> recycled;
+  Tensor kept;  // a view held past Recycle, as a layer keeps its last input
+  std::vector<float> kept_values;
+  bool reused = false;
+  for (int64_t b = 0;; ++b) {
+    auto want = (*plain)->Next();
+    auto got = (*recycling)->Next();
+    ASSERT_TRUE(want.ok() && got.ok());
+    ASSERT_EQ(want->has_value(), got->has_value());
+    if (!got->has_value()) break;
+    Batch& g = **got;
+    const Batch& w = **want;
+    ASSERT_EQ(g.images.shape(), w.images.shape());
+    for (int64_t i = 0; i < g.images.size(); ++i) ASSERT_EQ(g.images[i], w.images[i]) << b;
+    EXPECT_EQ(g.labels, w.labels);
+    EXPECT_EQ(g.indices, w.indices);
+    EXPECT_EQ(g.batch_index, b);
+    for (const float* p : recycled) reused = reused || p == g.images.data();
+    if (b == 2) {
+      kept = g.images;
+      kept_values.assign(g.images.data(), g.images.data() + g.images.size());
+    }
+    recycled.push_back(g.images.data());
+    (*recycling)->Recycle(std::move(g));
+  }
+  EXPECT_TRUE(reused);
+  // The held batch was never overwritten.
+  for (int64_t i = 0; i < kept.size(); ++i) ASSERT_EQ(kept[i], kept_values[static_cast<size_t>(i)]);
+}
+
 TEST(DataLoaderTest, QueueIsBounded) {
   FailingSource src(100, -1);
   DataLoaderOptions opt;

@@ -527,6 +527,7 @@ absl::StatusOr<bool> Trainer::TrainEpoch(DataLoader& loader, int64_t stop_at, do
     stats.accuracy = static_cast<double>(epoch_correct_) / static_cast<double>(epoch_samples_);
     if (progress) progress->Update(stats);
     if (on_iteration) on_iteration(iteration_, loss);
+    loader.Recycle(std::move(*batch));  // its storage holds a later batch
     if (iteration_ % options_.log_every == 0 || batch_in_epoch_ == batches_per_epoch_) {
       IterationRecord ir;
       ir.step = iteration_;
