@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "tensor/simd_targets.h"  // must precede foreach_target (target policy)
 
@@ -34,53 +35,58 @@ void ChannelAffine2T(const float* u, const float* a, const float* v, const float
   ChannelAffineRange<true>(u, a, v, b, d, n, c, s, c0, c1, out);
 }
 
+// Calls f(std::integral_constant<BatchNormActivation, act>()): the kernels are instantiated per
+// activation, so the per-element code has no branch on it.
+template <class F>
+HWY_INLINE void WithActivation(BatchNormActivation act, const F& f) {
+  using A = BatchNormActivation;
+  switch (act) {
+    case A::kNone:
+      return f(std::integral_constant<A, A::kNone>());
+    case A::kRelu:
+      return f(std::integral_constant<A, A::kRelu>());
+    case A::kRelu6:
+      return f(std::integral_constant<A, A::kRelu6>());
+  }
+}
+
+// Channel ch's batch statistics (the mean, then the centered sum of squares) as the affine
+// y = scale * x + shift of the training forward.
+HWY_INLINE void TrainScaleShift(const float* x, size_t n, size_t c, size_t s, size_t ch,
+                                const BatchNormChannelStats& stats, float* scale, float* shift) {
+  const float mean = stats.Mean(ch, ChannelReduceRows<false>(x, 0.0f, x, 0.0f, n, c, s, ch));
+  stats.ScaleShift(ch, ChannelReduceRows<true>(x, mean, x, mean, n, c, s, ch), scale, shift);
+}
+
 void ChannelAffineActT(const float* x, const float* scale, const float* shift,
                        BatchNormActivation act, size_t n, size_t c, size_t s, size_t c0, size_t c1,
                        float* y) {
-  switch (act) {
-    case BatchNormActivation::kNone:
-      return ChannelAffineRange<false>(x, scale, nullptr, nullptr, shift, n, c, s, c0, c1, y);
-    case BatchNormActivation::kRelu:
-      return ChannelAffineRange<false, BatchNormActivation::kRelu>(x, scale, nullptr, nullptr,
-                                                                   shift, n, c, s, c0, c1, y);
-    case BatchNormActivation::kRelu6:
-      return ChannelAffineRange<false, BatchNormActivation::kRelu6>(x, scale, nullptr, nullptr,
-                                                                    shift, n, c, s, c0, c1, y);
-  }
+  WithActivation(act, [&](auto kind) {
+    ChannelAffineRange<false, decltype(kind)::value>(x, scale, nullptr, nullptr, shift, n, c, s,
+                                                     c0, c1, y);
+  });
 }
 
 // Runs ChannelBackwardSums<act>.
 void BackwardSumsRange(const float* dy, const float* y, BatchNormActivation act, const float* x,
                        const float* mean, size_t n, size_t c, size_t s, size_t c0, size_t c1,
                        float* sum_g, float* sum_gxc) {
-  switch (act) {
-    case BatchNormActivation::kNone:
-      return ChannelBackwardSums<BatchNormActivation::kNone>(dy, nullptr, x, mean, n, c, s, c0,
-                                                             c1, sum_g, sum_gxc);
-    case BatchNormActivation::kRelu:
-      return ChannelBackwardSums<BatchNormActivation::kRelu>(dy, y, x, mean, n, c, s, c0, c1,
-                                                             sum_g, sum_gxc);
-    case BatchNormActivation::kRelu6:
-      return ChannelBackwardSums<BatchNormActivation::kRelu6>(dy, y, x, mean, n, c, s, c0, c1,
-                                                              sum_g, sum_gxc);
-  }
+  WithActivation(act, [&](auto kind) {
+    constexpr BatchNormActivation kAct = decltype(kind)::value;
+    ChannelBackwardSums<kAct>(dy, kAct == BatchNormActivation::kNone ? nullptr : y, x, mean, n, c,
+                              s, c0, c1, sum_g, sum_gxc);
+  });
 }
 
 // Runs ChannelAffineRange<true, kNone, act> (dx = a * g + b * v + d with g masked by act).
 void Affine2MaskedRange(const float* u, const float* mask, BatchNormActivation act,
                         const float* a, const float* v, const float* b, const float* d, size_t n,
                         size_t c, size_t s, size_t c0, size_t c1, float* out) {
-  constexpr BatchNormActivation kNone = BatchNormActivation::kNone;
-  switch (act) {
-    case BatchNormActivation::kNone:
-      return ChannelAffineRange<true>(u, a, v, b, d, n, c, s, c0, c1, out);
-    case BatchNormActivation::kRelu:
-      return ChannelAffineRange<true, kNone, BatchNormActivation::kRelu>(u, a, v, b, d, n, c, s,
-                                                                         c0, c1, out, mask);
-    case BatchNormActivation::kRelu6:
-      return ChannelAffineRange<true, kNone, BatchNormActivation::kRelu6>(u, a, v, b, d, n, c, s,
-                                                                          c0, c1, out, mask);
-  }
+  WithActivation(act, [&](auto kind) {
+    constexpr BatchNormActivation kAct = decltype(kind)::value;
+    ChannelAffineRange<true, BatchNormActivation::kNone, kAct>(
+        u, a, v, b, d, n, c, s, c0, c1, out, kAct == BatchNormActivation::kNone ? nullptr : mask);
+  });
 }
 
 void ChannelBackwardSumsT(const float* dy, const float* y, BatchNormActivation act, const float* x,
@@ -97,20 +103,11 @@ void ChannelAffine2MaskedT(const float* u, const float* mask, BatchNormActivatio
 void TrainForwardT(const float* x, size_t n, size_t c, size_t s, size_t c0, size_t c1,
                    const BatchNormChannelStats& stats, BatchNormActivation act, float* y) {
   for (size_t ch = c0; ch < c1; ++ch) {
-    const float mean = stats.Mean(ch, ChannelReduceRows<false>(x, 0.0f, x, 0.0f, n, c, s, ch));
     float scale, shift;
-    stats.ScaleShift(ch, ChannelReduceRows<true>(x, mean, x, mean, n, c, s, ch), &scale, &shift);
-    switch (act) {
-      case BatchNormActivation::kNone:
-        ChannelAffineOne<BatchNormActivation::kNone>(x, scale, shift, n, c, s, ch, y);
-        break;
-      case BatchNormActivation::kRelu:
-        ChannelAffineOne<BatchNormActivation::kRelu>(x, scale, shift, n, c, s, ch, y);
-        break;
-      case BatchNormActivation::kRelu6:
-        ChannelAffineOne<BatchNormActivation::kRelu6>(x, scale, shift, n, c, s, ch, y);
-        break;
-    }
+    TrainScaleShift(x, n, c, s, ch, stats, &scale, &shift);
+    WithActivation(act, [&](auto kind) {
+      ChannelAffineOne<decltype(kind)::value>(x, scale, shift, n, c, s, ch, y);
+    });
   }
 }
 
@@ -133,23 +130,12 @@ void TrainForwardMaxPoolT(const float* x, size_t n, size_t c, size_t h, size_t w
       hwy::AllocateAligned<float>(s + MaxPoolPlanePadding());
   for (size_t j = s; j < s + MaxPoolPlanePadding(); ++j) plane[j] = 0.0f;
   for (size_t ch = c0; ch < c1; ++ch) {
-    const float mean = stats.Mean(ch, ChannelReduceRows<false>(x, 0.0f, x, 0.0f, n, c, s, ch));
     float scale, shift;
-    stats.ScaleShift(ch, ChannelReduceRows<true>(x, mean, x, mean, n, c, s, ch), &scale, &shift);
-    switch (act) {
-      case BatchNormActivation::kNone:
-        AffineActMaxPoolChannel<BatchNormActivation::kNone>(x, scale, shift, n, c, h, w, ch,
-                                                            plane.get(), pooled, argmax);
-        break;
-      case BatchNormActivation::kRelu:
-        AffineActMaxPoolChannel<BatchNormActivation::kRelu>(x, scale, shift, n, c, h, w, ch,
-                                                            plane.get(), pooled, argmax);
-        break;
-      case BatchNormActivation::kRelu6:
-        AffineActMaxPoolChannel<BatchNormActivation::kRelu6>(x, scale, shift, n, c, h, w, ch,
-                                                             plane.get(), pooled, argmax);
-        break;
-    }
+    TrainScaleShift(x, n, c, s, ch, stats, &scale, &shift);
+    WithActivation(act, [&](auto kind) {
+      AffineActMaxPoolChannel<decltype(kind)::value>(x, scale, shift, n, c, h, w, ch, plane.get(),
+                                                     pooled, argmax);
+    });
   }
 }
 
@@ -161,23 +147,10 @@ void TrainBackwardMaxPoolT(const float* dy, const float* pooled, const int32_t* 
                            float* dx) {
   const hwy::AlignedFreeUniquePtr<float[]> plane = hwy::AllocateAligned<float>(n * h * w);
   for (size_t ch = c0; ch < c1; ++ch) {
-    switch (act) {
-      case BatchNormActivation::kNone:
-        MaxPoolBackwardChannel<BatchNormActivation::kNone>(dy, pooled, argmax, x, mean, a, b, d, n,
-                                                           c, h, w, ch, coefs, sum_g, sum_gxc,
-                                                           plane.get(), dx);
-        break;
-      case BatchNormActivation::kRelu:
-        MaxPoolBackwardChannel<BatchNormActivation::kRelu>(dy, pooled, argmax, x, mean, a, b, d, n,
-                                                           c, h, w, ch, coefs, sum_g, sum_gxc,
-                                                           plane.get(), dx);
-        break;
-      case BatchNormActivation::kRelu6:
-        MaxPoolBackwardChannel<BatchNormActivation::kRelu6>(dy, pooled, argmax, x, mean, a, b, d, n,
-                                                            c, h, w, ch, coefs, sum_g, sum_gxc,
-                                                            plane.get(), dx);
-        break;
-    }
+    WithActivation(act, [&](auto kind) {
+      MaxPoolBackwardChannel<decltype(kind)::value>(dy, pooled, argmax, x, mean, a, b, d, n, c, h,
+                                                    w, ch, coefs, sum_g, sum_gxc, plane.get(), dx);
+    });
   }
 }
 
