@@ -92,6 +92,8 @@ class Conv2d : public Layer {
   // target, at the batch size of the last Forward (1 before any; Winograd F(4x4, 3x3) needs
   // enough tiles in the batch).
   const ConvPlan& plan() const { return plan_; }
+  // Returns the plan a Forward at batch size n would run (what `summary --plan` prints).
+  ConvPlan PlanFor(int64_t n) const { return PlanConv2d(KernelShape(n)); }
 
   // x is (N, C, H, W); y becomes (N, out_channels, OH, OW). Requires: N >= 1.
   void Forward(const Tensor& x, Tensor* y) override;

@@ -153,6 +153,12 @@ rc=0
 grep -q "out of memory\|needs about" "$TMP/ulimit.txt" || { cat "$TMP/ulimit.txt"; fail "no memory message"; }
 "$SIMDNET" summary --model=vgg-small 2>/dev/null | grep -q "Memory (estimate): training at batch 64" \
   || fail "summary prints no memory estimate"
+# summary --plan: the plan of the batch size asked for (F(4x4, 3x3) needs enough tiles).
+"$SIMDNET" summary --model=vgg-small --plan > "$TMP/plan64.txt" 2>/dev/null || fail "summary --plan"
+grep -q "winograd4x4" "$TMP/plan64.txt" || fail "summary --plan at batch 64 shows no F(4x4, 3x3)"
+"$SIMDNET" summary --model=vgg-small --plan --batch_size=1 > "$TMP/plan1.txt" 2>/dev/null \
+  || fail "summary --plan --batch_size=1"
+grep -q "winograd4x4" "$TMP/plan1.txt" && fail "summary --plan at batch 1 shows F(4x4, 3x3)"
 # bench: images/s per batch size and, with --profile, per-layer tables.
 "$SIMDNET" bench --checkpoint="$TMP/a/checkpoint.safetensors" --batch_sizes=1,8 --bench_seconds=0.05 \
   --profile > "$TMP/bench.txt" 2>&1 || { cat "$TMP/bench.txt"; fail "bench"; }

@@ -693,19 +693,22 @@ absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& o) {
 
 namespace {
 
-// The `summary --plan` lines: per Conv2d, the algorithm of each pass and the plan's reason.
-std::string ConvPlanLines(Model& model) {
-  std::string out = absl::StrCat("Convolution plan (", CurrentConvTarget().lanes,
-                                 "-lane vectors; algorithm per pass, and why):\n");
+// The `summary --plan` lines: per Conv2d, the algorithm of each pass at batch size `batch` and
+// the plan's reason.
+std::string ConvPlanLines(Model& model, int64_t batch) {
+  std::string out =
+      absl::StrCat("Convolution plan at batch ", batch, " (", CurrentConvTarget().lanes,
+                   "-lane vectors; algorithm per pass, and why):\n");
   model.ForEachLayer([&](const std::string& path, Layer& layer, int) {
     const auto* conv = dynamic_cast<const Conv2d*>(&layer);
     if (conv == nullptr) return;
     absl::StrAppend(&out, "  ", path, "  ", conv->Describe(), "\n");
+    const ConvPlan plan = conv->PlanFor(batch);
     for (ConvPass pass :
          {ConvPass::kForward, ConvPass::kBackwardData, ConvPass::kBackwardWeights}) {
       absl::StrAppend(&out, absl::StrFormat("    %-17s %-32s %s\n", ConvPassName(pass),
-                                            ConvPassPlanString(conv->plan(), pass),
-                                            conv->plan().Pass(pass).reason));
+                                            ConvPassPlanString(plan, pass),
+                                            plan.Pass(pass).reason));
     }
   });
   return out;
@@ -725,7 +728,8 @@ std::string MemoryLines(Model& model) {
 
 absl::StatusOr<std::string> RunSummary(const std::string& model_or_checkpoint,
                                        const std::optional<Shape>& input_shape,
-                                       int64_t num_classes, bool conv_plan) {
+                                       int64_t num_classes, bool conv_plan,
+                                       int64_t plan_batch) {
   std::unique_ptr<Model> model;
   if (absl::EndsWith(model_or_checkpoint, ".safetensors")) {
     SIMDNET_ASSIGN_OR_RETURN(Checkpoint ck, ReadCheckpoint(model_or_checkpoint));
@@ -733,7 +737,7 @@ absl::StatusOr<std::string> RunSummary(const std::string& model_or_checkpoint,
   } else {
     SIMDNET_ASSIGN_OR_RETURN(model, LoadModel(model_or_checkpoint, input_shape, num_classes, 1));
   }
-  return model->Summary() + MemoryLines(*model) + (conv_plan ? ConvPlanLines(*model) : "");
+  return model->Summary() + MemoryLines(*model) + (conv_plan ? ConvPlanLines(*model, plan_batch) : "");
 }
 
 }  // namespace simdnet

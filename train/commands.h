@@ -143,10 +143,12 @@ struct FinetuneResult {
 absl::StatusOr<FinetuneResult> RunFinetune(const FinetuneOptions& options);
 
 // Returns the summary table of a preset / spec file / checkpoint; with conv_plan, followed by
-// the convolution algorithm each Conv2d runs per pass and why (layers/conv_plan.h).
+// the convolution algorithm each Conv2d runs per pass at batch size plan_batch, and why
+// (layers/conv_plan.h; the plan depends on the batch size).
 absl::StatusOr<std::string> RunSummary(const std::string& model_or_checkpoint,
                                        const std::optional<Shape>& input_shape,
-                                       int64_t num_classes, bool conv_plan = false);
+                                       int64_t num_classes, bool conv_plan = false,
+                                       int64_t plan_batch = 64);
 
 // Writes report.html and the curve PNGs (loss.png, accuracy.png, lr.png) into run_dir.
 absl::Status WriteRunReport(const std::string& run_dir, Model& model,

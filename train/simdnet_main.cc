@@ -135,7 +135,8 @@ ABSL_FLAG(bool, profile, false,
           "train/bench: print the per-layer profile (forward/backward time, share, GFLOPS)");
 ABSL_FLAG(int64_t, num_classes, 10, "summary: classes of the model");
 ABSL_FLAG(bool, plan, false,
-          "summary: also print the convolution algorithm of each conv layer and pass, and why");
+          "summary: also print the convolution algorithm of each conv layer and pass at "
+          "--batch_size, and why");
 
 namespace simdnet {
 namespace {
@@ -521,7 +522,8 @@ absl::StatusOr<int> Main(const std::string& command, const std::vector<std::stri
     SIMDNET_ASSIGN_OR_RETURN(std::string table,
                              RunSummary(ckpt.empty() ? absl::GetFlag(FLAGS_model) : ckpt, shape,
                                         absl::GetFlag(FLAGS_num_classes),
-                                        absl::GetFlag(FLAGS_plan)));
+                                        absl::GetFlag(FLAGS_plan),
+                                        absl::GetFlag(FLAGS_batch_size)));
     std::cout << table;
     return 0;
   }
