@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "layers/activation.h"
 #include "layers/batch_norm.h"
+#include "layers/batch_norm_fusion_test_util.h"
 #include "layers/gradient_check.h"
 #include "layers/pooling.h"
 #include "layers/reference.h"
@@ -69,20 +70,8 @@ std::unique_ptr<Sequential> MakeNet(const Shape& shape, Place place, ActivationK
     SIMDNET_CHECK((*outer)->Add(MakeBn(Pooled(shape))).ok());
     seq = std::move(outer).value();
   }
-  Rng rng(seed);
-  std::vector<NamedParameter> params = seq->Params();
-  for (size_t i = 0; i < params.size(); ++i) {
-    const bool wide = kind == ActivationKind::kRelu6 && i < 2;
-    rng.FillUniform(params[i].param->value.data(), params[i].param->value.size(),
-                    wide ? 1.5f : -0.5f, wide ? 4.0f : 1.5f);
-  }
+  DrawBatchNormAffine(*seq, kind, seed);
   return seq;
-}
-
-void ExpectBitIdentical(const Tensor& a, const Tensor& b, const char* what) {
-  ASSERT_EQ(a.shape(), b.shape()) << what;
-  EXPECT_EQ(std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(a.size())), 0)
-      << what;
 }
 
 void ExpectSameGradsAndBuffers(Sequential& a, Sequential& b, const char* what) {

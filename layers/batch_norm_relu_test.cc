@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "layers/activation.h"
 #include "layers/batch_norm.h"
+#include "layers/batch_norm_fusion_test_util.h"
 #include "layers/gradient_check.h"
 #include "layers/reference.h"
 #include "layers/sequential.h"
@@ -49,20 +50,8 @@ std::unique_ptr<Sequential> MakeBnActBn(const Shape& shape, uint64_t seed,
   act.kind = kind;
   SIMDNET_CHECK((*seq)->Add(Activation::Create(act, shape)).ok());
   SIMDNET_CHECK((*seq)->Add(MakeBatchNorm(shape)).ok());
-  Rng rng(seed);
-  std::vector<NamedParameter> params = (*seq)->Params();
-  for (size_t i = 0; i < params.size(); ++i) {
-    const bool wide = kind == ActivationKind::kRelu6 && i < 2;
-    rng.FillUniform(params[i].param->value.data(), params[i].param->value.size(),
-                    wide ? 1.5f : -0.5f, wide ? 4.0f : 1.5f);
-  }
+  DrawBatchNormAffine(**seq, kind, seed);
   return std::move(seq).value();
-}
-
-void ExpectBitIdentical(const Tensor& a, const Tensor& b, const char* what) {
-  ASSERT_EQ(a.shape(), b.shape()) << what;
-  EXPECT_EQ(std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(a.size())), 0)
-      << what;
 }
 
 // Runs forward + backward on `fused` (no hooks: fused) and `plain` (a no-op hook on the ReLU:
@@ -131,13 +120,7 @@ std::unique_ptr<Sequential> MakeBnActTail(const Shape& shape, uint64_t seed, Act
     SIMDNET_CHECK((*outer)->Add(MakeBatchNorm(shape)).ok());
     seq = std::move(outer).value();
   }
-  Rng rng(seed);
-  std::vector<NamedParameter> params = seq->Params();
-  for (size_t i = 0; i < params.size(); ++i) {
-    const bool wide = kind == ActivationKind::kRelu6 && i < 2;
-    rng.FillUniform(params[i].param->value.data(), params[i].param->value.size(),
-                    wide ? 1.5f : -0.5f, wide ? 4.0f : 1.5f);
-  }
+  DrawBatchNormAffine(*seq, kind, seed);
   return seq;
 }
 
