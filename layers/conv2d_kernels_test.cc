@@ -318,6 +318,49 @@ inline void CheckFusedBackward(const NamedShape& ns, ThreadPool& one, ThreadPool
   }
 }
 
+// F(4x4, 3x3)'s matrices (Lavin & Gray 2016; points 0, +-1, +-2, inf), for the bounds below.
+constexpr double kWino4BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0},
+                                   {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0},
+                                   {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+constexpr double kWino4G[6][3] = {{0.25, 0, 0},
+                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                  {0, 0, 1}};
+constexpr double kWino4AT[4][6] = {
+    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+
+// |B^T| |d_c| |B| of the zero-padded 6x6 input patch of 4x4 tile (tr, tc) of image n, for each
+// channel c of group g: v[c * 36 + i * 6 + l].
+inline void Winograd4AbsInput(const Conv2dShape& s, const float* x, size_t n, size_t g, size_t tr,
+                              size_t tc, double* v) {
+  const size_t cg = s.in_channels / s.groups;
+  for (size_t c = 0; c < cg; ++c) {
+    const float* xc = x + ((n * s.in_channels + g * cg + c) * s.in_h) * s.in_w;
+    double t[6][6] = {};  // |B^T| |d|
+    for (size_t a = 0; a < 6; ++a) {
+      for (size_t b = 0; b < 6; ++b) {
+        const long ih = static_cast<long>(4 * tr + a) - static_cast<long>(s.pad_h);
+        const long iw = static_cast<long>(4 * tc + b) - static_cast<long>(s.pad_w);
+        if (ih < 0 || iw < 0 || ih >= static_cast<long>(s.in_h) ||
+            iw >= static_cast<long>(s.in_w)) {
+          continue;
+        }
+        const double d = std::abs(xc[ih * static_cast<long>(s.in_w) + iw]);
+        for (size_t i = 0; i < 6; ++i) t[i][b] += std::abs(kWino4BT[i][a]) * d;
+      }
+    }
+    for (size_t i = 0; i < 6; ++i) {
+      for (size_t l = 0; l < 6; ++l) {
+        double sum = 0.0;
+        for (size_t b = 0; b < 6; ++b) sum += t[i][b] * std::abs(kWino4BT[l][b]);
+        v[c * 36 + i * 6 + l] = sum;
+      }
+    }
+  }
+}
+
 // Returns, per output of the convolution s (3x3, stride 1, no dilation), F(4x4, 3x3) computed
 // in double on absolute values: |A^T| [ sum_c (|G| |g_kc| |G^T|) .* (|B^T| |d_c| |B|) ] |A|
 // (+ |bias|), over the zero-padded 6x6 patch of the output's 4x4 tile. Every intermediate of the
@@ -327,16 +370,6 @@ inline void CheckFusedBackward(const NamedShape& ns, ThreadPool& one, ThreadPool
 // product, cg eps for the sums over the channels).
 inline std::vector<double> Winograd4AbsTerms(const Conv2dShape& s, const float* x, const float* w,
                                              const float* bias) {
-  static const double kBT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                                   {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-  static const double kG[6][3] = {{0.25, 0, 0},
-                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                  {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                  {0, 0, 1}};
-  static const double kAT[4][6] = {
-      {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
   const size_t oh = s.out_h(), ow = s.out_w(), th = (oh + 3) / 4, tw = (ow + 3) / 4;
   std::vector<double> out(s.batch * s.out_channels * oh * ow + 1, 0.0);
@@ -347,13 +380,15 @@ inline std::vector<double> Winograd4AbsTerms(const Conv2dShape& s, const float* 
     for (size_t i = 0; i < 6; ++i) {
       for (size_t b = 0; b < 3; ++b) {
         t[i][b] = 0.0;
-        for (size_t a = 0; a < 3; ++a) t[i][b] += std::abs(kG[i][a] * w[kc * 9 + a * 3 + b]);
+        for (size_t a = 0; a < 3; ++a) {
+          t[i][b] += std::abs(kWino4G[i][a] * w[kc * 9 + a * 3 + b]);
+        }
       }
     }
     for (size_t i = 0; i < 6; ++i) {
       for (size_t l = 0; l < 6; ++l) {
         double sum = 0.0;
-        for (size_t b = 0; b < 3; ++b) sum += t[i][b] * std::abs(kG[l][b]);
+        for (size_t b = 0; b < 3; ++b) sum += t[i][b] * std::abs(kWino4G[l][b]);
         u[kc * 36 + i * 6 + l] = sum;
       }
     }
@@ -363,32 +398,7 @@ inline std::vector<double> Winograd4AbsTerms(const Conv2dShape& s, const float* 
     for (size_t g = 0; g < s.groups; ++g) {
       for (size_t tr = 0; tr < th; ++tr) {
         for (size_t tc = 0; tc < tw; ++tc) {
-          for (size_t c = 0; c < cg; ++c) {  // |B^T| |d| |B|
-            const float* xc = x + ((n * s.in_channels + g * cg + c) * s.in_h) * s.in_w;
-            double d[6][6], t[6][6];
-            for (size_t a = 0; a < 6; ++a) {
-              for (size_t b = 0; b < 6; ++b) {
-                const long ih = static_cast<long>(4 * tr + a) - static_cast<long>(s.pad_h);
-                const long iw = static_cast<long>(4 * tc + b) - static_cast<long>(s.pad_w);
-                const bool in = ih >= 0 && iw >= 0 && ih < static_cast<long>(s.in_h) &&
-                                iw < static_cast<long>(s.in_w);
-                d[a][b] = in ? std::abs(xc[ih * static_cast<long>(s.in_w) + iw]) : 0.0;
-              }
-            }
-            for (size_t i = 0; i < 6; ++i) {
-              for (size_t b = 0; b < 6; ++b) {
-                t[i][b] = 0.0;
-                for (size_t a = 0; a < 6; ++a) t[i][b] += std::abs(kBT[i][a]) * d[a][b];
-              }
-            }
-            for (size_t i = 0; i < 6; ++i) {
-              for (size_t l = 0; l < 6; ++l) {
-                double sum = 0.0;
-                for (size_t b = 0; b < 6; ++b) sum += t[i][b] * std::abs(kBT[l][b]);
-                v[c * 36 + i * 6 + l] = sum;
-              }
-            }
-          }
+          Winograd4AbsInput(s, x, n, g, tr, tc, v.data());
           for (size_t k = 0; k < kg; ++k) {
             double m[36] = {};
             for (size_t c = 0; c < cg; ++c) {
@@ -401,7 +411,7 @@ inline std::vector<double> Winograd4AbsTerms(const Conv2dShape& s, const float* 
                 double sum = 0.0;
                 for (size_t i = 0; i < 6; ++i) {
                   for (size_t l = 0; l < 6; ++l) {
-                    sum += std::abs(kAT[r][i]) * m[i * 6 + l] * std::abs(kAT[q][l]);
+                    sum += std::abs(kWino4AT[r][i]) * m[i * 6 + l] * std::abs(kWino4AT[q][l]);
                   }
                 }
                 if (bias != nullptr) sum += std::abs(bias[g * kg + k]);
@@ -422,16 +432,6 @@ inline std::vector<double> Winograd4AbsTerms(const Conv2dShape& s, const float* 
 // rounded intermediates (the float kernel's error is within about (tiles + 16) eps times it).
 inline std::vector<double> Winograd4WeightAbsTerms(const Conv2dShape& s, const float* x,
                                                    const float* dy) {
-  static const double kBT[6][6] = {{4, 0, 5, 0, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 4, 4, 1, 1, 0},
-                                   {0, 2, 1, 2, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 4, 0, 5, 0, 1}};
-  static const double kG[6][3] = {{0.25, 0, 0},
-                                  {1.0 / 6, 1.0 / 6, 1.0 / 6},
-                                  {1.0 / 6, 1.0 / 6, 1.0 / 6},
-                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                  {0, 0, 1}};
-  static const double kAT[4][6] = {
-      {1, 1, 1, 1, 1, 0}, {0, 1, 1, 2, 2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, 1, 8, 8, 1}};
   const size_t cg = s.in_channels / s.groups, kg = s.out_channels / s.groups;
   const size_t oh = s.out_h(), ow = s.out_w(), th = (oh + 3) / 4, tw = (ow + 3) / 4;
   std::vector<double> du(s.out_channels * cg * 36, 0.0), v(cg * 36);
@@ -439,42 +439,22 @@ inline std::vector<double> Winograd4WeightAbsTerms(const Conv2dShape& s, const f
     for (size_t g = 0; g < s.groups; ++g) {
       for (size_t tr = 0; tr < th; ++tr) {
         for (size_t tc = 0; tc < tw; ++tc) {
-          for (size_t c = 0; c < cg; ++c) {  // |B^T| |d| |B|
-            const float* xc = x + ((n * s.in_channels + g * cg + c) * s.in_h) * s.in_w;
-            double t[6][6] = {};
-            for (size_t a = 0; a < 6; ++a) {
-              for (size_t b = 0; b < 6; ++b) {
-                const long ih = static_cast<long>(4 * tr + a) - static_cast<long>(s.pad_h);
-                const long iw = static_cast<long>(4 * tc + b) - static_cast<long>(s.pad_w);
-                if (ih < 0 || iw < 0 || ih >= static_cast<long>(s.in_h) ||
-                    iw >= static_cast<long>(s.in_w)) {
-                  continue;
-                }
-                const double d = std::abs(xc[ih * static_cast<long>(s.in_w) + iw]);
-                for (size_t i = 0; i < 6; ++i) t[i][b] += kBT[i][a] * d;
-              }
-            }
-            for (size_t i = 0; i < 6; ++i) {
-              for (size_t l = 0; l < 6; ++l) {
-                double sum = 0.0;
-                for (size_t b = 0; b < 6; ++b) sum += t[i][b] * kBT[l][b];
-                v[c * 36 + i * 6 + l] = sum;
-              }
-            }
-          }
+          Winograd4AbsInput(s, x, n, g, tr, tc, v.data());
           for (size_t k = 0; k < kg; ++k) {  // |A| |dY| |A^T|, then the products
             const float* yk = dy + ((n * s.out_channels + g * kg + k) * oh) * ow;
             double t[6][4] = {}, m[36];
             for (size_t r = 0; r < 4 && 4 * tr + r < oh; ++r) {
               for (size_t q = 0; q < 4 && 4 * tc + q < ow; ++q) {
                 const double y = std::abs(yk[(4 * tr + r) * ow + 4 * tc + q]);
-                for (size_t i = 0; i < 6; ++i) t[i][q] += kAT[r][i] * y;
+                for (size_t i = 0; i < 6; ++i) t[i][q] += std::abs(kWino4AT[r][i]) * y;
               }
             }
             for (size_t i = 0; i < 6; ++i) {
               for (size_t l = 0; l < 6; ++l) {
                 m[i * 6 + l] = 0.0;
-                for (size_t q = 0; q < 4; ++q) m[i * 6 + l] += t[i][q] * kAT[q][l];
+                for (size_t q = 0; q < 4; ++q) {
+                  m[i * 6 + l] += t[i][q] * std::abs(kWino4AT[q][l]);
+                }
               }
             }
             double* duk = du.data() + (g * kg + k) * cg * 36;
@@ -492,7 +472,9 @@ inline std::vector<double> Winograd4WeightAbsTerms(const Conv2dShape& s, const f
       for (size_t b = 0; b < 3; ++b) {
         double sum = 0.0;
         for (size_t i = 0; i < 6; ++i) {
-          for (size_t l = 0; l < 6; ++l) sum += kG[i][a] * du[kc * 36 + i * 6 + l] * kG[l][b];
+          for (size_t l = 0; l < 6; ++l) {
+            sum += std::abs(kWino4G[i][a]) * du[kc * 36 + i * 6 + l] * std::abs(kWino4G[l][b]);
+          }
         }
         out[kc * 9 + a * 3 + b] = sum;
       }
