@@ -10,10 +10,10 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "layers/batch_norm_kernels.cc"
-#include "hwy/aligned_allocator.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "layers/batch_norm_kernels-inl.h"
+#include "tensor/thread_scratch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace simdnet {
@@ -122,18 +122,21 @@ void TrainBackwardT(const float* dy, const float* act_y, BatchNormActivation act
   }
 }
 
+// The fused max-pooling kernels' scratch (tensor/thread_scratch.h): one activated plane in the
+// forward, a channel's n masked gradient planes in the backward.
+enum class BatchNormSlot : size_t { kPlane, kNumSlots };
+
 void TrainForwardMaxPoolT(const float* x, size_t n, size_t c, size_t h, size_t w, size_t c0,
                           size_t c1, const BatchNormChannelStats& stats, BatchNormActivation act,
                           float* pooled, int32_t* argmax) {
   const size_t s = h * w;
-  const hwy::AlignedFreeUniquePtr<float[]> plane =
-      hwy::AllocateAligned<float>(s + MaxPoolPlanePadding());
-  for (size_t j = s; j < s + MaxPoolPlanePadding(); ++j) plane[j] = 0.0f;
+  float* plane = detail::ThreadScratch(BatchNormSlot::kPlane, s + MaxPoolPlanePadding());
+  std::fill(plane + s, plane + s + MaxPoolPlanePadding(), 0.0f);
   for (size_t ch = c0; ch < c1; ++ch) {
     float scale, shift;
     TrainScaleShift(x, n, c, s, ch, stats, &scale, &shift);
     WithActivation(act, [&](auto kind) {
-      AffineActMaxPoolChannel<decltype(kind)::value>(x, scale, shift, n, c, h, w, ch, plane.get(),
+      AffineActMaxPoolChannel<decltype(kind)::value>(x, scale, shift, n, c, h, w, ch, plane,
                                                      pooled, argmax);
     });
   }
@@ -145,11 +148,11 @@ void TrainBackwardMaxPoolT(const float* dy, const float* pooled, const int32_t* 
                            size_t h, size_t w, size_t c0, size_t c1,
                            const BatchNormBackwardCoefs& coefs, float* sum_g, float* sum_gxc,
                            float* dx) {
-  const hwy::AlignedFreeUniquePtr<float[]> plane = hwy::AllocateAligned<float>(n * h * w);
+  float* planes = detail::ThreadScratch(BatchNormSlot::kPlane, n * h * w);
   for (size_t ch = c0; ch < c1; ++ch) {
     WithActivation(act, [&](auto kind) {
       MaxPoolBackwardChannel<decltype(kind)::value>(dy, pooled, argmax, x, mean, a, b, d, n, c, h,
-                                                    w, ch, coefs, sum_g, sum_gxc, plane.get(), dx);
+                                                    w, ch, coefs, sum_g, sum_gxc, planes, dx);
     });
   }
 }

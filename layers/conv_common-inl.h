@@ -13,8 +13,9 @@
 #include <vector>
 
 #include "layers/conv2d_kernels.h"
-#include "tensor/gemm-inl.h"  // ThreadScratch, DivCeil, RoundUp, kMinParallelMacs
+#include "tensor/gemm-inl.h"  // DivCeil, RoundUp, kMinParallelMacs
 #include "tensor/thread_pool.h"
+#include "tensor/thread_scratch.h"
 
 namespace simdnet {
 namespace detail {
@@ -72,7 +73,7 @@ inline void RunUnitChunks(const Conv2dShape& s, ThreadPool& pool, bool parallel,
 }  // namespace detail
 
 // The convolution kernels' scratch slots; each thread owns one grow-only buffer per slot
-// (tensor/gemm-inl.h ThreadScratch). Users that can be live at the same time on one thread use
+// (tensor/thread_scratch.h). Users that can be live at the same time on one thread use
 // distinct slots. "Caller's slot": filled by the calling thread and shared by all tasks.
 enum class ConvSlot : size_t {
   kPackA,           // per task: packed dy (weight gradients), shifted image copies (direct)
