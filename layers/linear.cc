@@ -138,9 +138,8 @@ void Linear::Forward(const Tensor& x, Tensor* y) {
       const size_t r0 = out * part / parts / 8 * 8;
       const size_t r1 = part + 1 == parts ? out : out * (part + 1) / parts / 8 * 8;
       if (r1 <= r0) return;
-      static thread_local ThreadPool serial(1);
       Sgemm(/*trans_a=*/false, /*trans_b=*/false, r1 - r0, n, in, 1.0f,
-            weight_.value.data() + r0 * in, in, xt, n, beta, yt + r0 * n, n, serial);
+            weight_.value.data() + r0 * in, in, xt, n, beta, yt + r0 * n, n, SerialThreadPool());
     });
     if (n > 1) Transpose(yt, out, n, y->data(), pool);
     return;
