@@ -103,11 +103,15 @@ Pool2d* Sequential::FusableMaxPool(size_t i, const BatchNorm& bn) {
   return pool;
 }
 
-void Sequential::UnfuseMaxPool(size_t i) {
+Tensor& Sequential::OutputOf(size_t i) {
+  return i + 1 == children_.size() ? last_output_ : activations_[i];
+}
+
+void Sequential::Unfuse(size_t i) {
   auto* bn = static_cast<BatchNorm*>(children_[i].layer.get());
   bn->RecomputeOutput(&activations_[i]);
   // The activation's Forward (without hooks) caches what its Backward reads.
-  children_[i + 1].layer->Forward(activations_[i], &activations_[i + 1]);
+  children_[i + 1].layer->Forward(activations_[i], &OutputOf(i + 1));
   fused_[i] = BatchNormActivation::kNone;
   fused_pool_[i] = 0;
 }
@@ -308,10 +312,6 @@ void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, 
   // gradients_[i - 1] holds the gradient at child i's input (= child i-1's output); child 0's
   // goes to dx.
   const auto input_grad = [&](size_t i) { return i == 0 ? dx : &gradients_[i - 1]; };
-  // The output of child i as Forward left it (the last child's: the caller's tensor).
-  const auto output_of = [&](size_t i) -> Tensor& {
-    return i + 1 == children_.size() ? last_output_ : activations_[i];
-  };
   const Tensor* g = &grad;
   for (size_t i = index; i-- > stop;) {
     if (i >= stop + 2 && fused_pool_[i - 2]) {
@@ -320,7 +320,7 @@ void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, 
       Layer& pool = *children_[i].layer;
       if (!LayerTimerInstalled() && !bn->has_hooks() && !children_[i - 1].layer->has_hooks() &&
           !pool.has_hooks()) {
-        bn->BackwardActivationMaxPool2x2(output_of(i), static_cast<Pool2d&>(pool).indices().data(),
+        bn->BackwardActivationMaxPool2x2(OutputOf(i), static_cast<Pool2d&>(pool).indices().data(),
                                          fused_[i - 2], *g, input_grad(i - 2));
         i -= 2;
         g = input_grad(i);
@@ -328,28 +328,24 @@ void Sequential::BackwardChildren(size_t index, const Tensor& grad, Tensor* dx, 
       }
       // Hooks or a timer installed since the fused Forward: the three run on their own (the
       // pooling's indices and output are those its Forward would have left).
-      UnfuseMaxPool(i - 2);
+      Unfuse(i - 2);
     }
     if (i >= stop + 1 && fused_[i - 1] != BatchNormActivation::kNone && fused_pool_[i - 1]) {
       // Starting at the activation of a fused BatchNorm + activation + pooling
       // (BackwardBelowChild): its input and output were not written.
-      UnfuseMaxPool(i - 1);
+      Unfuse(i - 1);
     }
     if (i >= stop + 1 && fused_[i - 1] != BatchNormActivation::kNone) {
       // Child i is an activation that ran fused with the BatchNorm before it.
       auto* bn = static_cast<BatchNorm*>(children_[i - 1].layer.get());
       Layer& act = *children_[i].layer;
       if (!LayerTimerInstalled() && !bn->has_hooks() && !act.has_hooks()) {
-        bn->BackwardActivation(output_of(i), fused_[i - 1], *g, input_grad(i - 1));
+        bn->BackwardActivation(OutputOf(i), fused_[i - 1], *g, input_grad(i - 1));
         g = input_grad(--i);
         continue;
       }
-      // Hooks or a timer installed since the fused Forward: run the two on their own. The
-      // BatchNorm's output is recomputed (bit-identical) and the activation's Forward re-run
-      // (without hooks) so that its Backward has its cached input.
-      bn->RecomputeOutput(&activations_[i - 1]);
-      act.Forward(activations_[i - 1], &output_of(i));
-      fused_[i - 1] = BatchNormActivation::kNone;
+      // Hooks or a timer installed since the fused Forward: run the two on their own.
+      Unfuse(i - 1);
     }
     if (params_only_at_stop && i == stop) {
       children_[i].layer->RunBackwardParamsOnly(*g, input_grad(i));

@@ -120,10 +120,14 @@ class Sequential : public Layer {
   // Returns child i + 2 as a Pool2d if it may run fused with the BatchNorm `bn` (child i) and
   // the activation after it (see the class comment), else null.
   Pool2d* FusableMaxPool(size_t i, const BatchNorm& bn);
+  // Returns the output of child i as Forward left it (the last child's: the caller's tensor,
+  // kept in last_output_).
+  Tensor& OutputOf(size_t i);
   // Writes the outputs of the BatchNorm child i and the activation child i + 1 that ran fused
-  // with the pooling after them (recomputed, bit-identical) and marks the three as unfused, so
-  // that they can run backward on their own.
-  void UnfuseMaxPool(size_t i);
+  // (with or without the pooling after them): the BatchNorm's recomputed (bit-identical), then
+  // the activation's Forward re-run (without hooks) so that its Backward has its cached input;
+  // and marks them unfused, so that they can run backward on their own.
+  void Unfuse(size_t i);
   // Returns the number of children starting at i that run as one folded convolution in an
   // inference pass (see the class comment): 2 or 3, with *conv, *bn (null: no BatchNorm) and
   // *act (the activation after them, or kNone) set; 1 if child i runs on its own.
