@@ -136,11 +136,15 @@ HWY_INLINE void ChannelReduce(const float* HWY_RESTRICT a, const float* HWY_REST
 // PyTorch's; for ReLU6 the test on y equals hardtanh_backward's 0 < v < 6 on its input v, NaN
 // included). y may be null when kAct == kNone (it is never offset then).
 template <BatchNormActivation kAct, class D, class V>
-HWY_INLINE V MaskedGrad(D d, V dy, const float* HWY_RESTRICT y, size_t offset) {
+HWY_INLINE V MaskedGradOf(D d, V dy, V vy) {
   if (kAct == BatchNormActivation::kNone) return dy;
-  const V vy = hn::LoadU(d, y + offset);
   if (kAct == BatchNormActivation::kRelu) return hn::IfThenElseZero(hn::Gt(vy, hn::Zero(d)), dy);
   return ClampBackwardVec(d, vy, hn::Zero(d), hn::Set(d, 6.0f), dy);
+}
+template <BatchNormActivation kAct, class D, class V>
+HWY_INLINE V MaskedGrad(D d, V dy, const float* HWY_RESTRICT y, size_t offset) {
+  if (kAct == BatchNormActivation::kNone) return dy;
+  return MaskedGradOf<kAct>(d, dy, hn::LoadU(d, y + offset));
 }
 
 // The sums of ChannelBackwardSums for one channel of the s > 1 layout, row by row: Row adds the
@@ -366,53 +370,98 @@ HWY_INLINE Pool2dShape MaxPool2x2Shape(size_t in_h, size_t in_w) {
   return ps;  // batch 1, channel 1, kernel 2, stride 2, pad 0
 }
 
-// Returns how many floats past a plane's h * w the scratch of AffineActMaxPoolChannel holds,
-// so that PoolRow2x2Stride2's loads past the end of the plane's last rows stay inside it.
-HWY_INLINE size_t MaxPoolPlanePadding() { return 4 * hn::Lanes(hn::ScalableTag<float>()); }
-
 // Writes pooled[i, ch] and argmax[i, ch] (n, c, h / 2, w / 2) = the 2x2 stride-2 max pooling of
-// kAct(x[i, ch] * scale + shift) for one channel of (n, c, h, w) data: each activated plane
-// goes through `plane` (h * w + MaxPoolPlanePadding() floats, in L1, the padding initialized)
-// with ChannelAffineOne's arithmetic, then through the pooling kernel's own row function
-// (PoolRow2x2Stride2; its loads past the plane's end land in the padding, whose lanes it
-// discards), so pooled and argmax are those of the unfused passes bit for bit.
+// kAct(x[i, ch] * scale + shift) for one channel of (n, c, h, w) data: the pooling kernel's own
+// row function (PoolRow2x2Stride2) loads x and maps every loaded vector with AffineVec's
+// arithmetic before it compares, so pooled and argmax are those of the unfused passes bit for
+// bit, and the activated plane is never stored (storing it and loading it back with the
+// pooling's deinterleaving loads stalled on store forwarding: 3x slower). x_end is the end of x.
 // Requires: h, w >= 2.
 template <BatchNormActivation kAct>
-HWY_INLINE void AffineActMaxPoolChannel(const float* x, float scale, float shift, size_t n,
-                                        size_t c, size_t h, size_t w, size_t ch, float* plane,
-                                        float* pooled, int32_t* argmax) {
+HWY_INLINE void AffineActMaxPoolChannel(const float* x, const float* x_end, float scale,
+                                        float shift, size_t n, size_t c, size_t h, size_t w,
+                                        size_t ch, float* pooled, int32_t* argmax) {
+  const hn::ScalableTag<float> d;
   const Pool2dShape ps = MaxPool2x2Shape(h, w);
   const size_t s = h * w, ow_n = ps.out_w(), p = ps.out_h() * ow_n;
+  const auto va = hn::Set(d, scale), vd = hn::Set(d, shift), zero = hn::Zero(d);
+  const auto pre = [&](hn::Vec<decltype(d)> v) {
+    return AffineVec<false, kAct>(d, v, va, zero, zero, vd);
+  };
   for (size_t i = 0; i < n; ++i) {
-    ChannelAffineOne<kAct>(x + (i * c + ch) * s, scale, shift, 1, 1, s, 0, plane);
     const size_t o = (i * c + ch) * p;
     for (size_t oh = 0; oh < ps.out_h(); ++oh) {
-      PoolRow2x2Stride2<true>(ps, plane, plane + s + MaxPoolPlanePadding(), oh,
-                              pooled + o + oh * ow_n, argmax + o + oh * ow_n);
+      PoolRow2x2Stride2<true>(ps, x + (i * c + ch) * s, x_end, oh, pooled + o + oh * ow_n,
+                              argmax + o + oh * ow_n, pre);
     }
   }
 }
 
-// Writes into `plane` (s floats) the gradient at one plane of the activation's output from the
-// pooled gradient dy (p floats): 0 + MaskedGrad<kAct>(dy[k], pooled[k]) at argmax[k], 0
-// elsewhere, which is MaxPool2dBackward's scatter masked as ChannelBackwardSums masks it (the
-// activation's output at argmax[k] is pooled[k]; the windows do not overlap, so each position
-// receives at most one value, and g + 0.0f is 0 + g, -0 included).
+// Floats past the end of the last plane that UnpoolMaskedPlane may write (zeros).
+HWY_INLINE size_t UnpoolPlanePadding() { return 2 * hn::Lanes(hn::ScalableTag<float>()); }
+
+// Writes into `plane` (h * w floats) the gradient at one plane of the activation's output from
+// the pooled gradient dy (h / 2 * w / 2 floats): 0 + MaskedGrad<kAct>(dy[k], pooled[k]) at
+// argmax[k], 0 elsewhere, which is MaxPool2dBackward's scatter masked as ChannelBackwardSums
+// masks it (the activation's output at argmax[k] is pooled[k]; the windows do not overlap, so
+// each position receives at most one value, and g + 0.0f is 0 + g, -0 included). Vectors of N
+// windows: each of the four positions of a window takes g where argmax names it, and the two
+// input rows are stored interleaved; a row's last vector may write zeros up to 2N floats past
+// it, into the next rows (written afterwards) or past the plane (the caller's next plane,
+// written afterwards, or UnpoolPlanePadding() floats of scratch). dy, pooled and argmax hold `avail` elements from
+// the plane's start on (vector loads stay within them).
 template <BatchNormActivation kAct>
 HWY_INLINE void UnpoolMaskedPlane(const float* HWY_RESTRICT dy, const float* HWY_RESTRICT pooled,
-                                  const int32_t* HWY_RESTRICT argmax, size_t p, size_t s,
-                                  float* HWY_RESTRICT plane) {
-  const hn::CappedTag<float, 1> d1;
-  std::fill(plane, plane + s, 0.0f);
-  for (size_t k = 0; k < p; ++k) {
-    plane[argmax[k]] = hn::GetLane(MaskedGrad<kAct>(d1, hn::LoadU(d1, dy + k), pooled, k)) + 0.0f;
+                                  const int32_t* HWY_RESTRICT argmax, size_t avail, size_t h,
+                                  size_t w, float* HWY_RESTRICT plane) {
+  const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const size_t N = hn::Lanes(d), oh_n = h / 2, ow_n = w / 2;
+  // Odd sides leave a row or column that no window covers.
+  if (h % 2 != 0 || w % 2 != 0) std::fill(plane, plane + h * w, 0.0f);
+  const auto lane2 = hn::Mul(hn::Iota(di, 0), hn::Set(di, 2));
+  const auto one = hn::Set(di, 1), row = hn::Set(di, static_cast<int32_t>(w));
+  const size_t vectors = (ow_n + N - 1) / N;
+  for (size_t oh = 0; oh < oh_n; ++oh) {
+    // The row's vectors last to first: the last one's surplus lands in the next input row,
+    // before that row's first vector (which covers it) is stored.
+    for (size_t v = vectors; v-- > 0;) {
+      const size_t ow = v * N, cnt = std::min(N, ow_n - ow), k = oh * ow_n + ow;
+      hn::Vec<decltype(d)> vdy, vp;
+      hn::Vec<decltype(di)> idx;
+      if (k + N <= avail) {
+        vdy = hn::LoadU(d, dy + k);
+        vp = hn::LoadU(d, pooled + k);
+        idx = hn::LoadU(di, argmax + k);
+      } else {  // the last vectors of the arrays
+        HWY_ALIGN float bdy[hn::MaxLanes(d)] = {}, bp[hn::MaxLanes(d)] = {};
+        HWY_ALIGN int32_t bi[hn::MaxLanes(d)] = {};
+        std::copy(dy + k, dy + k + cnt, bdy);
+        std::copy(pooled + k, pooled + k + cnt, bp);
+        std::copy(argmax + k, argmax + k + cnt, bi);
+        vdy = hn::Load(d, bdy);
+        vp = hn::Load(d, bp);
+        idx = hn::Load(di, bi);
+      }
+      // Lanes past cnt (the next row's windows) take 0.
+      const auto g = hn::IfThenElseZero(
+          hn::FirstN(d, cnt), hn::Add(MaskedGradOf<kAct>(d, vdy, vp), hn::Zero(d)));
+      const auto i00 = hn::Add(hn::Set(di, static_cast<int32_t>(2 * oh * w + 2 * ow)), lane2);
+      const auto i10 = hn::Add(i00, row);
+      const auto at = [&](hn::Vec<decltype(di)> pos) {
+        return hn::IfThenElseZero(hn::RebindMask(d, hn::Eq(idx, pos)), g);
+      };
+      hn::StoreInterleaved2(at(i00), at(hn::Add(i00, one)), d, plane + 2 * oh * w + 2 * ow);
+      hn::StoreInterleaved2(at(i10), at(hn::Add(i10, one)), d, plane + (2 * oh + 1) * w + 2 * ow);
+    }
   }
 }
 
 // The batch-norm training backward of one channel behind AffineActMaxPoolChannel: dy, pooled and
 // argmax are (n, c, h / 2, w / 2). The channel's gradient at the activation's output is built
-// once in `planes` (n * h * w floats, sized for L2 like BatchNormTrainForward's channel) with
-// UnpoolMaskedPlane, then read by the two passes: the sums (BackwardSumsAcc), coefs.Coefs, then
+// once in `planes` (n * h * w + UnpoolPlanePadding() floats, sized for L2 like
+// BatchNormTrainForward's channel) with UnpoolMaskedPlane, then read by the two passes: the
+// sums (BackwardSumsAcc), coefs.Coefs, then
 // dx = a * g + b * x + d (AffineRow), the arithmetic of ChannelBackwardSums and
 // ChannelAffineRange on the unfused full-size gradient.
 template <BatchNormActivation kAct>
@@ -429,7 +478,8 @@ HWY_INLINE void MaxPoolBackwardChannel(const float* dy, const float* pooled, con
   // for the stores to retire (no store forwarding from several stores to one load).
   for (size_t i = 0; i < n; ++i) {
     const size_t o = (i * c + ch) * p;
-    UnpoolMaskedPlane<kAct>(dy + o, pooled + o, argmax + o, p, s, planes + i * s);
+    UnpoolMaskedPlane<kAct>(dy + o, pooled + o, argmax + o, (n * c) * p - o, h, w,
+                            planes + i * s);
   }
   BackwardSumsAcc<decltype(d)> acc(d, mean[ch]);
   for (size_t i = 0; i < n; ++i) {

@@ -122,22 +122,20 @@ void TrainBackwardT(const float* dy, const float* act_y, BatchNormActivation act
   }
 }
 
-// The fused max-pooling kernels' scratch (tensor/thread_scratch.h): one activated plane in the
-// forward, a channel's n masked gradient planes in the backward.
+// The fused max-pooling backward's scratch (tensor/thread_scratch.h): a channel's n masked
+// gradient planes.
 enum class BatchNormSlot : size_t { kPlane, kNumSlots };
 
 void TrainForwardMaxPoolT(const float* x, size_t n, size_t c, size_t h, size_t w, size_t c0,
                           size_t c1, const BatchNormChannelStats& stats, BatchNormActivation act,
                           float* pooled, int32_t* argmax) {
   const size_t s = h * w;
-  float* plane = detail::ThreadScratch(BatchNormSlot::kPlane, s + MaxPoolPlanePadding());
-  std::fill(plane + s, plane + s + MaxPoolPlanePadding(), 0.0f);
   for (size_t ch = c0; ch < c1; ++ch) {
     float scale, shift;
     TrainScaleShift(x, n, c, s, ch, stats, &scale, &shift);
     WithActivation(act, [&](auto kind) {
-      AffineActMaxPoolChannel<decltype(kind)::value>(x, scale, shift, n, c, h, w, ch, plane,
-                                                     pooled, argmax);
+      AffineActMaxPoolChannel<decltype(kind)::value>(x, x + n * c * s, scale, shift, n, c, h, w,
+                                                     ch, pooled, argmax);
     });
   }
 }
@@ -148,7 +146,7 @@ void TrainBackwardMaxPoolT(const float* dy, const float* pooled, const int32_t* 
                            size_t h, size_t w, size_t c0, size_t c1,
                            const BatchNormBackwardCoefs& coefs, float* sum_g, float* sum_gxc,
                            float* dx) {
-  float* planes = detail::ThreadScratch(BatchNormSlot::kPlane, n * h * w);
+  float* planes = detail::ThreadScratch(BatchNormSlot::kPlane, n * h * w + UnpoolPlanePadding());
   for (size_t ch = c0; ch < c1; ++ch) {
     WithActivation(act, [&](auto kind) {
       MaxPoolBackwardChannel<decltype(kind)::value>(dy, pooled, argmax, x, mean, a, b, d, n, c, h,

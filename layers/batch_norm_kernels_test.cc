@@ -381,8 +381,9 @@ void TestAllTrainBackwardMatchesPasses() {
 // BatchNormTrainForwardMaxPool2x2 / BatchNormTrainBackwardMaxPool2x2: bit-identical to
 // BatchNormTrainForward then MaxPool2dForward, and MaxPool2dBackward then BatchNormTrainBackward
 // (pooled output, argmax, statistics, sums, coefficients, dx), on channels 1, 3, 17, planes
-// 2x2, 3x3, 5x7, 7x5 (odd: the last row / column is dropped), 28x28, batches 1 and 3, without
-// and with the pool, every activation.
+// 2x2, 3x3, 5x7, 7x5 (odd: the last row / column is dropped), 28x28, 4x36 (pooled rows of 18:
+// more than one vector on every target), batches 1 and 3, without and with the pool, every
+// activation.
 void TestAllTrainMaxPoolMatchesPasses() {
   ThreadPool pool(2);
   struct Plane {
@@ -390,7 +391,8 @@ void TestAllTrainMaxPoolMatchesPasses() {
   };
   for (const size_t n : {1, 3}) {
     for (const size_t c : {1, 3, 17}) {
-      for (const Plane pl : {Plane{2, 2}, Plane{3, 3}, Plane{5, 7}, Plane{7, 5}, Plane{28, 28}}) {
+      for (const Plane pl :
+           {Plane{2, 2}, Plane{3, 3}, Plane{5, 7}, Plane{7, 5}, Plane{28, 28}, Plane{4, 36}}) {
         const size_t misalign = (n + c + pl.h) % 3;
         std::mt19937 gen(static_cast<unsigned>(n * 101 + c * 7 + pl.h * 3 + pl.w));
         const size_t s = pl.h * pl.w, total = n * c * s;
