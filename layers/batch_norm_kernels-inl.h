@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 
 #include "layers/batch_norm_kernels.h"  // BatchNormActivation
 
@@ -50,6 +51,18 @@ HWY_INLINE void PrefetchRow(const void* p, size_t bytes) {
   const char* c = static_cast<const char*>(p);
   for (size_t j = 0; j < bytes; j += 64) __builtin_prefetch(c + j, kWrite ? 1 : 0, 3);
   __builtin_prefetch(c + bytes - 1, kWrite ? 1 : 0, 3);
+}
+
+// Whether a row of s floats at p is written with streaming (non-temporal) stores: whole
+// aligned vectors of at least kMinStreamRowBytes. The outputs of the training passes (a batch's
+// activations or gradients, megabytes) are read next by another layer; written through the
+// cache, each line was first read from memory (write-allocate).
+constexpr size_t kMinStreamRowBytes = 2048;
+template <class D>
+HWY_INLINE bool StreamRow(D d, const float* p, size_t s) {
+  const size_t lanes = hn::Lanes(d);
+  return s * sizeof(float) >= kMinStreamRowBytes && s % lanes == 0 &&
+         reinterpret_cast<uintptr_t>(p) % (lanes * sizeof(float)) == 0;
 }
 
 // Returns sum over (i, j) of (a[i, ch, j] - ca) * (b[i, ch, j] - cb) for one channel of the
@@ -308,6 +321,14 @@ HWY_INLINE void AffineRow(const float* u_row, float a, const float* v_row, float
   const auto va = hn::Set(d, a), vd = hn::Set(d, dv);
   const auto vb = hn::Set(d, b);
   size_t j = 0;
+  if (StreamRow(d, out_row, s)) {
+    for (; j < s; j += lanes) {
+      const auto vv = kTwo ? hn::LoadU(d, v_row + j) : hn::Zero(d);
+      const auto vu = MaskedGrad<kMask>(d, hn::LoadU(d, u_row + j), mask_row, j);
+      hn::Stream(AffineVec<kTwo, kAct>(d, vu, va, vv, vb, vd), d, out_row + j);
+    }
+    return;
+  }
   for (; j + lanes <= s; j += lanes) {
     const auto vv = kTwo ? hn::LoadU(d, v_row + j) : hn::Zero(d);
     const auto vu = MaskedGrad<kMask>(d, hn::LoadU(d, u_row + j), mask_row, j);
@@ -391,6 +412,13 @@ HWY_INLINE void ChannelAffineOne(const float* x, float scale, float shift, size_
       PrefetchRow<true>(y + ahead, s * sizeof(float));
     }
     size_t j = 0;
+    if (StreamRow(d, y + row, s)) {
+      for (; j < s; j += lanes) {
+        hn::Stream(AffineVec<false, kAct>(d, hn::LoadU(d, x + row + j), va, zero, zero, vd), d,
+                   y + row + j);
+      }
+      continue;
+    }
     for (; j + lanes <= s; j += lanes) {
       hn::StoreU(AffineVec<false, kAct>(d, hn::LoadU(d, x + row + j), va, zero, zero, vd), d,
                  y + row + j);

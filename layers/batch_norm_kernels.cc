@@ -160,6 +160,7 @@ void TrainBackwardMaxPoolT(const float* dy, const float* pooled, const int32_t* 
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "hwy/cache_control.h"
 #include "tensor/thread_pool.h"
 
 namespace simdnet {
@@ -191,6 +192,7 @@ void ForChannelBlocks(size_t n, size_t c, size_t s, ThreadPool* pool, const Fn& 
   const size_t total = n * c * s;
   if (pool == nullptr || pool->NumThreads() == 1 || total < kMinParallelElements || c < 2) {
     fn(size_t{0}, c);
+    hwy::FlushStream();
     return;
   }
   size_t block = std::max<size_t>(1, kBlockElements / std::max<size_t>(1, n * s));
@@ -200,6 +202,9 @@ void ForChannelBlocks(size_t n, size_t c, size_t s, ThreadPool* pool, const Fn& 
   pool->ParallelFor(tasks, [&](uint64_t task, size_t /*thread*/) {
     const size_t c0 = static_cast<size_t>(task) * block;
     fn(c0, std::min(c, c0 + block));
+    // The kernels may write with streaming stores (StreamRow): make them visible before the
+    // task counts as done.
+    hwy::FlushStream();
   });
 }
 
