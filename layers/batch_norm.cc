@@ -364,6 +364,15 @@ void BatchNorm::BackwardImpl(const float* act_y, BatchNormActivation act, const 
                            options_.affine && Learns(bias_) ? bias_.grad.data() : nullptr,
                            mean_.data(), rstd_.data(), scale_.data(), coef_b_.data(),
                            coef_d_.data());
+    if (act != BatchNormActivation::kNone) {
+      // The activation's mask from x and the forward's scale_ / shift_ (the fused forward wrote
+      // act(x * scale_ + shift_)): the backward does not read the activation's output.
+      BatchNormTrainBackwardFromInput(dy.data(), act, scale_.data(), shift_.data(), x_.data(),
+                                      mean_.data(), scale_.data(), coef_b_.data(), coef_d_.data(),
+                                      n, c, s, coefs, sum_dy_.data(), sum_dy_xc_.data(),
+                                      dx->data(), &pool);
+      return;
+    }
     BatchNormTrainBackward(dy.data(), act_y, act, x_.data(), mean_.data(), scale_.data(),
                            coef_b_.data(), coef_d_.data(), n, c, s, coefs, sum_dy_.data(),
                            sum_dy_xc_.data(), dx->data(), &pool);

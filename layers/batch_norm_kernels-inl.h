@@ -229,6 +229,42 @@ struct BackwardSumsAcc {
     }
   }
 
+  // Row with g = MaskedGradOf<kAct>(dy, x * scale + shift): the mask taken at the
+  // activation's input recomputed from x (AffineVec's MulAdd), which is the mask at its output
+  // (see MaskedGrad), without reading the output.
+  template <BatchNormActivation kAct>
+  HWY_INLINE void RowFromInput(const float* HWY_RESTRICT dy_row, const float* HWY_RESTRICT x_row,
+                               float scale, float shift, size_t s) {
+    const D d;
+    const D1 d1;
+    const size_t lanes = hn::Lanes(d);
+    const auto va = hn::Set(d, scale), vb = hn::Set(d, shift);
+    size_t j = 0;
+    for (; j + 2 * lanes <= s; j += 2 * lanes) {
+      const auto x0 = hn::LoadU(d, x_row + j), x1 = hn::LoadU(d, x_row + j + lanes);
+      const auto g0 = MaskedGradOf<kAct>(d, hn::LoadU(d, dy_row + j), hn::MulAdd(va, x0, vb));
+      const auto g1 =
+          MaskedGradOf<kAct>(d, hn::LoadU(d, dy_row + j + lanes), hn::MulAdd(va, x1, vb));
+      s0 = hn::Add(s0, g0);
+      s1 = hn::Add(s1, g1);
+      p0 = hn::MulAdd(g0, hn::Sub(x0, vm), p0);
+      p1 = hn::MulAdd(g1, hn::Sub(x1, vm), p1);
+    }
+    for (; j + lanes <= s; j += lanes) {
+      const auto x0 = hn::LoadU(d, x_row + j);
+      const auto g0 = MaskedGradOf<kAct>(d, hn::LoadU(d, dy_row + j), hn::MulAdd(va, x0, vb));
+      s0 = hn::Add(s0, g0);
+      p0 = hn::MulAdd(g0, hn::Sub(x0, vm), p0);
+    }
+    const auto sa = hn::Set(d1, scale), sb = hn::Set(d1, shift);
+    for (; j < s; ++j) {
+      const auto x0 = hn::LoadU(d1, x_row + j);
+      const auto g = MaskedGradOf<kAct>(d1, hn::LoadU(d1, dy_row + j), hn::MulAdd(sa, x0, sb));
+      st = hn::Add(st, g);
+      pt = hn::MulAdd(g, hn::Sub(x0, sm), pt);
+    }
+  }
+
   HWY_INLINE void Finish(float* sum_g, float* sum_gxc) const {
     const D d;
     *sum_g = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1))) + hn::GetLane(st);
@@ -340,6 +376,38 @@ HWY_INLINE void AffineRow(const float* u_row, float a, const float* v_row, float
     const auto sv = kTwo ? hn::LoadU(d1, v_row + j) : hn::Zero(d1);
     const auto su = MaskedGrad<kMask>(d1, hn::LoadU(d1, u_row + j), mask_row, j);
     hn::StoreU(AffineVec<kTwo, kAct>(d1, su, sa, sv, sb, sd), d1, out_row + j);
+  }
+}
+
+// out_row[j] = a * g + b * x_row[j] + dv with g = MaskedGradOf<kAct>(dy_row[j],
+// x_row[j] * scale + shift), element for element as AffineRow<true, kNone, kAct> with the mask
+// at the activation's output act(x * scale + shift) (see BackwardSumsAcc::RowFromInput).
+template <BatchNormActivation kAct>
+HWY_INLINE void AffineRowFromInput(const float* dy_row, float a, const float* x_row, float b,
+                                   float dv, float scale, float shift, size_t s, float* out_row) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const hn::CappedTag<float, 1> d1;
+  const auto va = hn::Set(d, a), vd = hn::Set(d, dv), vb = hn::Set(d, b);
+  const auto vsc = hn::Set(d, scale), vsh = hn::Set(d, shift);
+  size_t j = 0;
+  const bool stream = StreamRow(d, out_row, s);
+  for (; j + lanes <= s; j += lanes) {
+    const auto vx = hn::LoadU(d, x_row + j);
+    const auto g = MaskedGradOf<kAct>(d, hn::LoadU(d, dy_row + j), hn::MulAdd(vsc, vx, vsh));
+    const auto out = AffineVec<true>(d, g, va, vx, vb, vd);
+    if (stream) {
+      hn::Stream(out, d, out_row + j);
+    } else {
+      hn::StoreU(out, d, out_row + j);
+    }
+  }
+  const auto sa = hn::Set(d1, a), sd = hn::Set(d1, dv), sb = hn::Set(d1, b);
+  const auto ssc = hn::Set(d1, scale), ssh = hn::Set(d1, shift);
+  for (; j < s; ++j) {
+    const auto sx = hn::LoadU(d1, x_row + j);
+    const auto g = MaskedGradOf<kAct>(d1, hn::LoadU(d1, dy_row + j), hn::MulAdd(ssc, sx, ssh));
+    hn::StoreU(AffineVec<true>(d1, g, sa, sx, sb, sd), d1, out_row + j);
   }
 }
 

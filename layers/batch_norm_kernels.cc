@@ -122,6 +122,38 @@ void TrainBackwardT(const float* dy, const float* act_y, BatchNormActivation act
   }
 }
 
+void TrainBackwardFromInputT(const float* dy, BatchNormActivation act, const float* act_scale,
+                             const float* act_shift, const float* x, const float* mean,
+                             const float* a, const float* b, const float* d, size_t n, size_t c,
+                             size_t s, size_t c0, size_t c1, const BatchNormBackwardCoefs& coefs,
+                             float* sum_g, float* sum_gxc, float* dx) {
+  const hn::ScalableTag<float> df;
+  const size_t bytes = s * sizeof(float);
+  WithActivation(act, [&](auto kind) {
+    constexpr BatchNormActivation kAct = decltype(kind)::value;
+    for (size_t ch = c0; ch < c1; ++ch) {
+      // TrainBackwardT's two passes (BackwardSumsRange, Affine2MaskedRange) with the mask from x.
+      BackwardSumsAcc<decltype(df)> acc(df, mean[ch]);
+      for (size_t i = 0; i < n; ++i) {
+        const size_t row = (i * c + ch) * s;
+        if (i + kRowsAhead < n) {
+          PrefetchRow(dy + row + kRowsAhead * c * s, bytes);
+          PrefetchRow(x + row + kRowsAhead * c * s, bytes);
+        }
+        acc.template RowFromInput<kAct>(dy + row, x + row, act_scale[ch], act_shift[ch], s);
+      }
+      acc.Finish(&sum_g[ch], &sum_gxc[ch]);
+      coefs.Coefs(ch, sum_g[ch], sum_gxc[ch]);
+      for (size_t i = 0; i < n; ++i) {
+        const size_t row = (i * c + ch) * s;
+        if (i + kRowsAhead < n) PrefetchRow<true>(dx + row + kRowsAhead * c * s, bytes);
+        AffineRowFromInput<kAct>(dy + row, a[ch], x + row, b[ch], d[ch], act_scale[ch],
+                                 act_shift[ch], s, dx + row);
+      }
+    }
+  });
+}
+
 // The fused max-pooling backward's scratch (tensor/thread_scratch.h): a channel's n masked
 // gradient planes.
 enum class BatchNormSlot : size_t { kPlane, kNumSlots };
@@ -174,6 +206,7 @@ HWY_EXPORT(ChannelBackwardSumsT);
 HWY_EXPORT(ChannelAffine2MaskedT);
 HWY_EXPORT(TrainForwardT);
 HWY_EXPORT(TrainBackwardT);
+HWY_EXPORT(TrainBackwardFromInputT);
 HWY_EXPORT(TrainForwardMaxPoolT);
 HWY_EXPORT(TrainBackwardMaxPoolT);
 
@@ -280,6 +313,18 @@ void BatchNormTrainBackward(const float* dy, const float* act_y, BatchNormActiva
   ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
     HWY_DYNAMIC_DISPATCH(TrainBackwardT)(dy, act_y, act, x, mean, a, b, d, n, c, s, c0, c1, coefs,
                                          sum_g, sum_gxc, dx);
+  });
+}
+
+void BatchNormTrainBackwardFromInput(const float* dy, BatchNormActivation act,
+                                     const float* act_scale, const float* act_shift,
+                                     const float* x, const float* mean, const float* a,
+                                     const float* b, const float* d, size_t n, size_t c, size_t s,
+                                     const BatchNormBackwardCoefs& coefs, float* sum_g,
+                                     float* sum_gxc, float* dx, ThreadPool* pool) {
+  ForChannelBlocks(n, c, s, pool, [&](size_t c0, size_t c1) {
+    HWY_DYNAMIC_DISPATCH(TrainBackwardFromInputT)(dy, act, act_scale, act_shift, x, mean, a, b, d,
+                                                  n, c, s, c0, c1, coefs, sum_g, sum_gxc, dx);
   });
 }
 

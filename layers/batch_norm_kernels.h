@@ -116,6 +116,19 @@ void BatchNormTrainBackward(const float* dy, const float* act_y, BatchNormActiva
                             const BatchNormBackwardCoefs& coefs, float* sum_g, float* sum_gxc,
                             float* dx, ThreadPool* pool = nullptr);
 
+// BatchNormTrainBackward for act != kNone without reading the activation's output: the mask
+// is recomputed from x at the activation's input, x * act_scale + act_shift (the forward's
+// per-channel scale and shift, BatchNormChannelStats::ScaleShift), which is the mask at the
+// output act_y that BatchNormTrainForward wrote (ReLU: y > 0 iff its input > 0; ReLU6 tests
+// its input, as hardtanh_backward does). Bit-identical to BatchNormTrainBackward with that
+// act_y. Requires: s > 1.
+void BatchNormTrainBackwardFromInput(const float* dy, BatchNormActivation act,
+                                     const float* act_scale, const float* act_shift,
+                                     const float* x, const float* mean, const float* a,
+                                     const float* b, const float* d, size_t n, size_t c, size_t s,
+                                     const BatchNormBackwardCoefs& coefs, float* sum_g,
+                                     float* sum_gxc, float* dx, ThreadPool* pool = nullptr);
+
 // BatchNormTrainForward with the activation followed by a max pooling over 2x2 windows with
 // stride 2 and no padding (an odd last row / column is dropped, PyTorch's floor mode), for
 // (n, c, h, w) data: writes only the pooled output (n, c, h / 2, w / 2) and its argmax (the

@@ -314,7 +314,7 @@ class RecordingCoefs final : public BatchNormBackwardCoefs {
 
 // BatchNormTrainBackward: bit-identical to BatchNormChannelBackwardSums then Affine2 (Masked)
 // with the same coefficients, for any pool, with and without the ReLU / ReLU6 mask, dx aliasing
-// dy.
+// dy; BatchNormTrainBackwardFromInput bit-identical to it with the mask at the forward's output.
 void TestAllTrainBackwardMatchesPasses() {
   ThreadPool pool(2);
   std::vector<Dims> dims;
@@ -372,6 +372,39 @@ void TestAllTrainBackwardMatchesPasses() {
           BatchNormTrainBackward(inplace.data(), mask, act, x, mean, a, b.data(), d.data(), dm.n,
                                  dm.c, dm.s, coefs2, sg.data(), sgx.data(), inplace.data(), p);
           for (size_t k = 0; k < total; ++k) ASSERT_EQ(inplace[k], passes[k]) << where << " " << k;
+          if (!masked) continue;
+          // BatchNormTrainBackwardFromInput: the mask recomputed from x is bit-identical to the
+          // mask at the output the forward wrote, act(x * scale + shift) (inputs of 0 and 6 and
+          // a channel with scale 1, shift 0 put some values exactly on the kinks).
+          std::vector<float> sc(dm.c), sh(dm.c), act_y(total);
+          std::uniform_real_distribution<float> us(-3.0f, 3.0f), uh(-1.0f, 6.0f);
+          for (size_t ch = 0; ch < dm.c; ++ch) {
+            sc[ch] = us(gen);
+            sh[ch] = uh(gen);
+          }
+          sc[0] = 1.0f;
+          sh[0] = 0.0f;
+          std::vector<float> xz(x, x + total);
+          for (size_t k = 0; k < total; k += 7) xz[k] = (k / 7) % 2 == 0 ? 0.0f : 6.0f;
+          BatchNormChannelAffineAct(xz.data(), sc.data(), sh.data(), act, dm.n, dm.c, dm.s,
+                                    act_y.data(), p);
+          std::vector<float> b3(dm.c), d3(dm.c), sg3(dm.c), sgx3(dm.c), from_y(total);
+          RecordingCoefs coefs3(dm.c, m, b3.data(), d3.data());
+          BatchNormTrainBackward(dy, act_y.data(), act, xz.data(), mean, a, b3.data(), d3.data(),
+                                 dm.n, dm.c, dm.s, coefs3, sg3.data(), sgx3.data(), from_y.data(),
+                                 p);
+          std::vector<float> b4(dm.c), d4(dm.c), sg4(dm.c), sgx4(dm.c), from_x(total);
+          RecordingCoefs coefs4(dm.c, m, b4.data(), d4.data());
+          BatchNormTrainBackwardFromInput(dy, act, sc.data(), sh.data(), xz.data(), mean, a,
+                                          b4.data(), d4.data(), dm.n, dm.c, dm.s, coefs4,
+                                          sg4.data(), sgx4.data(), from_x.data(), p);
+          for (size_t ch = 0; ch < dm.c; ++ch) {
+            ASSERT_EQ(sg4[ch], sg3[ch]) << where << " from input, ch " << ch;
+            ASSERT_EQ(sgx4[ch], sgx3[ch]) << where << " from input, ch " << ch;
+          }
+          for (size_t k = 0; k < total; ++k) {
+            ASSERT_EQ(from_x[k], from_y[k]) << where << " from input " << k;
+          }
         }
       }
     }
