@@ -38,9 +38,9 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // The per-channel passes walk one row per image, a whole sample apart, each too short (vgg-small:
 // 784 or 3136 bytes) for the hardware prefetchers to ramp up on: without help every row started
-// with a wait on memory (BatchNorm ran at 20 GB/s where the machine streams 140 from L3). They
-// prefetch the rows kRowsAhead images ahead when they are short (longer rows, e.g. 112 x 112
-// planes, stream well on their own and ran slower with the extra requests).
+// with a wait on memory (BatchNorm ran at 20 GB/s where 2 threads stream 140 GB/s from the
+// last-level cache). They prefetch the rows kRowsAhead images ahead when they are short (longer
+// rows, e.g. 112 x 112 planes, stream well on their own and ran slower with the extra requests).
 constexpr size_t kRowsAhead = 2;
 constexpr size_t kMaxPrefetchRowBytes = 4096;
 // Prefetches the cache lines of bytes [p, p + bytes), bytes >= 1 (kWrite: for writing), if
@@ -63,6 +63,12 @@ HWY_INLINE bool StreamRow(D d, const float* p, size_t s) {
   const size_t lanes = hn::Lanes(d);
   return s * sizeof(float) >= kMinStreamRowBytes && s % lanes == 0 &&
          reinterpret_cast<uintptr_t>(p) % (lanes * sizeof(float)) == 0;
+}
+
+// Prefetches an output row of s floats at p for writing, unless it will be streamed (StreamRow:
+// then the prefetch would bring in the very lines the streaming stores avoid reading).
+HWY_INLINE void PrefetchOutputRow(const float* p, size_t s) {
+  if (!StreamRow(hn::ScalableTag<float>(), p, s)) PrefetchRow<true>(p, s * sizeof(float));
 }
 
 // Returns sum over (i, j) of (a[i, ch, j] - ca) * (b[i, ch, j] - cb) for one channel of the
@@ -432,7 +438,7 @@ HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, 
           PrefetchRow(u + ahead, s * sizeof(float));
           if (kTwo) PrefetchRow(v + ahead, s * sizeof(float));
           if (kMask != BatchNormActivation::kNone) PrefetchRow(mask + ahead, s * sizeof(float));
-          PrefetchRow<true>(out + ahead, s * sizeof(float));
+          PrefetchOutputRow(out + ahead, s);
         }
         AffineRow<kTwo, kAct, kMask>(u + row, a[ch], kTwo ? v + row : nullptr, kTwo ? b[ch] : 0.0f,
                                      dv[ch], s, out + row,
@@ -477,7 +483,7 @@ HWY_INLINE void ChannelAffineOne(const float* x, float scale, float shift, size_
     if (i + kRowsAhead < n) {
       const size_t ahead = ((i + kRowsAhead) * c + ch) * s;
       PrefetchRow(x + ahead, s * sizeof(float));
-      PrefetchRow<true>(y + ahead, s * sizeof(float));
+      PrefetchOutputRow(y + ahead, s);
     }
     size_t j = 0;
     if (StreamRow(d, y + row, s)) {
@@ -632,7 +638,7 @@ HWY_INLINE void MaxPoolBackwardChannel(const float* dy, const float* pooled, con
   coefs.Coefs(ch, sum_g[ch], sum_gxc[ch]);
   for (size_t i = 0; i < n; ++i) {
     const size_t row = (i * c + ch) * s;
-    if (i + kRowsAhead < n) PrefetchRow<true>(dx + row + kRowsAhead * c * s, s * sizeof(float));
+    if (i + kRowsAhead < n) PrefetchOutputRow(dx + row + kRowsAhead * c * s, s);
     AffineRow<true>(planes + i * s, a[ch], x + row, b[ch], dv[ch], s, dx + row, nullptr);
   }
 }

@@ -146,7 +146,7 @@ void TrainBackwardFromInputT(const float* dy, BatchNormActivation act, const flo
       coefs.Coefs(ch, sum_g[ch], sum_gxc[ch]);
       for (size_t i = 0; i < n; ++i) {
         const size_t row = (i * c + ch) * s;
-        if (i + kRowsAhead < n) PrefetchRow<true>(dx + row + kRowsAhead * c * s, bytes);
+        if (i + kRowsAhead < n) PrefetchOutputRow(dx + row + kRowsAhead * c * s, s);
         AffineRowFromInput<kAct>(dy + row, a[ch], x + row, b[ch], d[ch], act_scale[ch],
                                  act_shift[ch], s, dx + row);
       }
