@@ -45,6 +45,11 @@ std::string BatchSplit::Unsupported(Model& model) {
   return reason;
 }
 
+bool BatchSplit::AutoSplits(Model& model, size_t threads) {
+  return threads > 1 && Unsupported(model).empty() &&
+         model.ParameterCount() <= kAutoBatchSplitMaxParams;
+}
+
 absl::StatusOr<std::unique_ptr<BatchSplit>> BatchSplit::Create(Model* model, size_t slices) {
   if (slices < 2) {
     return absl::InvalidArgumentError(

@@ -46,6 +46,10 @@ class BatchSplit {
   // normalizes with batch statistics").
   static std::string Unsupported(Model& model);
 
+  // Whether the trainer's batch_split = "auto" splits `model` over `threads` threads: more than
+  // one thread, Unsupported(model) empty and at most kAutoBatchSplitMaxParams parameters.
+  static bool AutoSplits(Model& model, size_t threads);
+
   // Returns a splitter into `slices` slices for `model` (which it does not own and which must
   // outlive it): slice 0 runs on `model` itself, slice s >= 1 on a replica rebuilt from
   // model->ToSpec() whose parameter values share the model's storage (an optimizer step on the

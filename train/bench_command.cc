@@ -79,8 +79,7 @@ absl::StatusOr<std::string> BenchTraining(Model& model, const BenchOptions& o) {
     // As `train` does by default (TrainerOptions::batch_split "auto").
     std::unique_ptr<BatchSplit> split;
     const size_t threads = DefaultThreadPool().NumThreads();
-    if (threads > 1 && BatchSplit::Unsupported(model).empty() &&
-        model.ParameterCount() <= kAutoBatchSplitMaxParams) {
+    if (BatchSplit::AutoSplits(model, threads)) {
       SIMDNET_ASSIGN_OR_RETURN(split, BatchSplit::Create(&model, threads));
     }
     for (int64_t batch : o.batch_sizes) {

@@ -316,26 +316,40 @@ absl::Status Trainer::CheckFinite(float loss) const {
   return absl::OkStatus();
 }
 
+SliceLoss Trainer::TrainingLoss(LossReduction reduction) const {
+  if (options_.loss == "svm") {
+    const bool sum = reduction == LossReduction::kSum;
+    return [sum](const Tensor& z, absl::Span<const int64_t> l,
+                 Tensor* dz) -> absl::StatusOr<float> {
+      SIMDNET_ASSIGN_OR_RETURN(const float mean, MulticlassSvm(z, l, dz));
+      if (!sum) return mean;
+      const float rows = static_cast<float>(l.size());
+      Scale(rows, dz->data(), static_cast<size_t>(dz->size()));
+      return mean * rows;
+    };
+  }
+  if (options_.loss == "nll") {
+    NllLossOptions no;
+    no.class_weights = options_.class_weights;
+    no.reduction = reduction;
+    return [no](const Tensor& z, absl::Span<const int64_t> l, Tensor* dz) {
+      return NllLoss(z, l, dz, no);
+    };
+  }
+  SoftmaxCrossEntropyOptions xo;
+  xo.label_smoothing = options_.label_smoothing;
+  xo.class_weights = options_.class_weights;
+  xo.reduction = reduction;
+  return [xo](const Tensor& z, absl::Span<const int64_t> l, Tensor* dz) {
+    return SoftmaxCrossEntropy(z, l, dz, xo);
+  };
+}
+
 absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector<int64_t>& labels,
                                          int64_t global_n, double lr, int64_t* correct) {
   const bool split = split_ != nullptr && !LayerTimerInstalled();
   if (!split) model_->ZeroGrad();  // BatchSplit zeroes them in its parallel loop
   const int64_t n = static_cast<int64_t>(labels.size());
-  LossFunction loss_fn;
-  if (options_.loss == "svm") {
-    loss_fn = [&](const Tensor& z, Tensor* dz) { return MulticlassSvm(z, labels, dz); };
-  } else if (options_.loss == "nll") {
-    NllLossOptions no;
-    no.class_weights = options_.class_weights;
-    loss_fn = [&, no](const Tensor& z, Tensor* dz) { return NllLoss(z, labels, dz, no); };
-  } else {
-    SoftmaxCrossEntropyOptions xo;
-    xo.label_smoothing = options_.label_smoothing;
-    xo.class_weights = options_.class_weights;
-    loss_fn = [&, xo](const Tensor& z, Tensor* dz) {
-      return SoftmaxCrossEntropy(z, labels, dz, xo);
-    };
-  }
   float loss = 0.0f;
   int64_t local_correct = 0;
   // The local batch's gradient enters the sum over ranks weighted by its share of the global
@@ -359,47 +373,24 @@ absl::StatusOr<float> Trainer::TrainStep(const Tensor& images, const std::vector
   if (split) {
     // One replica per thread (no sync_: only in one process). Each slice's loss is a sum over
     // its rows; BatchSplit divides by the batch's divisor (the rows, or their class weights).
-    SliceLoss slice_loss;
     double divisor = static_cast<double>(n);
-    if (options_.loss == "svm") {
-      slice_loss = [](const Tensor& z, absl::Span<const int64_t> l,
-                      Tensor* dz) -> absl::StatusOr<float> {
-        SIMDNET_ASSIGN_OR_RETURN(const float mean, MulticlassSvm(z, l, dz));
-        const float rows = static_cast<float>(l.size());
-        Scale(rows, dz->data(), static_cast<size_t>(dz->size()));
-        return mean * rows;
-      };
-    } else {
-      if (!options_.class_weights.empty()) {
-        divisor = 0.0;
-        for (int64_t label : labels) {
-          if (label >= 0 && label < static_cast<int64_t>(options_.class_weights.size())) {
-            divisor += options_.class_weights[static_cast<size_t>(label)];
-          }
+    if (options_.loss != "svm" && !options_.class_weights.empty()) {
+      divisor = 0.0;
+      for (int64_t label : labels) {
+        if (label >= 0 && label < static_cast<int64_t>(options_.class_weights.size())) {
+          divisor += options_.class_weights[static_cast<size_t>(label)];
         }
       }
-      if (options_.loss == "nll") {
-        NllLossOptions no;
-        no.class_weights = options_.class_weights;
-        no.reduction = LossReduction::kSum;
-        slice_loss = [no](const Tensor& z, absl::Span<const int64_t> l, Tensor* dz) {
-          return NllLoss(z, l, dz, no);
-        };
-      } else {
-        SoftmaxCrossEntropyOptions xo;
-        xo.label_smoothing = options_.label_smoothing;
-        xo.class_weights = options_.class_weights;
-        xo.reduction = LossReduction::kSum;
-        slice_loss = [xo](const Tensor& z, absl::Span<const int64_t> l, Tensor* dz) {
-          return SoftmaxCrossEntropy(z, l, dz, xo);
-        };
-      }
     }
-    SIMDNET_ASSIGN_OR_RETURN(loss, split_->ForwardBackward(images, labels, slice_loss, divisor,
-                                                           &local_correct, DefaultThreadPool(),
-                                                           /*zero_grad=*/true));
+    SIMDNET_ASSIGN_OR_RETURN(
+        loss, split_->ForwardBackward(images, labels, TrainingLoss(LossReduction::kSum), divisor,
+                                      &local_correct, DefaultThreadPool(), /*zero_grad=*/true));
   } else if (n > 0 && share > 0.0) {
-    SIMDNET_ASSIGN_OR_RETURN(loss, model_->ForwardBackward(images, loss_fn, &logits_));
+    const SliceLoss mean_loss = TrainingLoss(LossReduction::kMean);
+    SIMDNET_ASSIGN_OR_RETURN(
+        loss, model_->ForwardBackward(
+                  images, [&](const Tensor& z, Tensor* dz) { return mean_loss(z, labels, dz); },
+                  &logits_));
     SIMDNET_ASSIGN_OR_RETURN(local_correct, CountTopKCorrect(logits_, labels, 1));
   } else if (n > 0) {
     // Only zero-weight classes in this rank's share: no loss term (the weighted mean would
@@ -662,8 +653,8 @@ absl::StatusOr<TrainResult> Trainer::Run() {
       return absl::FailedPreconditionError(
           absl::StrCat("TrainerOptions.batch_split=on: ", unsupported));
     }
-    if (unsupported.empty() && (options_.batch_split == "on" ||
-                                model_->ParameterCount() <= kAutoBatchSplitMaxParams)) {
+    if (options_.batch_split == "on" ? unsupported.empty()
+                                     : BatchSplit::AutoSplits(*model_, threads)) {
       absl::StatusOr<std::unique_ptr<BatchSplit>> split = BatchSplit::Create(model_, threads);
       if (split.ok()) {
         split_ = std::move(*split);

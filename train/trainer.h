@@ -31,17 +31,18 @@
 #include "data/normalize.h"
 #include "dist/communicator.h"
 #include "dist/gradient_sync.h"
+#include "layers/loss.h"
 #include "layers/model.h"
 #include "layers/regularizer.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
+#include "train/batch_split.h"
 #include "train/checkpoint.h"
 #include "train/csv_log.h"
 #include "train/metrics.h"
 
 namespace simdnet {
 
-class BatchSplit;
 class DataLoader;
 class Dropout;
 class ThreadPool;
@@ -108,14 +109,13 @@ struct TrainerOptions {
   Communicator* comm = nullptr;
   int64_t dist_bucket_bytes = int64_t{1} << 20;
   // Splitting each batch across the threads, one model replica per thread (train/batch_split.h;
-  // one process, more than one thread): "auto" splits when the model allows it (no BatchNorm,
-  // see BatchSplit::Unsupported) and has at most kAutoBatchSplitMaxParams parameters
-  // (train/batch_split.h); "on" whenever the model allows it (FailedPrecondition
-  // from Run otherwise); "off" never. Results depend on it (the gradient sums run in another
-  // order), not on which thread runs which slice.
+  // one process, more than one thread): "auto" splits when BatchSplit::AutoSplits says so (the
+  // model allows it, i.e. no BatchNorm, and has at most kAutoBatchSplitMaxParams parameters);
+  // "on" whenever the model allows it (FailedPrecondition from Run otherwise); "off" never.
+  // Results depend on it (the gradient sums run in another order), not on which thread runs
+  // which slice.
   std::string batch_split = "auto";
 };
-
 
 // Returns OK if the options are usable; InvalidArgument naming the field otherwise
 // ("TrainerOptions.batch_size=0: must be in [1, 65536]").
@@ -242,6 +242,10 @@ class Trainer {
   // *correct to its top-1 count; in a data-parallel run also exchanges the stop request.
   absl::StatusOr<float> TrainStep(const Tensor& images, const std::vector<int64_t>& labels,
                                   int64_t global_n, double lr, int64_t* correct);
+  // The training loss options.loss (with its label smoothing and class weights) of logits and
+  // labels, reduced as `reduction` says: kMean for a whole batch, kSum for BatchSplit's slices.
+  // The SVM loss has only a mean form; its kSum is the mean times the rows.
+  SliceLoss TrainingLoss(LossReduction reduction) const;
   // Returns the size of global batch `b` of an epoch.
   int64_t GlobalBatchSize(int64_t b) const;
   // Data-parallel runs: averages BatchNorm statistics over the ranks and checks that the
