@@ -75,6 +75,15 @@ double GradientDifference(Model& a, Model& b) {
   return diff / scale;
 }
 
+// The unsplit reference step: plain's dropout keyed by the rows' ids, then its ForwardBackward
+// with the mean cross-entropy (logits into *logits if non-null).
+absl::StatusOr<float> PlainStep(Model& plain, const Tensor& x, const std::vector<int64_t>& labels,
+                                Tensor* logits = nullptr) {
+  KeyDropouts(plain, Ids(x.dim(0)));
+  return plain.ForwardBackward(
+      x, [&](const Tensor& z, Tensor* dz) { return SoftmaxCrossEntropy(z, labels, dz); }, logits);
+}
+
 SliceLoss CrossEntropy(SoftmaxCrossEntropyOptions o = {}) {
   o.reduction = LossReduction::kSum;
   return [o](const Tensor& z, absl::Span<const int64_t> labels, Tensor* dz) {
@@ -98,11 +107,8 @@ TEST(BatchSplitTest, StepsMatchTheUnsplitModel) {
       for (int step = 0; step < 2; ++step) {
         const Tensor x = RandomInput(*plain, n, 10 + step);
         plain->ZeroGrad();
-        KeyDropouts(*plain, ids);
         Tensor logits;
-        auto want = plain->ForwardBackward(
-            x, [&](const Tensor& z, Tensor* dz) { return SoftmaxCrossEntropy(z, labels, dz); },
-            &logits);
+        auto want = PlainStep(*plain, x, labels, &logits);
         ASSERT_TRUE(want.ok()) << want.status();
         auto want_correct = CountTopKCorrect(logits, labels, 1);
         ASSERT_TRUE(want_correct.ok());
@@ -205,12 +211,7 @@ TEST(BatchSplitTest, GradientsAccumulateAndFrozenParametersGetNone) {
   plain->ZeroGrad();
   split_model->ZeroGrad();
   for (int pass = 0; pass < 2; ++pass) {  // no ZeroGrad in between: gradients add up
-    KeyDropouts(*plain, Ids(6));
-    ASSERT_TRUE(
-        plain
-            ->ForwardBackward(
-                x, [&](const Tensor& z, Tensor* dz) { return SoftmaxCrossEntropy(z, labels, dz); })
-            .ok());
+    ASSERT_TRUE(PlainStep(*plain, x, labels).ok());
     (*split)->SetSampleKeys(2, Ids(6));
     ASSERT_TRUE((*split)
                     ->ForwardBackward(x, labels, CrossEntropy(), 6.0, nullptr, DefaultThreadPool())
@@ -233,12 +234,7 @@ TEST(BatchSplitTest, ZeroGradReplacesEarlierGradients) {
   const Tensor x = RandomInput(*plain, 9, 11);
   const std::vector<int64_t> labels = Labels(9);
   plain->ZeroGrad();
-  KeyDropouts(*plain, Ids(9));
-  ASSERT_TRUE(
-      plain
-          ->ForwardBackward(
-              x, [&](const Tensor& z, Tensor* dz) { return SoftmaxCrossEntropy(z, labels, dz); })
-          .ok());
+  ASSERT_TRUE(PlainStep(*plain, x, labels).ok());
   (*split)->SetSampleKeys(2, Ids(9));
   ASSERT_TRUE((*split)
                   ->ForwardBackward(x, labels, CrossEntropy(), 9.0, nullptr, DefaultThreadPool(),
@@ -303,9 +299,7 @@ TEST(BatchSplitTest, ABatchSmallerThanTheSlicesUsesOneSlicePerSample) {
     const std::vector<int64_t> labels = Labels(n);
     plain->ZeroGrad();
     split_model->ZeroGrad();
-    KeyDropouts(*plain, Ids(n));
-    auto want = plain->ForwardBackward(
-        x, [&](const Tensor& z, Tensor* dz) { return SoftmaxCrossEntropy(z, labels, dz); });
+    auto want = PlainStep(*plain, x, labels);
     (*split)->SetSampleKeys(2, Ids(n));
     auto got = (*split)->ForwardBackward(x, labels, CrossEntropy(), static_cast<double>(n), nullptr,
                                          DefaultThreadPool());
