@@ -737,7 +737,8 @@ absl::StatusOr<std::string> RunSummary(const std::string& model_or_checkpoint,
   } else {
     SIMDNET_ASSIGN_OR_RETURN(model, LoadModel(model_or_checkpoint, input_shape, num_classes, 1));
   }
-  return model->Summary() + MemoryLines(*model) + (conv_plan ? ConvPlanLines(*model, plan_batch) : "");
+  return model->Summary() + MemoryLines(*model) +
+         (conv_plan ? ConvPlanLines(*model, plan_batch) : "");
 }
 
 }  // namespace simdnet
