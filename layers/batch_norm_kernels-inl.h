@@ -188,8 +188,37 @@ HWY_INLINE V MaskedGrad(D d, V dy, const float* HWY_RESTRICT y, size_t offset) {
   return MaskedGradOf<kAct>(d, dy, hn::LoadU(d, y + offset));
 }
 
+// Where a row's mask is taken (MaskedGradOf's vy at elements [j, j + Lanes(d)), given the
+// row's x there): at the activation's output y_row (MaskAtOutput; null with kNone), or at its
+// input recomputed from x as x * scale + shift with AffineVec's MulAdd (MaskAtInput), which is
+// the same mask (see MaskedGrad) without reading the output.
+struct MaskAtOutput {
+  const float* y_row;
+  template <class D, class V>
+  HWY_INLINE V At(D d, size_t j, V /*x*/) const {
+    return hn::LoadU(d, y_row + j);
+  }
+};
+struct MaskAtInput {
+  float scale, shift;
+  template <class D, class V>
+  HWY_INLINE V At(D d, size_t /*j*/, V x) const {
+    return hn::MulAdd(hn::Set(d, scale), x, hn::Set(d, shift));
+  }
+};
+
+// dy masked by kAct at the elements [j, j + Lanes(d)) of a row whose x there is `x`.
+template <BatchNormActivation kAct, class D, class V, class Mask>
+HWY_INLINE V MaskedGradAt(D d, V dy, const Mask& mask, size_t j, V x) {
+  if constexpr (kAct == BatchNormActivation::kNone) {
+    return dy;
+  } else {
+    return MaskedGradOf<kAct>(d, dy, mask.At(d, j, x));
+  }
+}
+
 // The sums of ChannelBackwardSums for one channel of the s > 1 layout, row by row: Row adds the
-// row's g (MaskedGrad<kAct> of dy_row at y_row) and g * (x - mean); Finish writes the two sums.
+// row's g (dy_row masked by kAct) and g * (x - mean); Finish writes the two sums.
 // Every row goes through the same accumulators in the same order, wherever the row comes from,
 // so a caller that builds g rows in scratch gets the sums bit for bit.
 template <class D>
@@ -207,50 +236,19 @@ struct BackwardSumsAcc {
         st(hn::Zero(D1())),
         pt(hn::Zero(D1())) {}
 
-  // y_row may be null when kAct == kNone.
-  template <BatchNormActivation kAct>
-  HWY_INLINE void Row(const float* HWY_RESTRICT dy_row, const float* HWY_RESTRICT y_row,
-                      const float* HWY_RESTRICT x_row, size_t s) {
+  // Adds the row's g (MaskedGradAt<kAct> of dy_row, masked where `mask` says) and
+  // g * (x - mean).
+  template <BatchNormActivation kAct, class Mask>
+  HWY_INLINE void Row(const float* HWY_RESTRICT dy_row, const float* HWY_RESTRICT x_row,
+                      size_t s, const Mask& mask) {
     const D d;
     const D1 d1;
     const size_t lanes = hn::Lanes(d);
-    size_t j = 0;
-    for (; j + 2 * lanes <= s; j += 2 * lanes) {
-      const auto g0 = MaskedGrad<kAct>(d, hn::LoadU(d, dy_row + j), y_row, j);
-      const auto g1 = MaskedGrad<kAct>(d, hn::LoadU(d, dy_row + j + lanes), y_row, j + lanes);
-      s0 = hn::Add(s0, g0);
-      s1 = hn::Add(s1, g1);
-      p0 = hn::MulAdd(g0, hn::Sub(hn::LoadU(d, x_row + j), vm), p0);
-      p1 = hn::MulAdd(g1, hn::Sub(hn::LoadU(d, x_row + j + lanes), vm), p1);
-    }
-    for (; j + lanes <= s; j += lanes) {
-      const auto g0 = MaskedGrad<kAct>(d, hn::LoadU(d, dy_row + j), y_row, j);
-      s0 = hn::Add(s0, g0);
-      p0 = hn::MulAdd(g0, hn::Sub(hn::LoadU(d, x_row + j), vm), p0);
-    }
-    for (; j < s; ++j) {
-      const auto g = MaskedGrad<kAct>(d1, hn::LoadU(d1, dy_row + j), y_row, j);
-      st = hn::Add(st, g);
-      pt = hn::MulAdd(g, hn::Sub(hn::LoadU(d1, x_row + j), sm), pt);
-    }
-  }
-
-  // Row with g = MaskedGradOf<kAct>(dy, x * scale + shift): the mask taken at the
-  // activation's input recomputed from x (AffineVec's MulAdd), which is the mask at its output
-  // (see MaskedGrad), without reading the output.
-  template <BatchNormActivation kAct>
-  HWY_INLINE void RowFromInput(const float* HWY_RESTRICT dy_row, const float* HWY_RESTRICT x_row,
-                               float scale, float shift, size_t s) {
-    const D d;
-    const D1 d1;
-    const size_t lanes = hn::Lanes(d);
-    const auto va = hn::Set(d, scale), vb = hn::Set(d, shift);
     size_t j = 0;
     for (; j + 2 * lanes <= s; j += 2 * lanes) {
       const auto x0 = hn::LoadU(d, x_row + j), x1 = hn::LoadU(d, x_row + j + lanes);
-      const auto g0 = MaskedGradOf<kAct>(d, hn::LoadU(d, dy_row + j), hn::MulAdd(va, x0, vb));
-      const auto g1 =
-          MaskedGradOf<kAct>(d, hn::LoadU(d, dy_row + j + lanes), hn::MulAdd(va, x1, vb));
+      const auto g0 = MaskedGradAt<kAct>(d, hn::LoadU(d, dy_row + j), mask, j, x0);
+      const auto g1 = MaskedGradAt<kAct>(d, hn::LoadU(d, dy_row + j + lanes), mask, j + lanes, x1);
       s0 = hn::Add(s0, g0);
       s1 = hn::Add(s1, g1);
       p0 = hn::MulAdd(g0, hn::Sub(x0, vm), p0);
@@ -258,14 +256,13 @@ struct BackwardSumsAcc {
     }
     for (; j + lanes <= s; j += lanes) {
       const auto x0 = hn::LoadU(d, x_row + j);
-      const auto g0 = MaskedGradOf<kAct>(d, hn::LoadU(d, dy_row + j), hn::MulAdd(va, x0, vb));
+      const auto g0 = MaskedGradAt<kAct>(d, hn::LoadU(d, dy_row + j), mask, j, x0);
       s0 = hn::Add(s0, g0);
       p0 = hn::MulAdd(g0, hn::Sub(x0, vm), p0);
     }
-    const auto sa = hn::Set(d1, scale), sb = hn::Set(d1, shift);
     for (; j < s; ++j) {
       const auto x0 = hn::LoadU(d1, x_row + j);
-      const auto g = MaskedGradOf<kAct>(d1, hn::LoadU(d1, dy_row + j), hn::MulAdd(sa, x0, sb));
+      const auto g = MaskedGradAt<kAct>(d1, hn::LoadU(d1, dy_row + j), mask, j, x0);
       st = hn::Add(st, g);
       pt = hn::MulAdd(g, hn::Sub(x0, sm), pt);
     }
@@ -306,8 +303,8 @@ HWY_INLINE void ChannelBackwardSums(const float* HWY_RESTRICT dy, const float* H
           PrefetchRow(x + ahead, s * sizeof(float));
           if (kAct != BatchNormActivation::kNone) PrefetchRow(y + ahead, s * sizeof(float));
         }
-        acc.template Row<kAct>(dy + row, kAct == BatchNormActivation::kNone ? nullptr : y + row,
-                               x + row, s);
+        const float* y_row = kAct == BatchNormActivation::kNone ? nullptr : y + row;
+        acc.template Row<kAct>(dy + row, x + row, s, MaskAtOutput{y_row});
       }
       acc.Finish(&sum_g[ch], &sum_gxc[ch]);
     }
@@ -351,69 +348,37 @@ HWY_INLINE V AffineVec(D d, V u, V a, V v, V b, V dd) {
 }
 
 // One row of ChannelAffineRange's s > 1 layout: out_row[j] = a * u_row[j] + b * v_row[j] + d
-// (kTwo) or a * u_row[j] + d, with the same kAct / kMask (mask_row) options; v_row / mask_row
-// may be null when unused.
+// (kTwo) or a * u_row[j] + d, with the same kAct option; kMask (with kTwo): u is first masked by
+// kMask where `mask` says (MaskAtOutput: the activation's output; MaskAtInput: recomputed from
+// v = x). v_row may be null when unused. Rows that StreamRow accepts are written with streaming
+// stores.
 template <bool kTwo, BatchNormActivation kAct = BatchNormActivation::kNone,
-          BatchNormActivation kMask = BatchNormActivation::kNone>
+          BatchNormActivation kMask = BatchNormActivation::kNone, class Mask>
 HWY_INLINE void AffineRow(const float* u_row, float a, const float* v_row, float b, float dv,
-                          size_t s, float* out_row, const float* mask_row) {
+                          size_t s, float* out_row, const Mask& mask) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   const hn::CappedTag<float, 1> d1;
   const auto va = hn::Set(d, a), vd = hn::Set(d, dv);
   const auto vb = hn::Set(d, b);
+  const bool stream = StreamRow(d, out_row, s);
   size_t j = 0;
-  if (StreamRow(d, out_row, s)) {
-    for (; j < s; j += lanes) {
-      const auto vv = kTwo ? hn::LoadU(d, v_row + j) : hn::Zero(d);
-      const auto vu = MaskedGrad<kMask>(d, hn::LoadU(d, u_row + j), mask_row, j);
-      hn::Stream(AffineVec<kTwo, kAct>(d, vu, va, vv, vb, vd), d, out_row + j);
-    }
-    return;
-  }
   for (; j + lanes <= s; j += lanes) {
     const auto vv = kTwo ? hn::LoadU(d, v_row + j) : hn::Zero(d);
-    const auto vu = MaskedGrad<kMask>(d, hn::LoadU(d, u_row + j), mask_row, j);
-    hn::StoreU(AffineVec<kTwo, kAct>(d, vu, va, vv, vb, vd), d, out_row + j);
-  }
-  const auto sa = hn::Set(d1, a), sd = hn::Set(d1, dv);
-  const auto sb = hn::Set(d1, b);
-  for (; j < s; ++j) {
-    const auto sv = kTwo ? hn::LoadU(d1, v_row + j) : hn::Zero(d1);
-    const auto su = MaskedGrad<kMask>(d1, hn::LoadU(d1, u_row + j), mask_row, j);
-    hn::StoreU(AffineVec<kTwo, kAct>(d1, su, sa, sv, sb, sd), d1, out_row + j);
-  }
-}
-
-// out_row[j] = a * g + b * x_row[j] + dv with g = MaskedGradOf<kAct>(dy_row[j],
-// x_row[j] * scale + shift), element for element as AffineRow<true, kNone, kAct> with the mask
-// at the activation's output act(x * scale + shift) (see BackwardSumsAcc::RowFromInput).
-template <BatchNormActivation kAct>
-HWY_INLINE void AffineRowFromInput(const float* dy_row, float a, const float* x_row, float b,
-                                   float dv, float scale, float shift, size_t s, float* out_row) {
-  const hn::ScalableTag<float> d;
-  const size_t lanes = hn::Lanes(d);
-  const hn::CappedTag<float, 1> d1;
-  const auto va = hn::Set(d, a), vd = hn::Set(d, dv), vb = hn::Set(d, b);
-  const auto vsc = hn::Set(d, scale), vsh = hn::Set(d, shift);
-  size_t j = 0;
-  const bool stream = StreamRow(d, out_row, s);
-  for (; j + lanes <= s; j += lanes) {
-    const auto vx = hn::LoadU(d, x_row + j);
-    const auto g = MaskedGradOf<kAct>(d, hn::LoadU(d, dy_row + j), hn::MulAdd(vsc, vx, vsh));
-    const auto out = AffineVec<true>(d, g, va, vx, vb, vd);
+    const auto vu = MaskedGradAt<kMask>(d, hn::LoadU(d, u_row + j), mask, j, vv);
+    const auto out = AffineVec<kTwo, kAct>(d, vu, va, vv, vb, vd);
     if (stream) {
       hn::Stream(out, d, out_row + j);
     } else {
       hn::StoreU(out, d, out_row + j);
     }
   }
-  const auto sa = hn::Set(d1, a), sd = hn::Set(d1, dv), sb = hn::Set(d1, b);
-  const auto ssc = hn::Set(d1, scale), ssh = hn::Set(d1, shift);
+  const auto sa = hn::Set(d1, a), sd = hn::Set(d1, dv);
+  const auto sb = hn::Set(d1, b);
   for (; j < s; ++j) {
-    const auto sx = hn::LoadU(d1, x_row + j);
-    const auto g = MaskedGradOf<kAct>(d1, hn::LoadU(d1, dy_row + j), hn::MulAdd(ssc, sx, ssh));
-    hn::StoreU(AffineVec<true>(d1, g, sa, sx, sb, sd), d1, out_row + j);
+    const auto sv = kTwo ? hn::LoadU(d1, v_row + j) : hn::Zero(d1);
+    const auto su = MaskedGradAt<kMask>(d1, hn::LoadU(d1, u_row + j), mask, j, sv);
+    hn::StoreU(AffineVec<kTwo, kAct>(d1, su, sa, sv, sb, sd), d1, out_row + j);
   }
 }
 
@@ -440,9 +405,9 @@ HWY_INLINE void ChannelAffineRange(const float* u, const float* HWY_RESTRICT a, 
           if (kMask != BatchNormActivation::kNone) PrefetchRow(mask + ahead, s * sizeof(float));
           PrefetchOutputRow(out + ahead, s);
         }
-        AffineRow<kTwo, kAct, kMask>(u + row, a[ch], kTwo ? v + row : nullptr, kTwo ? b[ch] : 0.0f,
-                                     dv[ch], s, out + row,
-                                     kMask == BatchNormActivation::kNone ? nullptr : mask + row);
+        AffineRow<kTwo, kAct, kMask>(
+            u + row, a[ch], kTwo ? v + row : nullptr, kTwo ? b[ch] : 0.0f, dv[ch], s, out + row,
+            MaskAtOutput{kMask == BatchNormActivation::kNone ? nullptr : mask + row});
       }
     }
     return;
@@ -550,8 +515,8 @@ HWY_INLINE size_t UnpoolPlanePadding() { return 2 * hn::Lanes(hn::ScalableTag<fl
 // windows: each of the four positions of a window takes g where argmax names it, and the two
 // input rows are stored interleaved; a row's last vector may write zeros up to 2N floats past
 // it, into the next rows (written afterwards) or past the plane (the caller's next plane,
-// written afterwards, or UnpoolPlanePadding() floats of scratch). dy, pooled and argmax hold `avail` elements from
-// the plane's start on (vector loads stay within them).
+// written afterwards, or UnpoolPlanePadding() floats of scratch). dy, pooled and argmax hold
+// `avail` elements from the plane's start on (vector loads stay within them).
 template <BatchNormActivation kAct>
 HWY_INLINE void UnpoolMaskedPlane(const float* HWY_RESTRICT dy, const float* HWY_RESTRICT pooled,
                                   const int32_t* HWY_RESTRICT argmax, size_t avail, size_t h,
@@ -632,14 +597,16 @@ HWY_INLINE void MaxPoolBackwardChannel(const float* dy, const float* pooled, con
   BackwardSumsAcc<decltype(d)> acc(d, mean[ch]);
   for (size_t i = 0; i < n; ++i) {
     if (i + kRowsAhead < n) PrefetchRow(x + ((i + kRowsAhead) * c + ch) * s, s * sizeof(float));
-    acc.template Row<BatchNormActivation::kNone>(planes + i * s, nullptr, x + (i * c + ch) * s, s);
+    acc.template Row<BatchNormActivation::kNone>(planes + i * s, x + (i * c + ch) * s, s,
+                                                 MaskAtOutput{nullptr});
   }
   acc.Finish(&sum_g[ch], &sum_gxc[ch]);
   coefs.Coefs(ch, sum_g[ch], sum_gxc[ch]);
   for (size_t i = 0; i < n; ++i) {
     const size_t row = (i * c + ch) * s;
     if (i + kRowsAhead < n) PrefetchOutputRow(dx + row + kRowsAhead * c * s, s);
-    AffineRow<true>(planes + i * s, a[ch], x + row, b[ch], dv[ch], s, dx + row, nullptr);
+    AffineRow<true>(planes + i * s, a[ch], x + row, b[ch], dv[ch], s, dx + row,
+                    MaskAtOutput{nullptr});
   }
 }
 

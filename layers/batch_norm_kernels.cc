@@ -140,15 +140,16 @@ void TrainBackwardFromInputT(const float* dy, BatchNormActivation act, const flo
           PrefetchRow(dy + row + kRowsAhead * c * s, bytes);
           PrefetchRow(x + row + kRowsAhead * c * s, bytes);
         }
-        acc.template RowFromInput<kAct>(dy + row, x + row, act_scale[ch], act_shift[ch], s);
+        acc.template Row<kAct>(dy + row, x + row, s, MaskAtInput{act_scale[ch], act_shift[ch]});
       }
       acc.Finish(&sum_g[ch], &sum_gxc[ch]);
       coefs.Coefs(ch, sum_g[ch], sum_gxc[ch]);
       for (size_t i = 0; i < n; ++i) {
         const size_t row = (i * c + ch) * s;
         if (i + kRowsAhead < n) PrefetchOutputRow(dx + row + kRowsAhead * c * s, s);
-        AffineRowFromInput<kAct>(dy + row, a[ch], x + row, b[ch], d[ch], act_scale[ch],
-                                 act_shift[ch], s, dx + row);
+        AffineRow<true, BatchNormActivation::kNone, kAct>(
+            dy + row, a[ch], x + row, b[ch], d[ch], s, dx + row,
+            MaskAtInput{act_scale[ch], act_shift[ch]});
       }
     }
   });
