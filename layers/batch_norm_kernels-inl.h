@@ -450,17 +450,15 @@ HWY_INLINE void ChannelAffineOne(const float* x, float scale, float shift, size_
       PrefetchRow(x + ahead, s * sizeof(float));
       PrefetchOutputRow(y + ahead, s);
     }
+    const bool stream = StreamRow(d, y + row, s);
     size_t j = 0;
-    if (StreamRow(d, y + row, s)) {
-      for (; j < s; j += lanes) {
-        hn::Stream(AffineVec<false, kAct>(d, hn::LoadU(d, x + row + j), va, zero, zero, vd), d,
-                   y + row + j);
-      }
-      continue;
-    }
     for (; j + lanes <= s; j += lanes) {
-      hn::StoreU(AffineVec<false, kAct>(d, hn::LoadU(d, x + row + j), va, zero, zero, vd), d,
-                 y + row + j);
+      const auto out = AffineVec<false, kAct>(d, hn::LoadU(d, x + row + j), va, zero, zero, vd);
+      if (stream) {
+        hn::Stream(out, d, y + row + j);
+      } else {
+        hn::StoreU(out, d, y + row + j);
+      }
     }
     for (; j < s; ++j) {
       hn::StoreU(AffineVec<false, kAct>(d1, hn::LoadU(d1, x + row + j), sa, zero1, zero1, sd), d1,
