@@ -22,6 +22,7 @@
 #include "hwy/highway.h"
 #include "hwy/tests/hwy_gtest.h"
 #include "layers/conv2d_reference.h"
+#include "layers/conv_common-inl.h"
 #include "tensor/rng.h"
 #include "tensor/thread_pool.h"
 
@@ -915,6 +916,28 @@ void TestWinograd4ErrorOnVggSmall() {
   }
 }
 
+// CopyRow and ZeroRow (whole vectors, then RowTail's 8-, 4-lane and scalar pieces) write
+// exactly [0, n) for every n up to past two vectors, at every offset modulo a vector.
+void TestRowCopyAndZero() {
+  const size_t lanes = hn::Lanes(GemmD());
+  for (size_t offset = 0; offset < lanes; ++offset) {
+    for (size_t n = 0; n <= 2 * lanes + 3; ++n) {
+      std::vector<float> src(offset + n + 1), dst(offset + n + 1, -1.0f);
+      for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) + 0.5f;
+      CopyRow(src.data() + offset, n, dst.data() + offset);
+      for (size_t i = 0; i < dst.size(); ++i) {
+        const bool in = i >= offset && i < offset + n;
+        ASSERT_EQ(dst[i], in ? src[i] : -1.0f) << "CopyRow n=" << n << " offset=" << offset;
+      }
+      ZeroRow(n, dst.data() + offset);
+      for (size_t i = 0; i < dst.size(); ++i) {
+        const bool in = i >= offset && i < offset + n;
+        ASSERT_EQ(dst[i], in ? 0.0f : -1.0f) << "ZeroRow n=" << n << " offset=" << offset;
+      }
+    }
+  }
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace simdnet
@@ -931,5 +954,6 @@ HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvEveryAlgorithmForced);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestConvSmallChannelKernels);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestWinograd4OddShapes);
 HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestWinograd4ErrorOnVggSmall);
+HWY_EXPORT_AND_TEST_P(Conv2dKernelsTest, TestRowCopyAndZero);
 }  // namespace simdnet
 #endif  // HWY_ONCE

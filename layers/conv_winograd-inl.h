@@ -398,14 +398,14 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
         float* HWY_RESTRICT row = base + (r - first) * wp;
         const long ih = static_cast<long>(r) - static_cast<long>(s.pad_h);
         if (ih < 0 || ih >= static_cast<long>(s.in_h) || copy_w == 0) {
-          std::fill(row, row + wp, 0.0f);
+          ZeroRow(wp, row);
           continue;
         }
-        std::fill(row, row + s.pad_w, 0.0f);
+        ZeroRow(s.pad_w, row);
         CopyRow(xc + ih * s.in_w, copy_w, row + s.pad_w);
-        std::fill(row + s.pad_w + copy_w, row + wp, 0.0f);
+        ZeroRow(wp - s.pad_w - copy_w, row + s.pad_w + copy_w);
       }
-      std::fill(base + count * wp, base + pstride, 0.0f);
+      ZeroRow(pstride - count * wp, base + count * wp);
     }
   }
   std::fill(planes + planes_end, planes + planes_end + slack, 0.0f);
