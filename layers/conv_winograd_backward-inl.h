@@ -245,10 +245,13 @@ inline void ConvBackwardWeightsWinograd(const Conv2dShape& s, const float* x, co
   const size_t tiles_w = detail::DivCeil(geo.ow, kM);
   const size_t tiles = detail::DivCeil(geo.oh, kM) * tiles_w, total = s.batch * tiles;
   const size_t rkg = detail::RoundUp(kg, NR);
-  // Tiles per step: both transforms (kPoints x (cg + rkg) x T floats) within about 2 MiB
-  // (L2 and L3: each step also reads and writes the whole dU, so longer steps move less of it;
-  // 64 -> 64 channels on 32x32, 128 -> 256 tiles: 161 -> 178 GFLOPS).
-  size_t T = (size_t{1} << 19) / (kPoints * (cg + rkg)) / N * N;
+  // Tiles per step: both transforms (kPoints x (cg + rkg) x T floats) within about 1 MiB, the
+  // L2 of Zen 4 and Zen 5. Each step also reads and writes the whole dU, so longer steps move
+  // less of it: alone, with warm caches, 2 MiB ran faster (64 -> 64 channels on 32x32, 128 ->
+  // 256 tiles: 161 -> 178 GFLOPS on Zen 4), but inside a training step, where the layers around
+  // it have evicted everything, 1 MiB gave vgg-small's step 0.5-4% more speed (Zen 5, steps
+  // alternating in one process) and resnet18's at 224x224 the same.
+  size_t T = (size_t{1} << 18) / (kPoints * (cg + rkg)) / N * N;
   T = std::min(detail::RoundUp(KC, N), std::max(2 * N, T));
   // Whole images per step when an image is at most a third more than T, or when T holds
   // several and they come out in whole vectors: steps that split images copy short runs of
