@@ -110,6 +110,17 @@ namespace simdnet {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// RowTail's step: copies (kZero: zeroes) kLanes floats at *i if at least that many of [*i, r)
+// remain, and advances *i past them.
+template <size_t kLanes, bool kZero>
+HWY_INLINE void RowTailVector(const float* HWY_RESTRICT src, size_t r, float* HWY_RESTRICT dst,
+                              size_t* i) {
+  if (r - *i < kLanes) return;
+  const hn::CappedTag<float, kLanes> dn;
+  hn::StoreU(kZero ? hn::Zero(dn) : hn::LoadU(dn, src + *i), dn, dst + *i);
+  *i += kLanes;
+}
+
 // dst[0, r) = src[0, r) (kZero: = 0, src unused) for the r < Lanes(GemmD) floats past a row's
 // whole vectors, with vectors of 8 and 4 lanes where the target has them and at most 3 scalars:
 // straight-line code, which the compiler does not turn into a library call (as a loop it became
@@ -119,18 +130,10 @@ template <bool kZero>
 HWY_INLINE void RowTail(const float* HWY_RESTRICT src, size_t r, float* HWY_RESTRICT dst) {
   size_t i = 0;
 #if HWY_MAX_BYTES >= 64
-  if (r - i >= 8) {
-    const hn::CappedTag<float, 8> d8;
-    hn::StoreU(kZero ? hn::Zero(d8) : hn::LoadU(d8, src + i), d8, dst + i);
-    i += 8;
-  }
+  RowTailVector<8, kZero>(src, r, dst, &i);
 #endif
 #if HWY_MAX_BYTES >= 32
-  if (r - i >= 4) {
-    const hn::CappedTag<float, 4> d4;
-    hn::StoreU(kZero ? hn::Zero(d4) : hn::LoadU(d4, src + i), d4, dst + i);
-    i += 4;
-  }
+  RowTailVector<4, kZero>(src, r, dst, &i);
 #endif
   if (r - i >= 2) {
     dst[i] = kZero ? 0.0f : src[i];
