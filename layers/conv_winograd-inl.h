@@ -470,11 +470,14 @@ HWY_INLINE void WinogradInputTransform(const Conv2dShape& s, const float* HWY_RE
   }
 }
 
-// Most tiles per forward Winograd task; a multiple of every target's NR. From 64 x 64 channels
-// up the 1 MiB bound of WinogradTileChunks decides (64 tiles or fewer). Below that, a cap of 64
-// (measured on Zen 4: 64 beat 128 for 64-128 channels on 2 threads, where two threads share the
-// L3) cut vgg-small's 32-channel layers to 64 tiles; 128 lets them take 96-128, and gave its
-// training step 0.2-1.8% more speed (Zen 5, steps alternating in one process, 4 runs).
+// Most tiles per forward Winograd task (and per stride-2 backward-data step); a multiple of
+// every target's NR. The 1 MiB bound of WinogradTileChunks decides when it is lower: for
+// F(4x4) (36 points) from 64 x 64 channels up, for F(2x2) (16 points) from 128 x 128. A cap of
+// 64 (measured on Zen 4: 64 beat 128 for 64-128 channels on 2 threads, where two threads share
+// the L3) cut vgg-small's 32-channel F(4x4) layers to 64 tiles; 128 lets them take 96-128 and
+// gave its training step 0.2-1.8% more speed (Zen 5, steps alternating in one process, 4 runs).
+// On Zen 5 the F(2x2) layers it also changes ran the same or up to 3% faster (conv2d_bench,
+// 32 and 64 channels on 10x10 and 5x5, batch 64); Zen 4 was not measured again.
 constexpr size_t kMaxWinogradChunk = 128;
 // Most tiles per task when the transformed weights are large (WinogradTileChunks).
 constexpr size_t kMaxWinogradWideChunk = 256;
