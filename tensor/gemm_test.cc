@@ -177,6 +177,43 @@ void TestSgemmInPlaceMatchesPacked() {
   }
 }
 
+// On several threads, a GEMM with alpha == 1 and a small A runs as column slices of whole NR
+// strips, each read in place by its thread: the bits of the packed one-thread path, in every
+// transpose mode, with a partial last strip, K blocks, beta, padded and misaligned operands.
+void TestSgemmColumnSlicesMatchPacked() {
+  ThreadPool pool1(1), pool2(2), pool3(3);
+  const GemmCase cases[] = {
+      {false, false, 37, 97, 300, 1.0f, 1.0f, 3}, {true, false, 64, 1000, 64, 1.0f, 0.0f, 0},
+      {false, true, 9, 515, 130, 1.0f, -0.5f, 1}, {true, true, 128, 70, 129, 1.0f, 1.0f, 2},
+  };
+  uint64_t seed = 400;
+  for (const GemmCase& gc : cases) {
+    ASSERT_GE(gc.m * gc.n * gc.k, detail::kMinParallelMacs);  // else one thread computes it
+    const size_t a_cols = gc.trans_a ? gc.m : gc.k, b_cols = gc.trans_b ? gc.k : gc.n;
+    const size_t a_rows = gc.trans_a ? gc.k : gc.m, b_rows = gc.trans_b ? gc.n : gc.k;
+    const size_t lda = a_cols + gc.pad, ldb = b_cols + gc.pad, ldc = gc.n + gc.pad;
+    std::vector<float> a(a_rows * lda + 1), b(b_rows * ldb + 1), c0(gc.m * ldc + 1);
+    Rng rng(++seed);
+    rng.FillUniform(a.data(), a.size(), -1.0f, 1.0f);
+    rng.FillUniform(b.data(), b.size(), -1.0f, 1.0f);
+    rng.FillUniform(c0.data(), c0.size(), -1.0f, 1.0f);
+    std::vector<float> packed = c0;
+    SgemmImpl(gc.trans_a, gc.trans_b, gc.m, gc.n, gc.k, 1.0f, a.data() + 1, lda, b.data() + 1,
+              ldb, gc.beta, packed.data() + 1, ldc, pool1, /*in_place=*/false);
+    for (ThreadPool* pool : {&pool2, &pool3}) {
+      std::vector<float> sliced = c0;
+      SgemmImpl(gc.trans_a, gc.trans_b, gc.m, gc.n, gc.k, 1.0f, a.data() + 1, lda,
+                b.data() + 1, ldb, gc.beta, sliced.data() + 1, ldc, *pool);
+      for (size_t i = 0; i < packed.size(); ++i) {
+        ASSERT_EQ(packed[i], sliced[i]) << "threads=" << pool->NumThreads()
+                                        << " ta=" << gc.trans_a << " tb=" << gc.trans_b
+                                        << " m=" << gc.m << " n=" << gc.n << " element " << i;
+      }
+    }
+    CheckCase(gc, pool2, seed);
+  }
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace simdnet
@@ -189,5 +226,6 @@ HWY_EXPORT_AND_TEST_P(SgemmTest, TestSgemmSmallSizes);
 HWY_EXPORT_AND_TEST_P(SgemmTest, TestSgemmAlphaBetaAndBlocks);
 HWY_EXPORT_AND_TEST_P(SgemmTest, TestSgemmThreadCountInvariant);
 HWY_EXPORT_AND_TEST_P(SgemmTest, TestSgemmInPlaceMatchesPacked);
+HWY_EXPORT_AND_TEST_P(SgemmTest, TestSgemmColumnSlicesMatchPacked);
 }  // namespace simdnet
 #endif  // HWY_ONCE
