@@ -253,11 +253,20 @@ struct Winograd {
   }
 };
 
+// Floats from one transform point's packed weights (rows x depth, rows rounded up to kGemmMR) to
+// the next: an odd number of cache lines. The packing stores each kernel's kPoints values to
+// kPoints matrices at once; 16 KiB apart (64 x 64 channels) they all mapped to one L1 set
+// (vgg-small's training step: 0.5-1.2% faster, steps alternating in one process, Zen 5).
+HWY_INLINE size_t WinogradWeightStride(size_t rows, size_t depth) {
+  return PhasedLayout::ChannelStride(detail::RoundUp(rows, kGemmMR) * depth);
+}
+
 // Transforms 3x3 weights w (out_channels, cg, 3, 3) for Winograd<kStride, kM> and packs them for
 // the GEMMs: U_xi = (G g G^T)[xi] per group and transform point xi as a kg x cg PackA matrix
-// (KC blocks over c, kGemmMR-row strips over k) at wpack + (g * kPoints + xi) * rkg * cg. With
-// `transposed`, packs U_xi^T (cg x kg, for the backward-data GEMMs) at
-// wpack + (g * kPoints + xi) * rcg * kg instead. Tasks are strips of kGemmMR rows.
+// (KC blocks over c, kGemmMR-row strips over k) at wpack + (g * kPoints + xi) *
+// WinogradWeightStride(kg, cg). With `transposed`, packs U_xi^T (cg x kg, for the backward-data
+// GEMMs) at wpack + (g * kPoints + xi) * WinogradWeightStride(cg, kg) instead. Tasks are strips
+// of kGemmMR rows.
 template <size_t kStride, size_t kM = 2>
 inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool transposed, float* wpack,
                                 ThreadPool& pool, bool parallel) {
@@ -268,6 +277,7 @@ inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool trans
   const size_t rows = transposed ? cg : kg, depth = transposed ? kg : cg;
   const size_t KC = GemmKC(), MR = kGemmMR;
   const size_t rrows = detail::RoundUp(rows, MR), strips = rrows / MR;
+  const size_t pstride = WinogradWeightStride(rows, depth);
   detail::RunTasks(pool, parallel, s.groups * strips, [&](uint64_t task, size_t) {
     const size_t g = task / strips, r0 = (task % strips) * MR;
 #if HWY_TARGET <= HWY_AVX2
@@ -293,7 +303,7 @@ inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool trans
       for (size_t e = 0; e < depth; ++e) {
         const size_t pc = e / KC * KC, kc = std::min(KC, depth - pc);
         float* HWY_RESTRICT dst =
-            wpack + g * kPoints * rrows * depth + pc * rrows + r0 * kc + (e - pc) * MR;
+            wpack + g * kPoints * pstride + pc * rrows + r0 * kc + (e - pc) * MR;
         const float* src = base + e * e_stride;
         V8 taps[9];
         for (size_t j = 0; j < 9; ++j) {
@@ -307,7 +317,7 @@ inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool trans
           V8 u[kP];  // (G g G^T)[i][l]
           W::WeightVec(t[0][i], t[1][i], t[2][i], u);
           for (size_t l = 0; l < kP; ++l) {
-            float* HWY_RESTRICT out = dst + (i * kP + l) * rrows * depth;
+            float* HWY_RESTRICT out = dst + (i * kP + l) * pstride;
             if (MR == 8) {
               hn::StoreU(u[l], d8, out);
             } else {
@@ -322,11 +332,11 @@ inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool trans
     for (size_t e = 0; e < depth; ++e) {
       const size_t pc = e / KC * KC, kc = std::min(KC, depth - pc);
       float* HWY_RESTRICT dst =
-          wpack + g * kPoints * rrows * depth + pc * rrows + r0 * kc + (e - pc) * MR;
+          wpack + g * kPoints * pstride + pc * rrows + r0 * kc + (e - pc) * MR;
       for (size_t rr = 0; rr < MR; ++rr) {
         const size_t r = r0 + rr;
         if (r >= rows) {
-          for (size_t xi = 0; xi < kPoints; ++xi) dst[xi * rrows * depth + rr] = 0.0f;
+          for (size_t xi = 0; xi < kPoints; ++xi) dst[xi * pstride + rr] = 0.0f;
           continue;
         }
         const size_t k = transposed ? e : r, c = transposed ? r : e;
@@ -337,7 +347,7 @@ inline void WinogradPackWeights(const Conv2dShape& s, const float* w, bool trans
           const float ti[3] = {t[0][i], t[1][i], t[2][i]};
           float u[kP];  // (G g G^T)[i][l]
           W::Weight(ti, 1, u);
-          for (size_t l = 0; l < kP; ++l) dst[(i * kP + l) * rrows * depth + rr] = u[l];
+          for (size_t l = 0; l < kP; ++l) dst[(i * kP + l) * pstride + rr] = u[l];
         }
       }
     }
@@ -542,7 +552,8 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
   const size_t tiles = tiles_h * tiles_w, total = s.batch * tiles;
   const size_t rkg = detail::RoundUp(kg, kGemmMR);
   const bool parallel = detail::ConvParallel(s, pool);
-  float* wpack = ConvScratch(ConvSlot::kWeights, s.groups * kPoints * rkg * cg);
+  const size_t wstride = WinogradWeightStride(kg, cg);
+  float* wpack = ConvScratch(ConvSlot::kWeights, s.groups * kPoints * wstride);
   WinogradPackWeights<kStride, kM>(s, w, false, wpack, pool, parallel);
   // Tasks: (group, chunk of global tiles); see WinogradTileChunks.
   const WinogradTileChunks split(kPoints, cg, kg, total, NR, parallel ? pool.NumThreads() : 1);
@@ -568,7 +579,7 @@ inline void ConvForwardWinograd(const Conv2dShape& s, const float* x, const floa
         const TileEpilogue ep{pc == 0 ? 0.0f : 1.0f, nullptr, false};
         for (size_t ic = 0; ic < kg; ic += MC) {
           const size_t mc = std::min(MC, kg - ic);
-          MacroKernel(mc, nt, kc, wpack + (g * kPoints + xi) * rkg * cg + pc * rkg + ic * kc,
+          MacroKernel(mc, nt, kc, wpack + (g * kPoints + xi) * wstride + pc * rkg + ic * kc,
                       bbuf + xi * bstride + pc * ntr, mbuf + xi * mstride + ic * ntr, ntr, ep);
         }
       }

@@ -47,7 +47,8 @@ inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* d
   const size_t tiles = tiles_h * tiles_w;
   const size_t rcg = detail::RoundUp(cg, kGemmMR);
   const bool parallel = detail::ConvParallel(s, pool);
-  float* wpack = ConvScratch(ConvSlot::kWeights, s.groups * kPoints * rcg * kg);
+  const size_t wstride = WinogradWeightStride(cg, kg);
+  float* wpack = ConvScratch(ConvSlot::kWeights, s.groups * kPoints * wstride);
   WinogradPackWeights<2>(s, w, true, wpack, pool, parallel);
   const size_t chunks = detail::UnitChunks(s, pool, parallel, rcg / kGemmMR);
   // Tiles per step: dM and E (kPoints x (kg + cg) x NT floats) within about 1 MiB (L2).
@@ -123,7 +124,7 @@ inline void ConvBackwardDataWinogradStride2(const Conv2dShape& s, const float* d
       }
       // E_xi = U_xi^T dM_xi for this task's input channels.
       for (size_t xi = 0; xi < kPoints; ++xi) {
-        const float* ua = wpack + (g * kPoints + xi) * rcg * kg;
+        const float* ua = wpack + (g * kPoints + xi) * wstride;
         for (size_t pc = 0; pc < kg; pc += KC) {
           const size_t kc = std::min(KC, kg - pc);
           const TileEpilogue ep{pc == 0 ? 0.0f : 1.0f, nullptr, false};
