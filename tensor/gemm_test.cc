@@ -140,6 +140,25 @@ void TestSgemmThreadCountInvariant() {
   }
 }
 
+// Random A, B and C for `gc` with its padded leading dimensions, each one float longer than
+// needed: the tests pass data() + 1, so no operand is vector-aligned.
+struct MisalignedOperands {
+  MisalignedOperands(const GemmCase& gc, uint64_t seed)
+      : lda((gc.trans_a ? gc.m : gc.k) + gc.pad),
+        ldb((gc.trans_b ? gc.k : gc.n) + gc.pad),
+        ldc(gc.n + gc.pad),
+        a((gc.trans_a ? gc.k : gc.m) * lda + 1),
+        b((gc.trans_b ? gc.n : gc.k) * ldb + 1),
+        c0(gc.m * ldc + 1) {
+    Rng rng(seed);
+    rng.FillUniform(a.data(), a.size(), -1.0f, 1.0f);
+    rng.FillUniform(b.data(), b.size(), -1.0f, 1.0f);
+    rng.FillUniform(c0.data(), c0.size(), -1.0f, 1.0f);
+  }
+  size_t lda, ldb, ldc;
+  std::vector<float> a, b, c0;
+};
+
 // The unpacked one-thread path (SgemmInPlace: A and full-width B strips read in place) gives
 // the bits of the packed path in every transpose mode, with beta, K blocks, partial strips and
 // tiles, padded leading dimensions and misaligned operands.
@@ -154,23 +173,17 @@ void TestSgemmInPlaceMatchesPacked() {
   };
   uint64_t seed = 300;
   for (const GemmCase& gc : cases) {
-    const size_t a_cols = gc.trans_a ? gc.m : gc.k, b_cols = gc.trans_b ? gc.k : gc.n;
-    const size_t a_rows = gc.trans_a ? gc.k : gc.m, b_rows = gc.trans_b ? gc.n : gc.k;
-    const size_t lda = a_cols + gc.pad, ldb = b_cols + gc.pad, ldc = gc.n + gc.pad;
-    std::vector<float> a(a_rows * lda + 1), b(b_rows * ldb + 1), c0(gc.m * ldc + 1);
-    Rng rng(++seed);
-    rng.FillUniform(a.data(), a.size(), -1.0f, 1.0f);
-    rng.FillUniform(b.data(), b.size(), -1.0f, 1.0f);
-    rng.FillUniform(c0.data(), c0.size(), -1.0f, 1.0f);
-    std::vector<float> packed = c0, in_place = c0;
-    SgemmImpl(gc.trans_a, gc.trans_b, gc.m, gc.n, gc.k, 1.0f, a.data() + 1, lda, b.data() + 1,
+    const MisalignedOperands op(gc, ++seed);
+    const size_t lda = op.lda, ldb = op.ldb, ldc = op.ldc;
+    std::vector<float> packed = op.c0, in_place = op.c0;
+    SgemmImpl(gc.trans_a, gc.trans_b, gc.m, gc.n, gc.k, 1.0f, op.a.data() + 1, lda, op.b.data() + 1,
               ldb, gc.beta, packed.data() + 1, ldc, pool, /*in_place=*/false);
-    SgemmInPlace(gc.trans_a, gc.trans_b, gc.m, gc.n, gc.k, a.data() + 1, lda, b.data() + 1, ldb,
-                 gc.beta, in_place.data() + 1, ldc);
+    SgemmInPlace(gc.trans_a, gc.trans_b, gc.m, gc.n, gc.k, op.a.data() + 1, lda, op.b.data() + 1,
+                 ldb, gc.beta, in_place.data() + 1, ldc);
     for (size_t i = 0; i < packed.size(); ++i) {
-      ASSERT_EQ(packed[i], in_place[i]) << "ta=" << gc.trans_a << " tb=" << gc.trans_b
-                                        << " m=" << gc.m << " n=" << gc.n << " k=" << gc.k
-                                        << " element " << i;
+      ASSERT_EQ(packed[i], in_place[i])
+          << "ta=" << gc.trans_a << " tb=" << gc.trans_b << " m=" << gc.m << " n=" << gc.n
+          << " k=" << gc.k << " element " << i;
     }
     // And the public entry point, which takes the in-place path for these, is right.
     CheckCase(gc, pool, seed);
@@ -183,31 +196,27 @@ void TestSgemmInPlaceMatchesPacked() {
 void TestSgemmColumnSlicesMatchPacked() {
   ThreadPool pool1(1), pool2(2), pool3(3);
   const GemmCase cases[] = {
-      {false, false, 37, 97, 300, 1.0f, 1.0f, 3}, {true, false, 64, 1000, 64, 1.0f, 0.0f, 0},
-      {false, true, 9, 515, 130, 1.0f, -0.5f, 1}, {true, true, 128, 70, 129, 1.0f, 1.0f, 2},
+      {false, false, 37, 97, 300, 1.0f, 1.0f, 3},
+      {true, false, 64, 1000, 64, 1.0f, 0.0f, 0},
+      {false, true, 9, 515, 130, 1.0f, -0.5f, 1},
+      {true, true, 128, 70, 129, 1.0f, 1.0f, 2},
   };
   uint64_t seed = 400;
   for (const GemmCase& gc : cases) {
     ASSERT_GE(gc.m * gc.n * gc.k, detail::kMinParallelMacs);  // else one thread computes it
-    const size_t a_cols = gc.trans_a ? gc.m : gc.k, b_cols = gc.trans_b ? gc.k : gc.n;
-    const size_t a_rows = gc.trans_a ? gc.k : gc.m, b_rows = gc.trans_b ? gc.n : gc.k;
-    const size_t lda = a_cols + gc.pad, ldb = b_cols + gc.pad, ldc = gc.n + gc.pad;
-    std::vector<float> a(a_rows * lda + 1), b(b_rows * ldb + 1), c0(gc.m * ldc + 1);
-    Rng rng(++seed);
-    rng.FillUniform(a.data(), a.size(), -1.0f, 1.0f);
-    rng.FillUniform(b.data(), b.size(), -1.0f, 1.0f);
-    rng.FillUniform(c0.data(), c0.size(), -1.0f, 1.0f);
-    std::vector<float> packed = c0;
-    SgemmImpl(gc.trans_a, gc.trans_b, gc.m, gc.n, gc.k, 1.0f, a.data() + 1, lda, b.data() + 1,
+    const MisalignedOperands op(gc, ++seed);
+    const size_t lda = op.lda, ldb = op.ldb, ldc = op.ldc;
+    std::vector<float> packed = op.c0;
+    SgemmImpl(gc.trans_a, gc.trans_b, gc.m, gc.n, gc.k, 1.0f, op.a.data() + 1, lda, op.b.data() + 1,
               ldb, gc.beta, packed.data() + 1, ldc, pool1, /*in_place=*/false);
     for (ThreadPool* pool : {&pool2, &pool3}) {
-      std::vector<float> sliced = c0;
-      SgemmImpl(gc.trans_a, gc.trans_b, gc.m, gc.n, gc.k, 1.0f, a.data() + 1, lda,
-                b.data() + 1, ldb, gc.beta, sliced.data() + 1, ldc, *pool);
+      std::vector<float> sliced = op.c0;
+      SgemmImpl(gc.trans_a, gc.trans_b, gc.m, gc.n, gc.k, 1.0f, op.a.data() + 1, lda,
+                op.b.data() + 1, ldb, gc.beta, sliced.data() + 1, ldc, *pool);
       for (size_t i = 0; i < packed.size(); ++i) {
-        ASSERT_EQ(packed[i], sliced[i]) << "threads=" << pool->NumThreads()
-                                        << " ta=" << gc.trans_a << " tb=" << gc.trans_b
-                                        << " m=" << gc.m << " n=" << gc.n << " element " << i;
+        ASSERT_EQ(packed[i], sliced[i])
+            << "threads=" << pool->NumThreads() << " ta=" << gc.trans_a << " tb=" << gc.trans_b
+            << " m=" << gc.m << " n=" << gc.n << " element " << i;
       }
     }
     CheckCase(gc, pool2, seed);
