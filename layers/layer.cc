@@ -6,7 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "layers/layer_registry.h"
+#include "tensor/elementwise.h"
 #include "tensor/status_macros.h"
+#include "tensor/thread_pool.h"
 
 namespace simdnet {
 namespace {
@@ -79,7 +81,11 @@ void Layer::TimedBackward(const Tensor& dy, Tensor* dx, bool params_only) {
 }
 
 void Layer::ZeroGrad() {
-  for (NamedParameter& p : Params()) p.param->grad.SetAll(0.0f);
+  // Split over the pool: vgg-small's 3136 -> 128 weight gradient alone is 1.6 MB.
+  for (NamedParameter& p : Params()) {
+    Tensor& g = p.param->grad;
+    Fill(g.data(), static_cast<size_t>(g.size()), 0.0f, &DefaultThreadPool());
+  }
 }
 
 void Layer::BackwardBelowChild(size_t index, const Tensor& grad, Tensor* dx) {
