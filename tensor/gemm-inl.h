@@ -32,9 +32,10 @@ inline size_t RoundUp(size_t a, size_t b) { return DivCeil(a, b) * b; }
 // more than it saves.
 constexpr size_t kMinParallelMacs = size_t{1} << 18;
 
-// A GEMM on one thread whose A and B together hold at most this many floats (4 MiB) and
-// whose A block per K block (m x KC) at most kInPlaceMaxBlockFloats (512 KiB, half of the L2)
-// reads its operands in place (SgemmInPlace) instead of packing them. Packing copies each
+// A GEMM whose A and B (on several threads: A and one thread's column slice of B) together hold
+// at most this many floats (4 MiB) and whose A block per K block (m x KC) at most
+// kInPlaceMaxBlockFloats (512 KiB, half of the L2) reads its operands in place (SgemmInPlace)
+// instead of packing them. Packing copies each
 // element once for m (B) or n (A) multiply-adds: for the small matrices of a small network
 // (LeNet-5's 400 -> 120 Linear at 32 samples) packing A cost as much as the multiply, and
 // vgg-small's 3136 -> 128 Linear at batch 64 (64 rows of W times 3136 x 64 per thread) ran
@@ -433,8 +434,9 @@ inline void SgemmInPlace(bool trans_a, bool trans_b, size_t m, size_t n, size_t 
 }
 
 // Computes C = alpha * op(A) * op(B) + beta * C (the contract of simdnet::Sgemm in gemm.h).
-// On one thread, with alpha == 1 and small operands (kInPlaceMaxFloats), SgemmInPlace unless
-// in_place is false (tests compare the two paths).
+// With alpha == 1 and a small A (kInPlaceMaxBlockFloats, kInPlaceMaxFloats), SgemmInPlace unless
+// in_place is false (tests compare the two paths): on one thread, or on several as column
+// slices of whole NR strips, one per thread.
 // Work split: for each (NC, KC) panel of B, packed once and shared, tasks are MC-row blocks of C
 // (times column slices when there are too few blocks for the threads). Each C element is summed
 // in the same k order whatever the split, so results do not depend on the thread count.
