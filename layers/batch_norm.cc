@@ -14,21 +14,33 @@
 namespace simdnet {
 namespace {
 
+// The replicas of a split batch that a layer's sums are added over (BatchNorm::SetBatchSync).
+struct Replicas {
+  BatchNormSync* sync;  // null: the layer's batch is the whole batch
+  size_t rank;
+  void Reduce(float* values, size_t count) const {
+    if (sync != nullptr) sync->AllReduce(rank, values, count);
+  }
+};
+
 // The layer's per-channel scalar arithmetic for BatchNormTrainForward (the same expressions as
 // the separate passes in BatchNorm::ForwardImpl): mean = sum / m, rstd = 1 / sqrt(sq / m + eps),
 // scale = weight * rstd, shift = bias - mean * scale; also keeps sq for the running variance.
 class TrainStats final : public BatchNormChannelStats {
  public:
+  // `replicas` sums the sums over the replicas of a split batch (BatchNorm::SetBatchSync).
   TrainStats(double m, float eps, const float* weight, const float* bias, float* mean, float* rstd,
-             float* scale, float* shift, float* centered_sq)
+             float* scale, float* shift, float* centered_sq, Replicas replicas)
       : m_(m), eps_(eps), weight_(weight), bias_(bias), mean_(mean), rstd_(rstd), scale_(scale),
-        shift_(shift), centered_sq_(centered_sq) {}
+        shift_(shift), centered_sq_(centered_sq), replicas_(replicas) {}
 
   float Mean(size_t ch, float sum) const override {
+    replicas_.Reduce(&sum, 1);
     mean_[ch] = static_cast<float>(sum / m_);
     return mean_[ch];
   }
   void ScaleShift(size_t ch, float centered_sq, float* scale, float* shift) const override {
+    replicas_.Reduce(&centered_sq, 1);
     centered_sq_[ch] = centered_sq;
     const double sq = centered_sq;
     rstd_[ch] = static_cast<float>(1.0 / std::sqrt(sq / m_ + eps_));
@@ -50,6 +62,7 @@ class TrainStats final : public BatchNormChannelStats {
   float* scale_;
   float* shift_;
   float* centered_sq_;
+  Replicas replicas_;
 };
 
 // The layer's per-channel step for BatchNormTrainBackward (the same expressions as
@@ -58,11 +71,14 @@ class TrainStats final : public BatchNormChannelStats {
 class TrainCoefs final : public BatchNormBackwardCoefs {
  public:
   TrainCoefs(double m, float* weight_grad, float* bias_grad, const float* mean, const float* rstd,
-             const float* scale, float* coef_b, float* coef_d)
+             const float* scale, float* coef_b, float* coef_d, Replicas replicas)
       : m_(m), weight_grad_(weight_grad), bias_grad_(bias_grad), mean_(mean), rstd_(rstd),
-        scale_(scale), coef_b_(coef_b), coef_d_(coef_d) {}
+        scale_(scale), coef_b_(coef_b), coef_d_(coef_d), replicas_(replicas) {}
 
-  void Coefs(size_t ch, float sum_g, float sum_gxc) const override {
+  void Coefs(size_t ch, float sum_g_in, float sum_gxc_in) const override {
+    float sums[2] = {sum_g_in, sum_gxc_in};
+    replicas_.Reduce(sums, 2);
+    const float sum_g = sums[0], sum_gxc = sums[1];
     if (weight_grad_ != nullptr) weight_grad_[ch] += sum_gxc * rstd_[ch];
     if (bias_grad_ != nullptr) bias_grad_[ch] += sum_g;
     const double k = scale_[ch];
@@ -81,6 +97,7 @@ class TrainCoefs final : public BatchNormBackwardCoefs {
   const float* scale_;
   float* coef_b_;
   float* coef_d_;
+  Replicas replicas_;
 };
 
 }  // namespace
@@ -191,13 +208,13 @@ void BatchNorm::ForwardActivationMaxPool2x2(const Tensor& x, BatchNormActivation
   last_forward_train_ = true;
   last_forward_pooled_ = true;
   // ForwardImpl's train-mode statistics (TrainStats), then the pooled activation.
-  const double m = static_cast<double>(n * h * w);
+  const double m = SampleCount(n, h * w);
   const TrainStats stats(m, options_.eps, options_.affine ? weight_.value.data() : nullptr,
                          options_.affine ? bias_.value.data() : nullptr, mean_.data(), rstd_.data(),
-                         scale_.data(), shift_.data(), sum_dy_xc_.data());
+                         scale_.data(), shift_.data(), sum_dy_xc_.data(), {sync_, sync_rank_});
   BatchNormTrainForwardMaxPool2x2(x.data(), n, c, h, w, stats, act, y->data(), argmax,
                                   &DefaultThreadPool());
-  UpdateRunningStats(m, sum_dy_xc_.data());
+  if (OwnsBatchResults()) UpdateRunningStats(m, sum_dy_xc_.data());
 }
 
 void BatchNorm::BackwardActivationMaxPool2x2(const Tensor& y, const int32_t* argmax,
@@ -211,10 +228,12 @@ void BatchNorm::BackwardActivationMaxPool2x2(const Tensor& y, const int32_t* arg
   const size_t h = static_cast<size_t>(shape_.dim(1)), w = static_cast<size_t>(shape_.dim(2));
   dx->EnsureShape(x_.shape());
   // BackwardImpl's train-mode coefficients (TrainCoefs).
-  const TrainCoefs coefs(static_cast<double>(n * h * w),
-                         options_.affine && Learns(weight_) ? weight_.grad.data() : nullptr,
-                         options_.affine && Learns(bias_) ? bias_.grad.data() : nullptr,
-                         mean_.data(), rstd_.data(), scale_.data(), coef_b_.data(), coef_d_.data());
+  const bool grads = options_.affine && OwnsBatchResults();
+  const TrainCoefs coefs(SampleCount(n, h * w),
+                         grads && Learns(weight_) ? weight_.grad.data() : nullptr,
+                         grads && Learns(bias_) ? bias_.grad.data() : nullptr, mean_.data(),
+                         rstd_.data(), scale_.data(), coef_b_.data(), coef_d_.data(),
+                         {sync_, sync_rank_});
   BatchNormTrainBackwardMaxPool2x2(dy.data(), y.data(), argmax, act, x_.data(), mean_.data(),
                                    scale_.data(), coef_b_.data(), coef_d_.data(), n, c, h, w, coefs,
                                    sum_dy_.data(), sum_dy_xc_.data(), dx->data(),
@@ -236,22 +255,26 @@ void BatchNorm::ForwardImpl(const Tensor& x, Tensor* y, BatchNormActivation act)
     // One channel at a time (statistics, then its output while it is in cache), with the same
     // arithmetic as the passes below; sum_dy_xc_ (Backward's scratch) keeps the centered sums
     // of squares for the running variance meanwhile.
-    const double m = static_cast<double>(n * s);
+    const double m = SampleCount(n, s);
     const TrainStats stats(m, options_.eps, options_.affine ? weight_.value.data() : nullptr,
                            options_.affine ? bias_.value.data() : nullptr, mean_.data(),
-                           rstd_.data(), scale_.data(), shift_.data(), sum_dy_xc_.data());
+                           rstd_.data(), scale_.data(), shift_.data(), sum_dy_xc_.data(),
+                           {sync_, sync_rank_});
     BatchNormTrainForward(x.data(), n, c, s, stats, act, y->data(), &pool);
-    UpdateRunningStats(m, sum_dy_xc_.data());
+    if (OwnsBatchResults()) UpdateRunningStats(m, sum_dy_xc_.data());
     return;
   }
   if (last_forward_train_) {
-    const double m = static_cast<double>(n * s);
+    const double m = SampleCount(n, s);
+    const Replicas replicas{sync_, sync_rank_};
     BatchNormChannelSums(x.data(), n, c, s, mean_.data(), &pool);
+    replicas.Reduce(mean_.data(), c);
     for (size_t ch = 0; ch < c; ++ch) mean_[ch] = static_cast<float>(mean_[ch] / m);
     // Two-pass variance: sum of squared deviations from the mean (stable for large means).
     BatchNormChannelCenteredDots(x.data(), mean_.data(), x.data(), mean_.data(), n, c, s,
                                  rstd_.data(), &pool);
-    UpdateRunningStats(m, rstd_.data());
+    replicas.Reduce(rstd_.data(), c);
+    if (OwnsBatchResults()) UpdateRunningStats(m, rstd_.data());
     for (size_t ch = 0; ch < c; ++ch) {
       rstd_[ch] = static_cast<float>(1.0 / std::sqrt(rstd_[ch] / m + options_.eps));
     }
@@ -359,11 +382,12 @@ void BatchNorm::BackwardImpl(const float* act_y, BatchNormActivation act, const 
   if (last_forward_train_ && s > 1) {
     // One channel at a time (its sums, coefficients, dx while its dy and x are in cache), with
     // the arithmetic of the passes below.
-    const TrainCoefs coefs(static_cast<double>(n * s),
-                           options_.affine && Learns(weight_) ? weight_.grad.data() : nullptr,
-                           options_.affine && Learns(bias_) ? bias_.grad.data() : nullptr,
-                           mean_.data(), rstd_.data(), scale_.data(), coef_b_.data(),
-                           coef_d_.data());
+    const bool grads = options_.affine && OwnsBatchResults();
+    const TrainCoefs coefs(SampleCount(n, s),
+                           grads && Learns(weight_) ? weight_.grad.data() : nullptr,
+                           grads && Learns(bias_) ? bias_.grad.data() : nullptr, mean_.data(),
+                           rstd_.data(), scale_.data(), coef_b_.data(), coef_d_.data(),
+                           {sync_, sync_rank_});
     if (act != BatchNormActivation::kNone) {
       // The activation's mask from x and the forward's scale_ / shift_ (the fused forward wrote
       // act(x * scale_ + shift_)): the backward does not read the activation's output.
@@ -381,7 +405,13 @@ void BatchNorm::BackwardImpl(const float* act_y, BatchNormActivation act, const 
   // sum_dy = sum g; sum_dy_xc = sum g * (x - mean), so sum g * xhat = sum_dy_xc * rstd.
   BatchNormChannelBackwardSums(dy.data(), act_y, act, x_.data(), mean_.data(), n, c, s,
                                sum_dy_.data(), sum_dy_xc_.data(), &pool);
-  if (options_.affine) {
+  if (last_forward_train_) {
+    // The whole batch's sums (eval mode: each replica's gradients are its own slice's).
+    const Replicas replicas{sync_, sync_rank_};
+    replicas.Reduce(sum_dy_.data(), c);
+    replicas.Reduce(sum_dy_xc_.data(), c);
+  }
+  if (options_.affine && (!last_forward_train_ || OwnsBatchResults())) {
     for (size_t ch = 0; ch < c; ++ch) {
       if (Learns(weight_)) weight_.grad[ch] += sum_dy_xc_[ch] * rstd_[ch];
       if (Learns(bias_)) bias_.grad[ch] += sum_dy_[ch];
@@ -394,7 +424,7 @@ void BatchNorm::BackwardImpl(const float* act_y, BatchNormActivation act, const 
   // Train: with k = weight * rstd, m = N * S, xhat = (x - mean) * rstd,
   //   dx = k * (g - sum_g / m - xhat * sum(g * xhat) / m)
   //      = k * g + b * x + d,  b = -k * rstd^2 * sum_dy_xc / m,  d = -k * sum_dy / m - b * mean.
-  const double m = static_cast<double>(n * s);
+  const double m = SampleCount(n, s);
   for (size_t ch = 0; ch < c; ++ch) {
     const double k = scale_[ch];
     const double r = rstd_[ch];

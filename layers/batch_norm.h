@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "layers/batch_norm_kernels.h"  // BatchNormActivation
+#include "layers/batch_norm_sync.h"
 #include "layers/layer.h"
 #include "tensor/shape.h"
 #include "tensor/tensor.h"
@@ -99,6 +100,17 @@ class BatchNorm : public Layer {
   // untouched). Requires: a preceding Forward or ForwardActivation whose input is still alive.
   void RecomputeOutput(Tensor* y) const;
 
+  // Makes train mode normalize with the statistics of a whole batch that is split across model
+  // replicas running at the same time (train/batch_split.h): this layer is replica `rank` of
+  // `sync` and exchanges its slice's per-channel sums there (null: the layer's own batch, the
+  // default). While set, the sample count is sync->total_rows() times the spatial size, and only
+  // rank 0 updates the running statistics and accumulates the weight / bias gradients (of the
+  // whole batch); the other ranks leave theirs as they are. Eval mode does not use it.
+  void SetBatchSync(BatchNormSync* sync, size_t rank) {
+    sync_ = sync;
+    sync_rank_ = rank;
+  }
+
   // Writes the per-channel (C) scale and shift of the eval-mode map y = x * scale + shift
   // (running statistics), with the arithmetic of Forward in eval mode: scale = weight /
   // sqrt(running_var + eps), shift = bias - running_mean * scale.
@@ -141,6 +153,14 @@ class BatchNorm : public Layer {
   float EvalRstd(size_t ch) const;
   // Moves running_mean_ / running_var_ towards mean_ and centered_sq / m (train mode).
   void UpdateRunningStats(double m, const float* centered_sq);
+  // The sample count of the train-mode statistics of an input of n rows and spatial size s.
+  double SampleCount(size_t n, size_t s) const {
+    return static_cast<double>(sync_ != nullptr ? static_cast<size_t>(sync_->total_rows()) : n) *
+           static_cast<double>(s);
+  }
+  // Whether this layer updates the running statistics and parameter gradients of a train-mode
+  // step (see SetBatchSync).
+  bool OwnsBatchResults() const { return sync_ == nullptr || sync_rank_ == 0; }
   // act_y: the fused activation's output (null when act == kNone).
   void BackwardImpl(const float* act_y, BatchNormActivation act, const Tensor& dy, Tensor* dx);
 
@@ -153,6 +173,8 @@ class BatchNorm : public Layer {
   // The last forward was ForwardActivationMaxPool2x2 (Backward must go through
   // BackwardActivationMaxPool2x2 or RecomputeOutput).
   bool last_forward_pooled_ = false;
+  BatchNormSync* sync_ = nullptr;
+  size_t sync_rank_ = 0;
   // Per-channel (C) working vectors, kept across calls.
   Tensor mean_, rstd_, scale_, shift_, sum_dy_, sum_dy_xc_, coef_b_, coef_d_;
 };

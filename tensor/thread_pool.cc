@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -90,6 +91,7 @@ void ThreadPool::RunTasks(size_t thread) {
     const uint64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
     if (task >= num_tasks_) return;
     (*fn_)(task, thread);
+    if (one_task_per_thread_) return;
   }
 }
 
@@ -167,6 +169,42 @@ void ThreadPool::ParallelFor(uint64_t num_tasks,
   WaitForWorkers();
   fn_ = nullptr;
   in_parallel_for_.store(false, std::memory_order_release);
+}
+
+bool ThreadPool::ParallelForConcurrent(
+    uint64_t num_tasks, const std::function<void(uint64_t task, size_t thread)>& fn) {
+  SIMDNET_CHECK(num_tasks >= 1);
+  if (num_tasks > NumThreads()) return false;
+  if (num_tasks == 1) {
+    fn(0, 0);
+    return true;
+  }
+  if (in_parallel_for_.exchange(true)) return false;
+  fn_ = &fn;
+  num_tasks_ = num_tasks;
+  one_task_per_thread_ = true;
+  next_task_.store(0, std::memory_order_relaxed);
+  const uint64_t generation = GenerationOf(state_.load(std::memory_order_relaxed)) + 1;
+  state_.store(generation << 32);  // seq_cst, pairs with WaitForGeneration
+  if (sleeping_workers_.load() > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    work_cv_.notify_all();
+  }
+  RunTasks(workers_.size());
+  // The generation stays open until every task has been taken: a worker still waking up
+  // must be able to join (the caller does not run a second task).
+  while (next_task_.load(std::memory_order_relaxed) < num_tasks) {
+    if (!SpinUntil([&] { return next_task_.load(std::memory_order_relaxed) >= num_tasks; },
+                   kCallerSpinNanos)) {
+      std::this_thread::yield();
+    }
+  }
+  state_.fetch_or(kClosed);
+  WaitForWorkers();
+  fn_ = nullptr;
+  one_task_per_thread_ = false;
+  in_parallel_for_.store(false, std::memory_order_release);
+  return true;
 }
 
 absl::StatusOr<size_t> ParseThreadCount(absl::string_view text, absl::string_view what) {

@@ -42,6 +42,15 @@ class ThreadPool {
   // tasks too and never waits for a worker that has not started yet (only for tasks running).
   void ParallelFor(uint64_t num_tasks, const std::function<void(uint64_t task, size_t thread)>& fn);
 
+  // Like ParallelFor, but each task runs on its own thread and all of them at the same time, so
+  // that tasks may wait for each other (train/batch_split.h: model replicas that exchange
+  // BatchNorm statistics). The caller waits for sleeping workers to wake up instead of running
+  // their tasks. Returns false without running anything when that cannot be guaranteed:
+  // num_tasks > NumThreads(), or the call is nested in (or concurrent with) a ParallelFor on
+  // this pool. Requires: num_tasks >= 1.
+  bool ParallelForConcurrent(uint64_t num_tasks,
+                             const std::function<void(uint64_t task, size_t thread)>& fn);
+
  private:
   // state_ packs the generation (high 32 bits), a "closed" bit (bit 31: the caller has taken
   // the last task and late workers must not join) and the number of workers inside the current
@@ -61,6 +70,8 @@ class ThreadPool {
   // Written by the caller before it publishes a generation; read by the workers that joined it.
   const std::function<void(uint64_t, size_t)>* fn_ = nullptr;
   uint64_t num_tasks_ = 0;
+  // ParallelForConcurrent: each thread takes at most one task.
+  bool one_task_per_thread_ = false;
   std::atomic<uint64_t> next_task_{0};
   std::atomic<bool> in_parallel_for_{false};
   // Sleeping (after their spin) workers and caller, woken through mu_ and the condition

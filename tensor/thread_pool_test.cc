@@ -1,4 +1,5 @@
-// Tests for the thread pool: every task runs once, nesting is safe, thread count parsing.
+// Tests for the thread pool: every task runs once, nesting is safe, thread count parsing,
+// ParallelForConcurrent runs its tasks at once on distinct threads.
 #include "tensor/thread_pool.h"
 
 #include <atomic>
@@ -188,6 +189,46 @@ TEST(ThreadPoolDeathTest, MoreThreadsThanCoresWarnsOnce) {
         std::exit(0);
       },
       ::testing::ExitedWithCode(0), "^END\n$");
+}
+
+TEST(ThreadPoolConcurrentTest, RefusesWhatItCannotRunAtOnce) {
+  ThreadPool pool(2);
+  int runs = 0;
+  EXPECT_FALSE(pool.ParallelForConcurrent(3, [&](uint64_t, size_t) { ++runs; }));
+  EXPECT_EQ(runs, 0);
+  // Nested in a ParallelFor of the same pool.
+  std::atomic<int> refused{0};
+  pool.ParallelFor(2, [&](uint64_t, size_t) {
+    if (!pool.ParallelForConcurrent(2, [&](uint64_t, size_t) {})) refused.fetch_add(1);
+  });
+  EXPECT_EQ(refused.load(), 2);
+  // One task runs inline.
+  EXPECT_TRUE(pool.ParallelForConcurrent(1, [&](uint64_t, size_t) { ++runs; }));
+  EXPECT_EQ(runs, 1);
+}
+
+TEST(ThreadPoolConcurrentTest, TasksRunOnDistinctThreadsAtOnceEvenAfterWorkersSlept) {
+  for (size_t threads : {2, 3}) {
+    ThreadPool pool(threads);
+    for (int rep = 0; rep < 50; ++rep) {
+      if (rep % 10 == 0) {
+        // Let the workers fall asleep (they spin for about half a millisecond).
+        std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      }
+      // A barrier between the tasks: it completes only if they all run at the same time.
+      std::atomic<size_t> arrived{0};
+      std::vector<size_t> thread_of(threads);
+      ASSERT_TRUE(pool.ParallelForConcurrent(threads, [&](uint64_t task, size_t thread) {
+        thread_of[task] = thread;
+        arrived.fetch_add(1);
+        while (arrived.load() < threads) {
+        }
+      }));
+      for (size_t a = 0; a < threads; ++a) {
+        for (size_t b = a + 1; b < threads; ++b) EXPECT_NE(thread_of[a], thread_of[b]);
+      }
+    }
+  }
 }
 
 }  // namespace

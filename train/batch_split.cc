@@ -7,7 +7,6 @@
 #include <limits>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "layers/model_spec.h"
 #include "tensor/elementwise.h"
@@ -26,18 +25,33 @@ std::vector<Dropout*> DropoutsOf(Model& model) {
   return out;
 }
 
+// Returns the model's BatchNorm layers in ForEachLayer order.
+std::vector<BatchNorm*> BatchNormsOf(Model& model) {
+  std::vector<BatchNorm*> out;
+  model.ForEachLayer([&](const std::string&, Layer& layer, int) {
+    if (auto* bn = dynamic_cast<BatchNorm*>(&layer)) out.push_back(bn);
+  });
+  return out;
+}
+
+// Returns the model's buffers in Buffers() order.
+std::vector<Tensor*> BuffersOf(Model& model) {
+  std::vector<Tensor*> out;
+  for (const NamedBuffer& b : model.Buffers()) out.push_back(b.value);
+  return out;
+}
+
 }  // namespace
 
 std::string BatchSplit::Unsupported(Model& model) {
   std::string reason;
   model.ForEachLayer([&](const std::string& path, Layer& layer, int) {
     if (!reason.empty()) return;
-    // BatchNorm normalizes with the statistics of the whole batch, and its running statistics
-    // (buffers) are updated by every training forward: a slice would see other statistics.
-    if (absl::StartsWith(layer.TypeName(), "batch_norm")) {
-      reason = absl::StrCat("layer '", path, "' (", layer.TypeName(),
-                            ") normalizes with batch statistics");
-    } else if (!layer.Buffers().empty() && layer.Children().empty()) {
+    // BatchNorm's statistics are exchanged between the replicas (SetBatchSync) and its running
+    // statistics are the model's, updated by slice 0; any other layer's buffers would differ
+    // between the replicas.
+    if (dynamic_cast<BatchNorm*>(&layer) != nullptr) return;
+    if (!layer.Buffers().empty() && layer.Children().empty()) {
       reason = absl::StrCat("layer '", path, "' (", layer.TypeName(),
                             ") keeps buffers that training updates");
     }
@@ -70,6 +84,8 @@ absl::StatusOr<std::unique_ptr<BatchSplit>> BatchSplit::Create(Model* model, siz
   const std::vector<NamedParameter> params = model->Params();
   for (const NamedParameter& p : params) split->params_.push_back(p.param);
   split->dropouts_ = DropoutsOf(*model);
+  split->batch_norms_ = BatchNormsOf(*model);
+  split->buffers_ = BuffersOf(*model);
   const std::vector<NamedRng> rngs = model->Rngs();
   for (size_t s = 1; s < slices; ++s) {
     absl::StatusOr<std::unique_ptr<Model>> replica = ModelFromSpec(
@@ -99,6 +115,13 @@ absl::StatusOr<std::unique_ptr<BatchSplit>> BatchSplit::Create(Model* model, siz
     // Dropout streams as the model's (masks without sample keys are then drawn alike).
     for (size_t i = 0; i < rngs.size(); ++i) *replica_rngs[i].rng = *rngs[i].rng;
     r.dropouts = DropoutsOf(*r.model);
+    r.batch_norms = BatchNormsOf(*r.model);
+    r.buffers = BuffersOf(*r.model);
+    if (r.batch_norms.size() != split->batch_norms_.size() ||
+        r.buffers.size() != split->buffers_.size()) {
+      return absl::FailedPreconditionError(
+          "BatchSplit: the model rebuilt from its spec has other BatchNorm layers or buffers");
+    }
     split->replicas_.push_back(std::move(r));
   }
   split->logits_.resize(slices);
@@ -128,6 +151,20 @@ absl::Status BatchSplit::SyncReplicas() {
       }
       to.frozen = from.frozen;
       to.weight_decay = from.weight_decay;
+    }
+    // The BatchNorm running statistics are the model's (updated by slice 0, read by an eval-mode
+    // Forward of any slice).
+    for (size_t i = 0; i < buffers_.size(); ++i) {
+      const Tensor& from = *buffers_[i];
+      Tensor& to = *r.buffers[i];
+      if (!to.SharesStorageWith(from) || to.data() != from.data()) {
+        if (from.shape() != to.shape()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("BatchSplit: buffer ", i, " changed shape from ", to.shape().ToString(),
+                           " to ", from.shape().ToString()));
+        }
+        to = from;
+      }
     }
     if (r.model->mode() != mode) r.model->SetMode(mode);
     if (r.model->root().param_gradients() != param_gradients) {
@@ -168,7 +205,8 @@ absl::StatusOr<float> BatchSplit::ForwardBackward(const Tensor& x, absl::Span<co
   std::vector<float> sums(slices, 0.0f);
   std::vector<int64_t> corrects(slices, 0);
   std::vector<absl::Status> status(slices);
-  pool.ParallelFor(slices, [&](uint64_t task, size_t /*thread*/) {
+  AttachBatchNorms(slices, n);
+  const auto run_slice = [&](uint64_t task, size_t /*thread*/) {
     const size_t s = static_cast<size_t>(task);
     // The slices already occupy the threads: every kernel of this replica runs on this one.
     ScopedDefaultThreadPool serial(SerialThreadPool());
@@ -212,7 +250,26 @@ absl::StatusOr<float> BatchSplit::ForwardBackward(const Tensor& x, absl::Span<co
       return;
     }
     corrects[s] = *c;
-  });
+  };
+  if (syncs_.empty()) {
+    pool.ParallelFor(slices, run_slice);
+  } else {
+    // A replica that stops early (an error) releases the others from the statistics exchange.
+    const auto run_synced = [&](uint64_t task, size_t thread) {
+      run_slice(task, thread);
+      if (!status[task].ok()) {
+        for (auto& sync : syncs_) sync->Abort();
+      }
+    };
+    const bool ran = pool.ParallelForConcurrent(slices, run_synced);
+    DetachBatchNorms();
+    if (!ran) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "BatchSplit: the model's BatchNorm layers need its ", slices,
+          " slices to run at the same time, one per thread, but the pool has ", pool.NumThreads(),
+          " threads or is already running a parallel loop"));
+    }
+  }
   for (const absl::Status& st : status) SIMDNET_RETURN_IF_ERROR(st);
   // The model's gradients += each replica's, in slice order (element-wise: chunking the sum over
   // the pool does not change it).
@@ -235,6 +292,31 @@ absl::StatusOr<float> BatchSplit::ForwardBackward(const Tensor& x, absl::Span<co
   if (correct != nullptr) *correct = correct_sum;
   return divisor > 0.0 ? static_cast<float>(loss_sum / divisor)
                        : std::numeric_limits<float>::quiet_NaN();
+}
+
+void BatchSplit::AttachBatchNorms(size_t slices, int64_t rows) {
+  if (batch_norms_.empty()) return;
+  if (syncs_.empty() || syncs_[0]->ranks() != slices) {
+    syncs_.clear();
+    for (BatchNorm* bn : batch_norms_) {
+      syncs_.push_back(
+          std::make_unique<BatchNormSync>(slices, static_cast<size_t>(bn->num_channels())));
+    }
+  }
+  for (size_t i = 0; i < batch_norms_.size(); ++i) {
+    syncs_[i]->Begin(rows);
+    batch_norms_[i]->SetBatchSync(syncs_[i].get(), 0);
+    for (size_t s = 1; s < slices; ++s) {
+      replicas_[s - 1].batch_norms[i]->SetBatchSync(syncs_[i].get(), s);
+    }
+  }
+}
+
+void BatchSplit::DetachBatchNorms() {
+  for (BatchNorm* bn : batch_norms_) bn->SetBatchSync(nullptr, 0);
+  for (Replica& r : replicas_) {
+    for (BatchNorm* bn : r.batch_norms) bn->SetBatchSync(nullptr, 0);
+  }
 }
 
 }  // namespace simdnet

@@ -1,5 +1,6 @@
 // Tests for BatchSplit: the split step's loss and gradients equal the unsplit model's (up to
-// float rounding), with dropout keyed per sample and class weights; results do not depend on
+// float rounding), with dropout keyed per sample, class weights and BatchNorm (whole-batch
+// statistics exchanged between the replicas); results do not depend on
 // which thread runs which slice; rejections name the layer, the label or the option.
 #include "train/batch_split.h"
 
@@ -243,17 +244,116 @@ TEST(BatchSplitTest, ZeroGradReplacesEarlierGradients) {
   EXPECT_LT(GradientDifference(*split_model, *plain), 1e-5);
 }
 
-TEST(BatchSplitTest, BatchNormModelsAreNotSplit) {
-  std::unique_ptr<Model> model =
-      MakeModel("input 2x9x7\nconv 5 k3; bn; relu\nflatten; linear classes\n");
-  const std::string why = BatchSplit::Unsupported(*model);
-  EXPECT_NE(why.find("batch_norm2d"), std::string::npos) << why;
-  EXPECT_NE(why.find("'1'"), std::string::npos) << why;
-  auto split = BatchSplit::Create(model.get(), 2);
-  ASSERT_FALSE(split.ok());
-  EXPECT_EQ(split.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(split.status().message().find("batch_norm2d"), std::string::npos) << split.status();
-  EXPECT_EQ(BatchSplit::Unsupported(*MakeModel()), "");
+// BatchNorm on every path: fused with ReLU and 2x2 max pooling, fused with ReLU alone, on its
+// own, and BatchNorm1d (one value per channel and sample: the pass-based statistics).
+constexpr char kBatchNormSpec[] = R"(input 2x9x8
+conv 5 k3 p1; bn; relu; maxpool k2
+conv 4 k3 p1; bn; relu
+conv 3 k3 p1; bn
+flatten; dropout 0.3; linear 6; bn; relu; linear classes
+)";
+
+// Largest |a - b| over the models' buffers relative to the largest |b|.
+double BufferDifference(Model& a, Model& b) {
+  const std::vector<NamedBuffer> ba = a.Buffers(), bb = b.Buffers();
+  EXPECT_EQ(ba.size(), bb.size());
+  double diff = 0.0, scale = 0.0;
+  for (size_t i = 0; i < ba.size(); ++i) {
+    for (int64_t j = 0; j < ba[i].value->size(); ++j) {
+      diff = std::max(diff, std::fabs(static_cast<double>((*ba[i].value)[j]) - (*bb[i].value)[j]));
+      scale = std::max(scale, std::fabs(static_cast<double>((*bb[i].value)[j])));
+    }
+  }
+  return diff / scale;
+}
+
+TEST(BatchSplitTest, BatchNormModelsSplitWithTheWholeBatchStatistics) {
+  EXPECT_EQ(BatchSplit::Unsupported(*MakeModel(kBatchNormSpec)), "");
+  for (size_t slices : {2, 3}) {
+    for (int64_t n : {7, 8}) {
+      SCOPED_TRACE(testing::Message() << "slices " << slices << " batch " << n);
+      ThreadPool pool(slices);
+      std::unique_ptr<Model> plain = MakeModel(kBatchNormSpec);
+      std::unique_ptr<Model> split_model = MakeModel(kBatchNormSpec);
+      auto split = BatchSplit::Create(split_model.get(), slices);
+      ASSERT_TRUE(split.ok()) << split.status();
+      auto opt_plain = MakeOptimizer("sgd:lr=0.1,momentum=0.9");
+      auto opt_split = MakeOptimizer("sgd:lr=0.1,momentum=0.9");
+      ASSERT_TRUE(opt_plain.ok() && opt_split.ok());
+      const std::vector<int64_t> labels = Labels(n), ids = Ids(n);
+      for (int step = 0; step < 3; ++step) {
+        const Tensor x = RandomInput(*plain, n, 20 + step);
+        plain->ZeroGrad();
+        auto want = PlainStep(*plain, x, labels);
+        ASSERT_TRUE(want.ok()) << want.status();
+        split_model->ZeroGrad();
+        (*split)->SetSampleKeys(2, ids);
+        auto got = (*split)->ForwardBackward(x, labels, CrossEntropy(), static_cast<double>(n),
+                                             nullptr, pool);
+        ASSERT_TRUE(got.ok()) << got.status();
+        EXPECT_NEAR(*got, *want, 1e-5 * std::max(1.0f, std::fabs(*want)));
+        // The gradients go through the batch statistics: per-slice statistics would be far off.
+        EXPECT_LT(GradientDifference(*split_model, *plain), 1e-4);
+        // Running statistics updated once per step, from the whole batch.
+        EXPECT_LT(BufferDifference(*split_model, *plain), 1e-5);
+        ASSERT_TRUE((*opt_plain)->Step(plain->Params(), 0.1).ok());
+        ASSERT_TRUE((*opt_split)->Step(split_model->Params(), 0.1).ok());
+      }
+      // Eval mode after the split steps: the model's own running statistics, on every slice.
+      plain->SetMode(Mode::kEval);
+      split_model->SetMode(Mode::kEval);
+      const Tensor x = RandomInput(*plain, n, 40);
+      Tensor want_logits;
+      ASSERT_TRUE(plain->Forward(x, &want_logits).ok());
+      auto got = (*split)->ForwardBackward(x, labels, CrossEntropy(), 0.0, nullptr, pool);
+      ASSERT_TRUE(got.ok()) << got.status();
+      Tensor split_logits;
+      ASSERT_TRUE(split_model->Forward(x, &split_logits).ok());
+      for (int64_t i = 0; i < want_logits.size(); ++i) {
+        EXPECT_NEAR(split_logits[i], want_logits[i], 1e-4) << i;
+      }
+      // Outside the split step the model's BatchNorm layers use their own batch again.
+      split_model->SetMode(Mode::kTrain);
+      plain->SetMode(Mode::kTrain);
+      plain->ZeroGrad();
+      split_model->ZeroGrad();
+      auto alone = PlainStep(*split_model, x, labels);
+      auto reference = PlainStep(*plain, x, labels);
+      ASSERT_TRUE(alone.ok() && reference.ok());
+      EXPECT_NEAR(*alone, *reference, 1e-4 * std::max(1.0f, std::fabs(*reference)));
+    }
+  }
+}
+
+TEST(BatchSplitTest, BatchNormSlicesRunAtOnceOrNotAtAll) {
+  std::unique_ptr<Model> model = MakeModel(kBatchNormSpec);
+  auto split = BatchSplit::Create(model.get(), 3);
+  ASSERT_TRUE(split.ok()) << split.status();
+  // Three replicas that wait for each other cannot share two threads.
+  ThreadPool two(2);
+  auto result = (*split)->ForwardBackward(RandomInput(*model, 9, 1), Labels(9), CrossEntropy(),
+                                          9.0, nullptr, two);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(result.status().message().find("BatchNorm"), std::string::npos) << result.status();
+  // A slice that fails after its forward releases the others waiting in the backward
+  // statistics: the step returns its error instead of hanging.
+  ThreadPool three(3);
+  const std::vector<int64_t> labels = Labels(9);
+  const SliceLoss ok_loss = CrossEntropy();
+  const SliceLoss failing = [&](const Tensor& z, absl::Span<const int64_t> l,
+                                Tensor* dz) -> absl::StatusOr<float> {
+    if (l.data() != labels.data()) return absl::InternalError("slice loss failed");
+    return ok_loss(z, l, dz);
+  };
+  result = (*split)->ForwardBackward(RandomInput(*model, 9, 2), labels, failing, 9.0, nullptr,
+                                     three);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find("slice loss failed"), std::string::npos);
+  // And the next step runs normally.
+  result = (*split)->ForwardBackward(RandomInput(*model, 9, 3), labels, ok_loss, 9.0, nullptr,
+                                     three);
+  EXPECT_TRUE(result.ok()) << result.status();
 }
 
 TEST(BatchSplitTest, RejectsBadArgumentsBeforeTouchingGradients) {
