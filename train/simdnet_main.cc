@@ -89,9 +89,9 @@ ABSL_FLAG(int64_t, early_stopping, 0,
 ABSL_FLAG(int64_t, max_batches, 0, "Cap batches per epoch (0 = all)");
 ABSL_FLAG(std::string, batch_split, "auto",
           "auto | on | off: split each training batch across the --threads, one model replica "
-          "per thread (one parallel loop per step instead of one per layer); auto does it for "
-          "models without BatchNorm of up to 4M parameters. Results differ from off in float "
-          "rounding only");
+          "per thread (one parallel loop per step instead of one per layer; BatchNorm layers "
+          "exchange their statistics, so they normalize over the whole batch); auto does it for "
+          "models of up to 4M parameters. Results differ from off in float rounding only");
 ABSL_FLAG(int64_t, ensemble, 1, "Train this many models with different seeds and ensemble");
 ABSL_FLAG(bool, snapshots, false,
           "Snapshot ensemble: save a snapshot at the end of every SGDR/cyclic LR cycle");

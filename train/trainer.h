@@ -110,7 +110,8 @@ struct TrainerOptions {
   int64_t dist_bucket_bytes = int64_t{1} << 20;
   // Splitting each batch across the threads, one model replica per thread (train/batch_split.h;
   // one process, more than one thread): "auto" splits when BatchSplit::AutoSplits says so (the
-  // model allows it, i.e. no BatchNorm, and has at most kAutoBatchSplitMaxParams parameters);
+  // model allows it, i.e. no layer other than BatchNorm keeps buffers, and has at most
+  // kAutoBatchSplitMaxParams parameters);
   // "on" whenever the model allows it (FailedPrecondition from Run otherwise); "off" never.
   // Results depend on it (the gradient sums run in another order), not on which thread runs
   // which slice.

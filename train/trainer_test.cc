@@ -317,7 +317,7 @@ TEST_F(TrainerTest, RejectsBadOptionsNamingTheField) {
   EXPECT_NE(t.status().message().find("lr"), std::string::npos) << t.status();
 }
 
-// kSpec without BatchNorm: a model BatchSplit can split.
+// A model without BatchNorm (kSpec has one) for the split tests.
 constexpr char kSplitSpec[] = R"(input 1x8x8
 conv 4 k3 p1 nobias; relu; maxpool k2
 flatten; dropout 0.25; linear classes
