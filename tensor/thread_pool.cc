@@ -153,8 +153,18 @@ void ThreadPool::ParallelFor(uint64_t num_tasks,
     for (uint64_t t = 0; t < num_tasks; ++t) fn(t, 0);
     return;
   }
+  Publish(num_tasks, fn, /*one_task_per_thread=*/false);
+  // The caller takes part as the last thread index.
+  RunTasks(workers_.size());
+  Close();
+}
+
+void ThreadPool::Publish(uint64_t num_tasks,
+                         const std::function<void(uint64_t task, size_t thread)>& fn,
+                         bool one_task_per_thread) {
   fn_ = &fn;
   num_tasks_ = num_tasks;
+  one_task_per_thread_ = one_task_per_thread;
   next_task_.store(0, std::memory_order_relaxed);
   // The previous generation is closed with no active worker: publish the next one, open.
   const uint64_t generation = GenerationOf(state_.load(std::memory_order_relaxed)) + 1;
@@ -163,11 +173,13 @@ void ThreadPool::ParallelFor(uint64_t num_tasks,
     std::lock_guard<std::mutex> lock(mu_);
     work_cv_.notify_all();
   }
-  // The caller takes part as the last thread index.
-  RunTasks(workers_.size());
+}
+
+void ThreadPool::Close() {
   state_.fetch_or(kClosed);
   WaitForWorkers();
   fn_ = nullptr;
+  one_task_per_thread_ = false;
   in_parallel_for_.store(false, std::memory_order_release);
 }
 
@@ -180,16 +192,7 @@ bool ThreadPool::ParallelForConcurrent(
     return true;
   }
   if (in_parallel_for_.exchange(true)) return false;
-  fn_ = &fn;
-  num_tasks_ = num_tasks;
-  one_task_per_thread_ = true;
-  next_task_.store(0, std::memory_order_relaxed);
-  const uint64_t generation = GenerationOf(state_.load(std::memory_order_relaxed)) + 1;
-  state_.store(generation << 32);  // seq_cst, pairs with WaitForGeneration
-  if (sleeping_workers_.load() > 0) {
-    std::lock_guard<std::mutex> lock(mu_);
-    work_cv_.notify_all();
-  }
+  Publish(num_tasks, fn, /*one_task_per_thread=*/true);
   RunTasks(workers_.size());
   // The generation stays open until every task has been taken: a worker still waking up
   // must be able to join (the caller does not run a second task).
@@ -199,11 +202,7 @@ bool ThreadPool::ParallelForConcurrent(
       std::this_thread::yield();
     }
   }
-  state_.fetch_or(kClosed);
-  WaitForWorkers();
-  fn_ = nullptr;
-  one_task_per_thread_ = false;
-  in_parallel_for_.store(false, std::memory_order_release);
+  Close();
   return true;
 }
 

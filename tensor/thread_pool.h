@@ -58,6 +58,12 @@ class ThreadPool {
   static constexpr uint64_t kClosed = uint64_t{1} << 31;
   static constexpr uint64_t kActiveMask = kClosed - 1;
 
+  // Hands `fn` over num_tasks tasks to the workers as a new open generation (the caller has set
+  // in_parallel_for_).
+  void Publish(uint64_t num_tasks, const std::function<void(uint64_t task, size_t thread)>& fn,
+               bool one_task_per_thread);
+  // Closes the generation, waits for the workers inside it and ends the parallel loop.
+  void Close();
   void WorkerLoop(size_t thread);
   void RunTasks(size_t thread);
   // Blocks until the generation differs from `seen` or shutdown; returns false on shutdown.
