@@ -54,7 +54,8 @@ class BatchSplit {
   static std::string Unsupported(Model& model);
 
   // Whether the trainer's batch_split = "auto" splits `model` over `threads` threads: more than
-  // one thread, Unsupported(model) empty and at most kAutoBatchSplitMaxParams parameters.
+  // one thread, Unsupported(model) empty, at most kAutoBatchSplitMaxParams parameters and, for a
+  // model with BatchNorm, no more threads than AvailableCores().
   static bool AutoSplits(Model& model, size_t threads);
 
   // Returns a splitter into `slices` slices for `model` (which it does not own and which must

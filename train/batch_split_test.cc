@@ -325,6 +325,16 @@ TEST(BatchSplitTest, BatchNormModelsSplitWithTheWholeBatchStatistics) {
   }
 }
 
+TEST(BatchSplitTest, AutoSplitsBatchNormModelsOnlyWithACorePerThread) {
+  std::unique_ptr<Model> bn = MakeModel(kBatchNormSpec), plain = MakeModel();
+  const size_t cores = AvailableCores();
+  EXPECT_FALSE(BatchSplit::AutoSplits(*bn, 1));
+  EXPECT_EQ(BatchSplit::AutoSplits(*bn, 2), cores >= 2);
+  EXPECT_FALSE(BatchSplit::AutoSplits(*bn, cores + 1));
+  // Without BatchNorm the replicas never wait for each other.
+  EXPECT_TRUE(BatchSplit::AutoSplits(*plain, cores + 1));
+}
+
 TEST(BatchSplitTest, BatchNormSlicesRunAtOnceOrNotAtAll) {
   std::unique_ptr<Model> model = MakeModel(kBatchNormSpec);
   auto split = BatchSplit::Create(model.get(), 3);
