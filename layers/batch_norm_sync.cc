@@ -9,17 +9,9 @@
 #include <thread>
 
 #include "tensor/status_macros.h"
+#include "tensor/thread_pool.h"  // CpuRelax
 
 namespace simdnet {
-namespace {
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-}  // namespace
 
 BatchNormSync::BatchNormSync(size_t ranks, size_t max_count) : max_count_(max_count) {
   SIMDNET_CHECK(ranks >= 1);

@@ -39,12 +39,6 @@ namespace {
 constexpr int64_t kWorkerSpinNanos = 500'000;
 constexpr int64_t kCallerSpinNanos = 200'000;
 
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
 int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())

@@ -23,6 +23,14 @@
 
 namespace simdnet {
 
+// The spin-wait hint for busy-wait loops (x86 PAUSE; nothing elsewhere): the pool's spinning
+// workers and caller, and layers/batch_norm_sync.h's replicas.
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 class ThreadPool {
  public:
   // Starts num_threads - 1 workers; the calling thread is the last participant.

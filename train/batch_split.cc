@@ -16,20 +16,12 @@
 namespace simdnet {
 namespace {
 
-// Returns the model's dropout layers in ForEachLayer order.
-std::vector<Dropout*> DropoutsOf(Model& model) {
-  std::vector<Dropout*> out;
+// Returns the model's layers of type L (e.g. Dropout, BatchNorm) in ForEachLayer order.
+template <class L>
+std::vector<L*> LayersOf(Model& model) {
+  std::vector<L*> out;
   model.ForEachLayer([&](const std::string&, Layer& layer, int) {
-    if (auto* dropout = dynamic_cast<Dropout*>(&layer)) out.push_back(dropout);
-  });
-  return out;
-}
-
-// Returns the model's BatchNorm layers in ForEachLayer order.
-std::vector<BatchNorm*> BatchNormsOf(Model& model) {
-  std::vector<BatchNorm*> out;
-  model.ForEachLayer([&](const std::string&, Layer& layer, int) {
-    if (auto* bn = dynamic_cast<BatchNorm*>(&layer)) out.push_back(bn);
+    if (auto* l = dynamic_cast<L*>(&layer)) out.push_back(l);
   });
   return out;
 }
@@ -63,7 +55,7 @@ bool BatchSplit::AutoSplits(Model& model, size_t threads) {
   // Replicas that exchange BatchNorm statistics wait for each other: with more threads than
   // cores one of them is often descheduled, and the split ran at half the speed of the unsplit
   // model (vgg-small, 3 threads on 2 cores: 812 vs 1,716 images/s).
-  if (!BatchNormsOf(model).empty() && threads > AvailableCores()) return false;
+  if (!LayersOf<BatchNorm>(model).empty() && threads > AvailableCores()) return false;
   return threads > 1 && Unsupported(model).empty() &&
          model.ParameterCount() <= kAutoBatchSplitMaxParams;
 }
@@ -87,8 +79,8 @@ absl::StatusOr<std::unique_ptr<BatchSplit>> BatchSplit::Create(Model* model, siz
   split->model_ = model;
   const std::vector<NamedParameter> params = model->Params();
   for (const NamedParameter& p : params) split->params_.push_back(p.param);
-  split->dropouts_ = DropoutsOf(*model);
-  split->batch_norms_ = BatchNormsOf(*model);
+  split->dropouts_ = LayersOf<Dropout>(*model);
+  split->batch_norms_ = LayersOf<BatchNorm>(*model);
   split->buffers_ = BuffersOf(*model);
   const std::vector<NamedRng> rngs = model->Rngs();
   for (size_t s = 1; s < slices; ++s) {
@@ -118,8 +110,8 @@ absl::StatusOr<std::unique_ptr<BatchSplit>> BatchSplit::Create(Model* model, siz
     }
     // Dropout streams as the model's (masks without sample keys are then drawn alike).
     for (size_t i = 0; i < rngs.size(); ++i) *replica_rngs[i].rng = *rngs[i].rng;
-    r.dropouts = DropoutsOf(*r.model);
-    r.batch_norms = BatchNormsOf(*r.model);
+    r.dropouts = LayersOf<Dropout>(*r.model);
+    r.batch_norms = LayersOf<BatchNorm>(*r.model);
     r.buffers = BuffersOf(*r.model);
     if (r.batch_norms.size() != split->batch_norms_.size() ||
         r.buffers.size() != split->buffers_.size()) {
